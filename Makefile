@@ -1,0 +1,43 @@
+# repscope — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint venv clean bench lock browser
+
+# torch is installed first and pinned exactly: a CPU wheel of 2.13.0 is on local disk, a looser pin
+# would pull gigabytes of CUDA packages.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/repscope demo --out repscope-demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+browser:
+	bash scripts/ensure-chromium.sh
+
+test: $(STAMP) browser
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	bash benchmarks/run_all.sh
+
+lock: $(STAMP)
+	(echo "# Pinned versions used by 'make demo' / 'make test' (pip constraints file). Regenerate with 'make lock'."; \
+	 $(PIP) freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/') > requirements.lock
+
+clean:
+	rm -rf $(VENV) repscope-demo .pytest_cache

@@ -1,0 +1,57 @@
+"""repscope — understand what a neural network has learned by looking at its activations.
+
+One activation store, several lenses from the literature, one report::
+
+    import repscope as rs
+    store = rs.capture(model, data, layers=["features.*", "fc1"], out="acts.zarr")
+    rs.metrics.layer_matrix(store, metric="linear_cka").plot()
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from repscope.errors import CaptureError, InputError, RepscopeError, StoreError
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "capture_mod": "repscope.capture",
+    "store": "repscope.store",
+    "metrics": "repscope.metrics",
+    "ranges": "repscope.ranges",
+    "topology": "repscope.topology",
+    "dynamics": "repscope.dynamics",
+    "descramble": "repscope.descramble",
+    "datasets": "repscope.datasets",
+    "models": "repscope.models",
+    "report": "repscope.report",
+    "compute": "repscope.compute",
+}
+
+__all__ = [
+    "__version__",
+    "capture",
+    "open_store",
+    "RepscopeError",
+    "InputError",
+    "StoreError",
+    "CaptureError",
+    *[k for k in _SUBMODULES if k != "capture_mod"],
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy imports keep `import repscope` (and the CLI's --help) fast.
+    if name == "capture":
+        from repscope.capture import capture
+
+        return capture
+    if name == "open_store":
+        from repscope.store import open_store
+
+        return open_store
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
+    raise AttributeError(f"module 'repscope' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""repscope.datasets."""
