@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from repscope.capture import capture  # binds the function over the subpackage attribute
 from repscope.errors import CaptureError, InputError, RepscopeError, StoreError
+from repscope.store import open_store
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "capture_mod": "repscope.capture",
-    "store": "repscope.store",
     "metrics": "repscope.metrics",
     "ranges": "repscope.ranges",
     "topology": "repscope.topology",
@@ -38,20 +38,12 @@ __all__ = [
     "InputError",
     "StoreError",
     "CaptureError",
-    *[k for k in _SUBMODULES if k != "capture_mod"],
+    *_SUBMODULES,
 ]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy imports keep `import repscope` (and the CLI's --help) fast.
-    if name == "capture":
-        from repscope.capture import capture
-
-        return capture
-    if name == "open_store":
-        from repscope.store import open_store
-
-        return open_store
     if name in _SUBMODULES:
         return importlib.import_module(_SUBMODULES[name])
     raise AttributeError(f"module 'repscope' has no attribute {name!r}")

@@ -1,1 +1,1 @@
-"""repscope.models."""
+"""Embedded tiny models (trained on the fly, cached). See :mod:`repscope.models.digits`."""

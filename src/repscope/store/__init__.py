@@ -1,1 +1,20 @@
-"""repscope.store."""
+"""On-disk activation store (zarr v3): one array per layer, labels, attributes, sample ids, provenance.
+
+Layout of a store directory::
+
+    acts.zarr/
+      zarr.json                 root group; attrs["repscope"] = format/version/provenance/layers
+      layers/L000 ...           (n_samples, n_features) per layer; attrs: name, shape, pool, nonfinite
+      labels                    (n_samples,) optional
+      sample_ids                (n_samples,) int64
+      attributes/A000 ...       (n_samples,) one per attribute; attrs: name
+      progress.json             commit record {"committed": rows, "complete": bool}; atomically replaced
+
+Crash safety: rows are written in whole chunks, and only after every array has received them is
+``progress.json`` atomically replaced (write to a temporary file, ``fsync``, ``os.replace``). Rows past
+the committed count may be half-written and are never read; a resumed capture overwrites them.
+"""
+
+from repscope.store.core import FORMAT_VERSION, ActivationStore, StoreWriter, open_store
+
+__all__ = ["ActivationStore", "StoreWriter", "open_store", "FORMAT_VERSION"]

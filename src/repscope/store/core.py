@@ -1,0 +1,571 @@
+"""ActivationStore (reader) and StoreWriter (chunk-buffered, crash-safe, resumable writer)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import queue
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repscope.errors import InputError, StoreError
+
+FORMAT_VERSION = 1
+_PROGRESS = "progress.json"
+_TARGET_CHUNK_BYTES = 8 * 2**20  # ~8 MiB per chunk of the widest layer
+
+
+def _repscope_version() -> str:
+    from repscope import __version__
+
+    return __version__
+
+
+def _atomic_write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _read_root_meta(path: Path) -> dict[str, Any]:
+    """Read and check the root metadata of a store directory; raise StoreError with the fix."""
+    if not path.exists():
+        raise StoreError(f"no activation store at '{path}'; run `repscope capture` (or rs.capture) to create one")
+    if not path.is_dir():
+        raise StoreError(f"'{path}' is a file, not an activation store directory; pass the store's .zarr directory")
+    zjson = path / "zarr.json"
+    if not zjson.exists():
+        raise StoreError(
+            f"'{path}' exists but is not a repscope store (no zarr.json); choose another output path or delete it"
+        )
+    try:
+        meta = json.loads(zjson.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(f"store '{path}' is corrupt: its zarr.json cannot be parsed ({exc}); re-run the capture") from exc
+    rs = meta.get("attributes", {}).get("repscope") if isinstance(meta, dict) else None
+    if not isinstance(rs, dict) or "format_version" not in rs:
+        raise StoreError(
+            f"'{path}' is a zarr store but not a repscope activation store; choose another path or delete it"
+        )
+    fv = rs["format_version"]
+    if not isinstance(fv, int) or fv > FORMAT_VERSION:
+        raise StoreError(
+            f"store '{path}' was written with store format {fv} (repscope {rs.get('repscope_version', '?')}); "
+            f"this repscope ({_repscope_version()}) reads format ≤ {FORMAT_VERSION} — upgrade repscope"
+        )
+    return rs
+
+
+def _read_progress(path: Path) -> dict[str, Any]:
+    p = path / _PROGRESS
+    if not p.exists():
+        return {"committed": 0, "complete": False, "nonfinite": {}, "error": None}
+    try:
+        prog = json.loads(p.read_text())
+        int(prog["committed"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise StoreError(
+            f"store '{path}' has a corrupt {_PROGRESS} ({exc}); re-run the capture with overwrite=True"
+        ) from exc
+    return prog
+
+
+class ActivationStore:
+    """Read access to a repscope activation store.
+
+    Use :func:`open_store`. Only *committed* rows are visible: a store left incomplete by a crash or an
+    interrupted capture shows the complete prefix when opened with ``allow_incomplete=True``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False) -> None:
+        import zarr
+
+        self.path = Path(path)
+        self._meta = _read_root_meta(self.path)
+        self._progress = _read_progress(self.path)
+        self.complete: bool = bool(self._progress.get("complete"))
+        n_total = self._meta.get("n_total")
+        if not self.complete and not allow_incomplete:
+            total = f" of {n_total}" if n_total else ""
+            err = self._progress.get("error")
+            why = f" (capture stopped with: {err})" if err else ""
+            raise StoreError(
+                f"store '{self.path}' is incomplete: {self._progress['committed']}{total} rows written{why}; "
+                f"re-run the same capture to resume, or open_store(path, allow_incomplete=True) to read "
+                f"the complete prefix"
+            )
+        try:
+            self._group = zarr.open_group(str(self.path), mode="r")
+        except Exception as exc:
+            raise StoreError(f"store '{self.path}' cannot be opened by zarr ({exc}); re-run the capture") from exc
+        self.n_samples: int = int(self._progress["committed"])
+        self._layers = {d["name"]: d for d in self._meta.get("layers", [])}
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def layers(self) -> list[str]:
+        """Layer (module) names in capture order."""
+        return list(self._layers)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Provenance: format/repscope version, creation time, model, dataset, capture options."""
+        return dict(self._meta)
+
+    def layer_shape(self, layer: str) -> tuple[int, ...]:
+        """Per-sample shape of a layer as captured (e.g. ``(C, H, W)`` for ``pool="none"``)."""
+        return tuple(self._info(layer)["shape"])
+
+    def layer_info(self, layer: str) -> dict[str, Any]:
+        """Everything recorded about a layer: key, shape, pool, dtype, hook point."""
+        return dict(self._info(layer))
+
+    def n_features(self, layer: str) -> int:
+        return int(np.prod(self.layer_shape(layer)))
+
+    def nonfinite(self, layer: str) -> int:
+        """Number of NaN/Inf values recorded in a layer's committed rows."""
+        self._info(layer)
+        return int(self._progress.get("nonfinite", {}).get(layer, 0))
+
+    def _info(self, layer: str) -> dict[str, Any]:
+        if layer not in self._layers:
+            from difflib import get_close_matches
+
+            close = get_close_matches(layer, list(self._layers), n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise InputError(
+                f"layer {layer!r} is not in store '{self.path}'.{hint} Stored layers: {', '.join(self._layers)}"
+            )
+        return self._layers[layer]
+
+    # ------------------------------------------------------------------ data
+    def _array(self, layer: str):
+        return self._group["layers"][self._info(layer)["key"]]
+
+    def read(self, layer: str, rows: Any = None, *, nonfinite: str = "allow") -> np.ndarray:
+        """Return a layer as a 2-D numpy array ``(n_rows, n_features)``.
+
+        ``rows``: None (all committed rows), a slice, integer indices, or a boolean mask.
+        ``nonfinite``: ``"allow"`` returns values as stored, ``"raise"`` raises if any row has NaN/Inf.
+        """
+        arr = self._array(layer)
+        n = self.n_samples
+        if rows is None:
+            out = arr[:n]
+        elif isinstance(rows, slice):
+            start, stop, step = rows.indices(n)
+            out = arr[start:stop:step] if step > 0 else arr[:n][rows]
+        else:
+            idx = np.asarray(rows)
+            if idx.dtype == bool:
+                if idx.shape != (n,):
+                    raise InputError(f"boolean row mask has shape {idx.shape}; expected ({n},)")
+                idx = np.flatnonzero(idx)
+            idx = idx.astype(np.int64)
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                raise InputError(f"row index out of range for {n} samples")
+            idx = np.where(idx < 0, idx + n, idx)
+            order = np.argsort(idx, kind="stable")
+            uniq, inv = np.unique(idx[order], return_inverse=True)
+            got = arr.oindex[uniq] if uniq.size else np.empty((0, arr.shape[1]), arr.dtype)
+            out = np.empty((idx.size, arr.shape[1]), dtype=arr.dtype)
+            out[order] = got[inv]
+        out = np.asarray(out)
+        if nonfinite == "raise" and not np.isfinite(out).all():
+            raise InputError(
+                f"layer {layer!r} contains NaN/Inf activations; analyses cannot use them — drop the rows "
+                f"(store.finite_rows(layer)) or fix the model"
+            )
+        return out
+
+    def finite_rows(self, layer: str) -> np.ndarray:
+        """Boolean mask of rows whose activations are all finite."""
+        mask = np.empty(self.n_samples, dtype=bool)
+        for start, block in self.iter_rows(layer):
+            mask[start : start + len(block)] = np.isfinite(block).all(axis=1)
+        return mask
+
+    def iter_rows(self, layer: str, block_rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start_row, block)`` over committed rows, aligned to chunk boundaries.
+
+        Memory stays flat: one block at a time (default block = one chunk).
+        """
+        arr = self._array(layer)
+        chunk = int(arr.chunks[0])
+        step = chunk if block_rows is None else max(chunk, (int(block_rows) // chunk) * chunk)
+        for start in range(0, self.n_samples, step):
+            stop = min(start + step, self.n_samples)
+            yield start, np.asarray(arr[start:stop])
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        if "labels" not in self._group:
+            return None
+        return np.asarray(self._group["labels"][: self.n_samples])
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        return np.asarray(self._group["sample_ids"][: self.n_samples])
+
+    @property
+    def attributes(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for d in self._meta.get("attributes", []):
+            out[d["name"]] = np.asarray(self._group["attributes"][d["key"]][: self.n_samples])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "complete": self.complete,
+            "n_samples": self.n_samples,
+            "layers": {k: {"shape": v["shape"], "pool": v.get("pool"), "dtype": v.get("dtype"),
+                           "nonfinite": self.nonfinite(k)} for k, v in self._layers.items()},
+            "attributes": list(self.attributes),
+            "has_labels": self.labels is not None,
+            "metadata": {k: v for k, v in self._meta.items() if k not in ("layers", "attributes")},
+        }
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "INCOMPLETE"
+        return f"ActivationStore('{self.path}', n_samples={self.n_samples}, layers={self.layers}, {state})"
+
+
+def open_store(path: str | os.PathLike, *, allow_incomplete: bool = False) -> ActivationStore:
+    """Open an activation store for reading.
+
+    Raises :class:`~repscope.errors.StoreError` when the path is missing, not a repscope store, written
+    by a newer format, corrupt, or incomplete (unless ``allow_incomplete=True``, which exposes the
+    committed prefix).
+    """
+    return ActivationStore(path, allow_incomplete=allow_incomplete)
+
+
+# ====================================================================================== writer
+
+
+def _key(prefix: str, i: int) -> str:
+    return f"{prefix}{i:03d}"
+
+
+def _column_dtype(values: np.ndarray) -> Any:
+    if values.dtype.kind in "USO":
+        return str
+    return values.dtype
+
+
+class StoreWriter:
+    """Chunk-buffered, crash-safe, resumable writer (used by :func:`repscope.capture`).
+
+    Rows are buffered until a whole chunk is available for every array, written by a background
+    thread (compression overlaps with the next forward passes), then committed by atomically
+    replacing ``progress.json``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        fingerprint: Mapping[str, Any],
+        provenance: Mapping[str, Any] | None = None,
+        n_total: int | None = None,
+        resume: bool = True,
+        overwrite: bool = False,
+        dtype: str = "float32",
+        chunk_rows: int | None = None,
+    ) -> None:
+        import zarr
+
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        self._fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
+        self._chunk_rows_req = chunk_rows
+        self.n_total = n_total
+        self._buf: dict[str, list[np.ndarray]] = {}
+        self._buf_labels: list[np.ndarray] = []
+        self._buf_ids: list[np.ndarray] = []
+        self._buf_attrs: dict[str, list[np.ndarray]] = {}
+        self._buffered = 0
+        self._nonfinite: dict[str, int] = {}
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._worker: threading.Thread | None = None
+        self._worker_error: BaseException | None = None
+
+        existing = self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
+        if existing and overwrite:
+            _read_root_meta(self.path)  # refuse to delete something that is not a repscope store
+            import shutil
+
+            shutil.rmtree(self.path)
+            existing = False
+        if existing:
+            meta = _read_root_meta(self.path)
+            if not resume:
+                raise StoreError(
+                    f"store '{self.path}' already exists; pass resume=True to continue it, overwrite=True to "
+                    f"replace it, or choose another path"
+                )
+            if meta.get("fingerprint") != self._fingerprint:
+                diff = sorted(
+                    k for k in set(meta.get("fingerprint", {})) | set(self._fingerprint)
+                    if meta.get("fingerprint", {}).get(k) != self._fingerprint.get(k)
+                )
+                raise StoreError(
+                    f"store '{self.path}' was captured with different arguments ({', '.join(diff)} differ); "
+                    f"use overwrite=True to replace it or choose another path"
+                )
+            self._meta = meta
+            prog = _read_progress(self.path)
+            self.committed = int(prog["committed"])
+            self.complete = bool(prog.get("complete"))
+            self._nonfinite = dict(prog.get("nonfinite", {}))
+            self._group = zarr.open_group(str(self.path), mode="a")
+            self.chunk_rows = int(meta["chunk_rows"]) if meta.get("chunk_rows") else None
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._group = zarr.open_group(str(self.path), mode="w")
+            self._meta = {
+                "format_version": FORMAT_VERSION,
+                "repscope_version": _repscope_version(),
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "n_total": n_total,
+                "dtype": self.dtype.name,
+                "fingerprint": self._fingerprint,
+                "layers": [],
+                "attributes": [],
+                "chunk_rows": None,
+                **json.loads(json.dumps(dict(provenance or {}), default=str)),
+            }
+            self._save_meta()
+            self.committed = 0
+            self.complete = False
+            self._commit(0, complete=False)
+            self.chunk_rows = None
+
+    # ------------------------------------------------------------------ metadata
+    def _save_meta(self) -> None:
+        self._group.attrs["repscope"] = self._meta
+
+    def _commit(self, rows: int, *, complete: bool, error: str | None = None) -> None:
+        _atomic_write_json(
+            self.path / _PROGRESS,
+            {"committed": int(rows), "complete": bool(complete), "nonfinite": self._nonfinite, "error": error},
+        )
+
+    def _create_arrays(self, acts: Mapping[str, np.ndarray], labels, ids, attrs, layer_meta) -> None:
+        """Create every array on the first batch (feature sizes are known only then)."""
+        widest = max(int(np.prod(a.shape[1:])) for a in acts.values()) * self.dtype.itemsize
+        if self._chunk_rows_req:
+            cr = int(self._chunk_rows_req)
+        else:
+            cr = 1
+            while cr * 2 * widest <= _TARGET_CHUNK_BYTES and cr < 4096:
+                cr *= 2
+            cr = max(cr, 16)
+        self.chunk_rows = cr
+        shape0 = self.n_total if self.n_total is not None else 0
+        lg = self._group.require_group("layers")
+        layers = []
+        for i, (name, a) in enumerate(acts.items()):
+            key = _key("L", i)
+            d = int(np.prod(a.shape[1:]))
+            lg.create_array(key, shape=(shape0, d), chunks=(cr, d), dtype=self.dtype, fill_value=0)
+            lg[key].attrs["name"] = name
+            layers.append({"name": name, "key": key, "shape": list(a.shape[1:]), "dtype": self.dtype.name,
+                           **(layer_meta or {}).get(name, {})})
+        self._group.create_array("sample_ids", shape=(shape0,), chunks=(cr,), dtype="int64", fill_value=-1)
+        if labels is not None:
+            self._group.create_array("labels", shape=(shape0,), chunks=(cr,), dtype=_column_dtype(labels))
+        ag = self._group.require_group("attributes")
+        attributes = []
+        for i, (name, v) in enumerate((attrs or {}).items()):
+            key = _key("A", i)
+            ag.create_array(key, shape=(shape0,), chunks=(cr,), dtype=_column_dtype(v))
+            ag[key].attrs["name"] = name
+            attributes.append({"name": name, "key": key})
+        self._meta.update(layers=layers, attributes=attributes, chunk_rows=cr, has_labels=labels is not None)
+        self._save_meta()
+
+    # ------------------------------------------------------------------ writing
+    def append(
+        self,
+        acts: Mapping[str, np.ndarray],
+        *,
+        ids: np.ndarray,
+        labels: np.ndarray | None = None,
+        attributes: Mapping[str, np.ndarray] | None = None,
+        layer_meta: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Buffer one batch; whole chunks are handed to the writer thread as soon as they are full."""
+        self._raise_worker_error()
+        if not self._meta["layers"]:
+            self._create_arrays(acts, labels, ids, attributes, layer_meta)
+        names = [d["name"] for d in self._meta["layers"]]
+        if list(acts) != names:
+            raise StoreError(f"batch layers {list(acts)} do not match the store's layers {names}")
+        b = len(ids)
+        for d in self._meta["layers"]:
+            a = acts[d["name"]]
+            if list(a.shape[1:]) != list(d["shape"]):
+                raise StoreError(
+                    f"layer {d['name']!r} produced per-sample shape {tuple(a.shape[1:])} but the store has "
+                    f"{tuple(d['shape'])}; the same layer must have the same shape for every batch "
+                    f"(pad/crop inputs, or capture with pool='mean')"
+                )
+            flat = a.reshape(b, -1)
+            if flat.dtype != self.dtype:
+                flat = flat.astype(self.dtype)
+            self._buf.setdefault(d["name"], []).append(flat)
+        self._buf_ids.append(np.asarray(ids, dtype=np.int64))
+        if labels is not None:
+            self._buf_labels.append(np.asarray(labels))
+        for name, v in (attributes or {}).items():
+            self._buf_attrs.setdefault(name, []).append(np.asarray(v))
+        self._buffered += b
+        if self._buffered >= self.chunk_rows:
+            self._flush(whole_chunks_only=True)
+
+    def _take(self, lst: list[np.ndarray], n: int) -> np.ndarray:
+        cat = np.concatenate(lst) if len(lst) > 1 else lst[0]
+        lst.clear()
+        if len(cat) > n:
+            lst.append(cat[n:])
+        return cat[:n]
+
+    def _flush(self, *, whole_chunks_only: bool) -> None:
+        n = (self._buffered // self.chunk_rows) * self.chunk_rows if whole_chunks_only else self._buffered
+        if n == 0:
+            return
+        start = self.committed + self._pending_rows()
+        job = {
+            "start": start,
+            "n": n,
+            "layers": {name: self._take(lst, n) for name, lst in self._buf.items()},
+            "ids": self._take(self._buf_ids, n),
+            "labels": self._take(self._buf_labels, n) if self._buf_labels else None,
+            "attrs": {name: self._take(lst, n) for name, lst in self._buf_attrs.items()},
+        }
+        self._buffered -= n
+        self._submit(job)
+
+    def _pending_rows(self) -> int:
+        return getattr(self, "_pending", 0)
+
+    def _submit(self, job: dict[str, Any]) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run_worker, name="repscope-store-writer", daemon=True)
+            self._worker.start()
+        self._pending = self._pending_rows() + job["n"]
+        while True:
+            self._raise_worker_error()
+            try:
+                self._queue.put(job, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _run_worker(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                self._queue.task_done()
+                return
+            try:
+                if self._worker_error is None:
+                    self._write_job(job)
+            except BaseException as exc:  # surfaced in the main thread
+                self._worker_error = exc
+            finally:
+                self._queue.task_done()
+
+    def _write_job(self, job: dict[str, Any]) -> None:
+        s, n = job["start"], job["n"]
+        stop = s + n
+        g = self._group
+        arrays = [g["layers"][d["key"]] for d in self._meta["layers"]] + [g["sample_ids"]]
+        if job["labels"] is not None:
+            arrays.append(g["labels"])
+        arrays += [g["attributes"][d["key"]] for d in self._meta["attributes"]]
+        for arr in arrays:
+            if arr.shape[0] < stop:
+                arr.resize((stop, *arr.shape[1:]))
+        for d in self._meta["layers"]:
+            block = job["layers"][d["name"]]
+            g["layers"][d["key"]][s:stop] = block
+            bad = int(block.size - np.count_nonzero(np.isfinite(block)))
+            if bad:
+                self._nonfinite[d["name"]] = self._nonfinite.get(d["name"], 0) + bad
+        g["sample_ids"][s:stop] = job["ids"]
+        if job["labels"] is not None:
+            g["labels"][s:stop] = _to_column(job["labels"], g["labels"])
+        for d in self._meta["attributes"]:
+            g["attributes"][d["key"]][s:stop] = _to_column(job["attrs"][d["name"]], g["attributes"][d["key"]])
+        self.committed = stop
+        self._pending -= n
+        self._commit(stop, complete=False)
+
+    def _raise_worker_error(self) -> None:
+        if self._worker_error is not None:
+            exc = self._worker_error
+            raise StoreError(f"writing to store '{self.path}' failed: {exc}; check disk space and permissions") from exc
+
+    def _drain(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+        self._raise_worker_error()
+
+    def finish(self) -> None:
+        """Write the last (partial) chunk, wait for the writer and mark the store complete."""
+        if self.chunk_rows is not None:
+            self._flush(whole_chunks_only=False)
+        self._drain()
+        if self.n_total is not None and self.committed != self.n_total:
+            warnings.warn(
+                f"capture wrote {self.committed} rows but the data announced {self.n_total}; the store's "
+                f"arrays are trimmed to the rows written",
+                stacklevel=2,
+            )
+        for arr in self._all_arrays():
+            if arr.shape[0] != self.committed:
+                arr.resize((self.committed, *arr.shape[1:]))
+        if self.n_total != self.committed:
+            self._meta["n_total"] = self.committed
+            self._save_meta()
+        self.complete = True
+        self._commit(self.committed, complete=True)
+
+    def abort(self, error: str) -> None:
+        """Keep the committed prefix (whole chunks already written), record why the capture stopped."""
+        try:
+            self._drain()
+        except StoreError:
+            pass
+        self._commit(self.committed, complete=False, error=error[:500])
+
+    def _all_arrays(self):
+        g = self._group
+        if not self._meta["layers"]:
+            return []
+        out = [g["layers"][d["key"]] for d in self._meta["layers"]] + [g["sample_ids"]]
+        if "labels" in g:
+            out.append(g["labels"])
+        out += [g["attributes"][d["key"]] for d in self._meta["attributes"]]
+        return out
+
+
+def _to_column(values: np.ndarray, arr) -> np.ndarray:
+    if values.dtype.kind in "US":
+        return values.astype(object)
+    return values
