@@ -14,56 +14,54 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from repscope.errors import InputError
 
 _VERSION = 1
 
 
-def _nn():
-    import torch.nn as nn
+class DigitsCNN(nn.Module):
+    """conv1 relu1 conv2 relu2 pool conv3 relu3 flatten fc1 relu4 fc2 (fc2 = logits, fc1: 128 units)."""
 
-    return nn
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
+        self.relu3 = nn.ReLU()
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(64 * 4 * 4, 128)
+        self.relu4 = nn.ReLU()
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        x = self.relu3(self.conv3(self.pool(x)))
+        return self.fc2(self.relu4(self.fc1(self.flatten(x))))
 
 
-def make_model(kind: str = "cnn"):
-    """Untrained digits model. ``cnn``: conv1 relu1 conv2 relu2 pool conv3 relu3 flatten fc1 relu4 fc2;
-    ``mlp``: flatten fc1 relu1 fc2 relu2 fc3."""
-    import torch.nn as nn
+class DigitsMLP(nn.Module):
+    """flatten fc1 relu1 fc2 relu2 fc3 (fc3 = logits)."""
 
-    class DigitsCNN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
-            self.relu1 = nn.ReLU()
-            self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-            self.relu2 = nn.ReLU()
-            self.pool = nn.MaxPool2d(2)
-            self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
-            self.relu3 = nn.ReLU()
-            self.flatten = nn.Flatten()
-            self.fc1 = nn.Linear(64 * 4 * 4, 128)
-            self.relu4 = nn.ReLU()
-            self.fc2 = nn.Linear(128, 10)
+    def __init__(self) -> None:
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(64, 128)
+        self.relu1 = nn.ReLU()
+        self.fc2 = nn.Linear(128, 64)
+        self.relu2 = nn.ReLU()
+        self.fc3 = nn.Linear(64, 10)
 
-        def forward(self, x):
-            x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
-            x = self.relu3(self.conv3(self.pool(x)))
-            return self.fc2(self.relu4(self.fc1(self.flatten(x))))
+    def forward(self, x):
+        return self.fc3(self.relu2(self.fc2(self.relu1(self.fc1(self.flatten(x))))))
 
-    class DigitsMLP(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.flatten = nn.Flatten()
-            self.fc1 = nn.Linear(64, 128)
-            self.relu1 = nn.ReLU()
-            self.fc2 = nn.Linear(128, 64)
-            self.relu2 = nn.ReLU()
-            self.fc3 = nn.Linear(64, 10)
 
-        def forward(self, x):
-            return self.fc3(self.relu2(self.fc2(self.relu1(self.fc1(self.flatten(x))))))
-
+def make_model(kind: str = "cnn") -> nn.Module:
+    """Untrained digits model: ``"cnn"`` (:class:`DigitsCNN`) or ``"mlp"`` (:class:`DigitsMLP`)."""
     if kind == "cnn":
         return DigitsCNN()
     if kind == "mlp":

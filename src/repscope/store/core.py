@@ -50,7 +50,9 @@ def _read_root_meta(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(zjson.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise StoreError(f"store '{path}' is corrupt: its zarr.json cannot be parsed ({exc}); re-run the capture") from exc
+        raise StoreError(
+            f"store '{path}' is corrupt: its zarr.json cannot be parsed ({exc}); re-run the capture"
+        ) from exc
     rs = meta.get("attributes", {}).get("repscope") if isinstance(meta, dict) else None
     if not isinstance(rs, dict) or "format_version" not in rs:
         raise StoreError(
