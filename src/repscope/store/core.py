@@ -285,6 +285,7 @@ class StoreWriter:
         overwrite: bool = False,
         dtype: str = "float32",
         chunk_rows: int | None = None,
+        compression: str = "lz4",
     ) -> None:
         import zarr
 
@@ -292,6 +293,7 @@ class StoreWriter:
         self.dtype = np.dtype(dtype)
         self._fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
         self._chunk_rows_req = chunk_rows
+        self._compressors = _compressors(compression)
         self.n_total = n_total
         self._buf: dict[str, list[np.ndarray]] = {}
         self._buf_labels: list[np.ndarray] = []
@@ -381,7 +383,8 @@ class StoreWriter:
         for i, (name, a) in enumerate(acts.items()):
             key = _key("L", i)
             d = int(np.prod(a.shape[1:]))
-            lg.create_array(key, shape=(shape0, d), chunks=(cr, d), dtype=self.dtype, fill_value=0)
+            lg.create_array(key, shape=(shape0, d), chunks=(cr, d), dtype=self.dtype, fill_value=0,
+                            compressors=self._compressors)
             lg[key].attrs["name"] = name
             layers.append({"name": name, "key": key, "shape": list(a.shape[1:]), "dtype": self.dtype.name,
                            **(layer_meta or {}).get(name, {})})
@@ -565,6 +568,20 @@ class StoreWriter:
             out.append(g["labels"])
         out += [g["attributes"][d["key"]] for d in self._meta["attributes"]]
         return out
+
+
+def _compressors(name: str) -> Any:
+    """Codec for activation arrays: ``"lz4"`` (default: fast, keeps capture near forward-pass speed),
+    ``"zstd"`` (smaller files, slower writes) or ``"none"``."""
+    from zarr.codecs import BloscCodec
+
+    if name == "none":
+        return None
+    if name == "lz4":
+        return [BloscCodec(cname="lz4", clevel=1, shuffle="shuffle")]
+    if name == "zstd":
+        return [BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")]
+    raise InputError(f"compression={name!r}: choose 'lz4', 'zstd' or 'none'")
 
 
 def _to_column(values: np.ndarray, arr) -> np.ndarray:
