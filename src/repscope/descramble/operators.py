@@ -216,8 +216,9 @@ def circular_difference(n: int) -> SmoothnessOperator:
     n = _check_n(n)
     D = -np.eye(n) + np.roll(np.eye(n), 1, axis=1)
     T, ks = real_dft_basis(n)
-    return SmoothnessOperator(name="circular_difference", N=D.T @ D,
-                              eigenvalues=2.0 - 2.0 * np.cos(2 * np.pi * ks / n), modes=T, D=D, frequencies=ks)
+    mu = 2.0 - 2.0 * np.cos(2 * np.pi * ks / n)
+    return SmoothnessOperator(name="circular_difference", N=D.T @ D, eigenvalues=mu, modes=T, D=D,
+                              frequencies=ks)
 
 
 def operator_from_matrix(D: Any, n_units: int | None = None, name: str = "custom") -> SmoothnessOperator:
