@@ -3,11 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _descramble_fakes import FakeStore
 
 from repscope._result import dumps
 from repscope.descramble import (
-    DescrambleWarning,
     Descrambler,
+    DescrambleWarning,
     brockett_bound,
     brockett_cost,
     brockett_descent,
@@ -19,8 +20,6 @@ from repscope.descramble import (
     second_moment_from_store,
 )
 from repscope.errors import InputError
-
-from _descramble_fakes import FakeStore
 
 
 def _layer(n=20, m=30, ns=500, seed=0):

@@ -115,6 +115,8 @@ def linear_network_reproduction(
     """
     import torch
 
+    from repscope.compute import torch_threads
+
     rng = np.random.default_rng(seed)
     x = np.linspace(0.0, 1.0, n)
     K = np.exp(-0.5 * ((x[:, None] - x[None, :]) / width) ** 2)
@@ -131,16 +133,17 @@ def linear_network_reproduction(
     Uk_t = torch.tensor(Uk[:, :n_modes], dtype=torch.float32)
     Vk_t = torch.tensor(Vkt[:n_modes].T, dtype=torch.float32)
     half_time = np.full(n_modes, -1)
-    for step in range(steps):
-        opt.zero_grad()
-        loss = 0.5 * ((Xt @ W1.T @ W2.T - Yt) ** 2).sum(dim=1).mean()
-        loss.backward()
-        opt.step()
-        if step % 5 == 0:
-            with torch.no_grad():
-                gains = torch.diagonal(Uk_t.T @ (W2 @ W1) @ Vk_t).numpy()
-            newly = (half_time < 0) & (gains >= 0.5 * sk[:n_modes])
-            half_time[newly] = step + 1
+    with torch_threads(1):  # tiny matrices: one thread is fastest and polite on shared machines
+        for step in range(steps):
+            opt.zero_grad()
+            loss = 0.5 * ((Xt @ W1.T @ W2.T - Yt) ** 2).sum(dim=1).mean()
+            loss.backward()
+            opt.step()
+            if step % 5 == 0:
+                with torch.no_grad():
+                    gains = torch.diagonal(Uk_t.T @ (W2 @ W1) @ Vk_t).numpy()
+                newly = (half_time < 0) & (gains >= 0.5 * sk[:n_modes])
+                half_time[newly] = step + 1
     W1n = W1.detach().double().numpy()
     d = Descrambler("first_difference").fit(W1n @ X)
     R = d.operator_.modes.T @ d.descramble_weights(W1n)  # = Uᵀ W1
