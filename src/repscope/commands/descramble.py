@@ -1,0 +1,75 @@
+"""``repscope descramble`` — optimal descrambler of a stored layer (Sule, Spencer & Czaja 2023)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("descramble")
+    def descramble_cmd(
+        store: pathlib.Path = typer.Argument(..., help="Activation store (zarr) from capture."),
+        layer: str = typer.Option(..., "--layer", help="Layer to descramble (e.g. fc1)."),
+        operator: str = typer.Option(
+            "first_difference", "--operator",
+            help="first_difference | circular_difference | periodic_second_derivative | path to D.npy",
+        ),
+        weights: pathlib.Path | None = typer.Option(
+            None, "--weights", help="The layer's weight as .npy (output units on axis 0) to get P*·W."
+        ),
+        permutation: bool = typer.Option(False, "--permutation", help="Also solve the unit-reordering QAP."),
+        n_init: int = typer.Option(8, "--n-init", help="Random FAQ restarts for --permutation."),
+        center: bool = typer.Option(False, "--center", help="Subtract the mean preactivation first."),
+        block_rows: int = typer.Option(2048, "--block-rows", help="Rows per streamed block."),
+        out: pathlib.Path | None = typer.Option(None, "--out", help="Output directory (P.npy, JSON, PNGs)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+        seed: int = typer.Option(0, "--seed", help="Seed for the permutation search."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
+    ) -> None:
+        """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
+        import numpy as np
+
+        import repscope
+        from repscope._result import dumps
+        from repscope.descramble import Descrambler, PermutationDescrambler
+        from repscope.errors import InputError
+
+        op: object = operator
+        if operator.endswith(".npy"):
+            path = pathlib.Path(operator)
+            if not path.exists():
+                raise InputError(f"operator file {path} does not exist; pass a name or an existing D.npy")
+            op = np.load(path)
+        W = None
+        if weights is not None:
+            if not weights.exists():
+                raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
+            W = np.load(weights)
+        st = repscope.open_store(store)
+        d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
+        results = [d.result(W, layer=layer)]
+        if permutation:
+            p = PermutationDescrambler(d.operator_, n_init=n_init, seed=seed)
+            p.fit_moment(d.moment_, d.n_samples_)
+            results.append(p.result(layer))
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            np.save(out / "P.npy", d.P_)
+            if results[0].weights_descrambled is not None:
+                np.save(out / "weights_descrambled.npy", results[0].weights_descrambled)
+            if permutation:
+                np.save(out / "perm.npy", results[1].perm)
+            (out / "results.json").write_text(dumps([r.to_dict() for r in results]))
+            import matplotlib.pyplot as plt
+
+            for i, r in enumerate(results):
+                fig = r.plot()
+                fig.savefig(out / f"descramble_{layer}_{i}.png", dpi=110)
+                plt.close(fig)
+        if json_out:
+            typer.echo(dumps([r.to_dict() for r in results]))
+        elif not quiet:
+            for r in results:
+                typer.echo(r.summary())
