@@ -67,3 +67,40 @@ register(
     description="PWCCA (Morcos et al. 2018): canonical correlations weighted by how much of the "
     "representation each canonical variate accounts for.",
 )
+
+from repscope.metrics import neighbors, regression, rsa  # noqa: E402
+
+register(
+    "rsa",
+    rsa.rsa,
+    kind="similarity",
+    description="RSA (Kriegeskorte et al. 2008): Spearman correlation between the two representational "
+    "dissimilarity matrices (1 − Pearson between samples) — do both place the same samples far apart?",
+    prepare=rsa.rsa_prepare,
+    compare=rsa.rsa_compare,
+)
+register(
+    "mutual_knn",
+    neighbors.mutual_knn,
+    kind="similarity",
+    description="Mutual k-NN alignment (Huh et al. 2024): average fraction of each sample's k=10 nearest "
+    "neighbours (cosine) shared by both representations — local neighbourhood agreement.",
+    prepare=neighbors.knn_prepare,
+    compare=neighbors.knn_compare,
+)
+register(
+    "jaccard_knn",
+    neighbors.jaccard_knn,
+    kind="similarity",
+    description="Neighbourhood Jaccard: average |∩|/|∪| of the k nearest-neighbour sets in both "
+    "representations.",
+    prepare=neighbors.knn_prepare,
+    compare=neighbors.knn_compare_jaccard,
+)
+register(
+    "linear_regression",
+    regression.linear_regression,
+    kind="similarity",
+    description="Linear predictivity: in-sample R² of the least-squares map from one representation to the "
+    "other, averaged over both directions.",
+)
