@@ -16,8 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from repscope.metrics import registry
+from repscope.metrics._result import LayerMatrix
 from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
+from repscope.metrics.layer_matrix import layer_matrix
+from repscope.metrics.neighbors import jaccard_knn, mutual_knn
 from repscope.metrics.registry import available, describe, get, register
+from repscope.metrics.regression import linear_regression
+from repscope.metrics.rsa import rdm, rsa
 from repscope.metrics.shape import (
     ShapeMetric,
     canonical_correlations,
@@ -47,6 +52,13 @@ __all__ = [
     "canonical_correlations",
     "svcca",
     "pwcca",
+    "rsa",
+    "rdm",
+    "mutual_knn",
+    "jaccard_knn",
+    "linear_regression",
+    "layer_matrix",
+    "LayerMatrix",
 ]
 
 

@@ -31,6 +31,8 @@ register(
     kind="similarity",
     description="RBF-kernel CKA (Kornblith et al. 2019), bandwidth σ × median pairwise distance: compares "
     "local neighbourhood structure rather than global linear geometry.",
+    prepare=cka.rbf_cka_prepare,
+    compare=cka.rbf_cka_compare,
 )
 register(
     "procrustes",
@@ -68,16 +70,17 @@ register(
     "representation each canonical variate accounts for.",
 )
 
-from repscope.metrics import neighbors, regression, rsa  # noqa: E402
+from repscope.metrics import neighbors, regression  # noqa: E402
+from repscope.metrics.rsa import rsa, rsa_compare, rsa_prepare  # noqa: E402  (the function shadows the module)
 
 register(
     "rsa",
-    rsa.rsa,
+    rsa,
     kind="similarity",
     description="RSA (Kriegeskorte et al. 2008): Spearman correlation between the two representational "
     "dissimilarity matrices (1 − Pearson between samples) — do both place the same samples far apart?",
-    prepare=rsa.rsa_prepare,
-    compare=rsa.rsa_compare,
+    prepare=rsa_prepare,
+    compare=rsa_compare,
 )
 register(
     "mutual_knn",

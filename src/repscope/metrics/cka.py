@@ -39,6 +39,8 @@ __all__ = [
     "minibatch_cka",
     "linear_cka_prepare",
     "linear_cka_compare",
+    "rbf_cka_prepare",
+    "rbf_cka_compare",
 ]
 
 
@@ -268,6 +270,25 @@ def linear_cka_compare(a: dict[str, Any], b: dict[str, Any]) -> float:
             True,
         )
     return _ratio(xy, a["xx"], b["xx"], False)
+
+
+def rbf_cka_prepare(
+    X: Any, *, sigma: float = 1.0, debiased: bool = False, device: Any = None
+) -> dict[str, Any]:
+    """Centred (U-centred when ``debiased``) RBF Gram matrix, scaled to unit Frobenius norm."""
+    K = center_gram(
+        gram_rbf(single(X, min_samples=4 if debiased else 3), sigma, device=device), unbiased=debiased
+    )
+    nrm = float(np.sqrt(np.vdot(K, K))) if not debiased else float(np.sqrt(max(np.vdot(K, K), 0.0)))
+    if nrm <= 0:
+        raise InputError("the centred RBF Gram matrix is zero; CKA is undefined")
+    return {"K": K / nrm}
+
+
+def rbf_cka_compare(a: dict[str, Any], b: dict[str, Any]) -> float:
+    if a["K"].shape != b["K"].shape:
+        raise InputError("the two prepared Gram matrices come from different numbers of samples")
+    return float(np.vdot(a["K"], b["K"]))
 
 
 # --------------------------------------------------------------------------------------------------
