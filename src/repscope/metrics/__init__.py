@@ -18,7 +18,7 @@ from typing import Any
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
 from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
-from repscope.metrics.layer_matrix import layer_matrix
+from repscope.metrics.layer_matrix import layer_matrices, layer_matrix
 from repscope.metrics.neighbors import jaccard_knn, mutual_knn
 from repscope.metrics.registry import available, describe, get, register
 from repscope.metrics.regression import linear_regression
@@ -58,6 +58,7 @@ __all__ = [
     "jaccard_knn",
     "linear_regression",
     "layer_matrix",
+    "layer_matrices",
     "LayerMatrix",
 ]
 

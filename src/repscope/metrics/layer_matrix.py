@@ -35,7 +35,7 @@ from repscope.errors import InputError
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
 
-__all__ = ["layer_matrix", "LayerMatrix", "LINEAR_MEASURES", "CovarianceAccumulator"]
+__all__ = ["layer_matrix", "layer_matrices", "LayerMatrix", "LINEAR_MEASURES", "CovarianceAccumulator"]
 
 #: Measures computed from the streamed second-moment blocks.
 LINEAR_MEASURES = (
@@ -110,12 +110,21 @@ class _Source:
             raise InputError("layers= is empty; give at least one layer name")
         return list(layers)
 
-    def read(self, layer: str, rows: np.ndarray | None = None) -> np.ndarray:
+    def read(self, layer: str, rows: np.ndarray | None = None, *, check: bool = True) -> np.ndarray:
         if self.arrays is not None:
             a = self.arrays[layer]
             return a if rows is None else a[rows]
-        a = self.store.read(layer) if rows is None else self.store.read(layer, rows=rows)
+        a = np.asarray(self.store.read(layer) if rows is None else self.store.read(layer, rows=rows))
+        if not check:
+            return a.reshape(a.shape[0], -1)
         return as_2d(a, f"{self.name} layer {layer!r}", dtype=None)
+
+    def dim(self, layer: str) -> int:
+        if self.arrays is not None:
+            return int(self.arrays[layer].shape[1])
+        if hasattr(self.store, "layer_shape"):
+            return int(np.prod(self.store.layer_shape(layer)))
+        return int(self.read(layer, np.arange(1), check=False).shape[1])
 
     def blocks(self, layers: list[str], block_rows: int, perm: np.ndarray | None = None) -> Iterator[list]:
         """Yield lists (one 2-D array per layer) of aligned row blocks."""
@@ -126,7 +135,13 @@ class _Source:
                     yield [self.arrays[layer][idx] for layer in layers]
                 else:
                     rows = np.arange(self.n)[idx] if perm is None else idx
-                    yield [self.read(layer, rows) for layer in layers]
+                    blocks = [self.read(layer, rows, check=False) for layer in layers]
+                    for layer, a in zip(layers, blocks):
+                        if not np.isfinite(a).all():
+                            raise InputError(
+                                f"{self.name} layer {layer!r} has NaN/Inf values; drop those samples"
+                            )
+                    yield blocks
             return
         iters = [self.store.iter_rows(layer, block_rows) for layer in layers]
         for parts in zip(*iters):
@@ -146,7 +161,26 @@ class _Source:
                         f"{start + a.shape[0] - 1}; recapture or drop those samples"
                     )
                 out.append(a)
+            start += out[0].shape[0]
             yield out
+
+
+def _reblock(it: Iterator[tuple[int, np.ndarray]], block_rows: int) -> Iterator[np.ndarray]:
+    """Re-cut a store's (start, block) stream (blocks follow each layer's chunking) into exact
+    ``block_rows``-row 2-D blocks, so that layers with different chunk sizes stay aligned."""
+    buf: list[np.ndarray] = []
+    have = 0
+    for _, a in it:
+        a = np.asarray(a)
+        buf.append(a.reshape(a.shape[0], -1))
+        have += a.shape[0]
+        while have >= block_rows:
+            cat = buf[0] if len(buf) == 1 else np.concatenate(buf)
+            yield cat[:block_rows]
+            rest = cat[block_rows:]
+            buf, have = ([rest] if rest.shape[0] else []), rest.shape[0]
+    if have:
+        yield buf[0] if len(buf) == 1 else np.concatenate(buf)
 
 
 def _match(a: _Source, b: _Source) -> np.ndarray | None:
@@ -194,6 +228,7 @@ class CovarianceAccumulator:
         self.n = 0
         self.mean: list[Any] = [None] * n_layers
         self.S: dict[tuple[int, int], Any] = {}
+        self._np: dict[tuple[int, int], np.ndarray] = {}
 
     def _arr(self, a: np.ndarray) -> Any:
         if self.dev is None:
@@ -229,9 +264,10 @@ class CovarianceAccumulator:
         """S_ij as a float64 numpy array."""
         from repscope.metrics._common import to_numpy
 
-        if (i, j) in self.S:
-            return to_numpy(self.S[i, j])
-        return to_numpy(self.S[j, i]).T
+        key = (i, j) if (i, j) in self.S else (j, i)
+        if key not in self._np:  # convert once, so repeated calls return the same object (eig cache)
+            self._np[key] = to_numpy(self.S[key])
+        return self._np[key] if key == (i, j) else self._np[key].T
 
     def means(self) -> list[np.ndarray]:
         from repscope.metrics._common import to_numpy
@@ -301,6 +337,30 @@ def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, w
     return acc, q
 
 
+def _range_basis(S: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    from repscope.metrics._common import sym_eigh
+
+    lam, V = sym_eigh(S)
+    return V[:, lam > rtol * max(lam[-1], 0.0)]
+
+
+def _procrustes_reduced(Sxx, Syy, Sxy) -> float:
+    """Procrustes from blocks; for a layer of low numerical rank (eigenvalues of S_xx below 1e-12 × the
+    largest count as zero — far below float32 activation precision) the nuclear norm is taken of the
+    r_x×r_y block projected on both ranges, which is much smaller (e.g. a conv layer linear in an 8×8
+    input has rank ≤ 64 of 1024 features). Falls back to the full p×q block when that saves little."""
+    from repscope.metrics import shape
+    from repscope.metrics._common import _EIG_CACHE
+
+    p, q = Sxy.shape
+    if _EIG_CACHE is None or min(p, q) < 256:
+        return shape.procrustes_from_cov(Sxx, Syy, Sxy)
+    Vx, Vy = _range_basis(Sxx), _range_basis(Syy)
+    if Vx.shape[1] * Vy.shape[1] > 0.5 * p * q:
+        return shape.procrustes_from_cov(Sxx, Syy, Sxy)
+    return shape.procrustes_from_cov(Sxx, Syy, Vx.T @ Sxy @ Vy)
+
+
 def _linear_value(metric: str, Sxx, Syy, Sxy, n: int, qx, qy, kw: dict) -> float:
     from repscope.metrics import regression, shape
     from repscope.metrics.cka import _debias, _ratio
@@ -317,7 +377,7 @@ def _linear_value(metric: str, Sxx, Syy, Sxy, n: int, qx, qy, kw: dict) -> float
             True,
         )
     if metric == "procrustes":
-        return shape.procrustes_from_cov(Sxx, Syy, Sxy)
+        return _procrustes_reduced(Sxx, Syy, Sxy)
     if metric == "shape_metric":
         return shape.shape_distance_from_cov(Sxx, Syy, Sxy, **kw)
     if metric == "cca":
@@ -368,10 +428,47 @@ def layer_matrix(
     device:
         ``None``/``"cpu"`` numpy+BLAS; ``"cuda"``/``"auto"`` accumulate with torch on that device.
 
-    Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]).
+    Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
+    one streamed pass: :func:`layer_matrices`.
     """
-    t0 = time.perf_counter()
-    measure = registry.get(metric)
+    return layer_matrices(
+        source_a,
+        source_b,
+        metrics=[metric],
+        layers=layers,
+        scheduler=scheduler,
+        block_rows=block_rows,
+        device=device,
+        progress=progress,
+        options={metric: kw},
+    )[0]
+
+
+def layer_matrices(
+    source_a: Any,
+    source_b: Any = None,
+    metrics: Sequence[str] | str = ("linear_cka", "procrustes"),
+    layers: Sequence[str] | str | None = None,
+    *,
+    scheduler: str | None = None,
+    block_rows: int | None = None,
+    device: Any = None,
+    progress: bool = False,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[LayerMatrix]:
+    """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
+    streamed pass over the data. ``options`` maps a metric name to its keyword arguments."""
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    if not metrics:
+        raise InputError("no metric given; choose from repscope.metrics.available()")
+    options = dict(options or {})
+    unknown_opts = set(options) - set(metrics)
+    if unknown_opts:
+        raise InputError(
+            f"options given for {sorted(unknown_opts)}, which are not among metrics={list(metrics)}"
+        )
+    measures = {m: registry.get(m) for m in metrics}
     A = _Source(source_a, "source_a")
     la = A.select(layers)
     B = None if source_b is None else _Source(source_b, "source_b")
@@ -379,81 +476,108 @@ def layer_matrix(
     perm = None if B is None else _match(A, B)
     if scheduler not in (None, "serial", "processes"):
         raise InputError(f"scheduler={scheduler!r}; use None/'serial' or 'processes'")
-    if metric in LINEAR_MEASURES:
-        values = _linear_matrix(metric, A, B, la, lb, perm, block_rows, device, progress, kw)
-    else:
-        values = _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw)
-    return LayerMatrix(
-        values=values,
-        rows=list(la),
-        cols=list(lb),
-        metric=metric,
-        kind=measure.kind,
-        n_samples=A.n,
-        description=measure.description,
-        params=dict(kw),
-        seconds=time.perf_counter() - t0,
-    )
+    linear = [m for m in metrics if m in LINEAR_MEASURES]
+    results: dict[str, LayerMatrix] = {}
+    if linear:
+        t0 = time.perf_counter()
+        acc, q, col_off = _linear_stream(
+            A, B, la, lb, perm, block_rows, device, progress, want_q="debiased_cka" in linear
+        )
+        t_stream = (time.perf_counter() - t0) / len(linear)
+        from repscope.metrics._common import eig_cache
+
+        with eig_cache():  # one eigen-decomposition per layer, shared by all linear measures
+            for m in linear:
+                t1 = time.perf_counter()
+                kw = dict(options.get(m, {}))
+                vals = _linear_finish(m, acc, q, len(la), len(lb), col_off, B is None, kw)
+                results[m] = LayerMatrix(
+                    values=vals,
+                    rows=list(la),
+                    cols=list(lb),
+                    metric=m,
+                    kind=measures[m].kind,
+                    n_samples=A.n,
+                    description=measures[m].description,
+                    params=kw,
+                    seconds=t_stream + time.perf_counter() - t1,
+                )
+    for m in metrics:
+        if m in results:
+            continue
+        t1 = time.perf_counter()
+        kw = dict(options.get(m, {}))
+        vals = _generic_matrix(measures[m], A, B, la, lb, perm, scheduler, device, progress, kw)
+        results[m] = LayerMatrix(
+            values=vals,
+            rows=list(la),
+            cols=list(lb),
+            metric=m,
+            kind=measures[m].kind,
+            n_samples=A.n,
+            description=measures[m].description,
+            params=kw,
+            seconds=time.perf_counter() - t1,
+        )
+    return [results[m] for m in metrics]
 
 
-def _linear_matrix(metric, A, B, la, lb, perm, block_rows, device, progress, kw) -> np.ndarray:
-    if metric == "debiased_cka" and kw:
-        raise InputError(f"debiased_cka takes no options in layer_matrix (got {sorted(kw)})")
-    if metric == "linear_cka" and kw:
-        raise InputError(f"linear_cka takes no options in layer_matrix (got {sorted(kw)}); use debiased_cka")
+def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q):
     la_n = len(la)
     if B is None:
         pairs = all_pairs(la_n, symmetric=True, diagonal=True)
-        index = [(i, j) for i in range(la_n) for j in range(la_n)]
-        col_off = 0
-        sources = [A]
-        layer_lists = [la]
+        col_off, sources, layer_lists = 0, [A], [la]
     else:
         pairs = [(i, la_n + j) for i in range(la_n) for j in range(len(lb))]
-        index = [(i, j) for i in range(la_n) for j in range(len(lb))]
-        col_off = la_n
-        sources = [A, B]
-        layer_lists = [la, lb]
+        col_off, sources, layer_lists = la_n, [A, B], [la, lb]
     if block_rows is None:
-        dims = [A.read(layer, np.arange(1)).shape[1] for layer in la]
-        if B is not None:
-            dims += [B.read(layer, np.arange(1)).shape[1] for layer in lb]
+        dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
         block_rows = _auto_block_rows(dims, A.n)
     if int(block_rows) < 1:
         raise InputError(f"block_rows={block_rows}; give a positive number of rows per block")
-    acc, q = _stream(
-        sources,
-        layer_lists,
-        pairs,
-        int(block_rows),
-        device,
-        perm,
-        progress,
-        want_q=(metric == "debiased_cka"),
-    )
-    n = acc.n
-    symmetric = B is None and (
+    acc, q = _stream(sources, layer_lists, pairs, int(block_rows), device, perm, progress, want_q=want_q)
+    return acc, q, col_off
+
+
+#: Value of a measure between a representation and itself (exact; the diagonal is not recomputed).
+_IDENTITY = {
+    "linear_cka": 1.0,
+    "debiased_cka": 1.0,
+    "procrustes": 0.0,
+    "cca": 1.0,
+    "svcca": 1.0,
+    "pwcca": 1.0,
+}
+
+
+def _linear_finish(metric, acc, q, n_rows, n_cols, col_off, within, kw) -> np.ndarray:
+    from repscope.metrics._common import eig_cache
+
+    if metric in ("linear_cka", "debiased_cka", "procrustes") and kw:
+        raise InputError(f"{metric} takes no options in layer_matrix (got {sorted(kw)})")
+    symmetric = within and (
         metric in _SYMMETRIC or (metric == "linear_regression" and kw.get("direction", "mean") == "mean")
     )
-    out = np.full((la_n, len(lb)), np.nan)
-    cache: dict[int, np.ndarray] = {}
-
-    def blk(i, j):
-        return acc.block(i, j)
+    out = np.full((n_rows, n_cols), np.nan)
 
     def self_blk(i):
-        if i not in cache:
-            cache[i] = blk(i, i)
-        return cache[i]
+        return acc.block(i, i)  # the same array object every time (numpy path), so eig_cache hits
 
-    for i, j in index:
-        if symmetric and j < i:
-            out[i, j] = out[j, i]
-            continue
-        gi, gj = i, j + col_off
-        qx = None if q is None else q[gi]
-        qy = None if q is None else q[gj]
-        out[i, j] = _linear_value(metric, self_blk(gi), self_blk(gj), blk(gi, gj), n, qx, qy, kw)
+    with eig_cache(keep=True):  # each layer's eigen-decomposition once, shared by all its pairs
+        for i in range(n_rows):
+            for j in range(n_cols):
+                if within and i == j and metric in _IDENTITY:
+                    out[i, j] = _IDENTITY[metric]
+                    continue
+                if symmetric and j < i:
+                    out[i, j] = out[j, i]
+                    continue
+                gi, gj = i, j + col_off
+                qx = None if q is None else q[gi]
+                qy = None if q is None else q[gj]
+                out[i, j] = _linear_value(
+                    metric, self_blk(gi), self_blk(gj), acc.block(gi, gj), acc.n, qx, qy, kw
+                )
     return out
 
 
