@@ -1,0 +1,109 @@
+"""Registers repscope's own measures (imported lazily by :mod:`repscope.metrics.registry`)."""
+
+from __future__ import annotations
+
+import functools
+
+from repscope.metrics import cka, shape
+from repscope.metrics.registry import register
+
+register(
+    "linear_cka",
+    cka.linear_cka,
+    kind="similarity",
+    description="Linear CKA: how alike two representations are up to rotation and isotropic scaling "
+    "(‖YᵀX‖²_F / (‖XᵀX‖_F‖YᵀY‖_F), Kornblith et al. 2019); 1 = same geometry.",
+    prepare=cka.linear_cka_prepare,
+    compare=cka.linear_cka_compare,
+)
+register(
+    "debiased_cka",
+    cka.debiased_cka,
+    kind="similarity",
+    description="Debiased linear CKA with the unbiased HSIC estimator (Song et al. 2012; Nguyen et al. "
+    "2021): ≈ 0 for unrelated representations even with few samples.",
+    prepare=functools.partial(cka.linear_cka_prepare, debiased=True),
+    compare=cka.linear_cka_compare,
+)
+register(
+    "rbf_cka",
+    cka.rbf_cka,
+    kind="similarity",
+    description="RBF-kernel CKA (Kornblith et al. 2019), bandwidth σ × median pairwise distance: compares "
+    "local neighbourhood structure rather than global linear geometry.",
+    prepare=cka.rbf_cka_prepare,
+    compare=cka.rbf_cka_compare,
+)
+register(
+    "procrustes",
+    shape.procrustes,
+    kind="distance",
+    description="Procrustes angular shape distance arccos(‖XᵀY‖_*/(‖X‖_F‖Y‖_F)) in radians (Williams et "
+    "al. 2021): the angle left after the best rotation; 0 = identical up to rotation and scale.",
+)
+register(
+    "shape_metric",
+    shape.shape_distance,
+    kind="distance",
+    description="Generalised shape metric with partial whitening α (Williams et al. 2021, netrep "
+    "LinearMetric); α=1 Procrustes, α→0 CCA-like.",
+)
+register(
+    "cca",
+    shape.cca,
+    kind="similarity",
+    description="Mean canonical correlation (Hotelling 1936): shared linear subspace, invariant to any "
+    "invertible linear map of either representation.",
+)
+register(
+    "svcca",
+    shape.svcca,
+    kind="similarity",
+    description="SVCCA (Raghu et al. 2017): mean canonical correlation after keeping the principal "
+    "components explaining 99% of each representation's variance.",
+)
+register(
+    "pwcca",
+    shape.pwcca,
+    kind="similarity",
+    description="PWCCA (Morcos et al. 2018): canonical correlations weighted by how much of the "
+    "representation each canonical variate accounts for.",
+)
+
+from repscope.metrics import neighbors, regression  # noqa: E402
+from repscope.metrics.rsa import rsa, rsa_compare, rsa_prepare  # noqa: E402  (the function shadows the module)
+
+register(
+    "rsa",
+    rsa,
+    kind="similarity",
+    description="RSA (Kriegeskorte et al. 2008): Spearman correlation between the two representational "
+    "dissimilarity matrices (1 − Pearson between samples) — do both place the same samples far apart?",
+    prepare=rsa_prepare,
+    compare=rsa_compare,
+)
+register(
+    "mutual_knn",
+    neighbors.mutual_knn,
+    kind="similarity",
+    description="Mutual k-NN alignment (Huh et al. 2024): average fraction of each sample's k=10 nearest "
+    "neighbours (cosine) shared by both representations — local neighbourhood agreement.",
+    prepare=neighbors.knn_prepare,
+    compare=neighbors.knn_compare,
+)
+register(
+    "jaccard_knn",
+    neighbors.jaccard_knn,
+    kind="similarity",
+    description="Neighbourhood Jaccard: average |∩|/|∪| of the k nearest-neighbour sets in both "
+    "representations.",
+    prepare=neighbors.knn_prepare,
+    compare=neighbors.knn_compare_jaccard,
+)
+register(
+    "linear_regression",
+    regression.linear_regression,
+    kind="similarity",
+    description="Linear predictivity: in-sample R² of the least-squares map from one representation to the "
+    "other, averaged over both directions.",
+)

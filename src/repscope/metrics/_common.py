@@ -1,0 +1,112 @@
+"""Shared helpers for the similarity measures: validation, centring, small linear algebra."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from repscope.compute import as_2d, check_paired
+from repscope.errors import InputError
+
+__all__ = ["pair", "centre", "nuclear_norm", "sym_eigh", "clip_unit", "use_torch", "to_numpy"]
+
+
+def pair(
+    X: Any, Y: Any, *, min_samples: int = 3, names: tuple[str, str] = ("X", "Y")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a pair of representations: 2-D float64 after flattening, same n, finite, non-constant."""
+    A = as_2d(X, names[0], min_samples=min_samples, allow_constant=False)
+    B = as_2d(Y, names[1], min_samples=min_samples, allow_constant=False)
+    check_paired(A, B, names)
+    return A, B
+
+
+def single(X: Any, name: str = "X", *, min_samples: int = 3) -> np.ndarray:
+    return as_2d(X, name, min_samples=min_samples, allow_constant=False)
+
+
+def centre(X: np.ndarray) -> np.ndarray:
+    """Column-centred float64 copy (the caller's array is never modified).
+
+    Two-pass centring (subtract the mean, then subtract the mean of the residual) keeps full precision
+    even when the mean is many standard deviations away from zero.
+    """
+    Xc = np.asarray(X, dtype=np.float64) - X.mean(axis=0, dtype=np.float64)
+    Xc -= Xc.mean(axis=0)
+    return Xc
+
+
+def nuclear_norm(M: np.ndarray) -> float:
+    """‖M‖_* = Σ singular values (LAPACK via torch ``svdvals`` in float64 — measured 1.9× faster than
+    scipy's gesdd here; eigenvalues of MᵀM would be faster still but lose ~√eps·σ_max on zero singular
+    values of rank-deficient layers)."""
+    import torch
+
+    if M.size == 0:
+        return 0.0
+    return float(torch.linalg.svdvals(torch.from_numpy(np.ascontiguousarray(M, dtype=np.float64))).sum())
+
+
+_EIG_CACHE: dict[int, tuple[Any, tuple[np.ndarray, np.ndarray]]] | None = None
+
+
+@contextlib.contextmanager
+def eig_cache(keep: bool = False) -> Iterator[None]:
+    """Within this block, :func:`sym_eigh` of the *same array object* is computed once (layer matrices
+    reuse each layer's eigen-decomposition across all pairs). The cache holds a reference to each key
+    array, so ids cannot be recycled while it is active."""
+    global _EIG_CACHE
+    old = _EIG_CACHE
+    if keep and old is not None:  # nested: reuse the enclosing cache
+        yield
+        return
+    _EIG_CACHE = {}
+    try:
+        yield
+    finally:
+        _EIG_CACHE = old
+
+
+def sym_eigh(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of a symmetric PSD matrix (symmetrised first), eigenvalues ascending."""
+    import scipy.linalg
+
+    if _EIG_CACHE is not None and id(S) in _EIG_CACHE and _EIG_CACHE[id(S)][0] is S:
+        return _EIG_CACHE[id(S)][1]
+    if S.shape[0] >= 64:  # torch's syevd: measured 5× faster than scipy's default evr driver at p = 2048
+        import torch
+
+        lam, V = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(0.5 * (S + S.T), dtype=np.float64)))
+        out = (lam.numpy(), V.numpy())
+    else:
+        out = scipy.linalg.eigh(0.5 * (S + S.T), check_finite=False)
+    if _EIG_CACHE is not None:
+        _EIG_CACHE[id(S)] = (S, out)
+    return out
+
+
+def clip_unit(x: float, lo: float = -1.0) -> float:
+    return float(min(1.0, max(lo, x)))
+
+
+def use_torch(device: Any) -> Any:
+    """``None``/``'cpu'`` → numpy path (returns None); otherwise a ``torch.device`` ('auto' → cuda if any)."""
+    if device is None or (isinstance(device, str) and device == "cpu"):
+        return None
+    from repscope.compute import resolve_device
+
+    dev = resolve_device(device)
+    return None if dev.type == "cpu" else dev
+
+
+def to_numpy(t: Any) -> np.ndarray:
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InputError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
+    return value

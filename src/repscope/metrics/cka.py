@@ -1,0 +1,358 @@
+"""Centered kernel alignment (CKA) and the HSIC estimators behind it.
+
+Definitions (X: n×p, Y: n×q, columns centred, K = XXᵀ, L = YYᵀ, H = I − 11ᵀ/n):
+
+* HSIC₀(K, L) = tr(KHLH) / (n−1)² — biased (Gretton et al. 2005).
+* HSIC₁(K, L) = [tr(K̃L̃) + (1ᵀK̃1)(1ᵀL̃1)/((n−1)(n−2)) − 2·1ᵀK̃L̃1/(n−2)] / (n(n−3)), K̃, L̃ the Gram
+  matrices with zeroed diagonal — unbiased (Song et al. 2012, "Feature selection via dependence
+  maximization", JMLR 13, eq. 5).
+* CKA(K, L) = HSIC(K, L) / √(HSIC(K, K)·HSIC(L, L)) (Kornblith et al. 2019, "Similarity of neural network
+  representations revisited", ICML); with HSIC₁ in numerator *and* denominator it is debiased CKA
+  (Nguyen, Raghu & Kornblith 2021, "Do wide and deep networks learn the same things?", ICLR).
+
+For the linear kernel everything is computed in feature space, never forming an n×n matrix:
+linear CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F), and with qᵢ = ‖xᵢ‖² (centred rows)
+n(n−3)·HSIC₁ = ‖YᵀX‖²_F − n/(n−2)·q_xᵀq_y + (Σq_x)(Σq_y)/((n−1)(n−2)).
+All products accumulate in float64 after two-pass centring, so a large mean offset costs no digits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from repscope.errors import InputError
+from repscope.metrics._common import centre, pair, single, use_torch
+
+__all__ = [
+    "linear_cka",
+    "debiased_cka",
+    "rbf_cka",
+    "gram_linear",
+    "gram_rbf",
+    "center_gram",
+    "hsic_biased",
+    "hsic_unbiased",
+    "cka_from_grams",
+    "MinibatchCKA",
+    "minibatch_cka",
+    "linear_cka_prepare",
+    "linear_cka_compare",
+    "rbf_cka_prepare",
+    "rbf_cka_compare",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Gram-matrix (n×n) forms: reference formulas, and the only option for non-linear kernels
+# --------------------------------------------------------------------------------------------------
+
+
+def gram_linear(X: Any) -> np.ndarray:
+    """Linear kernel Gram matrix K = XXᵀ (n×n, float64)."""
+    A = single(X)
+    return A @ A.T
+
+
+def _sq_dists(A: np.ndarray, device: Any = None) -> np.ndarray:
+    dev = use_torch(device)
+    if dev is not None:
+        import torch
+
+        t = torch.as_tensor(A, dtype=torch.float64, device=dev)
+        t = t - t.mean(0)
+        G = t @ t.T
+        sq = torch.diagonal(G)
+        D = (sq[:, None] + sq[None, :] - 2.0 * G).clamp_min_(0.0)
+        return D.cpu().numpy()
+    Ac = centre(A)  # distances are shift invariant; centring reduces cancellation in ‖a‖²+‖b‖²−2aᵀb
+    G = Ac @ Ac.T
+    sq = np.diag(G).copy()
+    D = sq[:, None] + sq[None, :] - 2.0 * G
+    np.maximum(D, 0.0, out=D)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def gram_rbf(X: Any, sigma: float = 1.0, *, device: Any = None) -> np.ndarray:
+    """RBF Gram matrix k(x, y) = exp(−‖x−y‖² / (2 σ² · median‖x−y‖²)).
+
+    The bandwidth is σ times the median pairwise distance; as in Kornblith et al. (2019, reference
+    code ``gram_rbf(x, threshold)``) the median is taken over all n² squared distances, diagonal
+    included.
+    """
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise InputError(f"sigma={sigma!r}; the RBF bandwidth factor must be a positive number (e.g. 1.0)")
+    A = single(X)
+    D = _sq_dists(A, device)
+    med = float(np.median(D))
+    if med <= 0:
+        raise InputError("more than half of the pairwise distances are zero; the RBF bandwidth is undefined")
+    return np.exp(-D / (2.0 * sigma**2 * med))
+
+
+def center_gram(K: np.ndarray, unbiased: bool = False) -> np.ndarray:
+    """Double-centred Gram HKH (a copy). ``unbiased=True`` gives the U-centring of Kornblith's reference
+    code, for which ⟨Ũ(K), Ũ(L)⟩ = n(n−3)·HSIC₁(K, L)."""
+    K = np.array(K, dtype=np.float64, copy=True)
+    n = K.shape[0]
+    if unbiased:
+        np.fill_diagonal(K, 0.0)
+        means = K.sum(0) / (n - 2)
+        means -= means.sum() / (2 * (n - 1))
+        K -= means[:, None]
+        K -= means[None, :]
+        np.fill_diagonal(K, 0.0)
+    else:
+        means = K.mean(0)
+        means -= means.mean() / 2
+        K -= means[:, None]
+        K -= means[None, :]
+    return K
+
+
+def hsic_biased(K: np.ndarray, L: np.ndarray) -> float:
+    """HSIC₀ = tr(KHLH)/(n−1)² (Gretton et al. 2005)."""
+    n = K.shape[0]
+    return float(np.sum(center_gram(K) * center_gram(L)) / (n - 1) ** 2)
+
+
+def hsic_unbiased(K: np.ndarray, L: np.ndarray) -> float:
+    """HSIC₁, Song et al. (2012) eq. 5, written out literally with zero-diagonal K̃, L̃ (needs n ≥ 4)."""
+    n = K.shape[0]
+    if n < 4:
+        raise InputError(f"the unbiased HSIC estimator needs at least 4 samples, got {n}")
+    Kt = np.array(K, dtype=np.float64, copy=True)
+    Lt = np.array(L, dtype=np.float64, copy=True)
+    np.fill_diagonal(Kt, 0.0)
+    np.fill_diagonal(Lt, 0.0)
+    one = np.ones(n)
+    term1 = np.trace(Kt @ Lt)
+    term2 = (one @ Kt @ one) * (one @ Lt @ one) / ((n - 1) * (n - 2))
+    term3 = 2.0 * (one @ Kt @ Lt @ one) / (n - 2)
+    return float((term1 + term2 - term3) / (n * (n - 3)))
+
+
+def cka_from_grams(K: np.ndarray, L: np.ndarray, *, debiased: bool = False) -> float:
+    """CKA from two n×n Gram matrices (biased: centred Frobenius cosine; debiased: HSIC₁ throughout)."""
+    Kc = center_gram(K, unbiased=debiased)
+    Lc = center_gram(L, unbiased=debiased)
+    return _ratio(float(np.sum(Kc * Lc)), float(np.sum(Kc * Kc)), float(np.sum(Lc * Lc)), debiased)
+
+
+def _ratio(xy: float, xx: float, yy: float, debiased: bool) -> float:
+    if xx <= 0 or yy <= 0:
+        if debiased:
+            raise InputError(
+                "the unbiased self-HSIC of a representation is ≤ 0 (too few samples or rank-1 data), so "
+                "debiased CKA is undefined; use linear_cka or more samples"
+            )
+        raise InputError("a representation has zero variance after centring; CKA is undefined")
+    return float(xy / np.sqrt(xx * yy))
+
+
+# --------------------------------------------------------------------------------------------------
+# Feature-space linear CKA
+# --------------------------------------------------------------------------------------------------
+
+
+def _products(Xc: np.ndarray, Yc: np.ndarray, device: Any) -> tuple[float, float, float]:
+    """(‖XᵀY‖²_F, ‖XᵀX‖²_F, ‖YᵀY‖²_F) choosing the cheaper of the feature and the Gram form."""
+    n, p = Xc.shape
+    q = Yc.shape[1]
+    dev = use_torch(device)
+    if dev is not None:
+        import torch
+
+        X = torch.as_tensor(Xc, device=dev)
+        Y = torch.as_tensor(Yc, device=dev)
+        if n < max(p, q):
+            K, L = X @ X.T, Y @ Y.T
+            return float((K * L).sum()), float((K * K).sum()), float((L * L).sum())
+        return (
+            float(torch.linalg.matrix_norm(X.T @ Y) ** 2),
+            float(torch.linalg.matrix_norm(X.T @ X) ** 2),
+            float(torch.linalg.matrix_norm(Y.T @ Y) ** 2),
+        )
+    if n < max(p, q):  # Gram form is cheaper: O(n²(p+q)) instead of O(n(p+q)²)
+        K, L = Xc @ Xc.T, Yc @ Yc.T
+        return float(np.vdot(K, L)), float(np.vdot(K, K)), float(np.vdot(L, L))
+    Sxy = Xc.T @ Yc
+    Sxx = Xc.T @ Xc  # numpy dispatches AᵀA to BLAS syrk
+    Syy = Yc.T @ Yc
+    return float(np.vdot(Sxy, Sxy)), float(np.vdot(Sxx, Sxx)), float(np.vdot(Syy, Syy))
+
+
+def _debias(xy: float, qx: np.ndarray, qy: np.ndarray, n: int) -> float:
+    """n(n−3)·HSIC₁ from ‖XᵀY‖²_F and the squared row norms (Nguyen et al. 2021, feature-space form)."""
+    return xy - n / (n - 2.0) * float(qx @ qy) + float(qx.sum()) * float(qy.sum()) / ((n - 1.0) * (n - 2.0))
+
+
+def linear_cka(X: Any, Y: Any, *, debiased: bool = False, device: Any = None) -> float:
+    """Linear CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on column-centred X (n×p), Y (n×q).
+
+    Kornblith et al. (2019), eq. for linear CKA in feature space; equals tr(K̃L̃)/(‖K̃‖_F‖L̃‖_F) with
+    K̃ = HXXᵀH. ``debiased=True`` replaces every HSIC by the unbiased HSIC₁ (Song et al. 2012;
+    Nguyen et al. 2021) — see :func:`debiased_cka`. Cost O(n·(p+q)²) (or O(n²(p+q)) when n < p, q).
+    A similarity in [0, 1]; 1 for identical representations up to rotation and isotropic scaling.
+
+    ``device``: ``None``/``"cpu"`` uses numpy/BLAS; ``"cuda"``/``"auto"`` runs the products in torch.
+    """
+    A, B = pair(X, Y, min_samples=4 if debiased else 3)
+    Xc, Yc = centre(A), centre(B)
+    xy, xx, yy = _products(Xc, Yc, device)
+    if debiased:
+        n = Xc.shape[0]
+        qx = np.einsum("ij,ij->i", Xc, Xc)
+        qy = np.einsum("ij,ij->i", Yc, Yc)
+        return _ratio(_debias(xy, qx, qy, n), _debias(xx, qx, qx, n), _debias(yy, qy, qy, n), True)
+    return _ratio(xy, xx, yy, False)
+
+
+def debiased_cka(X: Any, Y: Any, *, device: Any = None) -> float:
+    """Debiased linear CKA = HSIC₁(K, L) / √(HSIC₁(K, K)·HSIC₁(L, L)), K = XXᵀ, L = YYᵀ.
+
+    Unbiased HSIC estimator of Song et al. (2012) in numerator *and* denominator, as in Nguyen et al.
+    (2021) and Kornblith's reference ``feature_space_linear_cka(..., debiased=True)``; computed in feature
+    space: n(n−3)·HSIC₁ = ‖YᵀX‖²_F − n/(n−2)·q_xᵀq_y + (Σq_x)(Σq_y)/((n−1)(n−2)), qᵢ = ‖xᵢ‖² of the
+    centred rows. Close to 0 for independent representations even at small n; may be negative.
+    Needs n ≥ 4.
+    """
+    return linear_cka(X, Y, debiased=True, device=device)
+
+
+def rbf_cka(X: Any, Y: Any, sigma: float = 1.0, *, debiased: bool = False, device: Any = None) -> float:
+    """RBF-kernel CKA (Kornblith et al. 2019): CKA of the Gram matrices
+    k(x, y) = exp(−‖x−y‖² / (2σ²·median‖x−y‖²)), bandwidth σ × the median pairwise distance.
+
+    O(n²) memory and O(n²(p+q)) time; ``device="cuda"`` computes the distance matrices with torch.
+    """
+    A, B = pair(X, Y, min_samples=4 if debiased else 3)
+    return cka_from_grams(
+        gram_rbf(A, sigma, device=device), gram_rbf(B, sigma, device=device), debiased=debiased
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# prepare/compare (per-layer work once) for layer matrices
+# --------------------------------------------------------------------------------------------------
+
+
+def linear_cka_prepare(X: Any, *, debiased: bool = False) -> dict[str, Any]:
+    """Centre once; keep the centred matrix, its self-product norm and squared row norms."""
+    Xc = centre(single(X, min_samples=4 if debiased else 3))
+    n = Xc.shape[0]
+    q = np.einsum("ij,ij->i", Xc, Xc)
+    G = Xc.T @ Xc if n >= Xc.shape[1] else Xc @ Xc.T
+    xx = float(np.vdot(G, G))
+    return {"Xc": Xc, "q": q, "xx": xx, "debiased": debiased}
+
+
+def linear_cka_compare(a: dict[str, Any], b: dict[str, Any]) -> float:
+    Xc, Yc = a["Xc"], b["Xc"]
+    if Xc.shape[0] != Yc.shape[0]:
+        raise InputError(
+            f"X has {Xc.shape[0]} samples but Y has {Yc.shape[0]}; both must describe the same samples"
+        )
+    n, p = Xc.shape
+    q = Yc.shape[1]
+    if n < max(p, q):
+        xy = float(np.vdot(Xc @ Xc.T, Yc @ Yc.T))
+    else:
+        S = Xc.T @ Yc
+        xy = float(np.vdot(S, S))
+    if a["debiased"]:
+        return _ratio(
+            _debias(xy, a["q"], b["q"], n),
+            _debias(a["xx"], a["q"], a["q"], n),
+            _debias(b["xx"], b["q"], b["q"], n),
+            True,
+        )
+    return _ratio(xy, a["xx"], b["xx"], False)
+
+
+def rbf_cka_prepare(
+    X: Any, *, sigma: float = 1.0, debiased: bool = False, device: Any = None
+) -> dict[str, Any]:
+    """Centred (U-centred when ``debiased``) RBF Gram matrix, scaled to unit Frobenius norm."""
+    K = center_gram(
+        gram_rbf(single(X, min_samples=4 if debiased else 3), sigma, device=device), unbiased=debiased
+    )
+    nrm = float(np.sqrt(np.vdot(K, K))) if not debiased else float(np.sqrt(max(np.vdot(K, K), 0.0)))
+    if nrm <= 0:
+        raise InputError("the centred RBF Gram matrix is zero; CKA is undefined")
+    return {"K": K / nrm}
+
+
+def rbf_cka_compare(a: dict[str, Any], b: dict[str, Any]) -> float:
+    if a["K"].shape != b["K"].shape:
+        raise InputError("the two prepared Gram matrices come from different numbers of samples")
+    return float(np.vdot(a["K"], b["K"]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Minibatch CKA (Nguyen et al. 2021)
+# --------------------------------------------------------------------------------------------------
+
+
+class MinibatchCKA:
+    """Streaming minibatch CKA (Nguyen, Raghu & Kornblith 2021, sec. 3.1):
+
+    CKA_mb = Σ_b HSIC₁(K_b, L_b) / √(Σ_b HSIC₁(K_b, K_b) · Σ_b HSIC₁(L_b, L_b)),
+
+    with the unbiased HSIC₁ of each minibatch computed in feature space (no B×B Gram), accumulated in
+    float64. Call :meth:`update` once per batch (same samples in X and Y, ≥ 4 rows), read :attr:`value`.
+    Works for one pair; for many layers keep one accumulator per pair or per-layer sums.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> MinibatchCKA:
+        self.hsic_xy_ = 0.0
+        self.hsic_xx_ = 0.0
+        self.hsic_yy_ = 0.0
+        self.n_batches_ = 0
+        self.n_samples_ = 0
+        return self
+
+    def update(self, X: Any, Y: Any) -> MinibatchCKA:
+        """Add one minibatch (rows of X and Y describe the same samples)."""
+        A, B = pair(X, Y, min_samples=4)
+        Xc, Yc = centre(A), centre(B)  # HSIC₁ is invariant to centring; centring keeps the digits
+        n = Xc.shape[0]
+        xy, xx, yy = _products(Xc, Yc, None)
+        qx = np.einsum("ij,ij->i", Xc, Xc)
+        qy = np.einsum("ij,ij->i", Yc, Yc)
+        norm = n * (n - 3.0)
+        self.hsic_xy_ += _debias(xy, qx, qy, n) / norm
+        self.hsic_xx_ += _debias(xx, qx, qx, n) / norm
+        self.hsic_yy_ += _debias(yy, qy, qy, n) / norm
+        self.n_batches_ += 1
+        self.n_samples_ += n
+        return self
+
+    @property
+    def value(self) -> float:
+        if self.n_batches_ == 0:
+            raise InputError("MinibatchCKA has seen no batch yet; call update(X_batch, Y_batch) first")
+        return _ratio(self.hsic_xy_, self.hsic_xx_, self.hsic_yy_, True)
+
+
+def minibatch_cka(X: Any, Y: Any, *, batch_size: int = 256, seed: int | None = 0) -> float:
+    """Minibatch CKA of X and Y over shuffled batches of ``batch_size`` rows (Nguyen et al. 2021).
+
+    ``seed=None`` keeps the sample order. A final batch with fewer than 4 rows is dropped.
+    """
+    A, B = pair(X, Y, min_samples=4)
+    if batch_size < 4:
+        raise InputError(f"batch_size={batch_size}; minibatch CKA needs batches of at least 4 samples")
+    n = A.shape[0]
+    order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+    acc = MinibatchCKA()
+    for s in range(0, n, batch_size):
+        idx = order[s : s + batch_size]
+        if idx.size >= 4:
+            acc.update(A[idx], B[idx])
+    return acc.value

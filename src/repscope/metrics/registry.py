@@ -1,0 +1,131 @@
+"""Registry of similarity / distance measures.
+
+Every measure is registered once under a name with its direction (``kind``): ``"similarity"`` (higher
+means more alike) or ``"distance"`` (0 means identical). A measure may also provide a two-stage form in
+the style of netrep's ``partial_fit``/``finalize``:
+
+* ``prepare(X) -> state`` does the per-representation work once (centring, Gram matrix, RDM, ...);
+* ``compare(state_a, state_b) -> float`` finishes one pair from two states.
+
+:func:`repscope.metrics.layer_matrix` uses that form to reuse per-layer work across all pairs.
+
+Other lenses register their measures from a *provider* module listed in :data:`_PROVIDERS`; those modules
+are imported lazily the first time :func:`available` or :func:`get` is called, so ``repscope.metrics``
+never imports them at import time. A provider that does not exist (yet) is skipped; any other error
+while importing it propagates.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from repscope.errors import InputError
+
+__all__ = ["Measure", "register", "get", "available", "describe"]
+
+Kind = Literal["similarity", "distance"]
+
+#: Modules of other lenses that register measures when imported.
+_PROVIDERS: list[str] = ["repscope.topology.measures"]
+#: Our own measures (imported lazily too, so importing the registry stays cheap and cycle-free).
+_BUILTIN = "repscope.metrics._builtin"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One registered measure. ``func(X, Y, **kw) -> float``; optional ``prepare``/``compare``."""
+
+    name: str
+    func: Callable[..., float]
+    kind: Kind
+    description: str
+    prepare: Callable[..., Any] | None = None
+    compare: Callable[..., float] | None = None
+
+    @property
+    def higher_is_closer(self) -> bool:
+        return self.kind == "similarity"
+
+    def __call__(self, X: Any, Y: Any, **kw: Any) -> float:
+        return self.func(X, Y, **kw)
+
+
+_REGISTRY: dict[str, Measure] = {}
+_loaded: set[str] = set()
+_loading = False
+
+
+def register(
+    name: str,
+    func: Callable[..., float],
+    *,
+    kind: Kind,
+    description: str,
+    prepare: Callable[..., Any] | None = None,
+    compare: Callable[..., float] | None = None,
+) -> Measure:
+    """Register ``func`` under ``name``; returns the :class:`Measure`.
+
+    Re-registering a name replaces the entry only when it is the same function (re-imports); a
+    different function under an existing name raises :class:`InputError` (no silent substitution).
+    """
+    if kind not in ("similarity", "distance"):
+        raise InputError(f"kind={kind!r} for measure {name!r}; use 'similarity' or 'distance'")
+    if not isinstance(name, str) or not name:
+        raise InputError("a measure needs a non-empty string name")
+    if (prepare is None) != (compare is None):
+        raise InputError(f"measure {name!r}: give both prepare= and compare= or neither")
+    old = _REGISTRY.get(name)
+    if old is not None and getattr(old.func, "__qualname__", None) != getattr(func, "__qualname__", None):
+        raise InputError(f"a different measure is already registered as {name!r}; choose another name")
+    m = Measure(name=name, func=func, kind=kind, description=description, prepare=prepare, compare=compare)
+    _REGISTRY[name] = m
+    return m
+
+
+def _load_providers() -> None:
+    global _loading
+    if _loading:
+        return
+    _loading = True
+    try:
+        for mod in [_BUILTIN, *_PROVIDERS]:
+            if mod in _loaded:
+                continue
+            try:
+                importlib.import_module(mod)
+            except ModuleNotFoundError as exc:
+                # Only "this provider module (or its package) does not exist yet" is tolerated.
+                if (
+                    mod == _BUILTIN
+                    or exc.name is None
+                    or not (mod == exc.name or mod.startswith(exc.name + "."))
+                ):
+                    raise
+            _loaded.add(mod)
+    finally:
+        _loading = False
+
+
+def get(name: str) -> Measure:
+    """Return the registered :class:`Measure` called ``name`` (clear error listing the choices)."""
+    _load_providers()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown measure {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def available(kind: Kind | None = None) -> list[str]:
+    """Sorted names of registered measures (optionally only ``kind='similarity'`` or ``'distance'``)."""
+    _load_providers()
+    return sorted(n for n, m in _REGISTRY.items() if kind is None or m.kind == kind)
+
+
+def describe() -> dict[str, dict[str, str]]:
+    """``{name: {"kind": ..., "description": ...}}`` for every registered measure."""
+    _load_providers()
+    return {n: {"kind": m.kind, "description": m.description} for n, m in sorted(_REGISTRY.items())}

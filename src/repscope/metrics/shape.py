@@ -1,0 +1,389 @@
+"""Shape metrics (Procrustes and netrep's generalised shape metrics) and the CCA family.
+
+All measures here depend on the data only through the centred second moments
+S_xx = XᵀX, S_yy = YᵀY, S_xy = XᵀY (X, Y column-centred). Each has a ``*_from_cov`` form that takes
+those blocks, which :func:`repscope.metrics.layer_matrix` accumulates for all layers in one streamed
+pass; the array functions compute the blocks once and call the same code, so both paths agree.
+
+Sources:
+
+* Procrustes angular shape distance θ = arccos(‖XᵀY‖_* / (‖X‖_F‖Y‖_F)) and the generalised shape
+  metrics with partial whitening α: Williams, Kunz, Kornblith & Linderman (2021), "Generalized shape
+  metrics on neural representations", NeurIPS; reference code netrep ``LinearMetric`` / ``whiten``.
+* CCA: Hotelling (1936); canonical correlations ρ = singular values of S_xx^{-1/2} S_xy S_yy^{-1/2}.
+  Summaries: mean ρ (Raghu et al. 2017), R²_CCA = Σρ²/min(p, q) (Kornblith et al. 2019), Yanai's
+  GCD = Σρ²/√(pq) (Ramsay, ten Berge & Styan 1984), Pillai's trace Σρ².
+* SVCCA: Raghu, Gilmer, Yosinski & Sohl-Dickstein (2017), NeurIPS — PCA to the components explaining
+  99% of the variance (cumulative squared singular values), then mean CCA.
+* PWCCA: Morcos, Raghu & Bengio (2018), NeurIPS — mean CCA weighted by α_k = Σ_j |⟨h_k, x_j⟩|, h_k the
+  canonical variates (projected data).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from repscope.errors import InputError
+from repscope.metrics._common import centre, check_choice, clip_unit, nuclear_norm, pair, single, sym_eigh
+
+__all__ = [
+    "procrustes",
+    "procrustes_from_cov",
+    "shape_distance",
+    "shape_distance_from_cov",
+    "ShapeMetric",
+    "netrep_whiten",
+    "cca",
+    "cca_from_cov",
+    "canonical_correlations",
+    "svcca",
+    "svcca_from_cov",
+    "pwcca",
+    "pwcca_from_cov",
+    "cov_blocks",
+]
+
+CCA_SUMMARIES = ("mean", "mean_sq", "yanai", "pillai")
+
+
+def cov_blocks(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Validated, centred (S_xx, S_yy, S_xy, n) in float64."""
+    A, B = pair(X, Y)
+    Xc, Yc = centre(A), centre(B)
+    return Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc, Xc.shape[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Procrustes / generalised shape metrics
+# --------------------------------------------------------------------------------------------------
+
+
+def procrustes_from_cov(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) -> float:
+    """θ = arccos(‖S_xy‖_* / √(tr S_xx · tr S_yy)) in radians."""
+    tx, ty = float(np.trace(Sxx)), float(np.trace(Syy))
+    if tx <= 0 or ty <= 0:
+        raise InputError("a representation has zero variance after centring; the shape distance is undefined")
+    return float(np.arccos(clip_unit(nuclear_norm(Sxy) / np.sqrt(tx * ty))))
+
+
+def procrustes(X: Any, Y: Any) -> float:
+    """Procrustes angular shape distance (radians, in [0, π/2]) between centred X (n×p) and Y (n×q):
+
+    θ = arccos(‖XᵀY‖_* / (‖X‖_F ‖Y‖_F)),
+
+    the angle between the two representations after the best orthogonal alignment (zero-padding the
+    narrower one), Williams et al. (2021) eq. 4; equals netrep ``LinearMetric(alpha=1,
+    score_method="angular")``. A metric: symmetric, 0 iff X = cYQ (Q orthogonal, c > 0), triangle
+    inequality. Invariant to rotations/reflections and isotropic scaling of either side.
+    """
+    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
+    return procrustes_from_cov(Sxx, Syy, Sxy)
+
+
+def netrep_whiten(
+    S: np.ndarray, alpha: float, *, eigval_tol: float = 1e-7, pad_to: int | None = None
+) -> np.ndarray:
+    """Partial whitening matrix Z (p×p) of netrep ``whiten(X, alpha, preserve_variance=True)`` from
+    S = XᵀX: eigenvalues λ clipped below at ``eigval_tol``, Z = V diag(d) Vᵀ with
+    d = (α + (1−α) λ^{-1/2}) · √(Σλ / Σ(α²λ + 2α(1−α)λ^{1/2} + (1−α)²)) (total variance preserved).
+
+    ``pad_to`` reproduces netrep's zero-padding of the narrower representation (padded directions have
+    λ = ``eigval_tol``); it only changes the common scale of d, i.e. only the Euclidean score.
+    """
+    p = S.shape[0]
+    if alpha > 1 - eigval_tol:
+        return np.eye(p)
+    lam, V = sym_eigh(S)
+    lam = np.maximum(lam, eigval_tol)
+    d = alpha + (1 - alpha) * lam**-0.5
+    n_pad = 0 if pad_to is None else max(0, pad_to - p)
+    lam_all = np.concatenate([lam, np.full(n_pad, eigval_tol)])
+    new_var = np.sum(alpha**2 * lam_all + 2 * alpha * (1 - alpha) * lam_all**0.5 + (1 - alpha) ** 2)
+    d = d * np.sqrt(lam_all.sum() / new_var)
+    return (V * d[None, :]) @ V.T
+
+
+def shape_distance_from_cov(
+    Sxx: np.ndarray,
+    Syy: np.ndarray,
+    Sxy: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    score_method: str = "angular",
+    eigval_tol: float = 1e-7,
+) -> float:
+    """Generalised shape distance from the centred blocks (see :func:`shape_distance`)."""
+    _check_alpha(alpha)
+    check_choice(score_method, "score_method", ("angular", "euclidean"))
+    m = max(Sxx.shape[0], Syy.shape[0])
+    Zx = netrep_whiten(Sxx, alpha, eigval_tol=eigval_tol, pad_to=m)
+    Zy = netrep_whiten(Syy, alpha, eigval_tol=eigval_tol, pad_to=m)
+    nuc = nuclear_norm(Zx.T @ Sxy @ Zy)
+    nx = float(np.sum(Zx * (Sxx @ Zx)))  # ‖X Z_x‖²_F = tr(Z_xᵀ S_xx Z_x)
+    ny = float(np.sum(Zy * (Syy @ Zy)))
+    if score_method == "euclidean":
+        return float(np.sqrt(max(0.0, nx + ny - 2.0 * nuc)))
+    if nx <= 0 or ny <= 0:
+        raise InputError("a representation has zero variance after centring; the shape distance is undefined")
+    return float(np.arccos(clip_unit(nuc / np.sqrt(nx * ny))))
+
+
+def _check_alpha(alpha: float) -> None:
+    if not (0.0 <= float(alpha) <= 1.0):
+        raise InputError(
+            f"alpha={alpha!r}; the partial-whitening parameter must lie in [0, 1] (1 = Procrustes)"
+        )
+
+
+def shape_distance(
+    X: Any, Y: Any, *, alpha: float = 1.0, score_method: str = "angular", eigval_tol: float = 1e-7
+) -> float:
+    """Generalised shape metric of Williams et al. (2021) with partial whitening α ∈ [0, 1].
+
+    Each centred representation is partially whitened, X_φ = X Z_x with
+    Z_x = V diag(α + (1−α)λ^{-1/2}) Vᵀ (λ, V eigen-pairs of XᵀX, rescaled to preserve total variance,
+    exactly as netrep ``whiten``), then aligned by the optimal rotation:
+    angular: arccos(‖X_φᵀY_φ‖_* / (‖X_φ‖_F‖Y_φ‖_F)); euclidean: √(‖X_φ‖² + ‖Y_φ‖² − 2‖X_φᵀY_φ‖_*).
+    α = 1 is Procrustes; α = 0 gives arccos(mean canonical correlation) when p = q = full rank.
+    Same values as netrep ``LinearMetric(alpha, center_columns=True, zero_pad=True).fit_score``.
+    Note (inherited from netrep): for 0 < α < 1 the whitening mixes the scale of XᵀX with 1, so the
+    value depends on the overall scale of the data.
+    """
+    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
+    return shape_distance_from_cov(
+        Sxx, Syy, Sxy, alpha=alpha, score_method=score_method, eigval_tol=eigval_tol
+    )
+
+
+class ShapeMetric:
+    """Estimator form of the generalised shape metric (same API as netrep's ``LinearMetric``).
+
+    ``fit(X, Y)`` learns the centring (``mx_``, ``my_``) and alignment maps (``Wx_``, ``Wy_``) so that
+    ``(X − mx_) @ Wx_`` and ``(Y − my_) @ Wy_`` are optimally aligned; ``score(X, Y)`` evaluates the
+    distance between aligned (possibly held-out) data; ``partial_fit(X)`` returns the per-representation
+    cache (reuse it across many pairs) and ``finalize_fit(cache_x, cache_y)`` finishes one pair.
+    The narrower representation is zero-padded (``zero_pad=True``) as in netrep.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        center_columns: bool = True,
+        zero_pad: bool = True,
+        score_method: str = "angular",
+        eigval_tol: float = 1e-7,
+    ) -> None:
+        _check_alpha(alpha)
+        check_choice(score_method, "score_method", ("angular", "euclidean"))
+        self.alpha = float(alpha)
+        self.center_columns = center_columns
+        self.zero_pad = zero_pad
+        self.score_method = score_method
+        self.eigval_tol = eigval_tol
+
+    def _pad(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+        A, B = pair(X, Y)
+        p, q = A.shape[1], B.shape[1]
+        if p != q:
+            if not self.zero_pad:
+                raise InputError(
+                    f"X has {p} features and Y has {q}; pass zero_pad=True to pad the narrower one with zeros"
+                )
+            m = max(p, q)
+            A = np.pad(A, ((0, 0), (0, m - p)))
+            B = np.pad(B, ((0, 0), (0, m - q)))
+        return A, B
+
+    def partial_fit(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-representation work: (mean, partially whitened data, whitening matrix)."""
+        A = single(X)
+        mx = A.mean(axis=0) if self.center_columns else np.zeros(A.shape[1])
+        Xc = centre(A) if self.center_columns else A.copy()
+        Z = netrep_whiten(Xc.T @ Xc, self.alpha, eigval_tol=self.eigval_tol)
+        return mx, Xc @ Z, Z
+
+    def finalize_fit(self, cache_x: tuple, cache_y: tuple) -> ShapeMetric:
+        """Fit the optimal rotation between two cached, whitened representations."""
+        self.mx_, Xw, Zx = cache_x
+        self.my_, Yw, Zy = cache_y
+        if Xw.shape != Yw.shape:
+            raise InputError(f"cached representations have shapes {Xw.shape} and {Yw.shape}; they must match")
+        U, _, Vt = np.linalg.svd(Xw.T @ Yw)
+        self.Wx_ = Zx @ U
+        self.Wy_ = Zy @ Vt.T
+        return self
+
+    def fit(self, X: Any, Y: Any) -> ShapeMetric:
+        A, B = self._pad(X, Y)
+        return self.finalize_fit(self.partial_fit(A), self.partial_fit(B))
+
+    def transform(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+        if not hasattr(self, "Wx_"):
+            raise InputError("this ShapeMetric is not fitted yet; call fit(X, Y) first")
+        A, B = self._pad(X, Y)
+        if A.shape[1] != self.Wx_.shape[0]:
+            raise InputError(
+                f"X has {A.shape[1]} features (after padding) but the fit used {self.Wx_.shape[0]}"
+            )
+        if self.center_columns:
+            A, B = A - self.mx_, B - self.my_
+        return A @ self.Wx_, B @ self.Wy_
+
+    def score(self, X: Any, Y: Any) -> float:
+        XW, YW = self.transform(X, Y)
+        if self.score_method == "euclidean":
+            return float(np.linalg.norm(XW - YW))
+        den = np.linalg.norm(XW) * np.linalg.norm(YW)
+        if den <= 0:
+            raise InputError("a transformed representation is all zeros; the angular distance is undefined")
+        return float(np.arccos(clip_unit(float(np.vdot(XW, YW)) / den)))
+
+    def fit_score(self, X: Any, Y: Any) -> float:
+        return self.fit(X, Y).score(X, Y)
+
+
+# --------------------------------------------------------------------------------------------------
+# CCA family
+# --------------------------------------------------------------------------------------------------
+
+
+def _whitener(S: np.ndarray, rtol: float) -> np.ndarray:
+    """W (p×r) with Wᵀ S W = I on the numerical range of S (eigenvalues > rtol·max dropped below)."""
+    lam, V = sym_eigh(S)
+    top = lam[-1] if lam.size else 0.0
+    if top <= 0:
+        raise InputError("a representation has zero variance after centring; CCA is undefined")
+    keep = lam > rtol * top
+    return V[:, keep] / np.sqrt(lam[keep])[None, :]
+
+
+def _canonical(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray, rtol: float, uv: bool = False):
+    Wx, Wy = _whitener(Sxx, rtol), _whitener(Syy, rtol)
+    T = Wx.T @ Sxy @ Wy
+    if uv:
+        U, s, Vt = np.linalg.svd(T, full_matrices=False)
+        return np.clip(s, 0.0, 1.0), Wx, Wy, U, Vt
+    import scipy.linalg
+
+    s = scipy.linalg.svdvals(T, check_finite=False)
+    return np.clip(s, 0.0, 1.0), Wx.shape[1], Wy.shape[1]
+
+
+def _summarise(rho: np.ndarray, rx: int, ry: int, summary: str) -> float:
+    check_choice(summary, "summary", CCA_SUMMARIES)
+    if summary == "mean":
+        return float(rho.mean())
+    r2 = float(np.sum(rho**2))
+    if summary == "mean_sq":
+        return r2 / min(rx, ry)
+    if summary == "yanai":
+        return r2 / np.sqrt(rx * ry)
+    return r2
+
+
+def canonical_correlations(X: Any, Y: Any, *, rtol: float = 1e-10) -> np.ndarray:
+    """Canonical correlations ρ₁ ≥ … ≥ ρ_k (k = min(rank X, rank Y)) of centred X and Y.
+
+    ρ = singular values of W_xᵀ S_xy W_y with W the inverse square roots of S_xx, S_yy on their
+    numerical range (eigenvalues below ``rtol`` × the largest are treated as zero).
+    """
+    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
+    return _canonical(Sxx, Syy, Sxy, rtol)[0]
+
+
+def cca_from_cov(Sxx, Syy, Sxy, *, summary: str = "mean", rtol: float = 1e-10) -> float:
+    rho, rx, ry = _canonical(Sxx, Syy, Sxy, rtol)
+    return _summarise(rho, rx, ry, summary)
+
+
+def cca(X: Any, Y: Any, *, summary: str = "mean", rtol: float = 1e-10) -> float:
+    """CCA similarity of centred X (n×p) and Y (n×q) from canonical correlations ρ (Hotelling 1936).
+
+    ``summary``: ``"mean"`` mean ρ (ρ̄_CCA, Raghu et al. 2017); ``"mean_sq"`` R²_CCA = Σρ²/min(p, q)
+    (Kornblith et al. 2019); ``"yanai"`` Yanai's GCD Σρ²/√(pq); ``"pillai"`` Pillai's trace Σρ²
+    (p, q = numerical ranks). Invariant to any invertible linear map of either side. Needs n > p + q
+    to be meaningful (otherwise every ρ is 1).
+    """
+    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
+    return cca_from_cov(Sxx, Syy, Sxy, summary=summary, rtol=rtol)
+
+
+def _pca_keep(lam_desc: np.ndarray, threshold: float) -> int:
+    total = lam_desc.sum()
+    if total <= 0:
+        raise InputError("a representation has zero variance after centring; SVCCA is undefined")
+    frac = np.cumsum(lam_desc) / total
+    return int(min(lam_desc.size, np.searchsorted(frac, threshold - 1e-12) + 1))
+
+
+def svcca_from_cov(
+    Sxx,
+    Syy,
+    Sxy,
+    *,
+    threshold: float = 0.99,
+    n_components: int | tuple[int, int] | None = None,
+    summary: str = "mean",
+    rtol: float = 1e-10,
+) -> float:
+    if not (0.0 < threshold <= 1.0):
+        raise InputError(
+            f"threshold={threshold!r}; give the fraction of variance to keep, in (0, 1] (e.g. 0.99)"
+        )
+    lx, Vx = sym_eigh(Sxx)
+    ly, Vy = sym_eigh(Syy)
+    lx, Vx, ly, Vy = lx[::-1].clip(0), Vx[:, ::-1], ly[::-1].clip(0), Vy[:, ::-1]
+    if n_components is None:
+        kx, ky = _pca_keep(lx, threshold), _pca_keep(ly, threshold)
+    else:
+        kx, ky = (n_components, n_components) if np.isscalar(n_components) else n_components
+        kx, ky = min(int(kx), lx.size), min(int(ky), ly.size)
+    Px, Py = Vx[:, :kx], Vy[:, :ky]
+    return cca_from_cov(np.diag(lx[:kx]), np.diag(ly[:ky]), Px.T @ Sxy @ Py, summary=summary, rtol=rtol)
+
+
+def svcca(
+    X: Any,
+    Y: Any,
+    *,
+    threshold: float = 0.99,
+    n_components: int | tuple[int, int] | None = None,
+    summary: str = "mean",
+    rtol: float = 1e-10,
+) -> float:
+    """SVCCA (Raghu et al. 2017): project each centred representation on its top principal components —
+    the fewest explaining ``threshold`` (default 99%) of the variance, i.e. of the *cumulative squared*
+    singular values s², or a fixed ``n_components`` — then the CCA ``summary`` (default mean ρ).
+    """
+    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
+    return svcca_from_cov(
+        Sxx, Syy, Sxy, threshold=threshold, n_components=n_components, summary=summary, rtol=rtol
+    )
+
+
+def pwcca_from_cov(Sxx, Syy, Sxy, *, rtol: float = 1e-10) -> float:
+    if Sxx.shape[0] > Syy.shape[0]:  # weights from the narrower side (Morcos et al.'s reference code)
+        Sxx, Syy, Sxy = Syy, Sxx, Sxy.T
+    rho, Wx, _, U, _ = _canonical(Sxx, Syy, Sxy, rtol, uv=True)
+    A = Wx @ U  # canonical directions; variates h_k = X A[:, k] have unit norm (AᵀS_xxA = I)
+    alpha = np.abs(Sxx @ A).sum(axis=0)  # α_k = Σ_j |⟨h_k, x_j⟩| = Σ_j |(S_xx A)_jk|
+    k = rho.size
+    alpha = alpha[:k]
+    tot = alpha.sum()
+    if tot <= 0:
+        raise InputError("PWCCA weights are all zero; the representation has no variance")
+    return float(np.sum(alpha * rho) / tot)
+
+
+def pwcca(X: Any, Y: Any, *, rtol: float = 1e-10) -> float:
+    """Projection-weighted CCA (Morcos et al. 2018): Σ_k α_k ρ_k / Σ_k α_k with
+    α_k = Σ_j |⟨h_k, x_j⟩|, h_k = X a_k the k-th (unit-norm) canonical variate of the representation with
+    fewer features and x_j its centred neuron j. Weights come from the canonical *variates* (projected
+    data), not from the coefficient vectors. Differences from Morcos's reference code: we use centred
+    activations throughout (the reference adds neuron means back to the variates before orthonormalising).
+    """
+    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
+    return pwcca_from_cov(Sxx, Syy, Sxy, rtol=rtol)
