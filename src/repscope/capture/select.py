@@ -44,7 +44,7 @@ def select_layers(model: Any, layers: LayerSpec | Iterable[LayerSpec] | None) ->
                 hit = {n for n in all_names if spec(n, modules[n])}
                 if not hit:
                     raise InputError(
-                        "the layer predicate selected no module; check it against rs.capture.list_layers(model)"
+                        "the layer predicate selected no module; check it against repscope.capture.list_layers(model)"
                     )
             elif isinstance(spec, str):
                 if spec in modules and spec:
