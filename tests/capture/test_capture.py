@@ -210,3 +210,30 @@ def test_bad_arguments(tmp_path, tiny_model, tiny_data):
         if torch.cuda.is_available():
             raise InputError("CUDA is not available (skipped check on a GPU machine)")
         rs.capture(tiny_model, X, ["fc"], tmp_path / "a.zarr", device="cuda")
+
+
+class _Masked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.enc = nn.Linear(4, 3)
+
+    def forward(self, input_ids, attention_mask):
+        return self.enc(input_ids)
+
+
+def test_token_pools_ignore_padding_with_attention_mask(tmp_path):
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((6, 5, 4)).astype(np.float32))
+    lengths = torch.tensor([5, 3, 1, 4, 2, 5])
+    mask = (torch.arange(5)[None, :] < lengths[:, None]).long()
+    m = _Masked()
+    with torch.no_grad():
+        h = m.enc(x)
+    want_mean = np.stack([h[i, : lengths[i]].mean(0).numpy() for i in range(6)])
+    want_last = np.stack([h[i, lengths[i] - 1].numpy() for i in range(6)])
+    batches = [{"input_ids": x[:3], "attention_mask": mask[:3]}, {"input_ids": x[3:], "attention_mask": mask[3:]}]
+    s = rs.capture(m, batches, "enc", tmp_path / "m.zarr", pool="token_mean", progress=False)
+    np.testing.assert_allclose(s.read("enc"), want_mean, rtol=1e-5, atol=1e-6)
+    s = rs.capture(m, batches, "enc", tmp_path / "l.zarr", pool="last", progress=False)
+    np.testing.assert_allclose(s.read("enc"), want_last, rtol=1e-6)

@@ -42,12 +42,14 @@ def _per_layer(value: Any, layers: list[str], what: str, allowed: tuple[str, ...
     raise InputError(f"{what} must be a string or a mapping of layer name/glob → {what}")
 
 
-def _reduce(t: Any, pool: str, layer: str) -> Any:
+def _reduce(t: Any, pool: str, layer: str, mask: Any = None) -> Any:
     """Apply the per-layer reduction to a batch tensor (runs inside the hook, on the model's device).
 
     ``mean``/``max``: pool every axis after the channel axis (N, C, ...) → (N, C); 2-D input unchanged.
     ``cls``/``last``/``token_mean``: sequence output (N, T, D) → (N, D) using token 0, token T−1, or the
     mean over tokens. ``none``: keep everything (stored flattened, original shape kept in metadata).
+    With an ``attention_mask`` (N, T) in the batch, ``token_mean`` averages real tokens only and ``last``
+    takes the last real token (padding is ignored).
     """
     if pool == "none" or (pool in ("mean", "max") and t.ndim <= 2):
         return t
@@ -61,9 +63,21 @@ def _reduce(t: Any, pool: str, layer: str) -> Any:
         )
     if pool == "cls":
         return t[:, 0]
+    if mask is not None and tuple(mask.shape) == tuple(t.shape[:2]):
+        m = mask.to(t.device, dtype=t.dtype)
+        if pool == "last":
+            last = (mask.to(t.device).long().cumsum(1).argmax(1))
+            return t[torch_arange(t.shape[0], t.device), last]
+        return (t * m[..., None]).sum(1) / m.sum(1).clamp_min(1)[:, None]
     if pool == "last":
         return t[:, -1]
     return t.mean(dim=1)
+
+
+def torch_arange(n: int, device: Any) -> Any:
+    import torch
+
+    return torch.arange(n, device=device)
 
 
 def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], layer: str) -> Any:
@@ -97,6 +111,7 @@ class _Recorder:
         self.handles: list[Any] = []
         self.batch: dict[str, Any] = {}
         self.error: BaseException | None = None
+        self.mask: Any = None  # attention mask of the current batch, if any
 
     def __enter__(self) -> _Recorder:
         modules = dict(self.model.named_modules())
@@ -135,7 +150,7 @@ class _Recorder:
                         f"module {name!r} ran more than once in one forward pass (shared or recurrent module); "
                         f"capture a module that runs once per input, e.g. the enclosing RNN"
                     )
-                t = _reduce(t.detach(), self.pools[name], name)
+                t = _reduce(t.detach(), self.pools[name], name, self.mask)
                 if t.dtype != store_dtype:
                     t = t.to(store_dtype)
                 if t.device.type != "cpu":
@@ -390,6 +405,7 @@ def capture(
                 x, y_batch, a_batch = _split_batch(batch)
                 b = _batch_len(x)
                 xin = _to_device(x, run_dev)
+                rec.mask = xin.get("attention_mask") if isinstance(xin, Mapping) else None
                 try:
                     if forward is not None:
                         forward(model, xin)

