@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,12 +127,6 @@ class DescrambleResult:
             rows.append(["high-frequency fraction raw → descrambled",
                          f"{self.hf_fraction_raw:.3f} → {self.hf_fraction_descrambled:.3f}"])
         return ["quantity", "value"], rows
-
-    def html(self) -> str:
-        header, rows = self.table()
-        body = "".join(f"<tr><td>{html.escape(str(a))}</td><td>{html.escape(str(b))}</td></tr>"
-                       for a, b in rows)
-        return f"<table class='descramble'><tr><th>{header[0]}</th><th>{header[1]}</th></tr>{body}</table>"
 
     def plot(self):
         import matplotlib
