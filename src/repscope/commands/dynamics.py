@@ -41,20 +41,28 @@ def _print_table(res, log) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(help="Dynamical similarity analysis (DSA): compare the dynamics of trajectories.",
-                      no_args_is_help=True)
+    sub = typer.Typer(
+        help="Dynamical similarity analysis (DSA): compare the dynamics of trajectories.",
+        no_args_is_help=True,
+    )
 
     @sub.command("benchmark")
     def benchmark(
         out: Path = typer.Option(None, "--out", help="Directory for results.json and figures."),
-        full: bool = typer.Option(False, "--full", help="Full setting (more instances/seeds; ≤ 10 min on 2 CPUs)."),
-        cases: str = typer.Option(None, "--cases", help="Comma list: attractors,lorenz,motifs,noise_sweep,"
-                                                       "learning_proxy,rnn,gru,ssm (default: all)."),
+        full: bool = typer.Option(
+            False, "--full", help="Full setting (more instances/seeds; ≤ 10 min on 2 CPUs)."
+        ),
+        cases: str = typer.Option(
+            None,
+            "--cases",
+            help="Comma list: attractors,lorenz,motifs,noise_sweep,"
+            "learning_proxy,rnn,gru,ssm (default: all).",
+        ),
         seed: int = typer.Option(0, "--seed", help="Seed for every random step."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
-        """DSA (angular, Wasserstein) vs Procrustes vs CKA on attractor, Lorenz, motif, learning and RNN cases."""
+        """DSA (angular, Wasserstein) vs Procrustes vs CKA on attractor, Lorenz, motif, RNN cases."""
         from repscope._result import dumps
         from repscope.dynamics.benchmark import run_benchmark
 
@@ -80,7 +88,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
-        """DSA distances between stored trajectories (all pairs; two files give one distance + certificate)."""
+        """DSA between stored trajectories (all pairs; two files give one distance + certificate)."""
         import numpy as np
 
         from repscope._result import dumps
@@ -96,7 +104,9 @@ def register(app: typer.Typer) -> None:
             try:
                 systems.append(np.load(f, allow_pickle=False))
             except Exception as exc:
-                raise InputError(f"{f} could not be read as a .npy array ({exc}); save with numpy.save") from exc
+                raise InputError(
+                    f"{f} could not be read as a .npy array ({exc}); save with numpy.save"
+                ) from exc
         names = [f.stem for f in files]
         kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, score=score, seed=seed)
         if len(systems) == 2:

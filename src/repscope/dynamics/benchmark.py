@@ -52,9 +52,13 @@ def _metric_matrix(metric: str, systems, others=None, *, dsa_kw: dict, seed: int
     """Distance matrix for one metric (DMD fits may be passed in to reuse them)."""
     if metric.startswith("dsa_"):
         score = metric[4:]
-        R = dsa_matrix(dmds if dmds is not None else systems,
-                       None if others is None else (dmds_o if dmds_o is not None else others),
-                       score=score, seed=seed, **dsa_kw)
+        R = dsa_matrix(
+            dmds if dmds is not None else systems,
+            None if others is None else (dmds_o if dmds_o is not None else others),
+            score=score,
+            seed=seed,
+            **dsa_kw,
+        )
         return R.distances, R
     return pairwise_matrix(geometry_distance(metric), systems, others), None
 
@@ -78,8 +82,12 @@ def _floors(ss: tc.SystemSet, dsa_kw: dict, metric: str, seed: int, n: int = 4) 
         if metric.startswith("dsa_"):
             dx = fit_systems(base, **dsa_kw)
             do = fit_systems(other, **dsa_kw)
-            D = np.array([dsa_matrix([a], [b], score=metric[4:], seed=seed, **dsa_kw).distances[0, 0]
-                          for a, b in zip(dx, do)])
+            D = np.array(
+                [
+                    dsa_matrix([a], [b], score=metric[4:], seed=seed, **dsa_kw).distances[0, 0]
+                    for a, b in zip(dx, do)
+                ]
+            )
         else:
             f = geometry_distance(metric)
             D = np.array([f(a, b) for a, b in zip(base, other)])
@@ -87,8 +95,9 @@ def _floors(ss: tc.SystemSet, dsa_kw: dict, metric: str, seed: int, n: int = 4) 
     return vals[0], vals[1]
 
 
-def _grouping_rows(label: str, ss: tc.SystemSet, dsa_kw: dict, seed: int, matrices: list, details: dict,
-                   floors: bool = True) -> list[list[Any]]:
+def _grouping_rows(
+    label: str, ss: tc.SystemSet, dsa_kw: dict, seed: int, matrices: list, details: dict, floors: bool = True
+) -> list[list[Any]]:
     rows = []
     dm = fit_systems(ss.systems, **dsa_kw)
     details[label] = {"groups": ss.groups, "names": ss.names, "dsa_kw": dsa_kw}
@@ -97,17 +106,33 @@ def _grouping_rows(label: str, ss: tc.SystemSet, dsa_kw: dict, seed: int, matric
         D, R = _metric_matrix(m, ss.systems, dsa_kw=dsa_kw, seed=seed, dmds=dm)
         secs = time.perf_counter() - t0
         rf, nf = _floors(ss, dsa_kw, m, seed) if floors else (float("nan"), float("nan"))
-        rows.append([label, m, group_ratio(D, ss.groups), nn_accuracy(D, ss.groups), rf, nf, float("nan"), secs])
-        matrices.append(DistanceMatrixResult(distances=D, names=ss.names, names_other=ss.names, metric=m,
-                                             groups=ss.groups, label=f"{label}: {m}", seconds=secs,
-                                             grad_norm=None if R is None else R.grad_norm,
-                                             n_agree=None if R is None else R.n_agree))
+        rows.append(
+            [label, m, group_ratio(D, ss.groups), nn_accuracy(D, ss.groups), rf, nf, float("nan"), secs]
+        )
+        matrices.append(
+            DistanceMatrixResult(
+                distances=D,
+                names=ss.names,
+                names_other=ss.names,
+                metric=m,
+                groups=ss.groups,
+                label=f"{label}: {m}",
+                seconds=secs,
+                grad_norm=None if R is None else R.grad_norm,
+                n_agree=None if R is None else R.n_agree,
+            )
+        )
         details[label][m] = {"distances": D}
     return rows
 
 
-def _learning_rows(label: str, runs: list[tuple[list[np.ndarray], np.ndarray, np.ndarray]], dsa_kw: dict,
-                   seed: int, details: dict) -> list[list[Any]]:
+def _learning_rows(
+    label: str,
+    runs: list[tuple[list[np.ndarray], np.ndarray, np.ndarray]],
+    dsa_kw: dict,
+    seed: int,
+    details: dict,
+) -> list[list[Any]]:
     """runs: (checkpoint systems, accuracies, reference system) per run; mean Spearman ρ over runs."""
     rows = []
     for m in METRICS:
@@ -120,8 +145,9 @@ def _learning_rows(label: str, runs: list[tuple[list[np.ndarray], np.ndarray, np
                 D = pairwise_matrix(geometry_distance(m), list(systems), [ref])[:, 0]
             rhos.append(learning_correlation(D, acc))
         rho = float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
-        rows.append([label, m, float("nan"), float("nan"), float("nan"), float("nan"), rho,
-                     time.perf_counter() - t0])
+        rows.append(
+            [label, m, float("nan"), float("nan"), float("nan"), float("nan"), rho, time.perf_counter() - t0]
+        )
         details.setdefault(label, {})[m] = {"rho_per_run": rhos}
     return rows
 
@@ -159,21 +185,36 @@ def run_benchmark(
     with torch_threads(1):
         if "attractors" in cases:
             say("attractors")
-            rows += _grouping_rows("attractors", tc.attractors(n_per_kind=n_per, seed=seed), kw_attr, seed,
-                                   matrices, details)
+            rows += _grouping_rows(
+                "attractors", tc.attractors(n_per_kind=n_per, seed=seed), kw_attr, seed, matrices, details
+            )
         if "lorenz" in cases:
             say("lorenz")
-            rows += _grouping_rows("lorenz", tc.lorenz_regimes(n_per_regime=n_per, seed=seed),
-                                   dict(n_delays=10, rank=10), seed, matrices, details)
+            rows += _grouping_rows(
+                "lorenz",
+                tc.lorenz_regimes(n_per_regime=n_per, seed=seed),
+                dict(n_delays=10, rank=10),
+                seed,
+                matrices,
+                details,
+            )
         if "motifs" in cases:
             say("motifs")
-            rows += _grouping_rows("motifs", tc.motif_sequences(n_per_set=n_per, seed=seed),
-                                   dict(n_delays=3, rank=6), seed, matrices, details)
+            rows += _grouping_rows(
+                "motifs",
+                tc.motif_sequences(n_per_set=n_per, seed=seed),
+                dict(n_delays=3, rank=6),
+                seed,
+                matrices,
+                details,
+            )
         if "noise_sweep" in cases:
             for noise in (0.1, 0.3) if quick else (0.1, 0.3, 0.6):
                 say(f"noise sweep {noise}")
                 ss = tc.attractors(n_per_kind=n_per, obs_noise=noise, seed=seed + 1)
-                rows += _grouping_rows(f"attractors σ={noise:g}", ss, kw_attr, seed, [], details, floors=False)
+                rows += _grouping_rows(
+                    f"attractors σ={noise:g}", ss, kw_attr, seed, [], details, floors=False
+                )
         if "learning_proxy" in cases:
             say("learning proxy")
             runs = []
@@ -193,15 +234,20 @@ def run_benchmark(
 
                     trained.append(train_run(arch, regime=regime, seed=seed + s, steps=120 if quick else 200))
             kw_net = dict(n_delays=2, rank=10)
-            ss = tc.SystemSet(f"{arch} regimes", [r.final_hidden for r in trained],
-                              [f"{r.regime}-{r.seed}" for r in trained], [r.regime for r in trained])
+            ss = tc.SystemSet(
+                f"{arch} regimes",
+                [r.final_hidden for r in trained],
+                [f"{r.regime}-{r.seed}" for r in trained],
+                [r.regime for r in trained],
+            )
             rows += _grouping_rows(f"{arch}: regime", ss, kw_net, seed, matrices, details, floors=False)
             runs = [(r.hidden, np.asarray(r.accuracy), r.final_hidden) for r in trained]
             rows += _learning_rows(f"{arch}: learning", runs, kw_net, seed, details)
             details[f"{arch}: accuracy"] = {f"{r.regime}-{r.seed}": r.accuracy for r in trained}
     note = (
         f"ratio = mean between-group / within-group distance (higher separates better); 1-NN = leave-one-out "
-        f"group accuracy; floors = distance to the same system rotated / re-noised (ideal 0); learn ρ = Spearman "
+        f"group accuracy; floors = distance to the same system rotated / re-noised (ideal 0); "
+        f"learn ρ = Spearman "
         f"correlation of distance-to-reference with accuracy over checkpoints (ideal −1). "
         f"{'quick' if quick else 'full'} setting, seed {seed}, {time.perf_counter() - t_all:.0f} s."
     )

@@ -9,7 +9,6 @@ import pathlib
 import time
 from typing import Any
 
-
 from repscope.dynamics import testcases as tc
 from repscope.dynamics.dsa import dsa_matrix, fit_systems
 from repscope.dynamics.evaluate import geometry_distance, group_ratio, nn_accuracy, pairwise_matrix
@@ -45,19 +44,42 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
                 D, G, NA = pairwise_matrix(geometry_distance(metric), ss.systems), None, None
                 d_lp = pairwise_matrix(geometry_distance(metric), lp.systems, [lp.reference])[:, 0]
             secs = time.perf_counter() - t1
-            rows.append([metric, group_ratio(D, ss.groups), nn_accuracy(D, ss.groups),
-                         learning_correlation(d_lp, lp.accuracy), secs])
-            mats.append(DistanceMatrixResult(distances=D, names=ss.names, names_other=ss.names, metric=metric,
-                                             groups=ss.groups, grad_norm=G, n_agree=NA, seconds=secs,
-                                             label=f"Attractors: {metric}"))
+            rows.append(
+                [
+                    metric,
+                    group_ratio(D, ss.groups),
+                    nn_accuracy(D, ss.groups),
+                    learning_correlation(d_lp, lp.accuracy),
+                    secs,
+                ]
+            )
+            mats.append(
+                DistanceMatrixResult(
+                    distances=D,
+                    names=ss.names,
+                    names_other=ss.names,
+                    metric=metric,
+                    groups=ss.groups,
+                    grad_norm=G,
+                    n_agree=NA,
+                    seconds=secs,
+                    label=f"Attractors: {metric}",
+                )
+            )
     note = (
-        "Ring, line and point attractors and limit cycles (3 jittered instances each, randomly embedded in 8-D "
+        "Ring, line and point attractors and limit cycles (3 jittered instances each, randomly embedded "
+        "in 8-D "
         "with noise). ratio = mean between-type / within-type distance; 1-NN = leave-one-out type accuracy; "
         "learn ρ = Spearman correlation of a learner's distance to its target with a learning proxy, under a "
-        "spurious random change of geometry per checkpoint (ideal −1). DSA: n_delays=10, rank=4 (attractors); "
+        "spurious random change of geometry per checkpoint (ideal −1). "
+        "DSA: n_delays=10, rank=4 (attractors); "
         f"2, 8 (learning). Total {time.perf_counter() - t0:.1f} s."
     )
-    table = TableResult(["metric", "ratio", "1-NN", "learn ρ", "seconds"], rows,
-                        name="Dynamics: DSA vs geometry on attractors", note=note,
-                        extra={"groups": ss.groups, "names": ss.names})
+    table = TableResult(
+        ["metric", "ratio", "1-NN", "learn ρ", "seconds"],
+        rows,
+        name="Dynamics: DSA vs geometry on attractors",
+        note=note,
+        extra={"groups": ss.groups, "names": ss.names},
+    )
     return [table, *mats]

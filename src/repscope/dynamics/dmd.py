@@ -62,7 +62,9 @@ def select_rank(
     if rank_thresh is not None:
         r = int((s > float(rank_thresh)).sum())
         if r < 1:
-            raise InputError(f"rank_thresh={rank_thresh} keeps no component (largest singular value {s[0]:.3g})")
+            raise InputError(
+                f"rank_thresh={rank_thresh} keeps no component (largest singular value {s[0]:.3g})"
+            )
         return r
     if rank_explained_variance is not None:
         q = float(rank_explained_variance)
@@ -105,7 +107,7 @@ class DMDResult:
 
     @property
     def A_embedded_(self) -> np.ndarray:
-        """Operator in delay-embedding coordinates, ``U_r S_r A S_r⁻¹ U_rᵀ`` (the reference's ``A_havok_dmd``)."""
+        """Operator in delay-embedding coordinates, ``U_r S_r A S_r⁻¹ U_rᵀ`` (reference: ``A_havok_dmd``)."""
         A = self.A_
         if self.reduced_rank:
             W = self.extras["W"]
@@ -197,7 +199,7 @@ def fit_dmd(
     if short:
         span = (n_delays - 1) * delay_interval
         raise InputError(
-            f"{name} trial {short[0]} has only {lengths[short[0]]} embedded step(s) after the delay embedding "
+            f"{name} trial {short[0]} has only {lengths[short[0]]} embedded step(s) after delay embedding "
             f"(T={trials[short[0]].shape[0]}, span {span}); DMD needs ≥ 2 per trial — use fewer delays, a "
             f"smaller delay_interval or longer trials"
         )

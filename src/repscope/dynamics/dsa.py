@@ -41,7 +41,12 @@ def _fit(system: Any, **kw: Any) -> DMDResult:
 
 
 def fit_systems(
-    systems: list[Any], *, n_workers: int = 1, progress: bool = False, names: list[str] | None = None, **dmd_kw: Any
+    systems: list[Any],
+    *,
+    n_workers: int = 1,
+    progress: bool = False,
+    names: list[str] | None = None,
+    **dmd_kw: Any,
 ) -> list[DMDResult]:
     """Fit :func:`fit_dmd` to every system (DMDResult items are passed through), optionally in workers."""
     if names is None:
@@ -51,8 +56,9 @@ def fit_systems(
         for sys_, nm in zip(systems, names):
             out.append(_fit(sys_, name=nm, **dmd_kw) if not isinstance(sys_, DMDResult) else sys_)
         return out
-    return map_items(functools.partial(_fit, **dmd_kw), systems, n_workers=n_workers, progress=progress,
-                     desc="DMD fits")
+    return map_items(
+        functools.partial(_fit, **dmd_kw), systems, n_workers=n_workers, progress=progress, desc="DMD fits"
+    )
 
 
 def dsa(
@@ -78,13 +84,20 @@ def dsa(
     ``X``, ``Y``: trajectories ``(T, N)``, ``(K, T, N)`` or lists of trials (or fitted :class:`DMDResult`).
     The numbers of observed dimensions may differ; for ``angular``/``euclidean`` both DMD operators must end
     up with the same rank (pass ``rank=``). DMD options as in :func:`fit_dmd`; optimisation options as in
-    :func:`similarity_transform_distance`. Returns the distance, or a :class:`DSAResult` with both DMD fits and
-    the optimisation certificate when ``return_info=True``.
+    :func:`similarity_transform_distance`. Returns the distance, or a :class:`DSAResult` with both DMD fits
+    and the optimisation certificate when ``return_info=True``.
     """
     _check_score(score)
-    kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, rank_thresh=rank_thresh,
-              rank_explained_variance=rank_explained_variance, ridge=ridge, reduced_rank=reduced_rank,
-              center=center)
+    kw = dict(
+        n_delays=n_delays,
+        delay_interval=delay_interval,
+        rank=rank,
+        rank_thresh=rank_thresh,
+        rank_explained_variance=rank_explained_variance,
+        ridge=ridge,
+        reduced_rank=reduced_rank,
+        center=center,
+    )
     dx = _fit(X, name="X", **kw)
     dy = _fit(Y, name="Y", **kw)
     if score == "wasserstein":
@@ -95,8 +108,9 @@ def dsa(
             f"the DMD operators have ranks {dx.rank_} (X) and {dy.rank_} (Y); the {score} score needs equal "
             f"ranks — pass the same fixed rank=… for both, or use score='wasserstein'"
         )
-    info = similarity_transform_distances([(dx.A_, dy.A_)], score=score, n_random=n_random, seed=seed,
-                                          device=device)[0]
+    info = similarity_transform_distances(
+        [(dx.A_, dy.A_)], score=score, n_random=n_random, seed=seed, device=device
+    )[0]
     return DSAResult(info.distance, score, dx, dy, info) if return_info else info.distance
 
 
@@ -144,9 +158,16 @@ def dsa_matrix(
     if not isinstance(systems, list | tuple) or len(systems) == 0:
         raise InputError("systems must be a non-empty list of systems (use dsa_matrix([X], others) for one)")
     t0 = time.perf_counter()
-    kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, rank_thresh=rank_thresh,
-              rank_explained_variance=rank_explained_variance, ridge=ridge, reduced_rank=reduced_rank,
-              center=center)
+    kw = dict(
+        n_delays=n_delays,
+        delay_interval=delay_interval,
+        rank=rank,
+        rank_thresh=rank_thresh,
+        rank_explained_variance=rank_explained_variance,
+        ridge=ridge,
+        reduced_rank=reduced_rank,
+        center=center,
+    )
     names = list(names) if names is not None else [f"s{i}" for i in range(len(systems))]
     if len(names) != len(systems):
         raise InputError(f"names has {len(names)} entries for {len(systems)} systems")
@@ -167,7 +188,8 @@ def dsa_matrix(
         ranks = {d.rank_ for d in (*dm_x, *dm_y)}
         if len(ranks) > 1:
             raise InputError(
-                f"the DMD operators have different ranks {sorted(ranks)}; the {score} score needs equal ranks — "
+                f"the DMD operators have different ranks {sorted(ranks)}; the {score} score needs equal "
+                f"ranks — "
                 f"pass a fixed rank=… or use score='wasserstein'"
             )
     D = np.zeros((n, m))
@@ -175,7 +197,10 @@ def dsa_matrix(
     NA = np.full((n, m), -1, dtype=int)
     if score != "wasserstein" and n_workers == 1:
         infos = similarity_transform_distances(
-            [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs], score=score, n_random=n_random, seed=seed,
+            [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs],
+            score=score,
+            n_random=n_random,
+            seed=seed,
             device=device,
         )
         vals = [(inf.distance, inf.grad_norm, inf.n_agree) for inf in infos]
@@ -189,8 +214,13 @@ def dsa_matrix(
         if others is None:
             D[j, i], G[j, i], NA[j, i] = d, g, na
     return DistanceMatrixResult(
-        distances=D, names=names, names_other=names_y, metric=f"DSA ({score})", groups=groups,
-        grad_norm=None if score == "wasserstein" else G, n_agree=None if score == "wasserstein" else NA,
+        distances=D,
+        names=names,
+        names_other=names_y,
+        metric=f"DSA ({score})",
+        groups=groups,
+        grad_norm=None if score == "wasserstein" else G,
+        n_agree=None if score == "wasserstein" else NA,
         params={**kw, "score": score, "n_random": n_random, "seed": seed},
         seconds=time.perf_counter() - t0,
     )

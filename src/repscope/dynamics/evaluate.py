@@ -47,7 +47,8 @@ def nn_accuracy(D: np.ndarray, groups: list[str]) -> float:
 def learning_correlation(distance_to_reference: np.ndarray, accuracy: np.ndarray) -> float:
     """Spearman correlation between a checkpoint's distance to the reference and its accuracy.
 
-    Strongly negative = the distance tracks learning (closer to the trained/target dynamics as accuracy rises).
+    Strongly negative = the distance tracks learning (closer to the trained/target dynamics as accuracy
+    rises).
     """
     from scipy.stats import spearmanr
 

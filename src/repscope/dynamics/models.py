@@ -138,7 +138,8 @@ class SelectiveSSM(torch.nn.Module):
     """One-layer Mamba-style selective SSM (pure torch, sequential scan).
 
     ``h_t = exp(Δ_t A) ⊙ h_{t−1} + (Δ_t x_t) ⊗ B_t``, ``y_t = (h_t C_t) + D x_t``, output ``y_t · SiLU(z_t)``,
-    with ``x, z`` from an input projection and ``Δ_t = softplus(W_Δ x_t + b)``, ``B_t, C_t`` linear in ``x_t``.
+    with ``x, z`` from an input projection and ``Δ_t = softplus(W_Δ x_t + b)``, ``B_t, C_t`` linear in
+    ``x_t``.
     The observed hidden state is ``h_t`` flattened (d_model·d_state).
     """
 
@@ -200,6 +201,7 @@ class TrainedRun:
     accuracy: list[float]
     hidden: list[np.ndarray]  # each (K, T, H), float64
     meta: dict[str, Any] = field(default_factory=dict)
+    model: Any = None  # the trained torch module
 
     @property
     def final_hidden(self) -> np.ndarray:
@@ -222,8 +224,11 @@ def _loss_acc(model, batch):
 
 def _batch(task: str, n: int, seed: int) -> dict:
     b = make_task(task, n, seed=seed)
-    return {"u": torch.from_numpy(b["inputs"]), "y": torch.from_numpy(b["target"]),
-            "mask": torch.from_numpy(b["resp_mask"])}
+    return {
+        "u": torch.from_numpy(b["inputs"]),
+        "y": torch.from_numpy(b["target"]),
+        "mask": torch.from_numpy(b["resp_mask"]),
+    }
 
 
 def train_run(
@@ -262,6 +267,7 @@ def train_run(
             opt.zero_grad()
             loss.backward()
             opt.step()
+    rec_before = [p.detach().clone() for p in model.recurrent_parameters()]
     if regime == "pretrain_frozen":
         rec = {id(p) for p in model.recurrent_parameters()}
         params = [p for p in model.parameters() if id(p) not in rec]
@@ -272,7 +278,9 @@ def train_run(
     opt = torch.optim.Adam(params, lr=lr)
     ev = _batch(task, eval_trials, eval_seed)  # same eval batch for every run: rows paired across networks
     # checkpoints log-spaced over the composite-task updates (learning is fastest early), always 0 and steps
-    grid = np.concatenate([[0], np.geomspace(1, steps, max(n_checkpoints - 1, 1))]) if steps > 0 else np.zeros(1)
+    grid = (
+        np.concatenate([[0], np.geomspace(1, steps, max(n_checkpoints - 1, 1))]) if steps > 0 else np.zeros(1)
+    )
     ck_at = set(np.unique(grid.round().astype(int)).tolist())
     steps_out, accs, hids = [], [], []
 
@@ -293,5 +301,17 @@ def train_run(
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return TrainedRun(arch, task, regime, seed, steps_out, accs, hids,
-                      meta={"hidden": hidden, "steps": steps, "pre_steps": pre_steps})
+    rec_change = float(
+        sum((p.detach() - q).abs().sum() for p, q in zip(model.recurrent_parameters(), rec_before))
+    )
+    return TrainedRun(
+        arch,
+        task,
+        regime,
+        seed,
+        steps_out,
+        accs,
+        hids,
+        meta={"hidden": hidden, "steps": steps, "pre_steps": pre_steps, "recurrent_change": rec_change},
+        model=model,
+    )

@@ -17,7 +17,8 @@ __all__ = ["DistanceMatrixResult", "DSAResult", "TableResult"]
 class DistanceMatrixResult:
     """A (possibly rectangular) matrix of distances between systems, e.g. from :func:`dsa_matrix`.
 
-    ``distances[i, j]`` compares ``names[i]`` with ``names_other[j]`` (``names_other == names`` for all pairs).
+    ``distances[i, j]`` compares ``names[i]`` with ``names_other[j]`` (``names_other == names`` for all
+    pairs).
     ``grad_norm`` / ``n_agree`` hold the per-pair optimisation certificate for the angular/euclidean scores.
     """
 
@@ -124,7 +125,8 @@ class DSAResult:
     def summary(self) -> str:
         text = f"DSA ({self.score}) = {self.distance:.6g} at rank {self.dmd_x.rank_}/{self.dmd_y.rank_}"
         if self.info is not None:
-            text += f"; {self.info.n_agree}/{self.info.n_starts} starts agree, gradient norm {self.info.grad_norm:.2g}"
+            i = self.info
+            text += f"; {i.n_agree}/{i.n_starts} starts agree, gradient norm {i.grad_norm:.2g}"
         return text + "."
 
     def plot(self):
@@ -157,8 +159,15 @@ class TableResult:
         return self.name
 
     def to_dict(self) -> dict:
-        return to_jsonable({"title": self.name, "header": self.header, "rows": self.rows, "note": self.note,
-                            "extra": self.extra})
+        return to_jsonable(
+            {
+                "title": self.name,
+                "header": self.header,
+                "rows": self.rows,
+                "note": self.note,
+                "extra": self.extra,
+            }
+        )
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
         return self.header, [[_fmt(v) for v in r] for r in self.rows]
@@ -176,9 +185,13 @@ class TableResult:
     def plot(self):
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(min(2 + 1.2 * len(self.header), 14), 0.6 + 0.3 * (len(self.rows) + 1)))
+        fig, ax = plt.subplots(
+            figsize=(min(2 + 1.2 * len(self.header), 14), 0.6 + 0.3 * (len(self.rows) + 1))
+        )
         ax.axis("off")
-        tab = ax.table(cellText=[[_fmt(v) for v in r] for r in self.rows], colLabels=self.header, loc="center")
+        tab = ax.table(
+            cellText=[[_fmt(v) for v in r] for r in self.rows], colLabels=self.header, loc="center"
+        )
         tab.auto_set_font_size(False)
         tab.set_fontsize(7)
         ax.set_title(self.name)

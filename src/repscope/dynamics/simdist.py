@@ -350,15 +350,21 @@ def similarity_transform_distances(
     _check_score(score)
     dev = resolve_device(device)
     prepped = []
+    swaps: list[bool] = []
     for k, (A, B) in enumerate(pairs):
         A = _as_operator(A, f"A (pair {k})")
         B = _as_operator(B, f"B (pair {k})")
         if A.shape != B.shape:
             raise InputError(
-                f"operators of pair {k} have shapes {A.shape} and {B.shape}; the {score} similarity-transform "
-                f"distance needs equal sizes — fit both systems with the same rank, or use score='wasserstein'"
+                f"operators of pair {k} have shapes {A.shape} and {B.shape}; the {score} "
+                f"similarity-transform distance needs equal sizes — fit both systems with the same "
+                f"rank, or use score='wasserstein'"
             )
-        prepped.append((A / np.linalg.norm(A), B / np.linalg.norm(B)))
+        An, Bn = A / np.linalg.norm(A), B / np.linalg.norm(B)
+        # canonical order so that d(A, B) and d(B, A) run the identical optimisation (exact symmetry)
+        swapped = An.tobytes() > Bn.tobytes()
+        prepped.append((Bn, An) if swapped else (An, Bn))
+        swaps.append(swapped)
     out: list[SimilarityInfo | None] = [None] * len(prepped)
     by_n: dict[int, list[int]] = {}
     for k, (A, _) in enumerate(prepped):
@@ -404,7 +410,7 @@ def similarity_transform_distances(
                     out[k] = SimilarityInfo(
                         distance=d_a if score == "angular" else d_e,
                         score=score,
-                        C=Cbest,
+                        C=Cbest.T if swaps[k] else Cbest,
                         cos_similarity=float(f[j, best]),
                         grad_norm=float(gn[j, best]),
                         n_starts=int(n_st),
@@ -432,15 +438,22 @@ def similarity_transform_distance(
     """Distance between two square operators up to an orthogonal similarity transform over all of O(n).
 
     ``angular``: ``arccos max_C tr(Âᵀ C B̂ Cᵀ)`` in radians (0 … π); ``euclidean``:
-    ``min_C ‖Â − C B̂ Cᵀ‖_F`` (0 … 2) with ``Â = A/‖A‖_F`` (Ostrow et al. 2023). Accepts arrays, torch tensors or
+    ``min_C ‖Â − C B̂ Cᵀ‖_F`` (0 … 2) with ``Â = A/‖A‖_F`` (Ostrow et al. 2023). Accepts arrays, torch
+    tensors or
     :class:`~repscope.dynamics.DMDResult` objects. ``n_random`` random starts are added to the spectral
     starts; ``gtol`` is the stopping tolerance on the Riemannian gradient norm. ``threads=1`` (default) runs
     torch single-threaded, fastest for r×r work with r ≲ 64. With ``return_info=True`` returns a
     :class:`SimilarityInfo` (optimal C, final gradient norm, agreeing starts).
     """
     info = similarity_transform_distances(
-        [(A, B)], score=score, n_random=n_random, seed=seed, max_iter=max_iter, gtol=gtol,
-        device=device, threads=threads,
+        [(A, B)],
+        score=score,
+        n_random=n_random,
+        seed=seed,
+        max_iter=max_iter,
+        gtol=gtol,
+        device=device,
+        threads=threads,
     )[0]
     return info if return_info else info.distance
 
@@ -462,7 +475,9 @@ def eig_wasserstein(a: Any, b: Any, *, p: int = 2) -> float:
         if arr.ndim == 2:
             return np.linalg.eigvals(_as_operator(arr, name))
         if arr.ndim != 1 or arr.size == 0:
-            raise InputError(f"{name} must be a 1-D array of eigenvalues or a square matrix (got {arr.shape})")
+            raise InputError(
+                f"{name} must be a 1-D array of eigenvalues or a square matrix (got {arr.shape})"
+            )
         if not np.isfinite(arr).all():
             raise InputError(f"{name} contains NaN or Inf eigenvalues")
         return arr.astype(np.complex128)

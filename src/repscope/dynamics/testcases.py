@@ -70,7 +70,7 @@ def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _embed(Z: np.ndarray, n_dims: int, rng: np.random.Generator, obs_noise: float) -> np.ndarray:
-    """Map (K, T, d) latent trajectories into n_dims with a random orthonormal frame, add observation noise."""
+    """Map (K, T, d) latent trajectories into n_dims with a random orthonormal frame, add obs. noise."""
     d = Z.shape[-1]
     if n_dims < d:
         raise InputError(f"n_dims={n_dims} is smaller than the latent dimension {d}")
@@ -192,12 +192,22 @@ def attractors(
     ss = np.random.SeedSequence(seed)
     for kind, child in zip(kinds, ss.spawn(len(kinds))):
         for i, s in enumerate(child.generate_state(n_per_kind)):
-            systems.append(attractor(kind, n_trials=n_trials, n_steps=n_steps, n_dims=n_dims,
-                                     process_noise=process_noise, obs_noise=obs_noise, seed=int(s)))
+            systems.append(
+                attractor(
+                    kind,
+                    n_trials=n_trials,
+                    n_steps=n_steps,
+                    n_dims=n_dims,
+                    process_noise=process_noise,
+                    obs_noise=obs_noise,
+                    seed=int(s),
+                )
+            )
             names.append(f"{kind}-{i}")
             groups.append(kind)
-    return SystemSet("attractors", systems, names, groups,
-                     meta={"process_noise": process_noise, "obs_noise": obs_noise})
+    return SystemSet(
+        "attractors", systems, names, groups, meta={"process_noise": process_noise, "obs_noise": obs_noise}
+    )
 
 
 def lorenz(
@@ -213,11 +223,15 @@ def lorenz(
     obs_noise: float = 0.02,
     seed: int = 0,
 ) -> np.ndarray:
-    """Lorenz trajectories (n_trials, n_steps, n_dims), standardised, randomly rotated, with observation noise."""
+    """Lorenz trajectories (n_trials, n_steps, n_dims): standardised, randomly rotated, noisy."""
     rng = np.random.default_rng(seed)
 
     def f(x):
-        return np.c_[sigma * (x[:, 1] - x[:, 0]), x[:, 0] * (rho - x[:, 2]) - x[:, 1], x[:, 0] * x[:, 1] - beta * x[:, 2]]
+        return np.c_[
+            sigma * (x[:, 1] - x[:, 0]),
+            x[:, 0] * (rho - x[:, 2]) - x[:, 1],
+            x[:, 0] * x[:, 1] - beta * x[:, 2],
+        ]
 
     x0 = rng.normal(0, 1, (n_trials, 3)) * np.array([8.0, 8.0, 8.0]) + np.array([0, 0, rho])
     Z = simulate_flow(f, x0, dt=dt, n_steps=n_steps + burn_in, substeps=8, rng=rng)[:, burn_in:]
@@ -241,8 +255,16 @@ def lorenz_regimes(
     for rho, child in zip(rhos, ss.spawn(len(rhos))):
         for i, s in enumerate(child.generate_state(n_per_regime)):
             r = np.random.default_rng(int(s))
-            systems.append(lorenz(rho * r.uniform(0.98, 1.02), n_trials=n_trials, n_steps=n_steps,
-                                  n_dims=n_dims, obs_noise=obs_noise, seed=int(s)))
+            systems.append(
+                lorenz(
+                    rho * r.uniform(0.98, 1.02),
+                    n_trials=n_trials,
+                    n_steps=n_steps,
+                    n_dims=n_dims,
+                    obs_noise=obs_noise,
+                    seed=int(s),
+                )
+            )
             names.append(f"rho{rho:g}-{i}")
             groups.append(f"rho={rho:g}")
     return SystemSet("lorenz", systems, names, groups)
@@ -298,11 +320,17 @@ def learning_proxy(
 
     systems, names = [], []
     for k, a in enumerate(alphas):
-        L = random_orthogonal(d, rng) @ np.diag(np.exp(spurious * rng.standard_normal(d))) @ random_orthogonal(d, rng)
+        L = (
+            random_orthogonal(d, rng)
+            @ np.diag(np.exp(spurious * rng.standard_normal(d)))
+            @ random_orthogonal(d, rng)
+        )
         systems.append(observe(a * A_t + (1 - a) * A_s, L, np.random.default_rng(seed * 1000 + k + 1)))
         names.append(f"ckpt{k}")
     ref = observe(A_t, np.eye(d), np.random.default_rng(seed * 1000 + 999))
-    return SystemSet("learning_proxy", systems, names, ["learner"] * len(systems), accuracy=alphas, reference=ref)
+    return SystemSet(
+        "learning_proxy", systems, names, ["learner"] * len(systems), accuracy=alphas, reference=ref
+    )
 
 
 _MOTIFS = {
@@ -314,7 +342,11 @@ _MOTIFS = {
 
 
 def motif_sequences(
-    motif_sets: tuple[tuple[str, ...], ...] = (("rot_slow", "decay"), ("rot_fast", "decay"), ("rot_slow", "rot_fast")),
+    motif_sets: tuple[tuple[str, ...], ...] = (
+        ("rot_slow", "decay"),
+        ("rot_fast", "decay"),
+        ("rot_slow", "rot_fast"),
+    ),
     *,
     n_per_set: int = 4,
     n_trials: int = 16,
