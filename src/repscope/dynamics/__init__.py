@@ -1,1 +1,39 @@
-"""repscope.dynamics."""
+"""repscope.dynamics — Dynamical Similarity Analysis (Ostrow et al. 2023; Guilhot et al. 2024).
+
+Compare the temporal *dynamics* of systems (RNNs, SSMs, dynamical systems) rather than the geometry of
+their states: delay embedding → HAVOK DMD → distance between the linear operators up to an orthogonal
+change of basis (converged, batched Riemannian Newton solver with a certificate) or between their spectra.
+
+Public API: :func:`delay_embed`, :func:`fit_dmd` (:class:`DMDResult`), :func:`similarity_transform_distance`
+(:class:`SimilarityInfo`), :func:`eig_wasserstein`, :func:`dsa`, :func:`dsa_matrix`
+(:class:`DistanceMatrixResult`). Test cases live in :mod:`repscope.dynamics.testcases`.
+"""
+
+from repscope.dynamics.dmd import DMDResult, fit_dmd, select_rank
+from repscope.dynamics.dsa import dsa, dsa_matrix, fit_systems
+from repscope.dynamics.embedding import as_trials, delay_embed
+from repscope.dynamics.results import DistanceMatrixResult, DSAResult, TableResult
+from repscope.dynamics.simdist import (
+    SimilarityInfo,
+    eig_wasserstein,
+    similarity_transform_distance,
+    similarity_transform_distances,
+)
+
+__all__ = [
+    "DMDResult",
+    "DSAResult",
+    "DistanceMatrixResult",
+    "SimilarityInfo",
+    "TableResult",
+    "as_trials",
+    "delay_embed",
+    "dsa",
+    "dsa_matrix",
+    "eig_wasserstein",
+    "fit_dmd",
+    "fit_systems",
+    "select_rank",
+    "similarity_transform_distance",
+    "similarity_transform_distances",
+]

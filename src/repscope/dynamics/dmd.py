@@ -1,0 +1,258 @@
+"""HAVOK-style dynamic mode decomposition on delay embeddings (the first stage of DSA).
+
+Algorithm (Ostrow et al. 2023, "Beyond geometry: comparing the temporal structure of computation in
+neural circuits with dynamical similarity analysis", NeurIPS; reference package ``dsa-metric``):
+
+1. delay-embed every trial (:func:`repscope.dynamics.delay_embed`), stack the rows of all trials into
+   ``H`` (ΣT'_k × N·d);
+2. thin SVD ``H = V S Uᵀ``; keep ``r`` components (``rank`` / ``rank_thresh`` / ``rank_explained_variance``);
+   ``V`` holds the whitened "eigen-time-delay" coordinates, one row per time step;
+3. pair consecutive rows *within* each trial: ``V⁻`` (rows t) and ``V⁺`` (rows t+1), never across a trial
+   boundary, and fit the linear operator by ridge regression
+   ``A = ((V⁻ᵀV⁻ + λI)⁻¹ V⁻ᵀ V⁺)ᵀ``  (r×r, ``v_{t+1} ≈ A v_t``);
+4. optionally, reduced-rank regression (Izenman 1975): regress on all retained SVD coordinates, then
+   project the fitted values onto their top-r principal directions ``W`` and keep the compressed operator
+   ``Wᵀ B_olsᵀ W``, whose non-zero eigenvalues equal those of the rank-r operator ``W Wᵀ B_olsᵀ``.
+
+No mean-centring is applied by default (as in the reference); ``center=True`` subtracts the mean over all
+time steps of all trials before embedding. Computation is float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from repscope.dynamics.embedding import _check_int, as_trials, delay_embed
+from repscope.errors import InputError
+
+__all__ = ["DMDResult", "fit_dmd", "select_rank"]
+
+
+def select_rank(
+    singular_values: np.ndarray,
+    rank: int | None = None,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+) -> int:
+    """Number of components to keep: fixed ``rank``, singular values ``> rank_thresh``, or the smallest
+    number whose cumulative explained variance (``s²/Σs²``) reaches ``rank_explained_variance``.
+    At most one option may be given; none keeps every non-negligible component."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    given = sum(v is not None for v in (rank, rank_thresh, rank_explained_variance))
+    if given > 1:
+        raise InputError("pass only one of rank, rank_thresh, rank_explained_variance")
+    tol = s[0] * max(len(s), 1) * np.finfo(np.float64).eps if len(s) else 0.0
+    numerical = int((s > tol).sum())
+    if rank is not None:
+        r = _check_int(rank, "rank", 1)
+        if r > len(s):
+            raise InputError(
+                f"rank={r} exceeds the dimension of the delay embedding ({len(s)} components available); "
+                f"use rank ≤ {len(s)} or more delays/dimensions"
+            )
+        if r > numerical:
+            raise InputError(
+                f"rank={r} exceeds the numerical rank of the delay embedding ({numerical}); the trajectory "
+                f"is degenerate in the extra directions — use rank ≤ {numerical}"
+            )
+        return r
+    if rank_thresh is not None:
+        r = int((s > float(rank_thresh)).sum())
+        if r < 1:
+            raise InputError(
+                f"rank_thresh={rank_thresh} keeps no component (largest singular value {s[0]:.3g})"
+            )
+        return r
+    if rank_explained_variance is not None:
+        q = float(rank_explained_variance)
+        if not 0 < q <= 1:
+            raise InputError(f"rank_explained_variance={q} must be in (0, 1]")
+        cum = np.cumsum(s**2) / np.sum(s**2)
+        return int(min(np.searchsorted(cum, q - 1e-12) + 1, len(s)))
+    return max(numerical, 1)
+
+
+@dataclass
+class DMDResult:
+    """A fitted DMD model (fitted attributes end in ``_``).
+
+    ``A_`` is the r×r operator in whitened SVD coordinates (``v_{t+1} ≈ A_ v_t``); ``eigenvalues_`` its
+    eigenvalues (discrete-time: |λ| < 1 decays, |λ| = 1 persists, angle = rotation per step).
+    """
+
+    A_: np.ndarray
+    eigenvalues_: np.ndarray
+    singular_values_: np.ndarray
+    modes_: np.ndarray  # (N·d, r) spatial basis U_r of the delay embedding ((N·d, m) with reduced_rank)
+    rank_: int
+    n_delays: int
+    delay_interval: int
+    ridge: float
+    reduced_rank: bool
+    n_trials_: int
+    n_transitions_: int
+    mean_: np.ndarray | None = None
+    residual_: float = float("nan")
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    title = "Dynamic mode decomposition"
+
+    @property
+    def explained_variance_(self) -> float:
+        s2 = self.singular_values_**2
+        return float(s2[: self.rank_].sum() / s2.sum())
+
+    @property
+    def A_embedded_(self) -> np.ndarray:
+        """Operator in delay-embedding coordinates, ``U_r S_r A S_r⁻¹ U_rᵀ`` (reference: ``A_havok_dmd``)."""
+        A = self.A_
+        if self.reduced_rank:
+            W = self.extras["W"]
+            A = W @ A @ W.T
+        S = self.singular_values_[: A.shape[0]]
+        return self.modes_ @ (S[:, None] * A / S[None, :]) @ self.modes_.T
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank_,
+            "n_delays": self.n_delays,
+            "delay_interval": self.delay_interval,
+            "ridge": self.ridge,
+            "reduced_rank": self.reduced_rank,
+            "n_trials": self.n_trials_,
+            "n_transitions": self.n_transitions_,
+            "explained_variance": self.explained_variance_,
+            "residual": self.residual_,
+            "eigenvalues_real": self.eigenvalues_.real,
+            "eigenvalues_imag": self.eigenvalues_.imag,
+        }
+
+    def summary(self) -> str:
+        rho = float(np.max(np.abs(self.eigenvalues_)))
+        return (
+            f"DMD rank {self.rank_} on {self.n_delays} delays (interval {self.delay_interval}), "
+            f"{self.n_trials_} trial(s), {self.n_transitions_} transitions; explained variance "
+            f"{self.explained_variance_:.3f}, spectral radius {rho:.3f}, relative one-step residual "
+            f"{self.residual_:.3g}."
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        ev = self.eigenvalues_
+        rows = [[i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{abs(e):.4f}"] for i, e in enumerate(ev)]
+        return ["#", "Re λ", "Im λ", "|λ|"], rows
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 4))
+        th = np.linspace(0, 2 * np.pi, 256)
+        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        ax.scatter(self.eigenvalues_.real, self.eigenvalues_.imag, s=18)
+        ax.set_aspect("equal")
+        ax.set_xlabel("Re λ")
+        ax.set_ylabel("Im λ")
+        ax.set_title(f"DMD eigenvalues (rank {self.rank_})")
+        fig.tight_layout()
+        return fig
+
+
+def fit_dmd(
+    data: Any,
+    n_delays: int = 1,
+    delay_interval: int = 1,
+    *,
+    rank: int | None = None,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    ridge: float = 1e-8,
+    reduced_rank: bool = False,
+    center: bool = False,
+    name: str = "X",
+) -> DMDResult:
+    """Fit a HAVOK DMD model to trajectories (see the module docstring for the algorithm).
+
+    Parameters
+    ----------
+    data : ``(T, N)``, ``(K, T, N)`` or a list of ``(T_k, N)`` trials (ragged allowed).
+    n_delays, delay_interval : delay embedding (``d`` copies, ``τ`` steps apart).
+    rank, rank_thresh, rank_explained_variance : how many SVD components r to keep (at most one).
+    ridge : ridge penalty λ in ``(V⁻ᵀV⁻ + λI)⁻¹`` (reference default 1e-8).
+    reduced_rank : reduced-rank regression instead of principal-component regression.
+    center : subtract the mean state before embedding (the reference does not).
+
+    Returns a :class:`DMDResult`; ``A_`` is r×r.
+    """
+    trials = as_trials(data, name)
+    if ridge is None or not np.isfinite(ridge) or ridge < 0:
+        raise InputError(f"ridge={ridge!r} must be a finite number ≥ 0")
+    mean = None
+    if center:
+        mean = np.concatenate(trials).mean(axis=0)
+        trials = [t - mean for t in trials]
+    emb = delay_embed(trials, n_delays, delay_interval, name=name)
+    n_delays, delay_interval = int(n_delays), int(delay_interval)
+    lengths = [e.shape[0] for e in emb]
+    short = [k for k, L in enumerate(lengths) if L < 2]
+    if short:
+        span = (n_delays - 1) * delay_interval
+        raise InputError(
+            f"{name} trial {short[0]} has only {lengths[short[0]]} embedded step(s) after delay embedding "
+            f"(T={trials[short[0]].shape[0]}, span {span}); DMD needs ≥ 2 per trial — use fewer delays, a "
+            f"smaller delay_interval or longer trials"
+        )
+    H = np.concatenate(emb, axis=0)
+    if not np.any(H):
+        raise InputError(f"{name} is identically zero; DMD is undefined for a constant-zero trajectory")
+    Vfull, s, Uh = np.linalg.svd(H, full_matrices=False)
+    U = Uh.T
+    # consecutive pairs within trials only
+    starts = np.cumsum([0, *lengths[:-1]])
+    idx_minus = np.concatenate([st + np.arange(L - 1) for st, L in zip(starts, lengths)])
+    idx_plus = idx_minus + 1
+    n_trans = len(idx_minus)
+
+    if not reduced_rank:
+        r = select_rank(s, rank, rank_thresh, rank_explained_variance)
+        Vm, Vp = Vfull[idx_minus, :r], Vfull[idx_plus, :r]
+        G = Vm.T @ Vm + ridge * np.eye(r)
+        A = np.linalg.solve(G, Vm.T @ Vp).T
+        modes = U[:, :r]
+        resid = np.linalg.norm(Vp - Vm @ A.T) / max(np.linalg.norm(Vp), 1e-300)
+        extras: dict[str, Any] = {}
+    else:
+        m = select_rank(s)  # all numerically non-zero components
+        Vm, Vp = Vfull[idx_minus, :m], Vfull[idx_plus, :m]
+        B_ols = np.linalg.solve(Vm.T @ Vm + ridge * np.eye(m), Vm.T @ Vp)  # v+ ≈ v- B_ols
+        fitted = Vm @ B_ols
+        _, sf, Wh = np.linalg.svd(fitted, full_matrices=False)
+        r = select_rank(sf, rank, rank_thresh, rank_explained_variance)
+        W = Wh[:r].T  # (m, r)
+        A = W.T @ B_ols.T @ W
+        modes = U[:, :m]
+        resid = np.linalg.norm(Vp - fitted @ W @ W.T) / max(np.linalg.norm(Vp), 1e-300)
+        extras = {"rrr_singular_values": sf, "W": W}
+    if r > n_trans:
+        raise InputError(
+            f"rank={r} exceeds the number of transitions ({n_trans}); the regression is underdetermined — "
+            f"lower the rank or pass more/longer trials"
+        )
+    eig = np.linalg.eigvals(A)
+    return DMDResult(
+        A_=A,
+        eigenvalues_=eig,
+        singular_values_=s,
+        modes_=modes,
+        rank_=int(r),
+        n_delays=n_delays,
+        delay_interval=delay_interval,
+        ridge=float(ridge),
+        reduced_rank=bool(reduced_rank),
+        n_trials_=len(trials),
+        n_transitions_=int(n_trans),
+        mean_=mean,
+        residual_=float(resid),
+        extras=extras,
+    )

@@ -1,0 +1,226 @@
+"""Dynamical Similarity Analysis: DMD per system, then an orthogonal-similarity (or spectral) distance.
+
+DSA (Ostrow et al. 2023, NeurIPS) compares the *dynamics* of two systems: each system's trajectories are
+delay-embedded and reduced to a linear operator by HAVOK DMD (:func:`fit_dmd`); two operators are compared
+up to an orthogonal change of basis (:func:`similarity_transform_distance`, scores ``angular`` or
+``euclidean``) or by their eigenvalue spectra (``wasserstein``, :func:`eig_wasserstein`).
+
+Data conventions: trajectories ``(T, N)``, ``(K, T, N)`` or lists of trials; no mean-centring unless
+``center=True``; float64 throughout.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import numpy as np
+
+from repscope.compute import all_pairs, map_items, map_pairs
+from repscope.dynamics.dmd import DMDResult, fit_dmd
+from repscope.dynamics.results import DistanceMatrixResult, DSAResult
+from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
+from repscope.errors import InputError
+
+__all__ = ["dsa", "dsa_matrix", "fit_systems"]
+
+_ALL_SCORES = ("angular", "euclidean", "wasserstein")
+
+
+def _check_score(score: str) -> str:
+    if score not in _ALL_SCORES:
+        raise InputError(f"score={score!r} is unknown; use one of {_ALL_SCORES}")
+    return score
+
+
+def _fit(system: Any, **kw: Any) -> DMDResult:
+    if isinstance(system, DMDResult):
+        return system
+    return fit_dmd(system, **kw)
+
+
+def fit_systems(
+    systems: list[Any],
+    *,
+    n_workers: int = 1,
+    progress: bool = False,
+    names: list[str] | None = None,
+    **dmd_kw: Any,
+) -> list[DMDResult]:
+    """Fit :func:`fit_dmd` to every system (DMDResult items are passed through), optionally in workers."""
+    if names is None:
+        names = [f"system {i}" for i in range(len(systems))]
+    out = []
+    if n_workers == 1:
+        for sys_, nm in zip(systems, names):
+            out.append(_fit(sys_, name=nm, **dmd_kw) if not isinstance(sys_, DMDResult) else sys_)
+        return out
+    return map_items(
+        functools.partial(_fit, **dmd_kw), systems, n_workers=n_workers, progress=progress, desc="DMD fits"
+    )
+
+
+def dsa(
+    X: Any,
+    Y: Any,
+    n_delays: int = 1,
+    delay_interval: int = 1,
+    rank: int | None = None,
+    score: str = "angular",
+    *,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    ridge: float = 1e-8,
+    reduced_rank: bool = False,
+    center: bool = False,
+    n_random: int = 6,
+    seed: int = 0,
+    device: Any = "cpu",
+    return_info: bool = False,
+) -> float | DSAResult:
+    """Dynamical similarity between two systems (Ostrow et al. 2023).
+
+    ``X``, ``Y``: trajectories ``(T, N)``, ``(K, T, N)`` or lists of trials (or fitted :class:`DMDResult`).
+    The numbers of observed dimensions may differ; for ``angular``/``euclidean`` both DMD operators must end
+    up with the same rank (pass ``rank=``). DMD options as in :func:`fit_dmd`; optimisation options as in
+    :func:`similarity_transform_distance`. Returns the distance, or a :class:`DSAResult` with both DMD fits
+    and the optimisation certificate when ``return_info=True``.
+    """
+    _check_score(score)
+    kw = dict(
+        n_delays=n_delays,
+        delay_interval=delay_interval,
+        rank=rank,
+        rank_thresh=rank_thresh,
+        rank_explained_variance=rank_explained_variance,
+        ridge=ridge,
+        reduced_rank=reduced_rank,
+        center=center,
+    )
+    dx = _fit(X, name="X", **kw)
+    dy = _fit(Y, name="Y", **kw)
+    if score == "wasserstein":
+        d = eig_wasserstein(dx.eigenvalues_, dy.eigenvalues_)
+        return DSAResult(d, score, dx, dy) if return_info else d
+    if dx.rank_ != dy.rank_:
+        raise InputError(
+            f"the DMD operators have ranks {dx.rank_} (X) and {dy.rank_} (Y); the {score} score needs equal "
+            f"ranks — pass the same fixed rank=… for both, or use score='wasserstein'"
+        )
+    info = similarity_transform_distances(
+        [(dx.A_, dy.A_)], score=score, n_random=n_random, seed=seed, device=device
+    )[0]
+    return DSAResult(info.distance, score, dx, dy, info) if return_info else info.distance
+
+
+def _pair_distance(a: DMDResult, b: DMDResult, *, score: str, n_random: int, seed: int) -> tuple:
+    if score == "wasserstein":
+        return eig_wasserstein(a.eigenvalues_, b.eigenvalues_), float("nan"), -1
+    info = similarity_transform_distances([(a.A_, b.A_)], score=score, n_random=n_random, seed=seed)[0]
+    return info.distance, info.grad_norm, info.n_agree
+
+
+def dsa_matrix(
+    systems: list[Any],
+    others: list[Any] | None = None,
+    *,
+    n_delays: int = 1,
+    delay_interval: int = 1,
+    rank: int | None = None,
+    score: str = "angular",
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    ridge: float = 1e-8,
+    reduced_rank: bool = False,
+    center: bool = False,
+    names: list[str] | None = None,
+    names_other: list[str] | None = None,
+    groups: list[str] | None = None,
+    n_random: int = 6,
+    seed: int = 0,
+    device: Any = "cpu",
+    n_workers: int = 1,
+    progress: bool = False,
+) -> DistanceMatrixResult:
+    """DSA distances between many systems; each system's DMD is fitted once.
+
+    - ``dsa_matrix(systems)``: all pairs (symmetric n×n, zero diagonal);
+    - ``dsa_matrix(systems, others)``: bipartite (n×m);
+    - ``dsa_matrix([X], others)``: one-to-many (1×m).
+
+    A system is anything :func:`fit_dmd` accepts, or an already fitted :class:`DMDResult`. For ``angular`` and
+    ``euclidean`` all pairs are optimised together in batched float64 torch (single-threaded on CPU, where
+    r×r work is fastest), unless ``n_workers > 1``, in which case pairs go through
+    :func:`repscope.compute.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
+    """
+    _check_score(score)
+    if not isinstance(systems, list | tuple) or len(systems) == 0:
+        raise InputError("systems must be a non-empty list of systems (use dsa_matrix([X], others) for one)")
+    t0 = time.perf_counter()
+    kw = dict(
+        n_delays=n_delays,
+        delay_interval=delay_interval,
+        rank=rank,
+        rank_thresh=rank_thresh,
+        rank_explained_variance=rank_explained_variance,
+        ridge=ridge,
+        reduced_rank=reduced_rank,
+        center=center,
+    )
+    names = list(names) if names is not None else [f"s{i}" for i in range(len(systems))]
+    if len(names) != len(systems):
+        raise InputError(f"names has {len(names)} entries for {len(systems)} systems")
+    dm_x = fit_systems(list(systems), n_workers=n_workers, progress=progress, names=names, **kw)
+    if others is None:
+        dm_y, names_y = dm_x, names
+        pairs = all_pairs(len(dm_x))
+    else:
+        if not isinstance(others, list | tuple) or len(others) == 0:
+            raise InputError("others must be a non-empty list of systems")
+        names_y = list(names_other) if names_other is not None else [f"t{j}" for j in range(len(others))]
+        if len(names_y) != len(others):
+            raise InputError(f"names_other has {len(names_y)} entries for {len(others)} systems")
+        dm_y = fit_systems(list(others), n_workers=n_workers, progress=progress, names=names_y, **kw)
+        pairs = [(i, j) for i in range(len(dm_x)) for j in range(len(dm_y))]
+    n, m = len(dm_x), len(dm_y)
+    if score != "wasserstein":
+        ranks = {d.rank_ for d in (*dm_x, *dm_y)}
+        if len(ranks) > 1:
+            raise InputError(
+                f"the DMD operators have different ranks {sorted(ranks)}; the {score} score needs equal "
+                f"ranks — "
+                f"pass a fixed rank=… or use score='wasserstein'"
+            )
+    D = np.zeros((n, m))
+    G = np.full((n, m), np.nan)
+    NA = np.full((n, m), -1, dtype=int)
+    if score != "wasserstein" and n_workers == 1:
+        infos = similarity_transform_distances(
+            [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs],
+            score=score,
+            n_random=n_random,
+            seed=seed,
+            device=device,
+        )
+        vals = [(inf.distance, inf.grad_norm, inf.n_agree) for inf in infos]
+    else:
+        items = dm_x if others is None else [*dm_x, *dm_y]
+        pp = pairs if others is None else [(i, n + j) for i, j in pairs]
+        func = functools.partial(_pair_distance, score=score, n_random=n_random, seed=seed)
+        vals = map_pairs(func, items, pp, n_workers=n_workers, progress=progress, desc=f"DSA {score}")
+    for (i, j), (d, g, na) in zip(pairs, vals):
+        D[i, j], G[i, j], NA[i, j] = d, g, na
+        if others is None:
+            D[j, i], G[j, i], NA[j, i] = d, g, na
+    return DistanceMatrixResult(
+        distances=D,
+        names=names,
+        names_other=names_y,
+        metric=f"DSA ({score})",
+        groups=groups,
+        grad_norm=None if score == "wasserstein" else G,
+        n_agree=None if score == "wasserstein" else NA,
+        params={**kw, "score": score, "n_random": n_random, "seed": seed},
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,205 @@
+"""Result objects of the dynamics lens (see :mod:`repscope._result` for the protocol)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from repscope._result import to_jsonable
+
+__all__ = ["DistanceMatrixResult", "DSAResult", "TableResult"]
+
+
+@dataclass
+class DistanceMatrixResult:
+    """A (possibly rectangular) matrix of distances between systems, e.g. from :func:`dsa_matrix`.
+
+    ``distances[i, j]`` compares ``names[i]`` with ``names_other[j]`` (``names_other == names`` for all
+    pairs).
+    ``grad_norm`` / ``n_agree`` hold the per-pair optimisation certificate for the angular/euclidean scores.
+    """
+
+    distances: np.ndarray
+    names: list[str]
+    names_other: list[str]
+    metric: str
+    groups: list[str] | None = None
+    grad_norm: np.ndarray | None = None
+    n_agree: np.ndarray | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    seconds: float = float("nan")
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Distance matrix — {self.label or self.metric}"
+
+    @property
+    def symmetric(self) -> bool:
+        return self.names == self.names_other
+
+    def to_dict(self) -> dict:
+        return to_jsonable(
+            {
+                "metric": self.metric,
+                "label": self.label,
+                "names": self.names,
+                "names_other": self.names_other,
+                "groups": self.groups,
+                "distances": self.distances,
+                "grad_norm": self.grad_norm,
+                "n_agree": self.n_agree,
+                "params": self.params,
+                "seconds": self.seconds,
+            }
+        )
+
+    def summary(self) -> str:
+        D = self.distances
+        vals = D[np.triu_indices_from(D, 1)] if self.symmetric else D.ravel()
+        text = (
+            f"{self.metric}: {D.shape[0]}×{D.shape[1]} distances, median {np.median(vals):.4g}, "
+            f"range {vals.min():.4g}–{vals.max():.4g}"
+        )
+        if self.grad_norm is not None and np.isfinite(self.grad_norm).any():
+            text += f"; worst final gradient norm {np.nanmax(self.grad_norm):.2g}"
+        if np.isfinite(self.seconds):
+            text += f"; {self.seconds:.2f} s"
+        return text + "."
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        header = ["", *self.names_other]
+        rows = [[n, *[f"{v:.4f}" for v in row]] for n, row in zip(self.names, self.distances)]
+        return header, rows
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        n, m = self.distances.shape
+        fig, ax = plt.subplots(figsize=(min(1.5 + 0.35 * m, 10), min(1.2 + 0.35 * n, 10)))
+        im = ax.imshow(self.distances, cmap="viridis")
+        fig.colorbar(im, ax=ax, shrink=0.8, label=self.metric)
+        if m <= 40:
+            ax.set_xticks(range(m), self.names_other, rotation=90, fontsize=7)
+        if n <= 40:
+            ax.set_yticks(range(n), self.names, fontsize=7)
+        ax.set_title(self.label or self.metric)
+        fig.tight_layout()
+        return fig
+
+    def plotly(self):
+        import plotly.graph_objects as go
+
+        return go.Figure(
+            go.Heatmap(z=self.distances, x=self.names_other, y=self.names, colorscale="Viridis"),
+            layout={"title": self.label or self.metric, "yaxis": {"autorange": "reversed"}},
+        )
+
+
+@dataclass
+class DSAResult:
+    """DSA between two systems: the distance, both DMD fits and the optimisation certificate."""
+
+    distance: float
+    score: str
+    dmd_x: Any
+    dmd_y: Any
+    info: Any = None  # SimilarityInfo for angular/euclidean
+
+    title = "Dynamical similarity analysis"
+
+    def to_dict(self) -> dict:
+        d = {
+            "distance": self.distance,
+            "score": self.score,
+            "dmd_x": self.dmd_x.to_dict(),
+            "dmd_y": self.dmd_y.to_dict(),
+        }
+        if self.info is not None:
+            d["certificate"] = self.info.to_dict()
+        return to_jsonable(d)
+
+    def summary(self) -> str:
+        text = f"DSA ({self.score}) = {self.distance:.6g} at rank {self.dmd_x.rank_}/{self.dmd_y.rank_}"
+        if self.info is not None:
+            i = self.info
+            text += f"; {i.n_agree}/{i.n_starts} starts agree, gradient norm {i.grad_norm:.2g}"
+        return text + "."
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4.2, 4))
+        th = np.linspace(0, 2 * np.pi, 256)
+        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        for dmd, lab, mk in ((self.dmd_x, "X", "o"), (self.dmd_y, "Y", "x")):
+            ax.scatter(dmd.eigenvalues_.real, dmd.eigenvalues_.imag, marker=mk, label=lab, s=22)
+        ax.set_aspect("equal")
+        ax.legend()
+        ax.set_title(f"DMD eigenvalues; DSA {self.score} = {self.distance:.3g}")
+        fig.tight_layout()
+        return fig
+
+
+@dataclass
+class TableResult:
+    """A plain table (header + rows) with an optional note, e.g. the dynamics benchmark."""
+
+    header: list[str]
+    rows: list[list[Any]]
+    name: str = "Dynamics benchmark"
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+    def to_dict(self) -> dict:
+        return to_jsonable(
+            {
+                "title": self.name,
+                "header": self.header,
+                "rows": self.rows,
+                "note": self.note,
+                "extra": self.extra,
+            }
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        return self.header, [[_fmt(v) for v in r] for r in self.rows]
+
+    def summary(self) -> str:
+        return self.note
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in self.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in self.rows
+        )
+        return f"<table class='repscope-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(
+            figsize=(min(2 + 1.2 * len(self.header), 14), 0.6 + 0.3 * (len(self.rows) + 1))
+        )
+        ax.axis("off")
+        tab = ax.table(
+            cellText=[[_fmt(v) for v in r] for r in self.rows], colLabels=self.header, loc="center"
+        )
+        tab.auto_set_font_size(False)
+        tab.set_fontsize(7)
+        ax.set_title(self.name)
+        fig.tight_layout()
+        return fig
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return "—" if not np.isfinite(v) else f"{v:.3g}"
+    return str(v)
