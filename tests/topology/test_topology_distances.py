@@ -93,7 +93,9 @@ def test_infinite_points_are_dropped_and_diagrams_objects_accepted():
 def test_persistence_image_distance_grows_with_shift():
     a = np.array([[0.0, 1.0], [0.2, 0.9]])
     near, far = a + [0.0, 0.05], a + [0.0, 0.5]
-    assert persistence_image_distance(a, near, bandwidth=0.1) < persistence_image_distance(a, far, bandwidth=0.1)
+    assert persistence_image_distance(a, near, bandwidth=0.1) < persistence_image_distance(
+        a, far, bandwidth=0.1
+    )
 
 
 def test_bad_inputs():

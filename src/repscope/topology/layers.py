@@ -295,8 +295,9 @@ def ph_layer_matrix(
     L = len(names)
     base = all_pairs(L)
     pairs = [(b * L + i, b * L + j) for b in range(int(resamples)) for i, j in base]
-    # sliced Wasserstein / images take ~1 ms per pair: a process pool would cost more than it saves
-    pair_workers = n_workers if metric in ("bottleneck", "wasserstein") else 1
+    # sliced Wasserstein / images take ~1 ms per pair, bottleneck ~30 ms: starting a process pool (~1-3 s)
+    # only pays off for many expensive pairs
+    pair_workers = n_workers if metric in ("bottleneck", "wasserstein") and len(pairs) >= 100 else 1
     vals = map_pairs(
         partial(_distance_job, metric=metric, dim=int(dim), kwargs=dict(metric_kwargs or {})),
         dgms,

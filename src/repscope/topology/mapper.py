@@ -6,7 +6,8 @@
    ℓ = (max f − min f) / (n − (n − 1) g), interval i starts at min f + i ℓ (1 − g).
 3. Cluster each preimage with DBSCAN (``min_samples`` = 5 in the paper) whose ε is the elbow of the
    sorted k-NN distance curve of the whole cloud (point farthest from the chord joining the curve's
-   ends), or with single linkage cut at ε. DBSCAN noise points belong to no node.
+   ends), or with single linkage cut at ε. Noise (DBSCAN noise; single-linkage groups smaller than
+   ``min_samples``) belongs to no node.
 4. One node per cluster, one edge per pair of clusters sharing a point (weight = shared points).
 
 Purity (given class labels): a node's purity is the share of its majority class; *node-wise purity* is
@@ -102,11 +103,15 @@ def _cluster(Xs: np.ndarray, method: str, eps: float, min_samples: int) -> np.nd
             return np.full(Xs.shape[0], -1)
         return DBSCAN(eps=eps, min_samples=min_samples).fit_predict(Xs)
     if method == "single_linkage":
-        if Xs.shape[0] == 1:
-            return np.zeros(1, dtype=int)
+        if Xs.shape[0] < max(min_samples, 2):
+            return np.full(Xs.shape[0], -1) if Xs.shape[0] < min_samples else np.zeros(Xs.shape[0], dtype=int)
         from scipy.cluster.hierarchy import fcluster, linkage
 
-        return fcluster(linkage(Xs, method="single"), t=eps, criterion="distance") - 1
+        lab = fcluster(linkage(Xs, method="single"), t=eps, criterion="distance") - 1
+        ids, counts = np.unique(lab, return_counts=True)
+        small = ids[counts < min_samples]  # like DBSCAN: groups below min_samples are noise
+        lab[np.isin(lab, small)] = -1
+        return lab
     raise InputError(f"clusterer={method!r} is unknown; use 'dbscan' or 'single_linkage'")
 
 
