@@ -31,15 +31,17 @@ from repscope.topology.distances import (
     wasserstein,
 )
 from repscope.topology.layers import (
+    MatrixComparison,
     MatrixCorrelation,
     PCRemovalSensitivity,
     PHLayerMatrix,
+    compare_matrices,
     matrix_correlation,
     pc_removal_sensitivity,
     ph_layer_matrix,
     remove_principal_components,
 )
-from repscope.topology.mapper import MapperGraph, knn_elbow_eps, mapper
+from repscope.topology.mapper import MapperGraph, MapperTrend, knn_elbow_eps, mapper, mapper_trend
 from repscope.topology.persistence import Diagrams, persistence
 
 __all__ = [
@@ -48,7 +50,10 @@ __all__ = [
     "Diagrams",
     "Landmarks",
     "MapperGraph",
+    "MapperTrend",
+    "MatrixComparison",
     "MatrixCorrelation",
+    "compare_matrices",
     "PCRemovalSensitivity",
     "PHLayerMatrix",
     "bottleneck",
@@ -58,6 +63,7 @@ __all__ = [
     "global_avg_pool",
     "knn_elbow_eps",
     "mapper",
+    "mapper_trend",
     "matrix_correlation",
     "normalize_scale",
     "pc_removal_sensitivity",

@@ -28,6 +28,8 @@ from repscope.topology.distances import DIAGRAM_METRICS, diagram_distance
 from repscope.topology.persistence import Diagrams, persistence
 
 __all__ = [
+    "MatrixComparison",
+    "compare_matrices",
     "PHLayerMatrix",
     "ph_layer_matrix",
     "MatrixCorrelation",
@@ -162,9 +164,9 @@ class PHLayerMatrix:
         fs = 8 if L <= 8 else 6
         for i in range(L):
             for j in range(L):
-                txt = f"{self.values[i, j]:.2g}"
+                txt = f"{self.values[i, j]:.3g}"
                 if self.resamples > 1 and i != j:
-                    txt += f"\n±{self.sd[i, j]:.1g}"
+                    txt += f"\n±{self.sd[i, j]:.2g}"
                 ax.text(j, i, txt, ha="center", va="center", fontsize=fs, color="w")
         fig.colorbar(im, ax=ax, label=f"{self.metric} (H{self.dim})")
         ax.set_title(self.title)
@@ -592,3 +594,98 @@ def pc_removal_sensitivity(
         for name, f in (others or {}).items():
             dist[name].append(float(f(A, Xk)))
     return PCRemovalSensitivity(ks=ks, distances=dist, variance_removed=var, layer=layer)
+
+
+# --------------------------------------------------------------------------------------------------
+# two layer matrices side by side (e.g. PH distance vs 1 − CKA)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MatrixComparison:
+    """Two layer-by-layer matrices over the same layers and their rank agreement (Mantel test)."""
+
+    A: np.ndarray
+    B: np.ndarray
+    layers: list[str]
+    names: tuple[str, str]
+    correlation: MatrixCorrelation
+    note: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.names[0]} vs {self.names[1]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(
+            {
+                "kind": "matrix_comparison",
+                "layers": self.layers,
+                "names": list(self.names),
+                "A": self.A,
+                "B": self.B,
+                "correlation": self.correlation.to_dict(),
+                "note": self.note,
+            }
+        )
+
+    def summary(self) -> str:
+        c = self.correlation
+        if c.p_value < 0.05 and c.r > 0:
+            verdict = "the two measures order layer pairs similarly"
+        elif c.r > 0:
+            verdict = "the agreement is weak (not significant at 5%)"
+        else:
+            verdict = "the two measures do not agree on which layers are close"
+        return f"{c.summary()} Reading: {verdict}. {self.note}".strip()
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        L = len(self.layers)
+        rows = [
+            [self.layers[i], self.layers[j], float(self.A[i, j]), float(self.B[i, j])]
+            for i in range(L)
+            for j in range(i + 1, L)
+        ]
+        return ["layer", "layer", self.names[0], self.names[1]], rows
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        L = len(self.layers)
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+        for ax, M, nm in ((axes[0], self.A, self.names[0]), (axes[1], self.B, self.names[1])):
+            im = ax.imshow(M, cmap="viridis")
+            ax.set_xticks(range(L), self.layers, rotation=45, ha="right", fontsize=8)
+            ax.set_yticks(range(L), self.layers, fontsize=8)
+            ax.set_title(nm, fontsize=9)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+        iu = np.triu_indices(L, 1)
+        from scipy.stats import rankdata
+
+        axes[2].scatter(rankdata(self.A[iu]), rankdata(self.B[iu]), s=18)
+        axes[2].set_xlabel(f"rank of {self.names[0]}", fontsize=8)
+        axes[2].set_ylabel(f"rank of {self.names[1]}", fontsize=8)
+        axes[2].set_title(
+            f"layer pairs: Spearman r = {self.correlation.r:.2f}, p = {self.correlation.p_value:.2g}",
+            fontsize=9,
+        )
+        fig.tight_layout()
+        return fig
+
+
+def compare_matrices(
+    A: Any,
+    B: Any,
+    layers: list[str],
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    permutations: int = 9999,
+    seed: int = 0,
+    note: str = "",
+) -> MatrixComparison:
+    """Put two layer matrices side by side with their Spearman correlation and Mantel p-value."""
+    corr = matrix_correlation(A, B, permutations=permutations, seed=seed, names=names)
+    A_, B_ = _square(A, names[0]), _square(B, names[1])
+    return MatrixComparison(
+        A=A_, B=B_, layers=[str(x) for x in layers], names=tuple(names), correlation=corr, note=note
+    )

@@ -33,7 +33,15 @@ from repscope._result import to_jsonable
 from repscope.compute import as_2d
 from repscope.errors import InputError
 
-__all__ = ["MapperGraph", "mapper", "knn_elbow_eps", "cover_intervals", "mapper_lens"]
+__all__ = [
+    "MapperGraph",
+    "MapperTrend",
+    "mapper",
+    "mapper_trend",
+    "knn_elbow_eps",
+    "cover_intervals",
+    "mapper_lens",
+]
 
 
 def knn_elbow_eps(X: Any, k: int = 5) -> float:
@@ -561,4 +569,99 @@ def mapper(
             "min_samples": int(min_samples),
             "eps_rule": "knn_elbow" if eps is None else "given",
         },
+    )
+
+
+@dataclass
+class MapperTrend:
+    """Purity and shape of one mapper graph per layer, in layer order (is class structure rising?)."""
+
+    layers: list[str]
+    node_purity: list[float]
+    class_purity: list[float]
+    n_nodes: list[int]
+    n_components: list[int]
+    coverage: list[float]
+    merged_classes: list[list[list[Any]]]
+
+    title = "Mapper purity across layers"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(
+            {
+                "kind": "mapper_trend",
+                "layers": self.layers,
+                "node_purity": self.node_purity,
+                "class_purity": self.class_purity,
+                "n_nodes": self.n_nodes,
+                "n_components": self.n_components,
+                "coverage": self.coverage,
+                "merged_classes": [[[str(c) for c in g] for g in gs] for gs in self.merged_classes],
+            }
+        )
+
+    def summary(self) -> str:
+        p = np.asarray(self.node_purity, dtype=float)
+        if not np.isfinite(p).any():
+            return "No class labels: purity is undefined."
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr(np.arange(len(p)), p).statistic) if np.ptp(p) > 0 else float("nan")
+        trend = "rises" if rho > 0.5 else "falls" if rho < -0.5 else "does not change monotonically"
+        s = (
+            f"Node-wise purity {trend} from the first to the last layer ({self.layers[0]} {p[0]:.2f} → "
+            f"{self.layers[-1]} {p[-1]:.2f}; rank correlation with depth {rho:.2f})."
+        )
+        last = [g for g in self.merged_classes[-1] if len(g) > 1] if self.merged_classes else []
+        if last:
+            s += (
+                " Classes still sharing nodes at the last layer: "
+                + "; ".join("{" + ", ".join(map(str, g)) + "}" for g in last)
+                + "."
+            )
+        return s
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        header = ["layer", "node-wise purity", "mean class-wise purity", "nodes", "components", "coverage"]
+        rows = [
+            [lay, round(a, 3), round(b, 3), n, c, round(v, 3)]
+            for lay, a, b, n, c, v in zip(
+                self.layers,
+                self.node_purity,
+                self.class_purity,
+                self.n_nodes,
+                self.n_components,
+                self.coverage,
+            )
+        ]
+        return header, rows
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        x = np.arange(len(self.layers))
+        ax.plot(x, self.node_purity, marker="o", label="node-wise purity")
+        ax.plot(x, self.class_purity, marker="s", label="mean class-wise purity")
+        ax.set_xticks(x, self.layers, rotation=30, ha="right")
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("purity")
+        ax.legend(fontsize=8)
+        ax.set_title(self.title, fontsize=10)
+        fig.tight_layout()
+        return fig
+
+
+def mapper_trend(graphs: list[MapperGraph], layers: list[str] | None = None) -> MapperTrend:
+    """Collect purity, size and class-merging facts of per-layer mapper graphs into a :class:`MapperTrend`."""
+    names = [g.name or f"layer {i}" for i, g in enumerate(graphs)] if layers is None else list(layers)
+    cp = [g.class_purity() for g in graphs]
+    return MapperTrend(
+        layers=names,
+        node_purity=[g.node_purity() for g in graphs],
+        class_purity=[float(np.mean(list(c.values()))) if c else float("nan") for c in cp],
+        n_nodes=[len(g.nodes) for g in graphs],
+        n_components=[g.n_components() for g in graphs],
+        coverage=[g.coverage() for g in graphs],
+        merged_classes=[g.class_groups() if g.labels is not None else [] for g in graphs],
     )
