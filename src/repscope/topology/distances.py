@@ -74,13 +74,19 @@ def sliced_wasserstein(d1: Any, d2: Any, M: int = 50, *, dim: int | None = None)
     u = np.array([np.cos(0.25 * np.pi), np.sin(0.25 * np.pi)], dtype=np.float32).astype(np.float64)
     dA = np.sqrt((A @ u) ** 2 / 2.0)  # diagonal projections (δ, δ)
     dB = np.sqrt((B @ u) ** 2 / 2.0)
-    pA = A[:, :1] * L[:, 0] + A[:, 1:] * L[:, 1]  # (kA, M)
-    pB = B[:, :1] * L[:, 0] + B[:, 1:] * L[:, 1]
-    qA = dA[:, None] * L[:, 0] + dA[:, None] * L[:, 1]
-    qB = dB[:, None] * L[:, 0] + dB[:, None] * L[:, 1]
-    V1 = np.sort(np.concatenate([pA, qB], axis=0), axis=0)
-    V2 = np.sort(np.concatenate([pB, qA], axis=0), axis=0)
-    costs = np.abs(V1 - V2).sum(axis=0)
+    kA, kB = len(A), len(B)
+    ls = L[:, 0] + L[:, 1]  # ⟨θ, (δ, δ)⟩ = δ (cos θ + sin θ)
+    # rows = directions, so the sorts run over contiguous memory, in place
+    V1 = np.empty((len(L), kA + kB))
+    V2 = np.empty((len(L), kA + kB))
+    V1[:, :kA] = L @ A.T
+    V1[:, kA:] = ls[:, None] * dB[None, :]
+    V2[:, :kB] = L @ B.T
+    V2[:, kB:] = ls[:, None] * dA[None, :]
+    V1.sort(axis=1)
+    V2.sort(axis=1)
+    V1 -= V2
+    costs = np.abs(V1, out=V1).sum(axis=1)
     step = 1.0 / int(M)
     sw = 0.0
     for c in costs:  # same summation order as persim
