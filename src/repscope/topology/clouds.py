@@ -1,0 +1,223 @@
+"""Point clouds from layer activations (Purvine et al. 2022, arXiv 2212.00222, §"Point clouds").
+
+A layer's activations on ``n`` inputs become ``n`` points. For convolutional layers the per-sample
+activation is a ``(C, H, W)`` tensor; the paper's choice ("top-ℓ2") keeps, per sample, the channel
+vector at the spatial position whose L2 norm is largest, giving an ``(n, C)`` cloud. Other choices here:
+global-average pooling over positions, one seeded random position per sample, and the flattened tensor
+with an optional seeded Gaussian random projection (Johnson–Lindenstrauss).
+
+Helpers: exact duplicate removal (ReLU layers produce many identical points, which only add zero-length
+H0 bars), optional scale normalisation, and farthest-point (landmark) subsampling, which reports the
+Hausdorff distance ``ε`` between the cloud and its landmarks: by Rips stability
+(Chazal, de Silva, Oudot 2014) the bottleneck distance between the two Rips diagrams is at most ``2ε``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from repscope.compute import as_2d
+from repscope.errors import InputError
+
+__all__ = [
+    "CLOUD_KINDS",
+    "point_cloud",
+    "store_cloud",
+    "top_l2",
+    "global_avg_pool",
+    "random_position",
+    "flatten_project",
+    "remove_duplicates",
+    "normalize_scale",
+    "farthest_point_sample",
+    "Landmarks",
+]
+
+CLOUD_KINDS = ("top_l2", "avg_pool", "random_position", "flatten")
+
+
+def _as_spatial(A: Any, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
+    """Return activations as ``(n, C, P)`` (P spatial positions), validating NaN/Inf once."""
+    arr = np.asarray(A.detach().cpu().numpy() if hasattr(A, "detach") else A)
+    if arr.ndim < 2:
+        raise InputError(f"{name} has shape {arr.shape}; expected (n_samples, ...) activations")
+    n = arr.shape[0]
+    if shape is not None:
+        shape = tuple(int(s) for s in shape)
+        if int(np.prod(shape)) != int(np.prod(arr.shape[1:])):
+            raise InputError(
+                f"{name} has {int(np.prod(arr.shape[1:]))} features per sample but shape {shape} has "
+                f"{int(np.prod(shape))}; pass the per-sample shape the layer was captured with"
+            )
+        arr = arr.reshape((n, *shape))
+    if arr.ndim == 2:  # (n, C): no spatial axes, every sample is one position
+        arr = arr[:, :, None]
+    else:
+        arr = arr.reshape(n, arr.shape[1], -1)
+    A3 = as_2d(arr.reshape(n, -1), name).reshape(arr.shape)  # validation (NaN/Inf, n ≥ 3) + float64
+    return A3
+
+
+def top_l2(A: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Per sample, the channel vector at the spatial position with the largest L2 norm (paper's choice).
+
+    ``A``: ``(n, C, H, W)`` (or ``(n, C*H*W)`` with ``shape=(C, H, W)``; any number of spatial axes).
+    Returns ``(n, C)``. Ties go to the first position in C-order. A 2-D ``(n, C)`` input (a linear layer)
+    is returned unchanged (one position per sample).
+    """
+    A3 = _as_spatial(A, shape, "activations")
+    norms = np.einsum("ncp,ncp->np", A3, A3)
+    pos = np.argmax(norms, axis=1)
+    return A3[np.arange(A3.shape[0]), :, pos]
+
+
+def global_avg_pool(A: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Mean over spatial positions: ``(n, C, H, W)`` → ``(n, C)``."""
+    return _as_spatial(A, shape, "activations").mean(axis=2)
+
+
+def random_position(A: Any, shape: tuple[int, ...] | None = None, *, seed: int = 0) -> np.ndarray:
+    """One uniformly random spatial position per sample (seeded): ``(n, C, H, W)`` → ``(n, C)``."""
+    A3 = _as_spatial(A, shape, "activations")
+    pos = np.random.default_rng(seed).integers(0, A3.shape[2], size=A3.shape[0])
+    return A3[np.arange(A3.shape[0]), :, pos]
+
+
+def flatten_project(A: Any, n_components: int | None = None, *, seed: int = 0) -> np.ndarray:
+    """Flatten every sample; optionally project to ``n_components`` dims with a seeded Gaussian matrix.
+
+    The projection ``R ~ N(0, 1/k)`` (k = ``n_components``) preserves pairwise distances up to
+    ``1 ± O(sqrt(log n / k))`` with high probability (Johnson–Lindenstrauss), so Rips diagrams change
+    little while the distance computation gets cheaper. ``None`` or ``k ≥ d`` keeps the flat data.
+    """
+    X = as_2d(A, "activations")
+    if n_components is None or n_components >= X.shape[1]:
+        return X
+    if int(n_components) < 1:
+        raise InputError(
+            f"n_components={n_components} must be a positive integer (or None for no projection)"
+        )
+    R = np.random.default_rng(seed).standard_normal((X.shape[1], int(n_components))) / np.sqrt(n_components)
+    return X @ R
+
+
+def remove_duplicates(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Drop exact duplicate rows; return ``(unique_points, kept_indices)`` keeping first occurrences in order.
+
+    Duplicates add only zero-length H0 bars to a Rips diagram, so removing them leaves every diagram
+    with positive-length bars unchanged (and makes persistence faster).
+    """
+    A = as_2d(X, "X", min_samples=1)
+    _, idx = np.unique(A, axis=0, return_index=True)
+    idx = np.sort(idx)
+    return A[idx], idx
+
+
+def normalize_scale(X: Any, method: str | None = "rms") -> np.ndarray:
+    """Rescale a cloud so layers of different magnitude are comparable (Rips diagrams scale linearly).
+
+    ``"rms"``: divide by the root-mean-square distance to the centroid; ``"diameter"``: divide by the
+    largest distance to the centroid; ``None``: unchanged. A cloud whose points all coincide raises.
+    """
+    A = as_2d(X, "X", min_samples=1)
+    if method is None:
+        return A
+    dev = np.linalg.norm(A - A.mean(axis=0), axis=1)
+    if method == "rms":
+        s = float(np.sqrt(np.mean(dev**2)))
+    elif method == "diameter":
+        s = float(dev.max())
+    else:
+        raise InputError(f"normalize={method!r} is unknown; use 'rms', 'diameter' or None")
+    if s == 0.0:
+        raise InputError("all points are identical; the cloud has no scale (and no topology) to normalise")
+    return A / s
+
+
+@dataclass
+class Landmarks:
+    """Farthest-point subsample: ``points`` = ``X[indices]``; ``hausdorff`` = max distance from any point
+    of X to its nearest landmark (the error the subsampling introduces: Rips bottleneck ≤ 2·hausdorff)."""
+
+    points: np.ndarray
+    indices: np.ndarray
+    hausdorff: float
+
+
+def farthest_point_sample(
+    X: Any, n_landmarks: int, *, seed: int | None = 0, start: int | None = None
+) -> Landmarks:
+    """Greedy farthest-point (maxmin) landmarks.
+
+    Start at ``start`` (or a seeded random point), then repeatedly add the point farthest from the
+    current landmarks. O(n · m · d) time, O(n) memory. The Hausdorff error returned is that of the
+    chosen set (up to rounding): ``max_x min_l ‖x − l‖``; the greedy set is a 2-approximation of the
+    optimal m-centre cover.
+    """
+    A = as_2d(X, "X", min_samples=1)
+    n = A.shape[0]
+    m = int(n_landmarks)
+    if m < 1:
+        raise InputError(f"n_landmarks={n_landmarks} must be ≥ 1")
+    if m >= n:
+        return Landmarks(A.copy(), np.arange(n), 0.0)
+    first = int(np.random.default_rng(seed).integers(n)) if start is None else int(start)
+    idx = np.empty(m, dtype=np.int64)
+    idx[0] = first
+    sq = np.einsum("ij,ij->i", A, A)
+    d2 = np.maximum(sq + sq[first] - 2.0 * (A @ A[first]), 0.0)
+    for k in range(1, m):
+        nxt = int(np.argmax(d2))
+        idx[k] = nxt
+        d2 = np.minimum(d2, np.maximum(sq + sq[nxt] - 2.0 * (A @ A[nxt]), 0.0))
+    haus = float(np.sqrt(d2.max()))
+    return Landmarks(A[idx], idx, haus)
+
+
+def point_cloud(
+    A: Any,
+    kind: str = "top_l2",
+    *,
+    shape: tuple[int, ...] | None = None,
+    n_components: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Build one point cloud ``(n, k)`` from activations ``A`` with the method ``kind``.
+
+    ``kind`` ∈ {"top_l2", "avg_pool", "random_position", "flatten"}; ``shape`` is the per-sample shape
+    (e.g. ``(C, H, W)``) when ``A`` is stored flat; ``n_components`` the random-projection size for
+    ``"flatten"``. Spatial kinds on a layer without spatial axes return the activations unchanged.
+    """
+    if kind == "top_l2":
+        return top_l2(A, shape)
+    if kind == "avg_pool":
+        return global_avg_pool(A, shape)
+    if kind == "random_position":
+        return random_position(A, shape, seed=seed)
+    if kind == "flatten":
+        return flatten_project(A, n_components, seed=seed)
+    raise InputError(f"cloud={kind!r} is unknown; use one of {', '.join(CLOUD_KINDS)}")
+
+
+def store_cloud(
+    store: Any,
+    layer: str,
+    kind: str = "top_l2",
+    *,
+    rows: np.ndarray | None = None,
+    n_components: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Read ``layer`` (optionally only ``rows``) from an activation store and build its point cloud.
+
+    Uses ``store.layer_shape(layer)`` to restore the per-sample ``(C, H, W)`` shape; a store captured with
+    pooling has no spatial axes, in which case the spatial kinds return the stored vectors.
+    """
+    if layer not in list(store.layers):
+        raise InputError(f"layer {layer!r} is not in the store; available: {', '.join(store.layers)}")
+    A = store.read(layer, rows=rows)
+    shape = tuple(store.layer_shape(layer)) if hasattr(store, "layer_shape") else None
+    return point_cloud(A, kind, shape=shape, n_components=n_components, seed=seed)
