@@ -8,7 +8,14 @@ from scipy.stats import ortho_group
 
 from repscope.errors import InputError
 from repscope.metrics import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
-from repscope.metrics.cka import center_gram, cka_from_grams, gram_linear, gram_rbf, hsic_biased, hsic_unbiased
+from repscope.metrics.cka import (
+    center_gram,
+    cka_from_grams,
+    gram_linear,
+    gram_rbf,
+    hsic_biased,
+    hsic_unbiased,
+)
 
 
 def _pair(n=80, p=12, q=9, seed=0, noise=1.0):
@@ -57,7 +64,9 @@ def test_debiased_equals_song_unbiased_hsic_written_out():
     assert cka_from_grams(K, L, debiased=True) == pytest.approx(ref, abs=1e-10)
     # U-centring identity: <U(K), U(L)> = n(n-3) HSIC1
     n = X.shape[0]
-    assert np.vdot(center_gram(K, True), center_gram(L, True)) == pytest.approx(n * (n - 3) * hsic_unbiased(K, L))
+    assert np.vdot(center_gram(K, True), center_gram(L, True)) == pytest.approx(
+        n * (n - 3) * hsic_unbiased(K, L)
+    )
 
 
 def test_debiased_uses_unbiased_self_hsic_not_biased():
@@ -114,7 +123,8 @@ def test_minibatch_cka_equals_formula():
 def test_rbf_cka_matches_kornblith_formula():
     X, Y = _pair(n=50, p=5, q=4, seed=8)
     for sigma in (0.5, 1.0, 2.0):
-        def gram(A):
+
+        def gram(A, sigma=sigma):
             D = ((A[:, None, :] - A[None, :, :]) ** 2).sum(-1)
             return np.exp(-D / (2 * sigma**2 * np.median(D)))
 
@@ -131,10 +141,22 @@ def test_rbf_cka_matches_kornblith_formula():
     "X, Y, match",
     [
         (np.ones((10, 3)), np.random.default_rng(0).standard_normal((10, 3)), "constant"),
-        (np.random.default_rng(0).standard_normal((10, 3)), np.random.default_rng(1).standard_normal((9, 3)), "samples"),
-        (np.random.default_rng(0).standard_normal(10), np.random.default_rng(1).standard_normal((10, 3)), "shape"),
+        (
+            np.random.default_rng(0).standard_normal((10, 3)),
+            np.random.default_rng(1).standard_normal((9, 3)),
+            "samples",
+        ),
+        (
+            np.random.default_rng(0).standard_normal(10),
+            np.random.default_rng(1).standard_normal((10, 3)),
+            "shape",
+        ),
         (np.full((10, 3), np.nan), np.random.default_rng(1).standard_normal((10, 3)), "NaN"),
-        (np.random.default_rng(0).standard_normal((2, 3)), np.random.default_rng(1).standard_normal((2, 3)), "at least"),
+        (
+            np.random.default_rng(0).standard_normal((2, 3)),
+            np.random.default_rng(1).standard_normal((2, 3)),
+            "at least",
+        ),
     ],
 )
 def test_bad_inputs_raise_clear_errors(X, Y, match):

@@ -9,8 +9,16 @@ from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
 from repscope.errors import InputError
-from repscope.metrics import ShapeMetric, canonical_correlations, cca, linear_regression, procrustes, pwcca
-from repscope.metrics import shape_distance, svcca
+from repscope.metrics import (
+    ShapeMetric,
+    canonical_correlations,
+    cca,
+    linear_regression,
+    procrustes,
+    pwcca,
+    shape_distance,
+    svcca,
+)
 
 
 def _pair(n=100, p=8, q=6, seed=0, noise=1.0):
@@ -50,7 +58,9 @@ def test_procrustes_triangle_inequality(seed, p, q, r):
 def test_shape_metric_estimator_equals_closed_form(alpha, score_method):
     X, Y = _pair(p=7, q=5, seed=3)
     est = ShapeMetric(alpha=alpha, score_method=score_method).fit_score(X, Y)
-    assert shape_distance(X, Y, alpha=alpha, score_method=score_method) == pytest.approx(est, rel=1e-9, abs=1e-9)
+    assert shape_distance(X, Y, alpha=alpha, score_method=score_method) == pytest.approx(
+        est, rel=1e-9, abs=1e-9
+    )
 
 
 def test_shape_metric_alpha_limits():
