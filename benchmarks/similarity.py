@@ -233,7 +233,8 @@ def main() -> None:
         full = args.stream_n * args.d * args.stream_layers * 8 / 2**20
         print(
             f"\nstreamed: n={args.stream_n}, {args.stream_layers} layers × d={args.d} "
-            f"(float32 blocks of 4096 rows, generated on the fly): linear CKA + Procrustes {args.stream_layers}×{args.stream_layers} in "
+            f"(float32 blocks of 4096 rows, generated on the fly): linear CKA + Procrustes "
+            f"{args.stream_layers}×{args.stream_layers} in "
             f"{dt:.1f} s, peak RSS {rss:.0f} MiB (the same data as float64 in memory: {full:.0f} MiB)"
         )
 
