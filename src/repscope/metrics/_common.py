@@ -40,14 +40,22 @@ def centre(X: np.ndarray) -> np.ndarray:
 
 
 def nuclear_norm(M: np.ndarray) -> float:
-    """‖M‖_* = Σ singular values (LAPACK via torch ``svdvals`` in float64 — measured 1.9× faster than
-    scipy's gesdd here; eigenvalues of MᵀM would be faster still but lose ~√eps·σ_max on zero singular
-    values of rank-deficient layers)."""
-    import torch
+    """‖M‖_* = Σ singular values (LAPACK gesdd through scipy, singular values only).
+
+    CPU linear algebra stays in numpy/scipy's BLAS on purpose: alternating torch (OpenMP) and OpenBLAS
+    calls on this 2-core machine made each several times slower (spinning thread pools contend).
+    Eigenvalues of MᵀM would be faster but lose ~√eps·σ_max on zero singular values of rank-deficient
+    layers.
+    """
+    import scipy.linalg
 
     if M.size == 0:
         return 0.0
-    return float(torch.linalg.svdvals(torch.from_numpy(np.ascontiguousarray(M, dtype=np.float64))).sum())
+    try:
+        s = scipy.linalg.svdvals(M, check_finite=False)
+    except np.linalg.LinAlgError:  # pragma: no cover - gesdd failure, fall back to the slower gesvd
+        s = scipy.linalg.svd(M, compute_uv=False, lapack_driver="gesvd", check_finite=False)
+    return float(s.sum())
 
 
 _EIG_CACHE: dict[int, tuple[Any, tuple[np.ndarray, np.ndarray]]] | None = None
@@ -76,13 +84,7 @@ def sym_eigh(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     if _EIG_CACHE is not None and id(S) in _EIG_CACHE and _EIG_CACHE[id(S)][0] is S:
         return _EIG_CACHE[id(S)][1]
-    if S.shape[0] >= 64:  # torch's syevd: measured 5× faster than scipy's default evr driver at p = 2048
-        import torch
-
-        lam, V = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(0.5 * (S + S.T), dtype=np.float64)))
-        out = (lam.numpy(), V.numpy())
-    else:
-        out = scipy.linalg.eigh(0.5 * (S + S.T), check_finite=False)
+    out = scipy.linalg.eigh(0.5 * (S + S.T), driver="evd", check_finite=False)  # divide & conquer
     if _EIG_CACHE is not None:
         _EIG_CACHE[id(S)] = (S, out)
     return out

@@ -143,26 +143,17 @@ class _Source:
                             )
                     yield blocks
             return
-        iters = [self.store.iter_rows(layer, block_rows) for layer in layers]
+        iters = [_reblock(self.store.iter_rows(layer, block_rows), block_rows) for layer in layers]
+        start = 0
         for parts in zip(*iters):
-            starts = {int(s) for s, _ in parts}
-            if len(starts) != 1:
-                raise InputError(
-                    f"{self.name}: layers yielded misaligned row blocks (starts {sorted(starts)})"
-                )
-            start = starts.pop()
-            out = []
-            for layer, (_, a) in zip(layers, parts):
-                a = np.asarray(a)
-                a = a.reshape(a.shape[0], -1)
+            for layer, a in zip(layers, parts):
                 if not np.isfinite(a).all():
                     raise InputError(
                         f"{self.name} layer {layer!r} has NaN/Inf values in rows {start}.."
                         f"{start + a.shape[0] - 1}; recapture or drop those samples"
                     )
-                out.append(a)
-            start += out[0].shape[0]
-            yield out
+            start += parts[0].shape[0]
+            yield list(parts)
 
 
 def _reblock(it: Iterator[tuple[int, np.ndarray]], block_rows: int) -> Iterator[np.ndarray]:

@@ -78,8 +78,10 @@ def procrustes(X: Any, Y: Any) -> float:
     score_method="angular")``. A metric: symmetric, 0 iff X = cYQ (Q orthogonal, c > 0), triangle
     inequality. Invariant to rotations/reflections and isotropic scaling of either side.
     """
-    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
-    return procrustes_from_cov(Sxx, Syy, Sxy)
+    A, B = pair(X, Y)
+    Xc, Yc = centre(A), centre(B)
+    tx, ty = float(np.vdot(Xc, Xc)), float(np.vdot(Yc, Yc))  # ‖X‖²_F = tr(XᵀX), no p×p product needed
+    return float(np.arccos(clip_unit(nuclear_norm(Xc.T @ Yc) / np.sqrt(tx * ty))))
 
 
 def netrep_whiten(
