@@ -121,16 +121,18 @@ class GeneratedStore:
         self.n_samples, self.d, self.chunk = n, d, chunk
         self.layers = [f"layer{i}" for i in range(L)]
         self.sample_ids = np.arange(n)
-        self._mix = np.random.default_rng(0).standard_normal((L, 64, d))
+        self._mix = np.random.default_rng(0).standard_normal((L, 64, d), dtype=np.float32)
 
     def layer_shape(self, layer):
         return (self.d,)
 
     def _block(self, li, s, e):
-        rng = np.random.default_rng(s)
-        base = rng.standard_normal((e - s, 64))
-        noise = np.random.default_rng((s, li)).standard_normal((e - s, self.d))
-        return (base @ self._mix[li] + (0.5 + 0.2 * li) * noise + 2.0).astype(np.float32)
+        base = np.random.default_rng(s).standard_normal((e - s, 64), dtype=np.float32)
+        out = np.random.default_rng((s, li)).standard_normal((e - s, self.d), dtype=np.float32)
+        out *= 0.5 + 0.2 * li
+        out += base @ self._mix[li]
+        out += 2.0
+        return out
 
     def iter_rows(self, layer, block_rows=None):
         li = self.layers.index(layer)
