@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -148,7 +147,8 @@ def stream_child(n, d, L):
     t = time.perf_counter()
     res = M.layer_matrices(store, metrics=["linear_cka", "procrustes"], block_rows=4096)
     dt = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM (peak RSS of this address space); ru_maxrss would carry the parent's peak across fork+exec
+    rss = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM")) / 1024
     print(f"{dt:.2f} {rss:.0f} {res[0].values[0, 1]:.6f}")
 
 
