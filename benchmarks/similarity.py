@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -121,16 +120,18 @@ class GeneratedStore:
         self.n_samples, self.d, self.chunk = n, d, chunk
         self.layers = [f"layer{i}" for i in range(L)]
         self.sample_ids = np.arange(n)
-        self._mix = np.random.default_rng(0).standard_normal((L, 64, d))
+        self._mix = np.random.default_rng(0).standard_normal((L, 64, d), dtype=np.float32)
 
     def layer_shape(self, layer):
         return (self.d,)
 
     def _block(self, li, s, e):
-        rng = np.random.default_rng(s)
-        base = rng.standard_normal((e - s, 64))
-        noise = np.random.default_rng((s, li)).standard_normal((e - s, self.d))
-        return (base @ self._mix[li] + (0.5 + 0.2 * li) * noise + 2.0).astype(np.float32)
+        base = np.random.default_rng(s).standard_normal((e - s, 64), dtype=np.float32)
+        out = np.random.default_rng((s, li)).standard_normal((e - s, self.d), dtype=np.float32)
+        out *= 0.5 + 0.2 * li
+        out += base @ self._mix[li]
+        out += 2.0
+        return out
 
     def iter_rows(self, layer, block_rows=None):
         li = self.layers.index(layer)
@@ -146,7 +147,8 @@ def stream_child(n, d, L):
     t = time.perf_counter()
     res = M.layer_matrices(store, metrics=["linear_cka", "procrustes"], block_rows=4096)
     dt = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM (peak RSS of this address space); ru_maxrss would carry the parent's peak across fork+exec
+    rss = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM")) / 1024
     print(f"{dt:.2f} {rss:.0f} {res[0].values[0, 1]:.6f}")
 
 
