@@ -18,6 +18,8 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "['conv1', 'conv2', 'conv3', 'fc1', 'fc2']" in out
     assert "(1797, 128)" in out and "(32, 8, 8)" in out and "report.html" in out
+    assert "\n1.0\n" in out  # CKA invariance
+    assert "False" not in out  # every printed check in the README holds
 
 
 def test_readme_quickstart_is_two_commands():
