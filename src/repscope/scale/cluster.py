@@ -101,15 +101,16 @@ def local_cluster(
     threads_per_worker: int = 1,
     memory_limit: str | float | int | None = "auto",
     host: str = "127.0.0.1",
-    dashboard_address: str | None = None,
+    dashboard_address: str | None = ":0",
     silence_logs: int | bool = 40,
     **kwargs: Any,
 ) -> Any:
     """Start a ``LocalCluster`` of worker *processes* on loopback and return a connected ``Client``.
 
     Each worker runs ``threads_per_worker`` task threads and ``cores // (n_workers × threads_per_worker)``
-    BLAS threads (at least one). Close it with ``client.close()`` (which also stops the cluster), or use
-    ``with local_cluster(2) as client: ...``.
+    BLAS threads (at least one). ``dashboard_address=":0"`` puts the scheduler's HTTP server/dashboard on
+    a free port (``client.dashboard_link``) instead of 8787, which another cluster may hold. Close it with
+    ``client.close()`` (which also stops the cluster), or use ``with local_cluster(2) as client: ...``.
     """
     from distributed import Client
 
@@ -176,7 +177,8 @@ def client_for(scheduler: Any, *, n_workers: int | None = None) -> Iterator[Any]
             client.close()
         return
     try:
-        client = distributed.Client(s, set_as_default=False, timeout="20s")
+        # connect timeout: dask config distributed.comm.timeouts.connect (default 30 s)
+        client = distributed.Client(s, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise InputError(
             f"cannot connect to the Dask scheduler at {s} ({exc}); start it with `dask scheduler` and check "
