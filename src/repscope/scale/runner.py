@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+import warnings
 from typing import Any
 
 __all__ = ["run_dask"]
@@ -96,11 +97,15 @@ def _run_on_client(client, func, items, tasks, pairwise, progress, desc, retries
                 for (need, pairs), key in zip(args, keys)
             ]
         else:
-            futs = [
-                client.submit(_item_batch, func_f, [items[tasks[k]] for k in b], key=key, pure=False,
-                              retries=retries)
-                for b, key in zip(batches, keys)
-            ]
+            # Items travel inside their tasks on purpose (recomputable after a worker dies); Dask's
+            # "Sending large graph" warning is expected then and says nothing the caller can act on.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                futs = [
+                    client.submit(_item_batch, func_f, [items[tasks[k]] for k in b], key=key, pure=False,
+                                  retries=retries)
+                    for b, key in zip(batches, keys)
+                ]
         held.extend(futs)
         index = {f.key: b for f, b in zip(futs, batches)}
         with _progress(len(tasks), desc, progress) as prog:
