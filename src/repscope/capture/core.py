@@ -323,7 +323,7 @@ def capture(
         nonlinearity); one value or a mapping as for ``pool``.
     labels, attributes, ids : per-sample 1-D arrays (full length), stored with the activations. Labels
         found in the batches (``(x, y)`` tuples) are used when ``labels`` is not given.
-    device : run the model there (``"cuda"``, ``"cpu"``; ``None`` keeps the model where it is).
+    device : run the model there (``"cuda"``, ``"cpu"``, ``"auto"``; ``None`` keeps the model where it is).
     dtype : ``"float32"`` (default) or ``"float16"`` storage; bf16/fp16 activations are converted.
     output_index : which element of a tuple/dict output to keep (index, key, or callable).
     forward : ``forward(model, x)`` for models not called as ``model(x)``.
@@ -364,9 +364,9 @@ def capture(
         raise InputError("ids must be unique (one id per sample)")
 
     tdtype = torch.float32 if dtype == "float32" else torch.float16
-    dev = None if device is None else torch.device(device)
-    if dev is not None and dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device={device!r} requested but CUDA is not available; use device='cpu'")
+    from repscope.compute import resolve_device  # the one place devices are chosen ("auto", REPSCOPE_DEVICE...)
+
+    dev = None if device is None else resolve_device(device)
 
     fingerprint = {
         "layers": names, "pool": pools, "point": points, "dtype": dtype, "n_total": n_total,

@@ -1,0 +1,37 @@
+"""repscope.scale — run repscope on a Dask cluster: many-pair jobs and out-of-core statistics.
+
+::
+
+    from repscope.compute import map_pairs, use_scheduler
+    map_pairs(func, items, pairs, scheduler="local:2")          # a LocalCluster for this call
+    map_pairs(func, items, pairs, scheduler="tcp://head:8786")  # a running `dask scheduler`
+    with use_scheduler("local:4"):                              # one cluster for every call inside
+        rs.metrics.layer_matrix(store, metric="rbf_cka")
+
+    from repscope.scale import streamed_cross_products
+    cp = streamed_cross_products(store, layers=["conv1", "fc1"])   # dask.array over the zarr chunks
+    cp.linear_cka("conv1", "fc1"), cp.procrustes("conv1", "fc1")
+
+See ``docs/scale-out.md`` for multi-node clusters (``dask scheduler`` / ``dask worker``).
+"""
+
+from __future__ import annotations
+
+from repscope.scale.cluster import client_for, cluster_info, configure_workers, local_cluster
+from repscope.scale.linear import (
+    LINEAR_FROM_BLOCKS,
+    CrossProducts,
+    streamed_cross_products,
+    streamed_layer_matrix,
+)
+
+__all__ = [
+    "CrossProducts",
+    "streamed_cross_products",
+    "streamed_layer_matrix",
+    "LINEAR_FROM_BLOCKS",
+    "client_for",
+    "cluster_info",
+    "configure_workers",
+    "local_cluster",
+]
