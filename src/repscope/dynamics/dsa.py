@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import all_pairs, map_items, map_pairs
+from repscope.compute import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.dynamics.dmd import DMDResult, fit_dmd
 from repscope.dynamics.results import DistanceMatrixResult, DSAResult
 from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
@@ -46,18 +46,20 @@ def fit_systems(
     n_workers: int = 1,
     progress: bool = False,
     names: list[str] | None = None,
+    scheduler: Any = None,
     **dmd_kw: Any,
 ) -> list[DMDResult]:
     """Fit :func:`fit_dmd` to every system (DMDResult items are passed through), optionally in workers."""
     if names is None:
         names = [f"system {i}" for i in range(len(systems))]
     out = []
-    if n_workers == 1:
+    if n_workers == 1 and resolve_scheduler(scheduler, 1) == "serial":
         for sys_, nm in zip(systems, names):
             out.append(_fit(sys_, name=nm, **dmd_kw) if not isinstance(sys_, DMDResult) else sys_)
         return out
     return map_items(
-        functools.partial(_fit, **dmd_kw), systems, n_workers=n_workers, progress=progress, desc="DMD fits"
+        functools.partial(_fit, **dmd_kw), systems, n_workers=n_workers, progress=progress, desc="DMD fits",
+        scheduler=scheduler,
     )
 
 
@@ -142,6 +144,7 @@ def dsa_matrix(
     device: Any = "cpu",
     n_workers: int = 1,
     progress: bool = False,
+    scheduler: Any = None,
 ) -> DistanceMatrixResult:
     """DSA distances between many systems; each system's DMD is fitted once.
 
@@ -151,8 +154,9 @@ def dsa_matrix(
 
     A system is anything :func:`fit_dmd` accepts, or an already fitted :class:`DMDResult`. For ``angular`` and
     ``euclidean`` all pairs are optimised together in batched float64 torch (single-threaded on CPU, where
-    r×r work is fastest), unless ``n_workers > 1``, in which case pairs go through
-    :func:`repscope.compute.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
+    r×r work is fastest), unless ``n_workers > 1`` or a ``scheduler`` other than serial is given (local
+    processes or a Dask cluster, see :func:`repscope.compute.resolve_scheduler`), in which case pairs go
+    through :func:`repscope.compute.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
     """
     _check_score(score)
     if not isinstance(systems, list | tuple) or len(systems) == 0:
@@ -171,7 +175,8 @@ def dsa_matrix(
     names = list(names) if names is not None else [f"s{i}" for i in range(len(systems))]
     if len(names) != len(systems):
         raise InputError(f"names has {len(names)} entries for {len(systems)} systems")
-    dm_x = fit_systems(list(systems), n_workers=n_workers, progress=progress, names=names, **kw)
+    sched = resolve_scheduler(scheduler, n_workers)
+    dm_x = fit_systems(list(systems), n_workers=n_workers, progress=progress, names=names, scheduler=sched, **kw)
     if others is None:
         dm_y, names_y = dm_x, names
         pairs = all_pairs(len(dm_x))
@@ -181,7 +186,9 @@ def dsa_matrix(
         names_y = list(names_other) if names_other is not None else [f"t{j}" for j in range(len(others))]
         if len(names_y) != len(others):
             raise InputError(f"names_other has {len(names_y)} entries for {len(others)} systems")
-        dm_y = fit_systems(list(others), n_workers=n_workers, progress=progress, names=names_y, **kw)
+        dm_y = fit_systems(
+            list(others), n_workers=n_workers, progress=progress, names=names_y, scheduler=sched, **kw
+        )
         pairs = [(i, j) for i in range(len(dm_x)) for j in range(len(dm_y))]
     n, m = len(dm_x), len(dm_y)
     if score != "wasserstein":
@@ -195,7 +202,7 @@ def dsa_matrix(
     D = np.zeros((n, m))
     G = np.full((n, m), np.nan)
     NA = np.full((n, m), -1, dtype=int)
-    if score != "wasserstein" and n_workers == 1:
+    if score != "wasserstein" and sched == "serial":
         infos = similarity_transform_distances(
             [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs],
             score=score,
@@ -208,7 +215,9 @@ def dsa_matrix(
         items = dm_x if others is None else [*dm_x, *dm_y]
         pp = pairs if others is None else [(i, n + j) for i, j in pairs]
         func = functools.partial(_pair_distance, score=score, n_random=n_random, seed=seed)
-        vals = map_pairs(func, items, pp, n_workers=n_workers, progress=progress, desc=f"DSA {score}")
+        vals = map_pairs(
+            func, items, pp, n_workers=n_workers, progress=progress, desc=f"DSA {score}", scheduler=sched
+        )
     for (i, j), (d, g, na) in zip(pairs, vals):
         D[i, j], G[i, j], NA[i, j] = d, g, na
         if others is None:

@@ -16,9 +16,11 @@ Two execution paths:
 Threads (deliberate, measured on a 2-core machine where oversubscribed BLAS made the same job 4–8×
 slower): the linear path runs in this process with BLAS/torch using all cores — its work is a few large
 GEMMs, which BLAS parallelises well, and worker processes would duplicate the accumulators. The
-generic path uses ``scheduler``: ``None``/``"serial"`` runs in-process (all BLAS threads);
-``"processes"`` uses one worker per core with one BLAS thread each (best when per-pair work is small
-or GIL-bound, e.g. persistent homology). Workers × threads never exceed the cores.
+generic path uses ``scheduler`` (any value :func:`repscope.compute.resolve_scheduler` accepts):
+``None``/``"serial"`` runs in-process (all BLAS threads); ``"processes"`` uses one worker per core with
+one BLAS thread each (best when per-pair work is small or GIL-bound, e.g. persistent homology); a Dask
+``Client``, ``"tcp://host:port"`` or ``"local:N"`` runs the per-layer and per-pair work on a Dask cluster.
+Workers × threads never exceed the cores.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import all_pairs, as_2d, map_items, map_pairs, n_cores
+from repscope.compute import all_pairs, as_2d, map_items, map_pairs, resolve_scheduler
 from repscope.errors import InputError
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
@@ -473,7 +475,7 @@ def layer_matrix(
     metric: str = "linear_cka",
     layers: Sequence[str] | str | None = None,
     *,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
@@ -493,7 +495,8 @@ def layer_matrix(
     layers:
         Layer names (list or comma-separated string) to use from each source; default all.
     scheduler:
-        Generic (non-linear) measures only: ``None``/``"serial"`` or ``"processes"`` (see module doc).
+        Generic (non-linear) measures only: ``None``/``"serial"``, ``"processes"``, or a Dask client /
+        address / ``"local:N"`` (see module doc and :func:`repscope.compute.resolve_scheduler`).
     block_rows:
         Rows per streamed block for the linear path (default: ~64 MiB of float64 per block).
     device:
@@ -521,7 +524,7 @@ def layer_matrices(
     metrics: Sequence[str] | str = ("linear_cka", "procrustes"),
     layers: Sequence[str] | str | None = None,
     *,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
@@ -545,8 +548,7 @@ def layer_matrices(
     B = None if source_b is None else _Source(source_b, "source_b")
     lb = la if B is None else B.select(layers)
     perm = None if B is None else _match(A, B)
-    if scheduler not in (None, "serial", "processes"):
-        raise InputError(f"scheduler={scheduler!r}; use None/'serial' or 'processes'")
+    scheduler = resolve_scheduler(scheduler)  # validates; None → use_scheduler()/env default → serial
     linear = [m for m in metrics if m in LINEAR_MEASURES]
     results: dict[str, LayerMatrix] = {}
     if linear:
@@ -653,7 +655,7 @@ def _linear_finish(metric, acc, q, n_rows, n_cols, col_off, within, kw) -> np.nd
 
 
 def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw) -> np.ndarray:
-    n_workers = 1 if scheduler in (None, "serial") else n_cores()
+    n_workers = 1 if scheduler == "serial" else None
     if device is not None:
         kw = {**kw, "device": device}
     arrays = [A.read(layer) for layer in la]
@@ -662,7 +664,8 @@ def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw
     if measure.prepare is not None:
         prep = functools.partial(measure.prepare, **kw) if kw else measure.prepare
         items = map_items(
-            prep, arrays, n_workers=n_workers, progress=progress, desc=f"{measure.name}: prepare"
+            prep, arrays, n_workers=n_workers, progress=progress, desc=f"{measure.name}: prepare",
+            scheduler=scheduler,
         )
         func = measure.compare
     else:
@@ -682,7 +685,8 @@ def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw
         pairs = [(i, la_n + j) for i in range(la_n) for j in range(len(lb))]
         col_off = la_n
     vals = map_pairs(
-        func, items, pairs, n_workers=n_workers, progress=progress, desc=f"{measure.name}: pairs"
+        func, items, pairs, n_workers=n_workers, progress=progress, desc=f"{measure.name}: pairs",
+        scheduler=scheduler,
     )
     out = np.full((la_n, len(lb)), np.nan)
     for (i, j), v in zip(pairs, vals):

@@ -242,6 +242,7 @@ def ph_layer_matrix(
     seed: int = 0,
     n_workers: int | None = 1,
     progress: bool = False,
+    scheduler: Any = None,
 ) -> PHLayerMatrix:
     """Persistence-diagram distance between every pair of layers (Purvine et al. 2022 recipe by default).
 
@@ -250,8 +251,9 @@ def ph_layer_matrix(
     "avg_pool", "random_position", "flatten"), deduplicated, optionally normalised (``normalize``:
     "rms"/"diameter") and landmark-subsampled (``n_landmarks``; the Hausdorff error of every layer is
     kept in ``meta``), then Rips persistence up to ``maxdim`` (default ``max(dim, 1)``) runs per layer in
-    ``n_workers`` processes; ``metric`` (see :func:`diagram_distance`) on H_``dim`` gives the matrix.
-    Returns :class:`PHLayerMatrix` with mean and sd over draws.
+    ``n_workers`` processes (or on the ``scheduler`` given: a Dask client, address or ``"local:N"``, see
+    :func:`repscope.compute.resolve_scheduler`); ``metric`` (see :func:`diagram_distance`) on H_``dim``
+    gives the matrix. Returns :class:`PHLayerMatrix` with mean and sd over draws.
     """
     if metric not in DIAGRAM_METRICS:
         raise InputError(f"metric={metric!r} is unknown; use one of {', '.join(DIAGRAM_METRICS)}")
@@ -290,6 +292,7 @@ def ph_layer_matrix(
         n_workers=n_workers,
         progress=progress,
         desc="persistence",
+        scheduler=scheduler,
     )
     for (_b, nm), d in zip(keys, dgms):
         d.name = str(nm)
@@ -299,7 +302,9 @@ def ph_layer_matrix(
     pairs = [(b * L + i, b * L + j) for b in range(int(resamples)) for i, j in base]
     # sliced Wasserstein / images take ~1 ms per pair, bottleneck ~30 ms: starting a process pool (~1-3 s)
     # only pays off for many expensive pairs
-    pair_workers = n_workers if metric in ("bottleneck", "wasserstein") and len(pairs) >= 100 else 1
+    expensive = metric in ("bottleneck", "wasserstein") and len(pairs) >= 100
+    pair_workers = n_workers if expensive else 1
+    pair_sched = scheduler if expensive else "serial"
     vals = map_pairs(
         partial(_distance_job, metric=metric, dim=int(dim), kwargs=dict(metric_kwargs or {})),
         dgms,
@@ -307,6 +312,7 @@ def ph_layer_matrix(
         n_workers=pair_workers,
         progress=progress,
         desc="distances",
+        scheduler=pair_sched,
     )
     t3 = time.perf_counter()
     S = np.zeros((int(resamples), L, L))
