@@ -54,11 +54,11 @@ def render_shapes(
 ) -> np.ndarray:
     """Rasterise shapes to (n, 1, canvas, canvas) float32 images in [0, 1].
 
-    The object's half-extent is ``scale · max_radius`` pixels (default ``canvas / 5``); its centre moves
+    The object's half-extent is ``scale · max_radius`` pixels (default ``canvas / 4``); its centre moves
     over ``[max_radius, canvas − max_radius]`` as the position goes from 0 to 1, so objects stay inside.
     """
     n = shape.shape[0]
-    R = canvas / 5.0 if max_radius is None else float(max_radius)
+    R = canvas / 4.0 if max_radius is None else float(max_radius)
     # Every shape lies within 1.2 half-extents of its centre: rasterise only a P × P window around it.
     P = min(canvas, 2 * int(np.ceil(1.2 * R)) + 2)
     sub = (np.arange(P * _SS) + 0.5) / _SS
@@ -106,13 +106,15 @@ def make_dsprites_lite(
     *,
     seed: int = 0,
     canvas: int = 32,
+    scales: Any = None,
     id_offset: int = 0,
 ) -> LabelledSplit:
     """One split of ``n`` dSprites-lite images with the given position bias.
 
     Attributes: ``shape``, ``scale``, ``orientation``, ``pos_x``, ``pos_y``, ``pos_bin`` (0/1/2),
     ``biased`` (drawn from the biased part), ``group`` = 3·shape + pos_bin, and ``agrees``
-    (pos_bin == shape).
+    (pos_bin == shape). ``scales`` overrides dSprites' six scales 0.5…1.0 (small squares and hearts are
+    hard to tell apart on a small canvas; larger scales make the shape task easier).
     """
     f = _check_fraction(fraction_pos_bias)
     if int(n) < 1:
@@ -120,6 +122,9 @@ def make_dsprites_lite(
     if int(canvas) < 12:
         raise InputError(f"canvas={canvas} is too small to draw the shapes; use at least 12 pixels")
     n = int(n)
+    sc_levels = SCALES if scales is None else np.asarray(scales, dtype=np.float64).ravel()
+    if sc_levels.size < 1 or (sc_levels <= 0).any() or (sc_levels > 1).any():
+        raise InputError(f"scales={scales} must be values in (0, 1]")
     rng = np.random.default_rng(seed)
     shape = rng.integers(0, 3, n)
     biased = rng.random(n) < f
@@ -128,7 +133,7 @@ def make_dsprites_lite(
     hi = np.array([b[1] for b in POS_BINS])[pos_bin]
     pos_x = lo + rng.random(n) * (hi - lo)
     pos_y = rng.random(n)
-    scale = SCALES[rng.integers(0, SCALES.size, n)]
+    scale = sc_levels[rng.integers(0, sc_levels.size, n)]
     orientation = rng.random(n) * 2 * np.pi
     X = render_shapes(shape, scale, orientation, pos_x, pos_y, canvas=int(canvas))
     attrs = {
@@ -153,6 +158,7 @@ def dsprites_lite(
     n_test: int = 1500,
     seed: int = 0,
     canvas: int = 32,
+    scales: Any = None,
 ) -> SpuriousDataset:
     """Train and validation splits with ``fraction_pos_bias``; the test split is control data
     (position independent of shape), so worst-group accuracy over ``shape × pos_bin`` measures how much
@@ -160,9 +166,10 @@ def dsprites_lite(
     f = _check_fraction(fraction_pos_bias)
     ss = np.random.SeedSequence(seed).spawn(3)
     seeds = [int(s.generate_state(1)[0]) for s in ss]
-    train = make_dsprites_lite(n_train, f, seed=seeds[0], canvas=canvas, id_offset=0)
-    val = make_dsprites_lite(n_val, f, seed=seeds[1], canvas=canvas, id_offset=n_train)
-    test = make_dsprites_lite(n_test, 0.0, seed=seeds[2], canvas=canvas, id_offset=n_train + n_val)
+    kw = {"canvas": canvas, "scales": scales}
+    train = make_dsprites_lite(n_train, f, seed=seeds[0], id_offset=0, **kw)
+    val = make_dsprites_lite(n_val, f, seed=seeds[1], id_offset=n_train, **kw)
+    test = make_dsprites_lite(n_test, 0.0, seed=seeds[2], id_offset=n_train + n_val, **kw)
     names = [f"{s} @ {p}" for s in SHAPES for p in ("left", "centre", "right")]
     return SpuriousDataset(
         name="dsprites_lite",
@@ -178,6 +185,7 @@ def dsprites_lite(
             "n_train": n_train,
             "n_val": n_val,
             "n_test": n_test,
+            "scales": None if scales is None else [float(x) for x in np.ravel(scales)],
         },
         group_names=names,
     )
