@@ -361,8 +361,9 @@ class MitigationTable:
             )
         for dg in self.diagnostics():
             lines.append(
-                f"  {dg['dataset']} (bias {dg['bias']:g}): minority share {100 * dg['minority_overall']:.1f}% "
-                f"overall, {100 * dg['minority_mid']:.1f}% in the mid band, "
+                f"  {dg['dataset']} (bias {dg['bias']:g}): minority share "
+                f"{100 * dg['minority_overall']:.1f}% overall, "
+                f"{100 * dg['minority_mid']:.1f}% in the mid band, "
                 f"{100 * dg['minority_top']:.1f}% in the top 5%"
             )
         return "\n".join(lines)
