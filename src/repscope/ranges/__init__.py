@@ -9,6 +9,8 @@ retraining, and a mitigation benchmark against ERM, JTT-style up-weighting and D
     b = ranges.logit_bands(logits, unit=3)                       # low / mid / high / top on t_3
     a = ranges.associations(b, {"marker": m, "digit": y}, reference=y == 3)
     ranges.find_confounders(a).table()
+    w = ranges.curate(val_logits, val_labels).weights            # mid-range up-weighting, no group labels
+    head = ranges.fit_last_layer(val_features, val_labels, C=0.1, sample_weight=w)
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ from repscope.ranges.bands import (
     parse_unit,
     probe_direction,
     unit_scores,
+)
+from repscope.ranges.retrain import (
+    C_GRID,
+    Curation,
+    LinearHead,
+    curate,
+    fit_last_layer,
+    group_accuracies,
+    group_balanced_sampler,
+    jtt_weights,
 )
 from repscope.ranges.views import BandHistogram, BandImageGrid, band_histogram, band_image_grid
 
@@ -59,4 +71,31 @@ __all__ = [
     "band_histogram",
     "BandImageGrid",
     "band_image_grid",
+    "C_GRID",
+    "Curation",
+    "LinearHead",
+    "curate",
+    "fit_last_layer",
+    "group_accuracies",
+    "group_balanced_sampler",
+    "jtt_weights",
+    "analyse_store",
+    "analyse_bands",
+    "RangeAnalysis",
+    "run_benchmark",
+    "MitigationTable",
+    "BenchmarkConfig",
 ]
+
+
+def __getattr__(name: str):
+    # torch-/store-facing parts load lazily so `import repscope.ranges` stays light
+    if name in ("analyse_store", "analyse_bands", "RangeAnalysis"):
+        from repscope.ranges import analysis
+
+        return getattr(analysis, name)
+    if name in ("run_benchmark", "MitigationTable", "BenchmarkConfig"):
+        from repscope.ranges import benchmark
+
+        return getattr(benchmark, name)
+    raise AttributeError(f"module 'repscope.ranges' has no attribute {name!r}")

@@ -302,7 +302,7 @@ class BandAssociations:
     def plot(self):
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(self.attributes), 0.8 + 0.5 * len(self.band_names)))
+        fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(self.attributes), 1.2 + 0.5 * len(self.band_names)))
         im = ax.imshow(self.cramers_v, vmin=0, vmax=1, cmap="magma_r", aspect="auto")
         ax.set_xticks(range(len(self.attributes)), self.attributes, rotation=30, ha="right")
         ax.set_yticks(range(len(self.band_names)), self.band_names)
@@ -318,7 +318,7 @@ class BandAssociations:
                 color="white" if v > 0.5 else "black",
             )
         fig.colorbar(im, ax=ax, label="Cramér's V")
-        ax.set_title(self.title, fontsize=10)
+        ax.set_title(f"Cramér's V, band vs rest ({self.reference})\n{self.unit}", fontsize=8)
         fig.tight_layout()
         return fig
 

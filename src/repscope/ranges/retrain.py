@@ -196,6 +196,8 @@ def curate(
         raise InputError(f"edges={edges} must satisfy lower < upper")
     if which not in ("any", "pred", "nonpred", "label"):
         raise InputError(f"which={which!r} is not one of 'any', 'pred', 'nonpred', 'label'")
+    if upweight == "balanced" and labels is None:
+        raise InputError("upweight='balanced' needs the class labels (labels=...); or pass a number")
     if which == "label" and labels is None:
         raise InputError("which='label' needs the class labels (labels=...)")
     n, k = Z.shape

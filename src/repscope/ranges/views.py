@@ -196,12 +196,14 @@ def band_image_grid(
     n_per_band: int = 8,
     order: str = "random",
     captions: Any = None,
+    within: Any = None,
     seed: int = 0,
 ) -> BandImageGrid:
     """Pick up to ``n_per_band`` samples from each band and keep their images.
 
     ``images`` has one image per sample, in the same order as the bands' samples (row ``i`` ↔
     ``b.sample_ids[i]``). ``captions`` (optional, one string-able value per sample) label each image.
+    ``within`` (optional boolean mask) restricts the examples to a reference population.
     """
     imgs = np.asarray(images)
     if imgs.shape[0] != b.n_samples:
@@ -214,11 +216,21 @@ def band_image_grid(
         if side * side != imgs.shape[1]:
             raise InputError(f"flat images of length {imgs.shape[1]} are not square; pass (n, H, W) images")
         imgs = imgs.reshape(-1, side, side)
-    pos = {int(s): i for i, s in enumerate(b.sample_ids)}
+    keep = np.ones(b.n_samples, bool) if within is None else np.asarray(within, dtype=bool)
+    if keep.shape != (b.n_samples,):
+        raise InputError(f"within has shape {keep.shape}; pass a boolean mask with one entry per sample")
+    rng = np.random.default_rng(seed)
     out_imgs, out_ids, out_caps = [], [], []
     for bn in b.names:
-        ids = [int(x) for x in b.examples(bn, n_per_band, seed=seed, order=order)]
-        rows = [pos[i] for i in ids]
+        cand = np.flatnonzero(b.mask(bn) & keep)
+        if order == "random":
+            rows = list(rng.permutation(cand)[:n_per_band])
+        elif order in ("highest", "lowest"):
+            o = np.argsort(b.values[cand], kind="stable")
+            rows = list(cand[o[::-1] if order == "highest" else o][:n_per_band])
+        else:
+            raise InputError(f"order={order!r} is not one of random, highest, lowest")
+        ids = [int(b.sample_ids[r]) for r in rows]
         out_ids.append(ids)
         out_imgs.append(np.stack([_to_hw(imgs[r]) for r in rows]) if rows else np.zeros((0, 1, 1)))
         out_caps.append([str(captions[r]) for r in rows] if captions is not None else [])
