@@ -566,9 +566,12 @@ def find_confounders(
 ) -> ConfounderFindings:
     """Flag attributes associated with the unit in one of the two bands but not the other.
 
-    ``mid-range only`` when, in the mid band, V ≥ ``strong`` and p_adj < ``alpha``, while in the top band
-    V < ``weak`` or p_adj ≥ ``alpha`` or V_mid ≥ ``min_ratio``·V_top; ``top only`` symmetrically;
-    ``both`` when both are strong and significant; else ``neither``.
+    ``mid-range only`` when, in the mid band, V ≥ ``strong`` and p_adj < ``alpha``, while the top band
+    either shows no comparable association (V < ``weak``, p_adj ≥ ``alpha`` or V_mid ≥ ``min_ratio``·V_top)
+    or does not over-represent the level the mid band over-represents (its share in the top band is at
+    most its share in the reference — a top band that is merely *purer* than the reference does not
+    reveal the confounder); ``top only`` symmetrically; ``both`` when both are strong and significant;
+    else ``neither``.
     """
     if top not in assoc.band_names or mid not in assoc.band_names:
         raise InputError(f"bands {top!r}/{mid!r} not found; the associations have bands {assoc.band_names}")
@@ -586,9 +589,13 @@ def find_confounders(
         strong_m = np.isfinite(vm) and vm >= strong and sig_m
         weak_t = not np.isfinite(vt) or vt < weak or not sig_t or vm >= min_ratio * vt
         weak_m = not np.isfinite(vm) or vm < weak or not sig_m or vt >= min_ratio * vm
-        if strong_m and weak_t:
+        # does the other band show the level this band over-represents? (lift ≤ 1: it does not)
+        lvl_m, lvl_t = assoc.top_level[bm][a], assoc.top_level[bt][a]
+        hidden_in_top = lvl_m is not None and _lift(assoc, top, an, lvl_m) <= 1.0
+        hidden_in_mid = lvl_t is not None and _lift(assoc, mid, an, lvl_t) <= 1.0
+        if strong_m and (weak_t or hidden_in_top):
             verdict = "mid-range only"
-        elif strong_t and weak_m:
+        elif strong_t and (weak_m or hidden_in_mid):
             verdict = "top only"
         elif strong_t and strong_m:
             verdict = "both"
@@ -617,6 +624,16 @@ def find_confounders(
             }
         )
     return ConfounderFindings(assoc.unit, top, mid, rows, strong, weak, min_ratio, alpha)
+
+
+def _lift(assoc: BandAssociations, band: str, attribute: str, level: Any) -> float:
+    """Share of ``level`` in ``band`` over its share in the reference (NaN-safe: NaN → 0)."""
+    ref = np.asarray(assoc.reference_counts[attribute], dtype=np.float64)
+    i = assoc.levels[attribute].index(level)
+    sh = _share_or_nan(assoc, band, attribute, level)
+    r = ref[i] / ref.sum() if ref.sum() else np.nan
+    out = sh / r if r and np.isfinite(sh) else np.nan
+    return float(out) if np.isfinite(out) else 0.0
 
 
 def _share_or_nan(assoc: BandAssociations, band: str, attribute: str, level: Any) -> float:
