@@ -36,7 +36,7 @@ def test_rendering_position_and_area():
     cols = np.arange(32)
     com = [(im[0].sum(0) * cols).sum() / im[0].sum() for im in img]
     assert com[0] < com[1] < com[2]  # left, centre, right
-    R = 32 / 5
+    R = 32 / 4
     assert img[0].sum() == pytest.approx((1.6 * R) ** 2, rel=0.05)  # square side 2·0.8·R
     assert img[1].sum() == pytest.approx(np.pi * R * 0.5 * R, rel=0.05)  # ellipse, semi-axes R, R/2
     # rotating a square by 90° leaves it unchanged

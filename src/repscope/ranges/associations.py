@@ -412,7 +412,11 @@ def band_associations(
             elif n_permutations > 0:
                 P[bi, a] = 1.0
     Padj = adjust_pvalues(P, correction) if n_permutations > 0 else P.copy()
-    examples = {bn: [int(x) for x in b.examples(bn, n_examples, seed=seed)] for bn in b.names}
+    ex_rng = np.random.default_rng(seed)
+    examples = {
+        bn: [int(b.sample_ids[i]) for i in ex_rng.permutation(np.flatnonzero(b.mask(bn) & ref))[:n_examples]]
+        for bn in b.names
+    }
     return BandAssociations(
         unit=b.unit,
         band_names=list(b.names),

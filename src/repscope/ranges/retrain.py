@@ -90,12 +90,14 @@ def fit_last_layer(
     penalty: str = "l1",
     seed: int = 0,
     scaler: tuple[np.ndarray, np.ndarray] | None = None,
+    max_iter: int = 1000,
 ) -> LinearHead:
     """Fit a (DFR-style) last layer on frozen features.
 
     Standardises ``F`` (or uses ``scaler=(mean, scale)``), then fits ``n_retrains`` L1 logistic regressions
     (liblinear) — each on ``sampler(rng)`` rows when a sampler is given, e.g. :func:`group_balanced_sampler`
-    — with optional ``sample_weight``, and averages coefficients and intercepts.
+    — with optional ``sample_weight``, and averages coefficients and intercepts. ``max_iter`` caps
+    liblinear's iterations (heavily weighted, nearly separable problems converge slowly).
     """
     from sklearn.linear_model import LogisticRegression
 
