@@ -50,10 +50,14 @@ def _most_confused_class(Z: np.ndarray, y: np.ndarray | None) -> int:
     return int(np.argmax(counts))
 
 
-def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: bool = False) -> list:
-    """Result objects for the demo report's "ranges" section (≈ 30 s on 2 cores)."""
+def demo_results(
+    store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: bool = False, quick: bool = False
+) -> list:
+    """Result objects for the demo report's "ranges" section (≈ 15–30 s on 2 cores; ``quick``: one seed
+    in the mitigation table and 199 permutations)."""
     from repscope.ranges.benchmark import fast_config, prepare, run_benchmark
 
+    n_perm = 199 if quick else 999
     out: list[Any] = []
     layers = list(store.layers)
     logit_layer = "fc2" if "fc2" in layers else layers[-1]
@@ -63,7 +67,7 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
     images = _digit_images(store)
 
     # 1. a logit unit of the demo CNN
-    a1 = analyse_store(store, unit=f"{logit_layer}:{c}", kind="normalised", seed=seed)
+    a1 = analyse_store(store, unit=f"{logit_layer}:{c}", kind="normalised", seed=seed, n_permutations=n_perm)
     if images is not None:
         from repscope.ranges.views import band_image_grid
 
@@ -73,11 +77,13 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
     # 2. a direction in the penultimate layer
     pen = "relu4" if "relu4" in layers else None
     if pen is not None and y is not None:
-        a2 = analyse_store(store, direction=f"{pen}:class-mean:{c}", seed=seed)
+        a2 = analyse_store(store, direction=f"{pen}:class-mean:{c}", seed=seed, n_permutations=n_perm)
         out += [a2.histograms[0], a2.associations]
 
     # 3. the controlled confounder: spurious digits, marker hidden in the mid band
     cfg = fast_config()
+    if quick:
+        cfg.seeds = cfg.seeds[:1]
     pr = prepare("spurious_digits", 0.95, seed, cfg)
     A = pr.A
     cls = 1  # class group "digit ≥ 5"
@@ -90,6 +96,7 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
         reference_name="validation samples with digit ≥ 5",
         images=A.X,
         colour_by=["marker"],
+        n_permutations=n_perm,
         captions=np.array([f"marker {'right' if m else 'left'}" for m in A.attributes["marker"]]),
         seed=seed,
     )
