@@ -1,0 +1,149 @@
+"""`repscope ranges …`: activation-range analysis of a stored unit, and the mitigation benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from repscope.errors import InputError
+
+
+def _save(results: list[Any], out: Path | None, payload: dict[str, Any]) -> None:
+    if out is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from repscope._result import dumps
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(dumps(payload))
+    for i, r in enumerate(results):
+        fig = r.plot()
+        fig.savefig(out / f"ranges_{i:02d}_{type(r).__name__}.png", dpi=110)
+        plt.close(fig)
+
+
+def _print_table(header: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(*header)
+    for r in rows:
+        t.add_row(*[str(x) for x in r])
+    Console().print(t)
+
+
+def _parse_edges(edges: str | None) -> list[float] | None:
+    if edges is None:
+        return None
+    try:
+        return [float(x) for x in edges.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(
+            f"--edges {edges!r} must be comma-separated numbers, e.g. 0.3,0.7 or 0,30,70,95,100"
+        ) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ranges`` sub-command group (``analyse``, ``benchmark``) to the main CLI."""
+    sub = typer.Typer(
+        help="Activation ranges: bands of a unit, what each band contains, confounders, mitigation.",
+        no_args_is_help=True,
+    )
+
+    @sub.command("analyse")
+    def analyse(
+        store: Path = typer.Argument(..., help="activation store (zarr directory)"),
+        unit: str | None = typer.Option(None, "--unit", help="LAYER:INDEX, e.g. fc2:3 (a logit or a neuron)"),
+        direction: str | None = typer.Option(
+            None, "--direction", help="LAYER:class-mean:A[-B] | LAYER:probe:A | LAYER:file:PATH.npy"
+        ),
+        kind: str | None = typer.Option(
+            None, "--kind", help="normalised | percentile | value (default: normalised for the last layer)"
+        ),
+        edges: str | None = typer.Option(
+            None, "--edges", help="band edges, comma separated (t cuts or percentiles)"
+        ),
+        attribute: list[str] = typer.Option([], "--attribute", "-a", help="only test these attributes"),
+        within_class: bool = typer.Option(False, "--within-class", help="compare within the unit's class"),
+        permutations: int = typer.Option(999, "--permutations", help="permutations for p-values"),
+        correction: str = typer.Option("bh", "--correction", help="bh | holm | none"),
+        out: Path | None = typer.Option(None, "--out", help="write results.json and PNGs here"),
+        json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+        seed: int = typer.Option(0, "--seed"),
+        quiet: bool = typer.Option(False, "--quiet", help="print nothing but errors"),
+    ) -> None:
+        """Bands of one unit and the attributes that characterise each band."""
+        from repscope.ranges.analysis import analyse_store
+        from repscope.store import open_store
+
+        st = open_store(store)
+        res = analyse_store(
+            st,
+            unit=unit,
+            direction=direction,
+            kind=kind,
+            edges=_parse_edges(edges),
+            attributes=list(attribute) or None,
+            within_class=within_class,
+            n_permutations=permutations,
+            correction=correction,
+            seed=seed,
+        )
+        payload = res.to_dict()
+        _save([res.bands, *res.results()], out, payload)
+        if json_out:
+            from repscope._result import dumps
+
+            typer.echo(dumps(payload))
+        elif not quiet:
+            typer.echo(res.bands.summary())
+            _print_table(*res.associations.table())
+            if res.confounders is not None:
+                _print_table(*res.confounders.table())
+                typer.echo(res.confounders.summary())
+
+    @sub.command("benchmark")
+    def benchmark(
+        fast: bool = typer.Option(
+            False, "--fast", help="small configuration (spurious_digits, ρ=0.95, 2 seeds)"
+        ),
+        seeds: int = typer.Option(5, "--seeds", help="number of seeds (≥ 5 for the reported table)"),
+        dataset: list[str] = typer.Option([], "--dataset", help="spurious_digits and/or dsprites_lite"),
+        workers: int = typer.Option(2, "--workers", help="worker processes"),
+        out: Path | None = typer.Option(None, "--out", help="write results.json and a PNG here"),
+        json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
+        seed: int = typer.Option(0, "--seed", help="first seed"),
+        quiet: bool = typer.Option(False, "--quiet"),
+    ) -> None:
+        """Worst-group / mean accuracy of ERM, JTT-style, random subset, mid-range curation and DFR."""
+        from repscope.ranges.benchmark import BenchmarkConfig, fast_config, run_benchmark
+
+        if seeds < 1:
+            raise InputError("--seeds must be at least 1")
+        cfg = fast_config() if fast else BenchmarkConfig()
+        if not fast:
+            cfg.seeds = tuple(range(seed, seed + seeds))
+        else:
+            cfg.seeds = tuple(seed + s for s in cfg.seeds)
+        if dataset:
+            cfg.datasets = tuple(dataset)
+            full = BenchmarkConfig().biases
+            for d in dataset:  # --fast with dsprites_lite: one middle bias strength
+                if d in full and d not in cfg.biases:
+                    cfg.biases[d] = full[d][1:2]
+        res = run_benchmark(cfg, n_workers=workers, progress=not quiet and not json_out)
+        payload = res.to_dict()
+        _save([res], out, payload)
+        if json_out:
+            typer.echo(json.dumps(payload["stats"], indent=2))
+        elif not quiet:
+            typer.echo(res.format())
+
+    app.add_typer(sub, name="ranges")

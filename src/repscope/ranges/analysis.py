@@ -1,0 +1,225 @@
+"""One-call range analysis of a unit: bands → histogram by attribute → associations → confounders
+(→ image grid), on arrays or on an activation store (duck-typed: ``.read(layer)``, ``.labels``,
+``.attributes``, ``.sample_ids``, ``.layers``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from repscope.errors import InputError
+from repscope.ranges.associations import (
+    BandAssociations,
+    ConfounderFindings,
+    band_associations,
+    find_confounders,
+)
+from repscope.ranges.bands import (
+    Bands,
+    bands,
+    class_mean_direction,
+    logit_bands,
+    parse_unit,
+    probe_direction,
+    unit_scores,
+)
+from repscope.ranges.views import BandHistogram, BandImageGrid, band_histogram, band_image_grid
+
+__all__ = ["RangeAnalysis", "analyse_bands", "analyse_store", "direction_from_spec"]
+
+
+@dataclass
+class RangeAnalysis:
+    """Everything computed for one unit; ``results()`` lists the report-ready result objects."""
+
+    bands: Bands
+    histograms: list[BandHistogram]
+    associations: BandAssociations
+    confounders: ConfounderFindings | None
+    grid: BandImageGrid | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def results(self) -> list[Any]:
+        out: list[Any] = [*self.histograms, self.associations]
+        if self.confounders is not None:
+            out.append(self.confounders)
+        if self.grid is not None:
+            out.append(self.grid)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bands": self.bands.to_dict(),
+            "associations": self.associations.to_dict(),
+            "confounders": None if self.confounders is None else self.confounders.to_dict(),
+            "grid": None if self.grid is None else self.grid.to_dict(),
+            "notes": self.notes,
+        }
+
+
+def analyse_bands(
+    b: Bands,
+    attributes: dict[str, Any],
+    *,
+    reference: Any = None,
+    reference_name: str | None = None,
+    images: Any = None,
+    colour_by: list[str] | None = None,
+    n_permutations: int = 999,
+    correction: str = "bh",
+    top: str = "top",
+    mid: str = "mid",
+    exclude_from_confounders: Any = (),
+    n_per_band: int = 8,
+    captions: Any = None,
+    seed: int = 0,
+) -> RangeAnalysis:
+    """Histogram(s), associations, confounder findings (when ``top`` and ``mid`` bands exist) and an image
+    grid (when ``images`` are given) for one set of bands."""
+    colour_by = list(attributes)[:2] if colour_by is None else colour_by
+    hists = [band_histogram(b, a, attributes[a]) for a in colour_by if a in attributes]
+    assoc = band_associations(
+        b,
+        attributes,
+        reference=reference,
+        reference_name=reference_name,
+        n_permutations=n_permutations,
+        correction=correction,
+        seed=seed,
+    )
+    conf = None
+    if top in b.names and mid in b.names:
+        conf = find_confounders(assoc, top=top, mid=mid, exclude=exclude_from_confounders)
+    grid = None
+    if images is not None:
+        grid = band_image_grid(
+            b, images, n_per_band=n_per_band, seed=seed, within=reference, captions=captions
+        )
+    return RangeAnalysis(b, hists, assoc, conf, grid)
+
+
+def direction_from_spec(spec: str, X: np.ndarray, labels: Any, *, seed: int = 0) -> tuple[np.ndarray, str]:
+    """Build a direction from ``KIND:ARGS`` (the part after ``LAYER:``):
+
+    - ``class-mean:A`` — mean of class A minus mean of the rest; ``class-mean:A-B`` — A minus B;
+    - ``probe:A`` — logistic-regression probe weight for class A vs rest;
+    - ``file:PATH.npy`` — a saved vector.
+    """
+    kind, _, arg = spec.partition(":")
+    if kind == "file":
+        try:
+            w = np.load(arg)
+        except Exception as exc:
+            raise InputError(f"could not read direction file {arg!r} ({exc}); save it with np.save") from exc
+        return np.asarray(w, dtype=np.float64).ravel(), f"direction from {arg}"
+    if kind in ("class-mean", "probe"):
+        if labels is None:
+            raise InputError(f"direction {kind!r} needs labels in the store; use file:PATH.npy instead")
+        y = np.asarray(labels)
+        try:
+            parts = [int(x) for x in arg.split("-")] if arg else []
+        except ValueError:
+            raise InputError(f"direction {spec!r}: class ids must be integers, e.g. class-mean:3-5") from None
+        if len(parts) not in (1, 2) or (kind == "probe" and len(parts) != 1):
+            raise InputError(f"direction {spec!r}: write class-mean:A, class-mean:A-B or probe:A")
+        if kind == "probe":
+            return probe_direction(X, y, parts[0], seed=seed), f"probe({parts[0]} vs rest)"
+        neg = None if len(parts) == 1 else parts[1]
+        name = f"mean({parts[0]}) − mean({'rest' if neg is None else neg})"
+        return class_mean_direction(X, y, parts[0], neg), name
+    raise InputError(
+        f"direction kind {kind!r} is not one of class-mean, probe, file (e.g. relu4:class-mean:3)"
+    )
+
+
+def analyse_store(
+    store: Any,
+    *,
+    unit: str | None = None,
+    direction: str | None = None,
+    kind: str | None = None,
+    edges: Any = None,
+    attributes: list[str] | None = None,
+    within_class: bool = False,
+    images: Any = None,
+    n_permutations: int = 999,
+    correction: str = "bh",
+    seed: int = 0,
+) -> RangeAnalysis:
+    """Range analysis of one unit of a stored layer.
+
+    ``unit="fc2:3"`` analyses column 3 of layer ``fc2`` (normalised-logit bands by default, since a
+    unit of the last layer is treated as a logit when ``kind`` is None and the layer is the last one
+    listed; otherwise percentile bands). ``direction="relu4:class-mean:3"`` projects ``relu4`` on a
+    direction (see :func:`direction_from_spec`). The store's labels (as ``label``) and attributes are
+    tested; ``within_class`` restricts the reference population to samples labelled with the unit's
+    class (for logit units).
+    """
+    if (unit is None) == (direction is None):
+        raise InputError("give exactly one of --unit LAYER:INDEX or --direction LAYER:KIND:ARGS")
+    spec = unit if unit is not None else direction
+    assert spec is not None
+    layer, _, rest = spec.partition(":")
+    layers = list(getattr(store, "layers", []))
+    if layer not in layers:
+        raise InputError(f"layer {layer!r} is not in the store; available layers: {', '.join(layers)}")
+    X = np.asarray(store.read(layer))
+    labels = getattr(store, "labels", None)
+    attrs: dict[str, Any] = {}
+    if labels is not None:
+        attrs["label"] = np.asarray(labels)
+    for k, v in (getattr(store, "attributes", None) or {}).items():
+        attrs[k] = np.asarray(v)
+    if attributes:
+        missing = [a for a in attributes if a not in attrs]
+        if missing:
+            raise InputError(
+                f"attribute(s) {missing} not in the store; available: {', '.join(attrs) or 'none'}"
+            )
+        attrs = {a: attrs[a] for a in attributes}
+    ids = getattr(store, "sample_ids", None)
+    notes: list[str] = []
+    idx = None
+    if unit is not None:
+        _, idx = parse_unit(unit)
+        is_logit = kind == "normalised" or (kind is None and layers and layer == layers[-1])
+        if is_logit:
+            Z = X
+            preds = Z.argmax(axis=1)
+            attrs.setdefault("predicted", preds)
+            kw = {} if edges is None else {"edges": edges}
+            b = logit_bands(Z, idx, sample_ids=ids, unit_name=f"{layer}:{idx}", **kw)
+        else:
+            s = unit_scores(X, unit=idx)
+            b = bands(s, kind=kind or "percentile", edges=edges, sample_ids=ids, unit=f"{layer}:{idx}")
+    else:
+        w, name = direction_from_spec(rest, X, labels, seed=seed)
+        s = unit_scores(X, direction=w)
+        b = bands(s, kind=kind or "percentile", edges=edges, sample_ids=ids, unit=f"{layer}: {name}")
+    if not attrs:
+        raise InputError(
+            "the store has no labels or attributes to associate with the bands; capture with labels="
+        )
+    reference, ref_name = None, None
+    if within_class:
+        if labels is None or idx is None:
+            raise InputError("--within-class needs labels in the store and a --unit LAYER:INDEX")
+        reference = np.asarray(labels) == idx
+        ref_name = f"samples labelled {idx}"
+        if reference.sum() < 2:
+            raise InputError(f"only {int(reference.sum())} samples are labelled {idx}; drop --within-class")
+    res = analyse_bands(
+        b,
+        attrs,
+        reference=reference,
+        reference_name=ref_name,
+        images=images,
+        n_permutations=n_permutations,
+        correction=correction,
+        seed=seed,
+        exclude_from_confounders=("predicted",),
+    )
+    res.notes = notes
+    return res

@@ -1,0 +1,124 @@
+"""Association statistics: known answers, null behaviour, permutation p-values, corrections, confounders."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import mutual_info_score
+
+from repscope.errors import InputError
+from repscope.ranges import (
+    adjust_pvalues,
+    band_associations,
+    bands,
+    cramers_v,
+    find_confounders,
+    mutual_information,
+)
+
+
+def test_cramers_v_known_values():
+    x = np.array([0] * 50 + [1] * 50)
+    assert cramers_v(x, x) == pytest.approx(1.0)
+    assert cramers_v(x, 1 - x) == pytest.approx(1.0)
+    assert cramers_v(x, np.tile([0, 1], 50)) == pytest.approx(0.0)
+    # 2x2 table [[40,10],[10,40]]: phi = (40*40-10*10)/sqrt(50^4) = 0.6
+    y = np.array([0] * 40 + [1] * 10 + [0] * 10 + [1] * 40)
+    assert cramers_v(x, y) == pytest.approx(0.6)
+    assert cramers_v(x, np.zeros(100)) == 0.0
+
+
+def test_mutual_information_matches_sklearn_and_entropy():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 4, 300), rng.integers(0, 3, 300)
+    assert mutual_information(a, b, base=np.e) == pytest.approx(mutual_info_score(a, b))
+    x = np.arange(400) % 4
+    assert mutual_information(x, x) == pytest.approx(2.0)  # H(uniform on 4) = 2 bits
+
+
+def test_association_near_zero_for_independent_and_one_for_copies():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    s = rng.normal(size=n)
+    b = bands(s)
+    indep = rng.integers(0, 3, n)
+    copy_mid = b.mask("mid").astype(int)
+    a = band_associations(b, {"indep": indep, "copy": copy_mid}, n_permutations=199, seed=0)
+    v_indep = a.cramers_v[:, 0]
+    assert np.all(v_indep < 0.05)
+    assert a.get("mid", "copy") == pytest.approx(1.0)
+    assert a.get("mid", "copy", "mutual_info") == pytest.approx(1.0)  # one bit in the balanced table
+    assert a.p_adjusted[b.index("mid"), 1] <= 0.01
+    assert np.all(a.p_adjusted[:, 0] > 0.05)
+    # unweighted statistics are the textbook ones
+    a2 = band_associations(b, {"indep": indep}, weighting="counts", n_permutations=0)
+    assert a2.get("top", "indep") == pytest.approx(cramers_v(b.mask("top"), indep))
+
+
+def test_bias_corrected_v_is_near_zero_in_expectation():
+    rng = np.random.default_rng(2)
+    vals = [
+        cramers_v(rng.integers(0, 2, 200), rng.integers(0, 3, 200), bias_correction=True) for _ in range(200)
+    ]
+    raw = [cramers_v(rng.integers(0, 2, 200), rng.integers(0, 3, 200)) for _ in range(200)]
+    assert np.mean(vals) < 0.04 < np.mean(raw)
+
+
+def test_permutation_pvalues_are_uniform_under_null():
+    rng = np.random.default_rng(3)
+    ps = []
+    for k in range(60):
+        s = rng.normal(size=300)
+        a = band_associations(
+            bands(s), {"x": rng.integers(0, 2, 300)}, n_permutations=99, seed=k, correction="none"
+        )
+        ps.extend(a.p_value[:, 0])
+    ps = np.asarray(ps)
+    assert 0.35 < ps.mean() < 0.65
+    assert np.mean(ps < 0.05) < 0.12
+
+
+def test_holm_and_bh_known_values():
+    p = [0.01, 0.04, 0.03, 0.2]
+    assert np.allclose(adjust_pvalues(p, "holm"), [0.04, 0.09, 0.09, 0.2])
+    assert np.allclose(adjust_pvalues(p, "bh"), [0.04, 0.16 / 3, 0.16 / 3, 0.2])
+    assert np.allclose(adjust_pvalues(p, "none"), p)
+    with pytest.raises(InputError, match="correction"):
+        adjust_pvalues(p, "bonferroni-ish")
+
+
+def test_reference_population_and_confounder_flag():
+    """Marker hidden in the mid band: a synthetic unit whose mid band is enriched in marker=1
+    while its top band looks like the reference."""
+    rng = np.random.default_rng(4)
+    n = 4000
+    marker = (rng.random(n) < 0.1).astype(int)
+    s = rng.normal(size=n) + 2.0
+    s[marker == 1] = rng.normal(0.0, 0.3, (marker == 1).sum())  # marker-1 samples sit mid-range
+    b = bands(s, kind="value", edges=(-np.inf, -0.5, 0.5, 3.0, np.inf), names=("low", "mid", "high", "top"))
+    a = band_associations(b, {"marker": marker, "noise": rng.integers(0, 2, n)}, n_permutations=199)
+    f = find_confounders(a)
+    verdicts = {r["attribute"]: r["verdict"] for r in f.rows}
+    assert verdicts["marker"] == "mid-range only"
+    assert verdicts["noise"] == "neither"
+    assert a.share("mid", "marker", 1) > 0.5 > a.share("top", "marker", 1)
+    header, rows = f.table()
+    assert header[0] == "attribute" and len(rows) == 2
+    # reference restricts the population
+    ref = marker == 0
+    a2 = band_associations(b, {"marker": marker}, reference=ref, n_permutations=0)
+    assert a2.n_reference == int(ref.sum())
+    assert np.nan_to_num(a2.cramers_v).max() == 0.0  # marker is constant in the reference
+
+
+def test_association_bad_inputs():
+    b = bands(np.arange(10.0))
+    with pytest.raises(InputError, match="one value per sample"):
+        band_associations(b, {"x": np.zeros(5)})
+    with pytest.raises(InputError, match="non-empty dict"):
+        band_associations(b, {})
+    with pytest.raises(InputError, match="Bands"):
+        band_associations(np.arange(10), {"x": np.zeros(10)})
+    with pytest.raises(InputError, match="weighting"):
+        band_associations(b, {"x": np.zeros(10)}, weighting="odd")
+    a = band_associations(b, {"x": np.arange(10) % 2}, n_permutations=9)
+    with pytest.raises(InputError, match="not found"):
+        find_confounders(a, top="nope")
