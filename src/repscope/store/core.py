@@ -468,6 +468,9 @@ class StoreWriter:
 
     def _submit(self, job: dict[str, Any]) -> None:
         if self._worker is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="repscope-store-io")
             self._worker = threading.Thread(target=self._run_worker, name="repscope-store-writer", daemon=True)
             self._worker.start()
         self._pending = self._pending_rows() + job["n"]
@@ -493,28 +496,40 @@ class StoreWriter:
             finally:
                 self._queue.task_done()
 
+    def _handles(self) -> dict[str, Any]:
+        """Array handles opened once (opening re-reads metadata from disk)."""
+        if getattr(self, "_arrays", None) is None:
+            g = self._group
+            h = {("L", d["name"]): g["layers"][d["key"]] for d in self._meta["layers"]}
+            h[("ids", "")] = g["sample_ids"]
+            if "labels" in g:
+                h[("labels", "")] = g["labels"]
+            h.update({("A", d["name"]): g["attributes"][d["key"]] for d in self._meta["attributes"]})
+            self._arrays = h
+        return self._arrays
+
     def _write_job(self, job: dict[str, Any]) -> None:
         s, n = job["start"], job["n"]
         stop = s + n
-        g = self._group
-        arrays = [g["layers"][d["key"]] for d in self._meta["layers"]] + [g["sample_ids"]]
-        if job["labels"] is not None:
-            arrays.append(g["labels"])
-        arrays += [g["attributes"][d["key"]] for d in self._meta["attributes"]]
-        for arr in arrays:
+        arrays = self._handles()
+        for arr in arrays.values():
             if arr.shape[0] < stop:
                 arr.resize((stop, *arr.shape[1:]))
-        for d in self._meta["layers"]:
-            block = job["layers"][d["name"]]
-            g["layers"][d["key"]][s:stop] = block
+        writes = [(arrays[("L", name)], block) for name, block in job["layers"].items()]
+        writes.append((arrays[("ids", "")], job["ids"]))
+        if job["labels"] is not None:
+            writes.append((arrays[("labels", "")], _to_column(job["labels"], arrays[("labels", "")])))
+        writes += [(arrays[("A", name)], _to_column(v, arrays[("A", name)])) for name, v in job["attrs"].items()]
+
+        def put(item: tuple[Any, np.ndarray]) -> None:
+            item[0][s:stop] = item[1]
+
+        # Layers are encoded and written concurrently (compression and file I/O release the GIL).
+        list(self._pool.map(put, writes))
+        for name, block in job["layers"].items():
             bad = int(block.size - np.count_nonzero(np.isfinite(block)))
             if bad:
-                self._nonfinite[d["name"]] = self._nonfinite.get(d["name"], 0) + bad
-        g["sample_ids"][s:stop] = job["ids"]
-        if job["labels"] is not None:
-            g["labels"][s:stop] = _to_column(job["labels"], g["labels"])
-        for d in self._meta["attributes"]:
-            g["attributes"][d["key"]][s:stop] = _to_column(job["attrs"][d["name"]], g["attributes"][d["key"]])
+                self._nonfinite[name] = self._nonfinite.get(name, 0) + bad
         self.committed = stop
         self._pending -= n
         self._commit(stop, complete=False)
@@ -529,6 +544,7 @@ class StoreWriter:
             self._queue.put(None)
             self._worker.join()
             self._worker = None
+            self._pool.shutdown(wait=True)
         self._raise_worker_error()
 
     def finish(self) -> None:
@@ -560,14 +576,9 @@ class StoreWriter:
         self._commit(self.committed, complete=False, error=error[:500])
 
     def _all_arrays(self):
-        g = self._group
         if not self._meta["layers"]:
             return []
-        out = [g["layers"][d["key"]] for d in self._meta["layers"]] + [g["sample_ids"]]
-        if "labels" in g:
-            out.append(g["labels"])
-        out += [g["attributes"][d["key"]] for d in self._meta["attributes"]]
-        return out
+        return list(self._handles().values())
 
 
 def _compressors(name: str) -> Any:
