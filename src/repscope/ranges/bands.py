@@ -189,7 +189,7 @@ def normalised_logits(logits: Any, classes: Any = None, *, pred: Any = None) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class Bands:
     """Band assignment of every sample for one scalar unit.
 
@@ -208,6 +208,9 @@ class Bands:
     sample_ids: np.ndarray
     group_values: np.ndarray | None = None
     groups: np.ndarray | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"Bands(unit={self.unit!r}, kind={self.kind!r}, counts={self.counts()})"
 
     @property
     def title(self) -> str:
