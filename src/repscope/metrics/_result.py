@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import html
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,9 +98,6 @@ class LayerMatrix:
                 f"farthest: {farthest[1]} / {farthest[2]} ({farthest[0]:.3f})."
             )
         return text
-
-    def html(self) -> str:
-        return f"<p class='metric-note'>{html.escape(self.description)}</p>"
 
     def plot(self, ax: Any = None, annotate: bool | None = None) -> Any:
         """Matplotlib heatmap (returns the Figure)."""
