@@ -29,7 +29,8 @@ def _one_line_error(res, pattern):
 def test_help_lists_every_command():
     res = run("--help")
     assert res.returncode == 0
-    for cmd in ("demo", "capture", "report", "layers"):
+    for cmd in ("demo", "capture", "report", "layers", "compare", "ranges", "topology", "dynamics", "descramble",
+                "cluster"):
         assert cmd in res.stdout
 
 
@@ -82,3 +83,17 @@ def test_npy_data_and_labels(tmp_path):
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object))
     res = run("capture", "--model", "digits-cnn", "--data", str(tmp_path / "o.npy"), "--out", str(tmp_path / "t"))
     _one_line_error(res, "needs pickle")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "{missing}"],
+        ["topology", "{missing}"],
+        ["descramble", "{missing}", "--layer", "fc1"],
+        ["ranges", "analyse", "{missing}", "--unit", "fc2:3"],
+    ],
+)
+def test_every_lens_command_reports_a_missing_store_in_one_line(tmp_path, args):
+    missing = str(tmp_path / "nope.zarr")
+    _one_line_error(run(*[a.format(missing=missing) for a in args]), "no activation store")
