@@ -280,6 +280,7 @@ def ph_layer_matrix(
         rows = None if full else np.sort(rng.choice(n, size=int(n_samples), replace=False))
         for nm in names:
             A, shape = read(nm, rows)
+            as_2d(A, f"layer {nm!r}", dtype=None)  # NaN/Inf or too few rows: an error naming the layer
             X = point_cloud(A, cloud, shape=shape, n_components=n_components, seed=seed + b)
             X, h = _prepare_cloud(X, normalize=normalize, n_landmarks=n_landmarks, seed=seed + b)
             clouds.append(X)
