@@ -105,9 +105,7 @@ def run_demo(
     from repscope.report import write_report
 
     if model == "minilm":
-        from repscope.models.text import run_minilm_demo
-
-        return run_minilm_demo(out_dir, seed=seed, progress=progress, log=log)
+        return run_minilm_demo(out_dir, seed=seed, progress=progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -129,3 +127,22 @@ def run_demo(
             "total time (s)": round(time.perf_counter() - t0, 2)}
     path = write_report(secs, out, title=f"repscope demo — digits {model}", meta=meta)
     return path
+
+
+def run_minilm_demo(out_dir: str | Path, *, seed: int = 0, progress: bool = True) -> Path:
+    """The demo on a real pretrained model (all-MiniLM-L6-v2, offline): capture summary + layer×layer CKA."""
+    from repscope.metrics import layer_matrix
+    from repscope.models.text import SENTENCES, capture_minilm
+    from repscope.report import Section, write_report
+    from repscope.store.summary import CaptureSummary
+
+    t0 = time.perf_counter()
+    store = capture_minilm(out_dir, seed=seed, progress=progress)
+    summary = CaptureSummary.from_store(store, topics=", ".join(SENTENCES))
+    cka = layer_matrix(store, metric="linear_cka")
+    secs = [Section("Capture", [summary], key="capture"),
+            Section("Representational similarity", [cka], key="similarity",
+                    intro="Linear CKA between MiniLM's layers on the built-in sentences (masked token mean).")]
+    return write_report(secs, out_dir, title="repscope demo — all-MiniLM-L6-v2",
+                        meta={"job": "repscope demo --model minilm", "seed": seed,
+                              "total time (s)": round(time.perf_counter() - t0, 2)})

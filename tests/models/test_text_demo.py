@@ -15,9 +15,10 @@ def test_minilm_demo_matches_direct_forward(tmp_path):
     import torch
 
     import repscope as rs
-    from repscope.models.text import SENTENCES, load_minilm, run_minilm_demo
+    from repscope.models.text import SENTENCES, load_minilm
+    from repscope.pipeline import run_minilm_demo
 
-    path = run_minilm_demo(tmp_path, progress=False, log=lambda m: None)
+    path = run_minilm_demo(tmp_path, progress=False)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     store = rs.open_store(tmp_path / "acts.zarr")
     assert store.layers == ["embeddings"] + [f"encoder.layer.{i}" for i in range(6)]

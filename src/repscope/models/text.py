@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +78,16 @@ def load_minilm() -> tuple[Any, Any]:
     return model.eval(), tok
 
 
-def run_minilm_demo(out_dir: str | Path, *, seed: int = 0, progress: bool = True, log: Any = print) -> Path:
-    """Per-layer sentence representations (masked token mean) of MiniLM → capture summary + CKA matrix."""
+def capture_minilm(out_dir: str | Path, *, seed: int = 0, progress: bool = True) -> Any:
+    """Capture MiniLM's per-layer sentence representations (masked token mean) of the built-in sentences.
+
+    Layers: ``embeddings`` and ``encoder.layer.0`` … ``encoder.layer.5``; labels = topic index, attribute
+    ``topic`` = topic name. Returns the :class:`~repscope.store.ActivationStore` at ``out_dir/acts.zarr``.
+    """
     import torch
 
     from repscope import capture
-    from repscope.metrics import layer_matrix
-    from repscope.report import Section, write_report
-    from repscope.store.summary import CaptureSummary
 
-    t0 = time.perf_counter()
     torch.manual_seed(seed)
     model, tok = load_minilm()
     topics = list(SENTENCES)
@@ -99,14 +98,6 @@ def run_minilm_demo(out_dir: str | Path, *, seed: int = 0, progress: bool = True
                 "token_type_ids": enc["token_type_ids"][s : s + 16]} for s in range(0, len(sents), 16)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    store = capture(model, batches, lambda n, m: bool(_LAYER.match(n)), out / "acts.zarr", pool="token_mean",
-                    labels=labels, attributes={"topic": np.array(topics)[labels]}, overwrite=True,
-                    progress=progress, dataset=f"{len(sents)} built-in sentences, {len(topics)} topics")
-    summary = CaptureSummary.from_store(store, **{"topics": ", ".join(topics)})
-    cka = layer_matrix(store, metric="linear_cka")
-    secs = [Section("Capture", [summary], key="capture"),
-            Section("Representational similarity", [cka], key="similarity",
-                    intro="Linear CKA between MiniLM's layers on the built-in sentences (masked token mean).")]
-    return write_report(secs, out, title="repscope demo — all-MiniLM-L6-v2",
-                        meta={"job": "repscope demo --model minilm", "seed": seed,
-                              "total time (s)": round(time.perf_counter() - t0, 2)})
+    return capture(model, batches, lambda n, m: bool(_LAYER.match(n)), out / "acts.zarr", pool="token_mean",
+                   labels=labels, attributes={"topic": np.array(topics)[labels]}, overwrite=True,
+                   progress=progress, dataset=f"{len(sents)} built-in sentences, {len(topics)} topics")
