@@ -1,7 +1,7 @@
 """Purvine et al. (2022) on a deeper CNN: PH layer distances next to 1 − CKA, and mapper purity per layer.
 
-Issue 5, "reproduce on embedded data": a 5-conv (with batch norm) + 2-linear CNN is trained in seconds (one torch thread,
-seeded) on generated data — dSprites-lite with no position bias (task = shape, 3 classes, 32 × 32) or
+Issue 5, "reproduce on embedded data": a 5-conv (with batch norm) + 2-linear CNN is trained in seconds
+(one torch thread, seeded) on generated data — dSprites-lite with no position bias (task = shape, 3 classes, 32 × 32) or
 scikit-learn's digits (10 classes, 8 × 8) — and **every** Conv2d and Linear module is captured with
 ``pool="none"`` into a temporary store (conv outputs are taken before their ReLU, as in the paper;
 also before batch norm; ``fc1`` is the penultimate pre-activation, ``fc2`` the logits). On that store:
@@ -345,6 +345,8 @@ def _arch_string(model: Any) -> str:
             parts.append(f"{name} {m.in_channels}→{m.out_channels}" + (f"/s{m.stride[0]}" if m.stride[0] > 1 else ""))
         elif isinstance(m, nn.Linear):
             parts.append(f"{name} {m.in_features}→{m.out_features}")
+        elif isinstance(m, nn.BatchNorm2d) and parts:
+            parts[-1] += "+BN"
         elif isinstance(m, nn.MaxPool2d):
             parts.append("maxpool")
     return "CNN " + ", ".join(parts)
