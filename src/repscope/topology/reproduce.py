@@ -276,7 +276,7 @@ class ReproductionReading:
         p = self.node_purity
         path = " → ".join(f"{lay} {v:.2f}" for lay, v in zip(self.layers, p))
         if self.purity_rises() and self.monotone():
-            pur = "rises with depth at every step, as the paper reports"
+            pur = "rises with depth (never drops by more than 0.01 between consecutive layers), as the paper reports"
         elif self.purity_rises():
             drops = [
                 f"{self.layers[i]}→{self.layers[i + 1]}" for i in range(len(p) - 1) if p[i + 1] < p[i] - 0.01
@@ -293,7 +293,7 @@ class ReproductionReading:
         s = (
             f"Model: {self.architecture}; {self.description}; {acc} accuracy {self.accuracy:.3f}. "
             f"All {len(self.layers)} conv/linear layers ({', '.join(self.layers)}) were captured without "
-            f"pooling (conv outputs before ReLU).\n\n"
+            f"pooling (conv outputs before batch norm and ReLU).\n\n"
             f"PH (top-ℓ2 clouds, Rips H1, sliced Wasserstein; n = {self.n_samples}, {self.resamples} draw(s)) "
             f"vs 1 − linear CKA: Spearman r = {self.r:.2f}, Mantel p = {self.p_value:.2g} — {agree}."
         )
