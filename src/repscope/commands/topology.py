@@ -16,12 +16,57 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "layer"
 
 
+def _reproduce(
+    dataset: str, n_samples: int, resamples: int, seed: int, out: pathlib.Path | None, as_json: bool, quiet: bool
+) -> None:
+    """``--reproduce``: deeper-CNN reproduction → report.html (one section) + reproduction.json in ``out``."""
+    from repscope._result import dumps
+    from repscope.topology.reproduce import DATASETS, deeper_cnn_reproduction
+
+    if dataset not in DATASETS:
+        raise InputError(f"--dataset {dataset!r} is unknown; use one of {', '.join(DATASETS)}")
+    res = deeper_cnn_reproduction(
+        seed=seed, n_samples=n_samples, progress=not quiet and not as_json, dataset=dataset, resamples=resamples
+    )
+    reading = res[-1]
+    payload = {"reading": reading.to_dict(), "results": [{"title": r.title, "result": r.to_dict()} for r in res]}
+    if out is not None:
+        from repscope.report import Section, write_report
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "reproduction.json").write_text(dumps(payload))
+        write_report(
+            [
+                Section(
+                    "Topology — deeper CNN reproduction",
+                    list(res),
+                    intro="Purvine et al. (2022) on a deeper CNN: PH (H1, sliced Wasserstein) layer distances "
+                    "next to 1 − linear CKA, their rank correlation, and mapper purity per layer.",
+                    key="topology-reproduce",
+                )
+            ],
+            out,
+            title=f"repscope — topology reproduction ({dataset})",
+            meta={"dataset": dataset, "seed": seed, "n_samples": reading.n_samples, "resamples": reading.resamples,
+                  "total time (s)": round(reading.seconds["total"], 2)},
+        )
+    if as_json:
+        typer.echo(json.dumps(json.loads(dumps(payload["reading"]))))
+    elif not quiet:
+        typer.echo(reading.summary())
+        if out is not None:
+            typer.echo(f"wrote {out / 'report.html'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``topology`` command to the main CLI app."""
 
     @app.command("topology")
     def topology(
-        store: Annotated[pathlib.Path, typer.Argument(help="Activation store (zarr directory) to analyse.")],
+        store: Annotated[
+            pathlib.Path | None,
+            typer.Argument(help="Activation store (zarr directory) to analyse (not with --reproduce)."),
+        ] = None,
         layers: Annotated[
             str | None, typer.Option("--layers", help="Comma-separated layer names (default: all layers).")
         ] = None,
@@ -31,8 +76,9 @@ def register(app: typer.Typer) -> None:
         ] = "top_l2",
         n_samples: Annotated[int, typer.Option("--n-samples", help="Inputs per draw (paper: 1000).")] = 1000,
         resamples: Annotated[
-            int, typer.Option(help="Independent draws of n-samples inputs (mean ± sd).")
-        ] = 1,
+            int | None,
+            typer.Option(help="Independent draws of n-samples inputs (mean ± sd); default 1, 3 with --reproduce."),
+        ] = None,
         metric: Annotated[
             str, typer.Option(help="sliced_wasserstein (paper), bottleneck, wasserstein, persistence_image.")
         ] = "sliced_wasserstein",
@@ -52,9 +98,31 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
         seed: Annotated[int, typer.Option(help="Seed for sample draws and layouts.")] = 0,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary output.")] = False,
+        reproduce: Annotated[
+            bool,
+            typer.Option(
+                "--reproduce",
+                help="Instead of a store: train a deeper CNN (5 conv + 2 linear) and reproduce the paper's "
+                "PH-vs-CKA and mapper-purity findings on all its layers; writes report.html + JSON to --out.",
+            ),
+        ] = False,
+        dataset: Annotated[
+            str, typer.Option(help="With --reproduce: dsprites_lite (bias-free, task = shape) or digits.")
+        ] = "dsprites_lite",
     ) -> None:
-        """Persistent-homology distances between layers and mapper graphs (Purvine et al. 2022)."""
+        """Persistent-homology distances between layers and mapper graphs (Purvine et al. 2022).
+
+        ``repscope topology --reproduce --out DIR`` runs the deeper-CNN reproduction instead."""
         import numpy as np
+
+        if reproduce:
+            if store is not None:
+                raise InputError("--reproduce trains its own model; give either a STORE or --reproduce, not both")
+            _reproduce(dataset, n_samples, 3 if resamples is None else resamples, seed, out, as_json, quiet)
+            return
+        if store is None:
+            raise InputError("no STORE given; pass an activation store directory, or --reproduce")
+        resamples = 1 if resamples is None else resamples
 
         from repscope._result import dumps
         from repscope.store import open_store

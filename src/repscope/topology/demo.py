@@ -7,6 +7,8 @@
 3. Sensitivity: removing the top principal components of the penultimate layer, PH distance vs 1 − CKA.
 4. One mapper graph per layer (lens = L2 norm, 10 intervals, 50% overlap, DBSCAN with k-NN-elbow ε) and
    the purity trend with depth.
+5. (full demo, not ``quick``) The same on a deeper CNN (5 conv + 2 linear layers, all captured) trained on
+   bias-free dSprites-lite: :mod:`repscope.topology.reproduce`, ending with a written reading.
 """
 
 from __future__ import annotations
@@ -17,22 +19,114 @@ from typing import Any
 
 import numpy as np
 
+from repscope.errors import InputError
 from repscope.topology.clouds import store_cloud
 from repscope.topology.layers import (
+    MatrixComparison,
+    MatrixCorrelation,
+    PHLayerMatrix,
     compare_matrices,
     matrix_correlation,
     pc_removal_sensitivity,
     ph_layer_matrix,
 )
-from repscope.topology.mapper import mapper, mapper_trend
+from repscope.topology.mapper import MapperGraph, MapperTrend, mapper, mapper_trend
 
-__all__ = ["demo_results"]
+__all__ = ["demo_results", "cka_distance_matrix", "first_draw_rows", "mapper_per_layer", "ph_vs_cka"]
 
 
 def _one_minus_cka(X: np.ndarray, Y: np.ndarray) -> float:
     from repscope.metrics import linear_cka
 
     return 1.0 - float(linear_cka(X, Y))
+
+
+def first_draw_rows(n: int, n_use: int, seed: int) -> np.ndarray:
+    """The rows of :func:`ph_layer_matrix`'s first draw of ``n_use`` of ``n`` samples (all when n_use ≥ n)."""
+    if n_use >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=n_use, replace=False))
+
+
+def cka_distance_matrix(acts: dict[str, Any], layers: list[str]) -> np.ndarray:
+    """1 − linear CKA between every pair of ``layers`` (arrays (n, ...) over the same samples).
+
+    Linear CKA = ⟨K̃, L̃⟩_F / (‖K̃‖_F ‖L̃‖_F) with K̃ = X_c X_cᵀ the Gram matrix of the column-centred,
+    flattened activations (Kornblith et al. 2019; equal to the feature-space form used by
+    :func:`repscope.metrics.linear_cka`). Each layer's n × n Gram matrix is formed once, so memory is
+    L·n² doubles whatever the layer widths (the feature-space path of
+    :func:`repscope.metrics.layer_matrix` needs (Σ widths)² doubles, gigabytes for full-resolution conv maps).
+    """
+    from repscope.compute import as_2d
+
+    grams = []
+    for lay in layers:
+        X = as_2d(acts[lay], f"activations of {lay!r}")
+        Xc = X - X.mean(axis=0)
+        K = Xc @ Xc.T
+        nrm = float(np.sqrt(np.vdot(K, K)))
+        if nrm <= 0:
+            raise InputError(f"layer {lay!r} has zero variance over these samples; CKA is undefined")
+        grams.append(K / nrm)
+    n0 = grams[0].shape[0] if grams else 0
+    if any(K.shape[0] != n0 for K in grams):
+        raise InputError("the layers hold different numbers of samples; give the same rows for every layer")
+    L = len(layers)
+    D = np.zeros((L, L))
+    for i in range(L):
+        for j in range(i + 1, L):
+            D[i, j] = D[j, i] = 1.0 - float(np.vdot(grams[i], grams[j]))
+    return D
+
+
+def ph_vs_cka(
+    store: Any,
+    layers: list[str],
+    ph: PHLayerMatrix,
+    cka: np.ndarray,
+    n_use: int,
+    *,
+    seed: int = 0,
+    rms_check: bool = True,
+) -> tuple[MatrixComparison, MatrixCorrelation | None]:
+    """PH distances of the first draw next to ``cka`` (1 − CKA on the same rows), Spearman + Mantel.
+
+    With ``rms_check`` the PH matrix is recomputed on clouds rescaled to unit RMS radius (PH distances are
+    not scale-free, CKA is) and that correlation is added to the note and returned.
+    """
+    c_rms = None
+    note = ""
+    if rms_check:
+        ph_rms = ph_layer_matrix(store, layers, cloud="top_l2", n_samples=n_use, normalize="rms", dim=1, seed=seed)
+        c_rms = matrix_correlation(ph_rms.values, cka, seed=seed)
+        note = (
+            "PH distances are not scale-free: a layer with larger activations sits far from all others, "
+            "while CKA ignores isotropic scaling. With every cloud rescaled to unit RMS radius first, "
+            f"Spearman r = {c_rms.r:.2f} (Mantel p = {c_rms.p_value:.2g})."
+        )
+    comp = compare_matrices(
+        ph.samples[0],
+        cka,
+        layers,
+        names=("PH H1 sliced Wasserstein", "1 − linear CKA"),
+        seed=seed,
+        note=note,
+    )
+    return comp, c_rms
+
+
+def mapper_per_layer(
+    store: Any, layers: list[str], rows: np.ndarray, labels: Any, *, seed: int = 0
+) -> tuple[list[MapperGraph], MapperTrend]:
+    """One mapper graph per layer on its top-ℓ2 cloud (lens L2 norm, 10 intervals, 50% overlap, DBSCAN
+    with k-NN-elbow ε, min_samples 5: the paper's settings) and the purity trend across layers."""
+    graphs = []
+    for lay in layers:
+        X = store_cloud(store, lay, "top_l2", rows=rows)
+        graphs.append(
+            mapper(X, labels, lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5, name=lay, seed=seed)
+        )
+    return graphs, mapper_trend(graphs, layers)
 
 
 def demo_results(
@@ -43,10 +137,15 @@ def demo_results(
     progress: bool = False,
     n_samples: int = 1000,
     resamples: int = 3,
+    quick: bool = False,
+    reproduce: bool | None = None,
 ) -> list:
-    """Result objects for the report's topology section (see module docstring); ≈ 30 s on 2 CPUs.
+    """Result objects for the report's topology section (see module docstring).
 
-    ``out_dir`` receives ``topology_timings.json`` (seconds per step).
+    ``reproduce`` (default: ``not quick``) appends the deeper-CNN reproduction of
+    :func:`repscope.topology.reproduce.deeper_cnn_reproduction` (dSprites-lite, n = ``n_samples``, same
+    ``resamples``): ≈ 20 s more, ≈ 30 s for the whole section on 2 CPUs. ``out_dir`` receives
+    ``topology_timings.json`` (seconds per step).
     """
     from repscope._result import dumps
 
@@ -69,30 +168,14 @@ def demo_results(
     )
     t1 = time.perf_counter()
 
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=n_use, replace=False))  # = first draw's rows
+    rows = first_draw_rows(n, n_use, seed)  # = the first draw's rows
     acts = {lay: np.asarray(store.read(lay, rows=rows), dtype=np.float64) for lay in layers}
     L = len(layers)
     cka = np.zeros((L, L))
     for i in range(L):
         for j in range(i + 1, L):
             cka[i, j] = cka[j, i] = _one_minus_cka(acts[layers[i]], acts[layers[j]])
-    # PH distances are not scale-free (CKA is): the same comparison with every cloud rescaled to unit RMS
-    ph_rms = ph_layer_matrix(
-        store, layers, cloud="top_l2", n_samples=n_use, normalize="rms", dim=1, seed=seed
-    )
-    c_rms = matrix_correlation(ph_rms.values, cka, seed=seed)
-    comp = compare_matrices(
-        ph.samples[0],
-        cka,
-        layers,
-        names=("PH H1 sliced Wasserstein", "1 − linear CKA"),
-        seed=seed,
-        note=(
-            "PH distances are not scale-free: a layer with larger activations sits far from all others, "
-            "while CKA ignores isotropic scaling. With every cloud rescaled to unit RMS radius first, "
-            f"Spearman r = {c_rms.r:.2f} (Mantel p = {c_rms.p_value:.2g})."
-        ),
-    )
+    comp, _ = ph_vs_cka(store, layers, ph, cka, n_use, seed=seed)
     t2 = time.perf_counter()
 
     pen = "fc1" if "fc1" in layers else layers[-2] if L >= 2 else layers[-1]
@@ -103,14 +186,14 @@ def demo_results(
 
     labels = getattr(store, "labels", None)
     labels = None if labels is None else np.asarray(labels)[rows]
-    graphs = []
-    for lay in layers:
-        X = store_cloud(store, lay, "top_l2", rows=rows)
-        graphs.append(
-            mapper(X, labels, lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5, name=lay, seed=seed)
-        )
-    trend = mapper_trend(graphs, layers)
+    graphs, trend = mapper_per_layer(store, layers, rows, labels, seed=seed)
     t4 = time.perf_counter()
+    extra: list = []
+    if (not quick) if reproduce is None else reproduce:
+        from repscope.topology.reproduce import deeper_cnn_reproduction
+
+        extra = deeper_cnn_reproduction(seed=seed, n_samples=n_samples, progress=progress, resamples=resamples)
+    t5 = time.perf_counter()
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,10 +202,11 @@ def demo_results(
         "cka_and_comparison": t2 - t1,
         "pc_removal": t3 - t2,
         "mapper": t4 - t3,
-        "total": t4 - t0,
+        "deeper_cnn_reproduction": t5 - t4 if extra else None,
+        "total": t5 - t0,
         "n_samples": n_use,
         "resamples": resamples,
     }
     (out_dir / "topology_timings.json").write_text(dumps(timings))
     diagrams = ph.diagrams[pen]
-    return [ph, comp, diagrams, sens, trend, *graphs]
+    return [ph, comp, diagrams, sens, trend, *graphs, *extra]

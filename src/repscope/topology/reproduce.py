@@ -1,0 +1,515 @@
+"""Purvine et al. (2022) on a deeper CNN: PH layer distances next to 1 − CKA, and mapper purity per layer.
+
+Issue 5, "reproduce on embedded data": a 5-conv (with batch norm) + 2-linear CNN is trained in seconds
+(one torch thread, seeded) on generated data — dSprites-lite with no position bias (task = shape, 3 classes, 32 × 32) or
+scikit-learn's digits (10 classes, 8 × 8) — and **every** Conv2d and Linear module is captured with
+``pool="none"`` into a temporary store (conv outputs are taken before their ReLU, as in the paper;
+also before batch norm; ``fc1`` is the penultimate pre-activation, ``fc2`` the logits). On that store:
+
+1. PH layer distances: top-ℓ2 clouds, Vietoris–Rips H1, sliced Wasserstein, mean ± sd over ``resamples``
+   draws of ``n_samples`` inputs (:func:`repscope.topology.ph_layer_matrix`);
+2. 1 − linear CKA between the same layers on the first draw's inputs (:func:`cka_distance_matrix`), and
+   the Spearman correlation of the two matrices with a Mantel permutation p-value
+   (:func:`repscope.topology.compare_matrices`), plus the same correlation with RMS-normalised clouds;
+3. one mapper graph per layer (lens = L2 norm, 10 intervals, 50 % overlap, DBSCAN with k-NN-elbow ε)
+   and the purity trend with depth (:func:`repscope.topology.mapper_trend`).
+
+:func:`deeper_cnn_reproduction` returns result objects; the last one, :class:`ReproductionReading`, holds
+the numbers and a short written reading of what was measured.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import tempfile
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from repscope._result import to_jsonable
+from repscope.errors import InputError
+from repscope.topology.demo import cka_distance_matrix, first_draw_rows, mapper_per_layer, ph_vs_cka
+from repscope.topology.layers import ph_layer_matrix
+
+__all__ = [
+    "DATASETS",
+    "ReproductionReading",
+    "build_deep_cnn",
+    "deeper_cnn_reproduction",
+    "reproduction_data",
+    "train_deep_cnn",
+]
+
+#: Generated data sets the reproduction can train on.
+DATASETS = ("dsprites_lite", "digits")
+
+# Per-dataset defaults: (channel widths, strides) of the five convolutions and training sizes.
+_ARCH = {
+    "dsprites_lite": {"widths": (8, 16, 16, 32, 32), "strides": (1, 2, 1, 2, 1), "n_train": 4000, "epochs": 8},
+    "digits": {"widths": (16, 16, 32, 32, 32), "strides": (1, 1, 2, 1, 1), "n_train": None, "epochs": 20},
+}
+
+
+def build_deep_cnn(
+    in_shape: tuple[int, int, int],
+    n_classes: int,
+    *,
+    widths: tuple[int, ...] = (8, 16, 16, 32, 32),
+    strides: tuple[int, ...] = (1, 2, 1, 2, 1),
+    feat_dim: int = 64,
+    batchnorm: bool = True,
+    seed: int = 0,
+):
+    """A deeper CNN: ``conv1 [bn1] relu1 … convK [bnK] reluK pool flatten fc1 relu fc2`` (3 × 3 convs, padding 1).
+
+    ``widths``/``strides`` give the K convolutions; ``pool`` is a 2 × 2 max-pool when the last map is at
+    least 4 × 4 (identity otherwise); ``fc1`` has ``feat_dim`` units and ``fc2`` gives the logits.
+    Initialised with ``torch.manual_seed(seed)``.
+    """
+    import torch
+    from torch import nn
+
+    if len(widths) != len(strides) or not widths:
+        raise InputError(f"widths {widths} and strides {strides} must be non-empty and of equal length")
+    C, H, W = (int(v) for v in in_shape)
+    torch.manual_seed(seed)
+    mods: list[tuple[str, Any]] = []
+    c = C
+    for k, (w, s) in enumerate(zip(widths, strides), start=1):
+        mods.append((f"conv{k}", nn.Conv2d(c, int(w), 3, padding=1, stride=int(s))))
+        if batchnorm:
+            mods.append((f"bn{k}", nn.BatchNorm2d(int(w))))
+        mods.append((f"relu{k}", nn.ReLU()))
+        c = int(w)
+        H, W = (H - 1) // int(s) + 1, (W - 1) // int(s) + 1
+    if min(H, W) >= 4:
+        mods.append(("pool", nn.MaxPool2d(2)))
+        H, W = H // 2, W // 2
+    else:
+        mods.append(("pool", nn.Identity()))
+    k = len(widths) + 1
+    mods += [
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(c * H * W, int(feat_dim))),
+        (f"relu{k}", nn.ReLU()),
+        ("fc2", nn.Linear(int(feat_dim), int(n_classes))),
+    ]
+    return nn.Sequential(OrderedDict(mods))
+
+
+def train_deep_cnn(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int = 15,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    threads: int | None = 1,
+) -> float:
+    """Train ``model`` in place with Adam, a one-cycle schedule (peak ``lr``) and cross-entropy, with
+    ``threads`` torch threads; deterministic for a seed. Returns the training accuracy."""
+    import torch
+
+    from repscope.compute import torch_threads
+
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    with torch_threads(threads):
+        torch.manual_seed(seed)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        steps = int(epochs) * -(-Xt.shape[0] // int(batch_size))
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps))
+        g = torch.Generator().manual_seed(seed)
+        lossf = torch.nn.CrossEntropyLoss()
+        model.train()
+        for _ in range(int(epochs)):
+            perm = torch.randperm(Xt.shape[0], generator=g)
+            for s in range(0, Xt.shape[0], int(batch_size)):
+                idx = perm[s : s + int(batch_size)]
+                opt.zero_grad()
+                lossf(model(Xt[idx]), yt[idx]).backward()
+                opt.step()
+                sched.step()
+        model.eval()
+        return _accuracy(model, Xt, yt)
+
+
+def _accuracy(model: Any, X: Any, y: Any) -> float:
+    import torch
+
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, torch.Tensor) else X
+    y = torch.as_tensor(np.asarray(y, dtype=np.int64)) if not isinstance(y, torch.Tensor) else y
+    with torch.no_grad():
+        pred = torch.cat([model(X[s : s + 1024]).argmax(1) for s in range(0, X.shape[0], 1024)])
+    return float((pred == y).float().mean())
+
+
+def reproduction_data(
+    dataset: str = "dsprites_lite", *, n_train: int | None = None, n_capture: int = 1500, seed: int = 0
+) -> dict[str, Any]:
+    """Training and capture data for :func:`deeper_cnn_reproduction`.
+
+    ``dsprites_lite``: ``n_train`` control images (``fraction_pos_bias=0``: position independent of
+    shape; default 4000) to train on, and ``n_capture`` *held-out* control images to capture; label =
+    shape. ``digits``: scikit-learn's 1797 digits; the model trains on all of them (as the demo model
+    does) and the first ``n_capture`` (≤ 1797) are captured, so its accuracy is a training accuracy.
+    """
+    if dataset not in DATASETS:
+        raise InputError(f"dataset={dataset!r} is unknown; use one of {', '.join(DATASETS)}")
+    if int(n_capture) < 3:
+        raise InputError(f"n_capture={n_capture} is too small; capture at least 3 (the paper uses 1000)")
+    if dataset == "dsprites_lite":
+        from repscope.datasets.dsprites import SHAPES, dsprites_lite
+
+        n_tr = _ARCH[dataset]["n_train"] if n_train is None else int(n_train)
+        ds = dsprites_lite(0.0, n_train=n_tr, n_val=1, n_test=int(n_capture), seed=seed)
+        return {
+            "X_train": ds.train.X,
+            "y_train": ds.train.y,
+            "X": ds.test.X,
+            "y": ds.test.y,
+            "classes": list(SHAPES),
+            "held_out": True,
+            "description": (
+                f"dSprites-lite, no position bias, task = shape (3 classes), 32×32; trained on {n_tr} "
+                f"images, {int(n_capture)} held-out images captured"
+            ),
+        }
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    if int(n_capture) > len(y):
+        raise InputError(f"n_capture={n_capture} exceeds the {len(y)} digits; use at most {len(y)}")
+    n_tr = len(y) if n_train is None else min(int(n_train), len(y))
+    return {
+        "X_train": X[:n_tr],
+        "y_train": y[:n_tr],
+        "X": X[: int(n_capture)],
+        "y": y[: int(n_capture)],
+        "classes": [str(k) for k in range(10)],
+        "held_out": False,
+        "description": (
+            f"scikit-learn digits, 10 classes, 8×8; trained on {n_tr} digits, the first {int(n_capture)} "
+            "captured (training data)"
+        ),
+    }
+
+
+@dataclass
+class ReproductionReading:
+    """Numbers and a short written reading of one deeper-CNN reproduction (see module docstring)."""
+
+    dataset: str
+    description: str
+    architecture: str
+    layers: list[str]
+    accuracy: float
+    held_out: bool
+    n_samples: int
+    resamples: int
+    r: float
+    p_value: float
+    r_rms: float | None
+    p_rms: float | None
+    node_purity: list[float]
+    class_purity: list[float]
+    n_nodes: list[int]
+    seconds: dict[str, float]
+    examples: np.ndarray | None = None
+    example_labels: list[str] = field(default_factory=list)
+    seed: int = 0
+
+    title = "Deeper CNN reproduction — reading"
+
+    def purity_rises(self) -> bool:
+        """True when node purity at the last layer exceeds that at the first."""
+        return bool(self.node_purity[-1] > self.node_purity[0])
+
+    def monotone(self) -> bool:
+        """True when node purity never drops from one layer to the next (tolerance 0.01)."""
+        p = np.asarray(self.node_purity, dtype=float)
+        return bool(np.all(np.diff(p) >= -0.01))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(
+            {
+                "kind": "deeper_cnn_reproduction",
+                "dataset": self.dataset,
+                "description": self.description,
+                "architecture": self.architecture,
+                "layers": self.layers,
+                "accuracy": self.accuracy,
+                "accuracy_held_out": self.held_out,
+                "n_samples": self.n_samples,
+                "resamples": self.resamples,
+                "spearman_r_ph_vs_1_minus_cka": self.r,
+                "mantel_p": self.p_value,
+                "spearman_r_rms_normalised": self.r_rms,
+                "mantel_p_rms_normalised": self.p_rms,
+                "node_purity": self.node_purity,
+                "class_purity": self.class_purity,
+                "n_nodes": self.n_nodes,
+                "purity_rises": self.purity_rises(),
+                "purity_monotone": self.monotone(),
+                "seconds": self.seconds,
+                "seed": self.seed,
+            }
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        rows = [
+            [lay, f"{self.node_purity[i]:.3f}", f"{self.class_purity[i]:.3f}", self.n_nodes[i]]
+            for i, lay in enumerate(self.layers)
+        ]
+        return ["layer", "mapper node purity", "mapper class purity", "nodes"], rows
+
+    def summary(self) -> str:
+        acc = "held-out" if self.held_out else "training"
+        p = self.node_purity
+        path = " → ".join(f"{lay} {v:.2f}" for lay, v in zip(self.layers, p))
+        if self.purity_rises() and self.monotone():
+            pur = "rises with depth (never drops by more than 0.01 between consecutive layers), as the paper reports"
+        elif self.purity_rises():
+            drops = [
+                f"{self.layers[i]}→{self.layers[i + 1]}" for i in range(len(p) - 1) if p[i + 1] < p[i] - 0.01
+            ]
+            pur = f"is higher at the output than at the input but not monotone (drops at {', '.join(drops)})"
+        else:
+            pur = "does NOT rise toward the output here (unlike the paper)"
+        if self.p_value < 0.05 and self.r > 0:
+            agree = "the PH distance and 1 − CKA order the layer pairs similarly (significant at 5%)"
+        elif self.r > 0:
+            agree = "the agreement between the PH distance and 1 − CKA is weak (not significant at 5%)"
+        else:
+            agree = "the PH distance and 1 − CKA do not agree on which layers are close"
+        s = (
+            f"Model: {self.architecture}; {self.description}; {acc} accuracy {self.accuracy:.3f}. "
+            f"All {len(self.layers)} conv/linear layers ({', '.join(self.layers)}) were captured without "
+            f"pooling (conv outputs before batch norm and ReLU).\n\n"
+            f"PH (top-ℓ2 clouds, Rips H1, sliced Wasserstein; n = {self.n_samples}, {self.resamples} draw(s)) "
+            f"vs 1 − linear CKA: Spearman r = {self.r:.2f}, Mantel p = {self.p_value:.2g} — {agree}."
+        )
+        if self.r_rms is not None:
+            s += (
+                f" With every cloud rescaled to unit RMS radius first (PH distances are not scale-free, CKA is): "
+                f"r = {self.r_rms:.2f}, p = {self.p_rms:.2g}."
+            )
+        s += f"\n\nMapper node-wise purity {pur}: {path}."
+        tot = self.seconds.get("total")
+        if tot is not None:
+            s += f"\n\nWall time {tot:.1f} s (training {self.seconds.get('train', float('nan')):.1f} s)."
+        return s
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        ex = self.examples
+        k = 0 if ex is None else min(8, len(ex))
+        fig = plt.figure(figsize=(10, 3.2))
+        gs = fig.add_gridspec(2, max(k, 1) // 2 + 4 if k else 4)
+        ncol = k // 2 if k else 0
+        for i in range(k):
+            ax = fig.add_subplot(gs[i % 2, i // 2])
+            ax.imshow(ex[i, 0], cmap="gray", vmin=0, vmax=1)
+            ax.set_title(self.example_labels[i] if i < len(self.example_labels) else "", fontsize=7)
+            ax.axis("off")
+        ax = fig.add_subplot(gs[:, ncol:])
+        x = np.arange(len(self.layers))
+        ax.plot(x, self.node_purity, "o-", label="node purity")
+        ax.plot(x, self.class_purity, "s--", label="class purity")
+        ax.set_xticks(x, self.layers, rotation=30, fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("mapper purity")
+        ax.set_title(
+            f"{self.dataset}: PH vs 1 − CKA Spearman r = {self.r:.2f} (p = {self.p_value:.2g})", fontsize=9
+        )
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return fig
+
+
+def _arch_string(model: Any) -> str:
+    from torch import nn
+
+    parts = []
+    for name, m in model.named_children():
+        if isinstance(m, nn.Conv2d):
+            parts.append(f"{name} {m.in_channels}→{m.out_channels}" + (f"/s{m.stride[0]}" if m.stride[0] > 1 else ""))
+        elif isinstance(m, nn.Linear):
+            parts.append(f"{name} {m.in_features}→{m.out_features}")
+        elif isinstance(m, nn.BatchNorm2d) and parts:
+            parts[-1] += "+BN"
+        elif isinstance(m, nn.MaxPool2d):
+            parts.append("maxpool")
+    return "CNN " + ", ".join(parts)
+
+
+def deeper_cnn_reproduction(
+    seed: int = 0,
+    n_samples: int = 1000,
+    progress: bool = False,
+    dataset: str = "dsprites_lite",
+    *,
+    resamples: int = 3,
+    n_capture: int | None = None,
+    n_train: int | None = None,
+    epochs: int | None = None,
+    rms_check: bool = True,
+    workdir: str | pathlib.Path | None = None,
+) -> list:
+    """Train the deeper CNN, capture all conv/linear layers, and compare PH, CKA and mapper across layers.
+
+    Parameters
+    ----------
+    seed : seeds the data, the network's initialisation and training order, the draws and the layouts.
+    n_samples : inputs per PH draw and for CKA and mapper (paper: 1000).
+    dataset : ``"dsprites_lite"`` (bias-free, task = shape) or ``"digits"``.
+    resamples : PH draws of ``n_samples`` inputs (mean ± sd); needs ``n_capture > n_samples`` when > 1.
+    n_capture : inputs captured (default ``n_samples + 500``, at most 1797 for digits).
+    n_train, epochs : training size and length (defaults: dsprites 4000 images × 8 epochs, digits all
+        1797 × 20 epochs; ≈ 9 s and 4 s on one core; held-out / training accuracy ≥ 0.99 at seeds 0–2).
+    rms_check : also correlate PH distances of RMS-normalised clouds with 1 − CKA (one more PH pass).
+    workdir : where the activation store is written (default: a temporary directory, removed after).
+
+    Returns ``[PHLayerMatrix, MatrixComparison (PH vs 1 − CKA), LayerMatrix (linear CKA), MapperTrend,
+    MapperGraph per layer …, ReproductionReading]``.
+    """
+    from torch import nn
+
+    from repscope import capture
+
+    if dataset not in DATASETS:
+        raise InputError(f"dataset={dataset!r} is unknown; use one of {', '.join(DATASETS)}")
+    if int(n_samples) < 10:
+        raise InputError(f"n_samples={n_samples} is too small for mapper and PH; use at least 10 (paper: 1000)")
+    if int(resamples) < 1:
+        raise InputError(f"resamples={resamples} must be ≥ 1")
+    n_samples = int(n_samples)
+    if n_capture is None:
+        n_capture = n_samples + (500 if resamples > 1 else 0)
+        if dataset == "digits":
+            n_capture = min(n_capture, 1797)
+    n_capture = int(n_capture)
+    if n_capture < n_samples:
+        raise InputError(f"n_capture={n_capture} is smaller than n_samples={n_samples}; capture at least as many")
+    if resamples > 1 and n_capture == n_samples:
+        raise InputError(
+            f"resamples={resamples} needs n_capture > n_samples={n_samples} (draws without replacement); "
+            "raise n_capture or use resamples=1"
+        )
+    arch = _ARCH[dataset]
+    t0 = time.perf_counter()
+    data = reproduction_data(dataset, n_train=n_train, n_capture=n_capture, seed=seed)
+    t_data = time.perf_counter()
+    model = build_deep_cnn(
+        data["X"].shape[1:], len(data["classes"]), widths=arch["widths"], strides=arch["strides"], seed=seed
+    )
+    train_acc = train_deep_cnn(
+        model, data["X_train"], data["y_train"], epochs=arch["epochs"] if epochs is None else int(epochs), seed=seed
+    )
+    acc = _accuracy(model, data["X"], data["y"]) if data["held_out"] else train_acc
+    t_train = time.perf_counter()
+    layers = [nm for nm, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="repscope-reproduce-")
+        workdir = tmp.name
+    try:
+        from repscope.compute import torch_threads
+
+        with torch_threads(1):
+            store = capture(
+                model,
+                data["X"],
+                layers,
+                pathlib.Path(workdir) / "acts.zarr",
+                pool="none",
+                labels=data["y"],
+                batch_size=256,
+                overwrite=True,
+                progress=progress,
+                dataset=data["description"],
+            )
+        t_cap = time.perf_counter()
+        n_use = min(n_samples, int(store.n_samples))
+        res_eff = int(resamples) if n_use < int(store.n_samples) else 1
+        ph = ph_layer_matrix(
+            store,
+            layers,
+            cloud="top_l2",
+            n_samples=n_use,
+            resamples=res_eff,
+            metric="sliced_wasserstein",
+            dim=1,
+            seed=seed,
+            n_workers=1,
+            progress=progress,
+        )
+        t_ph = time.perf_counter()
+        rows = first_draw_rows(int(store.n_samples), n_use, seed)
+        cka = cka_distance_matrix({lay: store.read(lay, rows=rows) for lay in layers}, layers)
+        comp, ph_rms = ph_vs_cka(store, layers, ph, cka, n_use, seed=seed, rms_check=rms_check)
+        t_cka = time.perf_counter()
+        labels = np.asarray(data["y"])[rows]
+        graphs, trend = mapper_per_layer(store, layers, rows, labels, seed=seed)
+        t_map = time.perf_counter()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+    seconds = {
+        "data": t_data - t0,
+        "train": t_train - t_data,
+        "capture": t_cap - t_train,
+        "ph_layer_matrix": t_ph - t_cap,
+        "cka_and_comparison": t_cka - t_ph,
+        "mapper": t_map - t_cka,
+        "total": t_map - t0,
+    }
+    names = data["classes"]
+    reading = ReproductionReading(
+        dataset=dataset,
+        description=data["description"],
+        architecture=_arch_string(model),
+        layers=list(layers),
+        accuracy=float(acc),
+        held_out=bool(data["held_out"]),
+        n_samples=n_use,
+        resamples=res_eff,
+        r=float(comp.correlation.r),
+        p_value=float(comp.correlation.p_value),
+        r_rms=None if ph_rms is None else float(ph_rms.r),
+        p_rms=None if ph_rms is None else float(ph_rms.p_value),
+        node_purity=[float(v) for v in trend.node_purity],
+        class_purity=[float(v) for v in trend.class_purity],
+        n_nodes=[int(v) for v in trend.n_nodes],
+        seconds=seconds,
+        examples=np.asarray(data["X"][:8]),
+        example_labels=[names[int(c)] for c in data["y"][:8]],
+        seed=int(seed),
+    )
+    cka_result = _cka_layer_matrix(1.0 - cka, layers, n_use)
+    return [ph, comp, cka_result, trend, *graphs, reading]
+
+
+def _cka_layer_matrix(values: np.ndarray, layers: list[str], n: int):
+    from repscope.metrics import LayerMatrix
+
+    return LayerMatrix(
+        values=values,
+        rows=list(layers),
+        cols=list(layers),
+        metric="linear_cka",
+        kind="similarity",
+        n_samples=int(n),
+        description="Linear CKA (Kornblith et al. 2019) from centred Gram matrices of the flattened activations.",
+    )
