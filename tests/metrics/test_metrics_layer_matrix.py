@@ -232,3 +232,23 @@ def test_compare_command(tmp_path, monkeypatch):
         assert (out / f"procrustes.{ext}").exists()
     res2 = CliRunner().invoke(app, ["compare", "a", "b", "--metric", "cca", "--quiet", "--json"])
     assert res2.exit_code == 0 and json.loads(res2.output)["results"][0]["rows"] == ["l0", "l1", "l2", "l3"]
+
+
+def test_wide_layers_use_sample_space_and_agree_with_pairwise_cka():
+    """Layers much wider than n (full-resolution conv maps) take the n×n Gram path; same values."""
+    import importlib
+
+    lm = importlib.import_module("repscope.metrics.layer_matrix")
+    rng = np.random.default_rng(3)
+    n = 150
+    base = rng.standard_normal((n, 6))
+    src = {f"w{i}": base @ rng.standard_normal((6, 700)) + 0.4 * rng.standard_normal((n, 700)) + 7.0
+           for i in range(3)}
+    src["narrow"] = base @ rng.standard_normal((6, 4))
+    assert lm._gram_preferred([src[k].shape[1] for k in src], n, len(src))
+    ref = np.array([[M.linear_cka(src[a], src[b]) for b in src] for a in src])
+    np.testing.assert_allclose(M.layer_matrix(src, metric="linear_cka").values, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(M.layer_matrix(src, src, metric="linear_cka").values, ref, rtol=0, atol=1e-12)
+    src["const"] = np.ones((n, 800))
+    with pytest.raises(InputError, match="constant"):
+        M.layer_matrix(src, metric="linear_cka")

@@ -551,6 +551,18 @@ def layer_matrices(
     scheduler = resolve_scheduler(scheduler)  # validates; None → use_scheduler()/env default → serial
     linear = [m for m in metrics if m in LINEAR_MEASURES]
     results: dict[str, LayerMatrix] = {}
+    dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
+    if linear == ["linear_cka"] and device is None and not options.get("linear_cka") and _gram_preferred(
+        dims, A.n, len(la) + (0 if B is None else len(lb))
+    ):
+        t0 = time.perf_counter()
+        m = "linear_cka"
+        results[m] = LayerMatrix(
+            values=_gram_cka(A, B, la, lb, perm), rows=list(la), cols=list(lb), metric=m,
+            kind=measures[m].kind, n_samples=A.n, description=measures[m].description, params={},
+            seconds=time.perf_counter() - t0,
+        )
+        linear = []
     if linear:
         t0 = time.perf_counter()
         acc, q, col_off = _linear_stream(
@@ -593,6 +605,45 @@ def layer_matrices(
             seconds=time.perf_counter() - t1,
         )
     return [results[m] for m in metrics]
+
+
+#: Memory the sample-space (Gram) path may use for all layers' n×n Gram matrices.
+_GRAM_BUDGET = 1 << 30
+
+
+def _gram_preferred(dims: list[int], n: int, n_layers: int) -> bool:
+    """Sample space (n×n Grams) beats feature space (D×D stacked covariance) when the layers are much wider
+    than the sample count — e.g. full-resolution conv maps — and the Grams fit in :data:`_GRAM_BUDGET`."""
+    D = sum(dims)
+    return D > 2 * n and n_layers * n * n * 8 <= _GRAM_BUDGET
+
+
+def _gram_cka(A, B, la, lb, perm) -> np.ndarray:
+    """Linear CKA from centred, unit-norm Gram matrices: CKA(X, Y) = ⟨K̃_X, K̃_Y⟩_F / (‖K̃_X‖_F ‖K̃_Y‖_F) with
+    K̃ = H X Xᵀ H (Kornblith et al. 2019, eq. 4) — equal to the feature-space form ‖YᵀX‖²_F/(‖XᵀX‖_F‖YᵀY‖_F)
+    on centred data, at O(n²·d) instead of O(n·d²) work and n² instead of D² memory."""
+
+    def gram(src, layer, rows=None):
+        X = src.read(layer, rows).astype(np.float64, copy=True)
+        X -= X.mean(axis=0)
+        K = X @ X.T
+        norm = np.linalg.norm(K)
+        if norm == 0.0:
+            raise InputError(
+                f"{src.name} layer {layer!r} is constant across samples; CKA is undefined for it — drop the layer"
+            )
+        return K / norm
+
+    Ka = [gram(A, layer) for layer in la]
+    Kb = Ka if B is None else [gram(B, layer, perm) for layer in lb]
+    out = np.empty((len(Ka), len(Kb)))
+    for i, Ki in enumerate(Ka):
+        for j, Kj in enumerate(Kb):
+            if B is None and j < i:
+                out[i, j] = out[j, i]
+            else:
+                out[i, j] = 1.0 if (B is None and i == j) else float(np.vdot(Ki, Kj))
+    return out
 
 
 def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q):

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from repscope.errors import InputError
 from repscope.topology.clouds import store_cloud
 from repscope.topology.layers import (
     MatrixComparison,
@@ -49,33 +48,14 @@ def first_draw_rows(n: int, n_use: int, seed: int) -> np.ndarray:
 
 
 def cka_distance_matrix(acts: dict[str, Any], layers: list[str]) -> np.ndarray:
-    """1 − linear CKA between every pair of ``layers`` (arrays (n, ...) over the same samples).
+    """1 − linear CKA between every pair of ``layers`` (arrays (n, ...) over the same samples), via
+    :func:`repscope.metrics.layer_matrix` (which works in sample space, L·n² memory, when the layers are much
+    wider than n — e.g. full-resolution conv maps — and in feature space otherwise)."""
+    from repscope.metrics import layer_matrix
 
-    Linear CKA = ⟨K̃, L̃⟩_F / (‖K̃‖_F ‖L̃‖_F) with K̃ = X_c X_cᵀ the Gram matrix of the column-centred,
-    flattened activations (Kornblith et al. 2019; equal to the feature-space form used by
-    :func:`repscope.metrics.linear_cka`). Each layer's n × n Gram matrix is formed once, so memory is
-    L·n² doubles whatever the layer widths (the feature-space path of
-    :func:`repscope.metrics.layer_matrix` needs (Σ widths)² doubles, gigabytes for full-resolution conv maps).
-    """
-    from repscope.compute import as_2d
-
-    grams = []
-    for lay in layers:
-        X = as_2d(acts[lay], f"activations of {lay!r}")
-        Xc = X - X.mean(axis=0)
-        K = Xc @ Xc.T
-        nrm = float(np.sqrt(np.vdot(K, K)))
-        if nrm <= 0:
-            raise InputError(f"layer {lay!r} has zero variance over these samples; CKA is undefined")
-        grams.append(K / nrm)
-    n0 = grams[0].shape[0] if grams else 0
-    if any(K.shape[0] != n0 for K in grams):
-        raise InputError("the layers hold different numbers of samples; give the same rows for every layer")
-    L = len(layers)
-    D = np.zeros((L, L))
-    for i in range(L):
-        for j in range(i + 1, L):
-            D[i, j] = D[j, i] = 1.0 - float(np.vdot(grams[i], grams[j]))
+    cka = layer_matrix({lay: acts[lay] for lay in layers}, metric="linear_cka").values
+    D = 1.0 - cka
+    np.fill_diagonal(D, 0.0)
     return D
 
 
@@ -170,15 +150,11 @@ def demo_results(
 
     rows = first_draw_rows(n, n_use, seed)  # = the first draw's rows
     acts = {lay: np.asarray(store.read(lay, rows=rows), dtype=np.float64) for lay in layers}
-    L = len(layers)
-    cka = np.zeros((L, L))
-    for i in range(L):
-        for j in range(i + 1, L):
-            cka[i, j] = cka[j, i] = _one_minus_cka(acts[layers[i]], acts[layers[j]])
+    cka = cka_distance_matrix(acts, layers)
     comp, _ = ph_vs_cka(store, layers, ph, cka, n_use, seed=seed)
     t2 = time.perf_counter()
 
-    pen = "fc1" if "fc1" in layers else layers[-2] if L >= 2 else layers[-1]
+    pen = "fc1" if "fc1" in layers else layers[-2] if len(layers) >= 2 else layers[-1]
     cloud = store_cloud(store, pen, "top_l2", rows=rows)
     ks = [k for k in (0, 1, 2, 4, 8, 16) if k < min(cloud.shape) - 1]
     sens = pc_removal_sensitivity(cloud, ks, others={"1 − linear CKA": _one_minus_cka}, layer=pen)
