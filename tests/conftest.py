@@ -46,3 +46,12 @@ def tiny_data():
     X = rng.standard_normal((70, 2, 5, 5)).astype(np.float32)
     y = rng.integers(0, 3, 70)
     return X, y
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Tests call result.plot(); close every matplotlib figure afterwards so none accumulate."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
