@@ -552,16 +552,16 @@ def layer_matrices(
     linear = [m for m in metrics if m in LINEAR_MEASURES]
     results: dict[str, LayerMatrix] = {}
     dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
+
+    def result(m: str, vals: np.ndarray, kw: dict, seconds: float) -> LayerMatrix:
+        return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
+                           n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds)
+
     if linear == ["linear_cka"] and device is None and not options.get("linear_cka") and _gram_preferred(
         dims, A.n, len(la) + (0 if B is None else len(lb))
     ):
         t0 = time.perf_counter()
-        m = "linear_cka"
-        results[m] = LayerMatrix(
-            values=_gram_cka(A, B, la, lb, perm), rows=list(la), cols=list(lb), metric=m,
-            kind=measures[m].kind, n_samples=A.n, description=measures[m].description, params={},
-            seconds=time.perf_counter() - t0,
-        )
+        results["linear_cka"] = result("linear_cka", _gram_cka(A, B, la, lb, perm), {}, time.perf_counter() - t0)
         linear = []
     if linear:
         t0 = time.perf_counter()
@@ -576,34 +576,14 @@ def layer_matrices(
                 t1 = time.perf_counter()
                 kw = dict(options.get(m, {}))
                 vals = _linear_finish(m, acc, q, len(la), len(lb), col_off, B is None, kw)
-                results[m] = LayerMatrix(
-                    values=vals,
-                    rows=list(la),
-                    cols=list(lb),
-                    metric=m,
-                    kind=measures[m].kind,
-                    n_samples=A.n,
-                    description=measures[m].description,
-                    params=kw,
-                    seconds=t_stream + time.perf_counter() - t1,
-                )
+                results[m] = result(m, vals, kw, t_stream + time.perf_counter() - t1)
     for m in metrics:
         if m in results:
             continue
         t1 = time.perf_counter()
         kw = dict(options.get(m, {}))
         vals = _generic_matrix(measures[m], A, B, la, lb, perm, scheduler, device, progress, kw)
-        results[m] = LayerMatrix(
-            values=vals,
-            rows=list(la),
-            cols=list(lb),
-            metric=m,
-            kind=measures[m].kind,
-            n_samples=A.n,
-            description=measures[m].description,
-            params=kw,
-            seconds=time.perf_counter() - t1,
-        )
+        results[m] = result(m, vals, kw, time.perf_counter() - t1)
     return [results[m] for m in metrics]
 
 
