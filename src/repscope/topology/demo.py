@@ -59,6 +59,27 @@ def cka_distance_matrix(acts: dict[str, Any], layers: list[str]) -> np.ndarray:
     return D
 
 
+def paper_recipe(
+    store: Any, layers: list[str], n_samples: int, resamples: int, *, seed: int = 0, progress: bool = False,
+    rms_check: bool = True,
+) -> tuple[PHLayerMatrix, np.ndarray, np.ndarray, MatrixComparison, MatrixCorrelation | None]:
+    """Purvine et al.'s comparison on a store: H1 sliced-Wasserstein PH matrix of top-ℓ2 clouds over
+    ``resamples`` draws of ``n_samples`` rows, 1 − linear CKA on the first draw's rows, and their correlation.
+
+    Returns ``(ph, rows, one_minus_cka, comparison, rms_correlation)``.
+    """
+    n = int(store.n_samples)
+    n_use = min(int(n_samples), n)
+    ph = ph_layer_matrix(
+        store, layers, cloud="top_l2", n_samples=n_use, resamples=int(resamples) if n_use < n else 1,
+        metric="sliced_wasserstein", dim=1, seed=seed, n_workers=1, progress=progress,
+    )
+    rows = first_draw_rows(n, n_use, seed)
+    cka = cka_distance_matrix({lay: store.read(lay, rows=rows) for lay in layers}, layers)
+    comp, ph_rms = ph_vs_cka(store, layers, ph, cka, n_use, seed=seed, rms_check=rms_check)
+    return ph, rows, cka, comp, ph_rms
+
+
 def ph_vs_cka(
     store: Any,
     layers: list[str],
@@ -133,25 +154,7 @@ def demo_results(
     layers = list(store.layers)
     n = int(store.n_samples)
     n_use = min(int(n_samples), n)
-    resamples = resamples if n_use < n else 1
-    ph = ph_layer_matrix(
-        store,
-        layers,
-        cloud="top_l2",
-        n_samples=n_use,
-        resamples=resamples,
-        metric="sliced_wasserstein",
-        dim=1,
-        seed=seed,
-        n_workers=1,
-        progress=progress,
-    )
-    t1 = time.perf_counter()
-
-    rows = first_draw_rows(n, n_use, seed)  # = the first draw's rows
-    acts = {lay: np.asarray(store.read(lay, rows=rows), dtype=np.float64) for lay in layers}
-    cka = cka_distance_matrix(acts, layers)
-    comp, _ = ph_vs_cka(store, layers, ph, cka, n_use, seed=seed)
+    ph, rows, cka, comp, _ = paper_recipe(store, layers, n_use, resamples, seed=seed, progress=progress)
     t2 = time.perf_counter()
 
     pen = "fc1" if "fc1" in layers else layers[-2] if len(layers) >= 2 else layers[-1]
@@ -174,8 +177,7 @@ def demo_results(
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     timings = {
-        "ph_layer_matrix": t1 - t0,
-        "cka_and_comparison": t2 - t1,
+        "ph_layer_matrix_and_cka_comparison": t2 - t0,
         "pc_removal": t3 - t2,
         "mapper": t4 - t3,
         "deeper_cnn_reproduction": t5 - t4 if extra else None,

@@ -31,8 +31,7 @@ import numpy as np
 
 from repscope._result import to_jsonable
 from repscope.errors import InputError
-from repscope.topology.demo import cka_distance_matrix, first_draw_rows, mapper_per_layer, ph_vs_cka
-from repscope.topology.layers import ph_layer_matrix
+from repscope.topology.demo import mapper_per_layer, paper_recipe
 
 __all__ = [
     "DATASETS",
@@ -441,23 +440,9 @@ def deeper_cnn_reproduction(
             )
         t_cap = time.perf_counter()
         n_use = min(n_samples, int(store.n_samples))
-        res_eff = int(resamples) if n_use < int(store.n_samples) else 1
-        ph = ph_layer_matrix(
-            store,
-            layers,
-            cloud="top_l2",
-            n_samples=n_use,
-            resamples=res_eff,
-            metric="sliced_wasserstein",
-            dim=1,
-            seed=seed,
-            n_workers=1,
-            progress=progress,
+        ph, rows, cka, comp, ph_rms = paper_recipe(
+            store, layers, n_use, resamples, seed=seed, progress=progress, rms_check=rms_check
         )
-        t_ph = time.perf_counter()
-        rows = first_draw_rows(int(store.n_samples), n_use, seed)
-        cka = cka_distance_matrix({lay: store.read(lay, rows=rows) for lay in layers}, layers)
-        comp, ph_rms = ph_vs_cka(store, layers, ph, cka, n_use, seed=seed, rms_check=rms_check)
         t_cka = time.perf_counter()
         labels = np.asarray(data["y"])[rows]
         graphs, trend = mapper_per_layer(store, layers, rows, labels, seed=seed)
@@ -470,8 +455,7 @@ def deeper_cnn_reproduction(
         "data": t_data - t0,
         "train": t_train - t_data,
         "capture": t_cap - t_train,
-        "ph_layer_matrix": t_ph - t_cap,
-        "cka_and_comparison": t_cka - t_ph,
+        "ph_layer_matrix_and_cka_comparison": t_cka - t_cap,
         "mapper": t_map - t_cka,
         "total": t_map - t0,
     }
@@ -484,7 +468,7 @@ def deeper_cnn_reproduction(
         accuracy=float(acc),
         held_out=bool(data["held_out"]),
         n_samples=n_use,
-        resamples=res_eff,
+        resamples=ph.resamples,
         r=float(comp.correlation.r),
         p_value=float(comp.correlation.p_value),
         r_rms=None if ph_rms is None else float(ph_rms.r),
