@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import repscope as rs
-from repscope.models.digits import load_model
+from repscope.experiments.models.digits import load_model
 
 
 class LargerCNN(nn.Module):

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/descramble_bench.py
 
-Uses the lead's digits CNN (repscope.models.digits) when present; otherwise an untrained stand-in CNN
+Uses the lead's digits CNN (repscope.experiments.models.digits) when present; otherwise an untrained stand-in CNN
 with the same module names (conv1..fc2), so timings for the demo section can be measured early.
 """
 
@@ -39,10 +39,10 @@ def digits_store(seed=0):
     from sklearn.datasets import load_digits
 
     try:
-        from repscope.models.digits import load_model
+        from repscope.experiments.models.digits import load_model
 
         model, X, _ = load_model("cnn", seed=seed)
-        source = "repscope.models.digits (trained)"
+        source = "repscope.experiments.models.digits (trained)"
     except ImportError:
         torch.manual_seed(seed)
         model = torch.nn.Sequential()
@@ -70,8 +70,8 @@ def digits_store(seed=0):
 
 def main() -> None:
     from repscope.descramble import Descrambler, brockett_descent
-    from repscope.descramble.demo import demo_results
-    from repscope.descramble.experiments import (
+    from repscope.experiments.descramble.demo import demo_results
+    from repscope.experiments.descramble.reproductions import (
         circulant_reproduction,
         isotropic_reproduction,
         linear_network_reproduction,

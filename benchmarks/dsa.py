@@ -7,7 +7,7 @@ The reference runs in its own virtual environment (see ``benchmarks/requirements
     /tmp/bench-dsa/bin/pip install -r benchmarks/requirements-dsa.txt
     PYTHONPATH=src /work/venv/bin/python benchmarks/dsa.py --ref-python /tmp/bench-dsa/bin/python
 
-Two comparisons on the same systems (attractor test cases, ``repscope.dynamics.testcases``):
+Two comparisons on the same systems (attractor test cases, ``repscope.experiments.dynamics.testcases``):
 
 1. *optimiser only*: both solvers get the identical operator pairs (our float64 DMD ``A_``), so differences
    are due to the orthogonal-similarity optimisation alone. Pairs: each system vs itself observed through a
@@ -75,7 +75,7 @@ def main() -> None:
     import torch
 
     from repscope.dynamics import dsa, dsa_matrix, fit_dmd, similarity_transform_distance
-    from repscope.dynamics import testcases as tc
+    from repscope.experiments.dynamics import testcases as tc
 
     torch.set_num_threads(1)
     kw = dict(n_delays=10, rank=10)

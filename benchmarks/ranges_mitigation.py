@@ -16,8 +16,8 @@ import argparse
 import json
 import sys
 
-from repscope._result import dumps
-from repscope.ranges.benchmark import BenchmarkConfig, fast_config, run_benchmark
+from repscope.experiments.ranges.benchmark import BenchmarkConfig, fast_config, run_benchmark
+from repscope.results import dumps
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(scope="session")
 def digits_cnn():
-    from repscope.models.digits import load_model
+    from repscope.experiments.models.digits import load_model
 
     return load_model("cnn", seed=0)
 

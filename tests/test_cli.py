@@ -55,9 +55,10 @@ def test_capture_and_layers_commands_json(tmp_path):
 
 
 def test_weights_are_loaded_only_weights_only(tmp_path):
+    from repscope.capture.loading import load_model_spec, load_weights
+    from repscope.commands.core import builtin_models
     from repscope.errors import InputError
-    from repscope.models.digits import make_model
-    from repscope.models.load import load_model_spec, load_weights
+    from repscope.experiments.models.digits import make_model
 
     m = make_model("mlp")
     sd = tmp_path / "sd.pt"
@@ -68,7 +69,7 @@ def test_weights_are_loaded_only_weights_only(tmp_path):
     with pytest.raises(InputError, match="refuses for safety"):
         load_weights(pickled)
     with pytest.raises(InputError, match="do not fit the model"):
-        load_model_spec("digits-cnn", sd)
+        load_model_spec("digits-cnn", sd, builtins=builtin_models())
     res = run("capture", "--model", "digits-mlp", "--weights", str(pickled), "--out", str(tmp_path / "x"))
     _one_line_error(res, "refuses for safety")
 

@@ -13,7 +13,7 @@ import importlib
 from typing import Any
 
 from repscope.capture import capture  # binds the function over the subpackage attribute
-from repscope.errors import CaptureError, InputError, RepscopeError, StoreError
+from repscope.errors import CaptureError, ConvergenceError, InputError, RepscopeError, StoreError
 from repscope.store import open_store
 
 __version__ = "0.1.0"
@@ -24,10 +24,13 @@ _SUBMODULES = {
     "topology": "repscope.topology",
     "dynamics": "repscope.dynamics",
     "descramble": "repscope.descramble",
+    "report": "repscope.report",
+    "results": "repscope.results",
+    "experiments": "repscope.experiments",
+    "compute": "repscope.compute",
+    # deprecated aliases (moved to repscope.experiments); importing them warns
     "datasets": "repscope.datasets",
     "models": "repscope.models",
-    "report": "repscope.report",
-    "compute": "repscope.compute",
 }
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "InputError",
     "StoreError",
     "CaptureError",
+    "ConvergenceError",
     *_SUBMODULES,
 ]
 

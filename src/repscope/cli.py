@@ -34,7 +34,7 @@ def _root() -> None:
 def emit(obj: Any, *, as_json: bool) -> None:
     """Print a result: JSON on stdout with --json, else nothing (commands print their own summary)."""
     if as_json:
-        from repscope._result import dumps
+        from repscope.results import dumps
 
         typer.echo(dumps(obj))
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from repscope.datasets.dsprites import POS_BINS, dsprites_lite, make_dsprites_lite, render_shapes
 from repscope.errors import InputError
+from repscope.experiments.datasets.dsprites import POS_BINS, dsprites_lite, make_dsprites_lite, render_shapes
 
 
 @pytest.mark.parametrize("f", [0.0, 0.5, 0.9, 1.0])

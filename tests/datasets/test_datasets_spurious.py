@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from repscope.datasets.spurious import spurious_digits
 from repscope.errors import InputError
+from repscope.experiments.datasets.spurious import spurious_digits
 
 
 @pytest.mark.parametrize("rho", [0.5, 0.8, 0.95, 1.0])

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from _descramble_fakes import FakeStore
 
-from repscope._result import dumps
 from repscope.descramble import (
     Descrambler,
     DescrambleWarning,
@@ -20,6 +19,7 @@ from repscope.descramble import (
     second_moment_from_store,
 )
 from repscope.errors import InputError
+from repscope.results import dumps
 
 
 def _layer(n=20, m=30, ns=500, seed=0):

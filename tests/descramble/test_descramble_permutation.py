@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from repscope.descramble import PermutationDescrambler, brockett_bound, make_operator, permutation_descramble
-from repscope.descramble.experiments import circulant_reproduction, is_dihedral
 from repscope.descramble.permutation import _qap_cost, swap_local_search
+from repscope.experiments.descramble.reproductions import circulant_reproduction, is_dihedral
 
 OPS = ["first_difference", "periodic_second_derivative", "circular_difference"]
 
@@ -65,7 +65,7 @@ def test_circulant_toy_recovers_ring_at_the_bound():
 def test_permutation_result_protocol():
     import json
 
-    from repscope._result import dumps
+    from repscope.results import dumps
 
     rng = np.random.default_rng(0)
     res = permutation_descramble(rng.standard_normal((5, 2, 4, 4)), n_init=1, layer="conv")

@@ -7,10 +7,10 @@ from _descramble_fakes import FakeStore
 from typer.testing import CliRunner
 
 import repscope
-from repscope._result import dumps
 from repscope.commands.descramble import register
-from repscope.descramble.demo import demo_results
-from repscope.descramble.experiments import isotropic_reproduction, linear_network_reproduction
+from repscope.experiments.descramble.demo import demo_results
+from repscope.experiments.descramble.reproductions import isotropic_reproduction, linear_network_reproduction
+from repscope.results import dumps
 
 
 def test_isotropic_inputs_descramble_to_low_frequencies():

@@ -14,7 +14,7 @@ from repscope.dynamics import (
     similarity_transform_distance,
     similarity_transform_distances,
 )
-from repscope.dynamics import testcases as tc
+from repscope.experiments.dynamics import testcases as tc
 
 
 def _orth(n, seed, det):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from repscope.dynamics import delay_embed, dsa, dsa_matrix, fit_dmd, similarity_transform_distance
-from repscope.dynamics import testcases as tc
 from repscope.errors import InputError
+from repscope.experiments.dynamics import testcases as tc
 
 
 def _X(seed=0, K=4, T=30, N=3):
@@ -100,7 +100,7 @@ def test_learning_proxy_dsa_tracks_learning_despite_geometry():
 def test_tasks_and_tiny_training():
     import torch
 
-    from repscope.dynamics.models import make_task, subtasks, train_run
+    from repscope.experiments.dynamics.models import make_task, subtasks, train_run
 
     b = make_task("dm_anti_delay", 8, seed=0)
     assert b["inputs"].shape[0] == 8 and b["resp_mask"].sum() > 0
@@ -131,7 +131,7 @@ def test_tasks_and_tiny_training():
 
 
 def test_demo_results_protocol(tmp_path):
-    from repscope.dynamics.demo import demo_results
+    from repscope.experiments.dynamics.demo import demo_results
 
     res = demo_results(None, out_dir=tmp_path)
     assert len(res) == 5

@@ -183,7 +183,7 @@ def test_registry_providers(tmp_path, monkeypatch):
 
 
 def test_demo_results_hook(tmp_path):
-    from repscope.metrics.demo import DEMO_MEASURES, demo_results
+    from repscope.experiments.similarity.demo import DEMO_MEASURES, demo_results
 
     res = demo_results(FakeStore(_layers(n=60, seed=3)), out_dir=tmp_path, seed=0)
     assert [r.metric for r in res] == list(DEMO_MEASURES)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from repscope.errors import InputError
-from repscope.models import digits
+from repscope.experiments.models import digits
 
 
 def test_models_learn_and_are_deterministic(monkeypatch, tmp_path):

@@ -15,8 +15,8 @@ def test_minilm_demo_matches_direct_forward(tmp_path):
     import torch
 
     import repscope as rs
-    from repscope.models.text import SENTENCES, load_minilm
-    from repscope.pipeline import run_minilm_demo
+    from repscope.experiments.models.text import SENTENCES, load_minilm
+    from repscope.experiments.pipeline import run_minilm_demo
 
     path = run_minilm_demo(tmp_path, progress=False)
     assert os.environ["HF_HUB_OFFLINE"] == "1"

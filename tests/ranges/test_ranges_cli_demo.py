@@ -108,9 +108,9 @@ def test_demo_results_follow_protocol(monkeypatch, tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import repscope.ranges.benchmark as bm
-    from repscope._result import dumps
-    from repscope.ranges.demo import demo_results
+    import repscope.experiments.ranges.benchmark as bm
+    from repscope.experiments.ranges.demo import demo_results
+    from repscope.results import dumps
 
     original = bm.fast_config
 

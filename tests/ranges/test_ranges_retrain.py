@@ -5,8 +5,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from repscope.errors import InputError
-from repscope.ranges import curate, fit_last_layer, group_balanced_sampler, jtt_weights, logit_bands
-from repscope.ranges.benchmark import (
+from repscope.experiments.ranges.benchmark import (
     METHODS,
     BenchmarkConfig,
     MitigationTable,
@@ -15,6 +14,7 @@ from repscope.ranges.benchmark import (
     run_benchmark,
     run_one,
 )
+from repscope.ranges import curate, fit_last_layer, group_balanced_sampler, jtt_weights, logit_bands
 
 
 def test_fit_last_layer_matches_sklearn_l1_liblinear():

@@ -15,7 +15,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory):
-    from repscope.pipeline import run_demo
+    from repscope.experiments.pipeline import run_demo
 
     out = tmp_path_factory.mktemp("demo")
     path = run_demo(out, quick=True, progress=False, log=lambda m: None)
@@ -25,7 +25,7 @@ def demo_report(tmp_path_factory):
 def test_demo_writes_report_json_and_pngs(demo_report):
     import json
 
-    from repscope.pipeline import available_sections
+    from repscope.experiments.pipeline import available_sections
 
     data = json.loads((demo_report.parent / "results.json").read_text())
     assert list(data["sections"]) == available_sections()

@@ -33,7 +33,7 @@ def test_ph_layer_matrix_on_dask_equals_serial(dask_client):
 
 def test_dsa_matrix_on_dask_equals_serial(dask_client):
     from repscope.dynamics import dsa_matrix
-    from repscope.dynamics.testcases import attractors
+    from repscope.experiments.dynamics.testcases import attractors
 
     systems = attractors(n_per_kind=1, n_trials=5, n_steps=40, seed=0).systems
     a = dsa_matrix(systems, n_delays=3, rank=6, seed=0).distances

@@ -82,7 +82,7 @@ def test_demo_results_follow_the_result_protocol(monkeypatch, tmp_path):
 
     matplotlib.use("Agg")
     monkeypatch.setattr(repscope.metrics, "linear_cka", _cka, raising=False)
-    from repscope.topology.demo import demo_results
+    from repscope.experiments.topology.demo import demo_results
 
     res = demo_results(FakeStore(), out_dir=tmp_path, seed=0, n_samples=90, resamples=2, reproduce=False)
     titles = [r.title for r in res]

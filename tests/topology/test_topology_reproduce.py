@@ -8,9 +8,9 @@ import typer
 from typer.testing import CliRunner
 
 from repscope.errors import InputError
+from repscope.experiments.topology.demo import cka_distance_matrix
+from repscope.experiments.topology.reproduce import build_deep_cnn, deeper_cnn_reproduction
 from repscope.metrics import linear_cka
-from repscope.topology.demo import cka_distance_matrix
-from repscope.topology.reproduce import build_deep_cnn, deeper_cnn_reproduction
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc1", "fc2"]
 
@@ -58,13 +58,13 @@ def test_deep_cnn_has_five_convs_and_two_linears():
 
 
 def test_reproduction_covers_all_layers_and_purity_rises(results):
+    from repscope.experiments.topology.reproduce import ReproductionReading
     from repscope.metrics import LayerMatrix
     from repscope.topology import MapperGraph, MapperTrend, MatrixComparison, PHLayerMatrix
-    from repscope.topology.reproduce import ReproductionReading
 
     ph = next(r for r in results if isinstance(r, PHLayerMatrix))
     comp = next(r for r in results if isinstance(r, MatrixComparison))
-    cka = next(r for r in results if isinstance(r, LayerMatrix))
+    cka = next(r for r in results if isinstance(r, LayerMatrix) and not isinstance(r, PHLayerMatrix))
     trend = next(r for r in results if isinstance(r, MapperTrend))
     graphs = [r for r in results if isinstance(r, MapperGraph)]
     reading = results[-1]
@@ -102,7 +102,7 @@ def test_reproduction_rejects_bad_input():
 
 
 def test_cli_reproduce_writes_report_and_json(results, monkeypatch, tmp_path):
-    import repscope.topology.reproduce as rep
+    import repscope.experiments.topology.reproduce as rep
     from repscope.commands.topology import register
 
     seen = {}

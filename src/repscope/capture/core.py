@@ -364,7 +364,7 @@ def capture(
         raise InputError("ids must be unique (one id per sample)")
 
     tdtype = torch.float32 if dtype == "float32" else torch.float16
-    from repscope.compute import resolve_device  # the one place devices are chosen ("auto", REPSCOPE_DEVICE...)
+    from repscope.parallel import resolve_device  # the one place devices are chosen ("auto", REPSCOPE_DEVICE...)
 
     dev = None if device is None else resolve_device(device)
 
@@ -485,12 +485,9 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from repscope.parallel import progress_bar
 
-            self._p = Progress(
-                TextColumn("capture"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(), transient=False,
-            )
+            self._p = progress_bar(True, rate="samples", transient=False)
             self._p.__enter__()
             self._task = self._p.add_task("capture", total=self.total, completed=self.done, rate="")
         return self

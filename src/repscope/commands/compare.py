@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Similarity of every pair of layers (CKA, Procrustes, CCA, RSA, ...), as matrices and heatmaps."""
         import repscope
-        from repscope._result import dumps
         from repscope.metrics import describe, layer_matrices
+        from repscope.results import dumps
 
         if list_:
             for name, d in describe().items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,7 +18,7 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _print_json(obj) -> None:
-    from repscope._result import dumps
+    from repscope.results import dumps
 
     typer.echo(dumps(obj))
 
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Train the embedded default model, capture its activations, analyse them, write the report."""
-        from repscope.pipeline import run_demo
+        from repscope.experiments.pipeline import run_demo
 
         if model not in ("cnn", "mlp", "minilm"):
             raise InputError(f"--model {model!r}: choose cnn, mlp or minilm")
@@ -67,12 +68,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Capture activations of a model into a resumable zarr store."""
         from repscope import capture
-        from repscope.models.load import load_array, load_model_spec
+        from repscope.capture.loading import load_array, load_model_spec
 
-        net = load_model_spec(model, weights, seed=seed)
+        net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
         y = None
         if data == "digits":
-            from repscope.datasets.digits import load_digits_images
+            from repscope.experiments.datasets.digits import load_digits_images
 
             X, y = load_digits_images()
         else:
@@ -99,7 +100,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the analyses on an existing store and write the HTML report."""
         from repscope import open_store
-        from repscope.pipeline import analyse_store
+        from repscope.experiments.pipeline import analyse_store
         from repscope.report import write_report
 
         store = open_store(store_path)
@@ -121,10 +122,24 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List a model's module names (what --layers accepts)."""
         from repscope.capture import list_layers
-        from repscope.models.load import load_model_spec
+        from repscope.capture.loading import load_model_spec
 
-        names = list_layers(load_model_spec(model), leaves_only=leaves)
+        names = list_layers(load_model_spec(model, builtins=builtin_models()), leaves_only=leaves)
         if as_json:
             _print_json(names)
         else:
             typer.echo("\n".join(names))
+
+
+def builtin_models() -> dict[str, Any]:
+    """The embedded models the CLI's ``--model`` accepts by name (trained on the fly, cached)."""
+
+    def digits(kind: str) -> Any:
+        def build(seed: int) -> Any:
+            from repscope.experiments.models.digits import load_model
+
+            return load_model(kind, seed=seed)[0]
+
+        return build
+
+    return {"digits-cnn": digits("cnn"), "digits-mlp": digits("mlp")}

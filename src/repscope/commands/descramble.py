@@ -32,9 +32,9 @@ def register(app: typer.Typer) -> None:
         import numpy as np
 
         import repscope
-        from repscope._result import dumps
         from repscope.descramble import Descrambler, PermutationDescrambler
         from repscope.errors import InputError
+        from repscope.results import dumps
 
         op: object = operator
         if operator.endswith(".npy"):

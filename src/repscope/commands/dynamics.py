@@ -21,7 +21,7 @@ def _save(results: list, out: Path | None, log) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from repscope._result import dumps
+    from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps([r.to_dict() for r in results]))
@@ -63,8 +63,8 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """DSA (angular, Wasserstein) vs Procrustes vs CKA on attractor, Lorenz, motif, RNN cases."""
-        from repscope._result import dumps
-        from repscope.dynamics.benchmark import run_benchmark
+        from repscope.experiments.dynamics.benchmark import run_benchmark
+        from repscope.results import dumps
 
         log = _log(quiet)
         sel = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
@@ -91,8 +91,8 @@ def register(app: typer.Typer) -> None:
         """DSA between stored trajectories (all pairs; two files give one distance + certificate)."""
         import numpy as np
 
-        from repscope._result import dumps
         from repscope.dynamics import dsa, dsa_matrix
+        from repscope.results import dumps
 
         log = _log(quiet)
         if len(files) < 2:

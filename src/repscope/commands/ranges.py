@@ -19,7 +19,7 @@ def _save(results: list[Any], out: Path | None, payload: dict[str, Any]) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from repscope._result import dumps
+    from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(payload))
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         payload = res.to_dict()
         _save([res.bands, *res.results()], out, payload)
         if json_out:
-            from repscope._result import dumps
+            from repscope.results import dumps
 
             typer.echo(dumps(payload))
         elif not quiet:
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
         """Worst-group / mean accuracy of ERM, JTT-style, random subset, mid-range curation and DFR."""
-        from repscope.ranges.benchmark import BenchmarkConfig, fast_config, run_benchmark
+        from repscope.experiments.ranges.benchmark import BenchmarkConfig, fast_config, run_benchmark
 
         if seeds < 1:
             raise InputError("--seeds must be at least 1")

@@ -25,11 +25,11 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No summary output."),
     ) -> None:
         """Workers, task threads, pinned BLAS threads and versions seen by each worker."""
-        from repscope._result import dumps
-        from repscope.compute import _check_scheduler
+        from repscope.parallel import check_scheduler
+        from repscope.results import dumps
         from repscope.scale import client_for, cluster_info
 
-        _check_scheduler(scheduler)
+        check_scheduler(scheduler)
         with client_for(scheduler) as client:
             info = cluster_info(client)
         if out is not None:
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
     ) -> None:
         """Out-of-core layer matrix of a linear measure: dask.array over the store's row chunks."""
-        from repscope._result import dumps
+        from repscope.results import dumps
         from repscope.scale import streamed_layer_matrix
 
         lm = streamed_layer_matrix(

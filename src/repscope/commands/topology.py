@@ -20,8 +20,8 @@ def _reproduce(
     dataset: str, n_samples: int, resamples: int, seed: int, out: pathlib.Path | None, as_json: bool, quiet: bool
 ) -> None:
     """``--reproduce``: deeper-CNN reproduction → report.html (one section) + reproduction.json in ``out``."""
-    from repscope._result import dumps
-    from repscope.topology.reproduce import DATASETS, deeper_cnn_reproduction
+    from repscope.experiments.topology.reproduce import DATASETS, deeper_cnn_reproduction
+    from repscope.results import dumps
 
     if dataset not in DATASETS:
         raise InputError(f"--dataset {dataset!r} is unknown; use one of {', '.join(DATASETS)}")
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("no STORE given; pass an activation store directory, or --reproduce")
         resamples = 1 if resamples is None else resamples
 
-        from repscope._result import dumps
+        from repscope.results import dumps
         from repscope.store import open_store
         from repscope.topology import mapper, mapper_trend, ph_layer_matrix, store_cloud
 

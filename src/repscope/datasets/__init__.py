@@ -1,5 +1,7 @@
-"""Embedded datasets: generated, or shipped with scikit-learn. Nothing is downloaded.
+"""Deprecated: moved to :mod:`repscope.experiments.datasets`."""
 
-Submodules: ``digits`` (scikit-learn digits), ``spurious`` (digits with a spurious marker),
-``dsprites`` (procedural dSprites-lite).
-"""
+import sys
+
+from repscope._deprecated import alias_package
+
+sys.modules[__name__] = alias_package(__name__, "repscope.experiments.datasets", ("digits", "dsprites", "spurious"))

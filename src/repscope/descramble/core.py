@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import as_2d
 from repscope.descramble.operators import (
     SmoothnessOperator,
     brockett_cost,
@@ -32,6 +31,7 @@ from repscope.descramble.operators import (
     tie_groups,
 )
 from repscope.errors import InputError, StoreError
+from repscope.validation import as_2d
 
 __all__ = [
     "DescrambleWarning",
@@ -114,10 +114,10 @@ def second_moment_from_store(
     A = np.zeros((units, units))
     s = np.zeros(units)
     n = 0
-    from rich.progress import Progress
+    from repscope.parallel import progress_bar
 
     total = int(getattr(store, "n_samples", 0)) or None
-    with Progress(transient=True, disable=not progress) as prog:
+    with progress_bar(progress) as prog:
         task = prog.add_task(f"moment {layer}", total=total)
         for start, block in store.iter_rows(layer, block_rows):
             B = _store_block_units(np.asarray(block, dtype=np.float64), shape)

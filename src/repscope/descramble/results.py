@@ -1,4 +1,4 @@
-"""Result objects of the descrambling lens (follow the protocol in :mod:`repscope._result`)."""
+"""Result objects of the descrambling lens (follow the protocol in :mod:`repscope.results`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
+from repscope.results import to_jsonable
 
 __all__ = ["DescrambleResult", "PermutationResult", "ReproductionResult"]
 
@@ -129,13 +129,10 @@ class DescrambleResult:
         return ["quantity", "value"], rows
 
     def plot(self):
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         has_w = self.weights is not None
-        fig, axes = plt.subplots(1, 4 if has_w else 2, figsize=(15 if has_w else 9, 3.6))
+        fig, axes = subplots(1, 4 if has_w else 2, figsize=(15 if has_w else 9, 3.6))
         ax = list(np.atleast_1d(axes))
         if has_w:
             W = self.weights.reshape(self.weights.shape[0], -1)
@@ -225,13 +222,10 @@ class PermutationResult:
         ]
 
     def plot(self):
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         has_m = self.moment is not None
-        fig, axes = plt.subplots(1, 3 if has_m else 1, figsize=(12 if has_m else 4.5, 3.6))
+        fig, axes = subplots(1, 3 if has_m else 1, figsize=(12 if has_m else 4.5, 3.6))
         ax = list(np.atleast_1d(axes))
         if has_m:
             M = self.moment
@@ -283,15 +277,12 @@ class ReproductionResult:
         return ["measurement", "value"], rows
 
     def plot(self):
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         mats = {k: v for k, v in self.arrays.items() if np.ndim(v) == 2}
         vecs = {k: v for k, v in self.arrays.items() if np.ndim(v) == 1}
         n = len(mats) + (1 if vecs else 0)
-        fig, axes = plt.subplots(1, max(n, 1), figsize=(4 * max(n, 1), 3.6))
+        fig, axes = subplots(1, max(n, 1), figsize=(4 * max(n, 1), 3.6))
         ax = list(np.atleast_1d(axes))
         for a, (k, M) in zip(ax, mats.items()):
             v = float(np.abs(M).max()) or 1.0

@@ -94,9 +94,9 @@ def minimize_orthogonal(
     converged, small = False, 0
     X_prev = W_prev = None
     it = 0
-    from rich.progress import Progress
+    from repscope.parallel import progress_bar
 
-    with Progress(transient=True, disable=not progress) as prog:
+    with progress_bar(progress) as prog:
         task = prog.add_task("orthogonal descent", total=max_iter)
         for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
             gnorm = float(np.linalg.norm(W))

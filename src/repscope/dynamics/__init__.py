@@ -6,7 +6,7 @@ change of basis (converged, batched Riemannian Newton solver with a certificate)
 
 Public API: :func:`delay_embed`, :func:`fit_dmd` (:class:`DMDResult`), :func:`similarity_transform_distance`
 (:class:`SimilarityInfo`), :func:`eig_wasserstein`, :func:`dsa`, :func:`dsa_matrix`
-(:class:`DistanceMatrixResult`). Test cases live in :mod:`repscope.dynamics.testcases`.
+(:class:`DistanceMatrixResult`). Test cases live in :mod:`repscope.experiments.dynamics.testcases`.
 """
 
 from repscope.dynamics.dmd import DMDResult, fit_dmd, select_rank

@@ -145,9 +145,9 @@ class DMDResult:
         return ["#", "Re λ", "Im λ", "|λ|"], rows
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig, ax = subplots(figsize=(4, 4))
         th = np.linspace(0, 2 * np.pi, 256)
         ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
         ax.scatter(self.eigenvalues_.real, self.eigenvalues_.imag, s=18)

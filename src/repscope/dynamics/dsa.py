@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.dynamics.dmd import DMDResult, fit_dmd
 from repscope.dynamics.results import DistanceMatrixResult, DSAResult
 from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
 from repscope.errors import InputError
+from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
 
 __all__ = ["dsa", "dsa_matrix", "fit_systems"]
 
@@ -155,8 +155,8 @@ def dsa_matrix(
     A system is anything :func:`fit_dmd` accepts, or an already fitted :class:`DMDResult`. For ``angular`` and
     ``euclidean`` all pairs are optimised together in batched float64 torch (single-threaded on CPU, where
     r×r work is fastest), unless ``n_workers > 1`` or a ``scheduler`` other than serial is given (local
-    processes or a Dask cluster, see :func:`repscope.compute.resolve_scheduler`), in which case pairs go
-    through :func:`repscope.compute.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
+    processes or a Dask cluster, see :func:`repscope.parallel.resolve_scheduler`), in which case pairs go
+    through :func:`repscope.parallel.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
     """
     _check_score(score)
     if not isinstance(systems, list | tuple) or len(systems) == 0:

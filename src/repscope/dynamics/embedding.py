@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import as_2d
 from repscope.errors import InputError
+from repscope.validation import as_2d
 
 __all__ = ["as_trials", "delay_embed"]
 

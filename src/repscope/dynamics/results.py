@@ -1,4 +1,4 @@
-"""Result objects of the dynamics lens (see :mod:`repscope._result` for the protocol)."""
+"""Result objects of the dynamics lens (see :mod:`repscope.results` for the protocol)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,34 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
+from repscope.results import MatrixResult, to_jsonable
 
 __all__ = ["DistanceMatrixResult", "DSAResult", "TableResult"]
 
 
-@dataclass
-class DistanceMatrixResult:
+class DistanceMatrixResult(MatrixResult):
     """A (possibly rectangular) matrix of distances between systems, e.g. from :func:`dsa_matrix`.
 
-    ``distances[i, j]`` compares ``names[i]`` with ``names_other[j]`` (``names_other == names`` for all
-    pairs).
-    ``grad_norm`` / ``n_agree`` hold the per-pair optimisation certificate for the angular/euclidean scores.
+    A :class:`~repscope.results.MatrixResult` (``kind="distance"``): ``distances``/``names``/``names_other``
+    are the dynamics lens's names for ``values``/``rows``/``cols``. ``grad_norm`` / ``n_agree`` (in
+    ``extra``) hold the per-pair optimisation certificate for the angular/euclidean scores.
     """
 
-    distances: np.ndarray
-    names: list[str]
-    names_other: list[str]
-    metric: str
-    groups: list[str] | None = None
-    grad_norm: np.ndarray | None = None
-    n_agree: np.ndarray | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    seconds: float = float("nan")
-    label: str = ""
+    def __init__(self, distances: np.ndarray, names: list[str], names_other: list[str], metric: str,
+                 groups: list[str] | None = None, grad_norm: np.ndarray | None = None,
+                 n_agree: np.ndarray | None = None, params: dict[str, Any] | None = None,
+                 seconds: float = float("nan"), label: str = "") -> None:
+        super().__init__(values=np.asarray(distances), rows=list(names), cols=list(names_other), metric=metric,
+                         kind="distance", params=dict(params or {}), seconds=seconds,
+                         extra={"groups": groups, "grad_norm": grad_norm, "n_agree": n_agree},
+                         label=label, row_axis="system", col_axis="system")
+
+    distances = property(lambda self: self.values)
+    names = property(lambda self: list(self.rows))
+    names_other = property(lambda self: list(self.cols))
+    groups = property(lambda self: self.extra.get("groups"))
+    grad_norm = property(lambda self: self.extra.get("grad_norm"))
+    n_agree = property(lambda self: self.extra.get("n_agree"))
 
     @property
     def title(self) -> str:
@@ -41,21 +45,9 @@ class DistanceMatrixResult:
     def symmetric(self) -> bool:
         return self.names == self.names_other
 
-    def to_dict(self) -> dict:
-        return to_jsonable(
-            {
-                "metric": self.metric,
-                "label": self.label,
-                "names": self.names,
-                "names_other": self.names_other,
-                "groups": self.groups,
-                "distances": self.distances,
-                "grad_norm": self.grad_norm,
-                "n_agree": self.n_agree,
-                "params": self.params,
-                "seconds": self.seconds,
-            }
-        )
+    def _legacy(self) -> dict[str, Any]:
+        return {"label": self.label, "names": self.names, "names_other": self.names_other, "groups": self.groups,
+                "distances": self.values, "grad_norm": self.grad_norm, "n_agree": self.n_agree}
 
     def summary(self) -> str:
         D = self.distances
@@ -66,37 +58,12 @@ class DistanceMatrixResult:
         )
         if self.grad_norm is not None and np.isfinite(self.grad_norm).any():
             text += f"; worst final gradient norm {np.nanmax(self.grad_norm):.2g}"
-        if np.isfinite(self.seconds):
+        if self.seconds is not None and np.isfinite(self.seconds):
             text += f"; {self.seconds:.2f} s"
         return text + "."
 
-    def table(self) -> tuple[list[str], list[list[Any]]]:
-        header = ["", *self.names_other]
-        rows = [[n, *[f"{v:.4f}" for v in row]] for n, row in zip(self.names, self.distances)]
-        return header, rows
-
-    def plot(self):
-        import matplotlib.pyplot as plt
-
-        n, m = self.distances.shape
-        fig, ax = plt.subplots(figsize=(min(1.5 + 0.35 * m, 10), min(1.2 + 0.35 * n, 10)))
-        im = ax.imshow(self.distances, cmap="viridis")
-        fig.colorbar(im, ax=ax, shrink=0.8, label=self.metric)
-        if m <= 40:
-            ax.set_xticks(range(m), self.names_other, rotation=90, fontsize=7)
-        if n <= 40:
-            ax.set_yticks(range(n), self.names, fontsize=7)
-        ax.set_title(self.label or self.metric)
-        fig.tight_layout()
-        return fig
-
-    def plotly(self):
-        import plotly.graph_objects as go
-
-        return go.Figure(
-            go.Heatmap(z=self.distances, x=self.names_other, y=self.names, colorscale="Viridis"),
-            layout={"title": self.label or self.metric, "yaxis": {"autorange": "reversed"}},
-        )
+    def _cell(self, i: int, j: int, digits: int = 4) -> str:
+        return f"{self.values[i, j]:.{digits}f}"
 
 
 @dataclass
@@ -130,9 +97,9 @@ class DSAResult:
         return text + "."
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(4.2, 4))
+        fig, ax = subplots(figsize=(4.2, 4))
         th = np.linspace(0, 2 * np.pi, 256)
         ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
         for dmd, lab, mk in ((self.dmd_x, "X", "o"), (self.dmd_y, "Y", "x")):
@@ -183,9 +150,9 @@ class TableResult:
         return f"<table class='repscope-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(
+        fig, ax = subplots(
             figsize=(min(2 + 1.2 * len(self.header), 14), 0.6 + 0.3 * (len(self.rows) + 1))
         )
         ax.axis("off")

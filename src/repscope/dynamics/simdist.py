@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import resolve_device, torch_threads
 from repscope.errors import InputError
+from repscope.parallel import resolve_device, torch_threads
 
 __all__ = [
     "SimilarityInfo",

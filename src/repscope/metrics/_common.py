@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import as_2d, check_paired
 from repscope.errors import InputError
+from repscope.validation import as_2d, check_paired
 
 __all__ = ["pair", "centre", "nuclear_norm", "sym_eigh", "clip_unit", "use_torch", "to_numpy"]
 
@@ -98,7 +98,7 @@ def use_torch(device: Any) -> Any:
     """``None``/``'cpu'`` → numpy path (returns None); otherwise a ``torch.device`` ('auto' → cuda if any)."""
     if device is None or (isinstance(device, str) and device == "cpu"):
         return None
-    from repscope.compute import resolve_device
+    from repscope.parallel import resolve_device
 
     dev = resolve_device(device)
     return None if dev.type == "cpu" else dev

@@ -10,13 +10,13 @@ Two execution paths:
   matrix entry is then finished from p×q blocks — no n×n matrix, memory independent of n.
   ``debiased_cka`` adds a cheap second pass for the squared row norms of the centred rows.
 * **Other measures** (``rbf_cka``, ``rsa``, ``mutual_knn``, ``ph_*``...) load each layer, run the
-  registered ``prepare`` once per layer and ``compare`` per pair through :func:`repscope.compute.map_items`
-  / :func:`~repscope.compute.map_pairs`.
+  registered ``prepare`` once per layer and ``compare`` per pair through :func:`repscope.parallel.map_items`
+  / :func:`~repscope.parallel.map_pairs`.
 
 Threads (deliberate, measured on a 2-core machine where oversubscribed BLAS made the same job 4–8×
 slower): the linear path runs in this process with BLAS/torch using all cores — its work is a few large
 GEMMs, which BLAS parallelises well, and worker processes would duplicate the accumulators. The
-generic path uses ``scheduler`` (any value :func:`repscope.compute.resolve_scheduler` accepts):
+generic path uses ``scheduler`` (any value :func:`repscope.parallel.resolve_scheduler` accepts):
 ``None``/``"serial"`` runs in-process (all BLAS threads); ``"processes"`` uses one worker per core with
 one BLAS thread each (best when per-pair work is small or GIL-bound, e.g. persistent homology); a Dask
 ``Client``, ``"tcp://host:port"`` or ``"local:N"`` runs the per-layer and per-pair work on a Dask cluster.
@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import all_pairs, as_2d, map_items, map_pairs, resolve_scheduler
 from repscope.errors import InputError
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
+from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
+from repscope.validation import as_2d
 
 __all__ = [
     "layer_matrix",
@@ -496,7 +497,7 @@ def layer_matrix(
         Layer names (list or comma-separated string) to use from each source; default all.
     scheduler:
         Generic (non-linear) measures only: ``None``/``"serial"``, ``"processes"``, or a Dask client /
-        address / ``"local:N"`` (see module doc and :func:`repscope.compute.resolve_scheduler`).
+        address / ``"local:N"`` (see module doc and :func:`repscope.parallel.resolve_scheduler`).
     block_rows:
         Rows per streamed block for the linear path (default: ~64 MiB of float64 per block).
     device:

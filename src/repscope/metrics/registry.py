@@ -17,6 +17,7 @@ while importing it propagates.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,11 +80,19 @@ def register(
     if (prepare is None) != (compare is None):
         raise InputError(f"measure {name!r}: give both prepare= and compare= or neither")
     old = _REGISTRY.get(name)
-    if old is not None and getattr(old.func, "__qualname__", None) != getattr(func, "__qualname__", None):
+    if old is not None and _identity(old.func) != _identity(func):
         raise InputError(f"a different measure is already registered as {name!r}; choose another name")
     m = Measure(name=name, func=func, kind=kind, description=description, prepare=prepare, compare=compare)
     _REGISTRY[name] = m
     return m
+
+
+def _identity(func: Any) -> tuple[Any, ...]:
+    """What makes two registrations "the same function" across re-imports: module and qualified name,
+    looking through ``functools.partial`` (which has no ``__qualname__``) to its function and arguments."""
+    if isinstance(func, functools.partial):
+        return ("partial", _identity(func.func), repr(func.args), repr(sorted(func.keywords.items())))
+    return (getattr(func, "__module__", None), getattr(func, "__qualname__", None) or repr(func))
 
 
 def _load_providers() -> None:

@@ -95,7 +95,11 @@ def __getattr__(name: str):
 
         return getattr(analysis, name)
     if name in ("run_benchmark", "MitigationTable", "BenchmarkConfig"):
-        from repscope.ranges import benchmark
+        import warnings
 
+        from repscope.experiments.ranges import benchmark
+
+        warnings.warn(f"repscope.ranges.{name} moved to repscope.experiments.ranges.benchmark.{name}",
+                      DeprecationWarning, stacklevel=2)
         return getattr(benchmark, name)
     raise AttributeError(f"module 'repscope.ranges' has no attribute {name!r}")

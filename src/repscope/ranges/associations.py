@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
 from repscope.errors import InputError
 from repscope.ranges.bands import Bands, _as_1d
+from repscope.results import to_jsonable
 
 __all__ = [
     "contingency",
@@ -300,9 +300,9 @@ class BandAssociations:
         )
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(self.attributes), 1.2 + 0.5 * len(self.band_names)))
+        fig, ax = subplots(figsize=(2.5 + 0.9 * len(self.attributes), 1.2 + 0.5 * len(self.band_names)))
         im = ax.imshow(self.cramers_v, vmin=0, vmax=1, cmap="magma_r", aspect="auto")
         ax.set_xticks(range(len(self.attributes)), self.attributes, rotation=30, ha="right")
         ax.set_yticks(range(len(self.band_names)), self.band_names)
@@ -532,9 +532,9 @@ class ConfounderFindings:
         )
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(4.5, 4))
+        fig, ax = subplots(figsize=(4.5, 4))
         for r in self.rows:
             col = {"mid-range only": "tab:red", "top only": "tab:blue", "both": "tab:purple"}.get(
                 r["verdict"], "grey"

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
-from repscope.compute import as_2d
 from repscope.errors import InputError
+from repscope.results import to_jsonable
+from repscope.validation import as_2d
 
 __all__ = [
     "Bands",
@@ -282,12 +282,12 @@ class Bands:
         return ["band", "n", "lower edge", "upper edge", "mean value"], rows
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import colormap, subplots
 
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = subplots(figsize=(6, 3.2))
         v = self.values
         bins = np.histogram_bin_edges(v[np.isfinite(v)], bins=60)
-        colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(self.names)))
+        colours = colormap("viridis")(np.linspace(0.1, 0.9, len(self.names)))
         for b, nm in enumerate(self.names):
             ax.hist(
                 v[self.assignment == b],

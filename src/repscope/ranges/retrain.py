@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import as_2d
 from repscope.errors import InputError
 from repscope.ranges.bands import _as_1d, normalised_logits
+from repscope.validation import as_2d
 
 __all__ = [
     "C_GRID",

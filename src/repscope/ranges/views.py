@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
 from repscope.errors import InputError
 from repscope.ranges.associations import encode_attribute
 from repscope.ranges.bands import Bands
+from repscope.results import to_jsonable
 
 __all__ = ["BandHistogram", "band_histogram", "BandImageGrid", "band_image_grid"]
 
@@ -48,9 +48,9 @@ class BandHistogram:
         return "t (normalised logit)" if self.kind == "normalised" else "activation"
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(6.5, 3.2))
+        fig, ax = subplots(figsize=(6.5, 3.2))
         bins = self._bins()
         data = [self.values[self.codes == k] for k in range(len(self.levels))]
         ax.hist(data, bins=bins, stacked=True, label=[str(x) for x in self.levels])
@@ -136,11 +136,11 @@ class BandImageGrid:
         return f"{self.unit} — examples per band"
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         ncol = max([len(x) for x in self.images] + [1])
         nrow = len(self.band_names)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(1.1 * ncol + 0.8, 1.25 * nrow + 0.3), squeeze=False)
+        fig, axes = subplots(nrow, ncol, figsize=(1.1 * ncol + 0.8, 1.25 * nrow + 0.3), squeeze=False)
         for r, bn in enumerate(self.band_names):
             for c in range(ncol):
                 ax = axes[r, c]

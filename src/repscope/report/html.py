@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repscope._result import to_jsonable
+from repscope.results import to_jsonable
 
 
 @dataclass
@@ -47,13 +47,20 @@ def _call(res: Any, name: str) -> Any:
     return fn() if callable(fn) else None
 
 
+def _close(fig: Any) -> None:
+    """Release a figure made through pyplot (library figures are plain ``Figure`` objects, never registered)."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
+
+
 def _png(fig: Any, path: Path) -> str:
     """Save a matplotlib figure as PNG at ``path`` and return it base64-encoded."""
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _close(fig)
     data = buf.getvalue()
     path.write_bytes(data)
     return base64.b64encode(data).decode("ascii")
@@ -80,9 +87,6 @@ def write_report(
     interactive figure (``embed_png=None``), so the page stays self-contained either way.
     """
     import jinja2
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     out = Path(out_dir)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 ::
 
-    from repscope.compute import map_pairs, use_scheduler
+    from repscope.parallel import map_pairs, use_scheduler
     map_pairs(func, items, pairs, scheduler="local:2")          # a LocalCluster for this call
     map_pairs(func, items, pairs, scheduler="tcp://head:8786")  # a running `dask scheduler`
     with use_scheduler("local:4"):                              # one cluster for every call inside

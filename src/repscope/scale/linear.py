@@ -162,7 +162,7 @@ class CrossProducts:
 
 
 def _as_rows(a: Any, name: str) -> np.ndarray:
-    from repscope.compute import as_2d
+    from repscope.validation import as_2d
 
     return as_2d(a, f"layer {name!r}", min_samples=2, dtype=np.float64)
 
@@ -367,7 +367,7 @@ def streamed_cross_products(
 def _compute(obj: Any, scheduler: Any, progress: bool) -> Any:
     import dask
 
-    from repscope.compute import blas_threads, n_cores
+    from repscope.parallel import blas_threads, n_cores
 
     s = scheduler.strip() if isinstance(scheduler, str) else scheduler
     if s in (None, "threads"):
@@ -379,10 +379,10 @@ def _compute(obj: Any, scheduler: Any, progress: bool) -> Any:
     if s == "processes":
         with _local_progress(progress):
             return dask.compute(obj, scheduler="processes", num_workers=n_cores(), initializer=_pin_one_thread)[0]
-    from repscope.compute import _check_scheduler
+    from repscope.parallel import check_scheduler
     from repscope.scale.cluster import client_for
 
-    _check_scheduler(s)
+    check_scheduler(s)
     with client_for(s) as client:
         fut = client.compute(obj)
         try:

@@ -65,9 +65,9 @@ class CaptureSummary:
         return ["layer", "shape", "features", "pool", "hook", "module", "NaN/Inf"], rows
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(6, 2.8))
+        fig, ax = subplots(figsize=(6, 2.8))
         names = list(self.layers)
         ax.bar(range(len(names)), [self.layers[n]["features"] for n in names], color="#23408e")
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from repscope.compute import as_2d
 from repscope.errors import InputError
+from repscope.validation import as_2d
 
 __all__ = [
     "CLOUD_KINDS",

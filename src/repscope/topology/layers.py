@@ -4,28 +4,28 @@ representational-similarity matrices, and the principal-component removal sensit
 Recipe of the paper: per layer a point cloud (top-ℓ2 for conv layers) of the same n inputs, Vietoris–Rips
 H1 diagram, sliced Wasserstein distance (M = 50) between every pair of layers. Here the n inputs can be
 redrawn B times (same rows for all layers within a draw) to give mean ± sd matrices; per-layer persistence
-runs in worker processes via :func:`repscope.compute.map_items`, pair distances via ``map_pairs``.
+runs in worker processes via :func:`repscope.parallel.map_items`, pair distances via ``map_pairs``.
 """
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
-from repscope.compute import all_pairs, as_2d, map_items, map_pairs
 from repscope.errors import InputError
+from repscope.parallel import all_pairs, map_items, map_pairs
+from repscope.results import MatrixResult, heatmap, to_jsonable
 from repscope.topology.clouds import farthest_point_sample, normalize_scale, point_cloud, remove_duplicates
 from repscope.topology.distances import DIAGRAM_METRICS, diagram_distance
 from repscope.topology.persistence import Diagrams, persistence
+from repscope.validation import as_2d
 
 __all__ = [
     "MatrixComparison",
@@ -72,56 +72,41 @@ def _distance_job(d1: Diagrams, d2: Diagrams, *, metric: str, dim: int, kwargs: 
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class PHLayerMatrix:
+class PHLayerMatrix(MatrixResult):
     """Matrix of persistence-diagram distances between layers: ``values`` (mean over resamples), ``sd``.
 
-    ``samples[b]`` is the matrix of resample b; ``diagrams[layer]`` the diagrams of the first resample.
+    A :class:`~repscope.results.MatrixResult` (``kind="distance"``, rows = cols = layers). Topology-specific
+    settings live in ``params`` and read as attributes: ``dim``, ``cloud``, ``resamples``, ``seed``;
+    ``samples[b]`` is the matrix of resample b and ``diagrams[layer]`` the diagrams of the first resample.
     """
 
-    values: np.ndarray
-    sd: np.ndarray
-    samples: np.ndarray
-    layers: list[str]
-    metric: str
-    dim: int
-    cloud: str
-    n_samples: int
-    resamples: int
-    seed: int
-    diagrams: dict[str, Diagrams] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, values: np.ndarray, sd: np.ndarray, samples: np.ndarray, layers: list[str], metric: str,
+                 dim: int, cloud: str, n_samples: int, resamples: int, seed: int,
+                 diagrams: dict[str, Diagrams] | None = None, meta: dict[str, Any] | None = None) -> None:
+        super().__init__(values=values, rows=list(layers), cols=list(layers), metric=metric, kind="distance",
+                         n_samples=n_samples, sd=sd,
+                         params={"dim": dim, "cloud": cloud, "resamples": resamples, "seed": seed, **(meta or {})},
+                         extra={"samples": samples, "diagrams": dict(diagrams or {})},
+                         label=f"PH layer distances ({metric.replace('_', ' ')}, H{dim})")
+        self.meta = dict(meta or {})
 
-    kind = "distance"
+    layers = property(lambda self: list(self.rows))
+    dim = property(lambda self: int(self.params["dim"]))
+    cloud = property(lambda self: self.params["cloud"])
+    resamples = property(lambda self: int(self.params["resamples"]))
+    seed = property(lambda self: int(self.params["seed"]))
+    samples = property(lambda self: self.extra["samples"])
+    diagrams = property(lambda self: self.extra["diagrams"])
 
-    @property
-    def title(self) -> str:
-        return f"PH layer distances ({self.metric.replace('_', ' ')}, H{self.dim})"
+    def _legacy(self) -> dict[str, Any]:
+        return {"layers": self.layers, "dim": self.dim, "cloud": self.cloud, "resamples": self.resamples,
+                "seed": self.seed, "meta": self.meta}
 
-    @property
-    def rows(self) -> list[str]:
-        return list(self.layers)
-
-    @property
-    def cols(self) -> list[str]:
-        return list(self.layers)
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(
-            {
-                "kind": "ph_layer_matrix",
-                "metric": self.metric,
-                "dim": self.dim,
-                "cloud": self.cloud,
-                "layers": self.layers,
-                "n_samples": self.n_samples,
-                "resamples": self.resamples,
-                "seed": self.seed,
-                "values": self.values,
-                "sd": self.sd,
-                "meta": self.meta,
-            }
-        )
+    def _cell(self, i: int, j: int, digits: int = 3) -> str:
+        v = self.values[i, j]
+        if self.resamples > 1 and i != j:
+            return f"{v:.{digits}g} ± {self.sd[i, j]:.2g}"
+        return f"{v:.{digits}g}"
 
     def summary(self) -> str:
         L = len(self.layers)
@@ -141,51 +126,11 @@ class PHLayerMatrix:
             s += f" Median resampling sd / mean: {np.median(self.sd[iu] / np.maximum(v, 1e-300)):.2f}."
         return s
 
-    def table(self) -> tuple[list[str], list[list[Any]]]:
-        header = ["layer", *self.layers]
-        rows = []
-        for i, a in enumerate(self.layers):
-            if self.resamples > 1:
-                rows.append(
-                    [a, *[f"{self.values[i, j]:.3g} ± {self.sd[i, j]:.2g}" for j in range(len(self.layers))]]
-                )
-            else:
-                rows.append([a, *[f"{self.values[i, j]:.3g}" for j in range(len(self.layers))]])
-        return header, rows
-
-    def plot(self):
-        import matplotlib.pyplot as plt
-
-        L = len(self.layers)
-        fig, ax = plt.subplots(figsize=(1.0 + 0.75 * L, 0.6 + 0.65 * L))
-        im = ax.imshow(self.values, cmap="viridis")
-        ax.set_xticks(range(L), self.layers, rotation=45, ha="right")
-        ax.set_yticks(range(L), self.layers)
-        fs = 8 if L <= 8 else 6
-        for i in range(L):
-            for j in range(L):
-                txt = f"{self.values[i, j]:.3g}"
-                if self.resamples > 1 and i != j:
-                    txt += f"\n±{self.sd[i, j]:.2g}"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=fs, color="w")
-        fig.colorbar(im, ax=ax, label=f"{self.metric} (H{self.dim})")
-        ax.set_title(self.title)
-        fig.tight_layout()
-        return fig
-
-    def plotly(self):
-        import plotly.graph_objects as go
-
-        names = [html.escape(str(x)) for x in self.layers]
-        text = [
-            [f"{self.values[i, j]:.4g} ± {self.sd[i, j]:.2g}" for j in range(len(names))]
-            for i in range(len(names))
-        ]
-        fig = go.Figure(
-            go.Heatmap(z=self.values, x=names, y=names, text=text, hoverinfo="x+y+text", colorscale="Viridis")
-        )
-        fig.update_layout(title=html.escape(self.title), yaxis={"autorange": "reversed"})
-        return fig
+    def plot(self, ax: Any = None, annotate: bool | None = None) -> Any:
+        text = [[self._cell(i, j) for j in range(len(self.cols))] for i in range(len(self.rows))]
+        return heatmap(self.values, self.layers, self.layers, ax=ax, title=self.title,
+                       colorbar_label=f"{self.metric} (H{self.dim})", higher_is_closer=False,
+                       annotate=annotate, cell_text=text, xlabel="layer", ylabel="layer")
 
 
 def _source_layers(source: Any, layers: list[str] | None) -> tuple[list[str], int, Callable]:
@@ -252,7 +197,7 @@ def ph_layer_matrix(
     "rms"/"diameter") and landmark-subsampled (``n_landmarks``; the Hausdorff error of every layer is
     kept in ``meta``), then Rips persistence up to ``maxdim`` (default ``max(dim, 1)``) runs per layer in
     ``n_workers`` processes (or on the ``scheduler`` given: a Dask client, address or ``"local:N"``, see
-    :func:`repscope.compute.resolve_scheduler`); ``metric`` (see :func:`diagram_distance`) on H_``dim``
+    :func:`repscope.parallel.resolve_scheduler`); ``metric`` (see :func:`diagram_distance`) on H_``dim``
     gives the matrix. Returns :class:`PHLayerMatrix` with mean and sd over draws.
     """
     if metric not in DIAGRAM_METRICS:
@@ -387,9 +332,9 @@ class MatrixCorrelation:
         )
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(4, 1.2))
+        fig, ax = subplots(figsize=(4, 1.2))
         ax.axis("off")
         ax.text(0.01, 0.5, self.summary(), wrap=True, fontsize=8, va="center")
         return fig
@@ -549,9 +494,9 @@ class PCRemovalSensitivity:
         return " ".join(parts)
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+        fig, ax = subplots(figsize=(5.5, 3.5))
         for name, v in self.distances.items():
             v = np.asarray(v, dtype=float)
             top = np.nanmax(np.abs(v)) or 1.0
@@ -656,10 +601,10 @@ class MatrixComparison:
         return ["layer", "layer", self.names[0], self.names[1]], rows
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         L = len(self.layers)
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+        fig, axes = subplots(1, 3, figsize=(13, 4.2))
         for ax, M, nm in ((axes[0], self.A, self.names[0]), (axes[1], self.B, self.names[1])):
             im = ax.imshow(M, cmap="viridis")
             ax.set_xticks(range(L), self.layers, rotation=45, ha="right", fontsize=8)

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
-from repscope.compute import as_2d
 from repscope.errors import InputError
+from repscope.results import to_jsonable
+from repscope.validation import as_2d
 
 __all__ = [
     "MapperGraph",
@@ -299,11 +299,14 @@ class MapperGraph:
 
     def plot(self):
         """Static view: each node a pie chart of its classes (paper's style), size ∝ √members."""
-        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Circle
 
-        fig, ax = plt.subplots(figsize=(6.5, 6))
+        from repscope.results import colormap, subplots
+
+        fig, ax = subplots(figsize=(6.5, 6))
         pos = self.layout()
-        cmap = plt.get_cmap("tab10" if len(self.classes) <= 10 else "tab20")
+        cmap = colormap("tab10" if len(self.classes) <= 10 else "tab20")
         for i, j, _ in self.edges:
             ax.plot([pos[i][0], pos[j][0]], [pos[i][1], pos[j][1]], color="#bbbbbb", lw=0.8, zorder=1)
         sizes = np.array([len(nd["members"]) for nd in self.nodes]) if self.nodes else np.zeros(0)
@@ -323,7 +326,7 @@ class MapperGraph:
                     normalize=True,
                 )
             else:
-                ax.add_patch(plt.Circle((x, y), r, color="tab:blue", zorder=2))
+                ax.add_patch(Circle((x, y), r, color="tab:blue", zorder=2))
         if pos:
             xs, ys = np.array(list(pos.values())).T
             ax.set_xlim(xs.min() - 0.1, xs.max() + 0.1)
@@ -332,7 +335,7 @@ class MapperGraph:
         ax.axis("off")
         if C is not None:
             handles = [
-                plt.Line2D([], [], marker="o", ls="", color=cmap(k % cmap.N), label=str(c))
+                Line2D([], [], marker="o", ls="", color=cmap(k % cmap.N), label=str(c))
                 for k, c in enumerate(self.classes)
             ]
             ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="class")
@@ -637,9 +640,9 @@ class MapperTrend:
         return header, rows
 
     def plot(self):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = subplots(figsize=(6, 3.5))
         x = np.arange(len(self.layers))
         ax.plot(x, self.node_purity, marker="o", label="node-wise purity")
         ax.plot(x, self.class_purity, marker="s", label="mean class-wise purity")

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
-from repscope.compute import as_2d
 from repscope.errors import InputError
+from repscope.results import to_jsonable
+from repscope.validation import as_2d
 
 __all__ = ["Diagrams", "persistence", "as_diagram"]
 
@@ -111,12 +111,12 @@ class Diagrams:
 
     def plot(self, max_bars: int = 60):
         """Diagram (birth vs death; infinite deaths drawn on a dashed line at the top) + barcode."""
-        import matplotlib.pyplot as plt
+        from repscope.results import colormap, subplots
 
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
+        fig, (ax1, ax2) = subplots(1, 2, figsize=(10, 4.2))
         top = self._extent()
         inf_y = top * 1.08
-        colors = plt.get_cmap("tab10")
+        colors = colormap("tab10")
         for q, d in enumerate(self.dgms):
             fin = np.isfinite(d[:, 1])
             ax1.scatter(d[fin, 0], d[fin, 1], s=10, color=colors(q), label=f"H{q}", alpha=0.75)

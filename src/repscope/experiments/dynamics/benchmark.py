@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from repscope.dynamics import testcases as tc
 from repscope.dynamics.dsa import dsa_matrix, fit_systems
 from repscope.dynamics.evaluate import (
     geometry_distance,
@@ -31,6 +30,7 @@ from repscope.dynamics.evaluate import (
     pairwise_matrix,
 )
 from repscope.dynamics.results import DistanceMatrixResult, TableResult
+from repscope.experiments.dynamics import testcases as tc
 
 __all__ = ["METRICS", "run_benchmark", "BenchmarkOutput", "case_matrices"]
 
@@ -165,7 +165,7 @@ def run_benchmark(
     ``motifs``, ``noise_sweep``, ``learning_proxy``, ``rnn``, ``gru``, ``ssm``."""
     import torch
 
-    from repscope.compute import torch_threads
+    from repscope.parallel import torch_threads
 
     all_cases = ("attractors", "lorenz", "motifs", "noise_sweep", "learning_proxy", "rnn", "gru", "ssm")
     cases = all_cases if cases is None else tuple(cases)
@@ -230,7 +230,7 @@ def run_benchmark(
             for regime in ("direct", "pretrain_free", "pretrain_frozen"):
                 for s in range(n_seeds + 1):
                     torch.manual_seed(seed + s)
-                    from repscope.dynamics.models import train_run
+                    from repscope.experiments.dynamics.models import train_run
 
                     trained.append(train_run(arch, regime=regime, seed=seed + s, steps=120 if quick else 200))
             kw_net = dict(n_delays=2, rank=10)

@@ -9,10 +9,10 @@ import pathlib
 import time
 from typing import Any
 
-from repscope.dynamics import testcases as tc
 from repscope.dynamics.dsa import dsa_matrix, fit_systems
 from repscope.dynamics.evaluate import geometry_distance, group_ratio, nn_accuracy, pairwise_matrix
 from repscope.dynamics.results import DistanceMatrixResult, TableResult
+from repscope.experiments.dynamics import testcases as tc
 
 __all__ = ["demo_results"]
 
@@ -21,8 +21,8 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
     """Attractor test case (ring / line / point / limit cycle, 3 instances each, plus a learning proxy):
     a table of between/within ratios, 1-NN accuracy and learning correlation per metric, and the four
     distance matrices. ``store`` and ``out_dir`` are unused."""
-    from repscope.compute import torch_threads
     from repscope.dynamics.evaluate import learning_correlation
+    from repscope.parallel import torch_threads
 
     t0 = time.perf_counter()
     ss = tc.attractors(n_per_kind=3, seed=seed)

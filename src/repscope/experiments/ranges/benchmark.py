@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
 from repscope.errors import InputError
 from repscope.ranges.retrain import (
     C_GRID,
@@ -37,6 +36,7 @@ from repscope.ranges.retrain import (
     group_balanced_sampler,
     jtt_weights,
 )
+from repscope.results import to_jsonable
 
 __all__ = ["BenchmarkConfig", "MitigationTable", "run_benchmark", "run_one", "METHODS", "fast_config"]
 
@@ -89,11 +89,11 @@ def fast_config() -> BenchmarkConfig:
 
 def _make_data(name: str, bias: float, seed: int, cfg: BenchmarkConfig):
     if name == "spurious_digits":
-        from repscope.datasets.spurious import spurious_digits
+        from repscope.experiments.datasets.spurious import spurious_digits
 
         return spurious_digits(bias, seed=seed, fractions=cfg.digits_fractions)
     if name == "dsprites_lite":
-        from repscope.datasets.dsprites import dsprites_lite
+        from repscope.experiments.datasets.dsprites import dsprites_lite
 
         ntr, nva, nte = cfg.dsprites_sizes
         return dsprites_lite(
@@ -133,7 +133,7 @@ class _Prepared:
 
 def prepare(name: str, bias: float, seed: int, cfg: BenchmarkConfig | None = None) -> _Prepared:
     """Generate the data, train the ERM network and extract frozen features / logits."""
-    from repscope.ranges.models import train_classifier
+    from repscope.experiments.ranges.models import train_classifier
 
     cfg = cfg or BenchmarkConfig()
     t0 = time.perf_counter()
@@ -432,7 +432,7 @@ def run_benchmark(
     progress: bool = False,
 ) -> MitigationTable:
     """Run every (dataset, bias, seed) cell (in parallel processes with ``n_workers`` > 1)."""
-    from repscope.compute import map_items
+    from repscope.parallel import map_items
 
     cfg = config or BenchmarkConfig()
     for d in cfg.datasets:

@@ -18,7 +18,7 @@ Cases
   using the same motif set (in random orders and durations) form a group.
 - :func:`rotated_copy` / :func:`noisy_copy`: floors (the same system rotated, or re-simulated with new noise).
 
-RNN / SSM cases (trained networks on composable tasks) are in :mod:`repscope.dynamics.models`.
+RNN / SSM cases (trained networks on composable tasks) are in :mod:`repscope.experiments.dynamics.models`.
 """
 
 from __future__ import annotations

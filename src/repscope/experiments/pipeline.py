@@ -15,15 +15,15 @@ from repscope.errors import InputError
 
 # (section key, title, module providing demo_results, one-line explanation)
 LENSES: list[tuple[str, str, str, str]] = [
-    ("similarity", "Representational similarity", "repscope.metrics.demo",
+    ("similarity", "Representational similarity", "repscope.experiments.similarity.demo",
      "How alike are the layers' representations? One layer×layer matrix per measure."),
-    ("ranges", "Activation ranges", "repscope.ranges.demo",
+    ("ranges", "Activation ranges", "repscope.experiments.ranges.demo",
      "Beyond maximal activations: what the mid-range of a unit's activations is associated with."),
-    ("topology", "Topology", "repscope.topology.demo",
+    ("topology", "Topology", "repscope.experiments.topology.demo",
      "Layers as point clouds: persistent-homology distances beside CKA, and mapper graphs per layer."),
-    ("dynamics", "Dynamics", "repscope.dynamics.demo",
+    ("dynamics", "Dynamics", "repscope.experiments.dynamics.demo",
      "Dynamical Similarity Analysis of trajectories next to Procrustes and CKA."),
-    ("descrambling", "Descrambling", "repscope.descramble.demo",
+    ("descrambling", "Descrambling", "repscope.experiments.descramble.demo",
      "Principal components of preactivations as optimal descramblers of a layer's weights."),
 ]
 
@@ -100,8 +100,8 @@ def run_demo(
 ) -> Path:
     """The embedded default job: train (or load) a digits model, capture, analyse, write the report."""
     from repscope import capture
-    from repscope.datasets.digits import digits_attributes
-    from repscope.models.digits import accuracy, load_model
+    from repscope.experiments.datasets.digits import digits_attributes
+    from repscope.experiments.models.digits import accuracy, load_model
     from repscope.report import write_report
 
     if model == "minilm":
@@ -131,8 +131,8 @@ def run_demo(
 
 def run_minilm_demo(out_dir: str | Path, *, seed: int = 0, progress: bool = True) -> Path:
     """The demo on a real pretrained model (all-MiniLM-L6-v2, offline): capture summary + layer×layer CKA."""
+    from repscope.experiments.models.text import SENTENCES, capture_minilm
     from repscope.metrics import layer_matrix
-    from repscope.models.text import SENTENCES, capture_minilm
     from repscope.report import Section, write_report
     from repscope.store.summary import CaptureSummary
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from repscope.datasets.spurious import LabelledSplit, SpuriousDataset
 from repscope.errors import InputError
+from repscope.experiments.datasets.spurious import LabelledSplit, SpuriousDataset
 
 __all__ = ["POS_BINS", "SHAPES", "render_shapes", "make_dsprites_lite", "dsprites_lite"]
 

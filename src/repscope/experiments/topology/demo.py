@@ -8,7 +8,7 @@
 4. One mapper graph per layer (lens = L2 norm, 10 intervals, 50% overlap, DBSCAN with k-NN-elbow ε) and
    the purity trend with depth.
 5. (full demo, not ``quick``) The same on a deeper CNN (5 conv + 2 linear layers, all captured) trained on
-   bias-free dSprites-lite: :mod:`repscope.topology.reproduce`, ending with a written reading.
+   bias-free dSprites-lite: :mod:`repscope.experiments.topology.reproduce`, ending with a written reading.
 """
 
 from __future__ import annotations
@@ -144,11 +144,11 @@ def demo_results(
     """Result objects for the report's topology section (see module docstring).
 
     ``reproduce`` (default: ``not quick``) appends the deeper-CNN reproduction of
-    :func:`repscope.topology.reproduce.deeper_cnn_reproduction` (dSprites-lite, n = ``n_samples``, same
+    :func:`repscope.experiments.topology.reproduce.deeper_cnn_reproduction` (dSprites-lite, n = ``n_samples``, same
     ``resamples``): ≈ 20 s more, ≈ 30 s for the whole section on 2 CPUs. ``out_dir`` receives
     ``topology_timings.json`` (seconds per step).
     """
-    from repscope._result import dumps
+    from repscope.results import dumps
 
     t0 = time.perf_counter()
     layers = list(store.layers)
@@ -169,7 +169,7 @@ def demo_results(
     t4 = time.perf_counter()
     extra: list = []
     if (not quick) if reproduce is None else reproduce:
-        from repscope.topology.reproduce import deeper_cnn_reproduction
+        from repscope.experiments.topology.reproduce import deeper_cnn_reproduction
 
         extra = deeper_cnn_reproduction(seed=seed, n_samples=n_samples, progress=progress, resamples=resamples)
     t5 = time.perf_counter()

@@ -109,7 +109,7 @@ def train_classifier(
     cross-entropy (ERM). Deterministic for a given seed."""
     import torch
 
-    from repscope.compute import torch_threads
+    from repscope.parallel import torch_threads
 
     Xa = np.asarray(X, dtype=np.float32)
     ya = np.asarray(y, dtype=np.int64)

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
 from repscope.errors import InputError
-from repscope.topology.demo import mapper_per_layer, paper_recipe
+from repscope.experiments.topology.demo import mapper_per_layer, paper_recipe
+from repscope.results import to_jsonable
 
 __all__ = [
     "DATASETS",
@@ -115,7 +115,7 @@ def train_deep_cnn(
     ``threads`` torch threads; deterministic for a seed. Returns the training accuracy."""
     import torch
 
-    from repscope.compute import torch_threads
+    from repscope.parallel import torch_threads
 
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
@@ -164,7 +164,7 @@ def reproduction_data(
     if int(n_capture) < 3:
         raise InputError(f"n_capture={n_capture} is too small; capture at least 3 (the paper uses 1000)")
     if dataset == "dsprites_lite":
-        from repscope.datasets.dsprites import SHAPES, dsprites_lite
+        from repscope.experiments.datasets.dsprites import SHAPES, dsprites_lite
 
         n_tr = _ARCH[dataset]["n_train"] if n_train is None else int(n_train)
         ds = dsprites_lite(0.0, n_train=n_tr, n_val=1, n_test=int(n_capture), seed=seed)
@@ -423,7 +423,7 @@ def deeper_cnn_reproduction(
         tmp = tempfile.TemporaryDirectory(prefix="repscope-reproduce-")
         workdir = tmp.name
     try:
-        from repscope.compute import torch_threads
+        from repscope.parallel import torch_threads
 
         with torch_threads(1):
             store = capture(

@@ -8,19 +8,19 @@ from typing import Any
 import numpy as np
 
 from repscope.descramble.core import Descrambler
-from repscope.descramble.experiments import (
+from repscope.descramble.permutation import PermutationDescrambler
+from repscope.experiments.descramble.reproductions import (
     circulant_reproduction,
     isotropic_reproduction,
     linear_network_reproduction,
 )
-from repscope.descramble.permutation import PermutationDescrambler
 
 __all__ = ["demo_results", "load_fc1_weights"]
 
 
 def load_fc1_weights(seed: int = 0) -> np.ndarray:
     """``fc1.weight`` (128 × in_features) of the embedded digits CNN — the store holds only activations."""
-    from repscope.models.digits import load_model
+    from repscope.experiments.models.digits import load_model
 
     model = load_model("cnn", seed=seed)[0]
     return model.fc1.weight.detach().cpu().numpy().astype(np.float64)
@@ -40,7 +40,7 @@ def demo_results(
     """Result objects for the report's "descrambling" section.
 
     - orthogonal descrambling of ``layer`` (default ``fc1``) from streamed preactivations, with the
-      layer's weights ``W`` (``weights``, else loaded from ``repscope.models.digits``): raw vs ``P*·W``
+      layer's weights ``W`` (``weights``, else loaded from ``repscope.experiments.models.digits``): raw vs ``P*·W``
       images, spectra, cost vs Brockett bound;
     - permutation (QAP) vs orthogonal descrambling of ``layer`` and of every conv layer in the store
       (channels as units, positions × samples as samples);

@@ -1,4 +1,4 @@
-"""Load a user model for the CLI: built-in names or ``package.module:factory`` plus a state_dict file.
+"""Load a user model for the CLI: ``package.module:factory`` plus a state_dict file.
 
 Weights are loaded with ``torch.load(..., weights_only=True)`` only: a file that needs arbitrary
 unpickling is refused (it could run code).
@@ -7,14 +7,13 @@ unpickling is refused (it could run code).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from repscope.errors import InputError
-
-BUILTIN = {"digits-cnn": "cnn", "digits-mlp": "mlp"}
 
 
 def load_weights(path: str | Path) -> dict[str, Any]:
@@ -40,16 +39,23 @@ def load_weights(path: str | Path) -> dict[str, Any]:
     return obj
 
 
-def load_model_spec(spec: str, weights: str | Path | None = None, *, seed: int = 0) -> Any:
-    """``digits-cnn`` / ``digits-mlp`` (trained and cached), or ``module:factory`` (+ ``weights``)."""
-    if spec in BUILTIN:
-        from repscope.models.digits import load_model
-
-        model = load_model(BUILTIN[spec], seed=seed)[0]
+def load_model_spec(
+    spec: str,
+    weights: str | Path | None = None,
+    *,
+    seed: int = 0,
+    builtins: Mapping[str, Callable[[int], Any]] | None = None,
+) -> Any:
+    """A model from ``module:factory`` (+ ``weights``), or a name in ``builtins`` (``{name: f(seed) -> model}``;
+    the CLI passes the embedded digits models there, so this module never depends on the experiments)."""
+    builtins = dict(builtins or {})
+    if spec in builtins:
+        model = builtins[spec](seed)
     else:
         if ":" not in spec:
             raise InputError(
-                f"model {spec!r} is neither a built-in ({', '.join(BUILTIN)}) nor 'package.module:factory'"
+                f"model {spec!r} is neither a built-in ({', '.join(builtins) or 'none'}) nor "
+                f"'package.module:factory'"
             )
         mod_name, fn_name = spec.split(":", 1)
         try:

@@ -83,7 +83,7 @@ def train_model(kind: str = "cnn", seed: int = 0, *, epochs: int = 30, X=None, y
     """Train a digits model deterministically (Adam, full-batch-ish minibatches, fixed seed)."""
     import torch
 
-    from repscope.datasets.digits import load_digits_images
+    from repscope.experiments.datasets.digits import load_digits_images
 
     if X is None:
         X, y = load_digits_images()
@@ -130,7 +130,7 @@ def load_model(kind: str = "cnn", seed: int = 0, *, cache: bool = True) -> tuple
     """
     import torch
 
-    from repscope.datasets.digits import load_digits_images
+    from repscope.experiments.datasets.digits import load_digits_images
 
     X, y = load_digits_images()
     make_model(kind)  # validates kind

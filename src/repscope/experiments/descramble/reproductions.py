@@ -115,7 +115,7 @@ def linear_network_reproduction(
     """
     import torch
 
-    from repscope.compute import torch_threads
+    from repscope.parallel import torch_threads
 
     rng = np.random.default_rng(seed)
     x = np.linspace(0.0, 1.0, n)

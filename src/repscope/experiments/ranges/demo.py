@@ -55,7 +55,7 @@ def demo_results(
 ) -> list:
     """Result objects for the demo report's "ranges" section (≈ 15–30 s on 2 cores; ``quick``: one seed
     in the mitigation table and 199 permutations)."""
-    from repscope.ranges.benchmark import fast_config, prepare, run_benchmark
+    from repscope.experiments.ranges.benchmark import fast_config, prepare, run_benchmark
 
     n_perm = 199 if quick else 999
     out: list[Any] = []
