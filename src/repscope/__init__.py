@@ -13,7 +13,14 @@ import importlib
 from typing import Any
 
 from repscope.capture import capture  # binds the function over the subpackage attribute
-from repscope.errors import CaptureError, ConvergenceError, InputError, RepscopeError, StoreError
+from repscope.errors import (
+    CaptureError,
+    ConvergenceError,
+    ConvergenceWarning,
+    InputError,
+    RepscopeError,
+    StoreError,
+)
 from repscope.store import open_store
 
 __version__ = "0.1.0"
@@ -42,6 +49,7 @@ __all__ = [
     "StoreError",
     "CaptureError",
     "ConvergenceError",
+    "ConvergenceWarning",
     *_SUBMODULES,
 ]
 

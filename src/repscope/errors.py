@@ -24,3 +24,25 @@ class CaptureError(RepscopeError):
 
 class ConvergenceError(RepscopeError):
     """An iterative solver did not reach its tolerance."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped before its tolerance; the result carries ``converged=False``."""
+
+
+#: What an iterative solver does when it stops short of its tolerance (the one policy of repscope):
+#: ``"warn"`` (default) — return the result with ``converged=False`` and emit a :class:`ConvergenceWarning`;
+#: ``"raise"`` — raise :class:`ConvergenceError`; ``"ignore"`` — only the flag.
+ON_FAIL = ("warn", "raise", "ignore")
+
+
+def not_converged(message: str, on_fail: str = "warn") -> None:
+    """Apply the convergence policy for a solver that stopped short (``message`` names the fix)."""
+    import warnings
+
+    if on_fail not in ON_FAIL:
+        raise InputError(f"on_fail={on_fail!r} is not one of {', '.join(ON_FAIL)}")
+    if on_fail == "raise":
+        raise ConvergenceError(message)
+    if on_fail == "warn":
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from repscope.descramble.operators import _square_matrix, make_operator
-from repscope.errors import ConvergenceError, InputError
+from repscope.errors import InputError, not_converged
 
 __all__ = ["OrthogonalSolution", "minimize_orthogonal", "brockett_descent", "random_orthogonal"]
 
@@ -62,6 +62,7 @@ def minimize_orthogonal(
     ftol: float = 1e-14,
     armijo: float = 1e-4,
     raise_on_fail: bool = False,
+    on_fail: str = "warn",
     progress: bool = False,
 ) -> OrthogonalSolution:
     """Minimise ``cost(P)`` over orthogonal ``P`` (n × n) by Riemannian gradient descent.
@@ -71,6 +72,10 @@ def minimize_orthogonal(
     (QR); the step starts from the Barzilai–Borwein estimate and backtracks until Armijo holds.
     Stops when ``‖W‖_F ≤ gtol · max(1, ‖W₀‖_F)`` or the relative cost change is below ``ftol`` for
     10 iterations. Starts from ``P0``, else a Haar-random ``P`` of size ``n`` drawn with ``seed``.
+
+    Stopping short of the tolerance follows repscope's convergence policy (:func:`repscope.errors.not_converged`):
+    ``on_fail="warn"`` returns the solution with ``converged=False`` and a ``ConvergenceWarning``, ``"raise"``
+    raises ``ConvergenceError`` (``raise_on_fail=True`` is the older spelling), ``"ignore"`` only sets the flag.
     """
     if retraction not in ("cayley", "qr"):
         raise InputError(f"retraction must be 'cayley' or 'qr', got {retraction!r}")
@@ -131,10 +136,11 @@ def minimize_orthogonal(
             prog.advance(task)
     sol = OrthogonalSolution(P=X, cost=f, n_iter=it, converged=converged, grad_norm=float(np.linalg.norm(W)),
                              history=hist)
-    if raise_on_fail and not converged:
-        raise ConvergenceError(
+    if not converged:
+        not_converged(
             f"orthogonal descent stopped after {it} iterations with gradient norm {sol.grad_norm:.2e}; "
-            f"raise max_iter or loosen gtol"
+            f"raise max_iter or loosen gtol",
+            "raise" if raise_on_fail else on_fail,
         )
     return sol
 

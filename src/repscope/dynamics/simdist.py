@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.errors import InputError
+from repscope.errors import InputError, not_converged
 from repscope.parallel import resolve_device, torch_threads
 
 __all__ = [
@@ -419,6 +419,13 @@ def similarity_transform_distances(
                         n_iter=int(it[j, best]),
                         converged=bool(gn[j, best] <= gtol * 10),
                     )
+    bad = [o for o in out if o is not None and not o.converged]
+    if bad:
+        not_converged(
+            f"{len(bad)} of {len(out)} similarity-transform fits stopped with gradient norm up to "
+            f"{max(o.grad_norm for o in bad):.2e} (> 10·gtol); raise max_iter or n_random (their results carry "
+            f"converged=False)"
+        )
     return out  # type: ignore[return-value]
 
 
