@@ -22,6 +22,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.descramble.operators import (
     SmoothnessOperator,
@@ -49,7 +50,7 @@ class DescrambleWarning(UserWarning):
     """Warnings from the descrambling lens (e.g. fewer samples than units: rank-deficient moment)."""
 
 
-def preactivations_matrix(S: Any, layout: str = "units_first", name: str = "S") -> np.ndarray:
+def preactivations_matrix(S: ArrayLike, layout: str = "units_first", name: str = "S") -> np.ndarray:
     """Return preactivations as a float64 ``(n_units, n_samples)`` matrix (never a view of the caller's
     array that could be written to).
 
@@ -139,7 +140,7 @@ def second_moment_from_store(
     return 0.5 * (A + A.T), n, mean
 
 
-def descramble_weights(P: np.ndarray, W: Any) -> np.ndarray:
+def descramble_weights(P: np.ndarray, W: ArrayLike) -> np.ndarray:
     """Descrambled weights ``P · W`` with ``P`` acting on the first (output-unit) axis of ``W``.
 
     ``W`` is ``(n_units, n_inputs)`` for a linear layer or ``(C_out, C_in, kh, kw)`` for a conv layer.
@@ -187,7 +188,7 @@ class Descrambler:
 
     def __init__(
         self,
-        operator: Any = "first_difference",
+        operator: ArrayLike = "first_difference",
         *,
         center: bool = False,
         layout: str = "units_first",
@@ -199,13 +200,13 @@ class Descrambler:
         self.tie_rtol = tie_rtol
 
     # ---------------------------------------------------------------- fitting
-    def fit(self, S: Any, y: Any = None) -> Descrambler:
+    def fit(self, S: ArrayLike, y: ArrayLike = None) -> Descrambler:
         """Fit from preactivations ``S`` (see module docstring for orientation)."""
         Sm = preactivations_matrix(S, self.layout)
         A, n, mean = second_moment(Sm, self.center)
         return self._fit_moment(A, n, mean)
 
-    def fit_moment(self, A: Any, n_samples: int) -> Descrambler:
+    def fit_moment(self, A: ArrayLike, n_samples: int) -> Descrambler:
         """Fit from a precomputed second-moment matrix ``A`` (units × units) over ``n_samples`` samples."""
         from repscope.descramble.operators import _square_matrix
 
@@ -264,7 +265,7 @@ class Descrambler:
         if not hasattr(self, "P_"):
             raise InputError("this Descrambler is not fitted yet; call .fit(S) first")
 
-    def transform(self, S: Any) -> np.ndarray:
+    def transform(self, S: ArrayLike) -> np.ndarray:
         """Descrambled preactivations ``P_ S`` (units × samples; conv input → (C, samples·positions))."""
         self._check_fitted()
         Sm = preactivations_matrix(S, self.layout)
@@ -272,15 +273,15 @@ class Descrambler:
             raise InputError(f"S has {Sm.shape[0]} units but the descrambler was fitted on {self.n_units_}")
         return self.P_ @ Sm
 
-    def fit_transform(self, S: Any, y: Any = None) -> np.ndarray:
+    def fit_transform(self, S: ArrayLike, y: ArrayLike = None) -> np.ndarray:
         return self.fit(S).transform(S)
 
-    def descramble_weights(self, W: Any) -> np.ndarray:
+    def descramble_weights(self, W: ArrayLike) -> np.ndarray:
         """``P_ · W`` over the output-unit axis of the layer's weight (linear or conv)."""
         self._check_fitted()
         return descramble_weights(self.P_, W)
 
-    def result(self, weights: Any = None, *, layer: str | None = None, cutoff: float = 0.25):
+    def result(self, weights: ArrayLike = None, *, layer: str | None = None, cutoff: float = 0.25):
         """A :class:`~repscope.descramble.results.DescrambleResult` (report/CLI object) for this fit."""
         from repscope.descramble.results import DescrambleResult
 
@@ -316,7 +317,7 @@ def _fix_signs_cols(V: np.ndarray) -> np.ndarray:
     return _fix_signs(V)
 
 
-def descrambler(S: Any, operator: Any = "first_difference", **kwargs: Any) -> np.ndarray:
+def descrambler(S: ArrayLike, operator: ArrayLike = "first_difference", **kwargs: Any) -> np.ndarray:
     """Closed-form optimal descrambler ``P* = T Uᵀ`` for preactivations ``S`` (units × samples).
 
     Minimises ``tr(Pᵀ N P A)`` over orthogonal ``P`` with ``A = S Sᵀ / n`` and ``N = Dᵀ D``
@@ -327,10 +328,10 @@ def descrambler(S: Any, operator: Any = "first_difference", **kwargs: Any) -> np
 
 
 def descramble(
-    S: Any,
-    operator: Any = "first_difference",
+    S: ArrayLike,
+    operator: ArrayLike = "first_difference",
     *,
-    weights: Any = None,
+    weights: ArrayLike = None,
     layer: str | None = None,
     **kwargs: Any,
 ):

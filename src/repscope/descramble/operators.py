@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 
@@ -101,7 +102,7 @@ class SmoothnessOperator:
         return [g for g in tie_groups(self.eigenvalues, rtol=rtol) if len(g) > 1]
 
     @classmethod
-    def from_gram(cls, N: Any, name: str = "custom") -> SmoothnessOperator:
+    def from_gram(cls, N: ArrayLike, name: str = "custom") -> SmoothnessOperator:
         """Build an operator from a user-supplied Gram matrix ``N`` (square, symmetric, finite)."""
         N = _square_matrix(N, "N (operator Gram matrix)")
         if not np.allclose(N, N.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(N).max()))):
@@ -124,7 +125,7 @@ def _fix_signs(V: np.ndarray) -> np.ndarray:
     return V * s
 
 
-def _square_matrix(M: Any, name: str) -> np.ndarray:
+def _square_matrix(M: ArrayLike, name: str) -> np.ndarray:
     if hasattr(M, "detach"):
         M = M.detach().cpu().numpy()
     A = np.asarray(M)
@@ -221,7 +222,7 @@ def circular_difference(n: int) -> SmoothnessOperator:
                               frequencies=ks)
 
 
-def operator_from_matrix(D: Any, n_units: int | None = None, name: str = "custom") -> SmoothnessOperator:
+def operator_from_matrix(D: ArrayLike, n_units: int | None = None, name: str = "custom") -> SmoothnessOperator:
     """Wrap a user-supplied derivative operator ``D`` (m × n, acting on the unit axis): ``N = Dᵀ D``.
 
     ``D`` must be 2-D and finite; its number of columns must equal the number of units. The
@@ -250,7 +251,7 @@ def operator_from_matrix(D: Any, n_units: int | None = None, name: str = "custom
     return op
 
 
-def make_operator(operator: Any, n_units: int) -> SmoothnessOperator:
+def make_operator(operator: ArrayLike, n_units: int) -> SmoothnessOperator:
     """Resolve ``operator`` (a name in :data:`OPERATORS`, a matrix ``D``, or a
     :class:`SmoothnessOperator`) for a layer of ``n_units`` units."""
     n_units = _check_n(n_units)
@@ -288,7 +289,7 @@ def tie_groups(values: np.ndarray, rtol: float = 1e-9, atol: float = 0.0) -> lis
     return groups
 
 
-def brockett_cost(P: Any, A: Any, N: Any) -> float:
+def brockett_cost(P: ArrayLike, A: ArrayLike, N: ArrayLike) -> float:
     """Brockett cost ``tr(Pᵀ N P A)`` (= ‖D P S‖²_F when ``N = DᵀD`` and ``A = S Sᵀ``).
 
     ``P``, ``A`` and ``N`` must be square matrices of the same size (Sule et al. 2023, eq. for η(P)).
@@ -302,7 +303,7 @@ def brockett_cost(P: Any, A: Any, N: Any) -> float:
     return float(np.sum((P.T @ N @ P) * A.T))
 
 
-def brockett_bound(A: Any, N: Any) -> float:
+def brockett_bound(A: ArrayLike, N: ArrayLike) -> float:
     """Minimum of the Brockett cost over O(n): ``Σᵢ λᵢ↓(A) μᵢ↑(N)`` for symmetric ``A``, ``N``.
 
     By the rearrangement inequality for eigenvalues (Brockett 1991; Sule et al. 2023, Thm. 1).
@@ -316,7 +317,7 @@ def brockett_bound(A: Any, N: Any) -> float:
     return float(np.dot(lam, mu))
 
 
-def mode_spectrum(M: Any, operator: SmoothnessOperator | str = "first_difference") -> np.ndarray:
+def mode_spectrum(M: ArrayLike, operator: SmoothnessOperator | str = "first_difference") -> np.ndarray:
     """Energy of ``M`` (n_units × anything) in each operator mode: ``‖T_kᵀ M‖²``, ascending frequency.
 
     For a weight matrix ``W`` (units × inputs) this is the spectrum of its columns along the unit axis.
@@ -329,7 +330,7 @@ def mode_spectrum(M: Any, operator: SmoothnessOperator | str = "first_difference
 
 
 def high_frequency_fraction(
-    M: Any, operator: SmoothnessOperator | str = "first_difference", cutoff: float = 0.25
+    M: ArrayLike, operator: SmoothnessOperator | str = "first_difference", cutoff: float = 0.25
 ) -> float:
     """Fraction of the energy of ``M`` along the unit axis in modes ``k ≥ cutoff · n`` (ascending order).
 

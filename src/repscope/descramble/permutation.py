@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment, quadratic_assignment
 
 from repscope.descramble.core import (
@@ -87,7 +88,7 @@ class PermutationDescrambler:
 
     def __init__(
         self,
-        operator: Any = "first_difference",
+        operator: ArrayLike = "first_difference",
         *,
         n_init: int = 8,
         n_chains: int = 4,
@@ -106,7 +107,7 @@ class PermutationDescrambler:
         self.refine = refine
         self.maxiter = maxiter
 
-    def fit(self, S: Any, y: Any = None) -> PermutationDescrambler:
+    def fit(self, S: ArrayLike, y: ArrayLike = None) -> PermutationDescrambler:
         A, n, _ = second_moment(preactivations_matrix(S, self.layout), self.center)
         return self.fit_moment(A, n)
 
@@ -115,7 +116,7 @@ class PermutationDescrambler:
                                            progress=progress)
         return self.fit_moment(A, n)
 
-    def fit_moment(self, A: Any, n_samples: int) -> PermutationDescrambler:
+    def fit_moment(self, A: ArrayLike, n_samples: int) -> PermutationDescrambler:
         A = _square_matrix(A, "A (second-moment matrix)")
         A = 0.5 * (A + A.T)
         n = A.shape[0]
@@ -173,7 +174,7 @@ class PermutationDescrambler:
 
 
 def permutation_descramble(
-    S: Any, operator: Any = "first_difference", *, layer: str | None = None, **kwargs: Any
+    S: ArrayLike, operator: ArrayLike = "first_difference", *, layer: str | None = None, **kwargs: Any
 ) -> PermutationResult:
     """Fit a :class:`PermutationDescrambler` on preactivations ``S`` and return its result object."""
     return PermutationDescrambler(operator, **kwargs).fit(S).result(layer)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.descramble.operators import _square_matrix, make_operator
 from repscope.errors import InputError, not_converged
@@ -52,7 +53,7 @@ def _retract(X: np.ndarray, W: np.ndarray, tau: float, kind: str) -> np.ndarray:
 def minimize_orthogonal(
     cost: Callable[[np.ndarray], float],
     egrad: Callable[[np.ndarray], np.ndarray],
-    P0: Any = None,
+    P0: ArrayLike = None,
     *,
     n: int | None = None,
     seed: int | None = 0,
@@ -146,7 +147,7 @@ def minimize_orthogonal(
 
 
 def brockett_descent(
-    A: Any, operator: Any = "first_difference", *, seed: int | None = 0, **kwargs: Any
+    A: ArrayLike, operator: ArrayLike = "first_difference", *, seed: int | None = 0, **kwargs: Any
 ) -> OrthogonalSolution:
     """Minimise the Brockett cost ``tr(Pᵀ N P A)`` iteratively (no eigendecomposition of ``A``).
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.ranges.bands import Bands, _as_1d
@@ -45,7 +46,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 
-def contingency(x: Any, y: Any, weights: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def contingency(x: ArrayLike, y: ArrayLike, weights: ArrayLike = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Contingency table of two categorical arrays: ``(table, x_values, y_values)``."""
     xa = _as_1d(x, "x")
     ya = _as_1d(y, "y", xa.shape[0])
@@ -87,7 +88,7 @@ def _mi_from_table(T: np.ndarray, base: float = 2.0) -> np.ndarray:
     return np.maximum(terms.sum(axis=(-2, -1)), 0.0) / np.log(base)
 
 
-def cramers_v(x: Any, y: Any, *, weights: Any = None, bias_correction: bool = False) -> float:
+def cramers_v(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None, bias_correction: bool = False) -> float:
     """Cramér's V between two categorical arrays: ``V = √(χ²/N / (min(r, c) − 1))`` (Cramér 1946).
 
     ``bias_correction`` applies Bergsma (2013)'s small-sample correction (unweighted tables only).
@@ -110,7 +111,7 @@ def cramers_v(x: Any, y: Any, *, weights: Any = None, bias_correction: bool = Fa
     return float(np.sqrt(phi2c / den)) if den > 0 else 0.0
 
 
-def mutual_information(x: Any, y: Any, *, weights: Any = None, base: float = 2.0) -> float:
+def mutual_information(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None, base: float = 2.0) -> float:
     """Mutual information ``Σ p(x,y) log p(x,y)/(p(x)p(y))`` between two categorical arrays (bits by default).
 
     Agrees with ``sklearn.metrics.mutual_info_score`` (which uses nats) up to the log base.
@@ -147,7 +148,7 @@ def adjust_pvalues(p: Any, method: str = "bh") -> np.ndarray:
 
 
 def encode_attribute(
-    values: Any, name: str, n: int, *, max_levels: int = 20, n_bins: int = 5
+    values: ArrayLike, name: str, n: int, *, max_levels: int = 20, n_bins: int = 5
 ) -> tuple[np.ndarray, list]:
     """Integer codes and level names for one attribute. Numeric attributes with more than
     ``max_levels`` distinct values are cut into ``n_bins`` quantile bins (level names give the range)."""
@@ -333,7 +334,7 @@ def band_associations(
     b: Bands,
     attributes: dict[str, Any],
     *,
-    reference: Any = None,
+    reference: ArrayLike = None,
     reference_name: str | None = None,
     weighting: str = "balanced",
     n_permutations: int = 999,

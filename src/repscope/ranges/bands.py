@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.results import to_jsonable
@@ -51,7 +52,7 @@ DEFAULT_T_NAMES = ("low", "mid", "high")
 # --------------------------------------------------------------------------------------------------
 
 
-def _as_1d(x: Any, name: str, n: int | None = None) -> np.ndarray:
+def _as_1d(x: ArrayLike, name: str, n: int | None = None) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     a = np.asarray(x)
@@ -80,10 +81,10 @@ def parse_unit(spec: str) -> tuple[str, int]:
 
 
 def unit_scores(
-    X: Any,
+    X: ArrayLike,
     *,
     unit: int | None = None,
-    direction: Any = None,
+    direction: ArrayLike = None,
     center: bool = False,
 ) -> np.ndarray:
     """Scalar score per sample for one unit of a layer's activations ``X`` (n, d).
@@ -117,7 +118,7 @@ def unit_scores(
     return Ac @ (w / norm)
 
 
-def class_mean_direction(X: Any, labels: Any, positive: Any, negative: Any = None) -> np.ndarray:
+def class_mean_direction(X: ArrayLike, labels: ArrayLike, positive: Any, negative: Any = None) -> np.ndarray:
     """Class-mean difference direction ``mean(X | y = positive) − mean(X | y ∈ negative)``.
 
     ``negative=None`` uses every other sample. ``positive``/``negative`` may be a label or a list of labels.
@@ -134,7 +135,7 @@ def class_mean_direction(X: Any, labels: Any, positive: Any, negative: Any = Non
     return A[pos].mean(axis=0) - A[neg].mean(axis=0)
 
 
-def probe_direction(X: Any, labels: Any, positive: Any, *, C: float = 1.0, seed: int = 0) -> np.ndarray:
+def probe_direction(X: ArrayLike, labels: ArrayLike, positive: Any, *, C: float = 1.0, seed: int = 0) -> np.ndarray:
     """Weight vector of an L2 logistic-regression probe for ``y ∈ positive`` vs the rest.
 
     Fitted on standardised features; the returned direction is mapped back to the raw activation space
@@ -153,7 +154,7 @@ def probe_direction(X: Any, labels: Any, positive: Any, *, C: float = 1.0, seed:
     return clf.coef_[0] / sd
 
 
-def normalised_logits(logits: Any, classes: Any = None, *, pred: Any = None) -> np.ndarray:
+def normalised_logits(logits: ArrayLike, classes: Any = None, *, pred: Any = None) -> np.ndarray:
     """Normalised logits ``t_c`` for the given classes (default: all), shape (n, len(classes)).
 
     ``t_c = (z_c − median(z_c | pred ≠ c)) / (median(z_c | pred = c) − median(z_c | pred ≠ c))``
@@ -334,12 +335,12 @@ def _assign(v: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 
 def bands(
-    scores: Any,
+    scores: ArrayLike,
     *,
     kind: str = "percentile",
     edges: Any = None,
     names: Any = None,
-    groups: Any = None,
+    groups: ArrayLike = None,
     unit: str = "unit",
     sample_ids: Any = None,
 ) -> Bands:
@@ -401,7 +402,7 @@ def bands(
 
 
 def logit_bands(
-    logits: Any,
+    logits: ArrayLike,
     unit: int,
     *,
     edges: Any = DEFAULT_T_EDGES,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.ranges.bands import _as_1d, normalised_logits
@@ -65,7 +66,7 @@ class LinearHead:
         return self.classes_[z.argmax(axis=1)]
 
 
-def group_balanced_sampler(groups: Any) -> Callable[[np.random.Generator], np.ndarray]:
+def group_balanced_sampler(groups: ArrayLike) -> Callable[[np.random.Generator], np.ndarray]:
     """DFR's subset: for every group, draw (without replacement) as many samples as the smallest group has."""
     g = _as_1d(groups, "groups")
     members = [np.flatnonzero(g == v) for v in np.unique(g)]
@@ -81,10 +82,10 @@ def group_balanced_sampler(groups: Any) -> Callable[[np.random.Generator], np.nd
 
 def fit_last_layer(
     F: Any,
-    y: Any,
+    y: ArrayLike,
     *,
     C: float = 1.0,
-    sample_weight: Any = None,
+    sample_weight: ArrayLike = None,
     sampler: Callable[[np.random.Generator], np.ndarray] | None = None,
     n_retrains: int = 1,
     penalty: str = "l1",
@@ -174,8 +175,8 @@ def _binary_to_two(z: np.ndarray) -> np.ndarray:
 
 
 def curate(
-    logits: Any,
-    labels: Any = None,
+    logits: ArrayLike,
+    labels: ArrayLike = None,
     *,
     edges: tuple[float, float] = (0.3, 0.7),
     which: str = "any",
@@ -234,7 +235,7 @@ def curate(
     return Curation(mask, w.astype(np.float64), t, (lo, hi), which, upweight)
 
 
-def jtt_weights(pred: Any, labels: Any, upweight: float) -> np.ndarray:
+def jtt_weights(pred: Any, labels: ArrayLike, upweight: float) -> np.ndarray:
     """JTT-style weights (Liu et al. 2021): misclassified samples get ``upweight``, the rest 1."""
     p = _as_1d(pred, "pred")
     y = _as_1d(labels, "labels", p.shape[0])
@@ -243,7 +244,7 @@ def jtt_weights(pred: Any, labels: Any, upweight: float) -> np.ndarray:
     return np.where(p != y, float(upweight), 1.0)
 
 
-def group_accuracies(pred: Any, labels: Any, groups: Any) -> tuple[float, float, dict[int, float]]:
+def group_accuracies(pred: Any, labels: ArrayLike, groups: ArrayLike) -> tuple[float, float, dict[int, float]]:
     """(worst-group accuracy, mean accuracy, per-group accuracy)."""
     p = _as_1d(pred, "pred")
     y = _as_1d(labels, "labels", p.shape[0])

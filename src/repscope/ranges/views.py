@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.ranges.associations import encode_attribute
@@ -112,7 +113,7 @@ class BandHistogram:
         )
 
 
-def band_histogram(b: Bands, attribute: str, values: Any, *, n_bins: int = 50) -> BandHistogram:
+def band_histogram(b: Bands, attribute: str, values: ArrayLike, *, n_bins: int = 50) -> BandHistogram:
     """Histogram of the band's values coloured by ``attribute`` (pooled band edges are drawn)."""
     codes, levels = encode_attribute(values, attribute, b.n_samples)
     edges = [float(x) for x in b.edges] if b.edges.ndim == 1 else []
@@ -191,7 +192,7 @@ def _to_hw(img: np.ndarray) -> np.ndarray:
 
 def band_image_grid(
     b: Bands,
-    images: Any,
+    images: ArrayLike,
     *,
     n_per_band: int = 8,
     order: str = "random",

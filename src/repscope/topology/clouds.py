@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.validation import as_2d
@@ -39,7 +40,7 @@ __all__ = [
 CLOUD_KINDS = ("top_l2", "avg_pool", "random_position", "flatten")
 
 
-def _as_spatial(A: Any, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
+def _as_spatial(A: ArrayLike, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
     """Return activations as ``(n, C, P)`` (P spatial positions), validating NaN/Inf once."""
     arr = np.asarray(A.detach().cpu().numpy() if hasattr(A, "detach") else A)
     if arr.ndim < 2:
@@ -61,7 +62,7 @@ def _as_spatial(A: Any, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
     return A3
 
 
-def top_l2(A: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def top_l2(A: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Per sample, the channel vector at the spatial position with the largest L2 norm (paper's choice).
 
     ``A``: ``(n, C, H, W)`` (or ``(n, C*H*W)`` with ``shape=(C, H, W)``; any number of spatial axes).
@@ -74,19 +75,19 @@ def top_l2(A: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
     return A3[np.arange(A3.shape[0]), :, pos]
 
 
-def global_avg_pool(A: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def global_avg_pool(A: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Mean over spatial positions: ``(n, C, H, W)`` → ``(n, C)``."""
     return _as_spatial(A, shape, "activations").mean(axis=2)
 
 
-def random_position(A: Any, shape: tuple[int, ...] | None = None, *, seed: int = 0) -> np.ndarray:
+def random_position(A: ArrayLike, shape: tuple[int, ...] | None = None, *, seed: int = 0) -> np.ndarray:
     """One uniformly random spatial position per sample (seeded): ``(n, C, H, W)`` → ``(n, C)``."""
     A3 = _as_spatial(A, shape, "activations")
     pos = np.random.default_rng(seed).integers(0, A3.shape[2], size=A3.shape[0])
     return A3[np.arange(A3.shape[0]), :, pos]
 
 
-def flatten_project(A: Any, n_components: int | None = None, *, seed: int = 0) -> np.ndarray:
+def flatten_project(A: ArrayLike, n_components: int | None = None, *, seed: int = 0) -> np.ndarray:
     """Flatten every sample; optionally project to ``n_components`` dims with a seeded Gaussian matrix.
 
     The projection ``R ~ N(0, 1/k)`` (k = ``n_components``) preserves pairwise distances up to
@@ -104,7 +105,7 @@ def flatten_project(A: Any, n_components: int | None = None, *, seed: int = 0) -
     return X @ R
 
 
-def remove_duplicates(X: Any) -> tuple[np.ndarray, np.ndarray]:
+def remove_duplicates(X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Drop exact duplicate rows; return ``(unique_points, kept_indices)`` keeping first occurrences in order.
 
     Duplicates add only zero-length H0 bars to a Rips diagram, so removing them leaves every diagram
@@ -116,7 +117,7 @@ def remove_duplicates(X: Any) -> tuple[np.ndarray, np.ndarray]:
     return A[idx], idx
 
 
-def normalize_scale(X: Any, method: str | None = "rms") -> np.ndarray:
+def normalize_scale(X: ArrayLike, method: str | None = "rms") -> np.ndarray:
     """Rescale a cloud so layers of different magnitude are comparable (Rips diagrams scale linearly).
 
     ``"rms"``: divide by the root-mean-square distance to the centroid; ``"diameter"``: divide by the
@@ -148,7 +149,7 @@ class Landmarks:
 
 
 def farthest_point_sample(
-    X: Any, n_landmarks: int, *, seed: int | None = 0, start: int | None = None
+    X: ArrayLike, n_landmarks: int, *, seed: int | None = 0, start: int | None = None
 ) -> Landmarks:
     """Greedy farthest-point (maxmin) landmarks.
 
@@ -178,7 +179,7 @@ def farthest_point_sample(
 
 
 def point_cloud(
-    A: Any,
+    A: ArrayLike,
     kind: str = "top_l2",
     *,
     shape: tuple[int, ...] | None = None,

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs
@@ -340,7 +341,7 @@ class MatrixCorrelation:
         return fig
 
 
-def _square(M: Any, name: str) -> np.ndarray:
+def _square(M: ArrayLike, name: str) -> np.ndarray:
     A = np.asarray(getattr(M, "values", M), dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise InputError(f"{name} must be a square matrix; got shape {A.shape}")
@@ -363,8 +364,8 @@ def _corr_rows(a: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def matrix_correlation(
-    A: Any,
-    B: Any,
+    A: ArrayLike,
+    B: ArrayLike,
     *,
     method: str = "spearman",
     permutations: int = 9999,
@@ -441,7 +442,7 @@ def matrix_correlation(
 # --------------------------------------------------------------------------------------------------
 
 
-def remove_principal_components(X: Any, k: int) -> np.ndarray:
+def remove_principal_components(X: ArrayLike, k: int) -> np.ndarray:
     """Project the centred data off its top-``k`` principal directions and add the mean back."""
     A = as_2d(X, "X")
     if k <= 0:
@@ -510,7 +511,7 @@ class PCRemovalSensitivity:
 
 
 def pc_removal_sensitivity(
-    X: Any,
+    X: ArrayLike,
     ks: list[int] | tuple[int, ...] = (0, 1, 2, 4, 8, 16),
     *,
     metric: str = "sliced_wasserstein",
@@ -626,8 +627,8 @@ class MatrixComparison:
 
 
 def compare_matrices(
-    A: Any,
-    B: Any,
+    A: ArrayLike,
+    B: ArrayLike,
     layers: list[str],
     *,
     names: tuple[str, str] = ("A", "B"),

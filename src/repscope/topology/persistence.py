@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.results import to_jsonable
@@ -183,7 +184,7 @@ def as_diagram(d: Any, dim: int | None = None) -> np.ndarray:
 
 
 def persistence(
-    X: Any,
+    X: ArrayLike,
     maxdim: int = 1,
     *,
     threshold: float = float("inf"),
