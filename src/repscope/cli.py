@@ -58,26 +58,48 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    import rich
+
+    rich.reconfigure(stderr=True)  # progress bars and logs never mix into stdout (kept pure for --json)
     try:
         app(args=args, prog_name="repscope")
     except RepscopeError as exc:
         if debug:
             raise
-        typer.echo(f"repscope: error: {exc}", err=True)
+        typer.echo(f"repscope: error: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("repscope: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        msg = str(exc) or "interrupted"
+        typer.echo(f"repscope: {msg}", err=True)
+        sys.exit(getattr(exc, "exit_code", 130))
     except SystemExit:
         raise
+    except OSError as exc:  # unreadable input, unwritable output, disk full: the user's to fix
+        if debug:
+            raise
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        typer.echo(
+            f"repscope: error: cannot access{where}: {exc.strerror or exc}; check the path, its permissions "
+            f"and free disk space",
+            err=True,
+        )
+        sys.exit(2)
     except Exception as exc:
         if debug:
             raise
+        if "checksum do not match" in str(exc):  # zarr's crc32c codec, reached by a reader outside repscope.store
+            typer.echo("repscope: error: a store chunk failed its CRC-32C checksum (the store is damaged); run "
+                       "`repscope verify STORE` to locate it and re-run the capture with --overwrite", err=True)
+            sys.exit(2)
         typer.echo(
             f"repscope: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)",
             err=True,
         )
         sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def dumps_json(obj: Any) -> str:  # pragma: no cover - convenience

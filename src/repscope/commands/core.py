@@ -79,9 +79,16 @@ def register(app: typer.Typer) -> None:
             X = load_array(data, "data")
         if labels is not None:
             y = load_array(labels, "labels")
-        store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size, labels=y,
-                        dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                        progress=not quiet, dataset=str(data))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*already complete.*")
+            store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size, labels=y,
+                            dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
+                            progress=not quiet, dataset=str(data))
+        if store.already_complete and not quiet:
+            typer.echo(f"{store.path} is already complete ({store.n_samples} samples, same model, data and "
+                       f"options); nothing to do — pass --overwrite to capture again", err=True)
         if as_json:
             _print_json(store.to_dict())
         elif not quiet:

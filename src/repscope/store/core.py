@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError, StoreError
-from repscope.store.integrity import LOCK_NAME, ArrayCheck, WriterLock, damage_fix, guarded_read, verify_store
+from repscope.store.integrity import (
+    LOCK_NAME,
+    ArrayCheck,
+    GuardedArray,
+    WriterLock,
+    damage_fix,
+    guarded_read,
+    verify_store,
+)
 
 FORMAT_VERSION = 1
 _PROGRESS = "progress.json"
@@ -117,6 +125,7 @@ class ActivationStore:
         self.n_samples: int = int(self._progress["committed"])
         self._layers = {d["name"]: d for d in self._meta.get("layers", [])}
         self._checked: dict[str, tuple[Any, ArrayCheck]] = {}
+        self.already_complete = False  # set by capture() when it returned an existing complete store
         if check:
             self.check_structure()
 
@@ -261,6 +270,20 @@ class ActivationStore:
                 f"(store.finite_rows(layer)) or fix the model"
             )
         return out
+
+    def dask_array(self, layer: str, *, block_rows: int | None = None):
+        """The layer's committed rows as a lazy 2-D ``dask.array`` (chunked like the store, or in blocks of
+        ``block_rows`` rounded to whole chunks) whose blocks are read with the same damage checks as
+        :meth:`read`; it pickles to dask workers (they reopen the store by path)."""
+        import dask.array as da
+
+        key, label = self._layer_key(layer)
+        arr = self._array(layer)
+        chunk = int(arr.chunks[0])
+        step = chunk if block_rows is None else max(chunk, (int(block_rows) // chunk) * chunk)
+        view = GuardedArray(str(self.path), key, label, self.n_samples, tuple(arr.shape), arr.dtype,
+                            bool(self._meta.get("chunks_always_written")))
+        return da.from_array(view, chunks=(step, arr.shape[1]), asarray=True, fancy=False)
 
     def finite_rows(self, layer: str) -> np.ndarray:
         """Boolean mask of rows whose activations are all finite."""

@@ -106,7 +106,7 @@ class ArrayCheck:
             try:
                 arr[lo:hi]
             except Exception as exc:  # noqa: BLE001 - any decode failure is damage
-                return i, _short(exc)
+                return i, self.problem(i, deep=True) or _short(exc)
         return None
 
 
@@ -297,5 +297,40 @@ class WriterLock:
         self._fd = None
 
 
-def chunks_of(n: int, chunk_rows: int) -> np.ndarray:
-    return np.arange(-(-n // chunk_rows) if n else 0)
+class GuardedArray:
+    """A picklable, lazily opened, checked view of the committed rows of one store array (``shape``,
+    ``dtype``, ``__getitem__`` over row slices): what :meth:`ActivationStore.dask_array` wraps, so dask
+    workers get the same damage checks as every other reader."""
+
+    def __init__(self, store: str, key: str, label: str, n: int, shape: tuple[int, ...], dtype: Any,
+                 chunks_always_written: bool) -> None:
+        self.store, self.key, self.label, self.n = store, key, label, n
+        self.shape, self.dtype, self.ndim = (n, *shape[1:]), np.dtype(dtype), len(shape)
+        self._always = chunks_always_written
+        self._arr: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_arr": None}
+
+    def _open(self) -> tuple[Any, ArrayCheck]:
+        if self._arr is None:
+            import zarr
+
+            try:
+                arr = zarr.open_group(self.store, mode="r")[self.key]
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(f"store '{self.store}': {self.label} cannot be opened ({exc}); "
+                                 f"{damage_fix(self.store)}") from None
+            self._arr = (arr, ArrayCheck.of(Path(self.store), arr, self.label,
+                                            chunks_always_written=self._always))
+        return self._arr
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        arr, chk = self._open()
+        rows = idx[0] if isinstance(idx, tuple) else idx
+        rest = idx[1:] if isinstance(idx, tuple) else ()
+        start, stop, _ = rows.indices(self.n) if isinstance(rows, slice) else (0, self.n, 1)
+        if isinstance(rows, slice):
+            rows = slice(start, stop, rows.step)
+        return np.asarray(guarded_read(chk, arr, start, stop, self.n, self.store,
+                                       lambda: arr[(rows, *rest)]))
