@@ -61,8 +61,24 @@ def main(argv: list[str] | None = None) -> None:
     import rich
 
     rich.reconfigure(stderr=True)  # progress bars and logs never mix into stdout (kept pure for --json)
+    click = _click_exceptions()
     try:
-        app(args=args, prog_name="repscope")
+        rv = app(args=args, prog_name="repscope", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:  # `repscope` or `repscope GROUP` alone: show the help
+        typer.echo(exc.ctx.get_help() if exc.ctx else "see `repscope --help`", err=True)
+        sys.exit(2)
+    except click.UsageError as exc:  # bad option value / unknown option: one line naming the option, exit 2
+        if debug:
+            raise
+        cmd = f" {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path else ""
+        typer.echo(f"repscope: error: {_one_line(exc.format_message())} (see `repscope{cmd} --help`)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        typer.echo(f"repscope: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("repscope: interrupted", err=True)
+        sys.exit(130)
     except RepscopeError as exc:
         if debug:
             raise
@@ -96,9 +112,24 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
+    _exit_with(rv)
 
 
-def _one_line(exc: BaseException) -> str:
+def _click_exceptions():
+    """The click exception classes typer raises (typer ≥ 0.25 vendors click as ``typer._click``)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer on plain click
+        from click import exceptions
+    return exceptions
+
+
+def _exit_with(rv: object) -> None:
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)
+
+
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split())
 
 

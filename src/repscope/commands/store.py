@@ -15,8 +15,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Layers, shapes, samples, provenance and integrity protection (checksums) of a store."""
         from repscope._result import dumps
-        from repscope.store import open_store
-
         from repscope.errors import StoreError
         from repscope.store import ActivationStore
 
