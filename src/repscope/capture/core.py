@@ -231,8 +231,11 @@ def _iter_batches(data: Any, batch_size: int, skip: int) -> Iterator[tuple[int, 
         data = torch.from_numpy(np.ascontiguousarray(data))
     if isinstance(data, torch.Tensor):
         n = data.shape[0]
-        for s in range(skip, n, batch_size):
-            yield s, data[s : s + batch_size]
+        # Resume at the start of the batch holding row ``skip``: the same batch boundaries as an
+        # uninterrupted run, so every row is computed in the same batch (bit-identical results).
+        for s in range((skip // batch_size) * batch_size, n, batch_size):
+            if min(s + batch_size, n) > skip:
+                yield s, data[s : s + batch_size]
         return
     sampler = getattr(data, "sampler", None)
     if skip and sampler is not None and isinstance(sampler, torch.utils.data.RandomSampler):

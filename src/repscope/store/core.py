@@ -664,7 +664,8 @@ class StoreWriter:
             if "labels" in g:
                 h[("labels", "")] = g["labels"]
             h.update({("A", d["name"]): g["attributes"][d["key"]] for d in self._meta["attributes"]})
-            self._arrays = h
+            # write_empty_chunks is a property of the handle, not of the stored array: set it on every one
+            self._arrays = {k: a.with_config(_ALWAYS_WRITE) for k, a in h.items()}
         return self._arrays
 
     def _write_job(self, job: dict[str, Any]) -> None:
