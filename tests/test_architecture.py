@@ -16,7 +16,7 @@ SRC = pathlib.Path(repscope.__file__).parent
 
 #: Layers, bottom to top. A part may import parts of its own or a lower layer only.
 LAYERS: list[set[str]] = [
-    {"errors", "results", "validation", "parallel"},
+    {"errors", "results", "validation", "parallel", "_paths"},
     {"store"},
     {"capture"},
     {"metrics", "scale"},

@@ -58,26 +58,79 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    import rich
+
+    rich.reconfigure(stderr=True)  # progress bars and logs never mix into stdout (kept pure for --json)
+    click = _click_exceptions()
     try:
-        app(args=args, prog_name="repscope")
+        rv = app(args=args, prog_name="repscope", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:  # `repscope` or `repscope GROUP` alone: show the help
+        typer.echo(exc.ctx.get_help() if exc.ctx else "see `repscope --help`", err=True)
+        sys.exit(2)
+    except click.UsageError as exc:  # bad option value / unknown option: one line naming the option, exit 2
+        if debug:
+            raise
+        cmd = f" {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path else ""
+        typer.echo(f"repscope: error: {_one_line(exc.format_message())} (see `repscope{cmd} --help`)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        typer.echo(f"repscope: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("repscope: interrupted", err=True)
+        sys.exit(130)
     except RepscopeError as exc:
         if debug:
             raise
-        typer.echo(f"repscope: error: {exc}", err=True)
+        typer.echo(f"repscope: error: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("repscope: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        msg = str(exc) or "interrupted"
+        typer.echo(f"repscope: {msg}", err=True)
+        sys.exit(getattr(exc, "exit_code", 130))
     except SystemExit:
         raise
+    except OSError as exc:  # unreadable input, unwritable output, disk full: the user's to fix
+        if debug:
+            raise
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        typer.echo(
+            f"repscope: error: cannot access{where}: {exc.strerror or exc}; check the path, its permissions "
+            f"and free disk space",
+            err=True,
+        )
+        sys.exit(2)
     except Exception as exc:
         if debug:
             raise
+        if "checksum do not match" in str(exc):  # zarr's crc32c codec, reached by a reader outside repscope.store
+            typer.echo("repscope: error: a store chunk failed its CRC-32C checksum (the store is damaged); run "
+                       "`repscope verify STORE` to locate it and re-run the capture with --overwrite", err=True)
+            sys.exit(2)
         typer.echo(
             f"repscope: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)",
             err=True,
         )
         sys.exit(1)
+    _exit_with(rv)
+
+
+def _click_exceptions():
+    """The click exception classes typer raises (typer ≥ 0.25 vendors click as ``typer._click``)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer on plain click
+        from click import exceptions
+    return exceptions
+
+
+def _exit_with(rv: object) -> None:
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)
+
+
+def _one_line(exc: BaseException | str) -> str:
+    return " ".join(str(exc).split())
 
 
 def dumps_json(obj: Any) -> str:  # pragma: no cover - convenience

@@ -5,7 +5,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -229,8 +231,11 @@ def _iter_batches(data: Any, batch_size: int, skip: int) -> Iterator[tuple[int, 
         data = torch.from_numpy(np.ascontiguousarray(data))
     if isinstance(data, torch.Tensor):
         n = data.shape[0]
-        for s in range(skip, n, batch_size):
-            yield s, data[s : s + batch_size]
+        # Resume at the start of the batch holding row ``skip``: the same batch boundaries as an
+        # uninterrupted run, so every row is computed in the same batch (bit-identical results).
+        for s in range((skip // batch_size) * batch_size, n, batch_size):
+            if min(s + batch_size, n) > skip:
+                yield s, data[s : s + batch_size]
         return
     sampler = getattr(data, "sampler", None)
     if skip and sampler is not None and isinstance(sampler, torch.utils.data.RandomSampler):
@@ -271,12 +276,129 @@ def _as_numpy_1d(v: Any, name: str) -> np.ndarray:
 
 
 def _model_fingerprint(model: Any) -> dict[str, Any]:
+    """Class, parameter count, shapes digest (provenance) and a digest of every parameter's and buffer's
+    *values* (so a resume with other weights is refused)."""
+    import torch
+
     h = hashlib.sha1()
+    values = hashlib.blake2b(digest_size=16)
     n = 0
     for name, p in model.named_parameters():
         h.update(f"{name}:{tuple(p.shape)}".encode())
         n += p.numel()
-    return {"class": type(model).__name__, "n_params": int(n), "param_shapes_sha1": h.hexdigest()[:16]}
+    for name, t in model.state_dict().items():
+        if not isinstance(t, torch.Tensor):
+            continue
+        values.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        values.update(_tensor_bytes(t))
+    return {"class": type(model).__name__, "n_params": int(n), "param_shapes_sha1": h.hexdigest()[:16],
+            "values_blake2b": values.hexdigest()}
+
+
+def _tensor_bytes(t: Any) -> bytes:
+    import torch
+
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        t = t.view(torch.int16)
+    return t.contiguous().cpu().numpy().tobytes()
+
+
+def _digest_value(h: Any, v: Any) -> None:
+    """Feed one sample (tensor, array, number, string, tuple/list/dict of those) into hash ``h``."""
+    if hasattr(v, "detach"):
+        h.update(f"T{tuple(v.shape)}{v.dtype}".encode())
+        h.update(_tensor_bytes(v))
+    elif isinstance(v, np.ndarray):
+        h.update(f"A{v.shape}{v.dtype}".encode())
+        h.update(v.tobytes() if v.dtype != object else repr(v.tolist()).encode())
+    elif isinstance(v, Mapping):
+        for k in sorted(v, key=str):
+            h.update(f"K{k}".encode())
+            _digest_value(h, v[k])
+    elif isinstance(v, tuple | list):
+        h.update(f"L{len(v)}".encode())
+        for x in v:
+            _digest_value(h, x)
+    else:
+        h.update(repr(v).encode())
+
+
+_DATA_SAMPLE_ROWS = 32
+
+
+def _data_fingerprint(data: Any, n_total: int | None) -> dict[str, Any]:
+    """Size plus a digest of up to 32 evenly spaced samples (tensors/arrays and map-style datasets);
+    iterables without random access contribute their type and size only."""
+    import torch
+
+    h = hashlib.blake2b(digest_size=16)
+    src = data
+    if not isinstance(data, torch.Tensor | np.ndarray):
+        src = getattr(data, "dataset", None)
+    fp: dict[str, Any] = {"type": type(data).__name__, "n": n_total}
+    if src is None or n_total is None or not hasattr(src, "__getitem__"):
+        fp["sampled"] = "not available (no random access)"
+        return fp
+    idx = np.unique(np.linspace(0, n_total - 1, min(n_total, _DATA_SAMPLE_ROWS)).round().astype(int))
+    try:
+        for i in idx:
+            _digest_value(h, src[int(i)])
+    except Exception:  # noqa: BLE001 - exotic datasets: fall back to size only
+        fp["sampled"] = "not available (indexing failed)"
+        return fp
+    if isinstance(data, torch.Tensor | np.ndarray):
+        fp["shape"] = list(data.shape)
+        fp["dtype"] = str(data.dtype)
+    fp["sampled"] = f"{len(idx)} rows"
+    fp["digest"] = h.hexdigest()
+    return fp
+
+
+def _column_digest(v: np.ndarray | None) -> str | None:
+    if v is None:
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    _digest_value(h, np.asarray(v) if v.dtype.kind != "U" else np.asarray(v.astype(object)))
+    return h.hexdigest()
+
+
+class CaptureInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a capture: the committed rows are safe, re-running resumes.
+
+    A ``KeyboardInterrupt`` subclass (so it stops a script as Ctrl-C does); ``exit_code`` is 130 for
+    SIGINT and 143 for SIGTERM, and ``str()`` says where it stopped."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM handler installed for the duration of a capture."""
+
+
+class _signals:
+    """Turn SIGTERM into an exception in the main thread for the duration of a capture (so the writer
+    aborts cleanly and the user is told how to resume); restore the previous handler afterwards."""
+
+    def __enter__(self) -> _signals:
+        import signal
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            def _raise(signum, frame):
+                raise _Terminated()
+
+            self._old = signal.signal(signal.SIGTERM, _raise)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 # ------------------------------------------------------------------------------------------ capture
@@ -368,13 +490,19 @@ def capture(
 
     dev = None if device is None else resolve_device(device)
 
+    model_fp = _model_fingerprint(model)
     fingerprint = {
         "layers": names, "pool": pools, "point": points, "dtype": dtype, "n_total": n_total,
         "output_index": output_index if isinstance(output_index, int | str) else "callable",
-        "model": _model_fingerprint(model),
+        "model": model_fp,
+        "data": _data_fingerprint(data, n_total),
+        "labels": _column_digest(full_labels),
+        "ids": _column_digest(full_ids),
+        "attributes": {k: _column_digest(v) for k, v in sorted(full_attrs.items())},
+        "chunk_rows": chunk_rows,
     }
     provenance = {
-        "model": {**_model_fingerprint(model), "repr_head": repr(model)[:400]},
+        "model": {**model_fp, "repr_head": repr(model)[:400]},
         "dataset": dataset or type(data).__name__,
         "torch_version": torch.__version__,
         "capture": {"pool": pools, "point": points, "batch_size": int(batch_size), "device": str(dev or "model's")},
@@ -384,7 +512,15 @@ def capture(
         overwrite=overwrite, dtype=dtype, chunk_rows=chunk_rows,
     )
     if writer.complete:
-        return open_store(out)
+        writer.close()
+        st = open_store(out)
+        st.already_complete = True
+        warnings.warn(
+            f"store '{out}' is already complete ({st.n_samples} rows captured with the same model, data and "
+            f"options); returning it as is — pass overwrite=True (--overwrite) to capture again",
+            stacklevel=2,
+        )
+        return st
     skip = writer.committed
     layer_meta = {
         n: {"pool": pools[n], "point": points[n], "module": type(dict(model.named_modules())[n]).__name__}
@@ -399,7 +535,7 @@ def capture(
     prog_ctx = _Progress(total=n_total, done=skip, enabled=progress)
     n_batch = 0
     try:
-        with _Recorder(model, names, pools, points, output_index, tdtype) as rec, prog_ctx as prog, \
+        with _signals(), _Recorder(model, names, pools, points, output_index, tdtype) as rec, prog_ctx as prog, \
                 torch.inference_mode():
             for offset, batch in _iter_batches(data, int(batch_size), skip):
                 x, y_batch, a_batch = _split_batch(batch)
@@ -452,6 +588,14 @@ def capture(
                     f"pass one label per sample"
                 )
             writer.finish()
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, _Terminated)
+        writer.abort("interrupted (SIGTERM)" if term else "interrupted (Ctrl-C)")
+        total = f" of {n_total}" if n_total is not None else ""
+        raise CaptureInterrupted(
+            f"interrupted at {writer.committed}{total} rows; re-run the same command to resume",
+            143 if term else 130,
+        ) from None
     except BaseException as exc:
         writer.abort(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         raise
@@ -484,6 +628,8 @@ class _Progress:
         self._n = 0
 
     def __enter__(self) -> _Progress:
+        # The bar goes to stderr (stdout stays clean for --json) and only when stderr is a terminal.
+        self.enabled = self.enabled and sys.stderr.isatty()
         if self.enabled:
             from repscope.parallel import progress_bar
 

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print the matrices as JSON to stdout.")
         ] = False,
         seed: Annotated[
-            int, typer.Option("--seed", help="Random seed (all listed measures are deterministic).")
+            int, typer.Option("--seed", min=0, help="Random seed (all listed measures are deterministic).")
         ] = 0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
         device: Annotated[str | None, typer.Option("--device", help="cpu (default), cuda or auto.")] = None,

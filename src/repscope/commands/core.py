@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Path = typer.Option(Path("repscope-demo"), "--out", help="Output directory for the report."),
         model: str = typer.Option("cnn", "--model", help="cnn | mlp (digits, trained on the fly) | minilm."),
-        seed: int = typer.Option(0, "--seed", help="Seed for training and every random step."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for training and every random step."),
         quick: bool = typer.Option(False, "--quick", help="Fewer samples and smaller settings (tests, CI)."),
         sections: list[str] = typer.Option(None, "--sections", help="Subset of report sections (comma list)."),
         as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
@@ -57,12 +57,12 @@ def register(app: typer.Typer) -> None:
         labels: Path = typer.Option(None, "--labels", help=".npy of one label per sample."),
         pool: str = typer.Option("none", "--pool", help="none | mean | max | cls | last | token_mean"),
         point: str = typer.Option("post", "--point", help="post (module output) | pre (module input)"),
-        batch_size: int = typer.Option(256, "--batch-size"),
+        batch_size: int = typer.Option(256, "--batch-size", min=1),
         dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 storage"),
         device: str = typer.Option(None, "--device", help="cpu | cuda (default: where the model is)"),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
         no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue an existing store."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", min=0),
         as_json: bool = typer.Option(False, "--json"),
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
@@ -80,9 +80,16 @@ def register(app: typer.Typer) -> None:
             X = load_array(data, "data")
         if labels is not None:
             y = load_array(labels, "labels")
-        store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size, labels=y,
-                        dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                        progress=not quiet, dataset=str(data))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*already complete.*")
+            store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size, labels=y,
+                            dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
+                            progress=not quiet, dataset=str(data))
+        if store.already_complete and not quiet:
+            typer.echo(f"{store.path} is already complete ({store.n_samples} samples, same model, data and "
+                       f"options); nothing to do — pass --overwrite to capture again", err=True)
         if as_json:
             _print_json(store.to_dict())
         elif not quiet:
@@ -93,7 +100,7 @@ def register(app: typer.Typer) -> None:
         store_path: Path = typer.Argument(..., metavar="STORE", help="Activation store directory."),
         out: Path = typer.Option(Path("repscope-report"), "--out"),
         sections: list[str] = typer.Option(None, "--sections", help="Subset of sections (comma list)."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", min=0),
         quick: bool = typer.Option(False, "--quick"),
         as_json: bool = typer.Option(False, "--json"),
         quiet: bool = typer.Option(False, "--quiet"),

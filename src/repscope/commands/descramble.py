@@ -20,18 +20,20 @@ def register(app: typer.Typer) -> None:
             None, "--weights", help="The layer's weight as .npy (output units on axis 0) to get P*·W."
         ),
         permutation: bool = typer.Option(False, "--permutation", help="Also solve the unit-reordering QAP."),
-        n_init: int = typer.Option(8, "--n-init", help="Random FAQ restarts for --permutation."),
+        n_init: int = typer.Option(8, "--n-init", min=1, help="Random FAQ restarts for --permutation."),
         center: bool = typer.Option(False, "--center", help="Subtract the mean preactivation first."),
-        block_rows: int = typer.Option(2048, "--block-rows", help="Rows per streamed block."),
+        block_rows: int = typer.Option(2048, "--block-rows", min=1, help="Rows per streamed block."),
         out: pathlib.Path | None = typer.Option(None, "--out", help="Output directory (P.npy, JSON, PNGs)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        seed: int = typer.Option(0, "--seed", help="Seed for the permutation search."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the permutation search."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
     ) -> None:
         """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
         import numpy as np
 
         import repscope
+        from repscope._paths import inside, safe_name
+        from repscope.capture.loading import load_array
         from repscope.descramble import Descrambler, PermutationDescrambler
         from repscope.errors import InputError
         from repscope.results import dumps
@@ -41,12 +43,12 @@ def register(app: typer.Typer) -> None:
             path = pathlib.Path(operator)
             if not path.exists():
                 raise InputError(f"operator file {path} does not exist; pass a name or an existing D.npy")
-            op = np.load(path)
+            op = load_array(path, "operator")
         W = None
         if weights is not None:
             if not weights.exists():
                 raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
-            W = np.load(weights)
+            W = load_array(weights, "weights")
         st = repscope.open_store(store)
         d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
         results = [d.result(W, layer=layer)]
@@ -66,7 +68,7 @@ def register(app: typer.Typer) -> None:
 
             for i, r in enumerate(results):
                 fig = r.plot()
-                fig.savefig(out / f"descramble_{layer}_{i}.png", dpi=110)
+                fig.savefig(inside(out, f"descramble_{safe_name(layer)}_{i}.png"), dpi=110)
                 plt.close(fig)
         if json_out:
             typer.echo(dumps([r.to_dict() for r in results]))

@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             help="Comma list: attractors,lorenz,motifs,noise_sweep,"
             "learning_proxy,rnn,gru,ssm (default: all).",
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed for every random step."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for every random step."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
@@ -79,12 +79,12 @@ def register(app: typer.Typer) -> None:
     @sub.command("compare")
     def compare(
         files: list[Path] = typer.Argument(..., help=".npy trajectories, each (T, N) or (K, T, N)."),
-        n_delays: int = typer.Option(1, "--n-delays", help="Number of delays in the embedding."),
-        delay_interval: int = typer.Option(1, "--delay-interval", help="Steps between delays."),
-        rank: int = typer.Option(None, "--rank", help="DMD rank (default: full numerical rank)."),
+        n_delays: int = typer.Option(1, "--n-delays", min=1, help="Number of delays in the embedding."),
+        delay_interval: int = typer.Option(1, "--delay-interval", min=1, help="Steps between delays."),
+        rank: int = typer.Option(None, "--rank", min=1, help="DMD rank (default: full numerical rank)."),
         score: str = typer.Option("angular", "--score", help="angular | euclidean | wasserstein"),
         out: Path = typer.Option(None, "--out", help="Directory for results.json and figures."),
-        seed: int = typer.Option(0, "--seed", help="Seed for the random starts."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:

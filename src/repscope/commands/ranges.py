@@ -72,11 +72,11 @@ def register(app: typer.Typer) -> None:
         ),
         attribute: list[str] = typer.Option([], "--attribute", "-a", help="only test these attributes"),
         within_class: bool = typer.Option(False, "--within-class", help="compare within the unit's class"),
-        permutations: int = typer.Option(999, "--permutations", help="permutations for p-values"),
+        permutations: int = typer.Option(999, "--permutations", min=1, help="permutations for p-values"),
         correction: str = typer.Option("bh", "--correction", help="bh | holm | none"),
         out: Path | None = typer.Option(None, "--out", help="write results.json and PNGs here"),
         json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", min=0),
         quiet: bool = typer.Option(False, "--quiet", help="print nothing but errors"),
     ) -> None:
         """Bands of one unit and the attributes that characterise each band."""
@@ -114,12 +114,12 @@ def register(app: typer.Typer) -> None:
         fast: bool = typer.Option(
             False, "--fast", help="small configuration (spurious_digits, ρ=0.95, 2 seeds)"
         ),
-        seeds: int = typer.Option(5, "--seeds", help="number of seeds (≥ 5 for the reported table)"),
+        seeds: int = typer.Option(5, "--seeds", min=1, help="number of seeds (≥ 5 for the reported table)"),
         dataset: list[str] = typer.Option([], "--dataset", help="spurious_digits and/or dsprites_lite"),
-        workers: int = typer.Option(2, "--workers", help="worker processes"),
+        workers: int = typer.Option(2, "--workers", min=1, help="worker processes"),
         out: Path | None = typer.Option(None, "--out", help="write results.json and a PNG here"),
         json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
-        seed: int = typer.Option(0, "--seed", help="first seed"),
+        seed: int = typer.Option(0, "--seed", min=0, help="first seed"),
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
         """Worst-group / mean accuracy of ERM, JTT-style, random subset, mid-range curation and DFR."""

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         scheduler: str = typer.Option("local:2", "--scheduler", help=_SCHED_HELP),
         out: pathlib.Path | None = typer.Option(None, "--out", help="Write cluster.json here."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        seed: int = typer.Option(0, "--seed", help="Unused (common option)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Unused (common option)."),
         quiet: bool = typer.Option(False, "--quiet", help="No summary output."),
     ) -> None:
         """Workers, task threads, pinned BLAS threads and versions seen by each worker."""
@@ -47,12 +47,12 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("local")
     def local_cmd(
-        workers: int = typer.Option(2, "--workers", help="Worker processes (1 task thread each)."),
+        workers: int = typer.Option(2, "--workers", min=1, help="Worker processes (1 task thread each)."),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: all)."),
-        port: int = typer.Option(8786, "--port", help="Scheduler port."),
+        port: int = typer.Option(8786, "--port", min=0, max=65535, help="Scheduler port."),
         out: pathlib.Path | None = typer.Option(None, "--out", help="Write scheduler.txt (the address) here."),
         json_out: bool = typer.Option(False, "--json", help="Print the address as JSON on stdout."),
-        seed: int = typer.Option(0, "--seed", help="Unused (common option)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Unused (common option)."),
         quiet: bool = typer.Option(False, "--quiet", help="No output except errors."),
     ) -> None:
         """Start a LocalCluster and keep it up until Ctrl-C; point REPSCOPE_SCHEDULER at the printed address."""
@@ -86,10 +86,10 @@ def register(app: typer.Typer) -> None:
         metric: str = typer.Option("linear_cka", "--metric", help="linear_cka | procrustes | cca | svcca | ..."),
         layers: str | None = typer.Option(None, "--layers", help="Comma-separated layer names (default all)."),
         scheduler: str | None = typer.Option(None, "--scheduler", help=_SCHED_HELP + " Default: local threads."),
-        block_rows: int | None = typer.Option(None, "--block-rows", help="Rows per streamed block."),
+        block_rows: int | None = typer.Option(None, "--block-rows", min=1, help="Rows per streamed block."),
         out: pathlib.Path | None = typer.Option(None, "--out", help="Output directory (JSON, CSV, PNG)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        seed: int = typer.Option(0, "--seed", help="Unused (the computation is deterministic)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Unused (the computation is deterministic)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
     ) -> None:
         """Out-of-core layer matrix of a linear measure: dask.array over the store's row chunks."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import re
 from typing import Annotated
 
 import typer
@@ -13,7 +12,9 @@ from repscope.errors import InputError
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "layer"
+    from repscope._paths import safe_name
+
+    return safe_name(name)
 
 
 def _reproduce(
@@ -74,29 +75,33 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(help="Point cloud per layer: top_l2 (paper), avg_pool, random_position, flatten."),
         ] = "top_l2",
-        n_samples: Annotated[int, typer.Option("--n-samples", help="Inputs per draw (paper: 1000).")] = 1000,
+        n_samples: Annotated[int, typer.Option("--n-samples", min=1, help="Inputs per draw (paper: 1000).")] = 1000,
         resamples: Annotated[
             int | None,
-            typer.Option(help="Independent draws of n-samples inputs (mean ± sd); default 1, 3 with --reproduce."),
+            typer.Option(
+                min=1, help="Independent draws of n-samples inputs (mean ± sd); default 1, 3 with --reproduce."
+            ),
         ] = None,
         metric: Annotated[
             str, typer.Option(help="sliced_wasserstein (paper), bottleneck, wasserstein, persistence_image.")
         ] = "sliced_wasserstein",
-        dim: Annotated[int, typer.Option(help="Homology dimension compared (paper: 1).")] = 1,
+        dim: Annotated[int, typer.Option(min=0, help="Homology dimension compared (paper: 1).")] = 1,
         normalize: Annotated[
             str | None, typer.Option(help="Rescale every cloud first: rms or diameter (default: none).")
         ] = None,
         mapper_graphs: Annotated[
             bool, typer.Option("--mapper/--no-mapper", help="Also build mapper graphs.")
         ] = True,
-        n_intervals: Annotated[int, typer.Option("--n-intervals", help="Mapper cover intervals.")] = 10,
-        overlap: Annotated[float, typer.Option(help="Mapper interval overlap fraction.")] = 0.5,
-        workers: Annotated[int, typer.Option(help="Worker processes for per-layer persistence.")] = 1,
+        n_intervals: Annotated[int, typer.Option("--n-intervals", min=1, help="Mapper cover intervals.")] = 10,
+        overlap: Annotated[
+            float, typer.Option(min=0.0, max=0.99, help="Mapper interval overlap fraction in [0, 0.99].")
+        ] = 0.5,
+        workers: Annotated[int, typer.Option(min=1, help="Worker processes for per-layer persistence.")] = 1,
         out: Annotated[
             pathlib.Path | None, typer.Option("--out", help="Output directory (JSON + PNG).")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
-        seed: Annotated[int, typer.Option(help="Seed for sample draws and layouts.")] = 0,
+        seed: Annotated[int, typer.Option(min=0, help="Seed for sample draws and layouts.")] = 0,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary output.")] = False,
         reproduce: Annotated[
             bool,

@@ -11,21 +11,60 @@ import numpy as np
 from repscope.errors import InputError
 from repscope.validation import as_2d, check_paired
 
-__all__ = ["pair", "centre", "nuclear_norm", "sym_eigh", "clip_unit", "use_torch", "to_numpy"]
+__all__ = [
+    "pair", "single", "unit_scale", "scale_exponent", "centre", "nuclear_norm", "sym_eigh", "clip_unit", "use_torch",
+    "to_numpy",
+]
 
 
 def pair(
     X: Any, Y: Any, *, min_samples: int = 3, names: tuple[str, str] = ("X", "Y")
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a pair of representations: 2-D float64 after flattening, same n, finite, non-constant."""
-    A = as_2d(X, names[0], min_samples=min_samples, allow_constant=False)
-    B = as_2d(Y, names[1], min_samples=min_samples, allow_constant=False)
+    """Validate a pair of representations: 2-D float64 after flattening, same n, finite, non-constant,
+    each brought to unit scale by :func:`unit_scale` (exact; see there)."""
+    A = single(X, names[0], min_samples=min_samples)
+    B = single(Y, names[1], min_samples=min_samples)
     check_paired(A, B, names)
     return A, B
 
 
 def single(X: Any, name: str = "X", *, min_samples: int = 3) -> np.ndarray:
-    return as_2d(X, name, min_samples=min_samples, allow_constant=False)
+    return unit_scale(as_2d(X, name, min_samples=min_samples, allow_constant=False))
+
+
+#: Inputs whose largest magnitude lies in [2⁻⁴⁰, 2⁴⁰] are used as given: every product the measures form
+#: (up to 4th powers summed over n²p² terms in CKA) stays far inside float64's range.
+_SAFE_EXP = 40
+
+
+def unit_scale(A: np.ndarray) -> np.ndarray:
+    """Rescale ``A`` by a power of two when its largest magnitude is outside [2⁻⁴⁰, 2⁴⁰].
+
+    Every registered measure is invariant to an isotropic rescaling of either input (CKA, Procrustes
+    angle, CCA family, RSA, k-NN, R²; the partially whitened shape metric is evaluated at unit scale), so
+    rescaling before forming products makes inputs at 1e-150 or 1e300 give the unit-scale answer instead
+    of underflowing to 0/0 or overflowing to inf/nan. Multiplying by 2ᵏ is exact in floating point, so
+    inputs already in range are returned untouched (bit-identical results) and rescaled ones lose nothing.
+    The caller's array is never modified.
+    """
+    e = scale_exponent(A)
+    return A if e == 0 else np.ldexp(A, -e)
+
+
+def scale_exponent(*arrays: np.ndarray) -> int:
+    """``e`` such that ``arrays · 2⁻ᵉ`` have their largest finite magnitude in [0.5, 1), or 0 when that
+    magnitude is already within [2⁻⁴⁰, 2⁴⁰] (or there is none): the exact power-of-two rescaling used by
+    :func:`unit_scale` and by measures that scale predictably (distance(2ᵏX, 2ᵏY) = 2ᵏ·distance)."""
+    m = 0.0
+    for A in arrays:
+        a = np.abs(np.asarray(A, dtype=np.float64))
+        a = a[np.isfinite(a)]
+        if a.size:
+            m = max(m, float(a.max()))
+    if m == 0.0:
+        return 0
+    _, e = np.frexp(m)
+    return 0 if -_SAFE_EXP <= e <= _SAFE_EXP else int(e)
 
 
 def centre(X: np.ndarray) -> np.ndarray:

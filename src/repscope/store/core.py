@@ -15,6 +15,15 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError, StoreError
+from repscope.store.integrity import (
+    LOCK_NAME,
+    ArrayCheck,
+    GuardedArray,
+    WriterLock,
+    damage_fix,
+    guarded_read,
+    verify_store,
+)
 
 FORMAT_VERSION = 1
 _PROGRESS = "progress.json"
@@ -86,9 +95,13 @@ class ActivationStore:
 
     Use :func:`open_store`. Only *committed* rows are visible: a store left incomplete by a crash or an
     interrupted capture shows the complete prefix when opened with ``allow_incomplete=True``.
+
+    Every read checks the chunks it touches: a missing, truncated or checksum-failing chunk inside the
+    committed rows raises :class:`StoreError` naming the array, the rows and the fix — never zeros or
+    garbage.
     """
 
-    def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False, check: bool = True) -> None:
         import zarr
 
         self.path = Path(path)
@@ -111,6 +124,64 @@ class ActivationStore:
             raise StoreError(f"store '{self.path}' cannot be opened by zarr ({exc}); re-run the capture") from exc
         self.n_samples: int = int(self._progress["committed"])
         self._layers = {d["name"]: d for d in self._meta.get("layers", [])}
+        self._checked: dict[str, tuple[Any, ArrayCheck]] = {}
+        self.already_complete = False  # set by capture() when it returned an existing complete store
+        if check:
+            self.check_structure()
+
+    # ------------------------------------------------------------------ integrity
+    def _open_checked(self, key: str, label: str) -> tuple[Any, ArrayCheck]:
+        """(zarr array, its chunk checker) for a path inside the store; torn metadata → StoreError."""
+        if key not in self._checked:
+            try:
+                arr = self._group[key]
+                chk = ArrayCheck.of(self.path, arr, label,
+                                    chunks_always_written=bool(self._meta.get("chunks_always_written")))
+            except Exception as exc:  # noqa: BLE001 - missing or unparsable array metadata
+                raise StoreError(
+                    f"store '{self.path}': {label} cannot be opened ({type(exc).__name__}: {exc}); "
+                    f"{damage_fix(self.path)}"
+                ) from None
+            if self.n_samples and arr.shape[0] < self.n_samples:
+                raise StoreError(
+                    f"store '{self.path}': {label} has {arr.shape[0]} rows but {self.n_samples} are committed; "
+                    f"{damage_fix(self.path)}"
+                )
+            self._checked[key] = (arr, chk)
+        return self._checked[key]
+
+    def _all_checked_arrays(self) -> list[tuple[str, Any, ArrayCheck]]:
+        keys = [(f"layers/{d['key']}", f"layer {d['name']!r}") for d in self._layers.values()]
+        if self._layers:
+            keys.append(("sample_ids", "sample_ids"))
+            if self._meta.get("has_labels") or "labels" in self._group:
+                keys.append(("labels", "labels"))
+            keys += [(f"attributes/{d['key']}", f"attribute {d['name']!r}") for d in self._meta.get("attributes", [])]
+        return [(label, *self._open_checked(key, label)) for key, label in keys]
+
+    @property
+    def has_checksums(self) -> bool:
+        """True when every array's chunks carry a CRC-32C checksum (stores from this repscope on)."""
+        arrays = self._all_checked_arrays()
+        return bool(arrays) and all(chk.checksum for _, _, chk in arrays)
+
+    def check_structure(self) -> None:
+        """Cheap structural check (no decoding): every array's metadata opens and every committed chunk file
+        exists with a plausible size. Raises :class:`StoreError` naming the first damaged chunk."""
+        for _label, _arr, chk in self._all_checked_arrays():
+            chk.check_rows(0, self.n_samples, self.n_samples, store=self.path)
+
+    def verify(self):
+        """Decode every committed chunk (see :func:`repscope.store.verify_store`)."""
+        return verify_store(self.path)
+
+    def _read(self, key: str, label: str, start: int, stop: int, fn: Any) -> np.ndarray:
+        arr, chk = self._open_checked(key, label)
+        return np.asarray(guarded_read(chk, arr, start, stop, self.n_samples, self.path, lambda: fn(arr)))
+
+    def _column(self, key: str, label: str) -> np.ndarray:
+        n = self.n_samples
+        return self._read(key, label, 0, n, lambda a: a[:n])
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -151,8 +222,11 @@ class ActivationStore:
         return self._layers[layer]
 
     # ------------------------------------------------------------------ data
+    def _layer_key(self, layer: str) -> tuple[str, str]:
+        return f"layers/{self._info(layer)['key']}", f"layer {layer!r}"
+
     def _array(self, layer: str):
-        return self._group["layers"][self._info(layer)["key"]]
+        return self._open_checked(*self._layer_key(layer))[0]
 
     def read(self, layer: str, rows: Any = None, *, nonfinite: str = "allow") -> np.ndarray:
         """Return a layer as a 2-D numpy array ``(n_rows, n_features)``.
@@ -160,13 +234,17 @@ class ActivationStore:
         ``rows``: None (all committed rows), a slice, integer indices, or a boolean mask.
         ``nonfinite``: ``"allow"`` returns values as stored, ``"raise"`` raises if any row has NaN/Inf.
         """
+        key, label = self._layer_key(layer)
         arr = self._array(layer)
         n = self.n_samples
         if rows is None:
-            out = arr[:n]
+            out = self._read(key, label, 0, n, lambda a: a[:n])
         elif isinstance(rows, slice):
             start, stop, step = rows.indices(n)
-            out = arr[start:stop:step] if step > 0 else arr[:n][rows]
+            if step > 0:
+                out = self._read(key, label, start, stop, lambda a: a[start:stop:step])
+            else:
+                out = self._read(key, label, 0, n, lambda a: a[:n])[rows]
         else:
             idx = np.asarray(rows)
             if idx.dtype == bool:
@@ -179,7 +257,10 @@ class ActivationStore:
             idx = np.where(idx < 0, idx + n, idx)
             order = np.argsort(idx, kind="stable")
             uniq, inv = np.unique(idx[order], return_inverse=True)
-            got = arr.oindex[uniq] if uniq.size else np.empty((0, arr.shape[1]), arr.dtype)
+            if uniq.size:
+                got = self._read(key, label, int(uniq[0]), int(uniq[-1]) + 1, lambda a: a.oindex[uniq])
+            else:
+                got = np.empty((0, arr.shape[1]), arr.dtype)
             out = np.empty((idx.size, arr.shape[1]), dtype=arr.dtype)
             out[order] = got[inv]
         out = np.asarray(out)
@@ -189,6 +270,20 @@ class ActivationStore:
                 f"(store.finite_rows(layer)) or fix the model"
             )
         return out
+
+    def dask_array(self, layer: str, *, block_rows: int | None = None):
+        """The layer's committed rows as a lazy 2-D ``dask.array`` (chunked like the store, or in blocks of
+        ``block_rows`` rounded to whole chunks) whose blocks are read with the same damage checks as
+        :meth:`read`; it pickles to dask workers (they reopen the store by path)."""
+        import dask.array as da
+
+        key, label = self._layer_key(layer)
+        arr = self._array(layer)
+        chunk = int(arr.chunks[0])
+        step = chunk if block_rows is None else max(chunk, (int(block_rows) // chunk) * chunk)
+        view = GuardedArray(str(self.path), key, label, self.n_samples, tuple(arr.shape), arr.dtype,
+                            bool(self._meta.get("chunks_always_written")))
+        return da.from_array(view, chunks=(step, arr.shape[1]), asarray=True, fancy=False)
 
     def finite_rows(self, layer: str) -> np.ndarray:
         """Boolean mask of rows whose activations are all finite."""
@@ -202,28 +297,29 @@ class ActivationStore:
 
         Memory stays flat: one block at a time (default block = one chunk).
         """
+        key, label = self._layer_key(layer)
         arr = self._array(layer)
         chunk = int(arr.chunks[0])
         step = chunk if block_rows is None else max(chunk, (int(block_rows) // chunk) * chunk)
         for start in range(0, self.n_samples, step):
             stop = min(start + step, self.n_samples)
-            yield start, np.asarray(arr[start:stop])
+            yield start, self._read(key, label, start, stop, lambda a, s=start, e=stop: a[s:e])
 
     @property
     def labels(self) -> np.ndarray | None:
         if "labels" not in self._group:
             return None
-        return np.asarray(self._group["labels"][: self.n_samples])
+        return self._column("labels", "labels")
 
     @property
     def sample_ids(self) -> np.ndarray:
-        return np.asarray(self._group["sample_ids"][: self.n_samples])
+        return self._column("sample_ids", "sample_ids")
 
     @property
     def attributes(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for d in self._meta.get("attributes", []):
-            out[d["name"]] = np.asarray(self._group["attributes"][d["key"]][: self.n_samples])
+            out[d["name"]] = self._column(f"attributes/{d['key']}", f"attribute {d['name']!r}")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,10 +327,11 @@ class ActivationStore:
             "path": str(self.path),
             "complete": self.complete,
             "n_samples": self.n_samples,
+            "checksums": self.has_checksums,
             "layers": {k: {"shape": v["shape"], "pool": v.get("pool"), "dtype": v.get("dtype"),
                            "nonfinite": self.nonfinite(k)} for k, v in self._layers.items()},
-            "attributes": list(self.attributes),
-            "has_labels": self.labels is not None,
+            "attributes": [d["name"] for d in self._meta.get("attributes", [])],
+            "has_labels": "labels" in self._group,
             "metadata": {k: v for k, v in self._meta.items() if k not in ("layers", "attributes")},
         }
 
@@ -247,8 +344,9 @@ def open_store(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Ac
     """Open an activation store for reading.
 
     Raises :class:`~repscope.errors.StoreError` when the path is missing, not a repscope store, written
-    by a newer format, corrupt, or incomplete (unless ``allow_incomplete=True``, which exposes the
-    committed prefix).
+    by a newer format, corrupt (a committed chunk file missing or implausibly small, unreadable array
+    metadata), or incomplete (unless ``allow_incomplete=True``, which exposes the committed prefix).
+    Chunk contents are checksum-verified when read; :func:`verify_store` decodes every chunk.
     """
     return ActivationStore(path, allow_incomplete=allow_incomplete)
 
@@ -272,6 +370,11 @@ class StoreWriter:
     Rows are buffered until a whole chunk is available for every array, written by a background
     thread (compression overlaps with the next forward passes), then committed by atomically
     replacing ``progress.json``.
+
+    One writer per store: the constructor takes the store's writer lock (pid + host recorded; a lock
+    left by a dead writer is taken over) and :meth:`finish`/:meth:`abort`/:meth:`close` release it.
+    A store with no committed rows (e.g. killed while being created) is restarted from scratch.
+    :meth:`append` may be called from several threads.
     """
 
     def __init__(
@@ -287,8 +390,6 @@ class StoreWriter:
         chunk_rows: int | None = None,
         compression: str = "lz4",
     ) -> None:
-        import zarr
-
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         self._fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
@@ -300,70 +401,117 @@ class StoreWriter:
         self._buf_ids: list[np.ndarray] = []
         self._buf_attrs: dict[str, list[np.ndarray]] = {}
         self._buffered = 0
+        self._submitted = 0  # rows handed to the writer thread (main side, under _append_lock)
         self._nonfinite: dict[str, int] = {}
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._worker: threading.Thread | None = None
         self._worker_error: BaseException | None = None
+        self._state_lock = threading.Lock()  # committed / _nonfinite / _worker_error (shared with the worker)
+        self._append_lock = threading.RLock()  # buffers and _submitted (callers may append concurrently)
+        self._committed = 0
+        self.resumed_rows = 0
 
-        existing = self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
-        if existing and overwrite:
-            _read_root_meta(self.path)  # refuse to delete something that is not a repscope store
-            import shutil
+        _refuse_foreign(self.path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store directory '{self.path}' ({exc.strerror or exc}); choose a "
+                             f"writable output path") from exc
+        self._lock = WriterLock(self.path).acquire()
+        try:
+            self._open_locked(resume=resume, overwrite=overwrite, provenance=provenance)
+        except BaseException:
+            self._lock.release()
+            raise
 
-            shutil.rmtree(self.path)
-            existing = False
-        if existing:
+    def _open_locked(self, *, resume: bool, overwrite: bool, provenance: Mapping[str, Any] | None) -> None:
+        import zarr
+
+        prog = _read_progress(self.path) if (self.path / _PROGRESS).exists() else None
+        try:
             meta = _read_root_meta(self.path)
+        except StoreError:
+            meta = None
+        restartable = meta is None or prog is None or (int(prog["committed"]) == 0 and not prog.get("complete"))
+        if overwrite or (restartable and _has_content(self.path)):
+            # Nothing committed (creation was interrupted) or a replacement was asked for: start afresh.
+            _clear_dir(self.path)
+            meta = None
+        if meta is not None:
             if not resume:
                 raise StoreError(
-                    f"store '{self.path}' already exists; pass resume=True to continue it, overwrite=True to "
-                    f"replace it, or choose another path"
+                    f"store '{self.path}' already exists; pass resume=True to continue it, overwrite=True "
+                    f"(--overwrite) to replace it, or choose another path"
                 )
-            if meta.get("fingerprint") != self._fingerprint:
-                diff = sorted(
-                    k for k in set(meta.get("fingerprint", {})) | set(self._fingerprint)
-                    if meta.get("fingerprint", {}).get(k) != self._fingerprint.get(k)
-                )
+            old = meta.get("fingerprint", {})
+            if old != self._fingerprint:
+                diff = sorted(k for k in set(old) | set(self._fingerprint) if old.get(k) != self._fingerprint.get(k))
                 raise StoreError(
-                    f"store '{self.path}' was captured with different arguments ({', '.join(diff)} differ); "
-                    f"use overwrite=True to replace it or choose another path"
+                    f"store '{self.path}' was captured with different arguments ({', '.join(diff)} differ: "
+                    f"{_describe_diff(diff)}); its rows would mix two captures — use overwrite=True "
+                    f"(--overwrite) to replace it or choose another path"
                 )
             self._meta = meta
-            prog = _read_progress(self.path)
-            self.committed = int(prog["committed"])
+            self._committed = int(prog["committed"])
+            self.resumed_rows = self._committed
+            self._submitted = self._committed
             self.complete = bool(prog.get("complete"))
             self._nonfinite = dict(prog.get("nonfinite", {}))
-            self._group = zarr.open_group(str(self.path), mode="a")
+            try:
+                ActivationStore(self.path, allow_incomplete=True)  # structural check: refuse to extend damage
+                self._group = zarr.open_group(str(self.path), mode="a")
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(f"store '{self.path}' cannot be reopened ({exc}); {damage_fix(self.path)}") from None
             self.chunk_rows = int(meta["chunk_rows"]) if meta.get("chunk_rows") else None
         else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._group = zarr.open_group(str(self.path), mode="w")
+            self._group = zarr.open_group(str(self.path), mode="a")  # keeps the lock file
             self._meta = {
                 "format_version": FORMAT_VERSION,
                 "repscope_version": _repscope_version(),
                 "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "n_total": n_total,
+                "n_total": self.n_total,
                 "dtype": self.dtype.name,
                 "fingerprint": self._fingerprint,
                 "layers": [],
                 "attributes": [],
                 "chunk_rows": None,
+                "checksum": "crc32c",
+                "chunks_always_written": True,
                 **json.loads(json.dumps(dict(provenance or {}), default=str)),
             }
             self._save_meta()
-            self.committed = 0
             self.complete = False
             self._commit(0, complete=False)
             self.chunk_rows = None
+
+    @property
+    def committed(self) -> int:
+        """Rows durably written and recorded in ``progress.json``."""
+        with self._state_lock:
+            return self._committed
+
+    def close(self) -> None:
+        """Release the writer lock (after :meth:`finish` or :meth:`abort`; idempotent)."""
+        self._lock.release()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ metadata
     def _save_meta(self) -> None:
         self._group.attrs["repscope"] = self._meta
 
     def _commit(self, rows: int, *, complete: bool, error: str | None = None) -> None:
+        with self._state_lock:
+            nonfinite = dict(self._nonfinite)
         _atomic_write_json(
             self.path / _PROGRESS,
-            {"committed": int(rows), "complete": bool(complete), "nonfinite": self._nonfinite, "error": error},
+            {"committed": int(rows), "complete": bool(complete), "nonfinite": nonfinite, "error": error},
         )
 
     def _create_arrays(self, acts: Mapping[str, np.ndarray], labels, ids, attrs, layer_meta) -> None:
@@ -384,18 +532,21 @@ class StoreWriter:
             key = _key("L", i)
             d = int(np.prod(a.shape[1:]))
             lg.create_array(key, shape=(shape0, d), chunks=(cr, d), dtype=self.dtype, fill_value=0,
-                            compressors=self._compressors)
+                            compressors=self._compressors, config=_ALWAYS_WRITE)
             lg[key].attrs["name"] = name
             layers.append({"name": name, "key": key, "shape": list(a.shape[1:]), "dtype": self.dtype.name,
                            **(layer_meta or {}).get(name, {})})
-        self._group.create_array("sample_ids", shape=(shape0,), chunks=(cr,), dtype="int64", fill_value=-1)
+        self._group.create_array("sample_ids", shape=(shape0,), chunks=(cr,), dtype="int64", fill_value=-1,
+                                 compressors=_column_compressors(), config=_ALWAYS_WRITE)
         if labels is not None:
-            self._group.create_array("labels", shape=(shape0,), chunks=(cr,), dtype=_column_dtype(labels))
+            self._group.create_array("labels", shape=(shape0,), chunks=(cr,), dtype=_column_dtype(labels),
+                                     compressors=_column_compressors(), config=_ALWAYS_WRITE)
         ag = self._group.require_group("attributes")
         attributes = []
         for i, (name, v) in enumerate((attrs or {}).items()):
             key = _key("A", i)
-            ag.create_array(key, shape=(shape0,), chunks=(cr,), dtype=_column_dtype(v))
+            ag.create_array(key, shape=(shape0,), chunks=(cr,), dtype=_column_dtype(v),
+                            compressors=_column_compressors(), config=_ALWAYS_WRITE)
             ag[key].attrs["name"] = name
             attributes.append({"name": name, "key": key})
         self._meta.update(layers=layers, attributes=attributes, chunk_rows=cr, has_labels=labels is not None)
@@ -411,7 +562,14 @@ class StoreWriter:
         attributes: Mapping[str, np.ndarray] | None = None,
         layer_meta: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Buffer one batch; whole chunks are handed to the writer thread as soon as they are full."""
+        """Buffer one batch; whole chunks are handed to the writer thread as soon as they are full.
+
+        Thread-safe: concurrent callers' batches are stored whole and in the order the calls acquire the
+        writer (each batch's rows stay together)."""
+        with self._append_lock:
+            self._append(acts, ids=ids, labels=labels, attributes=attributes, layer_meta=layer_meta)
+
+    def _append(self, acts, *, ids, labels, attributes, layer_meta) -> None:
         self._raise_worker_error()
         if not self._meta["layers"]:
             self._create_arrays(acts, labels, ids, attributes, layer_meta)
@@ -427,7 +585,8 @@ class StoreWriter:
                     f"{tuple(d['shape'])}; the same layer must have the same shape for every batch "
                     f"(pad/crop inputs, or capture with pool='mean')"
                 )
-            flat = a.reshape(b, -1)
+        for d in self._meta["layers"]:
+            flat = acts[d["name"]].reshape(b, -1)
             if flat.dtype != self.dtype:
                 flat = flat.astype(self.dtype)
             self._buf.setdefault(d["name"], []).append(flat)
@@ -451,7 +610,9 @@ class StoreWriter:
         n = (self._buffered // self.chunk_rows) * self.chunk_rows if whole_chunks_only else self._buffered
         if n == 0:
             return
-        start = self.committed + self._pending_rows()
+        # ``_submitted`` is only touched by appending threads (under _append_lock), never by the writer
+        # thread, so the start row of a job cannot race with a commit.
+        start = self._submitted
         job = {
             "start": start,
             "n": n,
@@ -461,10 +622,8 @@ class StoreWriter:
             "attrs": {name: self._take(lst, n) for name, lst in self._buf_attrs.items()},
         }
         self._buffered -= n
+        self._submitted += n
         self._submit(job)
-
-    def _pending_rows(self) -> int:
-        return getattr(self, "_pending", 0)
 
     def _submit(self, job: dict[str, Any]) -> None:
         if self._worker is None:
@@ -473,7 +632,6 @@ class StoreWriter:
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="repscope-store-io")
             self._worker = threading.Thread(target=self._run_worker, name="repscope-store-writer", daemon=True)
             self._worker.start()
-        self._pending = self._pending_rows() + job["n"]
         while True:
             self._raise_worker_error()
             try:
@@ -492,7 +650,8 @@ class StoreWriter:
                 if self._worker_error is None:
                     self._write_job(job)
             except BaseException as exc:  # surfaced in the main thread
-                self._worker_error = exc
+                with self._state_lock:
+                    self._worker_error = exc
             finally:
                 self._queue.task_done()
 
@@ -505,7 +664,8 @@ class StoreWriter:
             if "labels" in g:
                 h[("labels", "")] = g["labels"]
             h.update({("A", d["name"]): g["attributes"][d["key"]] for d in self._meta["attributes"]})
-            self._arrays = h
+            # write_empty_chunks is a property of the handle, not of the stored array: set it on every one
+            self._arrays = {k: a.with_config(_ALWAYS_WRITE) for k, a in h.items()}
         return self._arrays
 
     def _write_job(self, job: dict[str, Any]) -> None:
@@ -526,18 +686,23 @@ class StoreWriter:
 
         # Layers are encoded and written concurrently (compression and file I/O release the GIL).
         list(self._pool.map(put, writes))
-        for name, block in job["layers"].items():
-            bad = int(block.size - np.count_nonzero(np.isfinite(block)))
-            if bad:
-                self._nonfinite[name] = self._nonfinite.get(name, 0) + bad
-        self.committed = stop
-        self._pending -= n
+        bad = {name: int(block.size - np.count_nonzero(np.isfinite(block))) for name, block in job["layers"].items()}
+        with self._state_lock:
+            if s != self._committed:  # jobs are queued in order; anything else is a bug, never a silent gap
+                raise StoreError(f"internal: job for rows {s}–{stop - 1} after {self._committed} committed rows")
+            for name, k in bad.items():
+                if k:
+                    self._nonfinite[name] = self._nonfinite.get(name, 0) + k
         self._commit(stop, complete=False)
+        with self._state_lock:
+            self._committed = stop
 
     def _raise_worker_error(self) -> None:
-        if self._worker_error is not None:
+        with self._state_lock:
             exc = self._worker_error
-            raise StoreError(f"writing to store '{self.path}' failed: {exc}; check disk space and permissions") from exc
+        if exc is not None:
+            hint = "check disk space and permissions" if isinstance(exc, OSError) else "see the cause above"
+            raise StoreError(f"writing to store '{self.path}' failed: {exc}; {hint}") from exc
 
     def _drain(self) -> None:
         if self._worker is not None:
@@ -548,32 +713,41 @@ class StoreWriter:
         self._raise_worker_error()
 
     def finish(self) -> None:
-        """Write the last (partial) chunk, wait for the writer and mark the store complete."""
-        if self.chunk_rows is not None:
-            self._flush(whole_chunks_only=False)
-        self._drain()
-        if self.n_total is not None and self.committed != self.n_total:
-            warnings.warn(
-                f"capture wrote {self.committed} rows but the data announced {self.n_total}; the store's "
-                f"arrays are trimmed to the rows written",
-                stacklevel=2,
-            )
-        for arr in self._all_arrays():
-            if arr.shape[0] != self.committed:
-                arr.resize((self.committed, *arr.shape[1:]))
-        if self.n_total != self.committed:
-            self._meta["n_total"] = self.committed
-            self._save_meta()
-        self.complete = True
-        self._commit(self.committed, complete=True)
+        """Write the last (partial) chunk, wait for the writer, mark the store complete, release the lock."""
+        with self._append_lock:
+            if self.chunk_rows is not None:
+                self._flush(whole_chunks_only=False)
+            self._drain()
+            committed = self.committed
+            if self.n_total is not None and committed != self.n_total:
+                warnings.warn(
+                    f"capture wrote {committed} rows but the data announced {self.n_total}; the store's "
+                    f"arrays are trimmed to the rows written",
+                    stacklevel=2,
+                )
+            for arr in self._all_arrays():
+                if arr.shape[0] != committed:
+                    arr.resize((committed, *arr.shape[1:]))
+            if self.n_total != committed:
+                self._meta["n_total"] = committed
+                self._save_meta()
+            self.complete = True
+            self._commit(committed, complete=True)
+        self.close()
 
     def abort(self, error: str) -> None:
-        """Keep the committed prefix (whole chunks already written), record why the capture stopped."""
+        """Keep the committed prefix (whole chunks already written), record why the capture stopped,
+        release the lock."""
         try:
             self._drain()
         except StoreError:
             pass
-        self._commit(self.committed, complete=False, error=error[:500])
+        try:
+            self._commit(self.committed, complete=False, error=error[:500])
+        except OSError:
+            pass  # e.g. disk full: the previous progress.json (atomically replaced) still holds
+        finally:
+            self.close()
 
     def _all_arrays(self):
         if not self._meta["layers"]:
@@ -581,17 +755,59 @@ class StoreWriter:
         return list(self._handles().values())
 
 
+_ALWAYS_WRITE = {"write_empty_chunks": True}  # a missing chunk file is then always damage, never zeros
+
+
+def _column_compressors() -> list[Any]:
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    return [ZstdCodec(level=0), Crc32cCodec()]
+
+
+def _has_content(path: Path) -> bool:
+    return path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir())
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse to write into (or delete) anything that is not a repscope store or one being created."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"'{path}' is a file, not a store directory; choose another output path")
+    if not _has_content(path) or (path / LOCK_NAME).exists():
+        return  # empty, or a store whose creation/writing was interrupted (its lock file is still there)
+    _read_root_meta(path)  # raises "not a repscope store" with the fix for anything foreign
+
+
+def _clear_dir(path: Path) -> None:
+    import shutil
+
+    for p in path.iterdir():
+        if p.name == LOCK_NAME:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def _describe_diff(keys: list[str]) -> str:
+    what = {"model": "the weights", "data": "the input data", "labels": "the labels", "ids": "the sample ids",
+            "attributes": "the attributes"}
+    parts = [what.get(k, f"the {k} option") for k in keys]
+    return ", ".join(parts) + (" changed" if len(parts) > 1 else " changed")
+
+
 def _compressors(name: str) -> Any:
-    """Codec for activation arrays: ``"lz4"`` (default: fast, keeps capture near forward-pass speed),
-    ``"zstd"`` (smaller files, slower writes) or ``"none"``."""
-    from zarr.codecs import BloscCodec
+    """Codecs for activation arrays: ``"lz4"`` (default: fast, keeps capture near forward-pass speed),
+    ``"zstd"`` (smaller files, slower writes) or ``"none"`` — each followed by a CRC-32C checksum, which
+    (being the last bytes codec) is verified before the decompressor ever sees the bytes."""
+    from zarr.codecs import BloscCodec, Crc32cCodec
 
     if name == "none":
-        return None
+        return [Crc32cCodec()]
     if name == "lz4":
-        return [BloscCodec(cname="lz4", clevel=1, shuffle="shuffle")]
+        return [BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"), Crc32cCodec()]
     if name == "zstd":
-        return [BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")]
+        return [BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"), Crc32cCodec()]
     raise InputError(f"compression={name!r}: choose 'lz4', 'zstd' or 'none'")
 
 

@@ -45,6 +45,28 @@ def _finite(d: Any, dim: int | None) -> np.ndarray:
     return A[np.isfinite(A).all(axis=1)]
 
 
+def _homogeneous(dist: Any) -> Any:
+    """Evaluate a distance that is homogeneous of degree 1 (d(cA, cB) = c·d(A, B)) on diagrams brought
+    to unit scale by an exact power of two when their coordinates are outside [2⁻⁴⁰, 2⁴⁰], then scale the
+    result back: diagrams at 1e-150 or 1e300 neither underflow nor overflow. In-range inputs are passed
+    through untouched."""
+    import functools
+
+    from repscope.metrics._common import scale_exponent
+
+    @functools.wraps(dist)
+    def wrapped(d1: Any, d2: Any, *args: Any, dim: int | None = None, **kw: Any) -> float:
+        A, B = _finite(d1, dim), _finite(d2, dim)
+        e = scale_exponent(A, B)
+        if e == 0:
+            return dist(A, B, *args, **kw)
+        if kw.get("e") is not None:  # bottleneck's absolute tolerance lives in the diagrams' units
+            kw["e"] = float(np.ldexp(kw["e"], -e))
+        return float(np.ldexp(dist(np.ldexp(A, -e), np.ldexp(B, -e), *args, **kw), e))
+
+    return wrapped
+
+
 def _sw_directions(M: int) -> np.ndarray:
     """persim's M directions: θ starts at 0.5 and grows by 1/M (floating accumulation kept on purpose)."""
     step = 1.0 / M
@@ -57,6 +79,7 @@ def _sw_directions(M: int) -> np.ndarray:
     return np.stack([np.cos(t * np.pi), np.sin(t * np.pi)], axis=1).astype(np.float32).astype(np.float64)
 
 
+@_homogeneous
 def sliced_wasserstein(d1: Any, d2: Any, M: int = 50, *, dim: int | None = None) -> float:
     """Sliced Wasserstein distance between two diagrams (Carrière et al. 2017), persim-compatible.
 
@@ -94,17 +117,23 @@ def sliced_wasserstein(d1: Any, d2: Any, M: int = 50, *, dim: int | None = None)
     return sw
 
 
+@_homogeneous
 def bottleneck(d1: Any, d2: Any, *, dim: int | None = None, e: float | None = None) -> float:
     """Bottleneck distance (gudhi, exact when ``e`` is None): inf over matchings of the largest L∞ move,
-    unmatched points going to the diagonal."""
+    unmatched points going to the diagonal. Identical diagrams (as multisets) are exactly 0 (gudhi's exact
+    algorithm reports its ε, ~2e-308, there)."""
     import gudhi
 
     A, B = _finite(d1, dim), _finite(d2, dim)
     if len(A) == 0 and len(B) == 0:
         return 0.0
-    return float(gudhi.bottleneck_distance(A, B, e) if e is not None else gudhi.bottleneck_distance(A, B))
+    if A.shape == B.shape and np.array_equal(A[np.lexsort(A.T[::-1])], B[np.lexsort(B.T[::-1])]):
+        return 0.0
+    d = float(gudhi.bottleneck_distance(A, B, e) if e is not None else gudhi.bottleneck_distance(A, B))
+    return 0.0 if d <= 4 * np.finfo(float).tiny else d
 
 
+@_homogeneous
 def wasserstein(
     d1: Any, d2: Any, *, order: float = 1.0, internal_p: float = np.inf, dim: int | None = None
 ) -> float:

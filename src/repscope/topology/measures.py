@@ -25,8 +25,22 @@ __all__ = ["prepare_diagrams", "compare_diagrams", "ph_distance", "MEASURES"]
 
 
 def prepare_diagrams(X: Any) -> Diagrams:
-    """Rips diagrams (H0, H1; Z/2) of the point cloud X (n, d)."""
-    return persistence(X, maxdim=1)
+    """Rips diagrams (H0, H1; Z/2) of the point cloud X (n, d).
+
+    Rips diagrams scale exactly with the cloud (dgm(cX) = c·dgm(X)), so a cloud whose coordinates lie
+    outside [2⁻⁴⁰, 2⁴⁰] is brought to unit scale by an exact power of two first and its diagrams scaled
+    back (no overflow of squared distances at 1e200, no underflow at 1e-160)."""
+    import dataclasses
+
+    from repscope.metrics._common import scale_exponent
+    from repscope.validation import as_2d
+
+    A = as_2d(X, "point cloud", min_samples=3)
+    e = scale_exponent(A)
+    if e == 0:
+        return persistence(A, maxdim=1)
+    d = persistence(np.ldexp(A, -e), maxdim=1)
+    return dataclasses.replace(d, dgms=[np.ldexp(g, e) for g in d.dgms])
 
 
 def compare_diagrams(d1: Diagrams, d2: Diagrams, *, metric: str, dim: int) -> float:
