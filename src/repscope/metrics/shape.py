@@ -31,6 +31,7 @@ from repscope.metrics._common import centre, check_choice, clip_unit, nuclear_no
 __all__ = [
     "procrustes",
     "procrustes_from_cov",
+    "procrustes_from_blocks",
     "shape_distance",
     "shape_distance_from_cov",
     "ShapeMetric",
@@ -66,6 +67,28 @@ def procrustes_from_cov(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) -> fl
     if tx <= 0 or ty <= 0:
         raise InputError("a representation has zero variance after centring; the shape distance is undefined")
     return float(np.arccos(clip_unit(nuclear_norm(Sxy) / np.sqrt(tx * ty))))
+
+
+def _range_basis(S: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    lam, V = sym_eigh(S)
+    return V[:, lam > rtol * max(lam[-1], 0.0)]
+
+
+def procrustes_from_blocks(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) -> float:
+    """:func:`procrustes_from_cov` for layer matrices: for a layer of low numerical rank (eigenvalues of
+    S_xx below 1e-12 × the largest count as zero — far below float32 activation precision) the nuclear
+    norm is taken of the r_x×r_y block projected on both ranges, which is much smaller (e.g. a conv layer
+    linear in an 8×8 input has rank ≤ 64 of 1024 features). Only inside an ``eig_cache`` block (each
+    layer's decomposition is then shared by its pairs) and when that saves work."""
+    from repscope.metrics import _common
+
+    p, q = Sxy.shape
+    if _common._EIG_CACHE is None or min(p, q) < 256:
+        return procrustes_from_cov(Sxx, Syy, Sxy)
+    Vx, Vy = _range_basis(Sxx), _range_basis(Syy)
+    if Vx.shape[1] * Vy.shape[1] > 0.5 * p * q:
+        return procrustes_from_cov(Sxx, Syy, Sxy)
+    return procrustes_from_cov(Sxx, Syy, Vx.T @ Sxy @ Vy)
 
 
 def procrustes(X: Any, Y: Any) -> float:
