@@ -55,6 +55,7 @@ register(
     description="Procrustes angular shape distance arccos(‖XᵀY‖_*/(‖X‖_F‖Y‖_F)) in radians (Williams et "
     "al. 2021): the angle left after the best rotation; 0 = identical up to rotation and scale.",
     from_blocks=shape.procrustes_from_blocks,
+    from_blocks_batch=shape.procrustes_from_blocks_batch,
     identity=0.0,
     symmetric=True,
 )
@@ -65,6 +66,8 @@ register(
     description="Generalised shape metric with partial whitening α (Williams et al. 2021, netrep "
     "LinearMetric); α=1 Procrustes, α→0 CCA-like.",
     from_blocks=shape.shape_distance_from_cov,
+    from_blocks_batch=shape.shape_distance_from_blocks_batch,
+    identity=0.0,
     symmetric=True,
 )
 register(
@@ -74,6 +77,7 @@ register(
     description="Mean canonical correlation (Hotelling 1936): shared linear subspace, invariant to any "
     "invertible linear map of either representation.",
     from_blocks=shape.cca_from_cov,
+    from_blocks_batch=shape.cca_from_blocks_batch,
     identity=_unit_unless_pillai,
     symmetric=True,
 )
@@ -84,6 +88,7 @@ register(
     description="SVCCA (Raghu et al. 2017): mean canonical correlation after keeping the principal "
     "components explaining 99% of each representation's variance.",
     from_blocks=shape.svcca_from_cov,
+    from_blocks_batch=shape.svcca_from_blocks_batch,
     identity=_unit_unless_pillai,
     symmetric=True,
 )
