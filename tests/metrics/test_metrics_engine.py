@@ -88,3 +88,37 @@ def test_in_process_and_dask_paths_share_the_finishers():
     no_q = streamed_cross_products(L, scheduler="serial")
     with pytest.raises(InputError, match="row norms"):
         no_q.matrix("debiased_cka")
+
+
+def test_batched_finishing_equals_per_pair_svd_path():
+    """Batched eigenvalue route (full-rank pairs) and the SVD fallback (a rank-deficient layer) both agree
+    with the per-pair array functions."""
+    rng = np.random.default_rng(5)
+    n = 300
+    base = rng.standard_normal((n, 8))
+    L = {f"f{i}": base @ rng.standard_normal((8, 20)) + rng.standard_normal((n, 20)) for i in range(3)}
+    L["lowrank"] = base @ rng.standard_normal((8, 20))  # rank 8 of 20: ill-conditioned Gram → SVD path
+    for name, kw in [("procrustes", {}), ("cca", {}), ("svcca", {}), ("shape_metric", {"alpha": 0.3}),
+                     ("shape_metric", {"alpha": 0.7, "score_method": "euclidean"})]:
+        got = M.layer_matrix(L, metric=name, **kw).values
+        ref = np.array([[M.similarity(L[a], L[b], name, **kw) if a != b else got[0, 0] for b in L] for a in L])
+        np.testing.assert_allclose(got, ref, atol=1e-9, err_msg=name)
+    svs = M.shape.batched_singular_values([L["f0"].T @ L["f1"], L["lowrank"].T @ L["lowrank"]])
+    np.testing.assert_allclose(svs[0], np.linalg.svd(L["f0"].T @ L["f1"], compute_uv=False), rtol=1e-10)
+    assert svs[1] is None  # rank 8 of 20: handed to the SVD
+
+
+def test_float32_accumulation_error_is_below_1e6_relative():
+    rng = np.random.default_rng(1)
+    n = 6000
+    base = rng.standard_normal((n, 16))
+    L = {f"l{i}": (base @ rng.standard_normal((16, d)) + 0.5 * rng.standard_normal((n, d)) + 100.0).astype(np.float32)
+         for i, d in enumerate([64, 90, 31])}
+    ref = M.layer_matrix(L, metric="linear_cka").values
+    for other in (None, dict(L)):  # stacked SYRK path and the cross-source GEMM path
+        got = M.layer_matrix(L, other, metric="linear_cka", precision="float32", block_rows=2500).values
+        assert np.abs(got / ref - 1).max() <= 1e-6
+    with pytest.raises(InputError, match="linear_cka alone"):
+        M.layer_matrices(L, metrics="linear_cka,procrustes", precision="float32")
+    with pytest.raises(InputError, match="precision="):
+        M.layer_matrix(L, precision="float16")

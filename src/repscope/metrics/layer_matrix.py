@@ -44,6 +44,7 @@ from repscope.metrics.engine import (
     auto_block_rows,
     centred_row_norms,
     check_finite_blocks,
+    check_precision,
     finish_matrix,
     needs_row_norms,
 )
@@ -215,18 +216,22 @@ def _progress(enabled: bool, total: int, desc: str):
     return prog, total, desc
 
 
-def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, want_q=False):
-    """One pass over aligned blocks of one or two sources; returns (accumulator, q-vectors or None)."""
+def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, want_q=False, precision="float64",
+            acc=None):
+    """One pass over aligned blocks of one or two sources; returns (accumulator, q-vectors or None).
+    ``acc``: an accumulator to feed instead of the default one (e.g. the bootstrap's grouped moments)."""
     n = sources[0].n
     all_layers = [(0, layer) for layer in layer_lists[0]]
     if len(sources) == 2:
         all_layers += [(1, layer) for layer in layer_lists[1]]
     dims = [src.dim(layer) for src, lst in zip(sources, layer_lists) for layer in lst]
     stacked = device is None and len(sources) == 1 and sum(dims) ** 2 * 8 <= _STACKED_MAX_BYTES
-    if stacked:  # one in-place SYRK per block (same flops as the hand-stacked baseline)
-        acc = StackedAccumulator(dims, block_rows)
+    if acc is not None:
+        pass
+    elif stacked:  # one in-place SYRK per block (same flops as the hand-stacked baseline)
+        acc = StackedAccumulator(dims, block_rows, precision=precision)
     else:  # cross-source, GPU, or very wide stacks: one GEMM per needed pair, exact Chan merge
-        acc = CovarianceAccumulator(len(all_layers), pairs, device=device)
+        acc = CovarianceAccumulator(len(all_layers), pairs, device=device, precision=precision)
     gens = [sources[0].blocks(layer_lists[0], block_rows)]
     if len(sources) == 2:
         gens.append(sources[1].blocks(layer_lists[1], block_rows, perm_b))
@@ -277,6 +282,7 @@ def layer_matrix(
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
+    precision: str = "float64",
     **kw: Any,
 ) -> LayerMatrix:
     """Measure ``metric`` between every pair of layers, within ``source_a`` or between two sources.
@@ -299,6 +305,10 @@ def layer_matrix(
         Rows per streamed block for the linear path (default: ~64 MiB of float64 per block).
     device:
         ``None``/``"cpu"`` numpy+BLAS; ``"cuda"``/``"auto"`` accumulate with torch on that device.
+    precision:
+        ``"float64"`` (default) or, for ``linear_cka`` only, ``"float32"``: block products in float32
+        (twice the BLAS rate), summed in float64; values within 10⁻⁶ relative of float64 (see
+        :class:`repscope.metrics.engine.StackedAccumulator`).
 
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
@@ -312,6 +322,7 @@ def layer_matrix(
         block_rows=block_rows,
         device=device,
         progress=progress,
+        precision=precision,
         options={metric: kw},
     )[0]
 
@@ -326,6 +337,7 @@ def layer_matrices(
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
+    precision: str = "float64",
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
@@ -348,6 +360,11 @@ def layer_matrices(
     perm = None if B is None else _match(A, B)
     scheduler = resolve_scheduler(scheduler)  # validates; None → use_scheduler()/env default → serial
     linear = [m for m in metrics if measures[m].from_blocks is not None]
+    if check_precision(precision) == "float32" and linear != ["linear_cka"]:
+        raise InputError(
+            f"precision='float32' is offered for linear_cka alone (got metrics={list(metrics)}); its float32 "
+            f"rounding would be amplified by the other measures — compute them with the default float64"
+        )
     results: dict[str, LayerMatrix] = {}
     dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
 
@@ -364,7 +381,8 @@ def layer_matrices(
     if linear:
         t0 = time.perf_counter()
         acc, q, col_off = _linear_stream(
-            A, B, la, lb, perm, block_rows, device, progress, want_q=any(needs_row_norms(measures[m]) for m in linear)
+            A, B, la, lb, perm, block_rows, device, progress,
+            want_q=any(needs_row_norms(measures[m]) for m in linear), precision=precision,
         )
         t_stream = (time.perf_counter() - t0) / len(linear)
         from repscope.metrics._common import eig_cache
@@ -424,7 +442,7 @@ def _gram_cka(A, B, la, lb, perm) -> np.ndarray:
     return out
 
 
-def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q):
+def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q, precision="float64", acc=None):
     la_n = len(la)
     if B is None:
         pairs = all_pairs(la_n, symmetric=True, diagonal=True)
@@ -437,7 +455,8 @@ def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q):
         block_rows = auto_block_rows(dims, A.n)
     if int(block_rows) < 1:
         raise InputError(f"block_rows={block_rows}; give a positive number of rows per block")
-    acc, q = _stream(sources, layer_lists, pairs, int(block_rows), device, perm, progress, want_q=want_q)
+    acc, q = _stream(sources, layer_lists, pairs, int(block_rows), device, perm, progress, want_q=want_q,
+                     precision=precision, acc=acc)
     return acc, q, col_off
 
 
