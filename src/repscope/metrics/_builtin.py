@@ -7,6 +7,13 @@ import functools
 from repscope.metrics import cka, shape
 from repscope.metrics.registry import register
 
+
+def _unit_unless_pillai(options: dict) -> float | None:
+    """CCA-family value between a representation and itself: 1 for every summary but Pillai's trace
+    (Σρ² = the rank)."""
+    return None if options.get("summary", "mean") == "pillai" else 1.0
+
+
 register(
     "linear_cka",
     cka.linear_cka,
@@ -15,6 +22,9 @@ register(
     "(‖YᵀX‖²_F / (‖XᵀX‖_F‖YᵀY‖_F), Kornblith et al. 2019); 1 = same geometry.",
     prepare=cka.linear_cka_prepare,
     compare=cka.linear_cka_compare,
+    from_blocks=cka.linear_cka_from_cov,
+    identity=1.0,
+    symmetric=True,
 )
 register(
     "debiased_cka",
@@ -24,6 +34,9 @@ register(
     "2021): ≈ 0 for unrelated representations even with few samples.",
     prepare=functools.partial(cka.linear_cka_prepare, debiased=True),
     compare=cka.linear_cka_compare,
+    from_blocks=cka.debiased_cka_from_cov,
+    identity=1.0,
+    symmetric=True,
 )
 register(
     "rbf_cka",
@@ -33,6 +46,7 @@ register(
     "local neighbourhood structure rather than global linear geometry.",
     prepare=cka.rbf_cka_prepare,
     compare=cka.rbf_cka_compare,
+    symmetric=True,
 )
 register(
     "procrustes",
@@ -40,6 +54,10 @@ register(
     kind="distance",
     description="Procrustes angular shape distance arccos(‖XᵀY‖_*/(‖X‖_F‖Y‖_F)) in radians (Williams et "
     "al. 2021): the angle left after the best rotation; 0 = identical up to rotation and scale.",
+    from_blocks=shape.procrustes_from_blocks,
+    from_blocks_batch=shape.procrustes_from_blocks_batch,
+    identity=0.0,
+    symmetric=True,
 )
 register(
     "shape_metric",
@@ -47,6 +65,10 @@ register(
     kind="distance",
     description="Generalised shape metric with partial whitening α (Williams et al. 2021, netrep "
     "LinearMetric); α=1 Procrustes, α→0 CCA-like.",
+    from_blocks=shape.shape_distance_from_cov,
+    from_blocks_batch=shape.shape_distance_from_blocks_batch,
+    identity=0.0,
+    symmetric=True,
 )
 register(
     "cca",
@@ -54,6 +76,10 @@ register(
     kind="similarity",
     description="Mean canonical correlation (Hotelling 1936): shared linear subspace, invariant to any "
     "invertible linear map of either representation.",
+    from_blocks=shape.cca_from_cov,
+    from_blocks_batch=shape.cca_from_blocks_batch,
+    identity=_unit_unless_pillai,
+    symmetric=True,
 )
 register(
     "svcca",
@@ -61,6 +87,10 @@ register(
     kind="similarity",
     description="SVCCA (Raghu et al. 2017): mean canonical correlation after keeping the principal "
     "components explaining 99% of each representation's variance.",
+    from_blocks=shape.svcca_from_cov,
+    from_blocks_batch=shape.svcca_from_blocks_batch,
+    identity=_unit_unless_pillai,
+    symmetric=True,
 )
 register(
     "pwcca",
@@ -68,6 +98,8 @@ register(
     kind="similarity",
     description="PWCCA (Morcos et al. 2018): canonical correlations weighted by how much of the "
     "representation each canonical variate accounts for.",
+    from_blocks=shape.pwcca_from_cov,
+    identity=1.0,
 )
 
 from repscope.metrics import neighbors, regression  # noqa: E402
@@ -81,6 +113,7 @@ register(
     "dissimilarity matrices (1 − Pearson between samples) — do both place the same samples far apart?",
     prepare=rsa_prepare,
     compare=rsa_compare,
+    symmetric=True,
 )
 register(
     "mutual_knn",
@@ -90,6 +123,7 @@ register(
     "neighbours (cosine) shared by both representations — local neighbourhood agreement.",
     prepare=neighbors.knn_prepare,
     compare=neighbors.knn_compare,
+    symmetric=True,
 )
 register(
     "jaccard_knn",
@@ -99,6 +133,7 @@ register(
     "representations.",
     prepare=neighbors.knn_prepare,
     compare=neighbors.knn_compare_jaccard,
+    symmetric=True,
 )
 register(
     "linear_regression",
@@ -106,4 +141,6 @@ register(
     kind="similarity",
     description="Linear predictivity: in-sample R² of the least-squares map from one representation to the "
     "other, averaged over both directions.",
+    from_blocks=regression.regression_r2_from_cov,
+    symmetric=lambda kw: kw.get("direction", "mean") == "mean",
 )

@@ -41,6 +41,8 @@ __all__ = [
     "linear_cka_compare",
     "rbf_cka_prepare",
     "rbf_cka_compare",
+    "linear_cka_from_cov",
+    "debiased_cka_from_cov",
 ]
 
 
@@ -187,6 +189,26 @@ def _products(Xc: np.ndarray, Yc: np.ndarray, device: Any) -> tuple[float, float
 def _debias(xy: float, qx: np.ndarray, qy: np.ndarray, n: int) -> float:
     """n(n−3)·HSIC₁ from ‖XᵀY‖²_F and the squared row norms (Nguyen et al. 2021, feature-space form)."""
     return xy - n / (n - 2.0) * float(qx @ qy) + float(qx.sum()) * float(qy.sum()) / ((n - 1.0) * (n - 2.0))
+
+
+def linear_cka_from_cov(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) -> float:
+    """Linear CKA from the centred blocks: ‖S_xy‖²_F / (‖S_xx‖_F ‖S_yy‖_F) (Kornblith et al. 2019)."""
+    return _ratio(float(np.vdot(Sxy, Sxy)), float(np.vdot(Sxx, Sxx)), float(np.vdot(Syy, Syy)), False)
+
+
+def debiased_cka_from_cov(
+    Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray, *, n: int, qx: np.ndarray, qy: np.ndarray
+) -> float:
+    """Debiased CKA from the centred blocks, the row count n and the squared norms q of the centred rows:
+    n(n−3)·HSIC₁ = ‖S_xy‖²_F − n/(n−2)·q_xᵀq_y + (Σq_x)(Σq_y)/((n−1)(n−2)) (Song et al. 2012)."""
+    if n < 4:
+        raise InputError("debiased CKA needs at least 4 samples")
+    return _ratio(
+        _debias(float(np.vdot(Sxy, Sxy)), qx, qy, n),
+        _debias(float(np.vdot(Sxx, Sxx)), qx, qx, n),
+        _debias(float(np.vdot(Syy, Syy)), qy, qy, n),
+        True,
+    )
 
 
 def linear_cka(X: Any, Y: Any, *, debiased: bool = False, device: Any = None) -> float:

@@ -2,13 +2,15 @@
 
 Two execution paths:
 
-* **Linear measures** (``linear_cka``, ``debiased_cka``, ``procrustes``, ``shape_metric``, ``cca``,
-  ``svcca``, ``pwcca``, ``linear_regression``) depend on the data only through centred second moments.
-  One streamed pass over row blocks accumulates, in float64, every needed block S_ij = X_iᵀX_j of the
-  stacked centred features (one SYRK per layer, one GEMM per layer pair per row block; block means are
-  merged exactly with Chan et al.'s pairwise update, so a large mean offset costs no precision). Each
-  matrix entry is then finished from p×q blocks — no n×n matrix, memory independent of n.
-  ``debiased_cka`` adds a cheap second pass for the squared row norms of the centred rows.
+* **Linear measures** — every registered measure with a ``from_blocks`` finisher (``linear_cka``,
+  ``debiased_cka``, ``procrustes``, ``shape_metric``, ``cca``, ``svcca``, ``pwcca``, ``linear_regression``;
+  :func:`repscope.metrics.engine.linear_measures`) depends on the data only through centred second
+  moments. One streamed pass over row blocks accumulates, in float64, every needed block
+  S_ij = X_iᵀX_j of the stacked centred features with the engine of :mod:`repscope.metrics.engine`
+  (shared with the Dask path of :mod:`repscope.scale.linear`: one SYRK per block within a source, one
+  GEMM per layer pair per block across sources; block means merged exactly), and the registry's finisher
+  turns the p×q blocks into values — no n×n matrix, memory independent of n. ``debiased_cka`` adds a cheap
+  second pass for the squared row norms of the centred rows.
 * **Other measures** (``rbf_cka``, ``rsa``, ``mutual_knn``, ``ph_*``...) load each layer, run the
   registered ``prepare`` once per layer and ``compare`` per pair through :func:`repscope.parallel.map_items`
   / :func:`~repscope.parallel.map_pairs`.
@@ -35,6 +37,16 @@ import numpy as np
 from repscope.errors import InputError
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
+from repscope.metrics.engine import (
+    CovarianceAccumulator,
+    StackedAccumulator,
+    auto_block_rows,
+    centred_row_norms,
+    check_finite_blocks,
+    check_precision,
+    finish_matrix,
+    needs_row_norms,
+)
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.validation import as_2d
 
@@ -43,33 +55,17 @@ __all__ = [
     "layer_matrices",
     "LayerMatrix",
     "StackedAccumulator",
-    "LINEAR_MEASURES",
     "CovarianceAccumulator",
 ]
 
-#: Measures computed from the streamed second-moment blocks.
-LINEAR_MEASURES = (
-    "linear_cka",
-    "debiased_cka",
-    "procrustes",
-    "shape_metric",
-    "cca",
-    "svcca",
-    "pwcca",
-    "linear_regression",
-)
-_SYMMETRIC = {
-    "linear_cka",
-    "debiased_cka",
-    "procrustes",
-    "shape_metric",
-    "cca",
-    "svcca",
-    "rbf_cka",
-    "rsa",
-    "mutual_knn",
-    "jaccard_knn",
-}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LINEAR_MEASURES":  # old name of repscope.metrics.engine.linear_measures()
+        from repscope.metrics.engine import linear_measures
+
+        return tuple(linear_measures())
+    raise AttributeError(name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,23 +142,15 @@ class _Source:
                 else:
                     rows = np.arange(self.n)[idx] if perm is None else idx
                     blocks = [self.read(layer, rows, check=False) for layer in layers]
-                    for layer, a in zip(layers, blocks):
-                        if not np.isfinite(a).all():
-                            raise InputError(
-                                f"{self.name} layer {layer!r} has NaN/Inf values; drop those samples"
-                            )
+                    check_finite_blocks(blocks, [f"{self.name} layer {layer!r}" for layer in layers])
                     yield blocks
             return
         iters = [_reblock(self.store.iter_rows(layer, block_rows), block_rows) for layer in layers]
         start = 0
         for parts in zip(*iters):
-            for layer, a in zip(layers, parts):
-                if not np.isfinite(a).all():
-                    raise InputError(
-                        f"{self.name} layer {layer!r} has NaN/Inf values in rows {start}.."
-                        f"{start + a.shape[0] - 1}; recapture or drop those samples"
-                    )
-            start += parts[0].shape[0]
+            end = start + parts[0].shape[0] - 1
+            check_finite_blocks(parts, [f"{self.name} layer {layer!r}" for layer in layers], f" in rows {start}..{end}")
+            start = end + 1
             yield list(parts)
 
 
@@ -208,145 +196,11 @@ def _match(a: _Source, b: _Source) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Streamed second moments
+# Streamed second moments (the engine: repscope.metrics.engine)
 # --------------------------------------------------------------------------------------------------
-
-
-class CovarianceAccumulator:
-    """Streaming centred cross products S_ij = Σ_rows (x_i − μ_i)(x_j − μ_j)ᵀ for chosen layer pairs.
-
-    Feed aligned row blocks with :meth:`update` (a list with one (b, d_l) array per layer); block
-    statistics are merged exactly (Chan, Golub & LeVeque 1979): S ← S + S_b + n·n_b/(n+n_b)·δ_iδ_jᵀ.
-    Accumulates in float64 (numpy/BLAS, or torch on ``device``).
-    """
-
-    def __init__(self, n_layers: int, pairs: Sequence[tuple[int, int]], device: Any = None) -> None:
-        from repscope.metrics._common import use_torch
-
-        self.dev = use_torch(device)
-        self.pairs = sorted({(min(i, j), max(i, j)) for i, j in pairs} | {(i, i) for i in range(n_layers)})
-        self.n_layers = n_layers
-        self.n = 0
-        self.mean: list[Any] = [None] * n_layers
-        self.S: dict[tuple[int, int], Any] = {}
-        self._np: dict[tuple[int, int], np.ndarray] = {}
-
-    def _arr(self, a: np.ndarray) -> Any:
-        if self.dev is None:
-            return np.asarray(a, dtype=np.float64)
-        import torch
-
-        return torch.as_tensor(np.asarray(a), device=self.dev).to(torch.float64)
-
-    def update(self, blocks: Sequence[np.ndarray]) -> None:
-        if len(blocks) != self.n_layers:
-            raise InputError(f"expected {self.n_layers} layer blocks, got {len(blocks)}")
-        xs = [self._arr(b) for b in blocks]
-        nb = xs[0].shape[0]
-        if nb == 0:
-            return
-        means = [x.mean(0) for x in xs]
-        xc = [x - m for x, m in zip(xs, means)]
-        n_old = self.n
-        w = n_old * nb / (n_old + nb)
-        deltas = [None if self.mean[i] is None else means[i] - self.mean[i] for i in range(self.n_layers)]
-        for i, j in self.pairs:
-            G = xc[i].T @ xc[j]  # i == j: numpy dispatches AᵀA to BLAS syrk
-            if n_old:
-                G += w * (deltas[i][:, None] * deltas[j][None, :])
-                self.S[i, j] += G
-            else:
-                self.S[i, j] = G
-        for i in range(self.n_layers):
-            self.mean[i] = means[i] if n_old == 0 else self.mean[i] + deltas[i] * (nb / (n_old + nb))
-        self.n = n_old + nb
-
-    def block(self, i: int, j: int) -> np.ndarray:
-        """S_ij as a float64 numpy array."""
-        from repscope.metrics._common import to_numpy
-
-        key = (i, j) if (i, j) in self.S else (j, i)
-        if key not in self._np:  # convert once, so repeated calls return the same object (eig cache)
-            self._np[key] = to_numpy(self.S[key])
-        return self._np[key] if key == (i, j) else self._np[key].T
-
-    def means(self) -> list[np.ndarray]:
-        from repscope.metrics._common import to_numpy
-
-        return [to_numpy(m) for m in self.mean]
-
-
-class StackedAccumulator:
-    """Within-source fast path: all layers' centred cross products as ONE stacked D×D matrix.
-
-    Each row block is shifted by the first block's means and written into a reused float64 buffer
-    Z (b×D, all layers side by side); one in-place BLAS ``dsyrk`` per block adds ZᵀZ to the upper
-    triangle of C (Fortran order, no temporaries). At the end C − n·δδᵀ (δ = mean of the shifted data)
-    gives the centred products: the shift removes any large offset, so the final rank-1 correction is
-    tiny and loses no precision. Memory: D² + b·D doubles, independent of n.
-    """
-
-    def __init__(self, dims: Sequence[int], block_rows: int) -> None:
-        self.dims = [int(d) for d in dims]
-        self.off = np.concatenate([[0], np.cumsum(self.dims)]).astype(int)
-        D = int(self.off[-1])
-        self.C = np.zeros((D, D), dtype=np.float64, order="F")
-        self.colsum = np.zeros(D)
-        self.shift: np.ndarray | None = None
-        self.Z = np.empty((int(block_rows), D), dtype=np.float64)
-        self.n = 0
-        self._diag: dict[int, np.ndarray] = {}
-
-    def update(self, blocks: Sequence[np.ndarray]) -> None:
-        from scipy.linalg.blas import dsyrk
-
-        nb = blocks[0].shape[0]
-        if nb == 0:
-            return
-        if nb > self.Z.shape[0]:
-            self.Z = np.empty((nb, self.Z.shape[1]), dtype=np.float64)
-        if self.shift is None:
-            self.shift = np.concatenate([np.asarray(b, dtype=np.float64).mean(0) for b in blocks])
-        Z = self.Z[:nb]
-        for k, b in enumerate(blocks):
-            lo, hi = self.off[k], self.off[k + 1]
-            np.subtract(b, self.shift[lo:hi], out=Z[:, lo:hi], casting="unsafe")
-        self.colsum += Z.sum(axis=0)
-        # Zᵀ is Fortran-contiguous (D×nb): dsyrk(trans=0) computes ZᵀZ without copying Z.
-        self.C = dsyrk(1.0, Z.T, beta=1.0, c=self.C, trans=0, lower=0, overwrite_c=1)
-        self.n += nb
-        self._diag = {}
-
-    def block(self, i: int, j: int) -> np.ndarray:
-        """Centred S_ij (float64). Diagonal blocks are cached, so repeated calls return the same
-        object (layer eigen-decompositions are then reused); no D×D copy is ever made."""
-        if i > j:
-            return self.block(j, i).T
-        if i == j and i in self._diag:
-            return self._diag[i]
-        d = self.colsum / self.n
-        ri = slice(self.off[i], self.off[i + 1])
-        rj = slice(self.off[j], self.off[j + 1])
-        B = np.array(self.C[ri, rj])  # upper-triangle region (i ≤ j)
-        if i == j:
-            B = np.triu(B) + np.triu(B, 1).T
-        B -= self.n * np.outer(d[ri], d[rj])
-        if i == j:
-            self._diag[i] = B
-        return B
-
-    def means(self) -> list[np.ndarray]:
-        mu = self.shift + self.colsum / self.n
-        return [mu[self.off[k] : self.off[k + 1]] for k in range(len(self.dims))]
-
 
 #: Largest stacked D×D accumulator (bytes) before falling back to per-pair blocks.
 _STACKED_MAX_BYTES = 768 << 20
-
-
-def _auto_block_rows(dims: Sequence[int], n: int) -> int:
-    # ~64 MiB of float64 per block across all layers, at least 256 rows (GEMM efficiency), at most n.
-    return int(max(256, min(n, (64 << 20) // (8 * max(1, sum(dims))))))
 
 
 def _progress(enabled: bool, total: int, desc: str):
@@ -363,18 +217,22 @@ def _progress(enabled: bool, total: int, desc: str):
     return prog, total, desc
 
 
-def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, want_q=False):
-    """One pass over aligned blocks of one or two sources; returns (accumulator, q-vectors or None)."""
+def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, want_q=False, precision="float64",
+            acc=None):
+    """One pass over aligned blocks of one or two sources; returns (accumulator, q-vectors or None).
+    ``acc``: an accumulator to feed instead of the default one (e.g. the bootstrap's grouped moments)."""
     n = sources[0].n
     all_layers = [(0, layer) for layer in layer_lists[0]]
     if len(sources) == 2:
         all_layers += [(1, layer) for layer in layer_lists[1]]
     dims = [src.dim(layer) for src, lst in zip(sources, layer_lists) for layer in lst]
     stacked = device is None and len(sources) == 1 and sum(dims) ** 2 * 8 <= _STACKED_MAX_BYTES
-    if stacked:  # one in-place SYRK per block (same flops as the hand-stacked baseline)
-        acc = StackedAccumulator(dims, block_rows)
+    if acc is not None:
+        pass
+    elif stacked:  # one in-place SYRK per block (same flops as the hand-stacked baseline)
+        acc = StackedAccumulator(dims, block_rows, precision=precision)
     else:  # cross-source, GPU, or very wide stacks: one GEMM per needed pair, exact Chan merge
-        acc = CovarianceAccumulator(len(all_layers), pairs, device=device)
+        acc = CovarianceAccumulator(len(all_layers), pairs, device=device, precision=precision)
     gens = [sources[0].blocks(layer_lists[0], block_rows)]
     if len(sources) == 2:
         gens.append(sources[1].blocks(layer_lists[1], block_rows, perm_b))
@@ -404,65 +262,10 @@ def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, w
         for parts in zip(*gens):
             blocks = [b for part in parts for b in part]
             nb = blocks[0].shape[0]
-            for k, b in enumerate(blocks):
-                c = np.asarray(b, dtype=np.float64) - mus[k]
-                q[k][s : s + nb] = np.einsum("ij,ij->i", c, c)
+            for k, qk in enumerate(centred_row_norms(blocks, mus)):
+                q[k][s : s + nb] = qk
             s += nb
     return acc, q
-
-
-def _range_basis(S: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
-    from repscope.metrics._common import sym_eigh
-
-    lam, V = sym_eigh(S)
-    return V[:, lam > rtol * max(lam[-1], 0.0)]
-
-
-def _procrustes_reduced(Sxx, Syy, Sxy) -> float:
-    """Procrustes from blocks; for a layer of low numerical rank (eigenvalues of S_xx below 1e-12 × the
-    largest count as zero — far below float32 activation precision) the nuclear norm is taken of the
-    r_x×r_y block projected on both ranges, which is much smaller (e.g. a conv layer linear in an 8×8
-    input has rank ≤ 64 of 1024 features). Falls back to the full p×q block when that saves little."""
-    from repscope.metrics import shape
-    from repscope.metrics._common import _EIG_CACHE
-
-    p, q = Sxy.shape
-    if _EIG_CACHE is None or min(p, q) < 256:
-        return shape.procrustes_from_cov(Sxx, Syy, Sxy)
-    Vx, Vy = _range_basis(Sxx), _range_basis(Syy)
-    if Vx.shape[1] * Vy.shape[1] > 0.5 * p * q:
-        return shape.procrustes_from_cov(Sxx, Syy, Sxy)
-    return shape.procrustes_from_cov(Sxx, Syy, Vx.T @ Sxy @ Vy)
-
-
-def _linear_value(metric: str, Sxx, Syy, Sxy, n: int, qx, qy, kw: dict) -> float:
-    from repscope.metrics import regression, shape
-    from repscope.metrics.cka import _debias, _ratio
-
-    if metric == "linear_cka":
-        return _ratio(float(np.vdot(Sxy, Sxy)), float(np.vdot(Sxx, Sxx)), float(np.vdot(Syy, Syy)), False)
-    if metric == "debiased_cka":
-        if n < 4:
-            raise InputError("debiased CKA needs at least 4 samples")
-        return _ratio(
-            _debias(float(np.vdot(Sxy, Sxy)), qx, qy, n),
-            _debias(float(np.vdot(Sxx, Sxx)), qx, qx, n),
-            _debias(float(np.vdot(Syy, Syy)), qy, qy, n),
-            True,
-        )
-    if metric == "procrustes":
-        return _procrustes_reduced(Sxx, Syy, Sxy)
-    if metric == "shape_metric":
-        return shape.shape_distance_from_cov(Sxx, Syy, Sxy, **kw)
-    if metric == "cca":
-        return shape.cca_from_cov(Sxx, Syy, Sxy, **kw)
-    if metric == "svcca":
-        return shape.svcca_from_cov(Sxx, Syy, Sxy, **kw)
-    if metric == "pwcca":
-        return shape.pwcca_from_cov(Sxx, Syy, Sxy, **kw)
-    if metric == "linear_regression":
-        return regression.regression_r2_from_cov(Sxx, Syy, Sxy, **kw)
-    raise AssertionError(metric)  # pragma: no cover
 
 
 # --------------------------------------------------------------------------------------------------
@@ -480,6 +283,7 @@ def layer_matrix(
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
+    precision: str = "float64",
     **kw: Any,
 ) -> LayerMatrix:
     """Measure ``metric`` between every pair of layers, within ``source_a`` or between two sources.
@@ -502,6 +306,10 @@ def layer_matrix(
         Rows per streamed block for the linear path (default: ~64 MiB of float64 per block).
     device:
         ``None``/``"cpu"`` numpy+BLAS; ``"cuda"``/``"auto"`` accumulate with torch on that device.
+    precision:
+        ``"float64"`` (default) or, for ``linear_cka`` only, ``"float32"``: block products in float32
+        (twice the BLAS rate), summed in float64; values within 10⁻⁶ relative of float64 (see
+        :class:`repscope.metrics.engine.StackedAccumulator`).
 
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
@@ -515,6 +323,7 @@ def layer_matrix(
         block_rows=block_rows,
         device=device,
         progress=progress,
+        precision=precision,
         options={metric: kw},
     )[0]
 
@@ -529,6 +338,7 @@ def layer_matrices(
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
+    precision: str = "float64",
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
@@ -550,7 +360,12 @@ def layer_matrices(
     lb = la if B is None else B.select(layers)
     perm = None if B is None else _match(A, B)
     scheduler = resolve_scheduler(scheduler)  # validates; None → use_scheduler()/env default → serial
-    linear = [m for m in metrics if m in LINEAR_MEASURES]
+    linear = [m for m in metrics if measures[m].from_blocks is not None]
+    if check_precision(precision) == "float32" and linear != ["linear_cka"]:
+        raise InputError(
+            f"precision='float32' is offered for linear_cka alone (got metrics={list(metrics)}); its float32 "
+            f"rounding would be amplified by the other measures — compute them with the default float64"
+        )
     results: dict[str, LayerMatrix] = {}
     dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
 
@@ -567,7 +382,8 @@ def layer_matrices(
     if linear:
         t0 = time.perf_counter()
         acc, q, col_off = _linear_stream(
-            A, B, la, lb, perm, block_rows, device, progress, want_q="debiased_cka" in linear
+            A, B, la, lb, perm, block_rows, device, progress,
+            want_q=any(needs_row_norms(measures[m]) for m in linear), precision=precision,
         )
         t_stream = (time.perf_counter() - t0) / len(linear)
         from repscope.metrics._common import eig_cache
@@ -576,7 +392,7 @@ def layer_matrices(
             for m in linear:
                 t1 = time.perf_counter()
                 kw = dict(options.get(m, {}))
-                vals = _linear_finish(m, acc, q, len(la), len(lb), col_off, B is None, kw)
+                vals = _linear_finish(measures[m], acc, q, len(la), len(lb), col_off, B is None, kw)
                 results[m] = result(m, vals, kw, t_stream + time.perf_counter() - t1)
     for m in metrics:
         if m in results:
@@ -627,7 +443,7 @@ def _gram_cka(A, B, la, lb, perm) -> np.ndarray:
     return out
 
 
-def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q):
+def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q, precision="float64", acc=None):
     la_n = len(la)
     if B is None:
         pairs = all_pairs(la_n, symmetric=True, diagonal=True)
@@ -637,53 +453,17 @@ def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q):
         col_off, sources, layer_lists = la_n, [A, B], [la, lb]
     if block_rows is None:
         dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
-        block_rows = _auto_block_rows(dims, A.n)
+        block_rows = auto_block_rows(dims, A.n)
     if int(block_rows) < 1:
         raise InputError(f"block_rows={block_rows}; give a positive number of rows per block")
-    acc, q = _stream(sources, layer_lists, pairs, int(block_rows), device, perm, progress, want_q=want_q)
+    acc, q = _stream(sources, layer_lists, pairs, int(block_rows), device, perm, progress, want_q=want_q,
+                     precision=precision, acc=acc)
     return acc, q, col_off
 
 
-#: Value of a measure between a representation and itself (exact; the diagonal is not recomputed).
-_IDENTITY = {
-    "linear_cka": 1.0,
-    "debiased_cka": 1.0,
-    "procrustes": 0.0,
-    "cca": 1.0,
-    "svcca": 1.0,
-    "pwcca": 1.0,
-}
-
-
-def _linear_finish(metric, acc, q, n_rows, n_cols, col_off, within, kw) -> np.ndarray:
-    from repscope.metrics._common import eig_cache
-
-    if metric in ("linear_cka", "debiased_cka", "procrustes") and kw:
-        raise InputError(f"{metric} takes no options in layer_matrix (got {sorted(kw)})")
-    symmetric = within and (
-        metric in _SYMMETRIC or (metric == "linear_regression" and kw.get("direction", "mean") == "mean")
-    )
-    out = np.full((n_rows, n_cols), np.nan)
-
-    def self_blk(i):
-        return acc.block(i, i)  # the same array object every time (numpy path), so eig_cache hits
-
-    with eig_cache(keep=True):  # each layer's eigen-decomposition once, shared by all its pairs
-        for i in range(n_rows):
-            for j in range(n_cols):
-                if within and i == j and metric in _IDENTITY:
-                    out[i, j] = _IDENTITY[metric]
-                    continue
-                if symmetric and j < i:
-                    out[i, j] = out[j, i]
-                    continue
-                gi, gj = i, j + col_off
-                qx = None if q is None else q[gi]
-                qy = None if q is None else q[gj]
-                out[i, j] = _linear_value(
-                    metric, self_blk(gi), self_blk(gj), acc.block(gi, gj), acc.n, qx, qy, kw
-                )
-    return out
+def _linear_finish(measure, acc, q, n_rows, n_cols, col_off, within, kw) -> np.ndarray:
+    return finish_matrix(measure, acc.block, n=acc.n, rows=list(range(n_rows)),
+                         cols=[j + col_off for j in range(n_cols)], within=within, kw=kw, q=q)
 
 
 def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw) -> np.ndarray:
@@ -705,7 +485,7 @@ def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw
         func = functools.partial(measure.func, **kw) if kw else measure.func
     la_n = len(la)
     if B is None:
-        symmetric = measure.name in _SYMMETRIC
+        symmetric = measure.symmetric_for(kw)
         pairs = (
             all_pairs(la_n, symmetric=symmetric, diagonal=True)
             if symmetric

@@ -9,6 +9,15 @@ the style of netrep's ``partial_fit``/``finalize``:
 
 :func:`repscope.metrics.layer_matrix` uses that form to reuse per-layer work across all pairs.
 
+A measure that depends on the data only through centred second moments registers how it finishes from
+the covariance blocks — ``from_blocks(S_xx, S_yy, S_xy, **options) -> float`` (it may declare the
+keyword-only context arguments ``n``, ``qx``, ``qy``: the row count and the squared norms of the centred
+rows) and optionally ``from_blocks_batch(block, pairs, *, n, **options) -> values`` that finishes many
+pairs in one call. Such measures are streamed by the one engine, :mod:`repscope.metrics.engine`, in
+process and on Dask. ``identity`` is the exact value between a representation and itself (a number, or a
+function of the options returning a number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or
+a function of the options); layer matrices use both to skip work.
+
 Other lenses register their measures from a *provider* module listed in :data:`_PROVIDERS`; those modules
 are imported lazily the first time :func:`available` or :func:`get` is called, so ``repscope.metrics``
 never imports them at import time. A provider that does not exist (yet) is skipped; any other error
@@ -45,6 +54,18 @@ class Measure:
     description: str
     prepare: Callable[..., Any] | None = None
     compare: Callable[..., float] | None = None
+    from_blocks: Callable[..., float] | None = None
+    from_blocks_batch: Callable[..., Any] | None = None
+    identity: float | Callable[[dict], float | None] | None = None
+    symmetric: bool | Callable[[dict], bool] = False
+
+    def identity_for(self, options: dict) -> float | None:
+        """Value between a representation and itself under ``options`` (None: not known exactly)."""
+        return self.identity(options) if callable(self.identity) else self.identity
+
+    def symmetric_for(self, options: dict) -> bool:
+        """Whether the measure is symmetric under ``options``."""
+        return bool(self.symmetric(options) if callable(self.symmetric) else self.symmetric)
 
     @property
     def higher_is_closer(self) -> bool:
@@ -67,10 +88,15 @@ def register(
     description: str,
     prepare: Callable[..., Any] | None = None,
     compare: Callable[..., float] | None = None,
+    from_blocks: Callable[..., float] | None = None,
+    from_blocks_batch: Callable[..., Any] | None = None,
+    identity: float | Callable[[dict], float | None] | None = None,
+    symmetric: bool | Callable[[dict], bool] = False,
 ) -> Measure:
     """Register ``func`` under ``name``; returns the :class:`Measure`.
 
-    Re-registering a name replaces the entry only when it is the same function (re-imports); a
+    ``from_blocks``/``from_blocks_batch``/``identity``/``symmetric``: see the module docstring (all
+    optional). Re-registering a name replaces the entry only when it is the same function (re-imports); a
     different function under an existing name raises :class:`InputError` (no silent substitution).
     """
     if kind not in ("similarity", "distance"):
@@ -79,20 +105,25 @@ def register(
         raise InputError("a measure needs a non-empty string name")
     if (prepare is None) != (compare is None):
         raise InputError(f"measure {name!r}: give both prepare= and compare= or neither")
+    if from_blocks_batch is not None and from_blocks is None:
+        raise InputError(f"measure {name!r}: from_blocks_batch= needs from_blocks= (the per-pair finisher)")
     old = _REGISTRY.get(name)
-    if old is not None and _identity(old.func) != _identity(func):
+    if old is not None and _same_function_key(old.func) != _same_function_key(func):
         raise InputError(f"a different measure is already registered as {name!r}; choose another name")
-    m = Measure(name=name, func=func, kind=kind, description=description, prepare=prepare, compare=compare)
+    m = Measure(name=name, func=func, kind=kind, description=description, prepare=prepare, compare=compare,
+                from_blocks=from_blocks, from_blocks_batch=from_blocks_batch, identity=identity,
+                symmetric=symmetric)
     _REGISTRY[name] = m
     return m
 
 
-def _identity(func: Any) -> tuple[Any, ...]:
-    """What makes two registrations "the same function" across re-imports: module and qualified name,
-    looking through ``functools.partial`` (which has no ``__qualname__``) to its function and arguments."""
-    if isinstance(func, functools.partial):
-        return ("partial", _identity(func.func), repr(func.args), repr(sorted(func.keywords.items())))
-    return (getattr(func, "__module__", None), getattr(func, "__qualname__", None) or repr(func))
+def _same_function_key(f: Any) -> Any:
+    """What identifies a function across re-imports: module + qualified name; for ``functools.partial``
+    objects (which have no ``__qualname__``) the wrapped function's key plus the bound arguments."""
+
+    if isinstance(f, functools.partial):
+        return (_same_function_key(f.func), repr(f.args), repr(sorted(f.keywords.items())))
+    return (getattr(f, "__module__", None), getattr(f, "__qualname__", repr(f)))
 
 
 def _load_providers() -> None:

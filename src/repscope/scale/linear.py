@@ -30,19 +30,18 @@ import numpy as np
 
 from repscope.errors import InputError
 
-__all__ = ["CrossProducts", "streamed_cross_products", "streamed_layer_matrix", "LINEAR_FROM_BLOCKS"]
+__all__ = ["CrossProducts", "streamed_cross_products", "streamed_layer_matrix"]
 
-#: Measures :meth:`CrossProducts.value` can finish from the blocks (module, function from covariances).
-LINEAR_FROM_BLOCKS = {
-    "linear_cka": None,
-    "procrustes": ("repscope.metrics.shape", "procrustes_from_cov"),
-    "shape_metric": ("repscope.metrics.shape", "shape_distance_from_cov"),
-    "cca": ("repscope.metrics.shape", "cca_from_cov"),
-    "svcca": ("repscope.metrics.shape", "svcca_from_cov"),
-    "pwcca": ("repscope.metrics.shape", "pwcca_from_cov"),
-    "linear_regression": ("repscope.metrics.regression", "regression_r2_from_cov"),
-}
-_IDENTITY = {"linear_cka": 1.0, "procrustes": 0.0, "cca": 1.0, "svcca": 1.0, "pwcca": 1.0}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LINEAR_FROM_BLOCKS":  # old name of repscope.metrics.engine.linear_measures()
+        from repscope.metrics.engine import linear_measures
+
+        return tuple(linear_measures())
+    raise AttributeError(name)
+
+
 _FAN_IN = 8
 
 
@@ -66,6 +65,8 @@ class CrossProducts:
     means: list[np.ndarray]
     S: dict[tuple[int, int], np.ndarray] = field(repr=False)
     seconds: float | None = None
+    #: Squared norms of the centred rows per layer (debiased CKA), when accumulated.
+    q: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def pairs(self) -> list[tuple[int, int]]:
@@ -89,23 +90,15 @@ class CrossProducts:
         raise InputError(f"block ({i}, {j}) was not accumulated; pass pairs='all' to streamed_cross_products")
 
     def value(self, metric: str, i: int | str, j: int | str, **kw: Any) -> float:
-        """Finish ``metric`` for layers i, j (global indices, or names: i from source A, j from B if any)."""
-        if metric not in LINEAR_FROM_BLOCKS:
-            raise InputError(
-                f"metric {metric!r} cannot be finished from cross products; choose from {sorted(LINEAR_FROM_BLOCKS)}"
-            )
+        """Finish ``metric`` for layers i, j (global indices, or names: i from source A, j from B if any),
+        with the measure's registered finisher (:func:`repscope.metrics.engine.finish_pair`)."""
+        from repscope.metrics.engine import finish_pair
+
         gi = self.index(i, "a")
         gj = self.index(j, "b" if (self.layers_b is not None and isinstance(j, str)) else "a")
-        Sxx, Syy, Sxy = self.block(gi, gi), self.block(gj, gj), self.block(gi, gj)
-        if metric == "linear_cka":
-            den = float(np.linalg.norm(Sxx) * np.linalg.norm(Syy))
-            if den <= 0:
-                raise InputError("a representation has zero variance after centring; linear CKA is undefined")
-            return float(np.vdot(Sxy, Sxy) / den)
-        import importlib
-
-        mod, name = LINEAR_FROM_BLOCKS[metric]
-        return float(getattr(importlib.import_module(mod), name)(Sxx, Syy, Sxy, **kw))
+        qx, qy = (None, None) if self.q is None else (self.q[gi], self.q[gj])
+        return finish_pair(metric, self.block(gi, gi), self.block(gj, gj), self.block(gi, gj), n=self.n,
+                           qx=qx, qy=qy, **kw)
 
     def linear_cka(self, i: int | str, j: int | str) -> float:
         """‖S_xy‖²_F / (‖S_xx‖_F ‖S_yy‖_F) (Kornblith et al. 2019, feature-space form)."""
@@ -118,19 +111,14 @@ class CrossProducts:
     def matrix(self, metric: str = "linear_cka", **kw: Any) -> Any:
         """All-pairs :class:`repscope.metrics.LayerMatrix` (A × A, or A × B when a second source was given)."""
         from repscope.metrics import LayerMatrix, registry
+        from repscope.metrics.engine import finish_matrix
 
         t0 = time.perf_counter()
         la = self.layers_a
         lb = la if self.layers_b is None else self.layers_b
         off = 0 if self.layers_b is None else len(la)
-        within = self.layers_b is None
-        out = np.empty((len(la), len(lb)))
-        for i in range(len(la)):
-            for j in range(len(lb)):
-                if within and i == j and metric in _IDENTITY and not kw:
-                    out[i, j] = _IDENTITY[metric]
-                else:
-                    out[i, j] = self.value(metric, i, j + off, **kw)
+        out = finish_matrix(metric, self.block, n=self.n, rows=list(range(len(la))),
+                            cols=[j + off for j in range(len(lb))], within=self.layers_b is None, kw=kw, q=self.q)
         m = registry.get(metric)
         return LayerMatrix(
             values=out, rows=list(la), cols=list(lb), metric=metric, kind=m.kind, n_samples=self.n,
@@ -182,36 +170,23 @@ def _pairs(na: int, nb: int | None, which: str) -> list[tuple[int, int]]:
 
 
 def _block_stats(blocks: list[np.ndarray], pairs: list[tuple[int, int]]) -> tuple:
-    """(n_b, means, {pair: centred product}) of one row block."""
+    """(n_b, means, {pair: centred product}) of one row block (:func:`repscope.metrics.engine.block_moments`)."""
+    from repscope.metrics.engine import block_moments, check_finite_blocks
+
     xs = [np.asarray(b, dtype=np.float64).reshape(b.shape[0], -1) for b in blocks]
-    nb = xs[0].shape[0]
-    for k, x in enumerate(xs):
-        if x.shape[0] != nb:
-            raise InputError("row blocks of different layers have different lengths; the sources are misaligned")
-        if not np.isfinite(x).all():
-            raise InputError(f"layer #{k} has NaN/Inf values in a row block; drop those samples before streaming")
-    means = [x.mean(axis=0) for x in xs]
-    cen = [x - m for x, m in zip(xs, means)]
-    return nb, means, {(i, j): cen[i].T @ cen[j] for i, j in pairs}
+    if len({x.shape[0] for x in xs}) != 1:
+        raise InputError("row blocks of different layers have different lengths; the sources are misaligned")
+    check_finite_blocks(xs, [f"layer #{k}" for k in range(len(xs))], " in a row block")
+    return block_moments(xs, pairs)
 
 
 def _merge(*parts: tuple) -> tuple:
-    """Exact pairwise merge of block statistics (Chan, Golub & LeVeque 1979)."""
-    n, means, S = parts[0][0], [m.copy() for m in parts[0][1]], {k: v.copy() for k, v in parts[0][2].items()}
-    for nb, mb, Sb in parts[1:]:
-        if nb == 0:
-            continue
-        if n == 0:
-            n, means, S = nb, [m.copy() for m in mb], {k: v.copy() for k, v in Sb.items()}
-            continue
-        w = n * nb / (n + nb)
-        deltas = [b - a for a, b in zip(means, mb)]
-        for (i, j), G in S.items():
-            G += Sb[i, j]
-            G += w * np.outer(deltas[i], deltas[j])
-        means = [a + d * (nb / (n + nb)) for a, d in zip(means, deltas)]
-        n += nb
-    return n, means, S
+    """Exact merge of block statistics (:func:`repscope.metrics.engine.merge_moments`); Dask task inputs
+    are never modified (the first part is copied)."""
+    from repscope.metrics.engine import merge_moments
+
+    n, means, S = parts[0]
+    return merge_moments((n, list(means), {k: v.copy() for k, v in S.items()}), *parts[1:])
 
 
 def _pin_one_thread() -> None:  # pragma: no cover - runs in dask's worker processes
@@ -274,12 +249,6 @@ def _dask_layers(source: Any, layers: Sequence[str] | str | None, name: str) -> 
     return names, arrs, np.asarray(source.sample_ids)
 
 
-def _auto_block_rows(dims: Sequence[int], native: int) -> int:
-    # ~32 MiB of float64 per block across all layers, at least the store's chunk, a multiple of it.
-    target = max(native, (32 << 20) // (8 * max(1, sum(dims))))
-    return max(native, (target // native) * native)
-
-
 # --------------------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------------------
@@ -295,6 +264,7 @@ def streamed_cross_products(
     block_rows: int | None = None,
     scheduler: Any = None,
     progress: bool = False,
+    row_norms: bool = False,
 ) -> CrossProducts:
     """Centred stacked cross products of ``layers`` (and ``store_b``'s ``layers_b``) in one streamed pass.
 
@@ -310,15 +280,20 @@ def streamed_cross_products(
         ``"all"`` — every block S_ij, i ≤ j, over the stacked layers; ``"cross"`` (two sources) — only
         the self blocks and the A×B blocks (what an A×B layer matrix needs).
     block_rows:
-        Rows per task (default: ~32 MiB of float64 per block, a multiple of the store's chunk rows).
+        Rows per task (default :func:`repscope.metrics.engine.auto_block_rows`: ~64 MiB of float64 per
+        block, a multiple of the store's chunk rows).
     scheduler:
         See the module docstring: ``None``/``"threads"``, ``"serial"``, ``"processes"``, ``"local:N"``,
         ``"tcp://host:port"``, ``"dask"`` or a ``dask.distributed.Client``.
+    row_norms:
+        Also compute the squared norms of the centred rows (a second, cheap pass; debiased CKA needs them).
 
     Returns :class:`CrossProducts`; ``.matrix("linear_cka")`` / ``.matrix("procrustes")`` give layer
     matrices, ``.value(metric, i, j)`` single entries.
     """
     import dask
+
+    from repscope.metrics.engine import auto_block_rows
 
     t0 = time.perf_counter()
     src_a = _open(store_a, "store_a")
@@ -343,7 +318,7 @@ def streamed_cross_products(
         raise InputError(f"only {n} sample(s); cross products need at least 2")
     dims = [int(a.shape[1]) for a in arrs]
     native = max(int(a.chunks[0][0]) for a in arrs)
-    br = _auto_block_rows(dims, native) if block_rows is None else int(block_rows)
+    br = auto_block_rows(dims, n, native) if block_rows is None else int(block_rows)
     if br < 1:
         raise InputError(f"block_rows={block_rows}; give a positive number of rows per block")
     arrs = [a.rechunk((br, -1)) for a in arrs]
@@ -360,8 +335,19 @@ def streamed_cross_products(
     total_n, means, S = _compute(stats[0], scheduler, progress)
     if total_n != n:  # pragma: no cover - defensive
         raise InputError(f"streamed {total_n} rows but the sources report {n}; a store may be incomplete")
+    q = None
+    if row_norms:  # second pass: ‖x_r − μ‖² per row and layer, given the means
+        parts = [dask.delayed(_row_norms, pure=True)([d[b] for d in delayed_blocks], means)
+                 for b in range(len(delayed_blocks[0]))]
+        q = [np.concatenate(c) for c in zip(*_compute(parts, scheduler, progress))]
     return CrossProducts(n=n, layers_a=la, layers_b=lb, dims=dims, means=means, S=S,
-                         seconds=time.perf_counter() - t0)
+                         seconds=time.perf_counter() - t0, q=q)
+
+
+def _row_norms(blocks: list[np.ndarray], means: list[np.ndarray]) -> list[np.ndarray]:
+    from repscope.metrics.engine import centred_row_norms
+
+    return centred_row_norms(blocks, means)
 
 
 def _compute(obj: Any, scheduler: Any, progress: bool) -> Any:
@@ -429,8 +415,11 @@ def streamed_layer_matrix(
 ) -> Any:
     """Out-of-core :class:`~repscope.metrics.LayerMatrix` of a linear ``metric`` (see :data:`LINEAR_FROM_BLOCKS`)
     from :func:`streamed_cross_products` — the Dask counterpart of ``repscope.metrics.layer_matrix``."""
-    if metric not in LINEAR_FROM_BLOCKS:
-        raise InputError(f"metric {metric!r} is not linear; choose from {sorted(LINEAR_FROM_BLOCKS)}")
+    from repscope.metrics.engine import linear_measures, needs_row_norms
+
+    if metric not in linear_measures():
+        raise InputError(f"metric {metric!r} is not linear; choose from {linear_measures()}")
     cp = streamed_cross_products(store_a, layers, store_b, pairs="all" if store_b is None else "cross",
-                                 block_rows=block_rows, scheduler=scheduler, progress=progress)
+                                 block_rows=block_rows, scheduler=scheduler, progress=progress,
+                                 row_norms=needs_row_norms(metric))
     return cp.matrix(metric, **kw)
