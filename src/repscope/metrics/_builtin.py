@@ -107,3 +107,23 @@ register(
     description="Linear predictivity: in-sample R² of the least-squares map from one representation to the "
     "other, averaged over both directions.",
 )
+
+# --- platonic-rep relatives of mutual k-NN (Huh et al. 2024) -----------------------------------------
+register(
+    "cycle_knn",
+    neighbors.cycle_knn,
+    kind="similarity",
+    description="Cycle k-NN (Huh et al. 2024): fraction of samples reached again by a k-NN step in the "
+    "second representation followed by one in the first — do neighbourhoods close the loop?",
+    prepare=neighbors.knn_prepare,
+    compare=neighbors.knn_cycle_compare,
+)
+register(
+    "cknna",
+    neighbors.cknna,
+    kind="similarity",
+    description="CKNNA (Huh et al. 2024): unbiased CKA restricted to mutual k-nearest-neighbour pairs — "
+    "kernel alignment of local neighbourhoods (k=10), O(n·k) memory.",
+    prepare=neighbors.cknna_prepare,
+    compare=neighbors.cknna_compare,
+)
