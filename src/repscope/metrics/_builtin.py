@@ -127,3 +127,28 @@ register(
     prepare=neighbors.cknna_prepare,
     compare=neighbors.cknna_compare,
 )
+
+# --- netrep: permutation and stochastic shape metrics (Williams et al. 2021; Duong et al. 2023) -------
+from repscope.metrics import permutation, stochastic  # noqa: E402
+
+register(
+    "permutation",
+    permutation.permutation_distance,
+    kind="distance",
+    description="Permutation shape distance (Williams et al. 2021, netrep PermutationMetric): angle left "
+    "after the best relabelling of units (linear assignment) — for when single units are meaningful.",
+)
+register(
+    "gaussian_shape",
+    stochastic.gaussian_shape_distance,
+    kind="distance",
+    description="Gaussian stochastic shape distance (Duong et al. 2023): 2-Wasserstein distance between "
+    "condition-wise Gaussians of noisy responses (n_conditions, n_repeats, d) after one shared rotation.",
+)
+register(
+    "energy_shape",
+    stochastic.energy_shape_distance,
+    kind="distance",
+    description="Energy stochastic shape distance (Duong et al. 2023): distribution-free energy distance "
+    "between noisy responses (n_conditions, n_repeats, d) after one shared rotation.",
+)
