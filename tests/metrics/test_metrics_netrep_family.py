@@ -116,7 +116,7 @@ def test_network_embedding_and_frechet_mean():
     with pytest.raises(InputError, match="similarity"):
         network_embedding(nets, "linear_cka")
     fm = frechet_mean(nets)
-    assert fm.converged and np.all(np.diff([fm.objective]) <= 0)
+    assert fm.converged and fm.changes[-1] <= 1e-8 and len(fm.table()[1]) == 5
     # the mean beats every single network as a centre (it minimises the sum of squared distances)
     Xs = [x - x.mean(0) for x in nets.values()]
     for c in Xs:
