@@ -18,8 +18,20 @@ from typing import Any
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
 from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
+from repscope.metrics.embedding import FrechetMean, NetworkEmbedding, classical_mds, frechet_mean, network_embedding
 from repscope.metrics.layer_matrix import layer_matrices, layer_matrix
-from repscope.metrics.neighbors import jaccard_knn, mutual_knn
+from repscope.metrics.neighbors import cknna, cycle_knn, jaccard_knn, mutual_knn
+from repscope.metrics.permutation import permutation_distance
+from repscope.metrics.rdm import (
+    RDM,
+    NoiseCeiling,
+    RSABootstrap,
+    crossnobis_rdm,
+    model_rdm,
+    noise_ceiling,
+    rdm_of,
+    rsa_bootstrap,
+)
 from repscope.metrics.registry import available, describe, get, register
 from repscope.metrics.regression import linear_regression
 from repscope.metrics.rsa import rdm, rsa
@@ -32,6 +44,7 @@ from repscope.metrics.shape import (
     shape_distance,
     svcca,
 )
+from repscope.metrics.stochastic import energy_shape_distance, gaussian_shape_distance, stochastic_fit
 
 __all__ = [
     "registry",
@@ -60,6 +73,26 @@ __all__ = [
     "layer_matrix",
     "layer_matrices",
     "LayerMatrix",
+    # peers' measures (issue 15)
+    "permutation_distance",
+    "gaussian_shape_distance",
+    "energy_shape_distance",
+    "stochastic_fit",
+    "network_embedding",
+    "NetworkEmbedding",
+    "classical_mds",
+    "frechet_mean",
+    "FrechetMean",
+    "RDM",
+    "rdm_of",
+    "model_rdm",
+    "rsa_bootstrap",
+    "RSABootstrap",
+    "noise_ceiling",
+    "NoiseCeiling",
+    "crossnobis_rdm",
+    "cknna",
+    "cycle_knn",
 ]
 
 

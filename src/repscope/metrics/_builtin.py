@@ -144,3 +144,48 @@ register(
     from_blocks=regression.regression_r2_from_cov,
     symmetric=lambda kw: kw.get("direction", "mean") == "mean",
 )
+
+# --- platonic-rep relatives of mutual k-NN (Huh et al. 2024) -----------------------------------------
+register(
+    "cycle_knn",
+    neighbors.cycle_knn,
+    kind="similarity",
+    description="Cycle k-NN (Huh et al. 2024): fraction of samples reached again by a k-NN step in the "
+    "second representation followed by one in the first — do neighbourhoods close the loop?",
+    prepare=neighbors.knn_prepare,
+    compare=neighbors.knn_cycle_compare,
+)
+register(
+    "cknna",
+    neighbors.cknna,
+    kind="similarity",
+    description="CKNNA (Huh et al. 2024): unbiased CKA restricted to mutual k-nearest-neighbour pairs — "
+    "kernel alignment of local neighbourhoods (k=10), O(n·k) memory.",
+    prepare=neighbors.cknna_prepare,
+    compare=neighbors.cknna_compare,
+)
+
+# --- netrep: permutation and stochastic shape metrics (Williams et al. 2021; Duong et al. 2023) -------
+from repscope.metrics import permutation, stochastic  # noqa: E402
+
+register(
+    "permutation",
+    permutation.permutation_distance,
+    kind="distance",
+    description="Permutation shape distance (Williams et al. 2021, netrep PermutationMetric): angle left "
+    "after the best relabelling of units (linear assignment) — for when single units are meaningful.",
+)
+register(
+    "gaussian_shape",
+    stochastic.gaussian_shape_distance,
+    kind="distance",
+    description="Gaussian stochastic shape distance (Duong et al. 2023): 2-Wasserstein distance between "
+    "condition-wise Gaussians of noisy responses (n_conditions, n_repeats, d) after one shared rotation.",
+)
+register(
+    "energy_shape",
+    stochastic.energy_shape_distance,
+    kind="distance",
+    description="Energy stochastic shape distance (Duong et al. 2023): distribution-free energy distance "
+    "between noisy responses (n_conditions, n_repeats, d) after one shared rotation.",
+)

@@ -14,6 +14,12 @@ RDM comparators (RDM vectors a, b of length m = n(n−1)/2):
 * ``"pearson"``, ``"spearman"`` (Pearson of average ranks), ``"cosine"``;
 * ``"kendall_tau_a"``: τ_a = (concordant − discordant)/(m(m−1)/2), no tie correction, recommended by
   Nili et al. (2014, PLoS Comput. Biol.) when RDMs have ties; computed in O(m log m) from scipy's τ_b;
+* ``"kendall_tau_b"``: τ_b = (n_c − n_d)/√((N₀ − T_a)(N₀ − T_b)), the tie-corrected Kendall τ (scipy;
+  rsatoolbox ``"tau-b"``);
+* ``"rho_a"``: ρ_a = 12 Σ(r_a − r̄)(r_b − r̄)/(m³ − m) with average ranks r (Schütt et al. 2023, "Statistical
+  inference on representational geometries", eLife; rsatoolbox ``"rho-a"``): the expected Spearman ρ
+  under random tie-breaking — it equals Spearman without ties and is smaller than it when a model RDM
+  has ties (a categorical model does not earn a high score by predicting ties);
 * ``"cosine_cov"`` / ``"corr_cov"``: whitened comparisons of rsatoolbox (Diedrichsen et al. 2021,
   "Comparing representational geometries using whitened unbiased-distance-matrix similarity",
   Neurons Behav. Data Anal. Theory) for i.i.d. pattern noise: the RDM entries are whitened by their
@@ -22,7 +28,14 @@ RDM comparators (RDM vectors a, b of length m = n(n−1)/2):
   method needs cross-validated distances from repeated measurements, which single activation matrices
   do not have.
 
-Cost: O(n²·d) with BLAS for the RDMs and O(n²) memory, so keep n ≲ 20 000.
+Cost and memory (issue 17): the condensed RDM (m = n(n−1)/2 entries) is built in row blocks straight into
+one float64 vector — never the n×n matrix — from one half-GEMM (O(n²·d/2) flops). Rank comparators keep
+only the *doubled average ranks* of each RDM (int32 while 2m < 2³¹, i.e. n ≤ 46 340): the prepared
+state of one representation is 4m bytes, and one Spearman/ρ_a pair peaks at ≈ 20m bytes (ranks of the
+first RDM, the second RDM's values and its argsort) plus the inputs — about 10·n² bytes, so
+n ≈ 20 000 fits in 4 GiB (measured in ``benchmarks/peers_metrics.py``). Pearson/cosine keep a float64
+vector (8m) per representation. The whitened ``cosine_cov``/``corr_cov`` comparators need the square
+matrix (8n² bytes each).
 """
 
 from __future__ import annotations
@@ -30,68 +43,227 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.metrics._common import centre, check_choice, pair, single, use_torch
 
 __all__ = [
     "rdm",
+    "condensed_rdm",
     "compare_rdms",
     "rsa",
     "rsa_prepare",
     "rsa_compare",
     "kendall_tau_a",
+    "kendall_tau_b",
+    "rho_a",
+    "doubled_ranks",
     "RDM_METHODS",
     "COMPARATORS",
 ]
 
 RDM_METHODS = ("correlation", "cosine", "euclidean", "sqeuclidean")
-COMPARATORS = ("pearson", "spearman", "kendall_tau_a", "cosine", "cosine_cov", "corr_cov")
+COMPARATORS = (
+    "pearson",
+    "spearman",
+    "rho_a",
+    "kendall_tau_a",
+    "kendall_tau_b",
+    "cosine",
+    "cosine_cov",
+    "corr_cov",
+)
+#: rsatoolbox's spellings of the same comparators.
+ALIASES = {"rho-a": "rho_a", "tau-a": "kendall_tau_a", "tau-b": "kendall_tau_b", "corr": "pearson"}
+_RANKED = ("spearman", "rho_a")
+#: Bytes of scratch per row block when building a condensed RDM (one block of Gram rows).
+BLOCK_BYTES = 64 * 2**20
 
 
-def _square_rdm(A: np.ndarray, method: str, device: Any = None) -> np.ndarray:
+def _comparator(name: str, choices: tuple[str, ...] = COMPARATORS) -> str:
+    return check_choice(ALIASES.get(name, name), "compare", choices)
+
+
+def _rows_prepared(A: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows transformed so that the RDM is a function of their Gram matrix (and squared norms)."""
     check_choice(method, "rdm", RDM_METHODS)
-    if method == "correlation":
-        Z = A - A.mean(axis=1, keepdims=True)
-    elif method == "cosine":
-        Z = A.copy()
-    else:
-        Z = centre(A)  # distances are shift-invariant; centring limits cancellation
     if method in ("correlation", "cosine"):
+        Z = A - A.mean(axis=1, keepdims=True) if method == "correlation" else A.copy()
         nrm = np.linalg.norm(Z, axis=1)
         ok = nrm > 0
         Z[ok] /= nrm[ok, None]
+        return Z, None
+    Z = centre(A)  # distances are shift-invariant; centring limits cancellation
+    return Z, np.einsum("ij,ij->i", Z, Z)
+
+
+def _gram_to_dissimilarity(G: np.ndarray, method: str, sq_rows: Any, sq_cols: Any) -> np.ndarray:
+    """In place: Gram entries → dissimilarities."""
+    if method in ("correlation", "cosine"):
+        np.subtract(1.0, G, out=G)
+        return G
+    G *= -2.0
+    G += sq_rows[:, None]
+    G += sq_cols[None, :]
+    np.maximum(G, 0.0, out=G)
+    if method == "euclidean":
+        np.sqrt(G, out=G)
+    return G
+
+
+def _gram_block(Z: np.ndarray, t: Any, s: int, e: int) -> np.ndarray:
+    """Rows s:e of the Gram matrix, columns s: (the upper block-triangle)."""
+    if t is not None:
+        return (t[s:e] @ t[s:].T).cpu().numpy()
+    return Z[s:e] @ Z[s:].T
+
+
+def condensed_rdm(
+    X: ArrayLike, method: str = "correlation", *, device: Any = None, block_bytes: int = BLOCK_BYTES
+) -> np.ndarray:
+    """Upper-triangle RDM vector (length m = n(n−1)/2, row-major like scipy ``pdist``) of X (n×d), built
+    in row blocks of at most ``block_bytes`` scratch: memory 8m bytes for the result, never n×n.
+    """
+    A = single(X)
+    Z, sq = _rows_prepared(A, method)
+    n = Z.shape[0]
+    m = n * (n - 1) // 2
+    out = np.empty(m, dtype=np.float64)
     dev = use_torch(device)
+    t = None
     if dev is not None:
         import torch
 
         t = torch.as_tensor(Z, device=dev)
-        G = (t @ t.T).cpu().numpy()
-    else:
-        G = Z @ Z.T
-    if method in ("correlation", "cosine"):
-        D = 1.0 - G
-    else:
-        sq = np.diag(G).copy()
-        D = sq[:, None] + sq[None, :] - 2.0 * G
-        np.maximum(D, 0.0, out=D)
-        if method == "euclidean":
-            np.sqrt(D, out=D)
+    rows = max(1, int(block_bytes) // (8 * n))
+    pos = 0
+    for s in range(0, n - 1, rows):
+        e = min(n, s + rows)
+        G = _gram_block(Z, t, s, e)
+        _gram_to_dissimilarity(G, method, None if sq is None else sq[s:e], None if sq is None else sq[s:])
+        for r in range(e - s):
+            k = n - s - r - 1  # entries j > i = s + r
+            out[pos : pos + k] = G[r, r + 1 :]
+            pos += k
+    return out
+
+
+def _square_rdm(A: np.ndarray, method: str, device: Any = None) -> np.ndarray:
+    """The full n×n RDM (only the whitened comparators need it)."""
+    Z, sq = _rows_prepared(A, method)
+    dev = use_torch(device)
+    G = _gram_block(Z, None if dev is None else __import__("torch").as_tensor(Z, device=dev), 0, Z.shape[0])
+    D = _gram_to_dissimilarity(G, method, sq, sq)
     np.fill_diagonal(D, 0.0)
     return D
 
 
-def rdm(X: Any, method: str = "correlation", *, device: Any = None) -> np.ndarray:
+def rdm(X: ArrayLike, method: str = "correlation", *, device: Any = None) -> np.ndarray:
     """Upper-triangle RDM vector (length n(n−1)/2, row-major order like scipy ``pdist``) of X (n×d)."""
-    A = single(X)
-    D = _square_rdm(A, method, device)
-    return D[np.triu_indices(A.shape[0], 1)]
+    return condensed_rdm(X, method, device=device)
+
+
+_SIGN = np.uint64(1 << 63)
+
+
+def _tie_groups(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs in sorted positions: ``pos`` holds every p whose element ties with p + 1 (ascending);
+    returns (first, last) sorted positions of each run of ≥ 2 tied elements."""
+    brk = np.flatnonzero(np.diff(pos) != 1)
+    first = np.concatenate([pos[:1], pos[brk + 1]])
+    last = np.concatenate([pos[brk], pos[-1:]]) + 1
+    return first, last
+
+
+def _argsort_ties(v: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, tie positions) of v: ``v[order]`` ascending; tie positions p with v[order[p]] == v[order[p+1]].
+
+    Sorting is by packed 64-bit keys — the order-preserving bit pattern of each value with its low
+    ⌈log₂ m⌉ bits replaced by the element's index — so a plain (SIMD) integer sort gives the argsort
+    several times faster than ``np.argsort``. Values that agree in the kept high bits form small groups
+    whose order is then fixed by their exact values (``np.lexsort`` on those elements only); when such
+    groups cover more than a quarter of the entries (huge m or heavily tied data) ``np.argsort`` is
+    used instead. Exact ties always share a group, so they are found there.
+    """
+    m = v.size
+    b = max(1, int(m - 1).bit_length())
+    mask = np.uint64((1 << b) - 1)
+    key = np.empty(m, dtype=np.uint64)
+    for s in range(0, m, chunk):
+        e = min(m, s + chunk)
+        kb = (v[s:e] + 0.0).view(np.uint64)  # + 0.0 turns −0.0 into 0.0
+        kc = kb ^ _SIGN
+        neg = kb >= _SIGN
+        kc[neg] = ~kb[neg]  # negative floats: flip every bit (order-preserving map to unsigned)
+        kc &= ~mask
+        kc |= np.arange(s, e, dtype=np.uint64)
+        key[s:e] = kc
+    key.sort()
+    same: list[np.ndarray] = []
+    n_same = 0
+    for s in range(0, m - 1, chunk):
+        e = min(m - 1, s + chunk)
+        eq = np.flatnonzero((key[s:e] >> np.uint64(b)) == (key[s + 1 : e + 1] >> np.uint64(b)))
+        n_same += eq.size
+        if 4 * n_same > m:
+            del key
+            order = np.argsort(v)
+            ties = [np.flatnonzero(v[order[s2 : s2 + chunk + 1]][1:] == v[order[s2 : s2 + chunk + 1]][:-1]) + s2
+                    for s2 in range(0, m - 1, chunk)]
+            return order, (np.concatenate(ties) if ties else np.empty(0, np.int64))
+        same.append(eq + s)
+    key &= mask
+    order = key.view(np.int64)
+    if not n_same:
+        return order, np.empty(0, np.int64)
+    first, last = _tie_groups(np.concatenate(same))
+    lens = last - first + 1
+    members = np.repeat(first - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
+    gid = np.repeat(np.arange(first.size), lens)
+    idx = order[members]
+    vals = v[idx]
+    perm = np.lexsort((vals, gid))
+    order[members] = idx[perm]
+    vals, gid = vals[perm], gid[perm]
+    tie = np.flatnonzero((vals[1:] == vals[:-1]) & (gid[1:] == gid[:-1]))
+    return order, members[tie]
+
+
+def doubled_ranks(v: ArrayLike, *, chunk: int = 1 << 20) -> np.ndarray:
+    """2 × the average ranks (1-based, ties get the mean of their positions) of a vector, as integers.
+
+    Doubling makes every average rank an integer, so the ranks are exact in int32 while 2m < 2³¹ (int64
+    beyond). Cost: one packed-key integer sort (see :func:`_argsort_ties`); memory: 8m for the order and
+    4m for the result. Equals ``2 * scipy.stats.rankdata(v)``.
+    """
+    v = np.ascontiguousarray(v, dtype=np.float64).ravel()
+    m = v.size
+    order, tie = _argsort_ties(v, chunk)
+    dtype = np.int32 if 2 * m + 2 < 2**31 else np.int64
+    out = np.empty(m, dtype=dtype)
+    for s in range(0, m, chunk):
+        e = min(m, s + chunk)
+        out[order[s:e]] = np.arange(2 * s + 2, 2 * e + 2, 2, dtype=dtype)
+    if tie.size:
+        first, last = _tie_groups(tie)
+        for a, b in zip(first.tolist(), last.tolist()):
+            out[order[a : b + 1]] = a + b + 2  # 2 × mean of ranks a+1 … b+1
+    return out
+
+
+def _centred_dot(a: np.ndarray, b: np.ndarray, ca: float, cb: float, chunk: int = 1 << 20) -> float:
+    """Σ (a − ca)(b − cb) in float64 chunks (a, b may be integer arrays)."""
+    tot = 0.0
+    for s in range(0, a.size, chunk):
+        x = a[s : s + chunk].astype(np.float64) - ca
+        y = b[s : s + chunk].astype(np.float64) - cb
+        tot += float(x @ y)
+    return tot
 
 
 def _rankdata(v: np.ndarray) -> np.ndarray:
-    import scipy.stats
-
-    return scipy.stats.rankdata(v)
+    return doubled_ranks(v) / 2.0
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -103,7 +275,37 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / den)
 
 
-def kendall_tau_a(a: Any, b: Any) -> float:
+def _two_vectors(a: Any, b: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape or a.size < 2:
+        raise InputError(f"{name} needs two vectors of the same length ≥ 2, got {a.shape} and {b.shape}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise InputError(f"{name}: the RDM vectors contain NaN or Inf; drop those entries from both first")
+    return a, b
+
+
+def rho_a(a: ArrayLike, b: ArrayLike) -> float:
+    """ρ_a = 12 Σ(r_a − r̄)(r_b − r̄)/(m³ − m), r the average ranks of the m entries (rsatoolbox
+    ``compare_rho_a``; Schütt et al. 2023, eLife 12:e82566). Equals Spearman's ρ when neither vector
+    has ties; with ties it is smaller (the expected Spearman ρ under random tie-breaking)."""
+    a, b = _two_vectors(a, b, "rho_a")
+    m = a.size
+    return float(_centred_dot(doubled_ranks(a), doubled_ranks(b), m + 1, m + 1) * 3.0 / (m**3 - m))
+
+
+def kendall_tau_b(a: ArrayLike, b: ArrayLike) -> float:
+    """Kendall's τ_b (tie-corrected; scipy ``kendalltau``, rsatoolbox ``"tau-b"``), O(m log m)."""
+    import scipy.stats
+
+    a, b = _two_vectors(a, b, "kendall_tau_b")
+    tau = scipy.stats.kendalltau(a, b, variant="b").statistic
+    if not np.isfinite(tau):
+        raise InputError("kendall_tau_b: an RDM is constant (all entries tied); τ_b is undefined")
+    return float(tau)
+
+
+def kendall_tau_a(a: ArrayLike, b: ArrayLike) -> float:
     """Kendall's τ_a = (n_c − n_d) / (m(m−1)/2) in O(m log m).
 
     scipy returns τ_b = (n_c − n_d)/√((N₀ − T_a)(N₀ − T_b)) with N₀ = m(m−1)/2 and T the pairs tied in
@@ -111,12 +313,7 @@ def kendall_tau_a(a: Any, b: Any) -> float:
     """
     import scipy.stats
 
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape or a.size < 2:
-        raise InputError(
-            f"kendall_tau_a needs two vectors of the same length ≥ 2, got {a.shape} and {b.shape}"
-        )
+    a, b = _two_vectors(a, b, "kendall_tau_a")
     m = a.size
     n0 = m * (m - 1) / 2.0
 
@@ -139,34 +336,47 @@ def _double_centred(D: np.ndarray) -> np.ndarray:
     return G
 
 
-def rsa_prepare(X: Any, *, rdm: str = "correlation", compare: str = "spearman", device: Any = None) -> dict:
-    """Per-representation work for :func:`rsa`: the RDM, already transformed for the comparator."""
-    check_choice(compare, "compare", COMPARATORS)
+def _prepare_vector(v: np.ndarray, compare: str, n: int) -> dict:
+    """Prepared state of one condensed RDM vector ``v`` (consumed) for the comparator ``compare``."""
+    if compare in _RANKED:
+        r2 = doubled_ranks(v)
+        del v
+        m = r2.size
+        ss = _centred_dot(r2, r2, m + 1, m + 1)
+        if ss <= 0:
+            raise InputError("an RDM is constant (all dissimilarities equal); the rank comparison is undefined")
+        return {"compare": compare, "r2": r2, "ss": ss, "n": n}
+    if compare in ("kendall_tau_a", "kendall_tau_b"):
+        return {"compare": compare, "v": v, "n": n}
+    if compare == "pearson":
+        v -= v.mean()
+    nrm = np.linalg.norm(v)
+    if nrm <= 0:
+        raise InputError("an RDM is constant (all dissimilarities equal); the comparison is undefined")
+    v /= nrm
+    return {"compare": compare, "v": v, "n": n}
+
+
+def rsa_prepare(
+    X: ArrayLike, *, rdm: str = "correlation", compare: str = "spearman", device: Any = None
+) -> dict:
+    """Per-representation work for :func:`rsa`: the RDM, already transformed for the comparator
+    (doubled ranks for ``spearman``/``rho_a``, a unit vector for ``pearson``/``cosine``)."""
+    compare = _comparator(compare)
     A = single(X)
-    D = _square_rdm(A, rdm, device)
     n = A.shape[0]
     if compare in ("cosine_cov", "corr_cov"):
+        D = _square_rdm(A, rdm, device)
         if compare == "corr_cov":
             iu = np.triu_indices(n, 1)
-            mu = D[iu].mean()
-            D = D - mu
+            D = D - D[iu].mean()
             np.fill_diagonal(D, 0.0)
         G = _double_centred(D)
         nrm = np.linalg.norm(G)
         if nrm <= 0:
             raise InputError("an RDM is constant after centring; the whitened comparison is undefined")
         return {"compare": compare, "v": G / nrm, "n": n}
-    v = D[np.triu_indices(n, 1)]
-    if compare == "spearman":
-        v = _rankdata(v)
-    if compare in ("pearson", "spearman"):
-        v = v - v.mean()
-    if compare != "kendall_tau_a":
-        nrm = np.linalg.norm(v)
-        if nrm <= 0:
-            raise InputError("an RDM is constant (all dissimilarities equal); the comparison is undefined")
-        v = v / nrm
-    return {"compare": compare, "v": v, "n": n}
+    return _prepare_vector(condensed_rdm(A, rdm, device=device), compare, n)
 
 
 def rsa_compare(a: dict, b: dict) -> float:
@@ -174,23 +384,35 @@ def rsa_compare(a: dict, b: dict) -> float:
         raise InputError(
             "the two prepared RDMs differ in comparator or number of samples; prepare both alike"
         )
-    if a["compare"] == "kendall_tau_a":
+    c = a["compare"]
+    if c == "kendall_tau_a":
         return kendall_tau_a(a["v"], b["v"])
+    if c == "kendall_tau_b":
+        return kendall_tau_b(a["v"], b["v"])
+    if c in _RANKED:
+        m = a["r2"].size
+        dot = _centred_dot(a["r2"], b["r2"], m + 1, m + 1)
+        den = np.sqrt(a["ss"] * b["ss"]) if c == "spearman" else 4.0 * (m**3 - m) / 12.0
+        return float(np.clip(dot / den, -1.0, 1.0))
     return float(np.clip(np.vdot(a["v"], b["v"]), -1.0, 1.0))
 
 
-def compare_rdms(a: Any, b: Any, method: str = "spearman") -> float:
-    """Compare two RDM vectors (upper triangles) with ``"pearson"``, ``"spearman"``, ``"kendall_tau_a"``
-    or ``"cosine"`` (for the whitened comparators use :func:`rsa` on the activations)."""
-    check_choice(method, "method", ("pearson", "spearman", "kendall_tau_a", "cosine"))
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise InputError(
-            f"RDM vectors have lengths {a.size} and {b.size}; both must come from the same samples"
-        )
+VECTOR_COMPARATORS = ("pearson", "spearman", "rho_a", "kendall_tau_a", "kendall_tau_b", "cosine")
+
+
+def compare_rdms(a: ArrayLike, b: ArrayLike, method: str = "spearman") -> float:
+    """Compare two RDM vectors (upper triangles) with ``"pearson"``, ``"spearman"``, ``"rho_a"``,
+    ``"kendall_tau_a"``, ``"kendall_tau_b"`` or ``"cosine"`` (rsatoolbox spellings ``"rho-a"``,
+    ``"tau-a"``, ``"tau-b"``, ``"corr"`` accepted; for the whitened comparators use :func:`rsa` on the
+    activations)."""
+    method = _comparator(method, VECTOR_COMPARATORS)
+    a, b = _two_vectors(a, b, "compare_rdms")
     if method == "kendall_tau_a":
         return kendall_tau_a(a, b)
+    if method == "kendall_tau_b":
+        return kendall_tau_b(a, b)
+    if method == "rho_a":
+        return rho_a(a, b)
     if method == "spearman":
         return _pearson(_rankdata(a), _rankdata(b))
     if method == "pearson":
@@ -201,15 +423,17 @@ def compare_rdms(a: Any, b: Any, method: str = "spearman") -> float:
     return float(a @ b / den)
 
 
-def rsa(X: Any, Y: Any, *, rdm: str = "correlation", compare: str = "spearman", device: Any = None) -> float:
+def rsa(
+    X: ArrayLike, Y: ArrayLike, *, rdm: str = "correlation", compare: str = "spearman", device: Any = None
+) -> float:
     """RSA similarity: compare the RDMs of X (n×p) and Y (n×q) over the same n samples.
 
     Default: correlation-distance RDMs (1 − Pearson between samples) compared by Spearman rank
     correlation (Kriegeskorte et al. 2008). See the module docstring for all ``rdm=`` and ``compare=``
-    choices. A similarity in [−1, 1]. Needs n ≥ 3.
+    choices and for the memory used (≈ 10·n² bytes for a rank comparison). A similarity in [−1, 1].
+    Needs n ≥ 3.
     """
     A, B = pair(X, Y)
-    return rsa_compare(
-        rsa_prepare(A, rdm=rdm, compare=compare, device=device),
-        rsa_prepare(B, rdm=rdm, compare=compare, device=device),
-    )
+    sa = rsa_prepare(A, rdm=rdm, compare=compare, device=device)
+    del A
+    return rsa_compare(sa, rsa_prepare(B, rdm=rdm, compare=compare, device=device))
