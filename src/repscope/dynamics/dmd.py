@@ -31,6 +31,14 @@ from repscope.errors import InputError
 __all__ = ["DMDResult", "fit_dmd", "select_rank"]
 
 
+def center_trials(trials: list[np.ndarray], center: bool) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Subtract the mean state over all time steps of all trials (``center=True``); returns (trials, mean)."""
+    if not center:
+        return trials, None
+    mean = np.concatenate(trials).mean(axis=0)
+    return [t - mean for t in trials], mean
+
+
 def select_rank(
     singular_values: np.ndarray,
     rank: int | None = None,
@@ -188,10 +196,7 @@ def fit_dmd(
     trials = as_trials(data, name)
     if ridge is None or not np.isfinite(ridge) or ridge < 0:
         raise InputError(f"ridge={ridge!r} must be a finite number ≥ 0")
-    mean = None
-    if center:
-        mean = np.concatenate(trials).mean(axis=0)
-        trials = [t - mean for t in trials]
+    trials, mean = center_trials(trials, center)
     emb = delay_embed(trials, n_delays, delay_interval, name=name)
     n_delays, delay_interval = int(n_delays), int(delay_interval)
     lengths = [e.shape[0] for e in emb]
