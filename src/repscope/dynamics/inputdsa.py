@@ -38,6 +38,10 @@ matrix to unit Frobenius norm:
 - ``joint``: the same Procrustes distance between the controllability matrices
   ``K = [B, AB, …, A^{r−1}B]`` (the reference builds ``[B, AB, AᵀB, A²B, (Aᵀ)²B, …]`` instead).
 
+With a single input channel ``B`` is one vector and any vector can be rotated onto any other, so the
+``input`` distance is 0 by construction; the ``joint`` distance (which ties ``B`` to ``A``) is then the
+informative one (the same holds for the reference's ``compare="control"``).
+
 ``score="euclidean"`` gives the chordal versions ``‖X̂ − C Ŷ …‖_F = sqrt(2 − 2 cos)``.
 """
 
@@ -408,6 +412,8 @@ class InputDSAResult:
             f"InputDSA ({self.score}, {self.fit_x.method}, rank {self.fit_x.rank_}): intrinsic dynamics "
             f"{self.state:.4g}{unit}, input coupling {self.input:.4g}{unit}, joint (controllability) "
             f"{self.joint:.4g}{unit}."
+            + (" One input channel: the input-only distance is 0 by construction; read the joint distance."
+               if self.fit_x.B_.shape[1] == 1 else "")
         )
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
