@@ -119,18 +119,27 @@ def _curve_plotly(grid: np.ndarray, values: np.ndarray, labels: list[str], ylabe
 
 
 @dataclass
-class PersistenceLandscape:
-    """Landscape functions ``values[k−1, j] = λ_k(grid[j])`` of one diagram (Bubenik 2015)."""
+class _Curves:
+    """Functions of the filtration value sampled on ``grid`` (``values``: one row per function)."""
 
     grid: np.ndarray
     values: np.ndarray
     dim: int | None = None
     name: str = ""
 
+    _kind = ""
+
     @property
     def title(self) -> str:
-        return "Persistence landscape" + (f" (H{self.dim})" if self.dim is not None else "") + (
+        return self._kind + (f" (H{self.dim})" if self.dim is not None else "") + (
             f" — {self.name}" if self.name else "")
+
+
+@dataclass
+class PersistenceLandscape(_Curves):
+    """Landscape functions ``values[k−1, j] = λ_k(grid[j])`` of one diagram (Bubenik 2015)."""
+
+    _kind = "Persistence landscape"
 
     def vector(self) -> np.ndarray:
         """Concatenation ``[λ_1(grid), λ_2(grid), …]`` (a feature vector, as gudhi's Landscape returns)."""
@@ -165,18 +174,10 @@ class PersistenceLandscape:
 
 
 @dataclass
-class BettiCurve:
+class BettiCurve(_Curves):
     """Betti numbers ``values[j] = β(grid[j])`` of one diagram."""
 
-    grid: np.ndarray
-    values: np.ndarray
-    dim: int | None = None
-    name: str = ""
-
-    @property
-    def title(self) -> str:
-        return "Betti curve" + (f" β_{self.dim}" if self.dim is not None else "") + (
-            f" — {self.name}" if self.name else "")
+    _kind = "Betti curve"
 
     def to_dict(self) -> dict:
         return to_jsonable({"kind": "betti_curve", "name": self.name, "dim": self.dim, "grid": self.grid,
