@@ -70,6 +70,9 @@ def test_cli_writes_json_and_pngs(app, tmp_path):
     assert set(res["mapper"]) == {"conv1", "conv2", "fc1", "fc2"}
     assert (tmp_path / "topology.json").exists() and (tmp_path / "ph_layer_matrix.png").exists()
     assert (tmp_path / "mapper_fc1.png").exists() and (tmp_path / "mapper_trend.png").exists()
+    summ = res["layer_summaries"]
+    assert summ["layers"] == ["conv1", "conv2", "fc1", "fc2"] and len(summ["entropy"]) == 4
+    assert (tmp_path / "layer_summaries.png").exists()
 
 
 def test_cli_rejects_unknown_layer(app):

@@ -1,4 +1,5 @@
-"""``repscope dynamics …``: the DSA benchmark and DSA between stored trajectories (.npy files)."""
+"""``repscope dynamics …``: the DSA benchmark, DSA between stored trajectories (.npy files) — with the
+``(n_delays, rank)`` sweep when they are not given — and InputDSA for input-driven trajectories."""
 
 from __future__ import annotations
 
@@ -13,23 +14,29 @@ def _log(quiet: bool):
     return (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
 
 
-def _save(results: list, out: Path | None, log) -> None:
+def _save(results: list, out: Path | None, log, title: str = "Dynamics") -> None:
+    """report.html + results.json + figures/*.png (one section holding every result) in ``out``."""
     if out is None:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from repscope.results import dumps
+    from repscope.report import Section, write_report
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(dumps([r.to_dict() for r in results]))
-    for k, r in enumerate(results):
-        fig = r.plot()
-        fig.savefig(out / f"dynamics_{k:02d}.png", dpi=110)
-        plt.close(fig)
-    log(f"wrote {out.resolve()}/results.json and {len(results)} figure(s)")
+    path = write_report([Section(title, list(results), key="dynamics")], out, title=f"repscope — {title}")
+    log(f"wrote {path.resolve()}, results.json and {len(results)} figure(s)")
+
+
+def _load_npy(files: list[Path], what: str) -> list:
+    import numpy as np
+
+    arrays = []
+    for f in files:
+        if not f.exists():
+            raise InputError(f"{f} does not exist; pass paths to .npy files of shape (T, N) or (K, T, N) ({what})")
+        try:
+            arrays.append(np.load(f, allow_pickle=False))
+        except Exception as exc:
+            raise InputError(f"{f} could not be read as a .npy array ({exc}); save with numpy.save") from exc
+    return arrays
 
 
 def _print_table(res, log) -> None:
@@ -79,48 +86,94 @@ def register(app: typer.Typer) -> None:
     @sub.command("compare")
     def compare(
         files: list[Path] = typer.Argument(..., help=".npy trajectories, each (T, N) or (K, T, N)."),
-        n_delays: int = typer.Option(1, "--n-delays", min=1, help="Number of delays in the embedding."),
-        delay_interval: int = typer.Option(1, "--delay-interval", min=1, help="Steps between delays."),
-        rank: int = typer.Option(None, "--rank", min=1, help="DMD rank (default: full numerical rank)."),
+        n_delays: int = typer.Option(
+            None, "--n-delays", help="Number of delays in the embedding (default: chosen by the held-out sweep)."
+        ),
+        delay_interval: int = typer.Option(1, "--delay-interval", help="Steps between delays."),
+        rank: int = typer.Option(None, "--rank", help="DMD rank (default: chosen by the held-out sweep)."),
         score: str = typer.Option("angular", "--score", help="angular | euclidean | wasserstein"),
-        out: Path = typer.Option(None, "--out", help="Directory for results.json and figures."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts."),
+        out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
+        seed: int = typer.Option(0, "--seed", help="Seed for the random starts and the sweep's trial split."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
-        """DSA between stored trajectories (all pairs; two files give one distance + certificate)."""
-        import numpy as np
+        """DSA between stored trajectories (all pairs; two files give one distance + certificate).
 
-        from repscope.dynamics import dsa, dsa_matrix
+        Without --n-delays/--rank, the missing ones are chosen by a sweep of held-out next-step prediction
+        error (MSE, MASE, AIC; one common choice for all files); the sweep's curve is part of the output."""
+        import json
+
+        from repscope.dynamics import dsa, dsa_matrix, sweep_dmd
         from repscope.results import dumps
 
         log = _log(quiet)
         if len(files) < 2:
             raise InputError("pass at least two .npy trajectory files to compare")
-        systems = []
-        for f in files:
-            if not f.exists():
-                raise InputError(f"{f} does not exist; pass paths to .npy files of shape (T, N) or (K, T, N)")
-            try:
-                systems.append(np.load(f, allow_pickle=False))
-            except Exception as exc:
-                raise InputError(
-                    f"{f} could not be read as a .npy array ({exc}); save with numpy.save"
-                ) from exc
+        systems = _load_npy(files, "trajectories")
         names = [f.stem for f in files]
+        results: list = []
+        sweep = None
+        if n_delays is None or rank is None:
+            sweep = sweep_dmd(
+                systems,
+                n_delays=None if n_delays is None else [n_delays],
+                ranks=None if rank is None else [rank],
+                delay_interval=delay_interval,
+                names=names,
+                seed=seed,
+            )
+            n_delays, rank = sweep.best_n_delays, sweep.best_rank
+            log(sweep.summary())
+            results.append(sweep)
         kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, score=score, seed=seed)
         if len(systems) == 2:
             res = dsa(systems[0], systems[1], return_info=True, **kw)
             log(res.summary())
-            results = [res]
         else:
             res = dsa_matrix(systems, names=names, progress=not quiet, **kw)
             if not quiet:
                 _print_table(res, log)
                 log(res.summary())
-            results = [res]
-        _save(results, out, log)
+        results.append(res)
+        _save(results, out, log, "Dynamical similarity analysis")
         if as_json:
-            typer.echo(dumps(results[0].to_dict()))
+            payload = res.to_dict()
+            if sweep is not None:
+                payload["sweep"] = sweep.to_dict()
+            typer.echo(json.dumps(json.loads(dumps(payload))))
+
+    @sub.command("inputdsa")
+    def inputdsa(
+        files: list[Path] = typer.Argument(..., help="Two .npy state trajectories, each (T, N) or (K, T, N)."),
+        inputs: str = typer.Option(
+            ..., "--inputs", help="Comma-separated .npy input trajectories u_t, one per state file (same T)."
+        ),
+        method: str = typer.Option("dmdc", "--method", help="dmdc | subspace"),
+        n_delays: int = typer.Option(1, "--n-delays", help="Delays (DMDc) or past/future horizon (subspace)."),
+        rank: int = typer.Option(None, "--rank", help="State dimension (default: full rank / 99.9 % energy)."),
+        score: str = typer.Option("angular", "--score", help="angular | euclidean"),
+        out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
+        seed: int = typer.Option(0, "--seed", help="Seed for the random starts."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+    ) -> None:
+        """InputDSA: intrinsic dynamics (A) vs input coupling (B) of two input-driven systems."""
+        import json
+
+        from repscope.dynamics import input_dsa
+        from repscope.results import dumps
+
+        log = _log(quiet)
+        if len(files) != 2:
+            raise InputError(f"inputdsa compares two systems; got {len(files)} state file(s)")
+        ufiles = [Path(p.strip()) for p in inputs.split(",") if p.strip()]
+        if len(ufiles) != 2:
+            raise InputError(f"--inputs needs two .npy files (one per state file), got {len(ufiles)}")
+        (X, Y), (UX, UY) = _load_npy(files, "states"), _load_npy(ufiles, "inputs")
+        res = input_dsa(X, UX, Y, UY, n_delays=n_delays, rank=rank, score=score, method=method, seed=seed)
+        log(res.summary())
+        _save([res, res.fit_x, res.fit_y], out, log, "InputDSA")
+        if as_json:
+            typer.echo(json.dumps(json.loads(dumps(res.to_dict()))))
 
     app.add_typer(sub, name="dynamics")

@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
 
         from repscope.results import dumps
         from repscope.store import open_store
-        from repscope.topology import mapper, mapper_trend, ph_layer_matrix, store_cloud
+        from repscope.topology import layer_summaries, mapper, mapper_trend, ph_layer_matrix, store_cloud
 
         st = open_store(store)
         names = [s.strip() for s in layers.split(",") if s.strip()] if layers else list(st.layers)
@@ -152,6 +152,9 @@ def register(app: typer.Typer) -> None:
             progress=not quiet and not as_json,
         )
         result: dict = {"ph_layer_matrix": ph.to_dict()}
+        summaries = layer_summaries(ph.diagrams, dim=dim, layers=list(ph.diagrams)) if ph.diagrams else None
+        if summaries is not None:
+            result["layer_summaries"] = summaries.to_dict()
         graphs = []
         if mapper_graphs:
             n = int(st.n_samples)
@@ -181,6 +184,10 @@ def register(app: typer.Typer) -> None:
             fig = ph.plot()
             fig.savefig(out / "ph_layer_matrix.png", dpi=120)
             plt.close(fig)
+            if summaries is not None:
+                fig = summaries.plot()
+                fig.savefig(out / "layer_summaries.png", dpi=120)
+                plt.close(fig)
             for g in graphs:
                 fig = g.plot()
                 fig.savefig(out / f"mapper_{_safe(g.name)}.png", dpi=120)
@@ -193,6 +200,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(json.loads(dumps(result))))
         elif not quiet:
             typer.echo(ph.summary())
+            if summaries is not None:
+                typer.echo(summaries.summary())
             if graphs:
                 typer.echo(trend.summary())
             if out is not None:

@@ -6,12 +6,16 @@ change of basis (converged, batched Riemannian Newton solver with a certificate)
 
 Public API: :func:`delay_embed`, :func:`fit_dmd` (:class:`DMDResult`), :func:`similarity_transform_distance`
 (:class:`SimilarityInfo`), :func:`eig_wasserstein`, :func:`dsa`, :func:`dsa_matrix`
-(:class:`DistanceMatrixResult`). Test cases live in :mod:`repscope.experiments.dynamics.testcases`.
+(:class:`DistanceMatrixResult`); ResDMD residuals on every DMD fit (:meth:`DMDResult.residuals`); the
+``(n_delays, rank)`` sweep by held-out prediction (:func:`sweep_dmd` → :class:`DMDSweepResult`); InputDSA for
+input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_dsa`). Test cases live in
+:mod:`repscope.experiments.dynamics.testcases`.
 """
 
-from repscope.dynamics.dmd import DMDResult, fit_dmd, select_rank
+from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
 from repscope.dynamics.dsa import dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
+from repscope.dynamics.inputdsa import DMDcResult, InputDSAResult, fit_dmdc, fit_subspace_dmdc, input_dsa
 from repscope.dynamics.results import DistanceMatrixResult, DSAResult, TableResult
 from repscope.dynamics.simdist import (
     SimilarityInfo,
@@ -19,9 +23,18 @@ from repscope.dynamics.simdist import (
     similarity_transform_distance,
     similarity_transform_distances,
 )
+from repscope.dynamics.sweep import DMDSweepResult, sweep_dmd
 
 __all__ = [
     "DMDResult",
+    "DMDSweepResult",
+    "DMDcResult",
+    "InputDSAResult",
+    "ResDMDResult",
+    "fit_dmdc",
+    "fit_subspace_dmdc",
+    "input_dsa",
+    "sweep_dmd",
     "DSAResult",
     "DistanceMatrixResult",
     "SimilarityInfo",

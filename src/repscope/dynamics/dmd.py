@@ -14,6 +14,22 @@ neural circuits with dynamical similarity analysis", NeurIPS; reference package 
    project the fitted values onto their top-r principal directions ``W`` and keep the compressed operator
    ``Wᵀ B_olsᵀ W``, whose non-zero eigenvalues equal those of the rank-r operator ``W Wᵀ B_olsᵀ``.
 
+**ResDMD residuals** (Colbrook & Townsend 2024, "Rigorous data-driven computation of spectral properties of
+Koopman operators for dynamical systems", Comm. Pure Appl. Math. 77:221; Colbrook, Ayton & Szőke 2023,
+"Residual dynamic mode decomposition", J. Fluid Mech. 955:A21): in the regression ``Ψ_Y ≈ Ψ_X K`` with
+``Ψ_X = V⁻``, ``Ψ_Y = V⁺`` (rows = snapshots) the Koopman matrix is ``K = Aᵀ``; each eigenpair ``K g = λ g``
+defines a candidate eigenfunction ``ψ = Ψ g`` whose relative residual
+
+    res(λ, g) = ‖Ψ_Y g − λ Ψ_X g‖ / ‖Ψ_X g‖
+              = sqrt( gᴴ(L − λ Hᴴ − λ̄ H + |λ|² G) g / gᴴ G g ),   G = Ψ_XᴴΨ_X, H = Ψ_XᴴΨ_Y, L = Ψ_YᴴΨ_Y,
+
+is the one-step error of ``ψ(x_{t+1}) = λ ψ(x_t)``. A large residual flags a *spurious* eigenvalue (an
+artefact of truncation/noise, not a property of the dynamics); computed on held-out trajectories it is an
+honest test. ``fit_dmd`` stores the in-sample residuals (``eig_residuals_``) and flags eigenvalues whose
+residual exceeds ``resdmd_threshold`` (``spurious_``); :meth:`DMDResult.residuals` recomputes them on new
+data. (The reference package's ``resdmd`` uses eigenvectors of ``A`` rather than of ``Aᵀ`` and reports the
+squared ratio; for normal ``A`` the two agree after a square root.)
+
 No mean-centring is applied by default (as in the reference); ``center=True`` subtracts the mean over all
 time steps of all trials before embedding. Computation is float64.
 """
@@ -28,7 +44,15 @@ import numpy as np
 from repscope.dynamics.embedding import _check_int, as_trials, delay_embed
 from repscope.errors import InputError
 
-__all__ = ["DMDResult", "fit_dmd", "select_rank"]
+__all__ = ["DMDResult", "ResDMDResult", "fit_dmd", "resdmd_residuals", "select_rank"]
+
+
+def center_trials(trials: list[np.ndarray], center: bool) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Subtract the mean state over all time steps of all trials (``center=True``); returns (trials, mean)."""
+    if not center:
+        return trials, None
+    mean = np.concatenate(trials).mean(axis=0)
+    return [t - mean for t in trials], mean
 
 
 def select_rank(
@@ -97,8 +121,53 @@ class DMDResult:
     mean_: np.ndarray | None = None
     residual_: float = float("nan")
     extras: dict[str, Any] = field(default_factory=dict)
+    eig_residuals_: np.ndarray | None = None  # ResDMD residual of each eigenvalue (in-sample), same order
+    resdmd_threshold: float = 0.1
 
     title = "Dynamic mode decomposition"
+
+    @property
+    def spurious_(self) -> np.ndarray:
+        """Boolean mask: eigenvalues whose ResDMD residual exceeds ``resdmd_threshold``."""
+        if self.eig_residuals_ is None:
+            return np.zeros(len(self.eigenvalues_), dtype=bool)
+        return self.eig_residuals_ > self.resdmd_threshold
+
+    def _coordinates(self, data: Any, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+        """Ψ_X, Ψ_Y of held-out trajectories in this model's coordinates (projected, whitened, RRR-rotated)."""
+        trials = as_trials(data, name)
+        if self.modes_.shape[0] != trials[0].shape[1] * self.n_delays:
+            raise InputError(
+                f"{name} has {trials[0].shape[1]} dimensions but the model was fitted on "
+                f"{self.modes_.shape[0] // self.n_delays}; pass trajectories of the same system"
+            )
+        if self.mean_ is not None:
+            trials = [t - self.mean_ for t in trials]
+        emb = delay_embed(trials, self.n_delays, self.delay_interval, name=name)
+        k = self.modes_.shape[1]
+        S = self.singular_values_[:k]
+        xs, ys = [], []
+        for e in emb:
+            if e.shape[0] < 2:
+                continue
+            V = (e @ self.modes_) / S
+            if self.reduced_rank:
+                V = V @ self.extras["W"]
+            xs.append(V[:-1])
+            ys.append(V[1:])
+        if not xs:
+            raise InputError(f"{name} has no trial with ≥ 2 embedded steps; pass longer trajectories")
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def residuals(self, data: Any = None, threshold: float | None = None) -> ResDMDResult:
+        """ResDMD residual of every eigenpair (module docstring), on held-out ``data`` (same shapes as for
+        :func:`fit_dmd`) or, with ``data=None``, the in-sample values stored at fit time."""
+        thr = self.resdmd_threshold if threshold is None else float(threshold)
+        if data is None:
+            res = self.eig_residuals_ if self.eig_residuals_ is not None else np.full(self.rank_, np.nan)
+            return ResDMDResult(self.eigenvalues_, res, thr, held_out=False)
+        X, Y = self._coordinates(data)
+        return ResDMDResult(self.eigenvalues_, resdmd_residuals(self.A_, X, Y, self.eigenvalues_), thr, held_out=True)
 
     @property
     def explained_variance_(self) -> float:
@@ -116,7 +185,9 @@ class DMDResult:
         return self.modes_ @ (S[:, None] * A / S[None, :]) @ self.modes_.T
 
     def to_dict(self) -> dict:
-        return {
+        from repscope._result import to_jsonable
+
+        return to_jsonable({
             "rank": self.rank_,
             "n_delays": self.n_delays,
             "delay_interval": self.delay_interval,
@@ -128,34 +199,150 @@ class DMDResult:
             "residual": self.residual_,
             "eigenvalues_real": self.eigenvalues_.real,
             "eigenvalues_imag": self.eigenvalues_.imag,
-        }
+            "eig_residuals": self.eig_residuals_,
+            "resdmd_threshold": self.resdmd_threshold,
+            "spurious": self.spurious_,
+        })
 
     def summary(self) -> str:
         rho = float(np.max(np.abs(self.eigenvalues_)))
-        return (
+        text = (
             f"DMD rank {self.rank_} on {self.n_delays} delays (interval {self.delay_interval}), "
             f"{self.n_trials_} trial(s), {self.n_transitions_} transitions; explained variance "
             f"{self.explained_variance_:.3f}, spectral radius {rho:.3f}, relative one-step residual "
             f"{self.residual_:.3g}."
         )
+        n_sp = int(self.spurious_.sum())
+        if self.eig_residuals_ is not None:
+            text += f" ResDMD: {n_sp} of {self.rank_} eigenvalue(s) with residual > {self.resdmd_threshold:g}"
+            text += " (likely spurious)." if n_sp else "."
+        return text
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
         ev = self.eigenvalues_
-        rows = [[i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{abs(e):.4f}"] for i, e in enumerate(ev)]
-        return ["#", "Re λ", "Im λ", "|λ|"], rows
+        res = self.eig_residuals_ if self.eig_residuals_ is not None else np.full(len(ev), np.nan)
+        sp = self.spurious_
+        rows = [
+            [i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{abs(e):.4f}", f"{r:.3g}", "yes" if f else ""]
+            for i, (e, r, f) in enumerate(zip(ev, res, sp))
+        ]
+        return ["#", "Re λ", "Im λ", "|λ|", "ResDMD residual", "spurious"], rows
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import axes_figure
 
-        fig, ax = subplots(figsize=(4, 4))
+        fig, ax = axes_figure(ax, (4, 4))
         th = np.linspace(0, 2 * np.pi, 256)
         ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
-        ax.scatter(self.eigenvalues_.real, self.eigenvalues_.imag, s=18)
+        sp = self.spurious_
+        ax.scatter(self.eigenvalues_[~sp].real, self.eigenvalues_[~sp].imag, s=18, label="λ")
+        if sp.any():
+            ax.scatter(self.eigenvalues_[sp].real, self.eigenvalues_[sp].imag, s=22, marker="x", color="tab:red",
+                       label=f"spurious (res > {self.resdmd_threshold:g})")
+            ax.legend(fontsize=7)
         ax.set_aspect("equal")
         ax.set_xlabel("Re λ")
         ax.set_ylabel("Im λ")
         ax.set_title(f"DMD eigenvalues (rank {self.rank_})")
         fig.tight_layout()
+        return fig
+
+    def plotly(self):
+        return self.residuals().plotly()
+
+
+def resdmd_residuals(A: np.ndarray, X: np.ndarray, Y: np.ndarray, eigenvalues: np.ndarray | None = None) -> np.ndarray:
+    """ResDMD residuals ``‖Y g − λ X g‖/‖X g‖`` of the eigenpairs ``(λ, g)`` of ``K = Aᵀ`` (module docstring).
+
+    ``X``, ``Y``: (n_snapshots, r) coordinates at t and t+1. Returned in the order of ``eigenvalues``
+    (default ``eigvals(A)``), matched to ``eig(Aᵀ)`` by minimum-cost assignment.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    w, Gv = np.linalg.eig(np.asarray(A).T)
+    XG, YG = X @ Gv, Y @ Gv
+    res = np.linalg.norm(YG - XG * w[None, :], axis=0) / np.maximum(np.linalg.norm(XG, axis=0), 1e-300)
+    if eigenvalues is None:
+        return res
+    rows, cols = linear_sum_assignment(np.abs(np.asarray(eigenvalues)[:, None] - w[None, :]))
+    out = np.empty(len(eigenvalues))
+    out[rows] = res[cols]
+    return out
+
+
+@dataclass
+class ResDMDResult:
+    """ResDMD residual per DMD eigenvalue; ``flagged`` = residual above ``threshold`` (likely spurious)."""
+
+    eigenvalues: np.ndarray
+    residuals: np.ndarray
+    threshold: float
+    held_out: bool = False
+
+    title = "ResDMD residuals of the DMD eigenvalues"
+
+    @property
+    def flagged(self) -> np.ndarray:
+        return self.residuals > self.threshold
+
+    def to_dict(self) -> dict:
+        from repscope._result import to_jsonable
+
+        return to_jsonable(
+            {
+                "eigenvalues_real": self.eigenvalues.real,
+                "eigenvalues_imag": self.eigenvalues.imag,
+                "residuals": self.residuals,
+                "threshold": self.threshold,
+                "flagged": self.flagged,
+                "held_out": self.held_out,
+            }
+        )
+
+    def summary(self) -> str:
+        where = "held-out data" if self.held_out else "the fitting data"
+        return (
+            f"ResDMD on {where}: {int(self.flagged.sum())} of {len(self.residuals)} eigenvalue(s) have residual > "
+            f"{self.threshold:g} (likely spurious); median residual {np.nanmedian(self.residuals):.3g}."
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        rows = [
+            [i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{r:.3g}", "yes" if f else ""]
+            for i, (e, r, f) in enumerate(zip(self.eigenvalues, self.residuals, self.flagged))
+        ]
+        return ["#", "Re λ", "Im λ", "residual", "spurious"], rows
+
+    def plot(self, ax: Any = None):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(4.6, 4))
+        else:
+            fig = ax.figure
+        th = np.linspace(0, 2 * np.pi, 256)
+        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        sc = ax.scatter(self.eigenvalues.real, self.eigenvalues.imag, c=self.residuals, cmap="viridis_r", s=24)
+        f = self.flagged
+        ax.scatter(self.eigenvalues[f].real, self.eigenvalues[f].imag, s=80, facecolors="none", edgecolors="red")
+        fig.colorbar(sc, ax=ax, label="ResDMD residual")
+        ax.set_aspect("equal")
+        ax.set_title(f"ResDMD (red: residual > {self.threshold:g})", fontsize=9)
+        return fig
+
+    def plotly(self):
+        import plotly.graph_objects as go
+
+        th = np.linspace(0, 2 * np.pi, 256)
+        fig = go.Figure()
+        fig.add_scatter(x=np.cos(th), y=np.sin(th), mode="lines", line={"color": "#bbb"}, hoverinfo="skip",
+                        showlegend=False)
+        txt = [f"λ = {e.real:.4f}{e.imag:+.4f}i<br>residual {r:.3g}{' (spurious)' if fl else ''}"
+               for e, r, fl in zip(self.eigenvalues, self.residuals, self.flagged)]
+        fig.add_scatter(x=self.eigenvalues.real, y=self.eigenvalues.imag, mode="markers", text=txt, hoverinfo="text",
+                        marker={"color": self.residuals, "colorscale": "Viridis", "reversescale": True,
+                                "showscale": True, "colorbar": {"title": "residual"}}, showlegend=False)
+        fig.update_layout(title=self.title, xaxis_title="Re λ", yaxis_title="Im λ", yaxis={"scaleanchor": "x"})
         return fig
 
 
@@ -170,6 +357,7 @@ def fit_dmd(
     ridge: float = 1e-8,
     reduced_rank: bool = False,
     center: bool = False,
+    resdmd_threshold: float = 0.1,
     name: str = "X",
 ) -> DMDResult:
     """Fit a HAVOK DMD model to trajectories (see the module docstring for the algorithm).
@@ -182,16 +370,14 @@ def fit_dmd(
     ridge : ridge penalty λ in ``(V⁻ᵀV⁻ + λI)⁻¹`` (reference default 1e-8).
     reduced_rank : reduced-rank regression instead of principal-component regression.
     center : subtract the mean state before embedding (the reference does not).
+    resdmd_threshold : eigenvalues whose in-sample ResDMD residual exceeds this are flagged ``spurious_``.
 
     Returns a :class:`DMDResult`; ``A_`` is r×r.
     """
     trials = as_trials(data, name)
     if ridge is None or not np.isfinite(ridge) or ridge < 0:
         raise InputError(f"ridge={ridge!r} must be a finite number ≥ 0")
-    mean = None
-    if center:
-        mean = np.concatenate(trials).mean(axis=0)
-        trials = [t - mean for t in trials]
+    trials, mean = center_trials(trials, center)
     emb = delay_embed(trials, n_delays, delay_interval, name=name)
     n_delays, delay_interval = int(n_delays), int(delay_interval)
     lengths = [e.shape[0] for e in emb]
@@ -222,6 +408,7 @@ def fit_dmd(
         modes = U[:, :r]
         resid = np.linalg.norm(Vp - Vm @ A.T) / max(np.linalg.norm(Vp), 1e-300)
         extras: dict[str, Any] = {}
+        Zm, Zp = Vm, Vp
     else:
         m = select_rank(s)  # all numerically non-zero components
         Vm, Vp = Vfull[idx_minus, :m], Vfull[idx_plus, :m]
@@ -234,12 +421,15 @@ def fit_dmd(
         modes = U[:, :m]
         resid = np.linalg.norm(Vp - fitted @ W @ W.T) / max(np.linalg.norm(Vp), 1e-300)
         extras = {"rrr_singular_values": sf, "W": W}
+        Zm, Zp = Vm @ W, Vp @ W
     if r > n_trans:
         raise InputError(
             f"rank={r} exceeds the number of transitions ({n_trans}); the regression is underdetermined — "
             f"lower the rank or pass more/longer trials"
         )
     eig = np.linalg.eigvals(A)
+    if not np.isfinite(resdmd_threshold) or resdmd_threshold < 0:
+        raise InputError(f"resdmd_threshold={resdmd_threshold!r} must be a finite number ≥ 0")
     return DMDResult(
         A_=A,
         eigenvalues_=eig,
@@ -255,4 +445,6 @@ def fit_dmd(
         mean_=mean,
         residual_=float(resid),
         extras=extras,
+        eig_residuals_=resdmd_residuals(A, Zm, Zp, eig),
+        resdmd_threshold=float(resdmd_threshold),
     )

@@ -2,7 +2,8 @@
 
 Point clouds (:mod:`.clouds`), Vietoris–Rips persistence (:func:`persistence` → :class:`Diagrams`),
 diagram distances (:func:`diagram_distance`), PH layer-distance matrices and their comparison with
-similarity matrices (:mod:`.layers`), and mapper graphs (:func:`mapper` → :class:`MapperGraph`).
+similarity matrices (:mod:`.layers`), diagram summaries per layer — persistence landscapes, persistence
+entropy, Betti curves (:mod:`.summaries`) — and mapper graphs (:func:`mapper` → :class:`MapperGraph`).
 Method: Purvine et al. (2022), "Experimental observations of the topology of convolutional neural network
 activations", arXiv 2212.00222. The similarity-registry entries (``ph_sliced_wasserstein``, …) live in
 :mod:`repscope.topology.measures`.
@@ -43,8 +44,24 @@ from repscope.topology.layers import (
 )
 from repscope.topology.mapper import MapperGraph, MapperTrend, knn_elbow_eps, mapper, mapper_trend
 from repscope.topology.persistence import Diagrams, persistence
+from repscope.topology.summaries import (
+    BettiCurve,
+    LayerSummaries,
+    PersistenceLandscape,
+    betti_curve,
+    layer_summaries,
+    persistence_entropy,
+    persistence_landscape,
+)
 
 __all__ = [
+    "BettiCurve",
+    "LayerSummaries",
+    "PersistenceLandscape",
+    "betti_curve",
+    "layer_summaries",
+    "persistence_entropy",
+    "persistence_landscape",
     "CLOUD_KINDS",
     "DIAGRAM_METRICS",
     "Diagrams",

@@ -1,13 +1,17 @@
 """Mapper graphs of a layer's point cloud (Singh, Mémoli & Carlsson 2007; recipe of Purvine et al. 2022).
 
-1. Lens f: X → R — the L2 norm of each activation vector (paper), the first principal component, or a
-   user-given array.
+1. Lens f: X → R — the L2 norm of each activation vector (paper), the first principal component, a
+   user-given array, a callable ``f(X)``, or any scikit-learn transformer (first column of
+   ``fit_transform(X)``, as KeplerMapper's ``projection=``).
 2. Cover of f(X) by ``n_intervals`` closed intervals of equal length ℓ with fractional ``overlap`` g:
-   ℓ = (max f − min f) / (n − (n − 1) g), interval i starts at min f + i ℓ (1 − g).
+   ℓ = (max f − min f) / (n − (n − 1) g), interval i starts at min f + i ℓ (1 − g); or explicit
+   ``intervals`` (e.g. KeplerMapper's cubes ``[c − r, c + r]``).
 3. Cluster each preimage with DBSCAN (``min_samples`` = 5 in the paper) whose ε is the elbow of the
    sorted k-NN distance curve of the whole cloud (point farthest from the chord joining the curve's
-   ends), or with single linkage cut at ε. Noise (DBSCAN noise; single-linkage groups smaller than
-   ``min_samples``) belongs to no node.
+   ends), with single linkage cut at ε, or with any scikit-learn-style clusterer object (``fit_predict``,
+   or ``fit`` + ``labels_``; cloned per preimage; preimages smaller than its ``min_samples`` /
+   ``min_cluster_size`` / ``n_clusters`` are skipped, as in KeplerMapper). Noise (label −1; single-linkage
+   groups smaller than ``min_samples``) belongs to no node.
 4. One node per cluster, one edge per pair of clusters sharing a point (weight = shared points).
 
 Purity (given class labels): a node's purity is the share of its majority class; *node-wise purity* is
@@ -16,9 +20,16 @@ class c, the expected share of class c in a node that holds it. The class co-occ
 K[a, b] = Σ_v n_a(v) n_b(v)/|v|, normalised to unit diagonal, shows which classes share nodes (the
 "hierarchy" view: classes merged at a layer have K ≈ 1).
 
-Own implementation (≈150 lines) rather than KeplerMapper / gudhi's MapperComplex: we need member ids,
-per-node class counts and our own interactive view anyway; ``benchmarks/topology.py`` compares speed with
-KeplerMapper on the same cover and clustering.
+Inspecting nodes (KeplerMapper's ``custom_tooltips``): :meth:`MapperGraph.members` gives a node's row
+indices; with ``images=`` (one image per row) each node keeps up to ``n_tooltips`` member thumbnails as
+small base64 PNG data URIs, with ``texts=`` text snippets, otherwise the members' leading coordinates —
+in ``to_dict()["nodes"][i]["tooltips"]`` and in the interactive view (hover text; thumbnails in the
+markers' ``customdata``).
+
+Own implementation rather than KeplerMapper / gudhi's MapperComplex: we need member ids, per-node class
+counts and our own interactive view anyway. On KeplerMapper's own cover (``intervals``) and clusterer the
+node member sets and edges are identical (``tests/topology/data/kmapper_graph.json``, made by
+``benchmarks/make_mapper_fixture.py``); ``benchmarks/topology.py`` compares speed.
 """
 
 from __future__ import annotations
@@ -28,12 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.results import to_jsonable
 from repscope.validation import as_2d
 
 __all__ = [
+    "thumbnail_png",
     "MapperGraph",
     "MapperTrend",
     "mapper",
@@ -67,7 +80,8 @@ def knn_elbow_eps(X: Any, k: int = 5) -> float:
 
 
 def mapper_lens(X: np.ndarray, lens: Any = "l2norm") -> tuple[np.ndarray, str]:
-    """Lens values (n,) and a name: "l2norm", "pca" (first principal component score) or an array."""
+    """Lens values (n,) and a name: "l2norm", "pca" (first principal component score), an array of n values,
+    a callable ``lens(X)`` returning n values, or a transformer with ``fit_transform`` (first column)."""
     if isinstance(lens, str):
         if lens == "l2norm":
             return np.linalg.norm(X, axis=1), "L2 norm"
@@ -76,15 +90,33 @@ def mapper_lens(X: np.ndarray, lens: Any = "l2norm") -> tuple[np.ndarray, str]:
             _, _, Vt = np.linalg.svd(C, full_matrices=False)
             v = Vt[0] * np.sign(Vt[0][np.argmax(np.abs(Vt[0]))])  # deterministic sign
             return C @ v, "PC1"
-        raise InputError(f"lens={lens!r} is unknown; use 'l2norm', 'pca' or an array of n values")
-    f = np.asarray(lens, dtype=np.float64).reshape(-1)
+        raise InputError(
+            f"lens={lens!r} is unknown; use 'l2norm', 'pca', an array of n values, a callable or a transformer"
+        )
+    name = "user lens"
+    if hasattr(lens, "fit_transform"):
+        name = type(lens).__name__
+        vals = np.asarray(lens.fit_transform(X), dtype=np.float64)
+        vals = vals[:, 0] if vals.ndim == 2 else vals
+    elif callable(lens):
+        name = getattr(lens, "__name__", "user lens")
+        vals = lens(X)
+    else:
+        vals = lens
+    f = np.asarray(vals, dtype=np.float64)
+    if f.ndim == 2 and f.shape[1] == 1:
+        f = f[:, 0]
+    if f.ndim != 1:
+        raise InputError(
+            f"the lens gives an array of shape {f.shape}; mapper uses a 1-d lens — give one value per point"
+        )
     if f.shape[0] != X.shape[0]:
         raise InputError(
             f"the lens has {f.shape[0]} values but X has {X.shape[0]} points; give one per point"
         )
     if not np.isfinite(f).all():
         raise InputError("the lens contains NaN or Inf; give finite values")
-    return f, "user lens"
+    return f, name
 
 
 def cover_intervals(f: np.ndarray, n_intervals: int, overlap: float) -> np.ndarray:
@@ -120,7 +152,117 @@ def _cluster(Xs: np.ndarray, method: str, eps: float, min_samples: int) -> np.nd
         small = ids[counts < min_samples]  # like DBSCAN: groups below min_samples are noise
         lab[np.isin(lab, small)] = -1
         return lab
-    raise InputError(f"clusterer={method!r} is unknown; use 'dbscan' or 'single_linkage'")
+    raise InputError(
+        f"clusterer={method!r} is unknown; use 'dbscan', 'single_linkage' or a scikit-learn-style clusterer object"
+    )
+
+
+def _min_cluster_samples(est: Any) -> int:
+    """Smallest preimage an estimator is run on (KeplerMapper's rule: its n_clusters / min_cluster_size /
+    min_samples attribute, else 1)."""
+    for attr in ("n_clusters", "min_cluster_size", "min_samples"):
+        v = getattr(est, attr, None)
+        if isinstance(v, int | np.integer) and not isinstance(v, bool):
+            return int(v)
+    return 1
+
+
+def _cluster_object(est: Any, Xs: np.ndarray) -> np.ndarray:
+    """Labels of an arbitrary scikit-learn-style clusterer (cloned; fit_predict or fit + labels_)."""
+    if Xs.shape[0] < max(_min_cluster_samples(est), 1):
+        return np.full(Xs.shape[0], -1)
+    try:
+        from sklearn.base import clone
+
+        est = clone(est)
+    except Exception:  # not a scikit-learn estimator: use it as given (fit again on each preimage)
+        pass
+    if hasattr(est, "fit_predict"):
+        lab = est.fit_predict(Xs)
+    else:
+        lab = getattr(est.fit(Xs), "labels_", None)
+        lab = getattr(est, "labels_", None) if lab is None else lab
+    lab = np.asarray(lab) if lab is not None else None
+    if lab is None or lab.shape != (Xs.shape[0],) or not np.issubdtype(lab.dtype, np.integer):
+        raise InputError(
+            f"the clusterer {type(est).__name__} gave no integer label per point; pass an object with "
+            f"fit_predict(X) or fit(X) + labels_ (noise = -1), e.g. sklearn.cluster.DBSCAN(eps=…)"
+        )
+    return lab
+
+
+def _check_clusterer(clusterer: Any) -> None:
+    if isinstance(clusterer, str):
+        if clusterer not in ("dbscan", "single_linkage"):
+            _cluster(np.zeros((0, 1)), clusterer, 1.0, 1)  # raises with the list of choices
+        return
+    if not (hasattr(clusterer, "fit_predict") or hasattr(clusterer, "fit")):
+        raise InputError(
+            f"clusterer={clusterer!r} has neither fit_predict nor fit; pass 'dbscan', 'single_linkage' or a "
+            f"scikit-learn-style clusterer object"
+        )
+
+
+# ------------------------------------------------------------------------------------ tooltips
+
+
+def _as_images(images: Any, n: int) -> np.ndarray:
+    arr = np.asarray(images)
+    if arr.shape[0] != n:
+        raise InputError(f"images has {arr.shape[0]} entries but X has {n} points; give one image per point")
+    if arr.ndim == 4 and arr.shape[1] in (1, 3) and arr.shape[-1] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 1, -1)  # (n, C, H, W) → (n, H, W, C)
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 3 or (arr.ndim == 4 and arr.shape[-1] in (3, 4))):
+        raise InputError(
+            f"images has shape {arr.shape}; expected (n, H, W), (n, H, W, 1|3|4) or (n, 1|3, H, W) — reshape "
+            f"flattened pixels first"
+        )
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise InputError(f"images must be numeric (got dtype {arr.dtype})")
+    return arr
+
+
+def thumbnail_png(image: Any, max_size: int = 28) -> str:
+    """A small PNG of one image as a ``data:image/png;base64,…`` URI (min–max scaled to 0–255 per image,
+    strided down to at most ``max_size`` pixels per side)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    a = np.asarray(image, dtype=np.float64)
+    step = max(1, int(np.ceil(max(a.shape[0], a.shape[1]) / max_size)))
+    a = a[::step, ::step]
+    a = np.nan_to_num(a)
+    lo, hi = float(a.min()), float(a.max())
+    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    buf = io.BytesIO()
+    Image.fromarray(np.round(255 * a).astype(np.uint8)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _tooltips(members: np.ndarray, X: np.ndarray, images: np.ndarray | None, texts: list[str] | None,
+              k: int) -> list[dict[str, Any]]:
+    if k <= 0 or members.size == 0:
+        return []
+    pick = members[np.unique(np.linspace(0, members.size - 1, min(k, members.size)).astype(int))]
+    out = []
+    for i in pick.tolist():
+        tip: dict[str, Any] = {"index": int(i)}
+        if images is not None:
+            tip["image"] = thumbnail_png(images[i])
+        if texts is not None:
+            t = str(texts[i])
+            tip["text"] = t if len(t) <= 80 else t[:79] + "…"
+        if images is None and texts is None:
+            tip["values"] = [round(float(v), 4) for v in X[i, :8]]
+        out.append(tip)
+    return out
+
+
+
 
 
 @dataclass
@@ -145,6 +287,29 @@ class MapperGraph:
     @property
     def title(self) -> str:
         return f"Mapper graph{(' — ' + self.name) if self.name else ''}"
+
+    # --- node inspection -------------------------------------------------------------------------
+    def _node_index(self, node: int | str) -> int:
+        if isinstance(node, str):
+            for i, nd in enumerate(self.nodes):
+                if nd["id"] == node:
+                    return i
+            raise InputError(f"no node with id {node!r}; ids look like 'interval.cluster', e.g. {self.nodes[0]['id']!r}"
+                             if self.nodes else "the graph has no nodes")
+        i = int(node)
+        if not 0 <= i < len(self.nodes):
+            raise InputError(
+                f"node {node} is out of range; the graph has {len(self.nodes)} nodes (0..{len(self.nodes) - 1})"
+            )
+        return i
+
+    def members(self, node: int | str) -> np.ndarray:
+        """Row indices (into X) of the points in ``node`` (its position in ``nodes`` or its id, e.g. "3.0")."""
+        return np.asarray(self.nodes[self._node_index(node)]["members"])
+
+    def tooltips(self, node: int | str) -> list[dict[str, Any]]:
+        """The node's tooltip records: ``index`` plus ``image`` (PNG data URI), ``text`` or ``values``."""
+        return list(self.nodes[self._node_index(node)].get("tooltips", []))
 
     # --- graph facts -------------------------------------------------------------------------------
     def graph(self):
@@ -242,6 +407,7 @@ class MapperGraph:
                         "members": nd["members"],
                         "lens": nd["lens"],
                         "class_counts": {str(k): v for k, v in nd["class_counts"].items()},
+                        "tooltips": nd.get("tooltips", []),
                     }
                     for nd in self.nodes
                 ],
@@ -257,7 +423,9 @@ class MapperGraph:
         s = (
             f"{len(self.nodes)} nodes, {len(self.edges)} edges, {self.n_components()} connected components; "
             f"{100 * self.coverage():.0f}% of {self.n_points} points in some node (lens {self.lens_name}, "
-            f"{self.params['n_intervals']} intervals, overlap {self.params['overlap']}, ε={self.eps:.3g})."
+            f"{self.params['n_intervals']} intervals"
+            + (f", overlap {self.params['overlap']}" if self.params.get("overlap") is not None else "")
+            + (f", ε={self.eps:.3g})." if np.isfinite(self.eps) else f", {self.params['clusterer']}).")
         )
         if self.labels is not None and self.nodes:
             cp = self.class_purity()
@@ -359,6 +527,16 @@ class MapperGraph:
             for c, v in sorted(nd["class_counts"].items(), key=lambda kv: -kv[1])[:10]:
                 bar = "█" * max(1, int(round(20 * v / size)))
                 lines.append(f"{html.escape(str(c))}: {bar} {v}")
+        tips = nd.get("tooltips", [])
+        shown = [t for t in tips if "text" in t or "values" in t][:4]
+        if shown:
+            lines.append("members:")
+        for t in shown:
+            body = t["text"] if "text" in t else ", ".join(f"{v:.3g}" for v in t["values"])
+            lines.append(f"#{t['index']}: {html.escape(body)}")
+        n_img = sum("image" in t for t in tips)
+        if n_img:
+            lines.append(f"({n_img} member thumbnail(s) in customdata)")
         return "<br>".join(lines)
 
     def plotly(self):
@@ -373,6 +551,8 @@ class MapperGraph:
         ys = np.array([pos[i][1] for i in range(n)])
         msize = 6 + 24 * np.sqrt(sizes / sizes.max()) if n else sizes
         hover = [self._hover(i) for i in range(n)]
+        # per node: [id, member thumbnails (data URIs)] for a report that renders images on hover/click
+        custom = [[nd["id"], [t["image"] for t in nd.get("tooltips", []) if "image" in t]] for nd in self.nodes]
         lensv = np.array([nd["lens"] for nd in self.nodes])
         purity = self.node_purities()
         palette = [
@@ -430,6 +610,7 @@ class MapperGraph:
                 name=label,
                 visible=(k == 0),
                 showlegend=False,
+                customdata=custom,
             )
         n_modes = len(modes)
         buttons = [
@@ -488,18 +669,25 @@ def mapper(
     lens: Any = "l2norm",
     n_intervals: int = 10,
     overlap: float = 0.3,
-    clusterer: str = "dbscan",
+    intervals: ArrayLike | None = None,
+    clusterer: Any = "dbscan",
     min_samples: int = 5,
     eps: float | None = None,
+    images: ArrayLike | None = None,
+    texts: list[str] | None = None,
+    n_tooltips: int = 4,
     name: str = "",
     seed: int = 0,
 ) -> MapperGraph:
     """Mapper graph of the point cloud ``X`` (n, d), with optional per-point class ``labels``.
 
-    ``lens``: "l2norm" (paper), "pca" or an (n,) array; ``n_intervals``/``overlap``: the cover (paper: 10 at
-    0.5 or 40 at 0.3); ``clusterer``: "dbscan" (``min_samples``, paper 5) or "single_linkage"; ``eps``:
-    clustering scale, default the k-NN elbow (k = ``min_samples``) of the whole cloud; ``seed``: layout.
-    Node members are row indices into ``X``.
+    ``lens``: "l2norm" (paper), "pca", an (n,) array, a callable ``lens(X)`` or a transformer with
+    ``fit_transform``; ``n_intervals``/``overlap``: the cover (paper: 10 at 0.5 or 40 at 0.3), or explicit
+    closed ``intervals`` (m, 2); ``clusterer``: "dbscan" (``min_samples``, paper 5), "single_linkage" or any
+    scikit-learn-style clusterer object; ``eps``: scale of the built-in clusterers, default the k-NN elbow
+    (k = ``min_samples``) of the whole cloud; ``images`` (one image per point) / ``texts`` (one string per
+    point): member tooltips, ``n_tooltips`` per node (values of the leading coordinates when neither is
+    given; 0 = none); ``seed``: layout. Node members are row indices into ``X`` (:meth:`MapperGraph.members`).
     """
     A = as_2d(X, "X")
     if np.all(A == A[:1]):
@@ -515,17 +703,27 @@ def mapper(
         classes = sorted(np.unique(lab).tolist(), key=lambda v: (str(type(v)), v))
     if int(min_samples) < 1:
         raise InputError(f"min_samples={min_samples} must be ≥ 1")
+    _check_clusterer(clusterer)
+    imgs = _as_images(images, A.shape[0]) if images is not None else None
+    if texts is not None and len(texts) != A.shape[0]:
+        raise InputError(f"texts has {len(texts)} entries but X has {A.shape[0]} points; give one per point")
     f, lens_name = mapper_lens(A, lens)
-    iv = cover_intervals(f, n_intervals, overlap)
-    eps_v = knn_elbow_eps(A, k=int(min_samples)) if eps is None else float(eps)
-    if not eps_v > 0:
+    if intervals is not None:
+        iv = np.asarray(intervals, dtype=np.float64)
+        if iv.ndim != 2 or iv.shape[1] != 2 or len(iv) < 1 or not np.isfinite(iv).all() or np.any(iv[:, 1] < iv[:, 0]):
+            raise InputError("intervals must be a finite (m, 2) array of [low, high] with low ≤ high")
+    else:
+        iv = cover_intervals(f, n_intervals, overlap)
+    builtin = isinstance(clusterer, str)
+    eps_v = (knn_elbow_eps(A, k=int(min_samples)) if eps is None else float(eps)) if builtin else float("nan")
+    if builtin and not eps_v > 0:
         raise InputError(f"eps={eps} must be > 0")
     nodes: list[dict[str, Any]] = []
     for k, (a, b) in enumerate(iv):
         idx = np.flatnonzero((f >= a) & (f <= b))
         if idx.size == 0:
             continue
-        cl = _cluster(A[idx], clusterer, eps_v, int(min_samples))
+        cl = _cluster(A[idx], clusterer, eps_v, int(min_samples)) if builtin else _cluster_object(clusterer, A[idx])
         for c in sorted(set(cl.tolist()) - {-1}):
             mem = idx[cl == c]
             counts: dict[Any, int] = {}
@@ -539,6 +737,7 @@ def mapper(
                     "members": mem,
                     "class_counts": counts,
                     "lens": float(f[mem].mean()),
+                    "tooltips": _tooltips(mem, A, imgs, texts, int(n_tooltips)),
                 }
             )
     # edges: nodes sharing a point
@@ -566,11 +765,13 @@ def mapper(
         name=name,
         seed=int(seed),
         params={
-            "n_intervals": int(n_intervals),
-            "overlap": float(overlap),
-            "clusterer": clusterer,
+            "n_intervals": int(len(iv)),
+            "overlap": float(overlap) if intervals is None else None,
+            "cover": "equal intervals" if intervals is None else "given intervals",
+            "clusterer": clusterer if builtin else repr(clusterer),
             "min_samples": int(min_samples),
-            "eps_rule": "knn_elbow" if eps is None else "given",
+            "eps_rule": ("knn_elbow" if eps is None else "given") if builtin else "clusterer object",
+            "tooltips": "images" if imgs is not None else "texts" if texts is not None else "values",
         },
     )
 

@@ -1,0 +1,508 @@
+"""InputDSA: DMD with control, separating intrinsic dynamics from input coupling (Huang, Ostrow et al. 2025).
+
+Model (linear time-invariant with inputs, on delay-embedded states ``h_t``)::
+
+    h_{t+1} = A h_t + B u_t                                                         (DMDc)
+
+**DMDc** (Proctor, Brunton & Kutz 2016, "Dynamic mode decomposition with control", SIAM J. Appl. Dyn.
+Syst. 15:142; the DMDc of the reference package ``dsa-metric`` ≥ 2.0, class ``DMDc``):
+
+1. delay-embed every trial of the states (``n_delays`` copies ``delay_interval`` apart, current state
+   first, as in :func:`repscope.dynamics.delay_embed`); the inputs are aligned to the *current* time of each
+   embedding row (optionally delay-embedded too, ``n_input_delays``);
+2. thin SVD of the stacked embedding ``H = V S Uᵀ``; the state coordinates are the orthonormal projection
+   ``z_t = U_rᵀ h_t`` onto the top ``r`` principal directions — *not whitened*, so that ``Ã = U_rᵀ A U_r`` is
+   orthogonally similar to the true operator whenever ``U_r`` spans the states, which makes the intrinsic
+   comparison independent of how strongly the inputs drive the system (the reference's ``A_tilde`` uses the
+   same unwhitened projection);
+3. pair consecutive rows *within* each trial and solve the ridge regression
+   ``[Ã B̃] = argmin ‖Z⁺ − Ã Z⁻ − B̃ U⁻‖² + λ‖[Ã B̃]‖²``; in embedding coordinates
+   ``A = U_r Ã U_rᵀ``, ``B = U_r B̃`` (reference: ``A_havok_dmd``/``B_havok_dmd``).
+
+**Subspace DMDc** (N4SID, van Overschee & De Moor 1994, "N4SID: subspace algorithms for the identification
+of combined deterministic–stochastic systems", Automatica 30:75; the reference's ``SubspaceDMDc``), for
+partially observed systems ``x_{t+1} = A x_t + B u_t``, ``y_t = C x_t``: block-Hankel matrices of past
+(``p = n_delays`` steps) and future (``f = p``) inputs and outputs, built within trials; the oblique
+projection ``O = Y_f /_{U_f} [U_p; Y_p] = L_p Z_p`` with ``[L_u L_p] = Y_f [U_f; Z_p]⁺`` (≈ ``Γ_f X_f``);
+SVD ``O = U S Vᵀ`` truncated at the state order ``n``; states ``X̂ = S^{1/2} Vᵀ``, ``Γ = U S^{1/2}``,
+``C = Γ[:N]``; then ``A, B`` by ridge regression of ``x̂_{j+1}`` on ``(x̂_j, u_{j+p})`` within trials.
+``A, B, C`` are determined up to an invertible change of basis; the Markov parameters ``C A^k B`` are not.
+
+**Distances** between two fitted systems (Huang, Ostrow et al. 2025, "InputDSA"), all after scaling each
+matrix to unit Frobenius norm:
+
+- ``state`` (intrinsic dynamics): the DSA distance between ``Ã₁`` and ``Ã₂`` up to an orthogonal
+  similarity, ``arccos max_{C∈O(r)} tr(Â₁ᵀ C Â₂ Cᵀ)`` (:func:`similarity_transform_distance`, converged);
+- ``input`` (input coupling): ``arccos max_{C∈O(r)} tr(B̂₁ᵀ C B̂₂)`` — orthogonal Procrustes, closed form
+  ``max = Σ σ_i(B̂₁ B̂₂ᵀ)`` (Schönemann 1966);
+- ``joint``: the same Procrustes distance between the controllability matrices
+  ``K = [B, AB, …, A^{r−1}B]`` (the reference builds ``[B, AB, AᵀB, A²B, (Aᵀ)²B, …]`` instead).
+
+With a single input channel ``B`` is one vector and any vector can be rotated onto any other, so the
+``input`` distance is 0 by construction; the ``joint`` distance (which ties ``B`` to ``A``) is then the
+informative one (the same holds for the reference's ``compare="control"``).
+
+``score="euclidean"`` gives the chordal versions ``‖X̂ − C Ŷ …‖_F = sqrt(2 − 2 cos)``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from repscope._result import to_jsonable
+from repscope.dynamics.dmd import center_trials, select_rank
+from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
+from repscope.errors import InputError
+
+__all__ = ["DMDcResult", "InputDSAResult", "fit_dmdc", "fit_subspace_dmdc", "input_dsa", "procrustes_angle"]
+
+_SCORES = ("angular", "euclidean")
+_METHODS = ("dmdc", "subspace")
+
+
+def _paired(data: Any, inputs: Any, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Validate states and inputs: same number of trials, same length per trial."""
+    trials = as_trials(data, name)
+    if inputs is None:
+        raise InputError(f"no inputs given for {name}; InputDSA needs the input u_t that drives each trial")
+    us = as_trials(inputs, f"{name} inputs")
+    if len(us) != len(trials):
+        raise InputError(
+            f"{name} has {len(trials)} trial(s) but its inputs have {len(us)}; give one input trajectory per trial"
+        )
+    for k, (x, u) in enumerate(zip(trials, us)):
+        if x.shape[0] != u.shape[0]:
+            raise InputError(
+                f"{name} trial {k} has {x.shape[0]} time steps but its input has {u.shape[0]}; states and "
+                f"inputs must be sampled at the same times"
+            )
+    return trials, us
+
+
+@dataclass
+class DMDcResult:
+    """A fitted linear model with inputs ``z_{t+1} = A_ z_t + B_ u_t`` (fitted attributes end in ``_``).
+
+    ``method`` is "dmdc" (``z`` = projection of the delay embedding on ``basis_``) or "subspace" (``z`` = the
+    N4SID state, observed through ``C_``). ``B_`` has one column per (delayed) input dimension.
+    """
+
+    A_: np.ndarray
+    B_: np.ndarray
+    eigenvalues_: np.ndarray
+    singular_values_: np.ndarray
+    rank_: int
+    method: str
+    n_delays: int
+    delay_interval: int
+    n_input_delays: int
+    ridge: float
+    n_trials_: int
+    n_transitions_: int
+    residual_: float
+    basis_: np.ndarray | None = None  # dmdc: (N·d, r) orthonormal U_r
+    C_: np.ndarray | None = None  # subspace: (N, n) observation matrix
+    mean_: np.ndarray | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return "DMD with control" + (" (subspace)" if self.method == "subspace" else "")
+
+    @property
+    def A_embedded_(self) -> np.ndarray:
+        """DMDc: the state operator in delay-embedding coordinates ``U_r Ã U_rᵀ``."""
+        if self.basis_ is None:
+            raise InputError("A_embedded_ exists for method='dmdc' only; subspace models are defined up to basis")
+        return self.basis_ @ self.A_ @ self.basis_.T
+
+    @property
+    def B_embedded_(self) -> np.ndarray:
+        """DMDc: the input operator in delay-embedding coordinates ``U_r B̃``."""
+        if self.basis_ is None:
+            raise InputError("B_embedded_ exists for method='dmdc' only; subspace models are defined up to basis")
+        return self.basis_ @ self.B_
+
+    def markov_parameters(self, k: int = 5) -> np.ndarray:
+        """``(k, N_out, m)``: impulse responses ``O A^j B`` for j < k (basis-independent), with ``O`` = ``C_``
+        (subspace) or ``basis_`` (DMDc, in embedding coordinates)."""
+        O = self.C_ if self.C_ is not None else self.basis_
+        out, M = [], self.B_
+        for _ in range(int(k)):
+            out.append(O @ M)
+            M = self.A_ @ M
+        return np.stack(out)
+
+    def to_dict(self) -> dict:
+        return to_jsonable(
+            {
+                "method": self.method,
+                "rank": self.rank_,
+                "n_delays": self.n_delays,
+                "delay_interval": self.delay_interval,
+                "n_input_delays": self.n_input_delays,
+                "ridge": self.ridge,
+                "n_trials": self.n_trials_,
+                "n_transitions": self.n_transitions_,
+                "residual": self.residual_,
+                "eigenvalues_real": self.eigenvalues_.real,
+                "eigenvalues_imag": self.eigenvalues_.imag,
+                "input_gain": np.linalg.norm(self.B_, axis=0),
+                "A": self.A_,
+                "B": self.B_,
+            }
+        )
+
+    def summary(self) -> str:
+        rho = float(np.max(np.abs(self.eigenvalues_)))
+        return (
+            f"{self.title}: rank {self.rank_}, {self.B_.shape[1]} input channel(s), {self.n_trials_} trial(s), "
+            f"{self.n_transitions_} transitions; spectral radius {rho:.3f}, ‖B‖_F {np.linalg.norm(self.B_):.3g}, "
+            f"relative one-step residual {self.residual_:.3g}."
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        rows = [[i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{abs(e):.4f}"] for i, e in enumerate(self.eigenvalues_)]
+        return ["#", "Re λ", "Im λ", "|λ|"], rows
+
+    def plot(self, ax: Any = None):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(4, 4))
+        else:
+            fig = ax.figure
+        th = np.linspace(0, 2 * np.pi, 256)
+        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        ax.scatter(self.eigenvalues_.real, self.eigenvalues_.imag, s=18)
+        ax.set_aspect("equal")
+        ax.set_xlabel("Re λ")
+        ax.set_ylabel("Im λ")
+        ax.set_title(f"{self.title}: eigenvalues of A (rank {self.rank_})", fontsize=9)
+        return fig
+
+    def plotly(self):
+        import plotly.graph_objects as go
+
+        th = np.linspace(0, 2 * np.pi, 256)
+        fig = go.Figure()
+        fig.add_scatter(x=np.cos(th), y=np.sin(th), mode="lines", line={"color": "#bbb"}, hoverinfo="skip",
+                        showlegend=False)
+        fig.add_scatter(x=self.eigenvalues_.real, y=self.eigenvalues_.imag, mode="markers", name="λ(A)")
+        fig.update_layout(title=html.escape(self.title), xaxis_title="Re λ", yaxis_title="Im λ",
+                          yaxis={"scaleanchor": "x"})
+        return fig
+
+
+def _ridge(Z: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
+    """``W = argmin ‖Y − W Z‖² + λ‖W‖²`` for column data ``Z`` (p×n), ``Y`` (q×n)."""
+    G = Z @ Z.T + ridge * np.eye(Z.shape[0])
+    return np.linalg.solve(G, Z @ Y.T).T
+
+
+def _check_common(ridge: float, n_delays: Any, delay_interval: Any, n_input_delays: Any) -> tuple[int, int, int]:
+    if ridge is None or not np.isfinite(ridge) or ridge < 0:
+        raise InputError(f"ridge={ridge!r} must be a finite number ≥ 0")
+    return (
+        _check_int(n_delays, "n_delays", 1),
+        _check_int(delay_interval, "delay_interval", 1),
+        _check_int(n_input_delays, "n_input_delays", 1),
+    )
+
+
+def fit_dmdc(
+    data: ArrayLike | list,
+    inputs: ArrayLike | list,
+    n_delays: int = 1,
+    delay_interval: int = 1,
+    *,
+    rank: int | None = None,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    n_input_delays: int = 1,
+    ridge: float = 1e-8,
+    center: bool = False,
+    name: str = "X",
+) -> DMDcResult:
+    """Fit DMD with control ``h_{t+1} = A h_t + B u_t`` on delay-embedded states (module docstring).
+
+    ``data``: states ``(T, N)``, ``(K, T, N)`` or a list of trials; ``inputs``: the same structure with
+    ``M`` input dimensions and the same number of time steps per trial. ``rank`` (or ``rank_thresh`` /
+    ``rank_explained_variance``) sets the state dimension r (default: full numerical rank). ``ridge`` is λ
+    of the joint ridge regression for ``[Ã B̃]``. Returns a :class:`DMDcResult` (method "dmdc").
+    """
+    trials, us = _paired(data, inputs, name)
+    n_delays, delay_interval, n_input_delays = _check_common(ridge, n_delays, delay_interval, n_input_delays)
+    trials, mean = center_trials(trials, center)
+    span_x = (n_delays - 1) * delay_interval
+    span_u = (n_input_delays - 1) * delay_interval
+    s0 = max(span_x, span_u)
+    Hs, Us = [], []
+    for k, (x, u) in enumerate(zip(trials, us)):
+        if x.shape[0] - s0 < 2:
+            raise InputError(
+                f"{name} trial {k} has T={x.shape[0]} steps, too short for the delays (span {s0}); DMDc needs ≥ 2 "
+                f"embedded steps per trial — use fewer delays or longer trials"
+            )
+        Hs.append(_embed_one(x, n_delays, delay_interval)[s0 - span_x :])
+        Us.append(_embed_one(u, n_input_delays, delay_interval)[s0 - span_u :])
+    H = np.concatenate(Hs)
+    if not np.any(H):
+        raise InputError(f"{name} is identically zero; DMDc is undefined for a constant-zero trajectory")
+    _, s, Uh = np.linalg.svd(H, full_matrices=False)
+    r = select_rank(s, rank, rank_thresh, rank_explained_variance)
+    Ur = Uh[:r].T
+    lengths = [h.shape[0] for h in Hs]
+    starts = np.cumsum([0, *lengths[:-1]])
+    im = np.concatenate([st + np.arange(L - 1) for st, L in zip(starts, lengths)])
+    Z = H @ Ur
+    Uall = np.concatenate(Us)
+    Zm, Zp, Um = Z[im].T, Z[im + 1].T, Uall[im].T
+    n_par = r + Um.shape[0]
+    if n_par > len(im):
+        raise InputError(
+            f"DMDc has {n_par} unknowns per state dimension but only {len(im)} transitions; lower the rank or "
+            f"pass more/longer trials"
+        )
+    AB = _ridge(np.vstack([Zm, Um]), Zp, ridge)
+    A, B = AB[:, :r], AB[:, r:]
+    resid = np.linalg.norm(Zp - A @ Zm - B @ Um) / max(np.linalg.norm(Zp), 1e-300)
+    return DMDcResult(
+        A_=A, B_=B, eigenvalues_=np.linalg.eigvals(A), singular_values_=s, rank_=int(r), method="dmdc",
+        n_delays=n_delays, delay_interval=delay_interval, n_input_delays=n_input_delays, ridge=float(ridge),
+        n_trials_=len(trials), n_transitions_=int(len(im)), residual_=float(resid), basis_=Ur, mean_=mean,
+    )
+
+
+def _block_hankel(x: np.ndarray, start: int, L: int, J: int) -> np.ndarray:
+    """``(L·dim, J)``: column j stacks x[start+j], …, x[start+j+L−1]."""
+    return np.concatenate([x[start + i : start + i + J].T for i in range(L)], axis=0)
+
+
+def fit_subspace_dmdc(
+    data: ArrayLike | list,
+    inputs: ArrayLike | list,
+    n_delays: int = 2,
+    *,
+    rank: int | None = None,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    ridge: float = 1e-8,
+    center: bool = False,
+    name: str = "X",
+) -> DMDcResult:
+    """Subspace DMDc (N4SID oblique projection; module docstring) for partially observed systems.
+
+    ``n_delays`` = past and future horizon p = f (must exceed the state order / observed dimensions);
+    ``rank`` = state order n (default: the smallest order explaining 99.9 % of the projection's energy, the
+    reference's default). Returns a :class:`DMDcResult` (method "subspace") with ``C_`` (N×n).
+    """
+    trials, us = _paired(data, inputs, name)
+    p, _, _ = _check_common(ridge, n_delays, 1, 1)
+    trials, mean = center_trials(trials, center)
+    Up, Yp, Uf, Yf, Js = [], [], [], [], []
+    for k, (y, u) in enumerate(zip(trials, us)):
+        J = y.shape[0] - 2 * p + 1
+        if J < 2:
+            raise InputError(
+                f"{name} trial {k} has T={y.shape[0]} steps; subspace DMDc with n_delays={p} needs T ≥ {2 * p + 1} "
+                f"(past + future windows) — use fewer delays or longer trials"
+            )
+        Up.append(_block_hankel(u, 0, p, J))
+        Yp.append(_block_hankel(y, 0, p, J))
+        Uf.append(_block_hankel(u, p, p, J))
+        Yf.append(_block_hankel(y, p, p, J))
+        Js.append(J)
+    Up, Yp, Uf, Yf = (np.concatenate(v, axis=1) for v in (Up, Yp, Uf, Yf))
+    if not np.any(Yf):
+        raise InputError(f"{name} is identically zero; subspace DMDc is undefined for it")
+    Zp = np.vstack([Up, Yp])
+    W = np.vstack([Uf, Zp])
+    if W.shape[0] > W.shape[1]:
+        raise InputError(
+            f"subspace DMDc with n_delays={p} has {W.shape[0]} regressors but only {W.shape[1]} windows; use fewer "
+            f"delays or more/longer trials"
+        )
+    L = _ridge(W, Yf, ridge)
+    O = L[:, Uf.shape[0] :] @ Zp  # oblique projection Y_f /_{U_f} Z_p
+    Uo, s, Vt = np.linalg.svd(O, full_matrices=False)
+    if rank is None and rank_thresh is None and rank_explained_variance is None:
+        rank_explained_variance = 0.999
+    n = select_rank(s, rank, rank_thresh, rank_explained_variance)
+    sh = np.sqrt(s[:n])
+    Xh = sh[:, None] * Vt[:n]  # (n, ΣJ)
+    Cmat = (Uo[:, :n] * sh)[: trials[0].shape[1]]
+    starts = np.cumsum([0, *Js[:-1]])
+    cur = np.concatenate([st + np.arange(J - 1) for st, J in zip(starts, Js)])
+    Umid = np.concatenate([u[p : p + J - 1] for u, J in zip(us, Js)]).T
+    Xm, Xn = Xh[:, cur], Xh[:, cur + 1]
+    AB = _ridge(np.vstack([Xm, Umid]), Xn, ridge)
+    A, B = AB[:, :n], AB[:, n:]
+    resid = np.linalg.norm(Xn - A @ Xm - B @ Umid) / max(np.linalg.norm(Xn), 1e-300)
+    return DMDcResult(
+        A_=A, B_=B, eigenvalues_=np.linalg.eigvals(A), singular_values_=s, rank_=int(n), method="subspace",
+        n_delays=p, delay_interval=1, n_input_delays=1, ridge=float(ridge), n_trials_=len(trials),
+        n_transitions_=int(len(cur)), residual_=float(resid), C_=Cmat, mean_=mean,
+    )
+
+
+def procrustes_angle(X: ArrayLike, Y: ArrayLike, score: str = "angular") -> float:
+    """Distance between ``X`` and ``Y`` (same shape) up to a left orthogonal transform, after unit-norm scaling.
+
+    ``cos = max_{C∈O(n)} tr(X̂ᵀ C Ŷ) = Σ σ_i(X̂ Ŷᵀ)`` (orthogonal Procrustes, Schönemann 1966); returns
+    ``arccos(cos)`` (angular, 0…π/2 for non-negative cos) or ``sqrt(2 − 2 cos)`` (euclidean).
+    """
+    if score not in _SCORES:
+        raise InputError(f"score={score!r} is unknown; use one of {_SCORES}")
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if X.shape != Y.shape:
+        raise InputError(f"cannot compare matrices of shapes {X.shape} and {Y.shape}; fit both with the same rank")
+    nx, ny = np.linalg.norm(X), np.linalg.norm(Y)
+    if nx == 0 or ny == 0:
+        raise InputError("an input operator is zero (the input does not drive the states); the angle is undefined")
+    cos = float(np.clip(np.linalg.svd((X / nx) @ (Y / ny).T, compute_uv=False).sum(), -1.0, 1.0))
+    return float(np.arccos(cos)) if score == "angular" else float(np.sqrt(max(2.0 - 2.0 * cos, 0.0)))
+
+
+def controllability_matrix(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``[B, AB, …, A^{r−1}B]`` (Kalman), ``(r, r·m)``."""
+    blocks, M = [], B
+    for _ in range(A.shape[0]):
+        blocks.append(M)
+        M = A @ M
+    return np.hstack(blocks)
+
+
+@dataclass
+class InputDSAResult:
+    """InputDSA between two systems: intrinsic (``state``), input-coupling (``input``) and ``joint`` distances."""
+
+    state: float
+    input: float
+    joint: float
+    score: str
+    fit_x: DMDcResult
+    fit_y: DMDcResult
+    info: Any = None  # SimilarityInfo for the state distance
+
+    title = "InputDSA — intrinsic vs input-driven dynamics"
+
+    def to_dict(self) -> dict:
+        d = {
+            "state": self.state,
+            "input": self.input,
+            "joint": self.joint,
+            "score": self.score,
+            "fit_x": self.fit_x.to_dict(),
+            "fit_y": self.fit_y.to_dict(),
+        }
+        if self.info is not None:
+            d["certificate"] = self.info.to_dict()
+        return to_jsonable(d)
+
+    def summary(self) -> str:
+        unit = " rad" if self.score == "angular" else ""
+        return (
+            f"InputDSA ({self.score}, {self.fit_x.method}, rank {self.fit_x.rank_}): intrinsic dynamics "
+            f"{self.state:.4g}{unit}, input coupling {self.input:.4g}{unit}, joint (controllability) "
+            f"{self.joint:.4g}{unit}."
+            + (" One input channel: the input-only distance is 0 by construction; read the joint distance."
+               if self.fit_x.B_.shape[1] == 1 else "")
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        return ["component", f"distance ({self.score})"], [
+            ["intrinsic (A)", round(self.state, 6)],
+            ["input coupling (B)", round(self.input, 6)],
+            ["joint ([B, AB, …])", round(self.joint, 6)],
+        ]
+
+    def plot(self, ax: Any = None):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        else:
+            fig = ax.figure
+        ax.bar(["intrinsic A", "input B", "joint"], [self.state, self.input, self.joint],
+               color=["tab:blue", "tab:orange", "tab:green"])
+        ax.set_ylabel(f"distance ({self.score})")
+        ax.set_title("InputDSA", fontsize=10)
+        return fig
+
+    def plotly(self):
+        import plotly.graph_objects as go
+
+        return go.Figure(
+            go.Bar(x=["intrinsic A", "input B", "joint"], y=[self.state, self.input, self.joint]),
+            layout={"title": "InputDSA", "yaxis_title": f"distance ({self.score})"},
+        )
+
+
+def _fit_any(system: Any, inputs: Any, method: str, name: str, kw: dict) -> DMDcResult:
+    if isinstance(system, DMDcResult):
+        return system
+    if method == "dmdc":
+        return fit_dmdc(system, inputs, name=name, **kw)
+    kw = {k: v for k, v in kw.items() if k not in ("delay_interval", "n_input_delays")}
+    return fit_subspace_dmdc(system, inputs, name=name, **kw)
+
+
+def input_dsa(
+    X: Any,
+    X_inputs: Any,
+    Y: Any,
+    Y_inputs: Any,
+    n_delays: int = 1,
+    delay_interval: int = 1,
+    rank: int | None = None,
+    score: str = "angular",
+    *,
+    method: str = "dmdc",
+    n_input_delays: int = 1,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    ridge: float = 1e-8,
+    center: bool = False,
+    n_random: int = 6,
+    seed: int = 0,
+) -> InputDSAResult:
+    """InputDSA between two input-driven systems (Huang, Ostrow et al. 2025; module docstring).
+
+    ``X``/``Y``: states (as :func:`fit_dmdc`) or fitted :class:`DMDcResult`; ``X_inputs``/``Y_inputs``: their
+    inputs (ignored for fitted results). ``method``: "dmdc" or "subspace" (:func:`fit_subspace_dmdc`; there
+    ``n_delays`` is the past/future horizon, default order rule as there). Both fits need the same rank and
+    input width. ``seed``/``n_random`` drive the random starts of the state-distance optimiser.
+    """
+    if score not in _SCORES:
+        raise InputError(f"score={score!r} is unknown; use one of {_SCORES}")
+    if method not in _METHODS:
+        raise InputError(f"method={method!r} is unknown; use one of {_METHODS}")
+    kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, rank_thresh=rank_thresh,
+              rank_explained_variance=rank_explained_variance, ridge=ridge, center=center,
+              n_input_delays=n_input_delays)
+    fx = _fit_any(X, X_inputs, method, "X", kw)
+    fy = _fit_any(Y, Y_inputs, method, "Y", kw)
+    if fx.rank_ != fy.rank_:
+        raise InputError(
+            f"the fitted models have state dimensions {fx.rank_} (X) and {fy.rank_} (Y); pass the same rank=… for "
+            f"both"
+        )
+    if fx.B_.shape[1] != fy.B_.shape[1]:
+        raise InputError(
+            f"X has {fx.B_.shape[1]} input channel(s) and Y has {fy.B_.shape[1]}; InputDSA compares input "
+            f"couplings channel by channel, so both systems need the same inputs' dimensionality"
+        )
+    from repscope.dynamics.simdist import similarity_transform_distances
+
+    info = similarity_transform_distances([(fx.A_, fy.A_)], score=score, n_random=n_random, seed=seed)[0]
+    d_in = procrustes_angle(fx.B_, fy.B_, score)
+    d_joint = procrustes_angle(controllability_matrix(fx.A_, fx.B_), controllability_matrix(fy.A_, fy.B_), score)
+    return InputDSAResult(state=float(info.distance), input=d_in, joint=d_joint, score=score, fit_x=fx, fit_y=fy,
+                          info=info)

@@ -1,0 +1,296 @@
+"""Choose the delay embedding (``n_delays``) and DMD ``rank`` by held-out next-step prediction error.
+
+For every ``(n_delays, rank)`` on a grid, :func:`repscope.dynamics.fit_dmd` is fitted on training data and
+scored on held-out data (the protocol of the ``dsa-metric`` 2.x sweepers, ``DSA.sweeps``):
+
+- **split**: with ≥ 2 trials, a seeded random ``test_frac`` of the *trials* is held out (at least one);
+  with one trial, the last ``test_frac`` of its time steps (the test segment is embedded on its own, so
+  no test transition is seen in training);
+- **prediction**: each held-out embedded state ``h_t`` is projected on the model's coordinates
+  (``v = h U_r S_r⁻¹``), advanced one step (``v̂_{t+1} = A v_t``), mapped back (``ĥ = v̂ S_r U_rᵀ``) and its
+  current-state block compared with the observed ``x_{t+1}``;
+- **statistics** over all held-out one-step predictions (``n`` values = steps × dimensions):
+  ``MSE = Σ (x̂ − x)² / n``; ``MASE = MAE(x̂, x) / MAE(x_t, x_{t+1})`` — the mean absolute error scaled by
+  the naive persistence forecast's (Hyndman & Koehler 2006, "Another look at measures of forecast
+  accuracy", Int. J. Forecasting 22:679); ``AIC = [n log(SSE/n) + 2(r² + 1)] / n`` (Akaike 1974, with
+  the r² operator entries + 1 noise variance as parameters, normalised per value as in the reference).
+
+**Selection** (criterion = MSE relative to the persistence forecast's MSE, averaged over systems when
+several are swept together so that all get one common ``(n_delays, rank)`` as DSA's angular score
+requires): the one-standard-error rule (Hastie, Tibshirani & Friedman 2009, *The Elements of Statistical
+Learning*, §7.10) — the *simplest* model (smallest rank, then fewest delays) whose criterion is within
+``n_se`` standard errors of the best; the standard error is that of the mean squared error over the
+held-out values (divided like the criterion). ``n_se=0`` picks the minimum.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from repscope._result import to_jsonable
+from repscope.dynamics.dmd import DMDResult, fit_dmd
+from repscope.dynamics.embedding import _check_int, as_trials
+from repscope.errors import InputError
+
+__all__ = ["DMDSweepResult", "prediction_stats", "split_trials", "sweep_dmd"]
+
+_DEFAULT_DELAYS = (1, 2, 4, 8, 16)
+
+
+def split_trials(
+    trials: list[np.ndarray], test_frac: float = 0.2, seed: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """Train/test split: held-out trials (≥ 2 trials) or the last ``test_frac`` of time (one trial)."""
+    if not 0 < test_frac < 1:
+        raise InputError(f"test_frac={test_frac} must be in (0, 1), e.g. 0.2")
+    K = len(trials)
+    if K >= 2:
+        n_test = min(max(1, int(round(test_frac * K))), K - 1)
+        perm = np.random.default_rng(seed).permutation(K)
+        test = sorted(perm[:n_test].tolist())
+        return ([trials[k] for k in range(K) if k not in test], [trials[k] for k in test],
+                f"{n_test} of {K} trials held out (seed {seed})")
+    x = trials[0]
+    cut = int(round((1 - test_frac) * x.shape[0]))
+    return [x[:cut]], [x[cut:]], f"last {x.shape[0] - cut} of {x.shape[0]} time steps held out"
+
+
+def prediction_stats(dmd: DMDResult, test: Any) -> dict[str, float]:
+    """Held-out one-step prediction statistics (MSE, MASE, AIC, relative MSE) of a fitted DMD model."""
+    if dmd.reduced_rank:
+        raise InputError("prediction statistics are implemented for principal-component DMD (reduced_rank=False)")
+    X, _ = dmd._coordinates(test, name="test data")  # raises if no trial is long enough
+    trials = as_trials(test, "test data")
+    if dmd.mean_ is not None:
+        trials = [t - dmd.mean_ for t in trials]
+    N = trials[0].shape[1]
+    k = dmd.modes_.shape[1]
+    S = dmd.singular_values_[:k]
+    span = (dmd.n_delays - 1) * dmd.delay_interval
+    pred = ((X @ dmd.A_.T) * S) @ dmd.modes_.T
+    true = np.concatenate([t[span + 1 :] for t in trials if t.shape[0] - span >= 2])
+    prev = np.concatenate([t[span:-1] for t in trials if t.shape[0] - span >= 2])
+    err = pred[:, :N] - true
+    n = err.size
+    sse = float(np.sum(err**2))
+    mse = sse / n
+    mse_naive = float(np.mean((prev - true) ** 2))
+    mae_naive = float(np.mean(np.abs(prev - true)))
+    r = dmd.rank_
+    aic = (n * np.log(max(sse / n, 1e-300)) + 2 * (r * r + 1)) / n
+    se = float(np.std(err**2, ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    return {
+        "mse": mse,
+        "se_relative_mse": se / mse_naive if mse_naive > 0 else float("inf"),
+        "mase": float(np.mean(np.abs(err)) / mae_naive) if mae_naive > 0 else float("inf"),
+        "aic": float(aic),
+        "relative_mse": mse / mse_naive if mse_naive > 0 else float("inf"),
+        "n_values": int(n),
+    }
+
+
+def _default_ranks(max_rank: int) -> list[int]:
+    grid = sorted({1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128})
+    out = [r for r in grid if r <= max_rank]
+    if max_rank not in out and max_rank <= 128:
+        out.append(max_rank)
+    return out
+
+
+@dataclass
+class DMDSweepResult:
+    """Held-out prediction statistics on a ``(n_delays, rank)`` grid and the chosen pair.
+
+    ``mse``, ``mase``, ``aic``, ``relative_mse`` are ``(n_systems, len(n_delays), len(ranks))``; NaN where
+    the pair is invalid for the data (rank above the embedding's numerical rank, trials too short).
+    """
+
+    n_delays: list[int]
+    ranks: list[int]
+    mse: np.ndarray
+    mase: np.ndarray
+    aic: np.ndarray
+    relative_mse: np.ndarray
+    se_relative_mse: np.ndarray
+    best_n_delays: int
+    best_rank: int
+    names: list[str]
+    split: str
+    n_se: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    title = "DMD hyperparameters by held-out prediction error"
+
+    @property
+    def criterion(self) -> np.ndarray:
+        """Mean over systems of the MSE relative to persistence, ``(len(n_delays), len(ranks))``."""
+        with np.errstate(invalid="ignore"):
+            return np.mean(self.relative_mse, axis=0)
+
+    def to_dict(self) -> dict:
+        return to_jsonable(
+            {
+                "n_delays": self.n_delays,
+                "ranks": self.ranks,
+                "names": self.names,
+                "mse": self.mse,
+                "mase": self.mase,
+                "aic": self.aic,
+                "relative_mse": self.relative_mse,
+                "criterion": self.criterion,
+                "best_n_delays": self.best_n_delays,
+                "best_rank": self.best_rank,
+                "se_relative_mse": self.se_relative_mse,
+                "split": self.split,
+                "n_se": self.n_se,
+                "params": self.params,
+            }
+        )
+
+    def _at_best(self, arr: np.ndarray) -> float:
+        i, j = self.n_delays.index(self.best_n_delays), self.ranks.index(self.best_rank)
+        return float(np.mean(arr[:, i, j]))
+
+    def summary(self) -> str:
+        return (
+            f"Chosen n_delays={self.best_n_delays}, rank={self.best_rank} (simplest within {self.n_se:g} standard "
+            f"error(s) of the lowest held-out error; {self.split}). There: MSE {self._at_best(self.mse):.4g}, MASE "
+            f"{self._at_best(self.mase):.3g}, AIC {self._at_best(self.aic):.4g}, MSE relative to persistence "
+            f"{self._at_best(self.relative_mse):.3g}" + (f", averaged over {len(self.names)} systems." if
+                                                        len(self.names) > 1 else ".")
+        )
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        rows = []
+        crit = self.criterion
+        for i, d in enumerate(self.n_delays):
+            for j, r in enumerate(self.ranks):
+                if not np.isfinite(crit[i, j]):
+                    continue
+                mark = "←" if (d, r) == (self.best_n_delays, self.best_rank) else ""
+                rows.append([d, r, f"{np.mean(self.mse[:, i, j]):.4g}", f"{np.mean(self.mase[:, i, j]):.3g}",
+                             f"{np.mean(self.aic[:, i, j]):.4g}", f"{crit[i, j]:.3g}", mark])
+        return ["n_delays", "rank", "MSE", "MASE", "AIC", "MSE / persistence", "chosen"], rows
+
+    def plot(self, ax: Any = None):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        else:
+            fig = ax.figure
+        crit = self.criterion
+        for i, d in enumerate(self.n_delays):
+            ok = np.isfinite(crit[i])
+            if ok.any():
+                ax.plot(np.asarray(self.ranks)[ok], crit[i, ok], marker="o", ms=3, label=f"n_delays={d}")
+        i, j = self.n_delays.index(self.best_n_delays), self.ranks.index(self.best_rank)
+        ax.scatter([self.best_rank], [crit[i, j]], s=140, marker="*", color="red", zorder=5, label="chosen")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("rank")
+        ax.set_ylabel("held-out MSE / persistence MSE")
+        ax.set_title("DMD hyperparameter sweep", fontsize=10)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        return fig
+
+    def plotly(self):
+        import plotly.graph_objects as go
+
+        crit = self.criterion
+        fig = go.Figure()
+        for i, d in enumerate(self.n_delays):
+            ok = np.isfinite(crit[i])
+            if not ok.any():
+                continue
+            txt = [
+                f"n_delays {d}, rank {r}<br>MSE {np.mean(self.mse[:, i, j]):.4g}<br>MASE "
+                f"{np.mean(self.mase[:, i, j]):.3g}<br>AIC {np.mean(self.aic[:, i, j]):.4g}"
+                for j, r in enumerate(self.ranks) if ok[j]
+            ]
+            fig.add_scatter(x=np.asarray(self.ranks)[ok], y=crit[i, ok], mode="lines+markers", name=f"n_delays={d}",
+                            text=txt, hoverinfo="text")
+        i, j = self.n_delays.index(self.best_n_delays), self.ranks.index(self.best_rank)
+        fig.add_scatter(x=[self.best_rank], y=[crit[i, j]], mode="markers", name="chosen",
+                        marker={"symbol": "star", "size": 16, "color": "red"})
+        fig.update_layout(title=html.escape(self.title), xaxis={"title": "rank", "type": "log"},
+                          yaxis={"title": "held-out MSE / persistence MSE", "type": "log"})
+        return fig
+
+
+def sweep_dmd(
+    systems: ArrayLike | list,
+    n_delays: list[int] | tuple[int, ...] | None = None,
+    ranks: list[int] | tuple[int, ...] | None = None,
+    *,
+    delay_interval: int = 1,
+    test_frac: float = 0.2,
+    n_se: float = 1.0,
+    ridge: float = 1e-8,
+    center: bool = False,
+    names: list[str] | None = None,
+    seed: int = 0,
+) -> DMDSweepResult:
+    """Sweep ``(n_delays, rank)`` by held-out next-step prediction (module docstring).
+
+    ``systems``: one system (``(T, N)``, ``(K, T, N)`` or a list of trials) or, with ``names``, a list of
+    systems that must share one choice. ``n_delays`` default (1, 2, 4, 8, 16) limited by trial length;
+    ``ranks`` default a grid up to each embedding's size. ``n_se``: standard errors of slack for preferring
+    simpler models (one-standard-error rule). ``seed``: the trial split. Returns a :class:`DMDSweepResult`.
+    """
+    sys_list = list(systems) if names is not None else [systems]
+    names = list(names) if names is not None else ["system"]
+    if len(sys_list) != len(names) or not sys_list:
+        raise InputError(f"names has {len(names)} entries for {len(sys_list)} systems")
+    if not np.isfinite(n_se) or n_se < 0:
+        raise InputError(f"n_se={n_se} must be a finite number ≥ 0 (1 = the one-standard-error rule)")
+    delay_interval = _check_int(delay_interval, "delay_interval", 1)
+    splits = []
+    for nm, s in zip(names, sys_list):
+        tr = as_trials(s, nm)
+        splits.append(split_trials(tr, test_frac, seed))
+    min_len = min(min(t.shape[0] for t in part) for tr, te, _ in splits for part in (tr, te))
+    if n_delays is None:
+        n_delays = [d for d in _DEFAULT_DELAYS if min_len - (d - 1) * delay_interval >= 3] or [1]
+    n_delays = sorted({_check_int(d, "n_delays", 1) for d in n_delays})
+    N_max = max(tr[0].shape[1] for tr, _, _ in splits)
+    if ranks is None:
+        ranks = _default_ranks(N_max * max(n_delays))
+    ranks = sorted({_check_int(r, "rank", 1) for r in ranks})
+    shape = (len(sys_list), len(n_delays), len(ranks))
+    stats = {k: np.full(shape, np.nan) for k in ("mse", "mase", "aic", "relative_mse", "se_relative_mse")}
+    for s, (train, test, _) in enumerate(splits):
+        for i, d in enumerate(n_delays):
+            for j, r in enumerate(ranks):
+                try:
+                    dmd = fit_dmd(train, d, delay_interval, rank=r, ridge=ridge, center=center, name=names[s])
+                    st = prediction_stats(dmd, test)
+                except InputError:
+                    continue  # invalid pair for this data: left NaN
+                for k in stats:
+                    stats[k][s, i, j] = st[k]
+    with np.errstate(invalid="ignore"):
+        crit = np.mean(stats["relative_mse"], axis=0)
+    if not np.isfinite(crit).any():
+        raise InputError(
+            "no (n_delays, rank) pair could be fitted and scored on every system; pass longer trials, fewer delays "
+            "or smaller ranks"
+        )
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.sum(stats["se_relative_mse"] ** 2, axis=0)) / len(sys_list)
+    ib = np.unravel_index(np.nanargmin(crit), crit.shape)
+    ok = np.argwhere(crit <= crit[ib] + n_se * se[ib])
+    bi, bj = min(ok.tolist(), key=lambda ij: (ranks[ij[1]], n_delays[ij[0]]))
+    return DMDSweepResult(
+        n_delays=list(n_delays), ranks=list(ranks), best_n_delays=int(n_delays[bi]), best_rank=int(ranks[bj]),
+        names=names, split=splits[0][2], n_se=float(n_se),
+        params={"delay_interval": delay_interval, "test_frac": test_frac, "ridge": ridge, "center": center,
+                "seed": seed},
+        **stats,
+    )
