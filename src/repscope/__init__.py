@@ -10,9 +10,10 @@ One activation store, several lenses from the literature, one report::
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
-from repscope.capture import capture  # binds the function over the subpackage attribute
 from repscope.errors import (
     CaptureError,
     ConvergenceError,
@@ -21,7 +22,6 @@ from repscope.errors import (
     RepscopeError,
     StoreError,
 )
-from repscope.store import open_store
 
 __version__ = "0.1.0"
 
@@ -55,7 +55,29 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy imports keep `import repscope` (and the CLI's --help) fast.
+    # Lazy imports keep `import repscope` (and the CLI's --help) fast: no numpy, zarr or torch until used.
     if name in _SUBMODULES:
         return importlib.import_module(_SUBMODULES[name])
+    if name == "open_store":
+        from repscope.store import open_store
+
+        return open_store
     raise AttributeError(f"module 'repscope' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """``repscope.capture`` is the function, imported on first use, even after the import system binds the
+    ``repscope.capture`` subpackage onto this module (the setter keeps the function in front)."""
+
+    @property
+    def capture(self) -> Any:
+        from repscope.capture.core import capture
+
+        return capture
+
+    @capture.setter
+    def capture(self, value: Any) -> None:
+        self.__dict__["_capture_package"] = value
+
+
+sys.modules[__name__].__class__ = _Package

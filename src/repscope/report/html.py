@@ -16,12 +16,21 @@ from repscope.results import to_jsonable
 
 @dataclass
 class Section:
-    """A report section: a title, an optional introduction, and result objects."""
+    """A report section: a title, an optional introduction, and result objects.
+
+    ``status`` is ``"ok"`` (render the results), ``"skipped"`` (the lens did not apply to this store, e.g.
+    no labels) or ``"failed"`` (the lens raised); ``reason`` says why in one sentence and is shown in
+    place of the results. ``data`` names what the section analyses (e.g. "the demo model's activations
+    on 600 digits" or "built-in dynamical systems, not the model") and is shown under the title.
+    """
 
     title: str
     results: list[Any] = field(default_factory=list)
     intro: str = ""
     key: str = ""
+    status: str = "ok"
+    reason: str = ""
+    data: str = ""
 
 
 def _slug(text: str) -> str:
