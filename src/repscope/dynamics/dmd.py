@@ -185,7 +185,7 @@ class DMDResult:
         return self.modes_ @ (S[:, None] * A / S[None, :]) @ self.modes_.T
 
     def to_dict(self) -> dict:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable({
             "rank": self.rank_,
@@ -286,7 +286,7 @@ class ResDMDResult:
         return self.residuals > self.threshold
 
     def to_dict(self) -> dict:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable(
             {

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope._result import to_jsonable
+from repscope.results import to_jsonable
 from repscope.dynamics.dmd import center_trials, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError

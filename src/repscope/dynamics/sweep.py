@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope._result import to_jsonable
+from repscope.results import to_jsonable
 from repscope.dynamics.dmd import DMDResult, fit_dmd
 from repscope.dynamics.embedding import _check_int, as_trials
 from repscope.errors import InputError

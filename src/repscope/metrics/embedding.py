@@ -88,7 +88,7 @@ class NetworkEmbedding:
         return float(pos[:k].sum() / pos.sum()) if pos.size else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable({
             "metric": self.metric, "names": self.names, "distances": self.distances, "coords": self.coords,
@@ -199,7 +199,7 @@ class FrechetMean:
         return float(self.sq_distances.sum())
 
     def to_dict(self) -> dict[str, Any]:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable({"group": self.group, "names": self.names, "sq_distances": self.sq_distances,
                             "objective": self.objective, "changes": self.changes, "converged": self.converged,

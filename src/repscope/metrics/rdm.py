@@ -111,7 +111,7 @@ class RDM:
         return self.labels if self.labels is not None else [str(i) for i in range(self.n)]
 
     def to_dict(self) -> dict[str, Any]:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable({"name": self.name, "method": self.method, "n": self.n, "labels": self.labels,
                             "vector": self.vector})
@@ -291,7 +291,7 @@ class RSABootstrap:
         return float(s.std(ddof=1)) if s.size > 1 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable({"estimate": self.estimate, "low": self.low, "high": self.high, "ci": self.ci,
                             "se": self.se, "compare": self.compare, "n_conditions": self.n_conditions,
@@ -393,7 +393,7 @@ class NoiseCeiling:
     title = "RSA noise ceiling"
 
     def to_dict(self) -> dict[str, Any]:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable({"lower": self.lower, "upper": self.upper, "compare": self.compare,
                             "per_repeat_lower": self.per_repeat_lower, "per_repeat_upper": self.per_repeat_upper})

@@ -143,7 +143,7 @@ class StochasticFit:
     title = "Stochastic shape distance"
 
     def to_dict(self) -> dict[str, Any]:
-        from repscope._result import to_jsonable
+        from repscope.results import to_jsonable
 
         return to_jsonable(
             {"metric": self.metric, "distance": self.distance, "n_iter": len(self.loss),

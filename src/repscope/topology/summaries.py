@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope._result import to_jsonable
+from repscope.results import to_jsonable
 from repscope.errors import InputError
 from repscope.topology.persistence import as_diagram
 
