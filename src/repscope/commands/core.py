@@ -58,6 +58,7 @@ def register(app: typer.Typer) -> None:
         pool: str = typer.Option("none", "--pool", help="none | mean | max | cls | last | token_mean"),
         point: str = typer.Option("post", "--point", help="post (module output) | pre (module input)"),
         batch_size: int = typer.Option(256, "--batch-size", min=1),
+        chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per stored chunk (default: ~8 MiB)."),
         dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 storage"),
         device: str = typer.Option(None, "--device", help="cpu | cuda (default: where the model is)"),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
@@ -82,11 +83,17 @@ def register(app: typer.Typer) -> None:
             y = load_array(labels, "labels")
         import warnings
 
+        from repscope.capture.core import CaptureInterrupted
+
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*already complete.*")
-            store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size, labels=y,
-                            dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                            progress=not quiet, dataset=str(data))
+            try:
+                store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size,
+                                labels=y, dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
+                                progress=not quiet, dataset=str(data), chunk_rows=chunk_rows)
+            except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
+                typer.echo(f"repscope: {exc}", err=True)
+                raise typer.Exit(exc.exit_code) from None
         if store.already_complete and not quiet:
             typer.echo(f"{store.path} is already complete ({store.n_samples} samples, same model, data and "
                        f"options); nothing to do — pass --overwrite to capture again", err=True)
