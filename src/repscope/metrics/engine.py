@@ -24,8 +24,9 @@ Callers: :func:`repscope.metrics.layer_matrix` (in-process stream) and
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -305,14 +306,19 @@ def _measure(metric: Any) -> Any:
     return m
 
 
+@functools.lru_cache(maxsize=256)
+def _params(fn: Callable) -> Mapping[str, inspect.Parameter]:
+    return inspect.signature(fn).parameters
+
+
 def needs_row_norms(metric: Any) -> bool:
     """Whether the measure's finisher needs the squared norms of the centred rows (``qx``/``qy``)."""
-    return "qx" in inspect.signature(_measure(metric).from_blocks).parameters
+    return "qx" in _params(_measure(metric).from_blocks)
 
 
 def check_block_options(measure: Any, kw: dict) -> None:
     """InputError when ``kw`` holds options the measure's finisher does not take."""
-    params = inspect.signature(measure.from_blocks).parameters
+    params = _params(measure.from_blocks)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     allowed = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in _CONTEXT]
@@ -328,7 +334,7 @@ _CONTEXT = ("n", "qx", "qy")
 
 
 def _context(measure: Any, n: int, qx: Any, qy: Any) -> dict:
-    params = inspect.signature(measure.from_blocks).parameters
+    params = _params(measure.from_blocks)
     ctx = {"n": n, "qx": qx, "qy": qy}
     return {k: v for k, v in ctx.items() if k in params}
 
