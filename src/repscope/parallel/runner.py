@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from repscope.errors import InputError
+from repscope.parallel.autosched import item_bytes, local_workers, probe, worth_parallel
 from repscope.parallel.progress import progress_bar
 from repscope.parallel.threads import IN_WORKER_ENV, n_cores, pin_threads
 
@@ -159,13 +160,22 @@ def map_pairs(
 
 
 def _run(func, items, tasks, worker_fn, n_workers, progress, desc, *, pairwise, scheduler=None, retries=0,
-         batch_size=None):
+         batch_size=None, _auto=True):
     if pairwise:
         n_items = len(items)
         for t in tasks:
             if len(t) != 2 or not (-n_items <= t[0] < n_items and -n_items <= t[1] < n_items):
                 raise InputError(f"pair {t!r} does not index the {n_items} items; pairs are (i, j) with 0 ≤ i, j < n")
     sched = resolve_scheduler(scheduler, n_workers)
+    workers = local_workers(sched, n_workers, n_cores()) if _auto else None
+    if workers is not None and workers > 1 and len(tasks) > 1:
+        # local parallel scheduler: run one task here, keep going serially unless workers pay for themselves
+        t = tasks[0]
+        first, wall, cpu = probe(lambda: func(items[t[0]], items[t[1]]) if pairwise else func(items[t]))
+        ok, _ = worth_parallel(wall, cpu, len(tasks) - 1, workers, n_cores(), item_bytes(items), sched != "processes")
+        rest = _run(func, items, tasks[1:], worker_fn, n_workers, progress, desc, pairwise=pairwise,
+                    scheduler=sched if ok else "serial", retries=retries, batch_size=batch_size, _auto=False)
+        return [first, *rest]
     if sched not in ("serial", "processes"):
         from repscope.parallel.dask import run_dask
 
