@@ -235,11 +235,14 @@ class StackedAccumulator:
         if nb > self.Z.shape[0]:
             self.Z = np.empty((nb, self.Z.shape[1]), dtype=self.Z.dtype)
         if self.shift is None:
-            self.shift = np.concatenate([np.asarray(b, dtype=np.float64).mean(0) for b in blocks])
+            shift = np.concatenate([np.asarray(b, dtype=np.float64).mean(0) for b in blocks])
+            self._shift32 = shift.astype(np.float32)  # float32 path: subtract in float32 (exact shift below)
+            self.shift = self._shift32.astype(np.float64) if self.Z.dtype == np.float32 else shift
         Z = self.Z[:nb]
+        shift = self.shift if Z.dtype == np.float64 else self._shift32
         for k, b in enumerate(blocks):
             lo, hi = self.off[k], self.off[k + 1]
-            np.subtract(b, self.shift[lo:hi], out=Z[:, lo:hi], casting="unsafe")
+            np.subtract(b, shift[lo:hi], out=Z[:, lo:hi], casting="unsafe")
         return Z
 
     def update(self, blocks: Sequence[np.ndarray]) -> None:
