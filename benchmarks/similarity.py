@@ -335,8 +335,8 @@ def main() -> None:
     ap.add_argument("--matrix-n", type=int, default=5000)
     ap.add_argument("--rbf-n", type=int, default=1500)
     ap.add_argument("--stream-n", type=int, default=100_000, help="largest n of the scaling table")
-    ap.add_argument("--scale-d", type=int, default=256)
-    ap.add_argument("--scale-layers-n", type=int, default=10_000)
+    ap.add_argument("--scale-d", type=int, default=128)
+    ap.add_argument("--scale-layers-n", type=int, default=5000)
     ap.add_argument("--max-layers", type=int, default=48)
     ap.add_argument("--stream-layers", type=int, default=4, help=argparse.SUPPRESS)  # kept for old command lines
     ap.add_argument("--repeats", type=int, default=3)

@@ -4,10 +4,12 @@ Called by :func:`repscope.parallel.runner._run` for the *local* parallel schedul
 ``"local"``/``"local:N"``); a running cluster (``tcp://…``, a ``Client``, ``"dask"``) is the user's
 explicit choice of remote resources and is always used.
 
-The rule (measured, not guessed): the runner first runs **one task in this process** and measures its
-wall time w and the CPU time c it used (all threads). c / w is the parallelism the task already has
-(BLAS threads): a task that keeps every core busy gains nothing from more workers. Workers pay for
-themselves when
+The rule (measured, not guessed): the runner first runs **two tasks in this process** — one with all
+BLAS threads, one with a single thread — and keeps the faster thread count for the rest if it stays
+serial (on a busy 2-core machine two BLAS threads made 64×64 products 15× slower than one). For the
+faster of the two it has the wall time w and the CPU time c it used (all threads). c / w is the
+parallelism the task already has (BLAS threads): a task that keeps every core busy gains nothing from
+more workers. Workers pay for themselves when
 
     start-up + shipping + T · (c/w) / min(W, cores)  <  T / 1.1,       T = w · (tasks left)
 
