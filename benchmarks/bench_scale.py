@@ -11,9 +11,12 @@ Every configuration runs in a fresh subprocess (so its peak RSS is its own); row
    comparison. Runners: serial in-process with 1 BLAS thread (the reference row) and with BLAS on all
    cores (shows what oversubscribing a busy machine costs on small matrices), local process pool (2 processes × 1 BLAS
    thread), Dask LocalCluster with 1 and 2 worker processes (1 task thread each; BLAS threads = cores //
-   workers). Cluster start-up and one untimed warm-up call (10% of the pairs: imports on the workers)
-   are excluded from the job time; start-up is reported separately. Peak RSS for Dask = client + all
-   workers. The process pool starts its processes inside every call (that is how the runner works).
+   workers), and the scheduler strings 'processes' / 'local:2' with the runner's automatic serial/parallel
+   choice (repscope.parallel.autosched; cluster start counted, as a user pays it). A second table is
+   issue 17's small job (6 layers of 1200×64). Cluster start-up and one untimed warm-up call (10% of
+   the pairs: imports on the workers) are excluded from the job time of the explicit rows; start-up is
+   reported separately. Peak RSS for Dask = client + all workers. The process pool starts its processes
+   inside every call (that is how the runner works).
 2. *Out-of-core statistics*: two layers of (``--n``, ``--d``) float32 in a zarr activation store;
    centred cross products → linear CKA and Procrustes. In-memory numpy (read both layers, centre in
    float64, GEMMs) vs ``repscope.scale.streamed_cross_products`` (dask.array over the row chunks) on
@@ -71,8 +74,14 @@ def child_pairs(cfg: dict) -> dict:
         t = time.perf_counter()
         client = local_cluster(int(mode.split(":")[1]))
         startup = time.perf_counter() - t
-    kw = {"scheduler": client} if client is not None else (
-        {"scheduler": "processes", "n_workers": 2} if mode == "processes" else {"scheduler": "serial"})
+    if mode.startswith("auto-"):  # the scheduler string as a user passes it; the runner's automatic choice
+        kw = {"scheduler": mode[5:], "n_workers": 2}
+    elif client is not None:
+        kw = {"scheduler": client}
+    else:
+        kw = {"scheduler": "processes", "n_workers": 2} if mode == "processes" else {"scheduler": "serial"}
+    if mode == "processes":
+        os.environ["REPSCOPE_AUTO_SERIAL"] = "0"  # the pool itself, whatever the job size
     from repscope.compute import blas_threads, n_cores, torch_threads
 
     threads = 1 if mode == "serial-1" else n_cores()  # the parent's BLAS threads (workers pin their own)
@@ -184,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.skip != "pairs":
         cfg = {"items": a.items, "item_n": a.item_n, "item_d": a.item_d, "repeats": a.repeats}
         modes = [("serial-1", "serial, 1 BLAS thread"), ("serial", f"serial, {n_cores()} BLAS threads"),
-                 ("processes", "process pool, 2 workers"),
-                 ("dask:1", "Dask LocalCluster, 1 worker"), ("dask:2", "Dask LocalCluster, 2 workers")]
+                 ("processes", "process pool, 2 workers (forced)"),
+                 ("dask:1", "Dask LocalCluster, 1 worker"), ("dask:2", "Dask LocalCluster, 2 workers"),
+                 ("auto-processes", "scheduler='processes', automatic serial/parallel choice"),
+                 ("auto-local:2", "scheduler='local:2', automatic choice (cluster start included)")]
         res = {m: _run_child("pairs", {**cfg, "mode": m}) for m, _ in modes}
         ref_t = statistics.median(res["serial-1"]["times"])
         ref_v = np.asarray(res["serial-1"]["values"])
@@ -203,6 +214,18 @@ def main(argv: list[str] | None = None) -> int:
                       "cluster start (s)", "max |Δ| vs serial"], rows))
         print()
         report["pairs"] = {"config": cfg, "results": res}
+        # issue 17's small job (6 layers, n = 1200, d = 64): workers cannot pay for themselves
+        small = {"items": 6, "item_n": 1200, "item_d": 64, "repeats": a.repeats}
+        sm = [("serial-1", "serial"), ("dask:2", "Dask LocalCluster 2 workers (Client: always used)"),
+              ("auto-local:2", "scheduler='local:2', automatic choice")]
+        rs_ = {m: _run_child("pairs", {**small, "mode": m}) for m, _ in sm}
+        t0 = statistics.median(rs_["serial-1"]["times"])
+        print(f"### Small job: Procrustes over {rs_['serial-1']['tasks']} pairs of 6 layers (1200×64)\n")
+        print(_table(["runner", "job time (s)", "time / serial"],
+                     [[label, f"{statistics.median(rs_[m]['times']):.3f}",
+                       f"{statistics.median(rs_[m]['times']) / t0:.2f}"] for m, label in sm]))
+        print()
+        report["small"] = rs_
 
     if a.skip != "ooc":
         with tempfile.TemporaryDirectory(prefix="repscope-bench-") as tmp:

@@ -122,3 +122,28 @@ def test_float32_accumulation_error_is_below_1e6_relative():
         M.layer_matrices(L, metrics="linear_cka,procrustes", precision="float32")
     with pytest.raises(InputError, match="precision="):
         M.layer_matrix(L, precision="float16")
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_rbf_cka_streamed_gram_rows_equal_dense(monkeypatch, debiased):
+    """Above RBF_DENSE_MAX_N the Gram matrices are streamed in row blocks (exact two-pass median); the
+    value equals the dense n×n computation — also for an odd n² (median of two middle order statistics)."""
+    from repscope.metrics import cka
+
+    rng = np.random.default_rng(0)
+    n = 301
+    b = rng.standard_normal((n, 3))
+    X = np.tanh(b @ rng.standard_normal((3, 10))) + 0.3 * rng.standard_normal((n, 10))
+    Y = b @ rng.standard_normal((3, 6)) + rng.standard_normal((n, 6))
+    L = {"x": X, "y": Y, "z": rng.standard_normal((n, 4))}
+    ref = cka.rbf_cka(X, Y, 0.8, debiased=debiased)
+    ref_m = M.layer_matrix(L, metric="rbf_cka", debiased=debiased).values
+    monkeypatch.setattr(cka, "RBF_DENSE_MAX_N", 10)
+    monkeypatch.setattr(cka, "RBF_BLOCK_BYTES", 8 * n * 37)  # 37 rows per block
+    assert cka.rbf_cka(X, Y, 0.8, debiased=debiased) == pytest.approx(ref, abs=1e-12)
+    blocked = cka._BlockedRBF(cka.single(X), 1.0, False)
+    Xc = X - X.mean(0)
+    D = np.maximum((Xc**2).sum(1)[:, None] + (Xc**2).sum(1)[None] - 2 * Xc @ Xc.T, 0)
+    np.fill_diagonal(D, 0)
+    assert blocked.scale / 2 == pytest.approx(np.median(D), rel=1e-12)
+    np.testing.assert_allclose(M.layer_matrix(L, metric="rbf_cka", debiased=debiased).values, ref_m, atol=1e-12)

@@ -10,6 +10,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(autouse=True)
+def _always_use_the_scheduler_asked_for(monkeypatch):
+    """These tests exercise the parallel back ends themselves: switch off the runner's automatic serial
+    choice for small jobs (repscope.parallel.autosched)."""
+    monkeypatch.setenv("REPSCOPE_AUTO_SERIAL", "0")
+
+
 @pytest.fixture(scope="module")
 def dask_client():
     import _scale_jobs

@@ -31,7 +31,14 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print the matrices as JSON to stdout.")
         ] = False,
         seed: Annotated[
-            int, typer.Option("--seed", min=0, help="Random seed (all listed measures are deterministic).")
+            int, typer.Option("--seed", min=0, help="Random seed of the bootstrap and permutation test.")
+        ] = 0,
+        n_boot: Annotated[
+            int, typer.Option("--n-boot", min=0, help="Bootstrap resamples over samples: CIs per entry (0 = none).")
+        ] = 0,
+        ci: Annotated[float, typer.Option("--ci", help="Coverage of the bootstrap intervals.")] = 0.95,
+        n_perm: Annotated[
+            int, typer.Option("--n-perm", min=0, help="Permutations for p-values against unrelated layers (0 = none).")
         ] = 0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
         device: Annotated[str | None, typer.Option("--device", help="cpu (default), cuda or auto.")] = None,
@@ -48,7 +55,8 @@ def register(app: typer.Typer) -> None:
             return
         a = repscope.open_store(store)
         b = None if store2 is None else repscope.open_store(store2)
-        results = layer_matrices(a, b, metrics=metric, layers=layers, device=device, progress=not quiet)
+        results = layer_matrices(a, b, metrics=metric, layers=layers, device=device, progress=not quiet,
+                                 n_boot=n_boot, ci=ci, n_perm=n_perm, seed=seed)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             import matplotlib

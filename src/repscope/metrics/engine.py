@@ -24,8 +24,9 @@ Callers: :func:`repscope.metrics.layer_matrix` (in-process stream) and
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -234,11 +235,14 @@ class StackedAccumulator:
         if nb > self.Z.shape[0]:
             self.Z = np.empty((nb, self.Z.shape[1]), dtype=self.Z.dtype)
         if self.shift is None:
-            self.shift = np.concatenate([np.asarray(b, dtype=np.float64).mean(0) for b in blocks])
+            shift = np.concatenate([np.asarray(b, dtype=np.float64).mean(0) for b in blocks])
+            self._shift32 = shift.astype(np.float32)  # float32 path: subtract in float32 (exact shift below)
+            self.shift = self._shift32.astype(np.float64) if self.Z.dtype == np.float32 else shift
         Z = self.Z[:nb]
+        shift = self.shift if Z.dtype == np.float64 else self._shift32
         for k, b in enumerate(blocks):
             lo, hi = self.off[k], self.off[k + 1]
-            np.subtract(b, self.shift[lo:hi], out=Z[:, lo:hi], casting="unsafe")
+            np.subtract(b, shift[lo:hi], out=Z[:, lo:hi], casting="unsafe")
         return Z
 
     def update(self, blocks: Sequence[np.ndarray]) -> None:
@@ -305,14 +309,19 @@ def _measure(metric: Any) -> Any:
     return m
 
 
+@functools.lru_cache(maxsize=256)
+def _params(fn: Callable) -> Mapping[str, inspect.Parameter]:
+    return inspect.signature(fn).parameters
+
+
 def needs_row_norms(metric: Any) -> bool:
     """Whether the measure's finisher needs the squared norms of the centred rows (``qx``/``qy``)."""
-    return "qx" in inspect.signature(_measure(metric).from_blocks).parameters
+    return "qx" in _params(_measure(metric).from_blocks)
 
 
 def check_block_options(measure: Any, kw: dict) -> None:
     """InputError when ``kw`` holds options the measure's finisher does not take."""
-    params = inspect.signature(measure.from_blocks).parameters
+    params = _params(measure.from_blocks)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     allowed = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in _CONTEXT]
@@ -328,7 +337,7 @@ _CONTEXT = ("n", "qx", "qy")
 
 
 def _context(measure: Any, n: int, qx: Any, qy: Any) -> dict:
-    params = inspect.signature(measure.from_blocks).parameters
+    params = _params(measure.from_blocks)
     ctx = {"n": n, "qx": qx, "qy": qy}
     return {k: v for k, v in ctx.items() if k in params}
 

@@ -27,6 +27,7 @@ Workers × threads never exceed the cores.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ import numpy as np
 
 from repscope.errors import InputError
 from repscope.metrics import registry
+from repscope.metrics import uncertainty as unc
 from repscope.metrics._result import LayerMatrix
 from repscope.metrics.engine import (
     CovarianceAccumulator,
@@ -284,6 +286,11 @@ def layer_matrix(
     device: Any = None,
     progress: bool = False,
     precision: str = "float64",
+    n_boot: int = 0,
+    ci: float = 0.95,
+    n_perm: int = 0,
+    seed: int | None = 0,
+    boot_memory: int = 1 << 30,
     **kw: Any,
 ) -> LayerMatrix:
     """Measure ``metric`` between every pair of layers, within ``source_a`` or between two sources.
@@ -310,6 +317,14 @@ def layer_matrix(
         ``"float64"`` (default) or, for ``linear_cka`` only, ``"float32"``: block products in float32
         (twice the BLAS rate), summed in float64; values within 10⁻⁶ relative of float64 (see
         :class:`repscope.metrics.engine.StackedAccumulator`).
+    n_boot, ci, n_perm, seed, boot_memory:
+        Uncertainty (:mod:`repscope.metrics.uncertainty`): ``n_boot`` bootstrap resamples over samples give
+        ``ci``-coverage percentile intervals per entry (``ci_low_``, ``ci_high_``; linear measures in the
+        same single pass, from resampled weights on group moments held in ≤ ``boot_memory`` bytes);
+        ``n_perm`` permutations of the samples of the column layers give p-values against unrelated
+        representations (``p_values_``). ``seed`` seeds every random step. The result is then a
+        :class:`~repscope.metrics.uncertainty.LayerMatrixCI`; compare two entries with
+        :func:`~repscope.metrics.uncertainty.compare_entries`.
 
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
@@ -324,6 +339,11 @@ def layer_matrix(
         device=device,
         progress=progress,
         precision=precision,
+        n_boot=n_boot,
+        ci=ci,
+        n_perm=n_perm,
+        seed=seed,
+        boot_memory=boot_memory,
         options={metric: kw},
     )[0]
 
@@ -339,6 +359,11 @@ def layer_matrices(
     device: Any = None,
     progress: bool = False,
     precision: str = "float64",
+    n_boot: int = 0,
+    ci: float = 0.95,
+    n_perm: int = 0,
+    seed: int | None = 0,
+    boot_memory: int = 1 << 30,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
@@ -366,24 +391,31 @@ def layer_matrices(
             f"precision='float32' is offered for linear_cka alone (got metrics={list(metrics)}); its float32 "
             f"rounding would be amplified by the other measures — compute them with the default float64"
         )
+    unc.check_uncertainty_args(n_boot, ci, n_perm)
+    seeds = np.random.SeedSequence(seed).spawn(3)  # groups, bootstrap weights, permutations
     results: dict[str, LayerMatrix] = {}
+    boots: dict[str, np.ndarray] = {}
     dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
 
     def result(m: str, vals: np.ndarray, kw: dict, seconds: float) -> LayerMatrix:
         return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
                            n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds)
 
-    if linear == ["linear_cka"] and device is None and not options.get("linear_cka") and _gram_preferred(
-        dims, A.n, len(la) + (0 if B is None else len(lb))
-    ):
+    if (linear == ["linear_cka"] and not (n_boot or n_perm) and device is None and not options.get("linear_cka")
+            and _gram_preferred(dims, A.n, len(la) + (0 if B is None else len(lb)))):
         t0 = time.perf_counter()
         results["linear_cka"] = result("linear_cka", _gram_cka(A, B, la, lb, perm), {}, time.perf_counter() - t0)
         linear = []
     if linear:
         t0 = time.perf_counter()
+        # bootstrap of linear measures: group moments in the same single pass (not for row-norm measures)
+        boot_lin = [m for m in linear if n_boot and not needs_row_norms(measures[m])]
+        grouped = None
+        if boot_lin:
+            grouped = unc.GroupedMoments(dims, A.n, unc.n_groups_for(A.n, sum(dims), boot_memory), seeds[0])
         acc, q, col_off = _linear_stream(
             A, B, la, lb, perm, block_rows, device, progress,
-            want_q=any(needs_row_norms(measures[m]) for m in linear), precision=precision,
+            want_q=any(needs_row_norms(measures[m]) for m in linear), precision=precision, acc=grouped,
         )
         t_stream = (time.perf_counter() - t0) / len(linear)
         from repscope.metrics._common import eig_cache
@@ -394,6 +426,14 @@ def layer_matrices(
                 kw = dict(options.get(m, {}))
                 vals = _linear_finish(measures[m], acc, q, len(la), len(lb), col_off, B is None, kw)
                 results[m] = result(m, vals, kw, t_stream + time.perf_counter() - t1)
+        if boot_lin:
+            reps = {m: [] for m in boot_lin}
+            for rep in grouped.replicates(n_boot, seeds[1]):
+                with eig_cache():  # a fresh cache per replicate (its blocks are new arrays)
+                    for m in boot_lin:
+                        reps[m].append(_linear_finish(measures[m], rep, None, len(la), len(lb), col_off, B is None,
+                                                      dict(options.get(m, {}))))
+            boots.update({m: np.stack(v) for m, v in reps.items()})
     for m in metrics:
         if m in results:
             continue
@@ -401,7 +441,66 @@ def layer_matrices(
         kw = dict(options.get(m, {}))
         vals = _generic_matrix(measures[m], A, B, la, lb, perm, scheduler, device, progress, kw)
         results[m] = result(m, vals, kw, time.perf_counter() - t1)
-    return [results[m] for m in metrics]
+    if not (n_boot or n_perm):
+        return [results[m] for m in metrics]
+    rng_boot = np.random.default_rng(seeds[1])
+    out = []
+    for m in metrics:
+        kw = dict(options.get(m, {}))
+        t1 = time.perf_counter()
+        extra: dict[str, Any] = {"ci": float(ci), "n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
+        if n_boot:
+            if m not in boots:  # resample rows, recompute through the runner
+                boots[m] = _resampled_matrices(measures[m], A, B, la, lb, perm, scheduler, device, kw,
+                                               [rng_boot.integers(A.n, size=A.n) for _ in range(n_boot)])
+            extra["boot_"] = boots[m]
+            extra["ci_low_"], extra["ci_high_"] = unc.interval(boots[m], ci)
+        if n_perm:
+            null = _permuted_matrices(measures[m], A, B, la, lb, perm, block_rows, scheduler, device, kw,
+                                      n_perm, seeds[2])
+            extra["p_values_"] = unc.permutation_p(results[m].values, null, measures[m].kind)
+            extra["null_mean_"] = null.mean(axis=0)
+        r = results[m]
+        base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
+        base["seconds"] = (r.seconds or 0.0) + time.perf_counter() - t1
+        out.append(unc.LayerMatrixCI(**base, **extra))
+    return out
+
+
+def _resampled_matrices(measure, A, B, la, lb, perm, scheduler, device, kw, row_sets) -> np.ndarray:
+    """The matrix of a measure on each resample of rows (bootstrap through the generic runner)."""
+    arrays_a = {layer: A.read(layer) for layer in la}
+    arrays_b = None if B is None else {layer: B.read(layer, perm) for layer in lb}
+    out = []
+    for rows in row_sets:
+        As = _Source({k: v[rows] for k, v in arrays_a.items()}, "source_a")
+        Bs = None if arrays_b is None else _Source({k: v[rows] for k, v in arrays_b.items()}, "source_b")
+        out.append(_matrix_any(measure, As, Bs, la, lb, None, None, scheduler, device, kw))
+    return np.stack(out)
+
+
+def _matrix_any(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw) -> np.ndarray:
+    """The full matrix (no identity or symmetry shortcut when B is given) by the measure's own path."""
+    if measure.from_blocks is None:
+        return _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, False, kw)
+    acc, q, col_off = _linear_stream(A, B, la, lb, perm, block_rows, device, False, want_q=needs_row_norms(measure))
+    from repscope.metrics._common import eig_cache
+
+    with eig_cache():
+        return _linear_finish(measure, acc, q, len(la), len(lb), col_off, B is None, kw)
+
+
+def _permuted_matrices(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw, n_perm, seed) -> np.ndarray:
+    """Null matrices: the column layers' samples permuted (streamed for linear measures: the column
+    source is read in permuted row order)."""
+    rng = np.random.default_rng(seed)
+    cols = A if B is None else B
+    out = []
+    for _ in range(n_perm):
+        pi = rng.permutation(A.n)
+        rows = pi if perm is None else perm[pi]
+        out.append(_matrix_any(measure, A, cols, la, lb, rows, block_rows, scheduler, device, kw))
+    return np.stack(out)
 
 
 #: Memory the sample-space (Gram) path may use for all layers' n×n Gram matrices.

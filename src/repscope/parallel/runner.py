@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from repscope.errors import InputError
+from repscope.parallel.autosched import item_bytes, local_workers, probe, worth_parallel
 from repscope.parallel.progress import progress_bar
-from repscope.parallel.threads import IN_WORKER_ENV, n_cores, pin_threads
+from repscope.parallel.threads import IN_WORKER_ENV, blas_threads, n_cores, pin_threads, torch_threads
 
 __all__ = ["map_items", "map_pairs", "all_pairs", "use_scheduler", "resolve_scheduler", "check_scheduler",
            "SCHEDULER_ENV"]
@@ -159,13 +160,35 @@ def map_pairs(
 
 
 def _run(func, items, tasks, worker_fn, n_workers, progress, desc, *, pairwise, scheduler=None, retries=0,
-         batch_size=None):
+         batch_size=None, _auto=True):
     if pairwise:
         n_items = len(items)
         for t in tasks:
             if len(t) != 2 or not (-n_items <= t[0] < n_items and -n_items <= t[1] < n_items):
                 raise InputError(f"pair {t!r} does not index the {n_items} items; pairs are (i, j) with 0 ≤ i, j < n")
     sched = resolve_scheduler(scheduler, n_workers)
+    workers = local_workers(sched, n_workers, n_cores()) if _auto else None
+    if workers is not None and workers > 1 and len(tasks) > 2:
+        # local parallel scheduler: run two tasks here (all BLAS threads, then one), keep going serially —
+        # with the faster thread count — unless workers pay for themselves (repscope.parallel.autosched)
+        def one(t):
+            return lambda: func(items[t[0]], items[t[1]]) if pairwise else func(items[t])
+
+        first, wall, cpu = probe(one(tasks[0]))
+        with blas_threads(1), torch_threads(1):
+            second, wall1, cpu1 = probe(one(tasks[1]))
+        ok, _ = worth_parallel(min(wall, wall1), cpu if wall <= wall1 else cpu1, len(tasks) - 2, workers,
+                               n_cores(), item_bytes(items), sched != "processes")
+        rest_kw = dict(pairwise=pairwise, retries=retries, batch_size=batch_size, _auto=False)
+        if ok:
+            rest = _run(func, items, tasks[2:], worker_fn, n_workers, progress, desc, scheduler=sched, **rest_kw)
+        else:
+            with contextlib.ExitStack() as stack:
+                if wall1 < wall:  # small tasks: threads only contend
+                    stack.enter_context(blas_threads(1))
+                    stack.enter_context(torch_threads(1))
+                rest = _run(func, items, tasks[2:], worker_fn, 1, progress, desc, scheduler="serial", **rest_kw)
+        return [first, second, *rest]
     if sched not in ("serial", "processes"):
         from repscope.parallel.dask import run_dask
 
