@@ -20,9 +20,9 @@ Times are wall-clock per pair (fit both systems + score), torch single-threaded,
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+
+from _timing import median_time
 
 
 def _system(rng, A, B, T=400, noise=0.05):
@@ -39,14 +39,6 @@ def _stable(rng, n):
     A = rng.standard_normal((n, n))
     return A * 0.9 / np.max(np.abs(np.linalg.eigvals(A)))
 
-
-def _median_time(fn, reps=3):
-    ts, out = [], None
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t)
-    return out, float(np.median(ts))
 
 
 def main() -> None:
@@ -83,9 +75,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     worst = {"state": 0.0, "input": 0.0}
     for name, (X, U, Y, V) in pairs.items():
-        ours, t_ours = _median_time(lambda X=X, U=U, Y=Y, V=V: input_dsa(X, U, Y, V, rank=n))
+        ours, t_ours = median_time(lambda X=X, U=U, Y=Y, V=V: input_dsa(X, U, Y, V, rank=n))
         for comp, rcomp in (("state", "state"), ("input", "control"), ("joint", "joint")):
-            r, t_ref = _median_time(lambda X=X, U=U, Y=Y, V=V, rc=rcomp: ref(X, U, Y, V, rc),
+            r, t_ref = median_time(lambda X=X, U=U, Y=Y, V=V, rc=rcomp: ref(X, U, Y, V, rc),
                                     reps=1 if rcomp == "state" else 3)
             o = getattr(ours, comp)
             diff = abs(o - r)

@@ -14,18 +14,10 @@ both sides; node member sets and edges compared. Times: median of 3 runs, one co
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
-
-def _t(fn, reps=3):
-    ts, out = [], None
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t)
-    return out, float(np.median(ts))
+from _timing import median_time
 
 
 def _clouds(n, seed):
@@ -52,25 +44,25 @@ def summaries(n: int) -> None:
             lo, hi = float(D[:, 0].min()), float(D[:, 1].max())
             ref_l = Landscape(num_landscapes=5, resolution=500, sample_range=[lo, hi], keep_endpoints=True).fit([D])
             g = ref_l.grid_
-            ours, t_o = _t(lambda D=D, g=g: persistence_landscape(D, k=5, grid=g).vector())
-            refv, t_r = _t(lambda D=D, ref_l=ref_l: ref_l.transform([D])[0] / np.sqrt(2))
+            ours, t_o = median_time(lambda D=D, g=g: persistence_landscape(D, k=5, grid=g).vector())
+            refv, t_r = median_time(lambda D=D, ref_l=ref_l: ref_l.transform([D])[0] / np.sqrt(2))
             print(f"| {name} H{dim} ({len(D)} bars) | landscape k=5 | gudhi Landscape / √2 | "
                   f"{np.abs(ours - refv).max():.1e} | {t_o:.4f} | {t_r:.4f} |")
             snapped = g[np.abs(g[None, :] - D[:, :1]).argmin(1)], g[np.abs(g[None, :] - D[:, 1:]).argmin(1)]
             Ds = np.c_[snapped]
             Ds = Ds[Ds[:, 1] > Ds[:, 0]]
-            pl, t_r2 = _t(lambda Ds=Ds, g=g: np.asarray(
+            pl, t_r2 = median_time(lambda Ds=Ds, g=g: np.asarray(
                 PersLandscapeApprox(start=g[0], stop=g[-1], num_steps=len(g), dgms=[Ds], hom_deg=0).values), reps=1)
             k = min(5, pl.shape[0])
-            ours_s, t_o2 = _t(lambda Ds=Ds, g=g, k=k: persistence_landscape(Ds, k=k, grid=g).values)
+            ours_s, t_o2 = median_time(lambda Ds=Ds, g=g, k=k: persistence_landscape(Ds, k=k, grid=g).values)
             print(f"| {name} H{dim} grid-snapped | landscape k={k} | persim PersLandscapeApprox | "
                   f"{np.abs(ours_s - pl[:k]).max():.1e} | {t_o2:.4f} | {t_r2:.4f} |")
-            e_o, t_o = _t(lambda D=D: persistence_entropy(D))
-            e_r, t_r = _t(lambda D=D: Entropy(mode="scalar").fit_transform([D])[0, 0])
+            e_o, t_o = median_time(lambda D=D: persistence_entropy(D))
+            e_r, t_r = median_time(lambda D=D: Entropy(mode="scalar").fit_transform([D])[0, 0])
             print(f"| {name} H{dim} | entropy | gudhi Entropy | {abs(e_o - e_r):.1e} | {t_o:.5f} | {t_r:.5f} |")
             Dall = dg[dim]
-            b_o, t_o = _t(lambda Dall=Dall, g=g: betti_curve(Dall, grid=g).values)
-            b_r, t_r = _t(lambda Dall=Dall, g=g: BettiCurve(predefined_grid=g).fit_transform([Dall])[0])
+            b_o, t_o = median_time(lambda Dall=Dall, g=g: betti_curve(Dall, grid=g).values)
+            b_r, t_r = median_time(lambda Dall=Dall, g=g: BettiCurve(predefined_grid=g).fit_transform([Dall])[0])
             print(f"| {name} H{dim} | Betti curve | gudhi BettiCurve | {np.abs(b_o - b_r).max():.0f} | "
                   f"{t_o:.5f} | {t_r:.5f} |")
 
@@ -91,9 +83,11 @@ def mapper_parity() -> None:
         return kmapper.KeplerMapper(verbose=0).map(lens[:, None], X, cover=cover,
                                                    clusterer=DBSCAN(eps=eps, min_samples=5))
 
-    gk, t_k = _t(km)
+    gk, t_k = median_time(km)
     iv = np.c_[np.asarray(cover.centers_)[:, 0] - cover.radius_[0], np.asarray(cover.centers_)[:, 0] + cover.radius_[0]]
-    go, t_o = _t(lambda: mapper(X, lens=lens, intervals=iv, clusterer=DBSCAN(eps=eps, min_samples=5), n_tooltips=0))
+    go, t_o = median_time(
+        lambda: mapper(X, lens=lens, intervals=iv, clusterer=DBSCAN(eps=eps, min_samples=5), n_tooltips=0)
+    )
     ref_nodes = sorted(tuple(sorted(m)) for m in gk["nodes"].values())
     our_nodes = sorted(tuple(sorted(nd["members"].tolist())) for nd in go.nodes)
     n_edges_k = sum(len(v) for v in gk["links"].values())

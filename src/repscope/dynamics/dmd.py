@@ -27,8 +27,8 @@ is the one-step error of ``ψ(x_{t+1}) = λ ψ(x_t)``. A large residual flags a 
 artefact of truncation/noise, not a property of the dynamics); computed on held-out trajectories it is an
 honest test. ``fit_dmd`` stores the in-sample residuals (``eig_residuals_``) and flags eigenvalues whose
 residual exceeds ``resdmd_threshold`` (``spurious_``); :meth:`DMDResult.residuals` recomputes them on new
-data. (The reference package's ``resdmd`` uses eigenvectors of ``A`` rather than of ``Aᵀ`` and reports the
-squared ratio; for normal ``A`` the two agree after a square root.)
+data. (The reference package's ``DSA.resdmd.compute_residuals`` uses the same eigenpairs of ``Aᵀ`` and
+reports the squared ratio, ``res²``.)
 
 No mean-centring is applied by default (as in the reference); ``center=True`` subtracts the mean over all
 time steps of all trials before embedding. Computation is float64.
