@@ -111,3 +111,15 @@ def test_prediction_mse_agrees_with_dsa_metric():
         K, T, N = test.shape
         mse_ref_frames = st["mse"] * st["n_values"] / (K * T * N)
         assert mse_ref_frames == pytest.approx(case["mse"], rel=1e-4)
+
+
+def test_fit_dmd_ranks_equals_fit_dmd():
+    from repscope.dynamics.dmd import fit_dmd_ranks
+
+    Y = _observed_oscillators(seed=6, noise=0.05)
+    fits = fit_dmd_ranks(Y, 3, 1, [1, 3, 6, 7])
+    for r, f in zip([1, 3, 6], fits):
+        ref = fit_dmd(Y, 3, rank=r)
+        np.testing.assert_array_equal(f.A_, ref.A_)
+        np.testing.assert_array_equal(f.eig_residuals_, ref.eig_residuals_)
+    assert isinstance(fits[3], InputError)  # rank 7 > the 6-d embedding

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.results import to_jsonable
-from repscope.dynamics.dmd import DMDResult, fit_dmd
+from repscope.dynamics.dmd import DMDResult, fit_dmd_ranks
 from repscope.dynamics.embedding import _check_int, as_trials
 from repscope.errors import InputError
+from repscope.results import to_jsonable
 
 __all__ = ["DMDSweepResult", "prediction_stats", "split_trials", "sweep_dmd"]
 
@@ -267,9 +267,14 @@ def sweep_dmd(
     stats = {k: np.full(shape, np.nan) for k in ("mse", "mase", "aic", "relative_mse", "se_relative_mse")}
     for s, (train, test, _) in enumerate(splits):
         for i, d in enumerate(n_delays):
-            for j, r in enumerate(ranks):
+            try:  # one embedding + SVD per (system, n_delays); every rank reuses it
+                fits = fit_dmd_ranks(train, d, delay_interval, ranks, ridge=ridge, center=center, name=names[s])
+            except InputError:
+                continue  # trials too short for these delays: left NaN
+            for j, dmd in enumerate(fits):
                 try:
-                    dmd = fit_dmd(train, d, delay_interval, rank=r, ridge=ridge, center=center, name=names[s])
+                    if isinstance(dmd, InputError):
+                        raise dmd
                     st = prediction_stats(dmd, test)
                 except InputError:
                     continue  # invalid pair for this data: left NaN
