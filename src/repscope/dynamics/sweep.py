@@ -241,7 +241,8 @@ def sweep_dmd(
 
     ``systems``: one system (``(T, N)``, ``(K, T, N)`` or a list of trials) or, with ``names``, a list of
     systems that must share one choice. ``n_delays`` default (1, 2, 4, 8, 16) limited by trial length;
-    ``ranks`` default a grid up to each embedding's size. ``n_se``: standard errors of slack for preferring
+    ``ranks`` default the grid 1, 2, 3, 4, 5, 6, 8, …, 96, 128 up to the largest embedding's size
+    (pairs above an embedding's numerical rank are skipped). ``n_se``: standard errors of slack for preferring
     simpler models (one-standard-error rule). ``seed``: the trial split. Returns a :class:`DMDSweepResult`.
     """
     sys_list = list(systems) if names is not None else [systems]
