@@ -54,10 +54,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.results import to_jsonable
 from repscope.dynamics.dmd import center_trials, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError
+from repscope.results import to_jsonable
 
 __all__ = [
     "DMDcResult",
