@@ -192,6 +192,9 @@ class DMDSweepResult:
         i, j = self.n_delays.index(self.best_n_delays), self.ranks.index(self.best_rank)
         ax.scatter([self.best_rank], [crit[i, j]], s=140, marker="*", color="red", zorder=5, label="chosen")
         ax.set_xscale("log", base=2)
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set_yscale("log")
         ax.set_xlabel("rank")
         ax.set_ylabel("held-out MSE / persistence MSE")
