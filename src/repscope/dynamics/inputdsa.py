@@ -42,6 +42,10 @@ With a single input channel ``B`` is one vector and any vector can be rotated on
 ``input`` distance is 0 by construction; the ``joint`` distance (which ties ``B`` to ``A``) is then the
 informative one (the same holds for the reference's ``compare="control"``).
 
+- ``spectral``: the 2-Wasserstein distance between the eigenvalue sets of ``A₁`` and ``A₂``
+  (:func:`eig_wasserstein`) — invariant to *any* change of basis, hence the one to read for subspace fits,
+  whose state bases are fixed only up to an invertible transform.
+
 ``score="euclidean"`` gives the chordal versions ``‖X̂ − C Ŷ …‖_F = sqrt(2 − 2 cos)``.
 """
 
@@ -399,6 +403,7 @@ class InputDSAResult:
     fit_x: DMDcResult
     fit_y: DMDcResult
     info: Any = None  # SimilarityInfo for the state distance
+    spectral: float = float("nan")  # W2 between the eigenvalues of A_x and A_y
 
     title = "InputDSA — intrinsic vs input-driven dynamics"
 
@@ -407,6 +412,7 @@ class InputDSAResult:
             "state": self.state,
             "input": self.input,
             "joint": self.joint,
+            "spectral": self.spectral,
             "score": self.score,
             "fit_x": self.fit_x.to_dict(),
             "fit_y": self.fit_y.to_dict(),
@@ -420,7 +426,7 @@ class InputDSAResult:
         return (
             f"InputDSA ({self.score}, {self.fit_x.method}, rank {self.fit_x.rank_}): intrinsic dynamics "
             f"{self.state:.4g}{unit}, input coupling {self.input:.4g}{unit}, joint (controllability) "
-            f"{self.joint:.4g}{unit}."
+            f"{self.joint:.4g}{unit}; eigenvalue spectra (W2) {self.spectral:.4g}."
             + (" One input channel: the input-only distance is 0 by construction; read the joint distance."
                if self.fit_x.B_.shape[1] == 1 else "")
         )
@@ -430,6 +436,7 @@ class InputDSAResult:
             ["intrinsic (A)", round(self.state, 6)],
             ["input coupling (B)", round(self.input, 6)],
             ["joint ([B, AB, …])", round(self.joint, 6)],
+            ["spectra of A (W2)", round(self.spectral, 6)],
         ]
 
     def plot(self, ax: Any = None):
@@ -439,8 +446,8 @@ class InputDSAResult:
             fig, ax = plt.subplots(figsize=(4.5, 3.2))
         else:
             fig = ax.figure
-        ax.bar(["intrinsic A", "input B", "joint"], [self.state, self.input, self.joint],
-               color=["tab:blue", "tab:orange", "tab:green"])
+        ax.bar(["intrinsic A", "input B", "joint", "spectra"], [self.state, self.input, self.joint, self.spectral],
+               color=["tab:blue", "tab:orange", "tab:green", "tab:gray"])
         ax.set_ylabel(f"distance ({self.score})")
         ax.set_title("InputDSA", fontsize=10)
         return fig
@@ -449,7 +456,8 @@ class InputDSAResult:
         import plotly.graph_objects as go
 
         return go.Figure(
-            go.Bar(x=["intrinsic A", "input B", "joint"], y=[self.state, self.input, self.joint]),
+            go.Bar(x=["intrinsic A", "input B", "joint", "spectra"],
+                   y=[self.state, self.input, self.joint, self.spectral]),
             layout={"title": "InputDSA", "yaxis_title": f"distance ({self.score})"},
         )
 
@@ -496,7 +504,7 @@ def input_dsa(
     )
     return InputDSAResult(state=float(m.state.distances[0, 1]), input=float(m.input.distances[0, 1]),
                           joint=float(m.joint.distances[0, 1]), score=score, fit_x=m.fits[0], fit_y=m.fits[1],
-                          info=m.infos[0])
+                          info=m.infos[0], spectral=float(m.spectral.distances[0, 1]))
 
 
 def _check_args(score: str, method: str) -> None:
@@ -536,15 +544,19 @@ class InputDSAMatrix:
     joint: Any
     fits: list[DMDcResult]
     infos: list[Any] = field(default_factory=list)  # SimilarityInfo per pair (i < j, row-major)
+    spectral: Any = None  # DistanceMatrixResult of eigenvalue W2 distances
 
     title = "InputDSA between systems — intrinsic, input coupling, joint"
 
     def _components(self) -> list[tuple[str, Any]]:
-        return [("intrinsic (A)", self.state), ("input coupling (B)", self.input), ("joint", self.joint)]
+        comps = [("intrinsic (A)", self.state), ("input coupling (B)", self.input), ("joint", self.joint)]
+        return comps + ([("spectra of A (W2)", self.spectral)] if self.spectral is not None else [])
 
     def to_dict(self) -> dict:
         return to_jsonable({"state": self.state.to_dict(), "input": self.input.to_dict(),
-                            "joint": self.joint.to_dict(), "ranks": [f.rank_ for f in self.fits]})
+                            "joint": self.joint.to_dict(),
+                            "spectral": None if self.spectral is None else self.spectral.to_dict(),
+                            "ranks": [f.rank_ for f in self.fits]})
 
     def summary(self) -> str:
         parts = []
@@ -558,15 +570,16 @@ class InputDSAMatrix:
         names = self.state.names
         rows = [[names[i], names[j], *(f"{m.distances[i, j]:.4f}" for _, m in self._components())]
                 for i in range(n) for j in range(i + 1, n)]
-        return ["system", "system", "intrinsic", "input", "joint"], rows
+        return ["system", "system", *(lab for lab, _ in self._components())], rows
 
     def plot(self, ax: Any = None):
         import matplotlib.pyplot as plt
 
         if ax is not None:  # one axis: the intrinsic distances only
             return _heat(ax, self.state, "intrinsic (A)")
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-        for a, (lab, m) in zip(axes, self._components()):
+        comps = self._components()
+        fig, axes = plt.subplots(1, len(comps), figsize=(4.3 * len(comps), 4))
+        for a, (lab, m) in zip(axes, comps):
             _heat(a, m, lab)
         fig.tight_layout()
         return fig
@@ -578,7 +591,8 @@ class InputDSAMatrix:
         for k, (lab, m) in enumerate(self._components()):
             fig.add_heatmap(z=m.distances, x=m.names_other, y=m.names, colorscale="Viridis", visible=k == 0,
                             name=lab)
-        buttons = [{"label": lab, "method": "restyle", "args": [{"visible": [i == k for i in range(3)]}]}
+        n_c = len(self._components())
+        buttons = [{"label": lab, "method": "restyle", "args": [{"visible": [i == k for i in range(n_c)]}]}
                    for k, (lab, _) in enumerate(self._components())]
         fig.update_layout(title=self.title, yaxis={"autorange": "reversed"},
                           updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "y": 1.15,
@@ -632,18 +646,21 @@ def input_dsa_matrix(
     fits = [_fit_any(x, u, method, nm, kw) for x, u, nm in zip(systems, inputs, names)]
     _check_compatible(fits, names)
     from repscope.dynamics.results import DistanceMatrixResult
-    from repscope.dynamics.simdist import similarity_transform_distances
+    from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
 
     n = len(fits)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     infos = similarity_transform_distances([(fits[i].A_, fits[j].A_) for i, j in pairs], score=score,
                                            n_random=n_random, seed=seed)
-    mats = {k: np.zeros((n, n)) for k in ("state", "input", "joint")}
+    mats = {k: np.zeros((n, n)) for k in ("state", "input", "joint", "spectral")}
     for (i, j), info in zip(pairs, infos):
         d_in, d_joint = _input_joint(fits[i], fits[j], score)
-        for k, v in (("state", info.distance), ("input", d_in), ("joint", d_joint)):
+        d_sp = eig_wasserstein(fits[i].eigenvalues_, fits[j].eigenvalues_)
+        for k, v in (("state", info.distance), ("input", d_in), ("joint", d_joint), ("spectral", d_sp)):
             mats[k][i, j] = mats[k][j, i] = v
     params = {**kw, "score": score, "method": method, "seed": seed}
-    res = {k: DistanceMatrixResult(distances=D, names=names, names_other=names, metric=f"InputDSA {k} ({score})",
-                                   params=params) for k, D in mats.items()}
-    return InputDSAMatrix(state=res["state"], input=res["input"], joint=res["joint"], fits=fits, infos=list(infos))
+    res = {k: DistanceMatrixResult(distances=D, names=names, names_other=names,
+                                   metric=f"InputDSA {k} ({'W2' if k == 'spectral' else score})", params=params)
+           for k, D in mats.items()}
+    return InputDSAMatrix(state=res["state"], input=res["input"], joint=res["joint"], fits=fits, infos=list(infos),
+                          spectral=res["spectral"])
