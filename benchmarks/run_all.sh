@@ -63,7 +63,7 @@ else
     for f in benchmarks/*.py; do
         b=$(basename "$f")
         case " ${KNOWN[*]} ${EXCLUDE[*]} " in *" $b "*) continue ;; esac
-        case "$b" in _*) continue ;; esac
+        case "$b" in _*|make_*) continue ;; esac  # make_*: generators of committed test data
         scripts+=("$b")
     done
 fi

@@ -80,5 +80,13 @@ def test_inputdsa_cli(tmp_path, app):
     d = json.loads(res.stdout)
     assert d["state"] < 1e-6 and d["input"] > 0.1 and d["joint"] > 0.1
     assert (tmp_path / "o" / "report.html").exists()
+    three = CliRunner().invoke(
+        app,
+        ["dynamics", "inputdsa", paths[0][0], paths[1][0], paths[0][0], "--inputs",
+         f"{paths[0][1]},{paths[1][1]},{paths[0][1]}", "--json", "--quiet"],
+    )
+    assert three.exit_code == 0, three.output
+    m = json.loads(three.stdout)
+    assert np.array(m["state"]["distances"]).shape == (3, 3) and m["joint"]["distances"][0][2] < 1e-9
     bad = CliRunner().invoke(app, ["dynamics", "inputdsa", paths[0][0], paths[1][0], "--inputs", paths[0][1]])
     assert isinstance(bad.exception, InputError)

@@ -82,10 +82,10 @@ def test_same_intrinsic_dynamics_different_input_drive(system):
     X3, U3 = _simulate(_stable(rng, 4), B, 6)  # other A, same input coupling
     same_a = input_dsa(X1, U1, X2, U2)
     same_b = input_dsa(X1, U1, X3, U3)
-    assert same_a.state < 1e-7 and same_a.input > 0.3
+    assert same_a.state < 1e-7 and same_a.input > 0.3 and same_a.spectral < 1e-7
     assert same_b.input < 1e-7 and same_b.state > 0.3
     assert same_a.joint > 0.3 and same_b.joint > 0.3
-    assert "intrinsic" in same_a.summary() and len(same_a.table()[1]) == 3
+    assert "intrinsic" in same_a.summary() and len(same_a.table()[1]) == 4
     assert json.dumps(same_a.to_dict(), allow_nan=False)
 
 
@@ -127,6 +127,9 @@ def test_subspace_dmdc_partial_observation(system):
     np.testing.assert_allclose(
         np.sort_complex(r.fit_x.eigenvalues_), np.sort_complex(r.fit_y.eigenvalues_), atol=1e-6
     )
+    assert r.spectral < 1e-6  # the basis-free intrinsic comparison for subspace fits
+    Y3, U3 = _simulate(_stable(rng, 4), B, 10, C=C)
+    assert input_dsa(Y, U, Y3, U3, n_delays=4, rank=4, method="subspace").spectral > 0.1
 
 
 def test_input_validation(system):
@@ -157,3 +160,23 @@ def test_agrees_with_dsa_metric_dmdc():
     # the reference regresses in the full embedding space then projects; with full rank both are the same map
     np.testing.assert_allclose(f.A_embedded_, np.asarray(ref["A_havok_dmd"]), atol=ref["tol"])
     np.testing.assert_allclose(f.B_embedded_, np.asarray(ref["B_havok_dmd"]), atol=ref["tol"])
+
+
+def test_input_dsa_matrix_matches_pairwise(system):
+    from repscope.dynamics import input_dsa_matrix
+
+    A, B, rng = system
+    A2, B2 = _stable(rng, 4), rng.standard_normal((4, 2))
+    sims = [_simulate(A, B, 20), _simulate(A, B2, 21), _simulate(A2, B, 22)]
+    m = input_dsa_matrix([s[0] for s in sims], [s[1] for s in sims], names=["a", "b", "c"])
+    assert m.state.distances[0, 1] < 1e-7 and m.input.distances[0, 2] < 1e-7
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        p = input_dsa(sims[i][0], sims[i][1], sims[j][0], sims[j][1])
+        assert m.state.distances[i, j] == pytest.approx(p.state, abs=1e-9)
+        assert m.input.distances[j, i] == pytest.approx(p.input, abs=1e-12)
+        assert m.joint.distances[i, j] == pytest.approx(p.joint, abs=1e-12)
+    assert len(m.table()[1]) == 3 and "3 systems" in m.summary() and len(m.table()[0]) == 6
+    assert m.spectral.distances[0, 1] < 1e-7 and m.spectral.distances[0, 2] > 0.1
+    assert json.dumps(m.to_dict(), allow_nan=False)
+    with pytest.raises(InputError, match="one per system"):
+        input_dsa_matrix([s[0] for s in sims], [sims[0][1]])

@@ -77,3 +77,15 @@ def test_residuals_validation():
         d.residuals(X[..., :2])
     with pytest.raises(InputError, match="resdmd_threshold"):
         fit_dmd(X, rank=3, resdmd_threshold=-1.0)
+
+
+def test_residuals_agree_with_dsa_metric():
+    """dsa-metric 2.0.2 DSA.resdmd.compute_residuals (float32) reports res² on held-out trials."""
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "data" / "dsa_metric_dmd.json").read_text())
+    train, test = np.asarray(ref["train"]), np.asarray(ref["test"])
+    for case in ref["cases"]:
+        d = fit_dmd(train, case["n_delays"], rank=case["rank"])
+        ours = np.sort(d.residuals(test).residuals ** 2)
+        np.testing.assert_allclose(ours, case["res2"], rtol=5e-3, atol=1e-7)

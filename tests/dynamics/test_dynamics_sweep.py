@@ -96,3 +96,30 @@ def test_default_grid_runs_on_a_single_trial():
     Y = _observed_oscillators(seed=5, K=1, T=200, rho=(1.0, 1.0))
     res = sweep_dmd(Y[0])
     assert res.best_rank == 4 and "time steps" in res.split
+
+
+def test_prediction_mse_agrees_with_dsa_metric():
+    """dsa-metric 2.0.2 (float32) MSE of DMD.predict(reseed=1); it also counts the first (n_delays−1)+1 frames
+    of each test trial, which its predict copies from the data (zero error): rescale ours to that count."""
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "data" / "dsa_metric_dmd.json").read_text())
+    train, test = np.asarray(ref["train"]), np.asarray(ref["test"])
+    for case in ref["cases"]:
+        d = fit_dmd(train, case["n_delays"], rank=case["rank"])
+        st = prediction_stats(d, test)
+        K, T, N = test.shape
+        mse_ref_frames = st["mse"] * st["n_values"] / (K * T * N)
+        assert mse_ref_frames == pytest.approx(case["mse"], rel=1e-4)
+
+
+def test_fit_dmd_ranks_equals_fit_dmd():
+    from repscope.dynamics.dmd import fit_dmd_ranks
+
+    Y = _observed_oscillators(seed=6, noise=0.05)
+    fits = fit_dmd_ranks(Y, 3, 1, [1, 3, 6, 7])
+    for r, f in zip([1, 3, 6], fits):
+        ref = fit_dmd(Y, 3, rank=r)
+        np.testing.assert_array_equal(f.A_, ref.A_)
+        np.testing.assert_array_equal(f.eig_residuals_, ref.eig_residuals_)
+    assert isinstance(fits[3], InputError)  # rank 7 > the 6-d embedding

@@ -97,3 +97,24 @@ def test_demo_results_follow_the_result_protocol(monkeypatch, tmp_path):
     trend = next(r for r in res if r.title == "Mapper purity across layers")
     assert trend.node_purity[2] > trend.node_purity[0]  # class structure appears in fc1, not in noise conv1
     assert json.loads((tmp_path / "topology_timings.json").read_text())["n_samples"] == 90
+
+
+def test_cli_mapper_tooltips_from_images_and_texts(app, tmp_path):
+    n = 150
+    np.save(tmp_path / "imgs.npy", np.random.default_rng(0).uniform(size=(n, 6, 6)))
+    (tmp_path / "texts.txt").write_text("\n".join(f"sample {i}" for i in range(n)) + "\n")
+    args = ["topology", "fake.zarr", "--layers", "fc1,fc2", "--n-samples", "100", "--json", "--quiet",
+            "--mapper-lens", "pca", "--mapper-clusterer", "single_linkage"]
+    r = CliRunner().invoke(app, [*args, "--mapper-images", str(tmp_path / "imgs.npy"),
+                                 "--mapper-texts", str(tmp_path / "texts.txt")])
+    assert r.exit_code == 0, r.output
+    g = json.loads(r.stdout)["mapper"]["fc1"]
+    assert g["lens"] == "PC1" and g["params"]["clusterer"] == "single_linkage"
+    tip = g["nodes"][0]["tooltips"][0]
+    assert tip["image"].startswith("data:image/png;base64,") and tip["text"].startswith("sample ")
+    # member indices are rows of the 100-sample draw; the text is that of the stored sample they come from
+    rows = np.sort(np.random.default_rng(0).choice(n, 100, replace=False))
+    assert tip["text"] == f"sample {rows[tip['index']]}"
+    (tmp_path / "short.txt").write_text("a\nb\n")
+    bad = CliRunner().invoke(app, [*args, "--mapper-texts", str(tmp_path / "short.txt")])
+    assert isinstance(bad.exception, InputError) and "one line per sample" in str(bad.exception)

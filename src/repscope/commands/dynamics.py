@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("inputdsa")
     def inputdsa(
-        files: list[Path] = typer.Argument(..., help="Two .npy state trajectories, each (T, N) or (K, T, N)."),
+        files: list[Path] = typer.Argument(..., help=".npy state trajectories, each (T, N) or (K, T, N)."),
         inputs: str = typer.Option(
             ..., "--inputs", help="Comma-separated .npy input trajectories u_t, one per state file (same T)."
         ),
@@ -157,22 +157,31 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
-        """InputDSA: intrinsic dynamics (A) vs input coupling (B) of two input-driven systems."""
+        """InputDSA: intrinsic dynamics (A) vs input coupling (B) of input-driven systems (two files: one
+        comparison with both fits; more: all pairs)."""
         import json
 
-        from repscope.dynamics import input_dsa
+        from repscope.dynamics import input_dsa, input_dsa_matrix
         from repscope.results import dumps
 
         log = _log(quiet)
-        if len(files) != 2:
-            raise InputError(f"inputdsa compares two systems; got {len(files)} state file(s)")
+        if len(files) < 2:
+            raise InputError(f"inputdsa compares two or more systems; got {len(files)} state file(s)")
         ufiles = [Path(p.strip()) for p in inputs.split(",") if p.strip()]
-        if len(ufiles) != 2:
-            raise InputError(f"--inputs needs two .npy files (one per state file), got {len(ufiles)}")
-        (X, Y), (UX, UY) = _load_npy(files, "states"), _load_npy(ufiles, "inputs")
-        res = input_dsa(X, UX, Y, UY, n_delays=n_delays, rank=rank, score=score, method=method, seed=seed)
+        if len(ufiles) != len(files):
+            raise InputError(
+                f"--inputs needs one .npy file per state file ({len(files)}), got {len(ufiles)}"
+            )
+        states, us = _load_npy(files, "states"), _load_npy(ufiles, "inputs")
+        kw = dict(n_delays=n_delays, rank=rank, score=score, method=method, seed=seed)
+        if len(files) == 2:
+            res = input_dsa(states[0], us[0], states[1], us[1], **kw)
+            results = [res, res.fit_x, res.fit_y]
+        else:
+            res = input_dsa_matrix(states, us, names=[f.stem for f in files], **kw)
+            results = [res]
         log(res.summary())
-        _save([res, res.fit_x, res.fit_y], out, log, "InputDSA")
+        _save(results, out, log, "InputDSA")
         if as_json:
             typer.echo(json.dumps(json.loads(dumps(res.to_dict()))))
 

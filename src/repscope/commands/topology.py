@@ -59,6 +59,35 @@ def _reproduce(
             typer.echo(f"wrote {out / 'report.html'}")
 
 
+def _tooltip_sources(images_path, texts_path, n: int, rows) -> tuple:
+    """Images (.npy) and texts (one line per sample) for mapper tooltips, restricted to the sampled rows."""
+    import numpy as np
+
+    images = texts = None
+    if images_path is not None:
+        if not images_path.exists():
+            raise InputError(f"--mapper-images {images_path} does not exist; pass a .npy with one image per sample")
+        try:
+            images = np.load(images_path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:
+            raise InputError(f"--mapper-images {images_path} could not be read as .npy ({exc})") from exc
+        if images.shape[0] != n:
+            raise InputError(
+                f"--mapper-images has {images.shape[0]} images but the store has {n} samples; give one per sample"
+            )
+        images = np.asarray(images if rows is None else images[rows])
+    if texts_path is not None:
+        if not texts_path.exists():
+            raise InputError(f"--mapper-texts {texts_path} does not exist; pass a text file, one line per sample")
+        lines = texts_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(lines) != n:
+            raise InputError(
+                f"--mapper-texts has {len(lines)} lines but the store has {n} samples; give one line per sample"
+            )
+        texts = lines if rows is None else [lines[i] for i in rows]
+    return images, texts
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``topology`` command to the main CLI app."""
 
@@ -96,6 +125,26 @@ def register(app: typer.Typer) -> None:
         overlap: Annotated[
             float, typer.Option(min=0.0, max=0.99, help="Mapper interval overlap fraction in [0, 0.99].")
         ] = 0.5,
+        mapper_lens: Annotated[
+            str, typer.Option("--mapper-lens", help="Mapper lens: l2norm (paper) or pca (first principal component).")
+        ] = "l2norm",
+        mapper_clusterer: Annotated[
+            str, typer.Option("--mapper-clusterer", help="Mapper clusterer: dbscan (paper) or single_linkage.")
+        ] = "dbscan",
+        mapper_images: Annotated[
+            pathlib.Path | None,
+            typer.Option(
+                "--mapper-images",
+                help=".npy of one image per stored sample, (n, H, W[, C]) or (n, C, H, W): member thumbnails "
+                "in the mapper nodes' tooltips.",
+            ),
+        ] = None,
+        mapper_texts: Annotated[
+            pathlib.Path | None,
+            typer.Option(
+                "--mapper-texts", help="Text file with one line per stored sample: member snippets in tooltips."
+            ),
+        ] = None,
         workers: Annotated[int, typer.Option(min=1, help="Worker processes for per-layer persistence.")] = 1,
         out: Annotated[
             pathlib.Path | None, typer.Option("--out", help="Output directory (JSON + PNG).")
@@ -167,9 +216,13 @@ def register(app: typer.Typer) -> None:
             lab = (
                 None if labels is None else (np.asarray(labels) if rows is None else np.asarray(labels)[rows])
             )
+            images, texts = _tooltip_sources(mapper_images, mapper_texts, n, rows)
             for nm in names:
                 X = store_cloud(st, nm, cloud, rows=rows, seed=seed)
-                graphs.append(mapper(X, lab, n_intervals=n_intervals, overlap=overlap, name=nm, seed=seed))
+                graphs.append(
+                    mapper(X, lab, n_intervals=n_intervals, overlap=overlap, name=nm, seed=seed, lens=mapper_lens,
+                           clusterer=mapper_clusterer, images=images, texts=texts)
+                )
             trend = mapper_trend(graphs, names)
             result["mapper"] = {g.name: g.to_dict() for g in graphs}
             result["mapper_trend"] = trend.to_dict()

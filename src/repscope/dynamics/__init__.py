@@ -8,14 +8,22 @@ Public API: :func:`delay_embed`, :func:`fit_dmd` (:class:`DMDResult`), :func:`si
 (:class:`SimilarityInfo`), :func:`eig_wasserstein`, :func:`dsa`, :func:`dsa_matrix`
 (:class:`DistanceMatrixResult`); ResDMD residuals on every DMD fit (:meth:`DMDResult.residuals`); the
 ``(n_delays, rank)`` sweep by held-out prediction (:func:`sweep_dmd` → :class:`DMDSweepResult`); InputDSA for
-input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_dsa`). Test cases live in
-:mod:`repscope.experiments.dynamics.testcases`.
+input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_dsa`,
+:func:`input_dsa_matrix`). Test cases live in :mod:`repscope.experiments.dynamics.testcases`.
 """
 
 from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
 from repscope.dynamics.dsa import dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
-from repscope.dynamics.inputdsa import DMDcResult, InputDSAResult, fit_dmdc, fit_subspace_dmdc, input_dsa
+from repscope.dynamics.inputdsa import (
+    DMDcResult,
+    InputDSAMatrix,
+    InputDSAResult,
+    fit_dmdc,
+    fit_subspace_dmdc,
+    input_dsa,
+    input_dsa_matrix,
+)
 from repscope.dynamics.results import DistanceMatrixResult, DSAResult, TableResult
 from repscope.dynamics.simdist import (
     SimilarityInfo,
@@ -29,11 +37,13 @@ __all__ = [
     "DMDResult",
     "DMDSweepResult",
     "DMDcResult",
+    "InputDSAMatrix",
     "InputDSAResult",
     "ResDMDResult",
     "fit_dmdc",
     "fit_subspace_dmdc",
     "input_dsa",
+    "input_dsa_matrix",
     "sweep_dmd",
     "DSAResult",
     "DistanceMatrixResult",

@@ -27,8 +27,8 @@ is the one-step error of ``ψ(x_{t+1}) = λ ψ(x_t)``. A large residual flags a 
 artefact of truncation/noise, not a property of the dynamics); computed on held-out trajectories it is an
 honest test. ``fit_dmd`` stores the in-sample residuals (``eig_residuals_``) and flags eigenvalues whose
 residual exceeds ``resdmd_threshold`` (``spurious_``); :meth:`DMDResult.residuals` recomputes them on new
-data. (The reference package's ``resdmd`` uses eigenvectors of ``A`` rather than of ``Aᵀ`` and reports the
-squared ratio; for normal ``A`` the two agree after a square root.)
+data. (The reference package's ``DSA.resdmd.compute_residuals`` uses the same eigenpairs of ``Aᵀ`` and
+reports the squared ratio, ``res²``.)
 
 No mean-centring is applied by default (as in the reference); ``center=True`` subtracts the mean over all
 time steps of all trials before embedding. Computation is float64.
@@ -44,7 +44,7 @@ import numpy as np
 from repscope.dynamics.embedding import _check_int, as_trials, delay_embed
 from repscope.errors import InputError
 
-__all__ = ["DMDResult", "ResDMDResult", "fit_dmd", "resdmd_residuals", "select_rank"]
+__all__ = ["DMDResult", "ResDMDResult", "fit_dmd", "fit_dmd_ranks", "resdmd_residuals", "select_rank"]
 
 
 def center_trials(trials: list[np.ndarray], center: bool) -> tuple[list[np.ndarray], np.ndarray | None]:
@@ -375,8 +375,44 @@ def fit_dmd(
     Returns a :class:`DMDResult`; ``A_`` is r×r.
     """
     trials = as_trials(data, name)
+    fit = _embed_svd(trials, n_delays, delay_interval, ridge, center, resdmd_threshold, name)
+    if not reduced_rank:
+        return _pcr(fit, select_rank(fit.s, rank, rank_thresh, rank_explained_variance))
+    Vfull, s = fit.Vfull, fit.s
+    m = select_rank(s)  # all numerically non-zero components
+    Vm, Vp = Vfull[fit.idx_minus, :m], Vfull[fit.idx_minus + 1, :m]
+    B_ols = np.linalg.solve(Vm.T @ Vm + ridge * np.eye(m), Vm.T @ Vp)  # v+ ≈ v- B_ols
+    fitted = Vm @ B_ols
+    _, sf, Wh = np.linalg.svd(fitted, full_matrices=False)
+    r = select_rank(sf, rank, rank_thresh, rank_explained_variance)
+    W = Wh[:r].T  # (m, r)
+    A = W.T @ B_ols.T @ W
+    resid = np.linalg.norm(Vp - fitted @ W @ W.T) / max(np.linalg.norm(Vp), 1e-300)
+    return _result(fit, A, fit.U[:, :m], resid, {"rrr_singular_values": sf, "W": W}, Vm @ W, Vp @ W, True)
+
+
+@dataclass
+class _SVDFit:
+    """Delay embedding + SVD of one system, shared by every rank fitted on it."""
+
+    trials: list[np.ndarray]
+    mean: np.ndarray | None
+    Vfull: np.ndarray
+    s: np.ndarray
+    U: np.ndarray
+    idx_minus: np.ndarray  # rows t with a successor t+1 in the same trial
+    n_delays: int
+    delay_interval: int
+    ridge: float
+    resdmd_threshold: float
+
+
+def _embed_svd(trials: list[np.ndarray], n_delays: Any, delay_interval: Any, ridge: float, center: bool,
+               resdmd_threshold: float, name: str) -> _SVDFit:
     if ridge is None or not np.isfinite(ridge) or ridge < 0:
         raise InputError(f"ridge={ridge!r} must be a finite number ≥ 0")
+    if not np.isfinite(resdmd_threshold) or resdmd_threshold < 0:
+        raise InputError(f"resdmd_threshold={resdmd_threshold!r} must be a finite number ≥ 0")
     trials, mean = center_trials(trials, center)
     emb = delay_embed(trials, n_delays, delay_interval, name=name)
     n_delays, delay_interval = int(n_delays), int(delay_interval)
@@ -393,58 +429,69 @@ def fit_dmd(
     if not np.any(H):
         raise InputError(f"{name} is identically zero; DMD is undefined for a constant-zero trajectory")
     Vfull, s, Uh = np.linalg.svd(H, full_matrices=False)
-    U = Uh.T
     # consecutive pairs within trials only
     starts = np.cumsum([0, *lengths[:-1]])
     idx_minus = np.concatenate([st + np.arange(L - 1) for st, L in zip(starts, lengths)])
-    idx_plus = idx_minus + 1
-    n_trans = len(idx_minus)
+    return _SVDFit(trials, mean, Vfull, s, Uh.T, idx_minus, n_delays, delay_interval, float(ridge),
+                   float(resdmd_threshold))
 
-    if not reduced_rank:
-        r = select_rank(s, rank, rank_thresh, rank_explained_variance)
-        Vm, Vp = Vfull[idx_minus, :r], Vfull[idx_plus, :r]
-        G = Vm.T @ Vm + ridge * np.eye(r)
-        A = np.linalg.solve(G, Vm.T @ Vp).T
-        modes = U[:, :r]
-        resid = np.linalg.norm(Vp - Vm @ A.T) / max(np.linalg.norm(Vp), 1e-300)
-        extras: dict[str, Any] = {}
-        Zm, Zp = Vm, Vp
-    else:
-        m = select_rank(s)  # all numerically non-zero components
-        Vm, Vp = Vfull[idx_minus, :m], Vfull[idx_plus, :m]
-        B_ols = np.linalg.solve(Vm.T @ Vm + ridge * np.eye(m), Vm.T @ Vp)  # v+ ≈ v- B_ols
-        fitted = Vm @ B_ols
-        _, sf, Wh = np.linalg.svd(fitted, full_matrices=False)
-        r = select_rank(sf, rank, rank_thresh, rank_explained_variance)
-        W = Wh[:r].T  # (m, r)
-        A = W.T @ B_ols.T @ W
-        modes = U[:, :m]
-        resid = np.linalg.norm(Vp - fitted @ W @ W.T) / max(np.linalg.norm(Vp), 1e-300)
-        extras = {"rrr_singular_values": sf, "W": W}
-        Zm, Zp = Vm @ W, Vp @ W
+
+def _pcr(fit: _SVDFit, r: int) -> DMDResult:
+    """Principal-component regression on the first r SVD coordinates."""
+    Vm, Vp = fit.Vfull[fit.idx_minus, :r], fit.Vfull[fit.idx_minus + 1, :r]
+    G = Vm.T @ Vm + fit.ridge * np.eye(r)
+    A = np.linalg.solve(G, Vm.T @ Vp).T
+    resid = np.linalg.norm(Vp - Vm @ A.T) / max(np.linalg.norm(Vp), 1e-300)
+    return _result(fit, A, fit.U[:, :r], resid, {}, Vm, Vp, False)
+
+
+def _result(fit: _SVDFit, A: np.ndarray, modes: np.ndarray, resid: float, extras: dict, Zm: np.ndarray,
+            Zp: np.ndarray, reduced_rank: bool) -> DMDResult:
+    r, n_trans = A.shape[0], len(fit.idx_minus)
     if r > n_trans:
         raise InputError(
             f"rank={r} exceeds the number of transitions ({n_trans}); the regression is underdetermined — "
             f"lower the rank or pass more/longer trials"
         )
     eig = np.linalg.eigvals(A)
-    if not np.isfinite(resdmd_threshold) or resdmd_threshold < 0:
-        raise InputError(f"resdmd_threshold={resdmd_threshold!r} must be a finite number ≥ 0")
     return DMDResult(
         A_=A,
         eigenvalues_=eig,
-        singular_values_=s,
+        singular_values_=fit.s,
         modes_=modes,
         rank_=int(r),
-        n_delays=n_delays,
-        delay_interval=delay_interval,
-        ridge=float(ridge),
-        reduced_rank=bool(reduced_rank),
-        n_trials_=len(trials),
+        n_delays=fit.n_delays,
+        delay_interval=fit.delay_interval,
+        ridge=fit.ridge,
+        reduced_rank=reduced_rank,
+        n_trials_=len(fit.trials),
         n_transitions_=int(n_trans),
-        mean_=mean,
+        mean_=fit.mean,
         residual_=float(resid),
         extras=extras,
         eig_residuals_=resdmd_residuals(A, Zm, Zp, eig),
-        resdmd_threshold=float(resdmd_threshold),
+        resdmd_threshold=fit.resdmd_threshold,
     )
+
+
+def fit_dmd_ranks(
+    data: Any,
+    n_delays: int,
+    delay_interval: int,
+    ranks: list[int],
+    *,
+    ridge: float = 1e-8,
+    center: bool = False,
+    resdmd_threshold: float = 0.1,
+    name: str = "X",
+) -> list[DMDResult | InputError]:
+    """:func:`fit_dmd` at several ranks with one embedding + SVD (what a rank sweep needs). Each entry is the
+    fit, or the :class:`InputError` that rank raises (e.g. above the embedding's numerical rank)."""
+    fit = _embed_svd(as_trials(data, name), n_delays, delay_interval, ridge, center, resdmd_threshold, name)
+    out: list[DMDResult | InputError] = []
+    for r in ranks:
+        try:
+            out.append(_pcr(fit, select_rank(fit.s, rank=r)))
+        except InputError as exc:
+            out.append(exc)
+    return out

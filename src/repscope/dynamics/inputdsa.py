@@ -42,6 +42,10 @@ With a single input channel ``B`` is one vector and any vector can be rotated on
 ``input`` distance is 0 by construction; the ``joint`` distance (which ties ``B`` to ``A``) is then the
 informative one (the same holds for the reference's ``compare="control"``).
 
+- ``spectral``: the 2-Wasserstein distance between the eigenvalue sets of ``A₁`` and ``A₂``
+  (:func:`eig_wasserstein`) — invariant to *any* change of basis, hence the one to read for subspace fits,
+  whose state bases are fixed only up to an invertible transform.
+
 ``score="euclidean"`` gives the chordal versions ``‖X̂ − C Ŷ …‖_F = sqrt(2 − 2 cos)``.
 """
 
@@ -54,12 +58,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.results import to_jsonable
 from repscope.dynamics.dmd import center_trials, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError
+from repscope.results import to_jsonable
 
-__all__ = ["DMDcResult", "InputDSAResult", "fit_dmdc", "fit_subspace_dmdc", "input_dsa", "procrustes_angle"]
+__all__ = [
+    "DMDcResult",
+    "InputDSAMatrix",
+    "InputDSAResult",
+    "fit_dmdc",
+    "fit_subspace_dmdc",
+    "input_dsa",
+    "input_dsa_matrix",
+    "procrustes_angle",
+]
 
 _SCORES = ("angular", "euclidean")
 _METHODS = ("dmdc", "subspace")
@@ -390,6 +403,7 @@ class InputDSAResult:
     fit_x: DMDcResult
     fit_y: DMDcResult
     info: Any = None  # SimilarityInfo for the state distance
+    spectral: float = float("nan")  # W2 between the eigenvalues of A_x and A_y
 
     title = "InputDSA — intrinsic vs input-driven dynamics"
 
@@ -398,6 +412,7 @@ class InputDSAResult:
             "state": self.state,
             "input": self.input,
             "joint": self.joint,
+            "spectral": self.spectral,
             "score": self.score,
             "fit_x": self.fit_x.to_dict(),
             "fit_y": self.fit_y.to_dict(),
@@ -411,7 +426,7 @@ class InputDSAResult:
         return (
             f"InputDSA ({self.score}, {self.fit_x.method}, rank {self.fit_x.rank_}): intrinsic dynamics "
             f"{self.state:.4g}{unit}, input coupling {self.input:.4g}{unit}, joint (controllability) "
-            f"{self.joint:.4g}{unit}."
+            f"{self.joint:.4g}{unit}; eigenvalue spectra (W2) {self.spectral:.4g}."
             + (" One input channel: the input-only distance is 0 by construction; read the joint distance."
                if self.fit_x.B_.shape[1] == 1 else "")
         )
@@ -421,6 +436,7 @@ class InputDSAResult:
             ["intrinsic (A)", round(self.state, 6)],
             ["input coupling (B)", round(self.input, 6)],
             ["joint ([B, AB, …])", round(self.joint, 6)],
+            ["spectra of A (W2)", round(self.spectral, 6)],
         ]
 
     def plot(self, ax: Any = None):
@@ -430,8 +446,8 @@ class InputDSAResult:
             fig, ax = plt.subplots(figsize=(4.5, 3.2))
         else:
             fig = ax.figure
-        ax.bar(["intrinsic A", "input B", "joint"], [self.state, self.input, self.joint],
-               color=["tab:blue", "tab:orange", "tab:green"])
+        ax.bar(["intrinsic A", "input B", "joint", "spectra"], [self.state, self.input, self.joint, self.spectral],
+               color=["tab:blue", "tab:orange", "tab:green", "tab:gray"])
         ax.set_ylabel(f"distance ({self.score})")
         ax.set_title("InputDSA", fontsize=10)
         return fig
@@ -440,7 +456,8 @@ class InputDSAResult:
         import plotly.graph_objects as go
 
         return go.Figure(
-            go.Bar(x=["intrinsic A", "input B", "joint"], y=[self.state, self.input, self.joint]),
+            go.Bar(x=["intrinsic A", "input B", "joint", "spectra"],
+                   y=[self.state, self.input, self.joint, self.spectral]),
             layout={"title": "InputDSA", "yaxis_title": f"distance ({self.score})"},
         )
 
@@ -480,29 +497,170 @@ def input_dsa(
     ``n_delays`` is the past/future horizon, default order rule as there). Both fits need the same rank and
     input width. ``seed``/``n_random`` drive the random starts of the state-distance optimiser.
     """
+    m = input_dsa_matrix(
+        [X, Y], [X_inputs, Y_inputs], n_delays, delay_interval, rank, score, method=method,
+        n_input_delays=n_input_delays, rank_thresh=rank_thresh, rank_explained_variance=rank_explained_variance,
+        ridge=ridge, center=center, names=["X", "Y"], n_random=n_random, seed=seed,
+    )
+    return InputDSAResult(state=float(m.state.distances[0, 1]), input=float(m.input.distances[0, 1]),
+                          joint=float(m.joint.distances[0, 1]), score=score, fit_x=m.fits[0], fit_y=m.fits[1],
+                          info=m.infos[0], spectral=float(m.spectral.distances[0, 1]))
+
+
+def _check_args(score: str, method: str) -> None:
     if score not in _SCORES:
         raise InputError(f"score={score!r} is unknown; use one of {_SCORES}")
     if method not in _METHODS:
         raise InputError(f"method={method!r} is unknown; use one of {_METHODS}")
+
+
+def _check_compatible(fits: list[DMDcResult], names: list[str]) -> None:
+    ranks = {f.rank_ for f in fits}
+    if len(ranks) > 1:
+        detail = ", ".join(f"{n}: {f.rank_}" for n, f in zip(names, fits))
+        raise InputError(f"the fitted models have different state dimensions ({detail}); pass the same rank=… for all")
+    widths = {f.B_.shape[1] for f in fits}
+    if len(widths) > 1:
+        detail = ", ".join(f"{n}: {f.B_.shape[1]}" for n, f in zip(names, fits))
+        raise InputError(
+            f"the systems have different numbers of input channels ({detail}); InputDSA compares input couplings "
+            f"channel by channel, so all systems need the same inputs' dimensionality"
+        )
+
+
+def _input_joint(fx: DMDcResult, fy: DMDcResult, score: str) -> tuple[float, float]:
+    return (
+        procrustes_angle(fx.B_, fy.B_, score),
+        procrustes_angle(controllability_matrix(fx.A_, fx.B_), controllability_matrix(fy.A_, fy.B_), score),
+    )
+
+
+@dataclass
+class InputDSAMatrix:
+    """InputDSA between all pairs of systems: one :class:`DistanceMatrixResult` per component."""
+
+    state: Any
+    input: Any
+    joint: Any
+    fits: list[DMDcResult]
+    infos: list[Any] = field(default_factory=list)  # SimilarityInfo per pair (i < j, row-major)
+    spectral: Any = None  # DistanceMatrixResult of eigenvalue W2 distances
+
+    title = "InputDSA between systems — intrinsic, input coupling, joint"
+
+    def _components(self) -> list[tuple[str, Any]]:
+        comps = [("intrinsic (A)", self.state), ("input coupling (B)", self.input), ("joint", self.joint)]
+        return comps + ([("spectra of A (W2)", self.spectral)] if self.spectral is not None else [])
+
+    def to_dict(self) -> dict:
+        return to_jsonable({"state": self.state.to_dict(), "input": self.input.to_dict(),
+                            "joint": self.joint.to_dict(),
+                            "spectral": None if self.spectral is None else self.spectral.to_dict(),
+                            "ranks": [f.rank_ for f in self.fits]})
+
+    def summary(self) -> str:
+        parts = []
+        for lab, m in self._components():
+            D = m.distances
+            parts.append(f"{lab}: median {np.median(D[np.triu_indices_from(D, 1)]):.4g}")
+        return f"InputDSA over {len(self.fits)} systems ({self.state.metric}); " + "; ".join(parts) + "."
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        n = len(self.fits)
+        names = self.state.names
+        rows = [[names[i], names[j], *(f"{m.distances[i, j]:.4f}" for _, m in self._components())]
+                for i in range(n) for j in range(i + 1, n)]
+        return ["system", "system", *(lab for lab, _ in self._components())], rows
+
+    def plot(self, ax: Any = None):
+        import matplotlib.pyplot as plt
+
+        if ax is not None:  # one axis: the intrinsic distances only
+            return _heat(ax, self.state, "intrinsic (A)")
+        comps = self._components()
+        fig, axes = plt.subplots(1, len(comps), figsize=(4.3 * len(comps), 4))
+        for a, (lab, m) in zip(axes, comps):
+            _heat(a, m, lab)
+        fig.tight_layout()
+        return fig
+
+    def plotly(self):
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for k, (lab, m) in enumerate(self._components()):
+            fig.add_heatmap(z=m.distances, x=m.names_other, y=m.names, colorscale="Viridis", visible=k == 0,
+                            name=lab)
+        n_c = len(self._components())
+        buttons = [{"label": lab, "method": "restyle", "args": [{"visible": [i == k for i in range(n_c)]}]}
+                   for k, (lab, _) in enumerate(self._components())]
+        fig.update_layout(title=self.title, yaxis={"autorange": "reversed"},
+                          updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "y": 1.15,
+                                        "xanchor": "left"}])
+        return fig
+
+
+def _heat(ax: Any, m: Any, label: str):
+    im = ax.imshow(m.distances, cmap="viridis")
+    ax.figure.colorbar(im, ax=ax, shrink=0.8)
+    if len(m.names) <= 30:
+        ax.set_xticks(range(len(m.names_other)), m.names_other, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(m.names)), m.names, fontsize=7)
+    ax.set_title(label, fontsize=10)
+    return ax.figure
+
+
+def input_dsa_matrix(
+    systems: list[Any],
+    inputs: list[Any] | None,
+    n_delays: int = 1,
+    delay_interval: int = 1,
+    rank: int | None = None,
+    score: str = "angular",
+    *,
+    method: str = "dmdc",
+    n_input_delays: int = 1,
+    rank_thresh: float | None = None,
+    rank_explained_variance: float | None = None,
+    ridge: float = 1e-8,
+    center: bool = False,
+    names: list[str] | None = None,
+    n_random: int = 6,
+    seed: int = 0,
+) -> InputDSAMatrix:
+    """InputDSA between all pairs of ``systems`` (states) driven by ``inputs`` (one per system; ignored for
+    fitted :class:`DMDcResult` items, then pass None). Each system is fitted once; the intrinsic distances of
+    all pairs are optimised in one batch. Options as in :func:`input_dsa`."""
+    _check_args(score, method)
+    if not isinstance(systems, list | tuple) or len(systems) < 2:
+        raise InputError("systems must be a list of at least two systems")
+    inputs = list(inputs) if inputs is not None else [None] * len(systems)
+    if len(inputs) != len(systems):
+        raise InputError(f"{len(systems)} systems but {len(inputs)} input trajectories; give one per system")
+    names = list(names) if names is not None else [f"s{i}" for i in range(len(systems))]
+    if len(names) != len(systems):
+        raise InputError(f"names has {len(names)} entries for {len(systems)} systems")
     kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, rank_thresh=rank_thresh,
               rank_explained_variance=rank_explained_variance, ridge=ridge, center=center,
               n_input_delays=n_input_delays)
-    fx = _fit_any(X, X_inputs, method, "X", kw)
-    fy = _fit_any(Y, Y_inputs, method, "Y", kw)
-    if fx.rank_ != fy.rank_:
-        raise InputError(
-            f"the fitted models have state dimensions {fx.rank_} (X) and {fy.rank_} (Y); pass the same rank=… for "
-            f"both"
-        )
-    if fx.B_.shape[1] != fy.B_.shape[1]:
-        raise InputError(
-            f"X has {fx.B_.shape[1]} input channel(s) and Y has {fy.B_.shape[1]}; InputDSA compares input "
-            f"couplings channel by channel, so both systems need the same inputs' dimensionality"
-        )
-    from repscope.dynamics.simdist import similarity_transform_distances
+    fits = [_fit_any(x, u, method, nm, kw) for x, u, nm in zip(systems, inputs, names)]
+    _check_compatible(fits, names)
+    from repscope.dynamics.results import DistanceMatrixResult
+    from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
 
-    info = similarity_transform_distances([(fx.A_, fy.A_)], score=score, n_random=n_random, seed=seed)[0]
-    d_in = procrustes_angle(fx.B_, fy.B_, score)
-    d_joint = procrustes_angle(controllability_matrix(fx.A_, fx.B_), controllability_matrix(fy.A_, fy.B_), score)
-    return InputDSAResult(state=float(info.distance), input=d_in, joint=d_joint, score=score, fit_x=fx, fit_y=fy,
-                          info=info)
+    n = len(fits)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    infos = similarity_transform_distances([(fits[i].A_, fits[j].A_) for i, j in pairs], score=score,
+                                           n_random=n_random, seed=seed)
+    mats = {k: np.zeros((n, n)) for k in ("state", "input", "joint", "spectral")}
+    for (i, j), info in zip(pairs, infos):
+        d_in, d_joint = _input_joint(fits[i], fits[j], score)
+        d_sp = eig_wasserstein(fits[i].eigenvalues_, fits[j].eigenvalues_)
+        for k, v in (("state", info.distance), ("input", d_in), ("joint", d_joint), ("spectral", d_sp)):
+            mats[k][i, j] = mats[k][j, i] = v
+    params = {**kw, "score": score, "method": method, "seed": seed}
+    res = {k: DistanceMatrixResult(distances=D, names=names, names_other=names,
+                                   metric=f"InputDSA {k} ({'W2' if k == 'spectral' else score})", params=params)
+           for k, D in mats.items()}
+    return InputDSAMatrix(state=res["state"], input=res["input"], joint=res["joint"], fits=fits, infos=list(infos),
+                          spectral=res["spectral"])

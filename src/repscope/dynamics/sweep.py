@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.results import to_jsonable
-from repscope.dynamics.dmd import DMDResult, fit_dmd
+from repscope.dynamics.dmd import DMDResult, fit_dmd_ranks
 from repscope.dynamics.embedding import _check_int, as_trials
 from repscope.errors import InputError
+from repscope.results import to_jsonable
 
 __all__ = ["DMDSweepResult", "prediction_stats", "split_trials", "sweep_dmd"]
 
@@ -192,6 +192,9 @@ class DMDSweepResult:
         i, j = self.n_delays.index(self.best_n_delays), self.ranks.index(self.best_rank)
         ax.scatter([self.best_rank], [crit[i, j]], s=140, marker="*", color="red", zorder=5, label="chosen")
         ax.set_xscale("log", base=2)
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set_yscale("log")
         ax.set_xlabel("rank")
         ax.set_ylabel("held-out MSE / persistence MSE")
@@ -241,7 +244,8 @@ def sweep_dmd(
 
     ``systems``: one system (``(T, N)``, ``(K, T, N)`` or a list of trials) or, with ``names``, a list of
     systems that must share one choice. ``n_delays`` default (1, 2, 4, 8, 16) limited by trial length;
-    ``ranks`` default a grid up to each embedding's size. ``n_se``: standard errors of slack for preferring
+    ``ranks`` default the grid 1, 2, 3, 4, 5, 6, 8, …, 96, 128 up to the largest embedding's size
+    (pairs above an embedding's numerical rank are skipped). ``n_se``: standard errors of slack for preferring
     simpler models (one-standard-error rule). ``seed``: the trial split. Returns a :class:`DMDSweepResult`.
     """
     sys_list = list(systems) if names is not None else [systems]
@@ -267,9 +271,14 @@ def sweep_dmd(
     stats = {k: np.full(shape, np.nan) for k in ("mse", "mase", "aic", "relative_mse", "se_relative_mse")}
     for s, (train, test, _) in enumerate(splits):
         for i, d in enumerate(n_delays):
-            for j, r in enumerate(ranks):
+            try:  # one embedding + SVD per (system, n_delays); every rank reuses it
+                fits = fit_dmd_ranks(train, d, delay_interval, ranks, ridge=ridge, center=center, name=names[s])
+            except InputError:
+                continue  # trials too short for these delays: left NaN
+            for j, dmd in enumerate(fits):
                 try:
-                    dmd = fit_dmd(train, d, delay_interval, rank=r, ridge=ridge, center=center, name=names[s])
+                    if isinstance(dmd, InputError):
+                        raise dmd
                     st = prediction_stats(dmd, test)
                 except InputError:
                     continue  # invalid pair for this data: left NaN

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.results import to_jsonable
 from repscope.errors import InputError
+from repscope.results import to_jsonable
 from repscope.topology.persistence import as_diagram
 
 _trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009 — numpy < 2 has only trapz
