@@ -19,7 +19,7 @@ from repscope.capture.data import (
     plan,
     run_forward,
 )
-from repscope.capture.pooling import layout_of, normalise_mode, per_layer, reduce
+from repscope.capture.pooling import layouts, normalise_mode, per_layer, reduce
 from repscope.capture.select import LayerSpec, resolve_layers
 from repscope.errors import CaptureError, InputError, RepscopeError
 
@@ -69,8 +69,7 @@ class _Recorder:
         self.model, self.layers, self.pools, self.points = model, list(layers), pools, points
         self.output_index, self.dtype = output_index, dtype
         self.optional = set(optional)
-        modules = dict(model.named_modules())
-        self.layouts = {n: layout_of(modules[n]) for n in self.layers}
+        self.layouts = layouts(model, self.layers)
         self.handles: dict[str, Any] = {}
         self.batch: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}  # optional layer → why it is dropped (first batch only)

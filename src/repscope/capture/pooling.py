@@ -12,8 +12,9 @@ Layouts (the batch axis N is always first):
     ``Embedding``, norms over the last axis, attention, transformer blocks, RNN/GRU/LSTM (``batch_first=True``),
     Hugging Face layers;
   * elementwise modules (``ReLU``, ``GELU``, ``Dropout``, ``Identity``, …) keep their input's layout, which
-    the module alone does not tell: a generic ``"mean"``/``"max"`` on their 3-D output is refused with the
-    two explicit choices. A container (``Sequential``, a block) is read from its last non-elementwise leaf.
+    the module alone does not tell: in a model without any of the channel-first 1-D modules above they are
+    sequences; otherwise a generic ``"mean"``/``"max"`` on their 3-D output is refused with the two explicit
+    choices. A container (``Sequential``, a block) is read from its last non-elementwise leaf.
 
 Modes (``pool=``):
 
@@ -92,6 +93,17 @@ def per_layer(value: Any, layers: list[str], what: str, normalise) -> dict[str, 
         else:
             v = next((value[k] for k, rx in patterns if rx.fullmatch(layer)), default)
         out[layer] = normalise(v, f" for layer {layer!r}")
+    return out
+
+
+def layouts(model: Any, names: list[str]) -> dict[str, str]:
+    """Layout of each named module's 3-D output: ``"channels"``, ``"tokens"`` or ``"elementwise"`` (ambiguous)."""
+    modules = dict(model.named_modules())
+    out = {n: layout_of(modules[n]) for n in names}
+    if "elementwise" in out.values():
+        has_1d_maps = any(type(m).__name__ in _CHANNEL_FIRST_1D for m in model.modules())
+        if not has_1d_maps:
+            out = {n: "tokens" if v == "elementwise" else v for n, v in out.items()}
     return out
 
 

@@ -298,13 +298,14 @@ def list_layers(
     import torch
 
     from repscope.capture.core import _select_output
-    from repscope.capture.data import run_forward, split_batch
+    from repscope.capture.data import batch_len, run_forward, split_batch
 
     by_name = {r.name: r for r in rows}
     for r in rows:
         r.calls = 0
     handles = []
     x = split_batch(example_input)[0]
+    n_batch = batch_len(x)
 
     def make_hook(name: str):
         def hook(module, inputs, output):
@@ -318,6 +319,10 @@ def list_layers(
                 r.note = f"not a tensor: {type(output).__name__}"
                 return
             r.shape = tuple(int(s) for s in t.shape[1:])
+            if t.ndim == 0 or t.shape[0] != n_batch:
+                r.shape = tuple(int(s) for s in t.shape)
+                r.note = f"no batch axis (batch of {n_batch}); full shape shown"
+                return
             if isinstance(output, tuple | list):
                 r.note = f"{type(output).__name__} of {len(output)}; element {output_index} shown"
             elif not isinstance(output, torch.Tensor):
