@@ -163,7 +163,7 @@ class DataPlan:
                     x = data[s : s + batch_size]
                     yield Batch(s, x, None, {}, None, np.arange(s, s + x.shape[0], dtype=np.int64))
             return
-        if skip and (self.random_unrecorded or (self.indexed and _is_random(_sampler_of(data)))):
+        if skip and (self.random_unrecorded or _is_random(_sampler_of(data))):
             raise InputError(
                 "cannot resume a capture over a DataLoader with shuffle=True (the sample order changes); "
                 "use shuffle=False or overwrite=True"
