@@ -111,6 +111,9 @@ def test_rank_misfits_name_the_shape_and_the_fix(tmp_path, tiny_model, tiny_data
         rs.capture(TokenMLP(), Xs, "enc", tmp_path / "e.zarr", pool="pos:x", progress=False)
     with pytest.raises(InputError, match="for layer 'enc'"):
         rs.capture(TokenMLP(), Xs, "enc", tmp_path / "f.zarr", pool={"e*": "avg"}, progress=False)
+    # a per-layer key that matches no captured layer is a typo, not something to ignore
+    with pytest.raises(InputError, match="pool key 'ecn' matches none of the captured layers"):
+        rs.capture(TokenMLP(), Xs, "enc", tmp_path / "g.zarr", pool={"ecn": "cls"}, progress=False)
 
 
 def test_layout_rule(res_cnn, gru_net, tiny_bert):

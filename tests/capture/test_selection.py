@@ -68,6 +68,8 @@ def test_unrun_pattern_matches_are_skipped_with_one_warning(tmp_path, tiny_bert,
     assert len(msgs) == 1
     # the ModuleList container and the attention-probability dropouts never run; the position table has no
     # batch axis: all named in the one warning, none stored
+    assert "embeddings.position_embeddings (no batch axis: shape (1, 7, 32))" in msgs[0]
+    assert "encoder.layer (did not run)" in msgs[0]
     for name in ("encoder.layer ", "encoder.layer.0.attention.self.dropout", "embeddings.position_embeddings"):
         assert name in msgs[0]
         assert name.strip() not in s.layers

@@ -57,6 +57,10 @@ def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], lay
 class _Skip(Exception):
     """A layer chosen by a pattern cannot be stored (did not run, ran twice, no batch axis, not a tensor)."""
 
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a few words for the one warning
+
 
 class _Recorder:
     """Registers hooks, collects one reduced tensor per layer per forward pass, always removes hooks.
@@ -112,18 +116,20 @@ class _Recorder:
                     del self.batch[name]
                     raise _Skip(
                         f"module {name!r} ran more than once in one forward pass (shared or recurrent module); "
-                        f"capture a module that runs once per input, e.g. the enclosing RNN"
+                        f"capture a module that runs once per input, e.g. the enclosing RNN",
+                        "ran more than once per forward pass",
                     )
                 val = inputs if pre else output
                 try:
                     t = _select_output(val, 0 if pre else self.output_index, name)
                 except InputError as exc:
-                    raise _Skip(str(exc)) from None
+                    raise _Skip(str(exc), f"output is a {type(val).__name__}, not a tensor") from None
                 if t.ndim == 0 or t.shape[0] != self.n:
                     raise _Skip(
                         f"layer {name!r} produced shape {tuple(t.shape)}, whose first axis is not the batch of "
                         f"{self.n} samples (an RNN without batch_first=True puts time first; position tables "
-                        f"have no batch axis); use batch_first=True, output_index=, or another layer"
+                        f"have no batch axis); use batch_first=True, output_index=, or another layer",
+                        f"no batch axis: shape {tuple(t.shape)}",
                     )
                 t = reduce(t.detach(), self.pools[name], name, self.layouts[name], self.mask)
                 if t.dtype != store_dtype:
@@ -133,7 +139,7 @@ class _Recorder:
                 self.batch[name] = t
             except _Skip as exc:
                 if self.first and name in self.optional:
-                    self.skipped[name] = str(exc).split(";")[0]
+                    self.skipped[name] = exc.reason
                     return None
                 self._fail(InputError(str(exc)))
             except BaseException as exc:  # re-raised after forward, with context
@@ -151,7 +157,7 @@ class _Recorder:
         missing = [n for n in self.layers if n not in self.batch and n not in self.skipped]
         if self.first:
             for n in [m for m in missing if m in self.optional]:
-                self.skipped[n] = f"module {n!r} did not run"
+                self.skipped[n] = "did not run"
             missing = [m for m in missing if m not in self.optional]
         if missing:
             raise InputError(
@@ -172,8 +178,7 @@ class _Recorder:
         for n in self.skipped:
             self.handles.pop(n).remove()
         self.layers = [n for n in self.layers if n not in self.skipped]
-        why = "; ".join(f"{n} ({r.removeprefix(f'module {n!r} ').removeprefix(f'layer {n!r} ')})"
-                        for n, r in self.skipped.items())
+        why = "; ".join(f"{n} ({r})" for n, r in self.skipped.items())
         if not self.layers:
             raise InputError(
                 f"none of the selected layers can be stored: {why}. Pick modules on the forward path "

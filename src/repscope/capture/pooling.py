@@ -86,6 +86,12 @@ def per_layer(value: Any, layers: list[str], what: str, normalise) -> dict[str, 
     default_key = next((k for k in ("*", "**") if k in value), None)
     default = value[default_key] if default_key else ("none" if what == "pool" else "post")
     patterns = [(k, compile_pattern(str(k))) for k in value if k not in ("*", "**") and k not in layers]
+    for k, rx in patterns:
+        if not any(rx.fullmatch(layer) for layer in layers):
+            raise InputError(
+                f"{what} key {k!r} matches none of the captured layers ({', '.join(layers[:12])}"
+                f"{', …' if len(layers) > 12 else ''}); use a captured layer's name or a pattern that matches one"
+            )
     out: dict[str, str] = {}
     for layer in layers:
         if layer in value:
