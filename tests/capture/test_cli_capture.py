@@ -221,3 +221,15 @@ def test_cli_errors_are_one_line(capsys, tmp_path, nets):
         code, _, err = cli(capsys, *args, "--out", "e.zarr") if args[0] == "capture" else cli(capsys, *args)
         assert code == 2, (args, err)
         assert msg in err and len(err.strip().splitlines()) == 1, (args, err)
+
+
+def test_layers_shapes_rich_table_on_a_terminal(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = cli(capsys, "layers", "digits-cnn", "--shapes")
+    assert code == 0, err
+    assert "output shape (per sample)" in out and "\t" not in out  # a rich table, not TSV
+    row = next(ln for ln in out.splitlines() if " conv2 " in ln)
+    assert "Conv2d" in row and "(32, 8, 8)" in row
