@@ -206,11 +206,6 @@ class LayerTable:
             return self.names == list(other)
         return NotImplemented
 
-    def __getattr__(self, name: str) -> Any:  # a few list-like conveniences
-        if name in ("index", "count"):
-            return getattr(self.names, name)
-        raise AttributeError(name)
-
     def info(self, name: str) -> LayerInfo:
         for r in self.rows:
             if r.name == name:
