@@ -61,10 +61,13 @@ NETS = textwrap.dedent('''
 def cli(capsys, *args):
     from repscope.cli import main
 
-    with pytest.raises(SystemExit) as exc:
+    try:
         main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
     out = capsys.readouterr()
-    return exc.value.code or 0, out.out, out.err
+    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -519,7 +519,7 @@ def capture(
             if writer.chunk_rows is None:
                 raise InputError("the data produced no batches")
             n_seen = skip + prog._n
-            all_ids = np.concatenate(seen_ids)
+            all_ids = np.concatenate(seen_ids) if seen_ids else np.zeros(0, np.int64)
             if len(np.unique(all_ids)) != len(all_ids):
                 raise InputError(
                     "some sample ids occur more than once (a sampler drawing with replacement, or repeated ids "
