@@ -88,7 +88,7 @@ class _ShuffledLoader:
 
 def test_unrecordable_shuffle_is_refused(tmp_path, tiny_model, tiny_data):
     X, y = tiny_data
-    with pytest.raises(InputError, match="shuffles its samples in an order capture cannot record.*'ids' field"):
+    with pytest.raises(InputError, match="delivers its samples in an order capture cannot record.*'ids' field"):
         rs.capture(tiny_model, _ShuffledLoader(torch.from_numpy(X)), "out", tmp_path / "r.zarr", progress=False)
     with pytest.raises(InputError, match="labels cannot be matched"):
         rs.capture(tiny_model, _ShuffledLoader(torch.from_numpy(X)), "out", tmp_path / "l.zarr", labels=y,
@@ -98,6 +98,9 @@ def test_unrecordable_shuffle_is_refused(tmp_path, tiny_model, tiny_data):
     with torch.no_grad():
         ref = tiny_model(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(s.read("out"), ref[s.sample_ids], rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match=r"labels cannot be matched to the rows of the DataLoader \(in_order=False"):
+        rs.capture(tiny_model, DataLoader(_ds(tiny_data), batch_size=8, num_workers=1, in_order=False), "out",
+                   tmp_path / "o.zarr", labels=y, progress=False)
     with pytest.raises(InputError, match="batch_size=None"):
         rs.capture(tiny_model, DataLoader(_ds(tiny_data), batch_size=None, shuffle=True), "out",
                    tmp_path / "n.zarr", progress=False)

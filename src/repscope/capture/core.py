@@ -414,8 +414,8 @@ def capture(
     for what, arr in checks:
         if arr is not None and data_plan.random_unrecorded:
             raise InputError(
-                f"{what} cannot be matched to the rows of {data_plan.kind}: it shuffles in an order capture "
-                f"cannot record; put them in the batches or turn shuffling off"
+                f"{what} cannot be matched to the rows of {data_plan.kind}: it delivers samples in an order "
+                f"capture cannot record; put them in the batches or turn shuffling off"
             )
         if arr is not None and n_index is not None and len(arr) != n_index:
             raise InputError(

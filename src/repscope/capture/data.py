@@ -13,9 +13,9 @@ Sample ids, first that applies:
    still gets the right ids (and ``labels=``/``attributes=`` arrays are looked up by Dataset index too);
 4. the row's position, for tensors, arrays, sequential loaders and plain iterables.
 
-A loader that shuffles in a way capture cannot record (a ``RandomSampler`` on something that is not a plain
-DataLoader, ``batch_size=None``, ``in_order=False`` with workers) and has no ids in its batches is refused:
-its rows could never be matched with another capture's.
+A loader whose order capture cannot record — a ``RandomSampler`` on something other than a plain DataLoader,
+or a DataLoader with ``in_order=False`` and workers — and whose batches carry no ids is refused: its rows could
+never be matched with another capture's. A DataLoader with ``batch_size=None`` (unbatched samples) is refused.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class DataPlan:
     n_rows: int | None  # samples the capture will see (None: unknown until the end)
     n_index: int | None  # length ``labels=``/``attributes=``/``ids=`` arrays must have
     indexed: bool  # rows carry a Dataset index (not their visit position)
-    random_unrecorded: bool  # shuffled in an order capture cannot record
+    random_unrecorded: bool  # shuffled (or delivered out of order) in a way capture cannot record
     kind: str
 
     def order_digest(self) -> str | None:
@@ -187,7 +187,7 @@ class DataPlan:
                 index = np.arange(offset, offset + b, dtype=np.int64)
             if ids is None and self.random_unrecorded:
                 raise InputError(
-                    f"{self.kind} shuffles its samples in an order capture cannot record, and its batches carry "
+                    f"{self.kind} delivers its samples in an order capture cannot record, and its batches carry "
                     f"no 'ids' field: the rows could never be matched with another capture's. Use a "
                     f"torch.utils.data.DataLoader over a map-style Dataset (its indices become the ids), add "
                     f"an 'ids' field to each batch, or turn shuffling off"
@@ -244,8 +244,9 @@ def plan(data: Any) -> DataPlan:
                 "the DataLoader has batch_size=None, so it yields single unbatched samples; give it a "
                 "batch_size (capture needs batches whose first axis is the sample)"
             )
-        return DataPlan(data, _len_or_none(data.dataset), _len_or_none(data.dataset), False, random,
-                        "the DataLoader (in_order=False)")
+        # workers that deliver batches out of order: positions mean nothing, whatever the sampler
+        return DataPlan(data, _len_or_none(data.dataset), _len_or_none(data.dataset), False, True,
+                        "the DataLoader (in_order=False with workers)")
     n = None
     ds = getattr(data, "dataset", None)
     if ds is not None and not random:
