@@ -2,84 +2,34 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from repscope.capture.select import LayerSpec, select_layers
+from repscope.capture.data import (
+    as_ids,
+    as_numpy_1d,
+    batch_len,
+    plan,
+    run_forward,
+)
+from repscope.capture.pooling import layouts, normalise_mode, per_layer, reduce
+from repscope.capture.select import LayerSpec, resolve_layers
 from repscope.errors import CaptureError, InputError, RepscopeError
 
-POOLS = ("none", "mean", "max", "cls", "last", "token_mean")
 POINTS = ("post", "pre")
 
 
-def _per_layer(value: Any, layers: list[str], what: str, allowed: tuple[str, ...]) -> dict[str, str]:
-    """Expand a str or {name/glob: str} option to one value per layer."""
-    if isinstance(value, str):
-        if value not in allowed:
-            raise InputError(f"{what}={value!r} is not one of {', '.join(allowed)}")
-        return dict.fromkeys(layers, value)
-    if isinstance(value, Mapping):
-        out: dict[str, str] = {}
-        default = value.get("*", "none" if what == "pool" else "post")
-        for layer in layers:
-            v = value.get(layer)
-            if v is None:
-                for pat, pv in value.items():
-                    if pat != "*" and fnmatch.fnmatchcase(layer, pat):
-                        v = pv
-                        break
-            v = default if v is None else v
-            if v not in allowed:
-                raise InputError(f"{what}={v!r} for layer {layer!r} is not one of {', '.join(allowed)}")
-            out[layer] = v
-        return out
-    raise InputError(f"{what} must be a string or a mapping of layer name/glob → {what}")
-
-
-def _reduce(t: Any, pool: str, layer: str, mask: Any = None) -> Any:
-    """Apply the per-layer reduction to a batch tensor (runs inside the hook, on the model's device).
-
-    ``mean``/``max``: pool every axis after the channel axis (N, C, ...) → (N, C); 2-D input unchanged.
-    ``cls``/``last``/``token_mean``: sequence output (N, T, D) → (N, D) using token 0, token T−1, or the
-    mean over tokens. ``none``: keep everything (stored flattened, original shape kept in metadata).
-    With an ``attention_mask`` (N, T) in the batch, ``token_mean`` averages real tokens only and ``last``
-    takes the last real token (padding is ignored).
-    """
-    if pool == "none" or (pool in ("mean", "max") and t.ndim <= 2):
-        return t
-    if pool in ("mean", "max"):
-        flat = t.reshape(t.shape[0], t.shape[1], -1)
-        return flat.mean(dim=2) if pool == "mean" else flat.amax(dim=2)
-    if t.ndim != 3:
-        raise InputError(
-            f"pool={pool!r} needs a sequence output (batch, tokens, features) but layer {layer!r} produced "
-            f"shape {tuple(t.shape)}; use pool='none', 'mean' or 'max' for this layer"
-        )
-    if pool == "cls":
-        return t[:, 0]
-    if mask is not None and tuple(mask.shape) == tuple(t.shape[:2]):
-        m = mask.to(t.device, dtype=t.dtype)
-        if pool == "last":
-            last = (mask.to(t.device).long().cumsum(1).argmax(1))
-            return t[torch_arange(t.shape[0], t.device), last]
-        return (t * m[..., None]).sum(1) / m.sum(1).clamp_min(1)[:, None]
-    if pool == "last":
-        return t[:, -1]
-    return t.mean(dim=1)
-
-
-def torch_arange(n: int, device: Any) -> Any:
-    import torch
-
-    return torch.arange(n, device=device)
+def _point(value: Any, where: str) -> str:
+    if value not in POINTS:
+        raise InputError(f"point={value!r}{where} is not one of {', '.join(POINTS)}")
+    return value
 
 
 def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], layer: str) -> Any:
@@ -104,14 +54,31 @@ def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], lay
     return out
 
 
-class _Recorder:
-    """Registers hooks, collects one reduced tensor per layer per forward pass, always removes hooks."""
+class _Skip(Exception):
+    """A layer chosen by a pattern cannot be stored (did not run, ran twice, no batch axis, not a tensor)."""
 
-    def __init__(self, model, layers, pools, points, output_index, dtype):
-        self.model, self.layers, self.pools, self.points = model, layers, pools, points
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a few words for the one warning
+
+
+class _Recorder:
+    """Registers hooks, collects one reduced tensor per layer per forward pass, always removes hooks.
+
+    Layers in ``optional`` (chosen by a pattern, predicate or the default) that cannot be stored are dropped
+    after the first batch with one warning; the same problem on an exactly named layer raises.
+    """
+
+    def __init__(self, model, layers, pools, points, output_index, dtype, optional=()):
+        self.model, self.layers, self.pools, self.points = model, list(layers), pools, points
         self.output_index, self.dtype = output_index, dtype
-        self.handles: list[Any] = []
+        self.optional = set(optional)
+        self.layouts = layouts(model, self.layers)
+        self.handles: dict[str, Any] = {}
         self.batch: dict[str, Any] = {}
+        self.skipped: dict[str, str] = {}  # optional layer → why it is dropped (first batch only)
+        self.first = True
+        self.n = 0  # size of the current batch
         self.error: BaseException | None = None
         self.mask: Any = None  # attention mask of the current batch, if any
 
@@ -124,7 +91,7 @@ class _Recorder:
                     h = mod.register_forward_pre_hook(self._make_hook(name, pre=True))
                 else:
                     h = mod.register_forward_hook(self._make_hook(name, pre=False))
-                self.handles.append(h)
+                self.handles[name] = h
         except BaseException:
             self.remove()
             raise
@@ -134,145 +101,98 @@ class _Recorder:
         self.remove()
 
     def remove(self) -> None:
-        for h in self.handles:
+        for h in self.handles.values():
             h.remove()
         self.handles.clear()
 
     def _make_hook(self, name: str, *, pre: bool):
-        import torch
-
         store_dtype = self.dtype
 
         def hook(module, inputs, output=None):
             try:
-                val = inputs if pre else output
-                t = _select_output(val, 0 if pre else self.output_index, name)
+                if name in self.skipped:
+                    return None
                 if name in self.batch:
-                    raise InputError(
+                    del self.batch[name]
+                    raise _Skip(
                         f"module {name!r} ran more than once in one forward pass (shared or recurrent module); "
-                        f"capture a module that runs once per input, e.g. the enclosing RNN"
+                        f"capture a module that runs once per input, e.g. the enclosing RNN",
+                        "ran more than once per forward pass",
                     )
-                t = _reduce(t.detach(), self.pools[name], name, self.mask)
+                val = inputs if pre else output
+                try:
+                    t = _select_output(val, 0 if pre else self.output_index, name)
+                except InputError as exc:
+                    raise _Skip(str(exc), f"output is a {type(val).__name__}, not a tensor") from None
+                if t.ndim == 0 or t.shape[0] != self.n:
+                    raise _Skip(
+                        f"layer {name!r} produced shape {tuple(t.shape)}, whose first axis is not the batch of "
+                        f"{self.n} samples (an RNN without batch_first=True puts time first; position tables "
+                        f"have no batch axis); use batch_first=True, output_index=, or another layer",
+                        f"no batch axis: shape {tuple(t.shape)}",
+                    )
+                t = reduce(t.detach(), self.pools[name], name, self.layouts[name], self.mask)
                 if t.dtype != store_dtype:
                     t = t.to(store_dtype)
                 if t.device.type != "cpu":
                     t = t.to("cpu", non_blocking=True)
                 self.batch[name] = t
+            except _Skip as exc:
+                if self.first and name in self.optional:
+                    self.skipped[name] = exc.reason
+                    return None
+                self._fail(InputError(str(exc)))
             except BaseException as exc:  # re-raised after forward, with context
-                if self.error is None:
-                    self.error = exc
-                raise
+                self._fail(exc)
             return None
 
-        del torch
         return hook
 
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        raise exc
+
     def collect(self) -> dict[str, np.ndarray]:
-        missing = [n for n in self.layers if n not in self.batch]
+        missing = [n for n in self.layers if n not in self.batch and n not in self.skipped]
+        if self.first:
+            for n in [m for m in missing if m in self.optional]:
+                self.skipped[n] = "did not run"
+            missing = [m for m in missing if m not in self.optional]
         if missing:
             raise InputError(
-                f"layers {missing} did not run during the forward pass; choose modules on the forward path"
+                f"layers {missing} did not run during the forward pass; choose modules on the forward path "
+                f"(repscope.capture.list_layers(model, example_input) shows which run)"
             )
+        if self.first:
+            self.first = False
+            if self.skipped:
+                self._drop()
         out = {n: self.batch[n].numpy() for n in self.layers}
         self.batch = {}
         return out
 
+    def _drop(self) -> None:
+        import warnings
+
+        for n in self.skipped:
+            self.handles.pop(n).remove()
+        self.layers = [n for n in self.layers if n not in self.skipped]
+        why = "; ".join(f"{n} ({r})" for n, r in self.skipped.items())
+        if not self.layers:
+            raise InputError(
+                f"none of the selected layers can be stored: {why}. Pick modules on the forward path "
+                f"(repscope.capture.list_layers(model, example_input) shows which run and their shapes)"
+            )
+        warnings.warn(
+            f"skipped {len(self.skipped)} layer(s) matched by a pattern that produce nothing to store: {why}. "
+            f"Name a layer exactly to get an error instead",
+            UserWarning,
+            stacklevel=4,
+        )
+
 
 # --------------------------------------------------------------------------------------------- data
-
-
-def _n_samples_of(data: Any) -> int | None:
-    import torch
-
-    if isinstance(data, torch.Tensor | np.ndarray):
-        return int(data.shape[0])
-    ds = getattr(data, "dataset", None)
-    if ds is not None:
-        try:
-            return len(ds)
-        except TypeError:
-            return None
-    return None
-
-
-def _split_batch(batch: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """Return (model input, labels or None, attributes dict) from one batch."""
-    if isinstance(batch, Mapping):
-        lab = next((batch[k] for k in ("labels", "label", "y") if k in batch), None)
-        attrs = batch.get("attributes", {}) or {}
-        x = {k: v for k, v in batch.items() if k not in ("labels", "label", "y", "attributes")}
-        return x, lab, attrs
-    if isinstance(batch, tuple | list):
-        if len(batch) == 0:
-            raise InputError("an empty batch was produced by the data")
-        x = batch[0]
-        lab = batch[1] if len(batch) > 1 else None
-        attrs = batch[2] if len(batch) > 2 and isinstance(batch[2], Mapping) else {}
-        return x, lab, attrs
-    return batch, None, {}
-
-
-def _batch_len(x: Any) -> int:
-    if isinstance(x, Mapping):
-        x = next(iter(x.values()))
-    if hasattr(x, "shape") and len(x.shape) > 0:
-        return int(x.shape[0])
-    try:
-        return len(x)
-    except TypeError as exc:
-        raise InputError(f"cannot tell the batch size of a {type(x).__name__}; pass tensors or arrays") from exc
-
-
-def _iter_batches(data: Any, batch_size: int, skip: int) -> Iterator[tuple[int, Any]]:
-    """Yield (offset of the batch's first sample, batch) — skipping whole batches before ``skip``."""
-    import torch
-
-    if isinstance(data, np.ndarray):
-        data = torch.from_numpy(np.ascontiguousarray(data))
-    if isinstance(data, torch.Tensor):
-        n = data.shape[0]
-        # Resume at the start of the batch holding row ``skip``: the same batch boundaries as an
-        # uninterrupted run, so every row is computed in the same batch (bit-identical results).
-        for s in range((skip // batch_size) * batch_size, n, batch_size):
-            if min(s + batch_size, n) > skip:
-                yield s, data[s : s + batch_size]
-        return
-    sampler = getattr(data, "sampler", None)
-    if skip and sampler is not None and isinstance(sampler, torch.utils.data.RandomSampler):
-        raise InputError(
-            "cannot resume a capture over a DataLoader with shuffle=True (the sample order changes); "
-            "use shuffle=False or overwrite=True"
-        )
-    if not isinstance(data, Iterable):
-        raise InputError(f"data of type {type(data).__name__} is not a tensor, array, DataLoader or iterable")
-    offset = 0
-    for batch in data:
-        x, _, _ = _split_batch(batch)
-        b = _batch_len(x)
-        if offset + b > skip:
-            yield offset, batch
-        offset += b
-
-
-def _to_device(x: Any, device: Any) -> Any:
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        return x.to(device, non_blocking=True)
-    if isinstance(x, np.ndarray):
-        return torch.from_numpy(x).to(device)
-    if isinstance(x, Mapping):
-        return {k: _to_device(v, device) for k, v in x.items()}
-    return x
-
-
-def _as_numpy_1d(v: Any, name: str) -> np.ndarray:
-    if hasattr(v, "detach"):
-        v = v.detach().cpu().numpy()
-    a = np.asarray(v)
-    if a.ndim != 1:
-        raise InputError(f"{name} must be 1-D (one value per sample); got shape {a.shape}")
-    return a
 
 
 def _model_fingerprint(model: Any) -> dict[str, Any]:
@@ -410,7 +330,7 @@ def capture(
     layers: LayerSpec | Iterable[LayerSpec] | None = None,
     out: str | os.PathLike = "acts.zarr",
     *,
-    pool: str | Mapping[str, str] = "none",
+    pool: str | int | Mapping[str, str | int] = "none",
     point: str | Mapping[str, str] = "post",
     batch_size: int = 256,
     labels: Any = None,
@@ -434,17 +354,28 @@ def capture(
         Any module; it is put in ``eval()`` mode for the capture (its mode is restored afterwards).
     data : Tensor | ndarray | DataLoader | iterable of batches
         A batch is a tensor, a tuple ``(x, y[, attributes_dict])``, or a mapping of model keyword inputs
-        (with optional ``"labels"``). Tensors/arrays are split into ``batch_size`` batches.
-    layers : module names, globs (``"features.*"``) or predicates ``(name, module) -> bool``;
-        ``None`` = every leaf module. Unknown names raise with close matches.
+        (with optional ``"labels"``, ``"attributes"`` and ``"ids"``). Tensors/arrays are split into
+        ``batch_size`` batches. Where sample ids come from (``ids=``, an ``ids`` field, the Dataset index of a
+        DataLoader — shuffled or not —, else the position) and which shuffled loaders are refused:
+        :mod:`repscope.capture.data`.
+    layers : exact module names, globs (``*`` within one dotted segment: ``"encoder.layer.*"`` is the direct
+        children; ``**`` across segments: ``"encoder.**"``), ``"re:REGEX"`` (full match), or predicates
+        ``(name, module) -> bool``; ``None`` = every leaf module. An unknown exact name raises with close
+        matches; an exact name that does not run raises; pattern/predicate/default matches that do not run
+        (or run twice, or have no batch axis) are skipped with one warning naming them
+        (:mod:`repscope.capture.select`).
     out : path of the zarr store directory.
-    pool : ``"none"`` (flatten, keep the shape in metadata), ``"mean"``/``"max"`` (pool spatial axes of
-        (N, C, ...) maps), ``"cls"``/``"last"``/``"token_mean"`` (sequence outputs (N, T, D)); one value
-        or a mapping ``{name or glob: pool, "*": default}``.
+    pool : per-layer reduction that knows its axes (:mod:`repscope.capture.pooling`): ``"none"`` (keep all,
+        flattened; shape in metadata), ``"mean"``/``"max"`` (spatial axes of (N, C, …) maps, tokens of
+        (N, T, D) sequences — masked by ``attention_mask``; (N, D) kept), ``"spatial_mean"``/``"spatial_max"``,
+        ``"token_mean"``, ``"cls"``, ``"last"``, ``"pos:K"``/int ``K``; one value or a mapping
+        ``{name | glob | "re:…": pool, "*": default}``. The feature axis is never reduced; a mode that does
+        not fit the output's rank raises naming the shape and the mode that fits.
     point : ``"post"`` (module output) or ``"pre"`` (module input, e.g. preactivations entering a
         nonlinearity); one value or a mapping as for ``pool``.
-    labels, attributes, ids : per-sample 1-D arrays (full length), stored with the activations. Labels
-        found in the batches (``(x, y)`` tuples) are used when ``labels`` is not given.
+    labels, attributes, ids : per-sample 1-D arrays (full length, in the data's order — for a DataLoader
+        over a map-style Dataset one per Dataset item), stored with the activations. Labels found in the
+        batches (``(x, y)`` tuples) are used when ``labels`` is not given; ``ids`` must be unique integers.
     device : run the model there (``"cuda"``, ``"cpu"``, ``"auto"``; ``None`` keeps the model where it is).
     dtype : ``"float32"`` (default) or ``"float16"`` storage; bf16/fp16 activations are converted.
     output_index : which element of a tuple/dict output to keep (index, key, or callable).
@@ -466,21 +397,29 @@ def capture(
         raise InputError(f"dtype={dtype!r}: choose 'float32' or 'float16'")
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be ≥ 1, got {batch_size}")
-    names = select_layers(model, layers)
-    pools = _per_layer(pool, names, "pool", POOLS)
-    points = _per_layer(point, names, "point", POINTS)
-    n_total = _n_samples_of(data)
+    selection = resolve_layers(model, layers)
+    names = selection.names
+    pools = per_layer(pool, names, "pool", normalise_mode)
+    points = per_layer(point, names, "point", _point)
+    data_plan = plan(data)
+    n_total, n_index = data_plan.n_rows, data_plan.n_index
     if n_total == 0:
         raise InputError("data has no samples")
 
-    full_labels = None if labels is None else _as_numpy_1d(labels, "labels")
-    full_attrs = {str(k): _as_numpy_1d(v, f"attribute {k!r}") for k, v in (attributes or {}).items()}
-    full_ids = None if ids is None else _as_numpy_1d(ids, "ids").astype(np.int64)
+    full_labels = None if labels is None else as_numpy_1d(labels, "labels")
+    full_attrs = {str(k): as_numpy_1d(v, f"attribute {k!r}") for k, v in (attributes or {}).items()}
+    full_ids = None if ids is None else as_ids(ids, "ids")
     checks = [("labels", full_labels), ("ids", full_ids), *[(f"attribute {k!r}", v) for k, v in full_attrs.items()]]
+    per_what = "Dataset item (they are looked up by Dataset index)" if data_plan.indexed else "sample"
     for what, arr in checks:
-        if arr is not None and n_total is not None and len(arr) != n_total:
+        if arr is not None and data_plan.random_unrecorded:
             raise InputError(
-                f"{what} has {len(arr)} entries but the data has {n_total} samples; pass one per sample"
+                f"{what} cannot be matched to the rows of {data_plan.kind}: it delivers samples in an order "
+                f"capture cannot record; put them in the batches or turn shuffling off"
+            )
+        if arr is not None and n_index is not None and len(arr) != n_index:
+            raise InputError(
+                f"{what} has {len(arr)} entries but the data has {n_index} samples; pass one per {per_what}"
             )
     if full_ids is not None and len(np.unique(full_ids)) != len(full_ids):
         raise InputError("ids must be unique (one id per sample)")
@@ -495,7 +434,8 @@ def capture(
         "layers": names, "pool": pools, "point": points, "dtype": dtype, "n_total": n_total,
         "output_index": output_index if isinstance(output_index, int | str) else "callable",
         "model": model_fp,
-        "data": _data_fingerprint(data, n_total),
+        "data": _data_fingerprint(data, n_index if data_plan.indexed else n_total),
+        "order": data_plan.order_digest(),
         "labels": _column_digest(full_labels),
         "ids": _column_digest(full_ids),
         "attributes": {k: _column_digest(v) for k, v in sorted(full_attrs.items())},
@@ -522,10 +462,8 @@ def capture(
         )
         return st
     skip = writer.committed
-    layer_meta = {
-        n: {"pool": pools[n], "point": points[n], "module": type(dict(model.named_modules())[n]).__name__}
-        for n in names
-    }
+    modules = dict(model.named_modules())
+    layer_meta = {n: {"pool": pools[n], "point": points[n], "module": type(modules[n]).__name__} for n in names}
 
     was_training = model.training
     model.eval()
@@ -535,20 +473,16 @@ def capture(
     prog_ctx = _Progress(total=n_total, done=skip, enabled=progress)
     n_batch = 0
     try:
-        with _signals(), _Recorder(model, names, pools, points, output_index, tdtype) as rec, prog_ctx as prog, \
-                torch.inference_mode():
-            for offset, batch in _iter_batches(data, int(batch_size), skip):
-                x, y_batch, a_batch = _split_batch(batch)
-                b = _batch_len(x)
-                xin = _to_device(x, run_dev)
-                rec.mask = xin.get("attention_mask") if isinstance(xin, Mapping) else None
+        with _signals(), _Recorder(model, names, pools, points, output_index, tdtype, selection.optional) as rec, \
+                prog_ctx as prog, torch.inference_mode():
+            seen_ids: list[np.ndarray] = []
+            for bat in data_plan.batches(int(batch_size), skip):
+                offset, x, y_batch, a_batch = bat.offset, bat.x, bat.labels, bat.attributes
+                b = batch_len(x)
+                rec.n = b
+                rec.mask = x.get("attention_mask") if isinstance(x, Mapping) else None
                 try:
-                    if forward is not None:
-                        forward(model, xin)
-                    elif isinstance(xin, Mapping):
-                        model(**xin)
-                    else:
-                        model(xin)
+                    run_forward(model, x, run_dev, forward)
                 except RepscopeError:
                     raise
                 except Exception as exc:
@@ -564,24 +498,33 @@ def capture(
                 acts = rec.collect()
                 lo = max(0, skip - offset)  # rows of this batch already committed by an earlier run
                 sl = slice(lo, b)
-                rows = np.arange(offset + lo, offset + b)
+                rows = bat.index[lo:]  # Dataset index (or position) of each new row
                 if full_ids is not None:
-                    if rows[-1] >= len(full_ids):
-                        raise InputError(f"ids has {len(full_ids)} entries but the data has more samples")
-                    bid = full_ids[rows]
+                    bid = _rows_of(full_ids, rows, "ids")
+                elif bat.ids is not None:
+                    if len(bat.ids) != b:
+                        raise InputError(f"a batch of {b} samples carries {len(bat.ids)} ids; give one per sample")
+                    bid = bat.ids[sl]
                 else:
-                    bid = rows.astype(np.int64)
+                    bid = rows
+                seen_ids.append(bid)
                 lab = _labels_for(full_labels, y_batch, rows, sl)
                 attrs = {k: _rows_of(v, rows, f"attribute {k!r}") for k, v in full_attrs.items()}
                 for k, v in (a_batch or {}).items():
-                    attrs.setdefault(str(k), _as_numpy_1d(v, f"attribute {k!r}")[sl])
+                    attrs.setdefault(str(k), as_numpy_1d(v, f"attribute {k!r}")[sl])
                 writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
-                              layer_meta=layer_meta)
+                              layer_meta={n: layer_meta[n] for n in acts})
                 prog.advance(b - lo)
                 n_batch += 1
             if writer.chunk_rows is None:
                 raise InputError("the data produced no batches")
             n_seen = skip + prog._n
+            all_ids = np.concatenate(seen_ids) if seen_ids else np.zeros(0, np.int64)
+            if len(np.unique(all_ids)) != len(all_ids):
+                raise InputError(
+                    "some sample ids occur more than once (a sampler drawing with replacement, or repeated ids "
+                    "in the batches); each sample must be captured once, with a unique id"
+                )
             if full_labels is not None and n_total is None and n_seen != len(full_labels):
                 raise InputError(
                     f"labels has {len(full_labels)} entries but the data had {n_seen} samples; "
@@ -605,7 +548,7 @@ def capture(
 
 
 def _rows_of(arr: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray:
-    if rows[-1] >= len(arr):
+    if len(rows) and rows.max() >= len(arr):
         raise InputError(f"{what} has {len(arr)} entries but the data has more samples; pass one per sample")
     return arr[rows]
 
@@ -615,7 +558,7 @@ def _labels_for(full: np.ndarray | None, y_batch: Any, rows: np.ndarray, sl: sli
         return _rows_of(full, rows, "labels")
     if y_batch is None:
         return None
-    y = _as_numpy_1d(y_batch, "labels in the batch")
+    y = as_numpy_1d(y_batch, "labels in the batch")
     return y[sl]
 
 

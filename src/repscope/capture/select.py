@@ -1,19 +1,80 @@
-"""Choosing layers by PyTorch module name, glob pattern, or predicate."""
+"""Choosing layers by PyTorch module name, glob pattern, regular expression or predicate.
+
+Pattern syntax (module names are dotted paths such as ``encoder.layer.0.attention.self.query``):
+
+- ``*`` matches within **one** dotted segment (never a dot): ``encoder.layer.*`` is ``encoder.layer.0``,
+  ``encoder.layer.1``, … — the direct children, not their submodules. ``?`` is one character (not a dot)
+  and ``[abc]`` a character class, as in shell globs.
+- ``**`` matches across segments (any characters, dots included): ``encoder.**`` is every module under
+  ``encoder``; ``**.query`` every module named ``query`` at any depth.
+- ``re:REGEX`` is a Python regular expression matched against the whole name (:func:`re.fullmatch`):
+  ``re:encoder\\.layer\\.\\d+``.
+- any other string is an exact module name; a callable ``(name, module) -> bool`` is a predicate.
+
+An exact name must exist (else :class:`~repscope.errors.InputError` with close matches) and must run in
+the forward pass (else capture raises). Modules chosen by a pattern, a predicate or the default (every leaf)
+that never run are skipped by :func:`repscope.capture` with one warning naming them.
+"""
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
 
-from repscope.errors import InputError
+from repscope.errors import CaptureError, InputError, RepscopeError
 
 LayerSpec = str | Callable[[str, Any], bool]
 
 
-def list_layers(model: Any, *, leaves_only: bool = False) -> list[str]:
-    """Names of a model's submodules (``model.named_modules()``, the root excluded)."""
+def is_pattern(spec: str) -> bool:
+    """True when ``spec`` is a glob (``*``, ``?``, ``[``) or a ``re:`` expression rather than an exact name."""
+    return spec.startswith("re:") or any(c in spec for c in "*?[")
+
+
+def compile_pattern(spec: str) -> re.Pattern[str]:
+    """The regular expression for a layer pattern (see the module docstring for the syntax)."""
+    if spec.startswith("re:"):
+        try:
+            return re.compile(spec[3:])
+        except re.error as exc:
+            raise InputError(f"layer pattern {spec!r} is not a valid regular expression ({exc})") from None
+    out, i = [], 0
+    while i < len(spec):
+        c = spec[i]
+        if spec.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append(r"[^.]*")
+        elif c == "?":
+            out.append(r"[^.]")
+        elif c == "[":
+            j = spec.find("]", i + 2 if spec[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if j < 0:
+                out.append(re.escape(c))
+            else:
+                body = spec[i + 1 : j]
+                body = "^" + body[1:] if body.startswith("!") else body
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def matches(spec: str, name: str) -> bool:
+    """Does module ``name`` match the layer spec (exact name, glob or ``re:``)?"""
+    if not is_pattern(spec):
+        return spec == name
+    return compile_pattern(spec).fullmatch(name) is not None
+
+
+def _all_names(model: Any, leaves_only: bool = False) -> list[str]:
     names = []
     for name, mod in model.named_modules():
         if not name:
@@ -24,21 +85,30 @@ def list_layers(model: Any, *, leaves_only: bool = False) -> list[str]:
     return names
 
 
-def select_layers(model: Any, layers: LayerSpec | Iterable[LayerSpec] | None) -> list[str]:
-    """Resolve layer specifications to module names, in the model's module order.
+@dataclass
+class Selection:
+    """Resolved layers: ``names`` in module order; ``exact`` are those the user named exactly (they must run)."""
 
-    Each spec is an exact module name (``"fc1"``), a glob (``"features.*"``, matched with
-    :func:`fnmatch.fnmatchcase`), or a callable ``(name, module) -> bool``. ``None`` selects every leaf
-    module. An exact name or glob that matches nothing raises :class:`InputError` listing close matches.
-    """
-    all_names = list_layers(model)
+    names: list[str]
+    exact: set[str] = field(default_factory=set)
+
+    @property
+    def optional(self) -> list[str]:
+        """Layers chosen by a pattern, predicate or the default: skipped (with a warning) if they never run."""
+        return [n for n in self.names if n not in self.exact]
+
+
+def resolve_layers(model: Any, layers: LayerSpec | Iterable[LayerSpec] | None) -> Selection:
+    """Resolve layer specifications to a :class:`Selection` (see the module docstring for the syntax)."""
+    all_names = _all_names(model)
     modules = dict(model.named_modules())
+    exact: set[str] = set()
     if layers is None:
-        chosen = set(list_layers(model, leaves_only=True))
+        chosen = set(_all_names(model, leaves_only=True))
     else:
         if isinstance(layers, str) or callable(layers):
             layers = [layers]
-        chosen: set[str] = set()
+        chosen = set()
         for spec in layers:
             if callable(spec):
                 hit = {n for n in all_names if spec(n, modules[n])}
@@ -49,11 +119,14 @@ def select_layers(model: Any, layers: LayerSpec | Iterable[LayerSpec] | None) ->
             elif isinstance(spec, str):
                 if spec in modules and spec:
                     hit = {spec}
-                elif any(c in spec for c in "*?["):
-                    hit = {n for n in all_names if fnmatch.fnmatchcase(n, spec)}
+                    exact.add(spec)
+                elif is_pattern(spec):
+                    rx = compile_pattern(spec)
+                    hit = {n for n in all_names if rx.fullmatch(n)}
                     if not hit:
                         raise InputError(
-                            f"layer pattern {spec!r} matches no module; available: {_preview(all_names)}"
+                            f"layer pattern {spec!r} matches no module ('*' stays within one dotted segment, "
+                            f"'**' crosses dots); available: {_preview(all_names)}"
                         )
                 else:
                     close = get_close_matches(spec, all_names, n=3, cutoff=0.5)
@@ -62,11 +135,220 @@ def select_layers(model: Any, layers: LayerSpec | Iterable[LayerSpec] | None) ->
                         f"unknown layer {spec!r}.{hint} Available modules: {_preview(all_names)}"
                     )
             else:
-                raise InputError(f"layer spec {spec!r} must be a module name, a glob, or a callable")
+                raise InputError(f"layer spec {spec!r} must be a module name, a glob, 're:REGEX', or a callable")
             chosen |= hit
     if not chosen:
-        raise InputError("no layers selected; pass layer names, globs, or a predicate")
-    return [n for n in all_names if n in chosen]
+        raise InputError("no layers selected; pass layer names, globs, 're:' expressions, or a predicate")
+    return Selection([n for n in all_names if n in chosen], exact)
+
+
+def select_layers(model: Any, layers: LayerSpec | Iterable[LayerSpec] | None) -> list[str]:
+    """Resolve layer specifications to module names, in the model's module order.
+
+    Each spec is an exact module name (``"fc1"``), a glob (``"features.*"`` — ``*`` within one dotted
+    segment, ``**`` across segments), a regular expression ``"re:..."`` (full match), or a callable
+    ``(name, module) -> bool``. ``None`` selects every leaf module. An unknown exact name, or a pattern that
+    matches nothing, raises :class:`InputError` (close matches listed).
+    """
+    return resolve_layers(model, layers).names
+
+
+# ------------------------------------------------------------------------------------------- listing
+
+
+@dataclass
+class LayerInfo:
+    """One module: dotted name, class name, parameter count; with an example input also its output."""
+
+    name: str
+    type: str
+    n_params: int
+    shape: tuple[int, ...] | None = None  # per-sample output shape (batch axis dropped)
+    calls: int | None = None  # how often it ran in the dry forward pass (None: no pass was made)
+    note: str = ""  # e.g. "tuple of 2, first kept", "not a tensor: NoneType"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "n_params": self.n_params,
+                "shape": None if self.shape is None else list(self.shape), "calls": self.calls, "note": self.note}
+
+
+@dataclass
+class LayerTable:
+    """A model's modules (what ``layers=`` accepts), with output shapes when an example input was given.
+
+    Iterating gives the module names, so ``list(list_layers(model))`` is the plain list of names.
+    """
+
+    rows: list[LayerInfo]
+    with_shapes: bool = False
+    title: str = "Layers"
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.rows]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> str:
+        return self.rows[i].name
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LayerTable):
+            return self.rows == other.rows
+        if isinstance(other, list | tuple):
+            return self.names == list(other)
+        return NotImplemented
+
+    def info(self, name: str) -> LayerInfo:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise InputError(f"no module {name!r}; available: {_preview(self.names)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"with_shapes": self.with_shapes, "layers": [r.to_dict() for r in self.rows]}
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        header = ["name", "type", "params"]
+        if self.with_shapes:
+            header += ["output shape (per sample)", "calls", "note"]
+        rows = []
+        for r in self.rows:
+            row: list[Any] = [r.name, r.type, r.n_params]
+            if self.with_shapes:
+                row += [_fmt_shape(r), r.calls, r.note]
+            rows.append(row)
+        return header, rows
+
+    def summary(self) -> str:
+        n_run = sum(1 for r in self.rows if r.calls)
+        tail = f"; {n_run} ran in the example forward pass" if self.with_shapes else ""
+        return f"{len(self.rows)} modules{tail}"
+
+    def tsv(self) -> str:
+        header, rows = self.table()
+        return "\n".join("\t".join("" if v is None else str(v) for v in row) for row in [header, *rows])
+
+    def plot(self, ax: Any = None) -> Any:
+        """Feature count (product of the per-sample shape) of each module that ran, as bars."""
+        from repscope.results import axes_figure
+
+        fig, ax = axes_figure(ax, (6, max(2.0, 0.22 * len(self.rows))))
+        rows = [r for r in self.rows if r.shape is not None]
+        sizes = [int(_prod(r.shape)) for r in rows]
+        ax.barh(range(len(rows)), sizes)
+        ax.set_yticks(range(len(rows)), [r.name for r in rows], fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel("features per sample")
+        return fig
+
+    def plotly(self) -> Any:
+        import plotly.graph_objects as go
+
+        rows = [r for r in self.rows if r.shape is not None]
+        return go.Figure(go.Bar(x=[int(_prod(r.shape)) for r in rows], y=[r.name for r in rows], orientation="h"))
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    out = 1
+    for s in shape:
+        out *= int(s)
+    return out
+
+
+def _fmt_shape(r: LayerInfo) -> str:
+    if r.shape is None:
+        return "—" if r.calls == 0 or r.calls is None else "(not a tensor)"
+    return "(" + ", ".join(map(str, r.shape)) + ")"
+
+
+def list_layers(
+    model: Any,
+    example_input: Any = None,
+    *,
+    leaves_only: bool = False,
+    output_index: int | str | Callable[[Any], Any] = 0,
+    forward: Callable[[Any, Any], Any] | None = None,
+) -> LayerTable:
+    """A model's modules (``model.named_modules()``, the root excluded) as a :class:`LayerTable`.
+
+    With ``example_input`` (a tensor/array batch, a dict of keyword inputs, or a batch ``(x, y, …)`` as
+    :func:`repscope.capture` accepts) one dry forward pass (``eval()`` + ``torch.inference_mode()``, hooks
+    removed afterwards, the model's mode restored) records each module's output shape per sample (batch axis
+    dropped; for tuple/dict outputs the element ``output_index`` picks) and how often it ran. Iterating the
+    table gives the names.
+    """
+    modules = dict(model.named_modules())
+    names = _all_names(model, leaves_only=leaves_only)
+    rows = [LayerInfo(n, type(modules[n]).__name__, sum(p.numel() for p in modules[n].parameters())) for n in names]
+    if example_input is None:
+        return LayerTable(rows)
+    import torch
+
+    from repscope.capture.core import _select_output
+    from repscope.capture.data import batch_len, run_forward, split_batch
+
+    by_name = {r.name: r for r in rows}
+    for r in rows:
+        r.calls = 0
+    handles = []
+    x = split_batch(example_input)[0]
+    n_batch = batch_len(x)
+
+    def make_hook(name: str):
+        def hook(module, inputs, output):
+            r = by_name[name]
+            r.calls = (r.calls or 0) + 1
+            if r.calls > 1:
+                return
+            try:
+                t = _select_output(output, output_index, name)
+            except InputError:
+                r.note = f"not a tensor: {type(output).__name__}"
+                return
+            r.shape = tuple(int(s) for s in t.shape[1:])
+            if t.ndim == 0 or t.shape[0] != n_batch:
+                r.shape = tuple(int(s) for s in t.shape)
+                r.note = f"no batch axis (batch of {n_batch}); full shape shown"
+                return
+            if isinstance(output, tuple | list):
+                r.note = f"{type(output).__name__} of {len(output)}; element {output_index} shown"
+            elif not isinstance(output, torch.Tensor):
+                r.note = f"{type(output).__name__}; element {output_index} shown"
+
+        return hook
+
+    was_training = model.training
+    try:
+        for n in names:
+            handles.append(modules[n].register_forward_hook(make_hook(n)))
+        model.eval()
+        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.inference_mode():
+            try:
+                run_forward(model, x, dev, forward)
+            except RepscopeError:
+                raise
+            except Exception as exc:
+                raise CaptureError(
+                    f"the model raised on the example input: {type(exc).__name__}: {exc}; pass a batch the "
+                    f"model accepts (shape (batch, ...), or a dict of keyword inputs)"
+                ) from exc
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    for r in rows:
+        if r.calls and r.calls > 1:
+            r.note = (r.note + "; " if r.note else "") + f"ran {r.calls}× (capture needs one call per input)"
+    return LayerTable(rows, with_shapes=True)
 
 
 def _preview(names: list[str], k: int = 25) -> str:

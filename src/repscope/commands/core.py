@@ -49,14 +49,29 @@ def register(app: typer.Typer) -> None:
 
     @app.command("capture")
     def capture_cmd(
-        model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | package.module:factory"),
-        data: str = typer.Option("digits", "--data", help="'digits' or a .npy/.pt array of inputs."),
+        model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | file.py:factory | "
+                                  "module:factory (from the current directory) | hf:MODEL_DIR"),
+        data: str = typer.Option(None, "--data", help="'digits' (default) or a .npy/.pt array of inputs."),
+        text: Path = typer.Option(None, "--text", help="Text file, one input per line (Hugging Face models)."),
+        tokenizer: str = typer.Option(None, "--tokenizer", help="Tokenizer dir/name for --text (default: the "
+                                      "model's directory); read offline."),
+        max_length: int = typer.Option(128, "--max-length", help="Truncate --text inputs to this many tokens."),
+        images: Path = typer.Option(None, "--images", help="Folder of images (subfolders = classes)."),
+        image_size: str = typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
+        image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
+        normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
         out: Path = typer.Option(Path("acts.zarr"), "--out", help="Store directory to write."),
-        layers: list[str] = typer.Option(None, "--layers", help="Module names or globs (comma list)."),
+        layers: list[str] = typer.Option(None, "--layers", help="Module names, globs ('*' within a dotted "
+                                         "segment, '**' across) or re:REGEX (comma list or repeated)."),
         weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
-        labels: Path = typer.Option(None, "--labels", help=".npy of one label per sample."),
-        pool: str = typer.Option("none", "--pool", help="none | mean | max | cls | last | token_mean"),
-        point: str = typer.Option("post", "--point", help="post (module output) | pre (module input)"),
+        labels: Path = typer.Option(None, "--labels", help="One label per sample (.npy/.pt/.txt/.csv)."),
+        attributes: Path = typer.Option(None, "--attributes", help="Per-sample attributes (.npz or .csv)."),
+        ids: Path = typer.Option(None, "--ids", help="One integer sample id per sample (.npy/.pt/.txt/.csv)."),
+        pool: list[str] = typer.Option(None, "--pool", help="MODE or LAYER=MODE (repeatable): none | mean | max "
+                                       "| spatial_mean | spatial_max | token_mean | cls | last | pos:K"),
+        point: list[str] = typer.Option(None, "--point", help="post | pre, or LAYER=post|pre (repeatable)."),
+        output_index: str = typer.Option("0", "--output-index", help="Element of a tuple/dict output to "
+                                         "keep (index or key)."),
         batch_size: int = typer.Option(256, "--batch-size", min=1),
         chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per stored chunk (default: ~8 MiB)."),
         dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 storage"),
@@ -69,18 +84,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Capture activations of a model into a resumable zarr store."""
         from repscope import capture
-        from repscope.capture.loading import load_array, load_model_spec
+        from repscope.capture.loading import load_column, load_model_spec, load_table
 
         net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
-        y = None
-        if data == "digits":
-            from repscope.experiments.datasets.digits import load_digits_images
-
-            X, y = load_digits_images()
-        else:
-            X = load_array(data, "data")
-        if labels is not None:
-            y = load_array(labels, "labels")
+        src = _data_source(model, data, text, tokenizer, max_length, images, image_size, image_mode, normalize,
+                           batch_size)
+        y = load_column(labels, "labels") if labels is not None else src.labels
+        attrs = {**src.attributes, **(load_table(attributes) if attributes is not None else {})}
+        sample_ids = load_column(ids, "ids") if ids is not None else None
         import warnings
 
         from repscope.capture.core import CaptureInterrupted
@@ -88,9 +99,11 @@ def register(app: typer.Typer) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*already complete.*")
             try:
-                store = capture(net, X, _split(layers), out, pool=pool, point=point, batch_size=batch_size,
-                                labels=y, dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                                progress=not quiet, dataset=str(data), chunk_rows=chunk_rows)
+                store = capture(net, src.data, _layer_specs(layers), out, pool=_per_layer_opt(pool, "none", True),
+                                point=_per_layer_opt(point, "post", False), batch_size=batch_size, labels=y,
+                                attributes=attrs or None, ids=sample_ids, output_index=_index(output_index),
+                                dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
+                                progress=not quiet, dataset=src.description, chunk_rows=chunk_rows)
             except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
                 typer.echo(f"repscope: {exc}", err=True)
                 raise typer.Exit(exc.exit_code) from None
@@ -130,19 +143,156 @@ def register(app: typer.Typer) -> None:
 
     @app.command("layers")
     def layers_cmd(
-        model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | package.module:factory"),
+        model_arg: str = typer.Argument(None, metavar="MODEL", help="Same forms as capture's --model."),
+        model: str = typer.Option(None, "--model", help="The model, as an option (same as MODEL)."),
         leaves: bool = typer.Option(False, "--leaves", help="Only modules without children."),
+        shapes: bool = typer.Option(False, "--shapes", help="Run one example batch through the model and show "
+                                    "each module's type and output shape per sample."),
+        data: str = typer.Option(None, "--data", help="Example input: first rows of a .npy/.pt array ('digits' "
+                                 "for the built-ins)."),
+        input_shape: str = typer.Option(None, "--input-shape", help="Example input of this per-sample shape, "
+                                        "e.g. 1,28,28 (random normal, seeded)."),
+        text: Path = typer.Option(None, "--text", help="Example input: a text file (with --tokenizer)."),
+        tokenizer: str = typer.Option(None, "--tokenizer"),
+        images: Path = typer.Option(None, "--images", help="Example input: a folder of images."),
+        image_size: str = typer.Option("224", "--image-size"),
+        image_mode: str = typer.Option("RGB", "--image-mode"),
+        normalize: str = typer.Option("none", "--normalize"),
+        weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
+        seed: int = typer.Option(0, "--seed", min=0),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """List a model's module names (what --layers accepts)."""
+        """List a model's modules (what --layers accepts); with --shapes also their types and output shapes."""
+        import sys
+
         from repscope.capture import list_layers
         from repscope.capture.loading import load_model_spec
 
-        names = list_layers(load_model_spec(model, builtins=builtin_models()), leaves_only=leaves)
+        spec = model_arg or model
+        if spec is None:
+            raise InputError("give the model: repscope layers MODEL (or --model MODEL)")
+        net = load_model_spec(spec, weights, seed=seed, builtins=builtin_models())
+        example = None
+        if shapes or input_shape or data or text or images:
+            if input_shape:
+                import torch
+
+                try:
+                    dims = [int(v) for v in input_shape.split(",") if v.strip()]
+                except ValueError:
+                    raise InputError(f"--input-shape {input_shape!r}: give integers like 1,28,28") from None
+                example = torch.randn(2, *dims, generator=torch.Generator().manual_seed(seed))
+            else:
+                if data is None and text is None and images is None and spec not in builtin_models():
+                    raise InputError("--shapes needs an example input: --input-shape 1,28,28, --data FILE, "
+                                     "--text FILE or --images DIR")
+                src = _data_source(spec, data, text, tokenizer, 128, images, image_size, image_mode, normalize, 8)
+                example = _first_batch(src.data)
+        table = list_layers(net, example, leaves_only=leaves)
         if as_json:
-            _print_json(names)
+            _print_json(table.to_dict() if table.with_shapes else table.names)
+        elif not table.with_shapes:
+            typer.echo("\n".join(table.names))
+        elif sys.stdout.isatty():
+            from rich.console import Console
+            from rich.table import Table
+
+            header, rows = table.table()
+            t = Table(*header, title=f"{spec}: {table.summary()}")
+            for row in rows:
+                t.add_row(*["" if v is None else str(v) for v in row])
+            Console().print(t)
         else:
-            typer.echo("\n".join(names))
+            typer.echo(table.tsv())
+
+
+class _Source:
+    """The data a capture command runs over, with the labels/attributes it brings."""
+
+    def __init__(self, data: Any, labels: Any = None, attributes: dict | None = None, description: str = ""):
+        self.data, self.labels, self.attributes, self.description = data, labels, attributes or {}, description
+
+
+def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str | None, max_length: int,
+                 images: Path | None, image_size: str, image_mode: str, normalize: str, batch_size: int) -> _Source:
+    given = [o for o, v in (("--data", data), ("--text", text), ("--images", images)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"give one of --data, --text, --images (got {', '.join(given)})")
+    if text is not None:
+        from repscope.capture.loading import load_tokenizer, read_lines, text_batches
+
+        if tokenizer is None:
+            path = model.removeprefix("hf:")
+            if not (Path(path) / "config.json").exists():
+                raise InputError("--text needs --tokenizer NAME_OR_PATH (the model is not a Hugging Face directory)")
+            tokenizer = path
+        import numpy as np
+
+        lines = read_lines(text)
+        return _Source(text_batches(lines, load_tokenizer(tokenizer), batch_size=batch_size, max_length=max_length),
+                       attributes={"text": np.array(lines)}, description=str(text))
+    if images is not None:
+        from torch.utils.data import DataLoader
+
+        from repscope.capture.loading import ImageFolder
+
+        try:
+            size = [int(v) for v in image_size.split(",")]
+        except ValueError:
+            raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels") from None
+        if len(size) not in (1, 2) or min(size) < 1:
+            raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels")
+        ds = ImageFolder(images, (size[0], size[-1]), mode=image_mode, normalize=normalize)
+        return _Source(DataLoader(ds, batch_size=batch_size), attributes=ds.attributes(), description=str(images))
+    if data is None or data == "digits":
+        if data is None and model not in builtin_models():
+            raise InputError("give the inputs: --data FILE (.npy/.pt), --text FILE or --images DIR")
+        from repscope.experiments.datasets.digits import load_digits_images
+
+        X, y = load_digits_images()
+        return _Source(X, y, description="digits")
+    from repscope.capture.loading import load_array
+
+    return _Source(load_array(data, "data"), description=str(data))
+
+
+def _first_batch(data: Any) -> Any:
+    import numpy as np
+
+    if isinstance(data, np.ndarray) or hasattr(data, "shape"):
+        return data[:8]
+    for batch in data:
+        return batch
+    raise InputError("the data produced no batches")
+
+
+def _layer_specs(values: list[str] | None) -> list[str] | None:
+    """--layers values: comma lists, except that a 're:' expression is taken whole (it may hold commas)."""
+    if not values:
+        return None
+    out: list[str] = []
+    for item in values:
+        out += [item.strip()] if item.strip().startswith("re:") else [v.strip() for v in item.split(",") if v.strip()]
+    return out or None
+
+
+def _per_layer_opt(values: list[str] | None, default: str, is_pool: bool) -> Any:
+    """``MODE`` and ``LAYER=MODE`` values → one mode or ``{"*": default, layer: mode}``."""
+    if not values:
+        return default
+    mapping: dict[str, Any] = {}
+    for v in values:
+        layer, eq, mode = v.rpartition("=")
+        mode = mode.strip()
+        value: Any = int(mode) if is_pool and mode.lstrip("-").isdigit() else mode
+        if eq and not layer.strip():
+            raise InputError(f"{v!r}: give LAYER=MODE or MODE")
+        mapping[layer.strip() if eq else "*"] = value
+    return mapping["*"] if list(mapping) == ["*"] else mapping
+
+
+def _index(value: str) -> int | str:
+    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def builtin_models() -> dict[str, Any]:
