@@ -149,10 +149,13 @@ def section_large_n(n: int, rounds: int, platonic: Any, quick: bool) -> None:
     Yk = Xk + rng.standard_normal((nk, 64))
     tk, _ = timed(lambda: M.mutual_knn(Xk, Yk, k=10))
     pk = peak_bytes(lambda: M.mutual_knn(Xk, Yk, k=10))
-    per_n = max(pk - 64 * 2**20, 0) / nk
-    fit = int((4 * GiB - 64 * 2**20) / max(per_n, 1.0))
-    print(f"mutual k-NN at n = {nk}: {tk:.1f} s, peak {pk / 2**20:.0f} MiB (≤ 64 MiB similarity block + "
-          f"{per_n:.0f} bytes per sample) → fits 4 GiB up to n ≈ {fit:,} (time grows as n²).")
+    from repscope.metrics.neighbors import BLOCK_BYTES
+
+    block = (BLOCK_BYTES // (8 * nk)) * 8 * nk  # the similarity rows of one block (fixed size)
+    per_n = max(pk - block, 0) / nk
+    fit = int((4 * GiB - block) / max(per_n, 1.0))
+    print(f"mutual k-NN at n = {nk}: {tk:.1f} s, peak {pk / 2**20:.0f} MiB = one {block / 2**20:.0f} MiB block of "
+          f"similarities + {per_n:.0f} bytes per sample → fits 4 GiB up to n ≈ {fit:,} (time grows as n²).")
 
 
 def section_rows(platonic: Any) -> None:
