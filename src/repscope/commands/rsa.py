@@ -118,6 +118,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--metric", "-m", help="A distance: procrustes, shape_metric, permutation, ...")
         ] = "procrustes",
         frechet: Annotated[bool, typer.Option("--frechet", help="Also the Fréchet mean (equal shapes only).")] = False,
+        seed: Annotated[int, typer.Option("--seed", help="Accepted for uniformity (everything is deterministic).")] = 0,
         out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
