@@ -27,6 +27,10 @@ if [ ! -f "$STAMP" ] || [ benchmarks/requirements.txt -nt "$STAMP" ] || [ pyproj
     "$PY" -m pip install -q --upgrade pip setuptools wheel || exit 1
     "$PY" -m pip install -q torch==2.13.0 || exit 1
     "$PY" -m pip install -q -r benchmarks/requirements.txt || exit 1
+    # netrep is not on PyPI (peers_metrics.py, make_peer_metric_fixtures.py); optional: its rows are
+    # skipped when it cannot be installed. NETREP_SRC may point at a local clone (git+file:///path).
+    "$PY" -m pip install -q "${NETREP_SRC:-git+https://github.com/ahwillia/netrep@0186b8a}" \
+        || echo "   netrep not installed: its rows in peers_metrics.py are skipped" >&2
     CONSTRAINTS=()
     [ -f requirements.lock ] && CONSTRAINTS=(-c requirements.lock)
     # repscope itself; --no-deps keeps the reference libraries' resolved versions, then the missing
@@ -42,7 +46,7 @@ fi
 KNOWN=(capture.py similarity.py similarity_agreement.py topology.py dsa.py descramble_bench.py
        ranges_mitigation.py bench_scale.py)
 # Not benchmarks: generators of committed test data.
-EXCLUDE=(make_topology_vectors.py run_all.py)
+EXCLUDE=(make_topology_vectors.py make_peer_metric_fixtures.py run_all.py)
 
 args_for() {
     case "$1" in
@@ -50,6 +54,7 @@ args_for() {
         topology.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         ranges_mitigation.py) [ "$QUICK" = 1 ] && echo "--fast" ;;
         bench_scale.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
+        peers_metrics.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         similarity.py) [ "$QUICK" = 1 ] && echo "--n 5000 --matrix-n 5000 --stream-n 20000" ;;
         *) echo "" ;;
     esac

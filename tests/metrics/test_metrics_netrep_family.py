@@ -128,3 +128,14 @@ def test_network_embedding_and_frechet_mean():
     # rotated exact copies: the mean is the common shape, every distance 0
     same = [base @ ortho_group.rvs(5, random_state=10 + i) for i in range(3)]
     assert np.allclose(frechet_mean(same).sq_distances, 0, atol=1e-12)
+
+
+def test_stochastic_metrics_with_permutation_group():
+    X, rng = _noisy(d=4, seed=7)
+    P = np.eye(4)[[2, 0, 3, 1]]
+    assert gaussian_shape_distance(X, X @ P, group="perm") == pytest.approx(0.0, abs=1e-7)
+    assert energy_shape_distance(X, X @ P, group="perm") == pytest.approx(0.0, abs=1e-7)
+    Q = ortho_group.rvs(4, random_state=8)
+    # a generic rotation is not a relabelling: only the orthogonal group removes it
+    assert gaussian_shape_distance(X, X @ Q, group="perm") > 0.05
+    assert gaussian_shape_distance(X, X @ Q, group="orth") == pytest.approx(0.0, abs=1e-6)

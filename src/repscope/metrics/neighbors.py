@@ -93,6 +93,7 @@ def knn_table(
         top = torch.topk(S, k, dim=1)
         idx[s : s + S.shape[0]] = top.indices.cpu().numpy()
         val[s : s + S.shape[0]] = top.values.cpu().numpy()
+        del S, top  # one block alive at a time: the next product is allocated after this one is freed
     return idx, val
 
 

@@ -83,6 +83,8 @@ class RDM:
     name: str = ""
 
     title = "Representational dissimilarity matrix"
+    #: plots show at most this many conditions (every k-th one beyond)
+    MAX_SHOWN = 600
 
     def __post_init__(self) -> None:
         self.vector = np.asarray(self.vector, dtype=np.float64).ravel()
@@ -97,6 +99,15 @@ class RDM:
         from scipy.spatial.distance import squareform
 
         return squareform(self.vector, checks=False)
+
+    def submatrix(self, idx: ArrayLike) -> np.ndarray:
+        """The square RDM of the conditions ``idx`` (read from the condensed vector; no n×n matrix)."""
+        i = np.asarray(idx, dtype=np.int64)
+        a, b = np.minimum.outer(i, i), np.maximum.outer(i, i)
+        pos = a * self.n - a * (a + 1) // 2 + (b - a - 1)
+        out = self.vector[np.clip(pos, 0, self.vector.size - 1)]
+        out[a == b] = 0.0
+        return out
 
     def compare(self, other: RDM | ArrayLike, method: str = "spearman") -> float:
         """Compare with another RDM (or vector) by ``method`` (see :func:`repscope.metrics.rsa.compare_rdms`)."""
@@ -123,19 +134,21 @@ class RDM:
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         names = self._names()
-        D = self.matrix()
         k = min(self.n, 30)  # the report shows at most 30×30 numbers
+        D = self.submatrix(np.arange(k))
         return ["", *names[:k]], [[names[i], *[f"{D[i, j]:.3f}" for j in range(k)]] for i in range(k)]
 
     def plot(self, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
 
         fig, ax = (plt.subplots(figsize=(5, 4.3)) if ax is None else (ax.figure, ax))
-        im = ax.imshow(self.matrix(), cmap="viridis")
+        step = -(-self.n // self.MAX_SHOWN)  # every step-th condition when there are many
+        im = ax.imshow(self.submatrix(np.arange(0, self.n, step)), cmap="viridis")
         if self.n <= 40:
             ax.set_xticks(range(self.n), self._names(), rotation=90, fontsize=7)
             ax.set_yticks(range(self.n), self._names(), fontsize=7)
-        ax.set_title(f"RDM {self.name} ({self.method})".replace("  ", " "))
+        shown = "" if step == 1 else f", every {step}th condition"
+        ax.set_title(f"RDM {self.name} ({self.method}{shown})".replace("  ", " "))
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="dissimilarity")
         fig.tight_layout()
         return fig
@@ -143,8 +156,10 @@ class RDM:
     def plotly(self) -> Any:
         import plotly.graph_objects as go
 
-        names = self._names()
-        fig = go.Figure(go.Heatmap(z=self.matrix().tolist(), x=names, y=names, colorscale="Viridis",
+        step = -(-self.n // self.MAX_SHOWN)
+        idx = np.arange(0, self.n, step)
+        names = [self._names()[i] for i in idx]
+        fig = go.Figure(go.Heatmap(z=self.submatrix(idx).tolist(), x=names, y=names, colorscale="Viridis",
                                    colorbar={"title": "dissimilarity"}))
         fig.update_layout(title=f"RDM {self.name} ({self.method})", yaxis={"autorange": "reversed"})
         return fig

@@ -1,0 +1,159 @@
+"""``repscope rsa`` (RDMs, model RDMs, bootstrap CIs) and ``repscope embed`` (many networks, one metric
+space). Glue only: parse → call :mod:`repscope.metrics` → print/write."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Annotated, Any
+
+import typer
+
+from repscope.errors import InputError
+
+
+def _write(out: pathlib.Path, stem: str, result: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    from repscope._result import dumps
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(dumps(result.to_dict()))
+    fig = result.plot()
+    fig.savefig(out / f"{stem}.png", dpi=120)
+    plt.close(fig)
+
+
+def _model_attributes(store: Any, spec: str) -> tuple[Any, str]:
+    """``labels`` → the store's labels (categorical); ``attr:NAME`` → a stored attribute; a .npy path."""
+    import numpy as np
+
+    if spec == "labels":
+        if store.labels is None:
+            raise InputError("--model labels: this store has no labels; capture with --labels or give a .npy")
+        return store.labels, "categorical"
+    if spec.startswith("attr:"):
+        name = spec[5:]
+        attrs = store.attributes
+        if name not in attrs:
+            raise InputError(f"--model {spec}: no attribute {name!r}; the store has {sorted(attrs) or 'none'}")
+        return attrs[name], "auto"
+    path = pathlib.Path(spec)
+    if path.suffix != ".npy" or not path.is_file():
+        raise InputError(f"--model {spec!r}: use 'labels', 'attr:NAME' or an existing .npy file of attributes")
+    return np.load(path, allow_pickle=False), "auto"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("rsa")
+    def rsa_cmd(
+        store: Annotated[pathlib.Path, typer.Argument(help="Activation store.")],
+        layer: Annotated[str, typer.Option("--layer", "-l", help="Layer whose RDM is analysed.")],
+        layer2: Annotated[
+            str | None, typer.Option("--layer2", help="Compare with this layer (of --store2 if given).")
+        ] = None,
+        store2: Annotated[pathlib.Path | None, typer.Option("--store2", help="Second store for --layer2.")] = None,
+        model: Annotated[
+            str | None,
+            typer.Option("--model", help="Model RDM: 'labels' (same/different class), 'attr:NAME' or a .npy."),
+        ] = None,
+        rdm: Annotated[
+            str, typer.Option("--rdm", help="correlation | cosine | euclidean | sqeuclidean")
+        ] = "correlation",
+        compare: Annotated[
+            str, typer.Option("--compare", help="spearman | rho_a | kendall_tau_a | kendall_tau_b | pearson | cosine")
+        ] = "spearman",
+        bootstrap: Annotated[
+            int, typer.Option("--bootstrap", help="Resamples of stimuli for a CI (0 = none).")
+        ] = 0,
+        ci: Annotated[float, typer.Option("--ci", help="Coverage of the bootstrap interval.")] = 0.95,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")] = 0,
+        out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    ) -> None:
+        """RSA of one layer: its RDM, compared with a model RDM (class labels, an attribute) or another
+        layer, with an optional bootstrap CI over stimuli (self-pairs of resampled duplicates excluded)."""
+        import repscope
+        from repscope._result import dumps
+        from repscope.metrics.rdm import model_rdm, rdm_of, rsa_bootstrap
+
+        if (model is None) == (layer2 is None):
+            raise InputError("give exactly one of --model (labels, attr:NAME, .npy) or --layer2 to compare with")
+        a = repscope.open_store(store)
+        X = a.read(layer)
+        labels = [str(v) for v in a.labels] if a.labels is not None and len(a.labels) <= 60 else None
+        r1 = rdm_of(X, rdm, labels=labels, name=layer)
+        if model is not None:
+            attrs, kind = _model_attributes(a, model)
+            r2 = model_rdm(attrs, kind, name=f"model {model}")
+        else:
+            b = a if store2 is None else repscope.open_store(store2)
+            r2 = rdm_of(b.read(layer2), rdm, name=str(layer2))
+        value = r1.compare(r2, compare)
+        results: dict[str, Any] = {"layer": layer, "other": r2.name, "rdm": rdm, "compare": compare,
+                                   "value": value, "n_conditions": r1.n}
+        boot = None
+        if bootstrap:
+            boot = rsa_bootstrap(r1, r2, compare=compare, n_boot=bootstrap, ci=ci, seed=seed)
+            results["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "samples"}
+        if out is not None:
+            _write(out, "rdm", r1)
+            _write(out, "rdm_other", r2)
+            if boot is not None:
+                _write(out, "bootstrap", boot)
+        if json_out:
+            typer.echo(dumps(results))
+        elif not quiet:
+            typer.echo(f"RSA ({rdm} RDM, {compare}) {layer} vs {r2.name}: {value:.4f} over {r1.n} stimuli")
+            if boot is not None:
+                typer.echo(boot.summary())
+
+    @app.command("embed")
+    def embed_cmd(
+        nets: Annotated[
+            list[str], typer.Argument(help="Networks as STORE:LAYER (or STORE with --layer), two or more.")
+        ],
+        layer: Annotated[str | None, typer.Option("--layer", "-l", help="Layer for STOREs given without one.")] = None,
+        metric: Annotated[
+            str, typer.Option("--metric", "-m", help="A distance: procrustes, shape_metric, permutation, ...")
+        ] = "procrustes",
+        frechet: Annotated[bool, typer.Option("--frechet", help="Also the Fréchet mean (equal shapes only).")] = False,
+        seed: Annotated[int, typer.Option("--seed", help="Accepted for uniformity (everything is deterministic).")] = 0,
+        out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    ) -> None:
+        """Place several networks (stores, or layers of them) in one metric space: the network × network
+        distance matrix of a shape metric and its classical-MDS layout (netrep's headline use)."""
+        import repscope
+        from repscope._result import dumps
+        from repscope.metrics.embedding import frechet_mean, network_embedding
+
+        reps: dict[str, Any] = {}
+        for spec in nets:
+            path, _, lay = spec.rpartition(":") if ":" in spec else (spec, "", None)
+            lay = lay or layer
+            if not lay:
+                raise InputError(f"{spec!r}: give STORE:LAYER or --layer")
+            s = repscope.open_store(pathlib.Path(path))
+            reps[f"{pathlib.Path(path).name}:{lay}"] = s.read(lay)
+        emb = network_embedding(reps, metric)
+        payload: dict[str, Any] = {"embedding": emb.to_dict()}
+        fm = frechet_mean(reps) if frechet else None
+        if fm is not None:
+            payload["frechet_mean"] = fm.to_dict()
+        if out is not None:
+            _write(out, f"embedding_{metric}", emb)
+            if fm is not None:
+                _write(out, "frechet_mean", fm)
+        if json_out:
+            typer.echo(dumps(payload))
+        elif not quiet:
+            header, rows = emb.table()
+            w = max(len(c) for c in [*header, *(c for r in rows for c in r)]) + 2
+            typer.echo("".join(h.rjust(w) for h in header))
+            for r in rows:
+                typer.echo("".join(c.rjust(w) for c in r))
+            typer.echo(emb.summary())
+            if fm is not None:
+                typer.echo(fm.summary())
