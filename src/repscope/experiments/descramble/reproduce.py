@@ -115,8 +115,9 @@ class DEERFilters:
                 "modes are smooth oscillations resembling the kernel's singular vectors.")
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
-        rows = [[k, f"{abs(float(np.dot(self.descrambled[k], self.kernel_modes[k]) / (np.linalg.norm(self.descrambled[k]) * np.linalg.norm(self.kernel_modes[k])))):.3f}"]
-                for k in range(len(self.descrambled))]
+        rows = []
+        for k, (a, b) in enumerate(zip(self.descrambled, self.kernel_modes)):
+            rows.append([k, f"{abs(float(a @ b)) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300):.3f}"])
         return ["mode k", "|cos| descrambled filter vs kernel singular vector k"], rows
 
     def plot(self, ax: Any = None) -> Any:
