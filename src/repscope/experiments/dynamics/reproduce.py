@@ -518,8 +518,10 @@ class NoiseSweep:
 
 
 def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed: int = 0,
-                           progress: bool = False) -> list[Any]:
-    """Lorenz regimes of the authors' configuration: ratio and 1-NN per measure over a noise sweep."""
+                           progress: bool = False, config: dict[str, Any] | None = None) -> list[Any]:
+    """Lorenz regimes of the authors' configuration: ratio and 1-NN per measure over a noise sweep.
+
+    ``config`` may override ``noise`` (levels), ``n_per`` (systems per regime) and ``n_trials``."""
     from repscope.dynamics import fit_dmd, similarity_transform_distances
     from repscope.dynamics.evaluate import geometry_distance, group_ratio, nn_accuracy, pairwise_matrix
     from repscope.experiments.dynamics.testcases import lorenz
@@ -527,8 +529,10 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
     n_seeds = int(seeds if seeds is not None else 5)
     if n_seeds < 2:
         raise InputError(f"seeds={n_seeds} is too few for a confidence interval; use ≥ 2 (≥ 5 for the report)")
-    noise = [0.0, 0.1, 0.3, 0.6, 1.0] if quick else [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
-    n_per = 3 if quick else 5
+    cfg = {"noise": [0.0, 0.1, 0.3, 0.6, 1.0] if quick else [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0],
+           "n_per": 3 if quick else 5, "n_trials": 8}
+    cfg.update(config or {})
+    noise, n_per = list(cfg["noise"]), int(cfg["n_per"])
     hp = {"n_delays": 10, "delay_interval": 1, "rank": 10}
     t0 = time.perf_counter()
     measures = ("DSA", "Procrustes", "1 − CKA")
@@ -541,7 +545,7 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
             rhos = [(g, float(rng.uniform(*rg))) for g, rg in enumerate(LORENZ_REGIMES) for _ in range(n_per)]
             groups = [str(g) for g, _ in rhos]
             for j, sig in enumerate(noise):
-                systems = [lorenz(r, n_trials=8, n_steps=100, obs_noise=sig, seed=seed * 7 + 100 * k + i)
+                systems = [lorenz(r, n_trials=int(cfg["n_trials"]), n_steps=100, obs_noise=sig, seed=seed * 7 + 100 * k + i)
                            for i, (_, r) in enumerate(rhos)]
                 fits = [fit_dmd(S, **hp).A_ for S in systems]
                 n = len(systems)
@@ -593,8 +597,8 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
 
 
 def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, progress: bool = False,
-              config: dict[str, Any] | None = None) -> list[Any]:
+              config: dict[str, Any] | None = None, attractor_config: dict[str, Any] | None = None) -> list[Any]:
     """Both dynamics reproductions: ``[Guilhot table, attractor table, figures …]``."""
     g = guilhot_reproduction(quick=quick, seeds=seeds, seed=seed, config=config, progress=progress)
-    a = attractor_reproduction(quick=quick, seeds=seeds, seed=seed, progress=progress)
+    a = attractor_reproduction(quick=quick, seeds=seeds, seed=seed, progress=progress, config=attractor_config)
     return [g[0], a[0], *g[1:], *a[1:]]
