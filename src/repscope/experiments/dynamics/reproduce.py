@@ -545,8 +545,8 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
             rhos = [(g, float(rng.uniform(*rg))) for g, rg in enumerate(LORENZ_REGIMES) for _ in range(n_per)]
             groups = [str(g) for g, _ in rhos]
             for j, sig in enumerate(noise):
-                systems = [lorenz(r, n_trials=int(cfg["n_trials"]), n_steps=100, obs_noise=sig, seed=seed * 7 + 100 * k + i)
-                           for i, (_, r) in enumerate(rhos)]
+                systems = [lorenz(r, n_trials=int(cfg["n_trials"]), n_steps=100, obs_noise=sig,
+                                  seed=seed * 7 + 100 * k + i) for i, (_, r) in enumerate(rhos)]
                 fits = [fit_dmd(S, **hp).A_ for S in systems]
                 n = len(systems)
                 iu = [(a, b) for a in range(n) for b in range(a + 1, n)]
