@@ -10,8 +10,11 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("descramble")
     def descramble_cmd(
-        store: pathlib.Path = typer.Argument(..., help="Activation store (zarr) from capture."),
-        layer: str = typer.Option(..., "--layer", help="Layer to descramble (e.g. fc1)."),
+        store: pathlib.Path = typer.Argument(
+            ..., help="Activation store (zarr) from capture, or the word `reproduce` to run the DEER-network "
+            "reproduction of Sule et al. (`repscope descramble reproduce [--quick]`)."
+        ),
+        layer: str = typer.Option(None, "--layer", help="Layer to descramble (e.g. fc1); required with a STORE."),
         operator: str = typer.Option(
             "first_difference", "--operator",
             help="first_difference | circular_difference | periodic_second_derivative | path to D.npy",
@@ -27,6 +30,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the permutation search."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
+        quick: bool = typer.Option(False, "--quick", help="With `reproduce`: the ≤ 3-minute version."),
+        seeds: int = typer.Option(None, "--seeds", help="With `reproduce`: seeds (≥ 2; default 5)."),
     ) -> None:
         """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
         import numpy as np
@@ -37,6 +42,14 @@ def register(app: typer.Typer) -> None:
         from repscope.descramble import Descrambler, PermutationDescrambler
         from repscope.errors import InputError
         from repscope.results import dumps
+
+        if str(store) == "reproduce" and not store.exists():
+            from repscope.commands._reproduce import run_reproduce
+
+            run_reproduce("descramble", quick=quick, seeds=seeds, seed=seed, out=out, as_json=json_out, quiet=quiet)
+            return
+        if layer is None:
+            raise InputError("--layer is required with a STORE; name the layer to descramble (e.g. --layer fc1)")
 
         op: object = operator
         if operator.endswith(".npy"):

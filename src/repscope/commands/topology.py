@@ -95,7 +95,8 @@ def register(app: typer.Typer) -> None:
     def topology(
         store: Annotated[
             pathlib.Path | None,
-            typer.Argument(help="Activation store (zarr directory) to analyse (not with --reproduce)."),
+            typer.Argument(help="Activation store (zarr directory) to analyse, or the word `reproduce` to run "
+                                "Purvine et al.'s tests over seeds (`repscope topology reproduce [--quick]`)."),
         ] = None,
         layers: Annotated[
             str | None, typer.Option("--layers", help="Comma-separated layer names (default: all layers).")
@@ -163,12 +164,23 @@ def register(app: typer.Typer) -> None:
         dataset: Annotated[
             str, typer.Option(help="With --reproduce: dsprites_lite (bias-free, task = shape) or digits.")
         ] = "dsprites_lite",
+        quick: Annotated[
+            bool, typer.Option("--quick", help="With `reproduce`: the ≤ 3-minute version (default: full).")
+        ] = False,
+        seeds: Annotated[
+            int | None, typer.Option("--seeds", help="With `reproduce`: seeds (≥ 2; default 5).")
+        ] = None,
     ) -> None:
         """Persistent-homology distances between layers and mapper graphs (Purvine et al. 2022).
 
         ``repscope topology --reproduce --out DIR`` runs the deeper-CNN reproduction instead."""
         import numpy as np
 
+        if store is not None and str(store) == "reproduce" and not store.exists():
+            from repscope.commands._reproduce import run_reproduce
+
+            run_reproduce("topology", quick=quick, seeds=seeds, seed=seed, out=out, as_json=as_json, quiet=quiet)
+            return
         if reproduce:
             if store is not None:
                 raise InputError("--reproduce trains its own model; give either a STORE or --reproduce, not both")

@@ -62,11 +62,16 @@ def _check_task(task: str) -> None:
         raise InputError(f"unknown task {task!r}; use one of {TASKS}")
 
 
-def make_task(task: str, n_trials: int, *, seed: int = 0, noise: float = 0.3) -> dict[str, np.ndarray]:
-    """Generate one batch: ``inputs`` (B, T, N_IN) float32, ``target`` (B,) int64, ``resp_mask`` (T,) bool."""
+def make_task(
+    task: str, n_trials: int, *, seed: int = 0, noise: float = 0.3, epochs: dict[str, int] | None = None
+) -> dict[str, np.ndarray]:
+    """Generate one batch: ``inputs`` (B, T, N_IN) float32, ``target`` (B,) int64, ``resp_mask`` (T,) bool.
+
+    ``epochs``: lengths of the ``fix``, ``stim``, ``delay`` and ``resp`` epochs (default :data:`EPOCHS`).
+    """
     _check_task(task)
     rng = np.random.default_rng(seed)
-    e = EPOCHS
+    e = dict(EPOCHS, **(epochs or {}))
     T = e["fix"] + e["stim"] + e["delay"] + e["resp"]
     s0, s1 = e["fix"], e["fix"] + e["stim"]
     d1 = s1 + e["delay"]
@@ -95,9 +100,10 @@ def make_task(task: str, n_trials: int, *, seed: int = 0, noise: float = 0.3) ->
 class LeakyRNN(torch.nn.Module):
     """Leaky (continuous-time, Euler-discretised) tanh RNN with a linear readout."""
 
-    def __init__(self, n_in: int = N_IN, hidden: int = 32, n_out: int = 2, alpha: float = 0.2):
+    def __init__(self, n_in: int = N_IN, hidden: int = 32, n_out: int = 2, alpha: float = 0.2, noise: float = 0.0):
         super().__init__()
         self.alpha = alpha
+        self.noise = float(noise)  # σ_rec: recurrent noise σ·sqrt(2/α)·ξ added inside the tanh (Yang et al. 2019)
         self.inp = torch.nn.Linear(n_in, hidden)
         self.rec = torch.nn.Linear(hidden, hidden, bias=False)
         torch.nn.init.orthogonal_(self.rec.weight, gain=0.9)
@@ -110,6 +116,8 @@ class LeakyRNN(torch.nn.Module):
         B, T, _ = u.shape
         h = u.new_zeros(B, self.rec.weight.shape[0])
         drive = self.inp(u)
+        if self.noise > 0:
+            drive = drive + self.noise * (2.0 / self.alpha) ** 0.5 * torch.randn_like(drive)
         hs = []
         for t in range(T):
             h = (1 - self.alpha) * h + self.alpha * torch.tanh(self.rec(h) + drive[:, t])
@@ -119,18 +127,28 @@ class LeakyRNN(torch.nn.Module):
 
 
 class GRUNet(torch.nn.Module):
-    """Single-layer GRU with a linear readout."""
+    """Single-layer GRU with a linear readout (``noise`` > 0: σ·ξ added to the state after every step)."""
 
-    def __init__(self, n_in: int = N_IN, hidden: int = 32, n_out: int = 2):
+    def __init__(self, n_in: int = N_IN, hidden: int = 32, n_out: int = 2, noise: float = 0.0):
         super().__init__()
         self.gru = torch.nn.GRU(n_in, hidden, batch_first=True)
         self.out = torch.nn.Linear(hidden, n_out)
+        self.noise = float(noise)
 
     def recurrent_parameters(self):
         return [self.gru.weight_hh_l0, self.gru.bias_hh_l0]
 
     def forward(self, u):
-        H, _ = self.gru(u)
+        if self.noise <= 0:
+            H, _ = self.gru(u)
+            return self.out(H), H
+        h = u.new_zeros(1, u.shape[0], self.gru.hidden_size)
+        hs = []
+        for t in range(u.shape[1]):
+            _, h = self.gru(u[:, t : t + 1], h)
+            h = h + self.noise * torch.randn_like(h)
+            hs.append(h[0])
+        H = torch.stack(hs, 1)
         return self.out(H), H
 
 
@@ -177,13 +195,14 @@ class SelectiveSSM(torch.nn.Module):
         return self.out(y), torch.stack(hs, 1)
 
 
-def build_model(arch: str, hidden: int = 32, seed: int = 0):
-    """``rnn`` (leaky RNN), ``gru`` or ``ssm`` (selective SSM with d_model = hidden // 2, d_state = 4)."""
+def build_model(arch: str, hidden: int = 32, seed: int = 0, noise: float = 0.0):
+    """``rnn`` (leaky RNN), ``gru`` or ``ssm`` (selective SSM with d_model = hidden // 2, d_state = 4);
+    ``noise``: recurrent noise σ of the RNN and GRU (the SSM has none)."""
     torch.manual_seed(seed)
     if arch == "rnn":
-        return LeakyRNN(hidden=hidden)
+        return LeakyRNN(hidden=hidden, noise=noise)
     if arch == "gru":
-        return GRUNet(hidden=hidden)
+        return GRUNet(hidden=hidden, noise=noise)
     if arch == "ssm":
         return SelectiveSSM(d_model=max(2, hidden // 2), d_state=4)
     raise InputError(f"unknown arch {arch!r}; use 'rnn', 'gru' or 'ssm'")
@@ -222,8 +241,8 @@ def _loss_acc(model, batch):
     return loss, acc, H
 
 
-def _batch(task: str, n: int, seed: int) -> dict:
-    b = make_task(task, n, seed=seed)
+def _batch(task: str, n: int, seed: int, epochs: dict[str, int] | None = None) -> dict:
+    b = make_task(task, n, seed=seed, epochs=epochs)
     return {
         "u": torch.from_numpy(b["inputs"]),
         "y": torch.from_numpy(b["target"]),
@@ -245,24 +264,29 @@ def train_run(
     eval_trials: int = 32,
     eval_seed: int = 12345,
     seed: int = 0,
+    noise: float = 0.0,
+    epochs: dict[str, int] | None = None,
 ) -> TrainedRun:
     """Train one network on ``task`` under ``regime`` and record checkpoints of the composite-task learning.
 
     ``regime``: ``direct`` | ``pretrain_free`` | ``pretrain_frozen`` (pre-training on :func:`subtasks` first;
     ``frozen`` keeps the recurrent parameters fixed while learning the composite). Checkpoints are spread
     log-spaced over the ``steps`` composite-task updates, including step 0 (before any composite training).
+    ``noise``: recurrent noise σ (RNN, GRU) during training and evaluation (the evaluation noise is
+    seeded by ``eval_seed``); ``epochs``: epoch lengths of the task (default :data:`EPOCHS`).
+    ``steps=0`` with ``regime="direct"`` records the untrained network (one checkpoint).
     Deterministic for a given seed (single-threaded torch recommended).
     """
     if regime not in ("direct", "pretrain_free", "pretrain_frozen"):
         raise InputError(f"unknown regime {regime!r}; use 'direct', 'pretrain_free' or 'pretrain_frozen'")
     _check_task(task)
-    model = build_model(arch, hidden=hidden, seed=seed)
+    model = build_model(arch, hidden=hidden, seed=seed, noise=noise)
     rng = np.random.default_rng(seed)
     if regime != "direct":
         subs = subtasks(task)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         for s in range(pre_steps):
-            b = _batch(subs[s % len(subs)], batch_size, int(rng.integers(2**31)))
+            b = _batch(subs[s % len(subs)], batch_size, int(rng.integers(2**31)), epochs)
             loss, _, _ = _loss_acc(model, b)
             opt.zero_grad()
             loss.backward()
@@ -276,7 +300,7 @@ def train_run(
     else:
         params = list(model.parameters())
     opt = torch.optim.Adam(params, lr=lr)
-    ev = _batch(task, eval_trials, eval_seed)  # same eval batch for every run: rows paired across networks
+    ev = _batch(task, eval_trials, eval_seed, epochs)  # same eval batch for every run: rows paired across networks
     # checkpoints log-spaced over the composite-task updates (learning is fastest early), always 0 and steps
     grid = (
         np.concatenate([[0], np.geomspace(1, steps, max(n_checkpoints - 1, 1))]) if steps > 0 else np.zeros(1)
@@ -285,7 +309,8 @@ def train_run(
     steps_out, accs, hids = [], [], []
 
     def record(step):
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng():
+            torch.manual_seed(eval_seed)
             _, acc, H = _loss_acc(model, ev)
         steps_out.append(step)
         accs.append(float(acc))
@@ -296,7 +321,7 @@ def train_run(
             record(s)
         if s == steps:
             break
-        b = _batch(task, batch_size, int(rng.integers(2**31)))
+        b = _batch(task, batch_size, int(rng.integers(2**31)), epochs)
         loss, _, _ = _loss_acc(model, b)
         opt.zero_grad()
         loss.backward()
@@ -312,6 +337,7 @@ def train_run(
         steps_out,
         accs,
         hids,
-        meta={"hidden": hidden, "steps": steps, "pre_steps": pre_steps, "recurrent_change": rec_change},
+        meta={"hidden": hidden, "steps": steps, "pre_steps": pre_steps, "recurrent_change": rec_change,
+              "noise": noise, "epochs": dict(EPOCHS, **(epochs or {}))},
         model=model,
     )
