@@ -90,3 +90,18 @@ def test_inputdsa_cli(tmp_path, app):
     assert np.array(m["state"]["distances"]).shape == (3, 3) and m["joint"]["distances"][0][2] < 1e-9
     bad = CliRunner().invoke(app, ["dynamics", "inputdsa", paths[0][0], paths[1][0], "--inputs", paths[0][1]])
     assert isinstance(bad.exception, InputError)
+
+
+def test_compare_two_files_reports_resdmd(tmp_path, app):
+    files = []
+    for i, th in enumerate([0.2, 0.5]):
+        p = tmp_path / f"r{i}.npy"
+        np.save(p, _oscillator(th, i))
+        files.append(str(p))
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["dynamics", "compare", *files, "--n-delays", "1", "--rank", "2", "--quiet",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "results.json").read_text())["sections"]["dynamics"]
+    assert [s["type"] for s in saved] == ["DSAResult", "ResDMDResult", "ResDMDResult"]
+    assert saved[1]["title"].endswith("r0") and max(saved[1]["result"]["residuals"]) < 0.1

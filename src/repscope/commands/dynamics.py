@@ -135,6 +135,12 @@ def register(app: typer.Typer) -> None:
                 _print_table(res, log)
                 log(res.summary())
         results.append(res)
+        if len(systems) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)
+            for dm, nm in zip((res.dmd_x, res.dmd_y), names):
+                log(f"{nm}: {dm.summary()}")
+                rd = dm.residuals()
+                rd.name = nm
+                results.append(rd)
         _save(results, out, log, "Dynamical similarity analysis")
         if as_json:
             payload = res.to_dict()

@@ -279,7 +279,11 @@ class ResDMDResult:
     threshold: float
     held_out: bool = False
 
-    title = "ResDMD residuals of the DMD eigenvalues"
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        return "ResDMD residuals of the DMD eigenvalues" + (f" — {self.name}" if self.name else "")
 
     @property
     def flagged(self) -> np.ndarray:
