@@ -149,6 +149,8 @@ def test_input_validation(system):
         input_dsa(fit_dmdc(X, U, rank=3), None, fit_dmdc(X, U), None)
     with pytest.raises(InputError, match="method"):
         input_dsa(X, U, X, U, method="koopman")
+    with pytest.raises(InputError, match="does not apply to method='subspace'"):
+        input_dsa(X, U, X, U, method="subspace", n_delays=2, delay_interval=2)
 
 
 def test_agrees_with_dsa_metric_dmdc():

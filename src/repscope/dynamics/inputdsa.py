@@ -467,6 +467,12 @@ def _fit_any(system: Any, inputs: Any, method: str, name: str, kw: dict) -> DMDc
         return system
     if method == "dmdc":
         return fit_dmdc(system, inputs, name=name, **kw)
+    for key in ("delay_interval", "n_input_delays"):
+        if kw.get(key, 1) != 1:
+            raise InputError(
+                f"{key}={kw[key]} does not apply to method='subspace' (its past/future windows are n_delays "
+                f"consecutive steps); leave it at 1 or use method='dmdc'"
+            )
     kw = {k: v for k, v in kw.items() if k not in ("delay_interval", "n_input_delays")}
     return fit_subspace_dmdc(system, inputs, name=name, **kw)
 
