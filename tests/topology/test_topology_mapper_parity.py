@@ -117,6 +117,8 @@ def test_mapper_input_errors():
     X, y = _blobs()
     with pytest.raises(InputError, match="1-d lens"):
         mapper(X, lens=lambda Z: Z[:, :2])
+    with pytest.raises(InputError, match="eps applies"):
+        mapper(X, clusterer=DBSCAN(), eps=0.5)
     with pytest.raises(InputError, match="neither fit_predict nor fit"):
         mapper(X, clusterer=object())
     with pytest.raises(InputError, match="images has"):

@@ -715,6 +715,8 @@ def mapper(
     else:
         iv = cover_intervals(f, n_intervals, overlap)
     builtin = isinstance(clusterer, str)
+    if not builtin and eps is not None:
+        raise InputError("eps applies to the built-in clusterers only; set the scale on your clusterer object instead")
     eps_v = (knn_elbow_eps(A, k=int(min_samples)) if eps is None else float(eps)) if builtin else float("nan")
     if builtin and not eps_v > 0:
         raise InputError(f"eps={eps} must be > 0")
