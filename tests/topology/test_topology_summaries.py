@@ -109,6 +109,8 @@ def test_validation():
         persistence_landscape(np.array([[0.0, 1.0]]), k=0)
     with pytest.raises(InputError, match="grid"):
         persistence_landscape(np.array([[0.0, 1.0]]), grid=[1.0, 0.5])
+    with pytest.raises(InputError, match="not both"):
+        betti_curve(np.array([[0.0, 1.0]]), grid=[0.5], sample_range=(0, 1))
     with pytest.raises(InputError, match="death < birth"):
         betti_curve(np.array([[1.0, 0.0]]))
     with pytest.raises(InputError, match="dim="):

@@ -65,6 +65,8 @@ def _bars(dgm: Any, dim: int | None, inf_death: float | None, keep_inf: bool = F
 
 def _grid(diagrams: list[np.ndarray], grid: ArrayLike | None, resolution: int, sample_range: Any) -> np.ndarray:
     if grid is not None:
+        if sample_range is not None:
+            raise InputError("pass either grid or sample_range (with resolution), not both")
         g = np.asarray(grid, dtype=np.float64).reshape(-1)
         if g.size < 1 or not np.isfinite(g).all() or np.any(np.diff(g) <= 0):
             raise InputError("grid must be a non-empty, finite, strictly increasing 1-d array of scales")
