@@ -50,6 +50,7 @@ def test_dmdc_recovers_A_and_B_exactly(system):
     np.testing.assert_allclose(f.A_embedded_, A, atol=1e-8)
     np.testing.assert_allclose(f.B_embedded_, B, atol=1e-8)
     assert f.residual_ < 1e-9 and f.n_transitions_ == 5 * 79
+    assert np.all(f.eig_residuals_ < 1e-8)  # exact model: every eigenpair of A is exact once B u is removed
     # Ã is orthogonally similar to A: same eigenvalues
     np.testing.assert_allclose(np.sort_complex(f.eigenvalues_), np.sort_complex(np.linalg.eigvals(A)), atol=1e-8)
     assert json.dumps(f.to_dict(), allow_nan=False)

@@ -46,6 +46,9 @@ informative one (the same holds for the reference's ``compare="control"``).
   (:func:`eig_wasserstein`) — invariant to *any* change of basis, hence the one to read for subspace fits,
   whose state bases are fixed only up to an invertible transform.
 
+Each fit also carries ResDMD residuals of the eigenpairs of ``A`` (:mod:`repscope.dynamics.dmd`), computed
+on the autonomous part ``z_{t+1} − B u_t`` as the reference's ``resdmd`` does for DMDc.
+
 ``score="euclidean"`` gives the chordal versions ``‖X̂ − C Ŷ …‖_F = sqrt(2 − 2 cos)``.
 """
 
@@ -58,7 +61,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.dynamics.dmd import center_trials, select_rank
+from repscope.dynamics.dmd import center_trials, resdmd_residuals, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError
 from repscope.results import to_jsonable
@@ -122,6 +125,7 @@ class DMDcResult:
     C_: np.ndarray | None = None  # subspace: (N, n) observation matrix
     mean_: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    eig_residuals_: np.ndarray | None = None  # ResDMD residual per eigenvalue of A, after removing B u (in-sample)
 
     @property
     def title(self) -> str:
@@ -165,6 +169,7 @@ class DMDcResult:
                 "residual": self.residual_,
                 "eigenvalues_real": self.eigenvalues_.real,
                 "eigenvalues_imag": self.eigenvalues_.imag,
+                "eig_residuals": self.eig_residuals_,
                 "input_gain": np.linalg.norm(self.B_, axis=0),
                 "A": self.A_,
                 "B": self.B_,
@@ -180,8 +185,10 @@ class DMDcResult:
         )
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
-        rows = [[i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{abs(e):.4f}"] for i, e in enumerate(self.eigenvalues_)]
-        return ["#", "Re λ", "Im λ", "|λ|"], rows
+        res = self.eig_residuals_ if self.eig_residuals_ is not None else np.full(len(self.eigenvalues_), np.nan)
+        rows = [[i, f"{e.real:.4f}", f"{e.imag:.4f}", f"{abs(e):.4f}", f"{r:.3g}"]
+                for i, (e, r) in enumerate(zip(self.eigenvalues_, res))]
+        return ["#", "Re λ", "Im λ", "|λ|", "ResDMD residual"], rows
 
     def plot(self, ax: Any = None):
         import matplotlib.pyplot as plt
@@ -285,10 +292,12 @@ def fit_dmdc(
     AB = _ridge(np.vstack([Zm, Um]), Zp, ridge)
     A, B = AB[:, :r], AB[:, r:]
     resid = np.linalg.norm(Zp - A @ Zm - B @ Um) / max(np.linalg.norm(Zp), 1e-300)
+    eig = np.linalg.eigvals(A)
     return DMDcResult(
-        A_=A, B_=B, eigenvalues_=np.linalg.eigvals(A), singular_values_=s, rank_=int(r), method="dmdc",
+        A_=A, B_=B, eigenvalues_=eig, singular_values_=s, rank_=int(r), method="dmdc",
         n_delays=n_delays, delay_interval=delay_interval, n_input_delays=n_input_delays, ridge=float(ridge),
         n_trials_=len(trials), n_transitions_=int(len(im)), residual_=float(resid), basis_=Ur, mean_=mean,
+        eig_residuals_=resdmd_residuals(A, Zm.T, (Zp - B @ Um).T, eig),
     )
 
 
@@ -357,10 +366,12 @@ def fit_subspace_dmdc(
     AB = _ridge(np.vstack([Xm, Umid]), Xn, ridge)
     A, B = AB[:, :n], AB[:, n:]
     resid = np.linalg.norm(Xn - A @ Xm - B @ Umid) / max(np.linalg.norm(Xn), 1e-300)
+    eig = np.linalg.eigvals(A)
     return DMDcResult(
-        A_=A, B_=B, eigenvalues_=np.linalg.eigvals(A), singular_values_=s, rank_=int(n), method="subspace",
+        A_=A, B_=B, eigenvalues_=eig, singular_values_=s, rank_=int(n), method="subspace",
         n_delays=p, delay_interval=1, n_input_delays=1, ridge=float(ridge), n_trials_=len(trials),
         n_transitions_=int(len(cur)), residual_=float(resid), C_=Cmat, mean_=mean,
+        eig_residuals_=resdmd_residuals(A, Xm.T, (Xn - B @ Umid).T, eig),
     )
 
 
