@@ -79,6 +79,7 @@ def test_inputdsa_cli(tmp_path, app):
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert d["state"] < 1e-6 and d["input"] > 0.1 and d["joint"] > 0.1
+    assert (d["sweep"]["best_n_delays"], d["sweep"]["best_rank"]) == (1, 2)  # no --n-delays/--rank: swept
     assert (tmp_path / "o" / "report.html").exists()
     three = CliRunner().invoke(
         app,

@@ -123,3 +123,33 @@ def test_fit_dmd_ranks_equals_fit_dmd():
         np.testing.assert_array_equal(f.A_, ref.A_)
         np.testing.assert_array_equal(f.eig_residuals_, ref.eig_residuals_)
     assert isinstance(fits[3], InputError)  # rank 7 > the 6-d embedding
+
+
+def test_sweep_with_inputs_sweeps_dmdc():
+    from repscope.dynamics.inputdsa import dmdc_predict, fit_dmdc
+
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((3, 3))
+    A *= 0.9 / np.max(np.abs(np.linalg.eigvals(A)))
+    B = rng.standard_normal((3, 2))
+    U = rng.standard_normal((8, 60, 2))
+    X = np.zeros((8, 60, 3))
+    for k in range(8):
+        x = rng.standard_normal(3)
+        for t in range(60):
+            X[k, t] = x
+            x = A @ x + B @ U[k, t] + 0.01 * rng.standard_normal(3)
+    res = sweep_dmd(X, n_delays=[1, 2], ranks=[1, 2, 3, 4], inputs=U)
+    assert (res.best_n_delays, res.best_rank) == (1, 3) and res.params["model"] == "DMDc"
+    # statistics by hand for one DMDc fit: predictions x̂_{t+1} = A x_t + B u_t on the held-out trials
+    f = fit_dmdc(X[:6], U[:6], 1, rank=3)
+    pred, true, prev = dmdc_predict(f, X[6:], U[6:])
+    np.testing.assert_allclose(pred, np.concatenate([x[:-1] @ f.A_embedded_.T + u[:-1] @ f.B_embedded_.T
+                                                     for x, u in zip(X[6:], U[6:])]), atol=1e-12)
+    np.testing.assert_array_equal(true, X[6:, 1:].reshape(-1, 3))
+    st = prediction_stats(f, X[6:], U[6:])
+    n = pred.size
+    sse = np.sum((pred - true) ** 2)
+    assert st["aic"] == pytest.approx((n * np.log(sse / n) + 2 * (9 + 6 + 1)) / n)
+    with pytest.raises(InputError, match="one per system"):
+        sweep_dmd([X, X], names=["a", "b"], inputs=[U])

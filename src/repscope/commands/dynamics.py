@@ -155,8 +155,14 @@ def register(app: typer.Typer) -> None:
             ..., "--inputs", help="Comma-separated .npy input trajectories u_t, one per state file (same T)."
         ),
         method: str = typer.Option("dmdc", "--method", help="dmdc | subspace"),
-        n_delays: int = typer.Option(1, "--n-delays", help="Delays (DMDc) or past/future horizon (subspace)."),
-        rank: int = typer.Option(None, "--rank", help="State dimension (default: full rank / 99.9 % energy)."),
+        n_delays: int = typer.Option(
+            None, "--n-delays",
+            help="Delays (DMDc; default: chosen by the held-out sweep) or past/future horizon (subspace; default 2).",
+        ),
+        rank: int = typer.Option(
+            None, "--rank", help="State dimension (DMDc default: chosen by the held-out sweep; subspace: 99.9 % "
+            "energy)."
+        ),
         score: str = typer.Option("angular", "--score", help="angular | euclidean"),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
         seed: int = typer.Option(0, "--seed", help="Seed for the random starts."),
@@ -167,7 +173,7 @@ def register(app: typer.Typer) -> None:
         comparison with both fits; more: all pairs)."""
         import json
 
-        from repscope.dynamics import input_dsa, input_dsa_matrix
+        from repscope.dynamics import input_dsa, input_dsa_matrix, sweep_dmd
         from repscope.results import dumps
 
         log = _log(quiet)
@@ -179,17 +185,27 @@ def register(app: typer.Typer) -> None:
                 f"--inputs needs one .npy file per state file ({len(files)}), got {len(ufiles)}"
             )
         states, us = _load_npy(files, "states"), _load_npy(ufiles, "inputs")
-        kw = dict(n_delays=n_delays, rank=rank, score=score, method=method, seed=seed)
+        names = [f.stem for f in files]
+        sweep = None
+        if method == "dmdc" and (n_delays is None or rank is None):
+            sweep = sweep_dmd(states, n_delays=None if n_delays is None else [n_delays],
+                              ranks=None if rank is None else [rank], names=names, inputs=us, seed=seed)
+            n_delays, rank = sweep.best_n_delays, sweep.best_rank
+            log(sweep.summary())
+        kw = dict(n_delays=2 if n_delays is None else n_delays, rank=rank, score=score, method=method, seed=seed)
         if len(files) == 2:
             res = input_dsa(states[0], us[0], states[1], us[1], **kw)
             results = [res, res.fit_x, res.fit_y]
         else:
-            res = input_dsa_matrix(states, us, names=[f.stem for f in files], **kw)
+            res = input_dsa_matrix(states, us, names=names, **kw)
             results = [res]
         log(res.summary())
-        _save(results, out, log, "InputDSA")
+        _save(([sweep] if sweep is not None else []) + results, out, log, "InputDSA")
         if as_json:
-            typer.echo(json.dumps(json.loads(dumps(res.to_dict()))))
+            payload = res.to_dict()
+            if sweep is not None:
+                payload["sweep"] = sweep.to_dict()
+            typer.echo(json.dumps(json.loads(dumps(payload))))
 
     @sub.command("reproduce")
     def reproduce(

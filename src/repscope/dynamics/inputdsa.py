@@ -235,6 +235,43 @@ def _check_common(ridge: float, n_delays: Any, delay_interval: Any, n_input_dela
     )
 
 
+def _dmdc_rows(trials: list[np.ndarray], us: list[np.ndarray], n_delays: int, delay_interval: int,
+               n_input_delays: int, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per trial: state embedding rows and the input (embedding) rows at the same current times."""
+    span_x = (n_delays - 1) * delay_interval
+    span_u = (n_input_delays - 1) * delay_interval
+    s0 = max(span_x, span_u)
+    Hs, Us = [], []
+    for k, (x, u) in enumerate(zip(trials, us)):
+        if x.shape[0] - s0 < 2:
+            raise InputError(
+                f"{name} trial {k} has T={x.shape[0]} steps, too short for the delays (span {s0}); DMDc needs ≥ 2 "
+                f"embedded steps per trial — use fewer delays or longer trials"
+            )
+        Hs.append(_embed_one(x, n_delays, delay_interval)[s0 - span_x :])
+        Us.append(_embed_one(u, n_input_delays, delay_interval)[s0 - span_u :])
+    return Hs, Us
+
+
+def dmdc_predict(fit: DMDcResult, data: ArrayLike | list, inputs: ArrayLike | list,
+                 name: str = "test data") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-step predictions of a DMDc fit on held-out trials: ``(predicted x_{t+1}, observed x_{t+1}, x_t)``,
+    rows stacked over trials (``ĥ_{t+1} = U_r (Ã U_rᵀ h_t + B̃ u_t)``, current-state block)."""
+    if fit.method != "dmdc":
+        raise InputError("one-step prediction needs observed states: use method='dmdc' (subspace states are latent)")
+    trials, us = _paired(data, inputs, name)
+    N = fit.basis_.shape[0] // fit.n_delays
+    if trials[0].shape[1] != N:
+        raise InputError(f"{name} has {trials[0].shape[1]} dimensions but the model was fitted on {N}")
+    if fit.mean_ is not None:
+        trials = [t - fit.mean_ for t in trials]
+    Hs, Us = _dmdc_rows(trials, us, fit.n_delays, fit.delay_interval, fit.n_input_delays, name)
+    H, Uc = np.concatenate([h[:-1] for h in Hs]), np.concatenate([u[:-1] for u in Us])
+    Hn = np.concatenate([h[1:] for h in Hs])
+    pred = ((H @ fit.basis_) @ fit.A_.T + Uc @ fit.B_.T) @ fit.basis_.T
+    return pred[:, :N], Hn[:, :N], H[:, :N]
+
+
 def fit_dmdc(
     data: ArrayLike | list,
     inputs: ArrayLike | list,
@@ -259,18 +296,7 @@ def fit_dmdc(
     trials, us = _paired(data, inputs, name)
     n_delays, delay_interval, n_input_delays = _check_common(ridge, n_delays, delay_interval, n_input_delays)
     trials, mean = center_trials(trials, center)
-    span_x = (n_delays - 1) * delay_interval
-    span_u = (n_input_delays - 1) * delay_interval
-    s0 = max(span_x, span_u)
-    Hs, Us = [], []
-    for k, (x, u) in enumerate(zip(trials, us)):
-        if x.shape[0] - s0 < 2:
-            raise InputError(
-                f"{name} trial {k} has T={x.shape[0]} steps, too short for the delays (span {s0}); DMDc needs ≥ 2 "
-                f"embedded steps per trial — use fewer delays or longer trials"
-            )
-        Hs.append(_embed_one(x, n_delays, delay_interval)[s0 - span_x :])
-        Us.append(_embed_one(u, n_input_delays, delay_interval)[s0 - span_u :])
+    Hs, Us = _dmdc_rows(trials, us, n_delays, delay_interval, n_input_delays, name)
     H = np.concatenate(Hs)
     if not np.any(H):
         raise InputError(f"{name} is identically zero; DMDc is undefined for a constant-zero trajectory")

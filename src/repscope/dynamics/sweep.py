@@ -15,6 +15,10 @@ scored on held-out data (the protocol of the ``dsa-metric`` 2.x sweepers, ``DSA.
   accuracy", Int. J. Forecasting 22:679); ``AIC = [n log(SSE/n) + 2(r² + 1)] / n`` (Akaike 1974, with
   the r² operator entries + 1 noise variance as parameters, normalised per value as in the reference).
 
+With ``inputs`` the same is done for DMD with control (``fit_dmdc``; prediction
+``ĥ_{t+1} = U_r(Ã U_rᵀ h_t + B̃ u_t)``, AIC counting the r² + r·m entries of ``[Ã B̃]``), so that InputDSA's
+``n_delays``/``rank`` can be chosen the same way.
+
 **Selection** (criterion = MSE relative to the persistence forecast's MSE, averaged over systems when
 several are swept together so that all get one common ``(n_delays, rank)`` as DSA's angular score
 requires): the one-standard-error rule (Hastie, Tibshirani & Friedman 2009, *The Elements of Statistical
@@ -32,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.dynamics.dmd import DMDResult, fit_dmd_ranks
+from repscope.dynamics.dmd import fit_dmd_ranks
 from repscope.dynamics.embedding import _check_int, as_trials
 from repscope.errors import InputError
 from repscope.results import to_jsonable
@@ -42,26 +46,64 @@ __all__ = ["DMDSweepResult", "prediction_stats", "split_trials", "sweep_dmd"]
 _DEFAULT_DELAYS = (1, 2, 4, 8, 16)
 
 
-def split_trials(
-    trials: list[np.ndarray], test_frac: float = 0.2, seed: int = 0
-) -> tuple[list[np.ndarray], list[np.ndarray], str]:
-    """Train/test split: held-out trials (≥ 2 trials) or the last ``test_frac`` of time (one trial)."""
+def _splitter(trials: list[np.ndarray], test_frac: float, seed: int):
+    """A function applying the train/test split of ``trials`` to any list aligned with them, and its description."""
     if not 0 < test_frac < 1:
         raise InputError(f"test_frac={test_frac} must be in (0, 1), e.g. 0.2")
     K = len(trials)
     if K >= 2:
         n_test = min(max(1, int(round(test_frac * K))), K - 1)
-        perm = np.random.default_rng(seed).permutation(K)
-        test = sorted(perm[:n_test].tolist())
-        return ([trials[k] for k in range(K) if k not in test], [trials[k] for k in test],
-                f"{n_test} of {K} trials held out (seed {seed})")
-    x = trials[0]
-    cut = int(round((1 - test_frac) * x.shape[0]))
-    return [x[:cut]], [x[cut:]], f"last {x.shape[0] - cut} of {x.shape[0]} time steps held out"
+        test = set(np.random.default_rng(seed).permutation(K)[:n_test].tolist())
+
+        def by_trial(items: list) -> tuple[list, list]:
+            return [items[k] for k in range(K) if k not in test], [items[k] for k in sorted(test)]
+
+        return by_trial, f"{n_test} of {K} trials held out (seed {seed})"
+    T = trials[0].shape[0]
+    cut = int(round((1 - test_frac) * T))
+
+    def by_time(items: list) -> tuple[list, list]:
+        return [items[0][:cut]], [items[0][cut:]]
+
+    return by_time, f"last {T - cut} of {T} time steps held out"
 
 
-def prediction_stats(dmd: DMDResult, test: Any) -> dict[str, float]:
-    """Held-out one-step prediction statistics (MSE, MASE, AIC, relative MSE) of a fitted DMD model."""
+def split_trials(
+    trials: list[np.ndarray], test_frac: float = 0.2, seed: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """Train/test split: held-out trials (≥ 2 trials) or the last ``test_frac`` of time (one trial)."""
+    split, how = _splitter(trials, test_frac, seed)
+    return (*split(trials), how)
+
+
+def _stats(pred: np.ndarray, true: np.ndarray, prev: np.ndarray, n_params: int) -> dict[str, float]:
+    """MSE, MASE, AIC (n_params + 1 parameters) and MSE relative to persistence of one-step predictions."""
+    err = pred - true
+    n = err.size
+    sse = float(np.sum(err**2))
+    mse = sse / n
+    mse_naive = float(np.mean((prev - true) ** 2))
+    mae_naive = float(np.mean(np.abs(prev - true)))
+    aic = (n * np.log(max(sse / n, 1e-300)) + 2 * (n_params + 1)) / n
+    se = float(np.std(err**2, ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    return {
+        "mse": mse,
+        "se_relative_mse": se / mse_naive if mse_naive > 0 else float("inf"),
+        "mase": float(np.mean(np.abs(err)) / mae_naive) if mae_naive > 0 else float("inf"),
+        "aic": float(aic),
+        "relative_mse": mse / mse_naive if mse_naive > 0 else float("inf"),
+        "n_values": int(n),
+    }
+
+
+def prediction_stats(dmd: Any, test: Any, test_inputs: Any = None) -> dict[str, float]:
+    """Held-out one-step prediction statistics (MSE, MASE, AIC, relative MSE) of a fitted DMD model, or of a
+    DMDc model (:class:`~repscope.dynamics.DMDcResult`, with ``test_inputs``; AIC counts r² + r·m entries)."""
+    from repscope.dynamics.inputdsa import DMDcResult, dmdc_predict
+
+    if isinstance(dmd, DMDcResult):
+        pred, true, prev = dmdc_predict(dmd, test, test_inputs)
+        return _stats(pred, true, prev, dmd.A_.size + dmd.B_.size)
     if dmd.reduced_rank:
         raise InputError("prediction statistics are implemented for principal-component DMD (reduced_rank=False)")
     X, _ = dmd._coordinates(test, name="test data")  # raises if no trial is long enough
@@ -75,23 +117,7 @@ def prediction_stats(dmd: DMDResult, test: Any) -> dict[str, float]:
     pred = ((X @ dmd.A_.T) * S) @ dmd.modes_.T
     true = np.concatenate([t[span + 1 :] for t in trials if t.shape[0] - span >= 2])
     prev = np.concatenate([t[span:-1] for t in trials if t.shape[0] - span >= 2])
-    err = pred[:, :N] - true
-    n = err.size
-    sse = float(np.sum(err**2))
-    mse = sse / n
-    mse_naive = float(np.mean((prev - true) ** 2))
-    mae_naive = float(np.mean(np.abs(prev - true)))
-    r = dmd.rank_
-    aic = (n * np.log(max(sse / n, 1e-300)) + 2 * (r * r + 1)) / n
-    se = float(np.std(err**2, ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
-    return {
-        "mse": mse,
-        "se_relative_mse": se / mse_naive if mse_naive > 0 else float("inf"),
-        "mase": float(np.mean(np.abs(err)) / mae_naive) if mae_naive > 0 else float("inf"),
-        "aic": float(aic),
-        "relative_mse": mse / mse_naive if mse_naive > 0 else float("inf"),
-        "n_values": int(n),
-    }
+    return _stats(pred[:, :N], true, prev, dmd.rank_**2)
 
 
 def _default_ranks(max_rank: int) -> list[int]:
@@ -238,6 +264,7 @@ def sweep_dmd(
     ridge: float = 1e-8,
     center: bool = False,
     names: list[str] | None = None,
+    inputs: Any = None,
     seed: int = 0,
 ) -> DMDSweepResult:
     """Sweep ``(n_delays, rank)`` by held-out next-step prediction (module docstring).
@@ -246,7 +273,9 @@ def sweep_dmd(
     systems that must share one choice. ``n_delays`` default (1, 2, 4, 8, 16) limited by trial length;
     ``ranks`` default the grid 1, 2, 3, 4, 5, 6, 8, …, 96, 128 up to the largest embedding's size
     (pairs above an embedding's numerical rank are skipped). ``n_se``: standard errors of slack for preferring
-    simpler models (one-standard-error rule). ``seed``: the trial split. Returns a :class:`DMDSweepResult`.
+    simpler models (one-standard-error rule). ``inputs``: input trajectories (one per system, shaped like it) —
+    then DMD with control (:func:`~repscope.dynamics.fit_dmdc`) is swept instead, for InputDSA. ``seed``: the
+    trial split. Returns a :class:`DMDSweepResult`.
     """
     sys_list = list(systems) if names is not None else [systems]
     names = list(names) if names is not None else ["system"]
@@ -255,10 +284,17 @@ def sweep_dmd(
     if not np.isfinite(n_se) or n_se < 0:
         raise InputError(f"n_se={n_se} must be a finite number ≥ 0 (1 = the one-standard-error rule)")
     delay_interval = _check_int(delay_interval, "delay_interval", 1)
-    splits = []
-    for nm, s in zip(names, sys_list):
-        tr = as_trials(s, nm)
-        splits.append(split_trials(tr, test_frac, seed))
+    if inputs is not None:
+        in_list = list(inputs) if len(sys_list) > 1 else [inputs]
+        if len(in_list) != len(sys_list):
+            raise InputError(f"{len(sys_list)} systems but {len(in_list)} input trajectories; give one per system")
+    splits, in_splits = [], []
+    for k, (nm, sy) in enumerate(zip(names, sys_list)):
+        tr = as_trials(sy, nm)
+        split, how = _splitter(tr, test_frac, seed)
+        splits.append((*split(tr), how))
+        if inputs is not None:
+            in_splits.append(split(as_trials(in_list[k], f"{nm} inputs")))
     min_len = min(min(t.shape[0] for t in part) for tr, te, _ in splits for part in (tr, te))
     if n_delays is None:
         n_delays = [d for d in _DEFAULT_DELAYS if min_len - (d - 1) * delay_interval >= 3] or [1]
@@ -271,19 +307,11 @@ def sweep_dmd(
     stats = {k: np.full(shape, np.nan) for k in ("mse", "mase", "aic", "relative_mse", "se_relative_mse")}
     for s, (train, test, _) in enumerate(splits):
         for i, d in enumerate(n_delays):
-            try:  # one embedding + SVD per (system, n_delays); every rank reuses it
-                fits = fit_dmd_ranks(train, d, delay_interval, ranks, ridge=ridge, center=center, name=names[s])
-            except InputError:
-                continue  # trials too short for these delays: left NaN
-            for j, dmd in enumerate(fits):
-                try:
-                    if isinstance(dmd, InputError):
-                        raise dmd
-                    st = prediction_stats(dmd, test)
-                except InputError:
-                    continue  # invalid pair for this data: left NaN
-                for k in stats:
-                    stats[k][s, i, j] = st[k]
+            for j, st in enumerate(_scores(train, test, in_splits[s] if in_splits else None, d, delay_interval,
+                                           ranks, ridge, center, names[s])):
+                if st is not None:
+                    for k in stats:
+                        stats[k][s, i, j] = st[k]
     with np.errstate(invalid="ignore"):
         crit = np.mean(stats["relative_mse"], axis=0)
     if not np.isfinite(crit).any():
@@ -300,6 +328,35 @@ def sweep_dmd(
         n_delays=list(n_delays), ranks=list(ranks), best_n_delays=int(n_delays[bi]), best_rank=int(ranks[bj]),
         names=names, split=splits[0][2], n_se=float(n_se),
         params={"delay_interval": delay_interval, "test_frac": test_frac, "ridge": ridge, "center": center,
-                "seed": seed},
+                "seed": seed, "model": "DMD" if inputs is None else "DMDc"},
         **stats,
     )
+
+
+def _scores(train: list, test: list, in_split: tuple | None, d: int, delay_interval: int, ranks: list[int],
+            ridge: float, center: bool, name: str) -> list[dict[str, float] | None]:
+    """Held-out statistics for every rank at one n_delays (None where the pair cannot be fitted or scored)."""
+    if in_split is None:
+        try:  # one embedding + SVD per (system, n_delays); every rank reuses it
+            fits: list = fit_dmd_ranks(train, d, delay_interval, ranks, ridge=ridge, center=center, name=name)
+        except InputError:
+            return [None] * len(ranks)  # trials too short for these delays
+    else:
+        from repscope.dynamics.inputdsa import fit_dmdc
+
+        fits = []
+        for r in ranks:
+            try:
+                fits.append(fit_dmdc(train, in_split[0], d, delay_interval, rank=r, ridge=ridge, center=center,
+                                     name=name))
+            except InputError as exc:
+                fits.append(exc)
+    out: list[dict[str, float] | None] = []
+    for f in fits:
+        try:
+            if isinstance(f, InputError):
+                raise f
+            out.append(prediction_stats(f, test, None if in_split is None else in_split[1]))
+        except InputError:
+            out.append(None)  # invalid pair for this data: left NaN
+    return out
