@@ -51,7 +51,7 @@ EXCLUDE=(make_topology_vectors.py make_peer_metric_fixtures.py run_all.py)
 args_for() {
     case "$1" in
         dsa.py) echo "--ref-python $ROOT/$PY" ;;
-        topology.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
+        topology.py|topology_summaries.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         ranges_mitigation.py) [ "$QUICK" = 1 ] && echo "--fast" ;;
         bench_scale.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         peers_metrics.py) [ "$QUICK" = 1 ] && echo "--quick" ;;

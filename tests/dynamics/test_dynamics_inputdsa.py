@@ -51,6 +51,10 @@ def test_dmdc_recovers_A_and_B_exactly(system):
     np.testing.assert_allclose(f.B_embedded_, B, atol=1e-8)
     assert f.residual_ < 1e-9 and f.n_transitions_ == 5 * 79
     assert np.all(f.eig_residuals_ < 1e-8)  # exact model: every eigenpair of A is exact once B u is removed
+    X2, U2 = _simulate(A, B, 30)  # held-out trials of the same system: still exact
+    held = f.residuals(X2, U2)
+    assert held.held_out and np.all(held.residuals < 1e-8)
+    np.testing.assert_array_equal(f.residuals().residuals, f.eig_residuals_)
     # Ã is orthogonally similar to A: same eigenvalues
     np.testing.assert_allclose(np.sort_complex(f.eigenvalues_), np.sort_complex(np.linalg.eigvals(A)), atol=1e-8)
     assert json.dumps(f.to_dict(), allow_nan=False)

@@ -145,6 +145,19 @@ class DMDcResult:
             raise InputError("B_embedded_ exists for method='dmdc' only; subspace models are defined up to basis")
         return self.basis_ @ self.B_
 
+    def residuals(self, data: Any = None, inputs: Any = None, threshold: float = 0.1) -> Any:
+        """ResDMD residuals of A's eigenpairs (autonomous part ``z⁺ − B u``) on held-out ``data``/``inputs``
+        (DMDc only), or the in-sample values with ``data=None``; a :class:`~repscope.dynamics.ResDMDResult`."""
+        from repscope.dynamics.dmd import ResDMDResult
+
+        if data is None:
+            res = self.eig_residuals_ if self.eig_residuals_ is not None else np.full(self.rank_, np.nan)
+            return ResDMDResult(self.eigenvalues_, res, float(threshold), held_out=False)
+        Hm, Hp, Um = _held_out_rows(self, data, inputs, "held-out data")
+        Zm, Zp = Hm @ self.basis_, Hp @ self.basis_ - Um @ self.B_.T
+        return ResDMDResult(self.eigenvalues_, resdmd_residuals(self.A_, Zm, Zp, self.eigenvalues_),
+                            float(threshold), held_out=True)
+
     def markov_parameters(self, k: int = 5) -> np.ndarray:
         """``(k, N_out, m)``: impulse responses ``O A^j B`` for j < k (basis-independent), with ``O`` = ``C_``
         (subspace) or ``basis_`` (DMDc, in embedding coordinates)."""
@@ -257,8 +270,16 @@ def dmdc_predict(fit: DMDcResult, data: ArrayLike | list, inputs: ArrayLike | li
                  name: str = "test data") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One-step predictions of a DMDc fit on held-out trials: ``(predicted x_{t+1}, observed x_{t+1}, x_t)``,
     rows stacked over trials (``ĥ_{t+1} = U_r (Ã U_rᵀ h_t + B̃ u_t)``, current-state block)."""
+    H, Hn, Uc = _held_out_rows(fit, data, inputs, name)
+    N = fit.basis_.shape[0] // fit.n_delays
+    pred = ((H @ fit.basis_) @ fit.A_.T + Uc @ fit.B_.T) @ fit.basis_.T
+    return pred[:, :N], Hn[:, :N], H[:, :N]
+
+
+def _held_out_rows(fit: DMDcResult, data: Any, inputs: Any, name: str) -> tuple[np.ndarray, ...]:
+    """Embedding rows h_t, h_{t+1} and inputs u_t of held-out trials, aligned as in :func:`fit_dmdc`."""
     if fit.method != "dmdc":
-        raise InputError("one-step prediction needs observed states: use method='dmdc' (subspace states are latent)")
+        raise InputError("held-out rows need observed states: use method='dmdc' (subspace states are latent)")
     trials, us = _paired(data, inputs, name)
     N = fit.basis_.shape[0] // fit.n_delays
     if trials[0].shape[1] != N:
@@ -266,10 +287,8 @@ def dmdc_predict(fit: DMDcResult, data: ArrayLike | list, inputs: ArrayLike | li
     if fit.mean_ is not None:
         trials = [t - fit.mean_ for t in trials]
     Hs, Us = _dmdc_rows(trials, us, fit.n_delays, fit.delay_interval, fit.n_input_delays, name)
-    H, Uc = np.concatenate([h[:-1] for h in Hs]), np.concatenate([u[:-1] for u in Us])
-    Hn = np.concatenate([h[1:] for h in Hs])
-    pred = ((H @ fit.basis_) @ fit.A_.T + Uc @ fit.B_.T) @ fit.basis_.T
-    return pred[:, :N], Hn[:, :N], H[:, :N]
+    return (np.concatenate([h[:-1] for h in Hs]), np.concatenate([h[1:] for h in Hs]),
+            np.concatenate([u[:-1] for u in Us]))
 
 
 def fit_dmdc(
