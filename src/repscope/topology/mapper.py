@@ -267,8 +267,13 @@ def _tooltips(members: np.ndarray, X: np.ndarray, images: np.ndarray | None, tex
 
 @dataclass
 class MapperGraph:
-    """A mapper graph: ``nodes`` (dicts with ``id``, ``interval``, ``members``, ``class_counts``, ``lens``),
-    ``edges`` ``(i, j, shared)``, per-point ``labels`` and ``lens_values``, and the parameters used."""
+    """A mapper graph: ``nodes`` (dicts with ``id``, ``interval``, ``members``, ``class_counts``, ``lens``,
+    ``tooltips``), ``edges`` ``(i, j, shared)``, per-point ``labels`` and ``lens_values``, and the parameters used.
+
+    Tooltip records (``nodes[i]["tooltips"]``, also in ``to_dict()``): ``{"index": row}`` plus ``"image"`` (a
+    ``data:image/png;base64,…`` URI), ``"text"`` (≤ 80 characters, raw — escape when rendering) and/or
+    ``"values"`` (the row's first 8 coordinates). In :meth:`plotly` every node marker's ``customdata`` is
+    ``[node id, [image URIs]]`` and its hover text lists the text/value tooltips (escaped)."""
 
     nodes: list[dict[str, Any]]
     edges: list[tuple[int, int, int]]
