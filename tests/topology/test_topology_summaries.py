@@ -115,3 +115,34 @@ def test_validation():
         betti_curve(np.array([[1.0, 0.0]]))
     with pytest.raises(InputError, match="dim="):
         layer_summaries({"a": persistence(np.random.default_rng(0).standard_normal((10, 2)))}, dim=None)
+
+
+def test_landscape_distance_closed_forms_stability_and_persim():
+    from gudhi import bottleneck_distance
+
+    from repscope.topology.summaries import landscape_distance
+
+    a, b = np.array([[0.0, 2.0]]), np.array([[-1.0, 3.0]])
+    # λ(b) − λ(a): t+1 on [−1, 0], 1 on [0, 2], 3−t on [2, 3]
+    assert landscape_distance(a, b, p=np.inf) == pytest.approx(1.0)
+    assert landscape_distance(a, b, p=1) == pytest.approx(3.0)
+    assert landscape_distance(a, b, p=2) == pytest.approx(np.sqrt(8 / 3))
+    assert landscape_distance(a, b, p=3) == pytest.approx(2.5 ** (1 / 3))
+    assert landscape_distance(a, a) == 0.0
+    A, B, C = _random_diagram(3, 12), _random_diagram(4, 9), _random_diagram(5, 10)
+    # exact integration = an independent fine-grid integral
+    g = np.linspace(min(A.min(), B.min()), max(A.max(), B.max()), 200001)
+    f = persistence_landscape(A, k=12, grid=g).values - persistence_landscape(B, k=12, grid=g).values
+    for p in (1, 2, 3):
+        ref = np.sum(np.trapezoid(np.abs(f) ** p, g, axis=1)) ** (1 / p)
+        assert landscape_distance(A, B, p=p) == pytest.approx(ref, rel=1e-8)
+    # a metric, and 1-Lipschitz in the bottleneck distance for p = ∞ (Bubenik 2015, Thm. 13)
+    assert landscape_distance(A, C) <= landscape_distance(A, B) + landscape_distance(B, C) + 1e-12
+    assert landscape_distance(A, B) == pytest.approx(landscape_distance(B, A))
+    for X, Y in ((A, B), (B, C), (A, C)):
+        assert landscape_distance(X, Y, p=np.inf) <= bottleneck_distance(X, Y) + 1e-12
+    ref = json.loads(FIXTURE.read_text())["distance"]
+    d = landscape_distance(np.asarray(ref["A"]), np.asarray(ref["B"]), p=np.inf)
+    assert d == pytest.approx(ref["sup_norm"], rel=1e-12)
+    with pytest.raises(InputError, match="p="):
+        landscape_distance(A, B, p=0.5)

@@ -9,6 +9,9 @@ For a diagram ``{(b_i, d_i)}`` of one homology dimension (``m_i = (b_i + d_i)/2`
   ``PersLandscapeApprox`` and to ``gudhi.representations.Landscape`` divided by √2 (gudhi samples the
   landscape in coordinates rotated by 45°, which scales it by √2). Exact identity used in the tests:
   ``Σ_k ∫ λ_k(t) dt = Σ_i h_i²`` when k ≥ the number of bars.
+  **Landscape distance** ``‖λ(D₁) − λ(D₂)‖_p = (Σ_k ∫ |λ_k − λ'_k|^p)^{1/p}`` (p = ∞: sup), a metric on
+  diagrams that is 1-Lipschitz in the bottleneck distance for p = ∞ (Bubenik 2015, Thm. 13); integrated
+  exactly (piecewise-linear functions, knots at every breakpoint and crossing).
 - **Persistence entropy** (Chintakunta et al. 2015, "An entropy-based persistence barcode", Pattern
   Recognition 48:391; Atienza et al. 2020): ``E = −Σ p_i log p_i`` with ``p_i = ℓ_i / Σ_j ℓ_j`` (natural log,
   finite bars); ``E = log n`` for n equal bars. ``normalized=True`` divides by ``log n`` (in [0, 1]). Equal
@@ -44,6 +47,7 @@ __all__ = [
     "layer_summaries",
     "persistence_entropy",
     "persistence_landscape",
+    "landscape_distance",
 ]
 
 
@@ -228,6 +232,38 @@ def persistence_landscape(
         tents = np.concatenate([tents, np.zeros((len(g), k - tents.shape[1]))], axis=1)
     top = np.partition(tents, tents.shape[1] - k, axis=1)[:, -k:]
     return PersistenceLandscape(g, -np.sort(-top, axis=1).T, dim, name)
+
+
+def landscape_distance(dgm1: Any, dgm2: Any, dim: int | None = None, *, p: float = 2.0, k: int | None = None,
+                       inf_death: float | None = None) -> float:
+    """``‖λ(D₁) − λ(D₂)‖_p`` over all (or the first ``k``) landscape functions (module docstring), exact.
+
+    Every landscape function is piecewise linear with pieces of slope +1, −1 or 0 taken from the tents, so the
+    difference is linear, without sign change, between consecutive knots — every birth b, death d and
+    ``(b + d')/2`` over both diagrams (where a +1 piece meets a −1 piece: every breakpoint and crossing). On
+    such a piece ``∫ |f|^p = h (|f₁|^{p+1} − |f₀|^{p+1}) / ((p+1)(|f₁| − |f₀|))``. Evaluated in chunks of 4096 knots."""
+    if not (p == np.inf or (np.isfinite(p) and p >= 1)):
+        raise InputError(f"p={p} must be ≥ 1 or numpy.inf")
+    A, B = _bars(dgm1, dim, inf_death), _bars(dgm2, dim, inf_death)
+    births, deaths = np.unique(np.r_[A[:, 0], B[:, 0]]), np.unique(np.r_[A[:, 1], B[:, 1]])
+    # pieces: t − b (slope +1), d − t (slope −1), 0 → breakpoints/crossings at b, d and (b + d')/2
+    knots = np.unique(np.r_[births, deaths, ((births[:, None] + deaths[None, :]) / 2.0).ravel()])
+    if knots.size < 2:
+        return 0.0
+    k = max(len(A), len(B), 1) if k is None else int(k)
+    total = sup = 0.0
+    for start in range(0, knots.size - 1, 4096):
+        g = knots[start : start + 4097]
+        f = np.abs(persistence_landscape(A, k=k, grid=g).values - persistence_landscape(B, k=k, grid=g).values)
+        if p == np.inf:
+            sup = max(sup, float(f.max()))
+            continue
+        f0, f1, h = f[:, :-1], f[:, 1:], np.diff(g)[None, :]
+        same = np.isclose(f0, f1, rtol=1e-12, atol=1e-300)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            piece = np.where(same, h * f0**p, h * (f1 ** (p + 1) - f0 ** (p + 1)) / ((p + 1) * (f1 - f0)))
+        total += float(piece.sum())
+    return sup if p == np.inf else total ** (1.0 / p)
 
 
 def persistence_entropy(dgm: Any, dim: int | None = None, *, normalized: bool = False,
