@@ -87,13 +87,13 @@ def register(app: typer.Typer) -> None:
     def compare(
         files: list[Path] = typer.Argument(..., help=".npy trajectories, each (T, N) or (K, T, N)."),
         n_delays: int = typer.Option(
-            None, "--n-delays", help="Number of delays in the embedding (default: chosen by the held-out sweep)."
+            None, "--n-delays", min=1, help="Number of delays in the embedding (default: chosen by the held-out sweep)."
         ),
-        delay_interval: int = typer.Option(1, "--delay-interval", help="Steps between delays."),
-        rank: int = typer.Option(None, "--rank", help="DMD rank (default: chosen by the held-out sweep)."),
+        delay_interval: int = typer.Option(1, "--delay-interval", min=1, help="Steps between delays."),
+        rank: int = typer.Option(None, "--rank", min=1, help="DMD rank (default: chosen by the held-out sweep)."),
         score: str = typer.Option("angular", "--score", help="angular | euclidean | wasserstein"),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
-        seed: int = typer.Option(0, "--seed", help="Seed for the random starts and the sweep's trial split."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts and the sweep's trial split."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
@@ -156,16 +156,16 @@ def register(app: typer.Typer) -> None:
         ),
         method: str = typer.Option("dmdc", "--method", help="dmdc | subspace"),
         n_delays: int = typer.Option(
-            None, "--n-delays",
+            None, "--n-delays", min=1,
             help="Delays (DMDc; default: chosen by the held-out sweep) or past/future horizon (subspace; default 2).",
         ),
         rank: int = typer.Option(
-            None, "--rank", help="State dimension (DMDc default: chosen by the held-out sweep; subspace: 99.9 % "
+            None, "--rank", min=1, help="State dimension (DMDc default: chosen by the held-out sweep; subspace: 99.9 % "
             "energy)."
         ),
         score: str = typer.Option("angular", "--score", help="angular | euclidean"),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
-        seed: int = typer.Option(0, "--seed", help="Seed for the random starts."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
@@ -212,9 +212,9 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(
             False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
         ),
-        seeds: int = typer.Option(None, "--seeds", help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
+        seeds: int = typer.Option(None, "--seeds", min=2, help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
-        seed: int = typer.Option(0, "--seed", help="First seed."),
+        seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
         as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or tables on the terminal."),
     ) -> None:
