@@ -87,13 +87,14 @@ def register(app: typer.Typer) -> None:
     def compare(
         files: list[Path] = typer.Argument(..., help=".npy trajectories, each (T, N) or (K, T, N)."),
         n_delays: int = typer.Option(
-            None, "--n-delays", help="Number of delays in the embedding (default: chosen by the held-out sweep)."
+            None, "--n-delays", min=1,
+            help="Number of delays in the embedding (default: chosen by the held-out sweep).",
         ),
-        delay_interval: int = typer.Option(1, "--delay-interval", help="Steps between delays."),
-        rank: int = typer.Option(None, "--rank", help="DMD rank (default: chosen by the held-out sweep)."),
+        delay_interval: int = typer.Option(1, "--delay-interval", min=1, help="Steps between delays."),
+        rank: int = typer.Option(None, "--rank", min=1, help="DMD rank (default: chosen by the held-out sweep)."),
         score: str = typer.Option("angular", "--score", help="angular | euclidean | wasserstein"),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
-        seed: int = typer.Option(0, "--seed", help="Seed for the random starts and the sweep's trial split."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts and the sweep's trial split."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
@@ -149,11 +150,11 @@ def register(app: typer.Typer) -> None:
             ..., "--inputs", help="Comma-separated .npy input trajectories u_t, one per state file (same T)."
         ),
         method: str = typer.Option("dmdc", "--method", help="dmdc | subspace"),
-        n_delays: int = typer.Option(1, "--n-delays", help="Delays (DMDc) or past/future horizon (subspace)."),
-        rank: int = typer.Option(None, "--rank", help="State dimension (default: full rank / 99.9 % energy)."),
+        n_delays: int = typer.Option(1, "--n-delays", min=1, help="Delays (DMDc) or past/future horizon (subspace)."),
+        rank: int = typer.Option(None, "--rank", min=1, help="State dimension (default: full rank / 99.9 % energy)."),
         score: str = typer.Option("angular", "--score", help="angular | euclidean"),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
-        seed: int = typer.Option(0, "--seed", help="Seed for the random starts."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
