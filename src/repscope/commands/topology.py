@@ -168,7 +168,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--quick", help="With `reproduce`: the ≤ 3-minute version (default: full).")
         ] = False,
         seeds: Annotated[
-            int | None, typer.Option("--seeds", help="With `reproduce`: seeds (≥ 2; default 5).")
+            int | None, typer.Option("--seeds", min=2, help="With `reproduce`: seeds (≥ 2; default 5).")
         ] = None,
     ) -> None:
         """Persistent-homology distances between layers and mapper graphs (Purvine et al. 2022).
