@@ -15,7 +15,10 @@ from repscope.errors import RepscopeError
 from repscope.metrics import available, similarity
 
 MEASURES = sorted(available())
-HOMOGENEOUS = {m for m in MEASURES if m.startswith("ph_")}  # d(cX, cY) = c·d(X, Y)
+#: measures on noisy responses (n_conditions, n_repeats, d) rather than (n, d)
+STOCHASTIC = {"gaussian_shape", "energy_shape"} & set(MEASURES)
+#: distances in the data's units: d(cX, cY) = c·d(X, Y); every other measure is scale-invariant
+HOMOGENEOUS = {m for m in MEASURES if m.startswith("ph_")} | STOCHASTIC
 
 
 def _call(X, Y, m):
@@ -28,23 +31,25 @@ def _call(X, Y, m):
     return v
 
 
-def _unit(A: np.ndarray) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float64)
-    m = np.max(np.abs(A)) if A.size else 0.0
-    return A if m == 0 else np.ldexp(A, -int(np.frexp(m)[1]))
+def _unit(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays scaled by one power of two so the largest magnitude among them is in [0.5, 1)."""
+    arrays = [np.asarray(A, dtype=np.float64) for A in arrays]
+    m = max((float(np.max(np.abs(A))) if A.size else 0.0) for A in arrays)
+    return arrays if m == 0 else [np.ldexp(A, -int(np.frexp(m)[1])) for A in arrays]
 
 
 @st.composite
-def pairs(draw):
+def pairs(draw, stochastic=False):
     n = draw(st.integers(2, 14))
     p, q = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    lead = (n,) if not stochastic else (max(2, n // 3), draw(st.integers(2, 4)))
     dtype = draw(st.sampled_from([np.float64, np.float32, np.int32]))
     if np.issubdtype(dtype, np.integer):
         elems = st.integers(-50, 50)
     else:
         elems = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=32)
-    X = draw(hnp.arrays(dtype, (n, p), elements=elems))
-    Y = draw(hnp.arrays(dtype, (n, q), elements=elems))
+    X = draw(hnp.arrays(dtype, (*lead, p), elements=elems))
+    Y = draw(hnp.arrays(dtype, (*lead, q), elements=elems))
     kx = draw(st.integers(-1000, 1000))
     ky = kx if draw(st.booleans()) else draw(st.integers(-1000, 1000))
     return X, Y, kx, ky
@@ -53,13 +58,15 @@ def pairs(draw):
 @pytest.mark.parametrize("metric", MEASURES)
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=pairs())
+@given(data=st.data())
 def test_any_shape_dtype_and_scale_gives_the_unit_scale_answer_or_a_clear_error(metric, data):
-    X, Y, kx, ky = data
+    X, Y, kx, ky = data.draw(pairs(stochastic=metric in STOCHASTIC))
+    _call(X, Y, metric)  # as given (any dtype): finite or a RepscopeError
     if metric in HOMOGENEOUS:
         ky = kx
-    _call(X, Y, metric)  # as given (any dtype): finite or a RepscopeError
-    Xu, Yu = _unit(X), _unit(Y)
+        Xu, Yu = _unit(X, Y)
+    else:
+        (Xu,), (Yu,) = _unit(X), _unit(Y)
     ref = _call(Xu, Yu, metric)
     # scaled copies, kept within float64 (a product that would overflow is not an input anyone can pass)
     Xs, Ys = np.ldexp(Xu, kx), np.ldexp(Yu, ky)
@@ -72,8 +79,8 @@ def test_any_shape_dtype_and_scale_gives_the_unit_scale_answer_or_a_clear_error(
         return
     assert not isinstance(got, Exception), (metric, got)
     want = float(np.ldexp(ref, kx)) if metric in HOMOGENEOUS else ref
-    assert got == pytest.approx(want, rel=1e-9, abs=1e-12 * (abs(want) + (2.0**kx if metric in HOMOGENEOUS else 1))), \
-        (metric, kx, ky, got, want)
+    tol = 1e-12 * (2.0**kx if metric in HOMOGENEOUS else 1.0)
+    assert got == pytest.approx(want, rel=1e-9, abs=tol), (metric, kx, ky, got, want)
 
 
 # ----------------------------------------------------------------------------- the issue's extreme cases
@@ -81,18 +88,22 @@ def test_any_shape_dtype_and_scale_gives_the_unit_scale_answer_or_a_clear_error(
 RNG = np.random.default_rng(7)
 X0 = RNG.standard_normal((60, 8))
 Y0 = X0 @ RNG.standard_normal((8, 6)) + 0.7 * RNG.standard_normal((60, 6))
+X3 = X0.reshape(15, 4, 8)  # (n_conditions, n_repeats, d) for the stochastic measures
+Y3 = Y0.reshape(15, 4, 6)
 
 
 @pytest.mark.parametrize("metric", MEASURES)
 @pytest.mark.parametrize(("sx", "sy"), [(1e300, 1.0), (1e-150, 1.0), (1e200, 1e200), (1e-300, 1e300), (1e-160, 1e-160)])
 def test_decimal_extremes_match_unit_scale(metric, sx, sy):
+    X, Y = (X3, Y3) if metric in STOCHASTIC else (X0, Y0)
     if metric in HOMOGENEOUS:
         if sx != sy:
             return
-        want = similarity(X0, Y0, metric) * sx
+        e = int(np.frexp(max(np.abs(X).max(), np.abs(Y).max()))[1])  # the unit scale is X·2⁻ᵉ
+        want = similarity(*_unit(X, Y), metric) * sx * 2.0**e
     else:
-        want = similarity(X0, Y0, metric)
-    got = similarity(X0 * sx, Y0 * sy, metric)
+        want = similarity(_unit(X)[0], _unit(Y)[0], metric)
+    got = similarity(X * sx, Y * sy, metric)
     assert got == pytest.approx(want, rel=1e-6), (metric, sx, sy)
 
 

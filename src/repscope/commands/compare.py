@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
         n_boot: Annotated[
             int, typer.Option("--n-boot", min=0, help="Bootstrap resamples over samples: CIs per entry (0 = none).")
         ] = 0,
-        ci: Annotated[float, typer.Option("--ci", help="Coverage of the bootstrap intervals.")] = 0.95,
+        ci: Annotated[
+            float, typer.Option("--ci", min=0.5, max=0.9999, help="Coverage of the bootstrap intervals.")
+        ] = 0.95,
         n_perm: Annotated[
             int, typer.Option("--n-perm", min=0, help="Permutations for p-values against unrelated layers (0 = none).")
         ] = 0,

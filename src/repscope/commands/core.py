@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         text: Path = typer.Option(None, "--text", help="Text file, one input per line (Hugging Face models)."),
         tokenizer: str = typer.Option(None, "--tokenizer", help="Tokenizer dir/name for --text (default: the "
                                       "model's directory); read offline."),
-        max_length: int = typer.Option(128, "--max-length", help="Truncate --text inputs to this many tokens."),
+        max_length: int = typer.Option(128, "--max-length", min=1, help="Truncate --text inputs to this many tokens."),
         images: Path = typer.Option(None, "--images", help="Folder of images (subfolders = classes)."),
         image_size: str = typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
         image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the permutation search."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
         quick: bool = typer.Option(False, "--quick", help="With `reproduce`: the ≤ 3-minute version."),
-        seeds: int = typer.Option(None, "--seeds", help="With `reproduce`: seeds (≥ 2; default 5)."),
+        seeds: int = typer.Option(None, "--seeds", min=2, help="With `reproduce`: seeds (≥ 2; default 5)."),
     ) -> None:
         """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
         import numpy as np

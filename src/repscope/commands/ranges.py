@@ -151,9 +151,9 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(
             False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
         ),
-        seeds: int = typer.Option(None, "--seeds", help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
+        seeds: int = typer.Option(None, "--seeds", min=2, help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
-        seed: int = typer.Option(0, "--seed", help="First seed."),
+        seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
         as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or tables on the terminal."),
     ) -> None:

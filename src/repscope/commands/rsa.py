@@ -63,10 +63,12 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--compare", help="spearman | rho_a | kendall_tau_a | kendall_tau_b | pearson | cosine")
         ] = "spearman",
         bootstrap: Annotated[
-            int, typer.Option("--bootstrap", help="Resamples of stimuli for a CI (0 = none).")
+            int, typer.Option("--bootstrap", min=0, help="Resamples of stimuli for a CI (0 = none).")
         ] = 0,
-        ci: Annotated[float, typer.Option("--ci", help="Coverage of the bootstrap interval.")] = 0.95,
-        seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")] = 0,
+        ci: Annotated[
+            float, typer.Option("--ci", min=0.5, max=0.9999, help="Coverage of the bootstrap interval.")
+        ] = 0.95,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap resamples.")] = 0,
         out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -118,7 +120,9 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--metric", "-m", help="A distance: procrustes, shape_metric, permutation, ...")
         ] = "procrustes",
         frechet: Annotated[bool, typer.Option("--frechet", help="Also the Fréchet mean (equal shapes only).")] = False,
-        seed: Annotated[int, typer.Option("--seed", help="Accepted for uniformity (everything is deterministic).")] = 0,
+        seed: Annotated[
+            int, typer.Option("--seed", min=0, help="Accepted for uniformity (everything is deterministic).")
+        ] = 0,
         out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,

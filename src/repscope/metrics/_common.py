@@ -12,7 +12,8 @@ from repscope.errors import InputError
 from repscope.validation import as_2d, check_paired
 
 __all__ = [
-    "pair", "single", "unit_scale", "scale_exponent", "centre", "nuclear_norm", "sym_eigh", "clip_unit", "use_torch",
+    "pair", "single", "unit_scale", "scale_exponent", "homogeneous", "centre", "nuclear_norm", "sym_eigh",
+    "clip_unit", "use_torch",
     "to_numpy",
 ]
 
@@ -49,6 +50,28 @@ def unit_scale(A: np.ndarray) -> np.ndarray:
     """
     e = scale_exponent(A)
     return A if e == 0 else np.ldexp(A, -e)
+
+
+def homogeneous(dist: Any) -> Any:
+    """Decorator for a distance in the data's units, ``d(cX, cY) = c·d(X, Y)`` (c > 0): when the inputs'
+    largest magnitude is outside [2⁻⁴⁰, 2⁴⁰], evaluate on both brought to unit scale by one common, exact
+    power of two and scale the result back, so 1e-150 or 1e300 inputs neither underflow nor overflow.
+    Inputs in range, and non-array inputs (e.g. ``(means, covariances)`` tuples), pass through untouched."""
+    import functools
+
+    @functools.wraps(dist)
+    def wrapped(X: Any, Y: Any, *args: Any, **kw: Any) -> float:
+        if not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in (X, Y)):
+            return dist(X, Y, *args, **kw)
+        if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+            return dist(X, Y, *args, **kw)  # the measure's own validation names the problem
+        e = scale_exponent(X, Y)
+        if e == 0:
+            return dist(X, Y, *args, **kw)
+        return float(np.ldexp(dist(np.ldexp(X.astype(np.float64), -e), np.ldexp(Y.astype(np.float64), -e),
+                                   *args, **kw), e))
+
+    return wrapped
 
 
 def scale_exponent(*arrays: np.ndarray) -> int:

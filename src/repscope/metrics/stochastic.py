@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.metrics._common import check_choice
+from repscope.metrics._common import check_choice, homogeneous
 from repscope.metrics.permutation import GROUPS, align
 
 __all__ = [
@@ -297,6 +297,7 @@ def stochastic_fit(
     return _fit_energy(X, Y, group, max_iter or 100, 1e-6 if tol is None else tol)
 
 
+@homogeneous  # exact power-of-two rescaling at extreme scales (1e-150, 1e300)
 def gaussian_shape_distance(
     X: Any, Y: Any, *, alpha: float = 1.0, group: Literal["orth", "perm", "identity"] = "orth",
     max_iter: int = 1000, tol: float = 1e-8,
@@ -308,6 +309,7 @@ def gaussian_shape_distance(
     return _fit_gaussian(X, Y, alpha, group, max_iter, tol).distance
 
 
+@homogeneous
 def energy_shape_distance(
     X: Any, Y: Any, *, group: Literal["orth", "perm", "identity"] = "orth", max_iter: int = 100,
     tol: float = 1e-6,

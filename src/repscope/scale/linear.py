@@ -244,8 +244,11 @@ def _dask_layers(source: Any, layers: Sequence[str] | str | None, name: str) -> 
             raise InputError(
                 f"{name} layer {k!r} has {bad} NaN/Inf values; drop those samples (store.finite_rows(layer)) first"
             )
-        key = source.layer_info(k)["key"]
-        arrs.append(da.from_zarr(str(source.path), component=f"layers/{key}")[:n])
+        if hasattr(source, "dask_array"):  # blocks read with the store's damage checks (layer and rows named)
+            arrs.append(source.dask_array(k)[:n])
+        else:
+            key = source.layer_info(k)["key"]
+            arrs.append(da.from_zarr(str(source.path), component=f"layers/{key}")[:n])
     return names, arrs, np.asarray(source.sample_ids)
 
 

@@ -252,7 +252,11 @@ class WriterLock:
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
         for _ in range(20):
-            fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreError(f"cannot write to store '{self.store}' ({exc.strerror or exc}); choose a writable "
+                                 f"output path") from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
