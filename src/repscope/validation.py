@@ -102,3 +102,28 @@ def check_fraction(value: Any, name: str, *, low: float = 0.0, high: float = 1.0
         br = "[]" if closed else "()"
         raise InputError(f"{name}={value!r} must lie in {br[0]}{low}, {high}{br[1]}")
     return v
+
+
+def renamed_parameter(old: str, new: str) -> Any:
+    """Decorator: keyword ``old=`` still works, with a DeprecationWarning, and means ``new=``.
+
+    repscope's vocabulary is one word per concept (``metric=`` for the measure everywhere); this keeps the
+    older spellings working while users move over.
+    """
+    import functools
+    import warnings
+
+    def deco(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise InputError(f"{fn.__name__}() got both {new}= and its deprecated name {old}=; give {new}=")
+                warnings.warn(f"{fn.__name__}({old}=...) is deprecated; use {new}=", DeprecationWarning,
+                              stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco

@@ -143,7 +143,7 @@ def test_distance_symmetric_and_bounded():
     dba = similarity_transform_distance(B, A)
     assert abs(dab - dba) < 1e-12
     assert 0 < dab < np.pi
-    e = similarity_transform_distance(A, B, score="euclidean")
+    e = similarity_transform_distance(A, B, metric="euclidean")
     assert abs(2 * np.arcsin(e / 2) - dab) < 1e-10
     assert similarity_transform_distance(A, A) < 1e-7
     assert similarity_transform_distance(A, 3.0 * A) < 1e-7  # scale invariant
@@ -193,7 +193,7 @@ def test_dsa_invariant_to_orthogonal_maps(det):
     _, X = _linear_system(seed=2, n=6)
     Q = _orth(6, 9, det)
     for score in ("angular", "euclidean", "wasserstein"):
-        assert dsa(X, X @ Q, n_delays=3, rank=8, score=score) <= 1e-3
+        assert dsa(X, X @ Q, n_delays=3, rank=8, metric=score) <= 1e-3
     assert dsa(X, X @ Q, n_delays=3, rank=8) <= 1e-6
 
 
@@ -214,7 +214,7 @@ def test_dsa_matrix_modes_and_certificate():
     assert np.nanmax(R.grad_norm[~np.eye(3, dtype=bool)]) < 1e-6
     B = dsa_matrix(systems[:1], systems[1:], n_delays=5, rank=4)
     np.testing.assert_allclose(B.distances, D[:1, 1:], atol=1e-8)
-    W = dsa_matrix(systems, n_delays=5, rank=4, score="wasserstein")
+    W = dsa_matrix(systems, n_delays=5, rank=4, metric="wasserstein")
     assert W.distances.shape == (3, 3)
     assert "DSA" in R.summary() and R.plot() is not None and R.to_dict()["distances"][0][0] == 0
 

@@ -98,7 +98,7 @@ def test_rotated_observation_is_identical_in_every_component(system):
     A, B, rng = system
     X, U = _simulate(A, B, 7)
     Q = np.linalg.qr(rng.standard_normal((4, 4)))[0]
-    r = input_dsa(X, U, X @ Q.T, U, score="euclidean")
+    r = input_dsa(X, U, X @ Q.T, U, metric="euclidean")
     assert r.state < 1e-7 and r.input < 1e-7 and r.joint < 1e-7
 
 

@@ -43,14 +43,14 @@ def test_mismatched_dims_for_angular():
     with pytest.raises(InputError, match="wasserstein"):
         dsa(_X(N=3), _X(N=5), n_delays=1)  # full ranks 3 vs 5
     # wasserstein accepts different ranks
-    assert dsa(_X(N=3), _X(N=5), score="wasserstein") >= 0
+    assert dsa(_X(N=3), _X(N=5), metric="wasserstein") >= 0
 
 
 def test_other_bad_inputs():
     with pytest.raises(InputError, match="n_delays"):
         delay_embed(_X(), n_delays=0)
-    with pytest.raises(InputError, match="score"):
-        dsa(_X(), _X(1), score="cosine")
+    with pytest.raises(InputError, match="metric"):
+        dsa(_X(), _X(1), metric="cosine")
     with pytest.raises(InputError, match="different numbers of dimensions"):
         fit_dmd([np.zeros((10, 2)), np.zeros((10, 3))])
     with pytest.raises(InputError, match="only one of"):
@@ -185,3 +185,12 @@ def test_cli_compare(tmp_path):
     assert (out / "results.json").exists()
     res2 = CliRunner().invoke(app, ["dynamics", "compare", files[0], "--quiet"])
     assert isinstance(res2.exception, InputError)
+
+
+def test_score_is_the_deprecated_name_of_metric():
+    X, Y = _X(), _X(1)
+    with pytest.warns(DeprecationWarning, match="use metric="):
+        old = dsa(X, Y, score="wasserstein")
+    assert old == dsa(X, Y, metric="wasserstein")
+    with pytest.raises(InputError, match="both metric= and its deprecated name score="):
+        dsa(X, Y, metric="wasserstein", score="angular")

@@ -91,7 +91,9 @@ def register(app: typer.Typer) -> None:
         ),
         delay_interval: int = typer.Option(1, "--delay-interval", min=1, help="Steps between delays."),
         rank: int = typer.Option(None, "--rank", min=1, help="DMD rank (default: chosen by the held-out sweep)."),
-        score: str = typer.Option("angular", "--score", help="angular | euclidean | wasserstein"),
+        score: str = typer.Option(
+            "angular", "--metric", "--score", help="angular | euclidean | wasserstein (--score: older name)."
+        ),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts and the sweep's trial split."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
@@ -125,7 +127,7 @@ def register(app: typer.Typer) -> None:
             n_delays, rank = sweep.best_n_delays, sweep.best_rank
             log(sweep.summary())
             results.append(sweep)
-        kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, score=score, seed=seed)
+        kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, metric=score, seed=seed)
         if len(systems) == 2:
             res = dsa(systems[0], systems[1], return_info=True, **kw)
             log(res.summary())
@@ -163,7 +165,7 @@ def register(app: typer.Typer) -> None:
             None, "--rank", min=1, help="State dimension (DMDc default: chosen by the held-out sweep; subspace: 99.9 % "
             "energy)."
         ),
-        score: str = typer.Option("angular", "--score", help="angular | euclidean"),
+        score: str = typer.Option("angular", "--metric", "--score", help="angular | euclidean (--score: older name)."),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
@@ -192,7 +194,7 @@ def register(app: typer.Typer) -> None:
                               ranks=None if rank is None else [rank], names=names, inputs=us, seed=seed)
             n_delays, rank = sweep.best_n_delays, sweep.best_rank
             log(sweep.summary())
-        kw = dict(n_delays=2 if n_delays is None else n_delays, rank=rank, score=score, method=method, seed=seed)
+        kw = dict(n_delays=2 if n_delays is None else n_delays, rank=rank, metric=score, method=method, seed=seed)
         if len(files) == 2:
             res = input_dsa(states[0], us[0], states[1], us[1], **kw)
             results = [res, res.fit_x, res.fit_y]

@@ -22,6 +22,7 @@ from repscope.dynamics.results import DistanceMatrixResult, DSAResult
 from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
+from repscope.validation import renamed_parameter
 
 __all__ = ["dsa", "dsa_matrix", "fit_systems"]
 
@@ -30,7 +31,7 @@ _ALL_SCORES = ("angular", "euclidean", "wasserstein")
 
 def _check_score(score: str) -> str:
     if score not in _ALL_SCORES:
-        raise InputError(f"score={score!r} is unknown; use one of {_ALL_SCORES}")
+        raise InputError(f"metric={score!r} is unknown; use one of {_ALL_SCORES}")
     return score
 
 
@@ -63,13 +64,14 @@ def fit_systems(
     )
 
 
+@renamed_parameter("score", "metric")
 def dsa(
     X: Any,
     Y: Any,
     n_delays: int = 1,
     delay_interval: int = 1,
     rank: int | None = None,
-    score: str = "angular",
+    metric: str = "angular",
     *,
     rank_thresh: float | None = None,
     rank_explained_variance: float | None = None,
@@ -89,6 +91,7 @@ def dsa(
     :func:`similarity_transform_distance`. Returns the distance, or a :class:`DSAResult` with both DMD fits
     and the optimisation certificate when ``return_info=True``.
     """
+    score = metric
     _check_score(score)
     kw = dict(
         n_delays=n_delays,
@@ -108,10 +111,10 @@ def dsa(
     if dx.rank_ != dy.rank_:
         raise InputError(
             f"the DMD operators have ranks {dx.rank_} (X) and {dy.rank_} (Y); the {score} score needs equal "
-            f"ranks — pass the same fixed rank=… for both, or use score='wasserstein'"
+            f"ranks — pass the same fixed rank=… for both, or use metric='wasserstein'"
         )
     info = similarity_transform_distances(
-        [(dx.A_, dy.A_)], score=score, n_random=n_random, seed=seed, device=device
+        [(dx.A_, dy.A_)], metric=score, n_random=n_random, seed=seed, device=device
     )[0]
     return DSAResult(info.distance, score, dx, dy, info) if return_info else info.distance
 
@@ -119,10 +122,11 @@ def dsa(
 def _pair_distance(a: DMDResult, b: DMDResult, *, score: str, n_random: int, seed: int) -> tuple:
     if score == "wasserstein":
         return eig_wasserstein(a.eigenvalues_, b.eigenvalues_), float("nan"), -1
-    info = similarity_transform_distances([(a.A_, b.A_)], score=score, n_random=n_random, seed=seed)[0]
+    info = similarity_transform_distances([(a.A_, b.A_)], metric=score, n_random=n_random, seed=seed)[0]
     return info.distance, info.grad_norm, info.n_agree
 
 
+@renamed_parameter("score", "metric")
 def dsa_matrix(
     systems: list[Any],
     others: list[Any] | None = None,
@@ -130,7 +134,7 @@ def dsa_matrix(
     n_delays: int = 1,
     delay_interval: int = 1,
     rank: int | None = None,
-    score: str = "angular",
+    metric: str = "angular",
     rank_thresh: float | None = None,
     rank_explained_variance: float | None = None,
     ridge: float = 1e-8,
@@ -158,6 +162,7 @@ def dsa_matrix(
     processes or a Dask cluster, see :func:`repscope.parallel.resolve_scheduler`), in which case pairs go
     through :func:`repscope.parallel.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
     """
+    score = metric
     _check_score(score)
     if not isinstance(systems, list | tuple) or len(systems) == 0:
         raise InputError("systems must be a non-empty list of systems (use dsa_matrix([X], others) for one)")
@@ -197,7 +202,7 @@ def dsa_matrix(
             raise InputError(
                 f"the DMD operators have different ranks {sorted(ranks)}; the {score} score needs equal "
                 f"ranks — "
-                f"pass a fixed rank=… or use score='wasserstein'"
+                f"pass a fixed rank=… or use metric='wasserstein'"
             )
     D = np.zeros((n, m))
     G = np.full((n, m), np.nan)
@@ -205,7 +210,7 @@ def dsa_matrix(
     if score != "wasserstein" and sched == "serial":
         infos = similarity_transform_distances(
             [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs],
-            score=score,
+            metric=score,
             n_random=n_random,
             seed=seed,
             device=device,

@@ -65,6 +65,7 @@ from repscope.dynamics.dmd import center_trials, resdmd_residuals, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError
 from repscope.results import to_jsonable
+from repscope.validation import renamed_parameter
 
 __all__ = [
     "DMDcResult",
@@ -533,6 +534,7 @@ def _fit_any(system: Any, inputs: Any, method: str, name: str, kw: dict) -> DMDc
     return fit_subspace_dmdc(system, inputs, name=name, **kw)
 
 
+@renamed_parameter("score", "metric")
 def input_dsa(
     X: Any,
     X_inputs: Any,
@@ -541,7 +543,7 @@ def input_dsa(
     n_delays: int = 1,
     delay_interval: int = 1,
     rank: int | None = None,
-    score: str = "angular",
+    metric: str = "angular",
     *,
     method: str = "dmdc",
     n_input_delays: int = 1,
@@ -559,6 +561,7 @@ def input_dsa(
     ``n_delays`` is the past/future horizon, default order rule as there). Both fits need the same rank and
     input width. ``seed``/``n_random`` drive the random starts of the state-distance optimiser.
     """
+    score = metric
     m = input_dsa_matrix(
         [X, Y], [X_inputs, Y_inputs], n_delays, delay_interval, rank, score, method=method,
         n_input_delays=n_input_delays, rank_thresh=rank_thresh, rank_explained_variance=rank_explained_variance,
@@ -672,13 +675,14 @@ def _heat(ax: Any, m: Any, label: str):
     return ax.figure
 
 
+@renamed_parameter("score", "metric")
 def input_dsa_matrix(
     systems: list[Any],
     inputs: list[Any] | None,
     n_delays: int = 1,
     delay_interval: int = 1,
     rank: int | None = None,
-    score: str = "angular",
+    metric: str = "angular",
     *,
     method: str = "dmdc",
     n_input_delays: int = 1,
@@ -693,6 +697,7 @@ def input_dsa_matrix(
     """InputDSA between all pairs of ``systems`` (states) driven by ``inputs`` (one per system; ignored for
     fitted :class:`DMDcResult` items, then pass None). Each system is fitted once; the intrinsic distances of
     all pairs are optimised in one batch. Options as in :func:`input_dsa`."""
+    score = metric
     _check_args(score, method)
     if not isinstance(systems, list | tuple) or len(systems) < 2:
         raise InputError("systems must be a list of at least two systems")
@@ -712,7 +717,7 @@ def input_dsa_matrix(
 
     n = len(fits)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    infos = similarity_transform_distances([(fits[i].A_, fits[j].A_) for i, j in pairs], score=score,
+    infos = similarity_transform_distances([(fits[i].A_, fits[j].A_) for i, j in pairs], metric=score,
                                            n_random=n_random, seed=seed)
     mats = {k: np.zeros((n, n)) for k in ("state", "input", "joint", "spectral")}
     for (i, j), info in zip(pairs, infos):

@@ -45,6 +45,7 @@ import numpy as np
 
 from repscope.errors import InputError, not_converged
 from repscope.parallel import resolve_device, torch_threads
+from repscope.validation import renamed_parameter
 
 __all__ = [
     "SimilarityInfo",
@@ -118,7 +119,7 @@ def _as_operator(A: Any, name: str) -> np.ndarray:
 
 def _check_score(score: str) -> str:
     if score not in _SCORES:
-        raise InputError(f"score={score!r} is unknown; use one of {_SCORES} (or eig_wasserstein)")
+        raise InputError(f"metric={score!r} is unknown; use one of {_SCORES} (or eig_wasserstein)")
     return score
 
 
@@ -325,10 +326,11 @@ def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_g
     return C, f, gnorm, n_iter, dropped
 
 
+@renamed_parameter("score", "metric")
 def similarity_transform_distances(
     pairs: list[tuple[np.ndarray, np.ndarray]],
     *,
-    score: str = "angular",
+    metric: str = "angular",
     n_random: int = 6,
     seed: int = 0,
     max_iter: int = 200,
@@ -345,6 +347,7 @@ def similarity_transform_distances(
     pairs are grouped by size). See the module docstring for the algorithm and
     :func:`similarity_transform_distance` for the parameters.
     """
+    score = metric
     import torch
 
     _check_score(score)
@@ -429,10 +432,11 @@ def similarity_transform_distances(
     return out  # type: ignore[return-value]
 
 
+@renamed_parameter("score", "metric")
 def similarity_transform_distance(
     A: Any,
     B: Any,
-    score: str = "angular",
+    metric: str = "angular",
     *,
     n_random: int = 6,
     seed: int = 0,
@@ -452,9 +456,10 @@ def similarity_transform_distance(
     torch single-threaded, fastest for r×r work with r ≲ 64. With ``return_info=True`` returns a
     :class:`SimilarityInfo` (optimal C, final gradient norm, agreeing starts).
     """
+    score = metric
     info = similarity_transform_distances(
         [(A, B)],
-        score=score,
+        metric=score,
         n_random=n_random,
         seed=seed,
         max_iter=max_iter,

@@ -55,7 +55,7 @@ def _metric_matrix(metric: str, systems, others=None, *, dsa_kw: dict, seed: int
         R = dsa_matrix(
             dmds if dmds is not None else systems,
             None if others is None else (dmds_o if dmds_o is not None else others),
-            score=score,
+            metric=score,
             seed=seed,
             **dsa_kw,
         )
@@ -84,7 +84,7 @@ def _floors(ss: tc.SystemSet, dsa_kw: dict, metric: str, seed: int, n: int = 4) 
             do = fit_systems(other, **dsa_kw)
             D = np.array(
                 [
-                    dsa_matrix([a], [b], score=metric[4:], seed=seed, **dsa_kw).distances[0, 0]
+                    dsa_matrix([a], [b], metric=metric[4:], seed=seed, **dsa_kw).distances[0, 0]
                     for a, b in zip(dx, do)
                 ]
             )
@@ -140,7 +140,7 @@ def _learning_rows(
         rhos = []
         for systems, acc, ref in runs:
             if m.startswith("dsa_"):
-                D = dsa_matrix(list(systems), [ref], score=m[4:], seed=seed, **dsa_kw).distances[:, 0]
+                D = dsa_matrix(list(systems), [ref], metric=m[4:], seed=seed, **dsa_kw).distances[:, 0]
             else:
                 D = pairwise_matrix(geometry_distance(m), list(systems), [ref])[:, 0]
             rhos.append(learning_correlation(D, acc))

@@ -37,9 +37,9 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
         for metric in ("dsa_angular", "dsa_wasserstein", "procrustes", "cka"):
             t1 = time.perf_counter()
             if metric.startswith("dsa_"):
-                R = dsa_matrix(dm, names=ss.names, groups=ss.groups, score=metric[4:], seed=seed, **kw)
+                R = dsa_matrix(dm, names=ss.names, groups=ss.groups, metric=metric[4:], seed=seed, **kw)
                 D, G, NA = R.distances, R.grad_norm, R.n_agree
-                d_lp = dsa_matrix(dm_lp, dm_ref, score=metric[4:], seed=seed, **kw_lp).distances[:, 0]
+                d_lp = dsa_matrix(dm_lp, dm_ref, metric=metric[4:], seed=seed, **kw_lp).distances[:, 0]
             else:
                 D, G, NA = pairwise_matrix(geometry_distance(metric), ss.systems), None, None
                 d_lp = pairwise_matrix(geometry_distance(metric), lp.systems, [lp.reference])[:, 0]

@@ -297,7 +297,7 @@ class _DSABatch:
         from repscope.dynamics import similarity_transform_distances
 
         for key, ops in self.jobs.items():
-            infos = similarity_transform_distances(ops, score="angular", n_random=2, seed=self.seed)
+            infos = similarity_transform_distances(ops, metric="angular", n_random=2, seed=self.seed)
             self.out[key] = np.array([i.distance for i in infos])
 
     def get(self, handle: tuple) -> np.ndarray:
