@@ -591,3 +591,30 @@ def svcca_from_blocks_batch(
     if n_components is not None and not np.isscalar(n_components):
         return [exact(i, j) for i, j in pairs]  # per-side component counts: per pair
     return _cca_batch(block, pairs, whiten, summary, exact)
+
+
+def pwcca_from_blocks_batch(block, pairs, *, n: int, rtol: float = 1e-10) -> list[float]:
+    """:func:`pwcca_from_cov` for many pairs: one whitener per layer, then the SVDs (with vectors) of all
+    whitened blocks of one shape in one batched ``np.linalg.svd`` call."""
+    W = _per_layer(lambda i: _whitener(block(i, i), rtol))
+    # weights from the narrower side of each pair (Morcos et al.'s reference code)
+    oriented = [(i, j) if block(i, i).shape[0] <= block(j, j).shape[0] else (j, i) for i, j in pairs]
+    mats = [W(i).T @ block(i, j) @ W(j) for i, j in oriented]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, T in enumerate(mats):
+        groups.setdefault(T.shape, []).append(k)
+    out = [0.0] * len(pairs)
+    for (p, q), idx in groups.items():
+        chunk = max(1, _BATCH_BYTES // (8 * (p * q + p * p + q * q)))
+        for s in range(0, len(idx), chunk):
+            part = idx[s : s + chunk]
+            U, sv, _ = np.linalg.svd(np.stack([mats[k] for k in part]), full_matrices=False)
+            for k, Uk, rho in zip(part, U, sv):
+                i, _j = oriented[k]
+                A = W(i) @ Uk
+                alpha = np.abs(block(i, i) @ A).sum(axis=0)[: rho.size]
+                tot = alpha.sum()
+                if tot <= 0:
+                    raise InputError("PWCCA weights are all zero; the representation has no variance")
+                out[k] = float(np.sum(alpha * np.clip(rho, 0.0, 1.0)) / tot)
+    return out
