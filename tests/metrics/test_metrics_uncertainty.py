@@ -90,8 +90,11 @@ def test_permutation_p_values_and_entry_comparison():
     assert same.difference == 0 and same.ci_low == same.ci_high == 0 and same.p_value == 1.0
     d = res.to_dict()
     json.dumps(d, allow_nan=False)
-    assert len(d["ci_low"]) == 3 and d["n_boot"] == 100 and d["p_values"][0][0] == pytest.approx(1 / 40)
+    assert len(d["ci_low"]) == 3 and d["n_boot"] == 100 and d["ci_level"] == 0.95
+    assert d["extra"]["p_values"][0][0] == pytest.approx(1 / 40)
     assert "bootstrap intervals" in res.summary() and "[" in res.table()[1][0][2]
+    assert res.plot().axes and len(res.plotly().data) == 1 and cmp.plot().axes and cmp.plotly().data
+    assert cmp.title and res.title
     assert "difference" in json.dumps(cmp.to_dict()) and "differ" in cmp.summary()
     with pytest.raises(InputError, match="no bootstrap"):
         compare_entries(M.layer_matrix(L), (0, 1), (0, 2))

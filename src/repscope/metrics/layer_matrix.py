@@ -448,20 +448,21 @@ def layer_matrices(
     for m in metrics:
         kw = dict(options.get(m, {}))
         t1 = time.perf_counter()
-        extra: dict[str, Any] = {"ci": float(ci), "n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
+        r = results[m]
+        base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
+        extra: dict[str, Any] = {"n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
         if n_boot:
             if m not in boots:  # resample rows, recompute through the runner
                 boots[m] = _resampled_matrices(measures[m], A, B, la, lb, perm, scheduler, device, kw,
                                                [rng_boot.integers(A.n, size=A.n) for _ in range(n_boot)])
             extra["boot_"] = boots[m]
-            extra["ci_low_"], extra["ci_high_"] = unc.interval(boots[m], ci)
+            base["ci_low"], base["ci_high"] = unc.interval(boots[m], ci)
+            base["ci_level"] = float(ci)
         if n_perm:
             null = _permuted_matrices(measures[m], A, B, la, lb, perm, block_rows, scheduler, device, kw,
                                       n_perm, seeds[2])
-            extra["p_values_"] = unc.permutation_p(results[m].values, null, measures[m].kind)
-            extra["null_mean_"] = null.mean(axis=0)
-        r = results[m]
-        base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
+            base["extra"] = {**base["extra"], "p_values": unc.permutation_p(r.values, null, measures[m].kind),
+                             "null_mean": null.mean(axis=0)}
         base["seconds"] = (r.seconds or 0.0) + time.perf_counter() - t1
         out.append(unc.LayerMatrixCI(**base, **extra))
     return out

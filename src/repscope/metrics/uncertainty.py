@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
 from repscope.errors import InputError
 from repscope.metrics._result import LayerMatrix
+from repscope.results import to_jsonable
 
 __all__ = ["LayerMatrixCI", "EntryComparison", "compare_entries", "GroupedMoments"]
 
@@ -167,57 +167,56 @@ def n_groups_for(n: int, D: int, boot_memory: int) -> int:
 
 @dataclass
 class LayerMatrixCI(LayerMatrix):
-    """A :class:`LayerMatrix` with bootstrap confidence intervals and/or permutation p-values.
+    """The layer matrix (:class:`repscope.results.MatrixResult`) of a measure with its uncertainty.
 
-    ``ci_low_``/``ci_high_``: percentile bootstrap interval of coverage ``ci`` per entry; ``boot_``: the
-    ``n_boot`` replicate matrices (for :func:`compare_entries`); ``p_values_``: one-sided permutation
-    p-values (is the entry closer than for unrelated representations?); ``null_mean_``: mean under the null.
+    ``ci_low``/``ci_high`` (aliases ``ci_low_``/``ci_high_``): percentile bootstrap interval of coverage
+    ``ci_level`` per entry — written by ``to_dict()`` and shown in ``table()``/``plot()`` by the matrix
+    result itself; ``boot_``: the ``n_boot`` replicate matrices (for :func:`compare_entries`; not in
+    ``to_dict()``); ``extra["p_values"]`` (alias ``p_values_``): one-sided permutation p-values (is the entry
+    closer than for unrelated representations?), ``extra["null_mean"]``: the mean under that null.
     """
 
-    ci: float = 0.95
     n_boot: int = 0
     n_perm: int = 0
     seed: Any = None
-    ci_low_: np.ndarray | None = None
-    ci_high_: np.ndarray | None = None
     boot_: np.ndarray | None = field(default=None, repr=False)
-    p_values_: np.ndarray | None = None
-    null_mean_: np.ndarray | None = None
+
+    @property
+    def ci(self) -> float | None:
+        return self.ci_level
+
+    @property
+    def ci_low_(self) -> np.ndarray | None:
+        return self.ci_low
+
+    @property
+    def ci_high_(self) -> np.ndarray | None:
+        return self.ci_high
+
+    @property
+    def p_values_(self) -> np.ndarray | None:
+        return self.extra.get("p_values")
+
+    @property
+    def null_mean_(self) -> np.ndarray | None:
+        return self.extra.get("null_mean")
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
-        d.update(to_jsonable({
-            "ci": self.ci if self.n_boot else None, "n_boot": self.n_boot, "n_perm": self.n_perm,
-            "seed": self.seed, "ci_low": self.ci_low_, "ci_high": self.ci_high_, "p_values": self.p_values_,
-            "null_mean": self.null_mean_,
-        }))
+        d.update(to_jsonable({"n_boot": self.n_boot, "n_perm": self.n_perm, "seed": self.seed}))
         return d
-
-    def table(self) -> tuple[list[str], list[list[str]]]:
-        header, rows = super().table()
-        if self.ci_low_ is None:
-            return header, rows
-        body = [[r, *[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(vr, lr, hr)]]
-                for r, vr, lr, hr in zip(self.rows, self.values, self.ci_low_, self.ci_high_)]
-        return header, body
 
     def summary(self) -> str:
         text = super().summary()
         if self.n_boot:
-            w = np.nanmax(self.ci_high_ - self.ci_low_)
-            text += (f"\n{int(round(100 * self.ci))}% bootstrap intervals from {self.n_boot} resamples "
+            w = np.nanmax(self.ci_high - self.ci_low)
+            text += (f"\n{int(round(100 * self.ci_level))}% bootstrap intervals from {self.n_boot} resamples "
                      f"(widest: {w:.3f}).")
         if self.n_perm:
+            p = self.p_values_
             text += (f"\nPermutation test ({self.n_perm} permutations): "
-                     f"{int(np.sum(self.p_values_ <= 0.05))} of {self.p_values_.size} entries with p ≤ 0.05.")
+                     f"{int(np.sum(p <= 0.05))} of {p.size} entries with p ≤ 0.05.")
         return text
-
-    def plot(self, ax: Any = None) -> Any:
-        fig = super().plot(ax)
-        if self.ci_low_ is not None:
-            axis = fig.axes[0] if ax is None else ax
-            axis.set_title(axis.get_title() + f" ({int(round(100 * self.ci))}% CI in to_dict())")
-        return fig
 
 
 @dataclass
@@ -251,10 +250,14 @@ class EntryComparison:
                 f"{int(round(100 * self.ci))}% CI [{self.ci_low:.4f}, {self.ci_high:.4f}], paired bootstrap "
                 f"p = {self.p_value:.3g} ({self.n_boot} resamples): the two entries {verdict}.")
 
-    def plot(self, ax: Any = None) -> Any:
-        import matplotlib.pyplot as plt
+    @property
+    def title(self) -> str:
+        return f"Paired comparison — {self.metric}"
 
-        fig, ax = (plt.subplots(figsize=(4, 2)) if ax is None else (ax.figure, ax))
+    def plot(self, ax: Any = None) -> Any:
+        from repscope.results import axes_figure
+
+        fig, ax = axes_figure(ax, (4, 2))
         ax.errorbar([self.difference], [0], xerr=[[self.difference - self.ci_low], [self.ci_high - self.difference]],
                     fmt="o", capsize=4)
         ax.axvline(0.0, color="grey", lw=0.8)
@@ -298,12 +301,12 @@ def compare_entries(result: LayerMatrixCI, a: tuple[Any, Any], b: tuple[Any, Any
     ia, ib = index(a, result.rows, result.cols), index(b, result.rows, result.cols)
     d = boot[:, ia[0], ia[1]] - boot[:, ib[0], ib[1]]
     obs = float(result.values[ia] - result.values[ib])
-    alpha = 1.0 - result.ci
+    alpha = 1.0 - result.ci_level
     lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
     B = d.size
     p = min(1.0, 2.0 * min((1 + np.sum(d <= 0)) / (B + 1), (1 + np.sum(d >= 0)) / (B + 1)))
     name = (result.rows[ia[0]], result.cols[ia[1]]), (result.rows[ib[0]], result.cols[ib[1]])
-    return EntryComparison(metric=result.metric, a=name[0], b=name[1], difference=obs, ci=result.ci,
+    return EntryComparison(metric=result.metric, a=name[0], b=name[1], difference=obs, ci=result.ci_level,
                            ci_low=float(lo), ci_high=float(hi), p_value=float(p), n_boot=B)
 
 
