@@ -55,6 +55,16 @@ def test_grouped_moments_replicate_is_the_weighted_resample():
         assert rep.n == rows.size
         np.testing.assert_allclose(rep.block(0, 1), Z[:, :3].T @ Z[:, 3:], atol=1e-9)
         np.testing.assert_allclose(rep.block(1, 1), Z[:, 3:].T @ Z[:, 3:], atol=1e-9)
+        # debiased CKA's row-norm statistics of the replicate: Σ q_x q_y and Σ q_x over the repeated rows
+        qx, qy = (Z[:, :3] ** 2).sum(1), (Z[:, 3:] ** 2).sum(1)
+        assert rep.q[0] @ rep.q[1] == pytest.approx(qx @ qy, rel=1e-10)
+        assert rep.q[1].sum() == pytest.approx(qy.sum(), rel=1e-10)
+        from repscope.metrics import engine
+
+        got = engine.finish_pair("debiased_cka", rep.block(0, 0), rep.block(1, 1), rep.block(0, 1), n=rep.n,
+                                 qx=rep.q[0], qy=rep.q[1])
+        assert got == pytest.approx(M.debiased_cka(np.hstack([X, Y])[rows][:, :3], np.hstack([X, Y])[rows][:, 3:]),
+                                    abs=1e-10)
 
 
 def _layers(n=150, seed=0):

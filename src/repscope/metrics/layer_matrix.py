@@ -409,7 +409,7 @@ def layer_matrices(
     if linear:
         t0 = time.perf_counter()
         # bootstrap of linear measures: group moments in the same single pass (not for row-norm measures)
-        boot_lin = [m for m in linear if n_boot and not needs_row_norms(measures[m])]
+        boot_lin = [m for m in linear if n_boot]
         grouped = None
         if boot_lin:
             grouped = unc.GroupedMoments(dims, A.n, unc.n_groups_for(A.n, sum(dims), boot_memory), seeds[0])
@@ -431,8 +431,8 @@ def layer_matrices(
             for rep in grouped.replicates(n_boot, seeds[1]):
                 with eig_cache():  # a fresh cache per replicate (its blocks are new arrays)
                     for m in boot_lin:
-                        reps[m].append(_linear_finish(measures[m], rep, None, len(la), len(lb), col_off, B is None,
-                                                      dict(options.get(m, {}))))
+                        reps[m].append(_linear_finish(measures[m], rep, rep.q, len(la), len(lb), col_off,
+                                                      B is None, dict(options.get(m, {}))))
             boots.update({m: np.stack(v) for m, v in reps.items()})
     for m in metrics:
         if m in results:

@@ -19,7 +19,11 @@ ordinary bootstrap of the group totals. When K = n (the default whenever the K·
 ``boot_memory``, up to :data:`MAX_GROUPS`) it is exactly the ordinary row bootstrap; otherwise each
 group is a random n/K-row subsample and the bootstrap is over K i.i.d. units (K ≥ :data:`MIN_GROUPS`).
 
-**Other measures** (RBF CKA, RSA, k-NN, debiased CKA, topology ...) are bootstrapped by resampling rows
+Debiased CKA also needs, per replicate, Σ w q_i q_j and Σ w q_i of the squared norms q of the centred rows;
+both expand into per-group moments of a = ‖z‖² (Σ a_i a_j, Σ a_i z, Σ a_i) accumulated in the same pass
+(:class:`_WeightedRowNorms`).
+
+**Other measures** (RBF CKA, RSA, k-NN, topology ...) are bootstrapped by resampling rows
 with replacement and recomputing the matrix through the runner (``scheduler=`` applies): B times the
 cost of one matrix.
 
@@ -82,6 +86,10 @@ class GroupedMoments:
         self.counts = np.bincount(self.group, minlength=K).astype(np.float64)
         self.sums = np.zeros((K, D))
         self.R = np.zeros((K, D, D))
+        L = len(self.dims)  # squared-norm moments a_l = ‖z_l‖² per row (debiased CKA's row norms)
+        self.P = np.zeros((K, L, L))  # Σ a_i a_j
+        self.AZ = np.zeros((K, L, D))  # Σ a_i z
+        self.T = np.zeros((K, L))  # Σ a_i
         self.shift: np.ndarray | None = None
         self.n = 0
         self.K = K
@@ -100,17 +108,26 @@ class GroupedMoments:
         starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
         ends = np.r_[starts[1:], nb]
         Zs = Z[order]
+        As = np.stack([np.einsum("ij,ij->i", Zs[:, a:b], Zs[:, a:b]) for a, b in zip(self.off[:-1], self.off[1:])],
+                      axis=1)
         for lo, hi in zip(starts, ends):
             k = gs[lo]
-            z = Zs[lo:hi]
+            z, a = Zs[lo:hi], As[lo:hi]
             self.R[k] += z.T @ z
             self.sums[k] += z.sum(axis=0)
+            self.P[k] += a.T @ a
+            self.AZ[k] += a.T @ z
+            self.T[k] += a.sum(axis=0)
         self.n += nb
         self._full = None
 
-    def _blocks(self, N: float, s: np.ndarray, R: np.ndarray) -> _Blocks:
+    def _blocks(self, N: float, s: np.ndarray, R: np.ndarray, w: np.ndarray | None = None) -> _Blocks:
         S = R - np.outer(s, s) / N
-        return _Blocks(0.5 * (S + S.T), self.off, int(round(N)))
+        out = _Blocks(0.5 * (S + S.T), self.off, int(round(N)))
+        if w is not None:
+            out.q = [_WeightedRowNorms(i, N, s / N, R, w @ self.P.reshape(self.K, -1), w @ self.AZ.reshape(self.K, -1),
+                                       w @ self.T, self.off) for i in range(len(self.dims))]
+        return out
 
     def block(self, i: int, j: int) -> np.ndarray:
         if self._full is None:
@@ -132,7 +149,38 @@ class GroupedMoments:
             Wc = W[c : c + chunk]
             Rc = (Wc @ Rf).reshape(-1, D, D)
             for w, Rb in zip(Wc, Rc):
-                yield self._blocks(float(w @ self.counts), w @ self.sums, Rb)
+                yield self._blocks(float(w @ self.counts), w @ self.sums, Rb, w)
+
+
+class _WeightedRowNorms:
+    """The squared norms q_r = ‖z_r − μ‖² of one layer's centred rows in a bootstrap replicate, as the two
+    statistics debiased CKA needs (``q_i @ q_j`` = Σ_r w_r q_ir q_jr and ``q_i.sum()`` = Σ_r w_r q_ir),
+    expanded in the accumulated moments (a = ‖z‖² of the shifted rows):
+    Σ w q_i q_j = P_ij − 2μ_jᵀV_ij − 2μ_iᵀV_ji + ‖μ_j‖²T_i + ‖μ_i‖²T_j + 4μ_iᵀR_ijμ_j − 2‖μ_j‖²μ_iᵀs_i
+    − 2‖μ_i‖²μ_jᵀs_j + N‖μ_i‖²‖μ_j‖², with P = Σ w a_i a_j, V_ij = Σ w a_i z_j, T_i = Σ w a_i, s_i = Σ w z_i."""
+
+    def __init__(self, i, N, mu, R, P, AZ, T, off) -> None:
+        self.i, self.N, self.mu, self.R, self.off = i, N, mu, R, off
+        L = len(off) - 1
+        self.P, self.AZ, self.T = P.reshape(L, L), AZ.reshape(L, -1), T
+
+    def _m(self, k):
+        return self.mu[self.off[k] : self.off[k + 1]]
+
+    def __matmul__(self, other: _WeightedRowNorms) -> float:
+        i, j, N = self.i, other.i, self.N
+        mi, mj = self._m(i), self._m(j)
+        si, sj = N * mi, N * mj
+        ni, nj = float(mi @ mi), float(mj @ mj)
+        Vij = self.AZ[i, self.off[j] : self.off[j + 1]]
+        Vji = self.AZ[j, self.off[i] : self.off[i + 1]]
+        Rij = self.R[self.off[i] : self.off[i + 1], self.off[j] : self.off[j + 1]]
+        return float(self.P[i, j] - 2 * mj @ Vij - 2 * mi @ Vji + nj * self.T[i] + ni * self.T[j]
+                     + 4 * mi @ Rij @ mj - 2 * nj * (mi @ si) - 2 * ni * (mj @ sj) + N * ni * nj)
+
+    def sum(self) -> float:
+        m = self._m(self.i)
+        return float(self.T[self.i] - self.N * (m @ m))
 
 
 class _Blocks:
@@ -140,6 +188,7 @@ class _Blocks:
 
     def __init__(self, S: np.ndarray, off: np.ndarray, n: int) -> None:
         self.S, self.off, self.n = S, off, n
+        self.q: list[_WeightedRowNorms] | None = None
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
     def block(self, i: int, j: int) -> np.ndarray:
