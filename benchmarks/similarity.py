@@ -11,12 +11,12 @@ Cases:
            the same in torch float32 (what torch users write); Procrustes — one dsyrk, then
            eigvalsh(MᵀM) per block (nuclear norm = Σ√λ); CCA — one dsyrk, per-layer whitening, singular
            values of every whitened block; RBF CKA — dense centred Gram per layer, one vdot per pair.
-  scaling  layer_matrices(linear_cka, procrustes) streamed from a store-like source whose float32 rows are
-           generated block by block (never all in memory; the disk-read path is bench_scale.py's
-           out-of-core table): time and peak RSS (VmHWM of a fresh process) vs n (1k → --stream-n) and
-           vs the number of layers (4 → --max-layers), fitted exponents t ∝ n^a, t ∝ L^b (least squares on
-           the log-log points with n ≥ 10k / L ≥ 8), and the fixed per-call overhead (min of 50 calls on
-           2 layers of 100×8).
+  scaling  layer_matrices(linear_cka, procrustes) streamed from a store-like source whose float32 rows
+           are generated block by block (never all in memory; the disk-read path is bench_scale.py's
+           out-of-core table), after one untimed warm-up call (imports): time and peak RSS (VmHWM of a
+           fresh process) vs n (1k → --stream-n) and vs the number of layers (4 → --max-layers), fitted
+           exponents t ∝ n^a, t ∝ L^b (least squares on the log-log points with n ≥ 10k / L ≥ 8), and the
+           fixed per-call overhead (min of 50 calls on 2 layers of 100×8).
   pair, matrix   peers: netrep's algorithms (LinearCKA n×n Gram, LinearMetric; re-implemented from its
            source), repsim (PyPI, O(n³), n ≤ --max-cubic-n), torch-cka's HSIC (float32 n×n), per-pair loops.
 The machine running this may be shared: rounds alternate so that load hits both sides alike, and the min
@@ -151,6 +151,7 @@ class GeneratedStore:
 
 
 def stream_child(n, d, L):
+    M.layer_matrices(GeneratedStore(300, 8, 2), metrics=["linear_cka", "procrustes"])  # imports, registry
     store = GeneratedStore(n, d, L)
     t = time.perf_counter()
     res = M.layer_matrices(store, metrics=["linear_cka", "procrustes"], block_rows=4096)

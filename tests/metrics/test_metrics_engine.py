@@ -98,7 +98,7 @@ def test_batched_finishing_equals_per_pair_svd_path():
     base = rng.standard_normal((n, 8))
     L = {f"f{i}": base @ rng.standard_normal((8, 20)) + rng.standard_normal((n, 20)) for i in range(3)}
     L["lowrank"] = base @ rng.standard_normal((8, 20))  # rank 8 of 20: ill-conditioned Gram → SVD path
-    for name, kw in [("procrustes", {}), ("cca", {}), ("svcca", {}), ("shape_metric", {"alpha": 0.3}),
+    for name, kw in [("procrustes", {}), ("cca", {}), ("svcca", {}), ("pwcca", {}), ("shape_metric", {"alpha": 0.3}),
                      ("shape_metric", {"alpha": 0.7, "score_method": "euclidean"})]:
         got = M.layer_matrix(L, metric=name, **kw).values
         ref = np.array([[M.similarity(L[a], L[b], name, **kw) if a != b else got[0, 0] for b in L] for a in L])

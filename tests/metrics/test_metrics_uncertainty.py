@@ -55,6 +55,16 @@ def test_grouped_moments_replicate_is_the_weighted_resample():
         assert rep.n == rows.size
         np.testing.assert_allclose(rep.block(0, 1), Z[:, :3].T @ Z[:, 3:], atol=1e-9)
         np.testing.assert_allclose(rep.block(1, 1), Z[:, 3:].T @ Z[:, 3:], atol=1e-9)
+        # debiased CKA's row-norm statistics of the replicate: Σ q_x q_y and Σ q_x over the repeated rows
+        qx, qy = (Z[:, :3] ** 2).sum(1), (Z[:, 3:] ** 2).sum(1)
+        assert rep.q[0] @ rep.q[1] == pytest.approx(qx @ qy, rel=1e-10)
+        assert rep.q[1].sum() == pytest.approx(qy.sum(), rel=1e-10)
+        from repscope.metrics import engine
+
+        got = engine.finish_pair("debiased_cka", rep.block(0, 0), rep.block(1, 1), rep.block(0, 1), n=rep.n,
+                                 qx=rep.q[0], qy=rep.q[1])
+        assert got == pytest.approx(M.debiased_cka(np.hstack([X, Y])[rows][:, :3], np.hstack([X, Y])[rows][:, 3:]),
+                                    abs=1e-10)
 
 
 def _layers(n=150, seed=0):
@@ -90,8 +100,11 @@ def test_permutation_p_values_and_entry_comparison():
     assert same.difference == 0 and same.ci_low == same.ci_high == 0 and same.p_value == 1.0
     d = res.to_dict()
     json.dumps(d, allow_nan=False)
-    assert len(d["ci_low"]) == 3 and d["n_boot"] == 100 and d["p_values"][0][0] == pytest.approx(1 / 40)
+    assert len(d["ci_low"]) == 3 and d["n_boot"] == 100 and d["ci_level"] == 0.95
+    assert d["extra"]["p_values"][0][0] == pytest.approx(1 / 40)
     assert "bootstrap intervals" in res.summary() and "[" in res.table()[1][0][2]
+    assert res.plot().axes and len(res.plotly().data) == 1 and cmp.plot().axes and cmp.plotly().data
+    assert cmp.title and res.title
     assert "difference" in json.dumps(cmp.to_dict()) and "differ" in cmp.summary()
     with pytest.raises(InputError, match="no bootstrap"):
         compare_entries(M.layer_matrix(L), (0, 1), (0, 2))

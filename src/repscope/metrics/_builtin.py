@@ -99,6 +99,7 @@ register(
     description="PWCCA (Morcos et al. 2018): canonical correlations weighted by how much of the "
     "representation each canonical variate accounts for.",
     from_blocks=shape.pwcca_from_cov,
+    from_blocks_batch=shape.pwcca_from_blocks_batch,
     identity=1.0,
 )
 

@@ -409,7 +409,7 @@ def layer_matrices(
     if linear:
         t0 = time.perf_counter()
         # bootstrap of linear measures: group moments in the same single pass (not for row-norm measures)
-        boot_lin = [m for m in linear if n_boot and not needs_row_norms(measures[m])]
+        boot_lin = [m for m in linear if n_boot]
         grouped = None
         if boot_lin:
             grouped = unc.GroupedMoments(dims, A.n, unc.n_groups_for(A.n, sum(dims), boot_memory), seeds[0])
@@ -431,8 +431,8 @@ def layer_matrices(
             for rep in grouped.replicates(n_boot, seeds[1]):
                 with eig_cache():  # a fresh cache per replicate (its blocks are new arrays)
                     for m in boot_lin:
-                        reps[m].append(_linear_finish(measures[m], rep, None, len(la), len(lb), col_off, B is None,
-                                                      dict(options.get(m, {}))))
+                        reps[m].append(_linear_finish(measures[m], rep, rep.q, len(la), len(lb), col_off,
+                                                      B is None, dict(options.get(m, {}))))
             boots.update({m: np.stack(v) for m, v in reps.items()})
     for m in metrics:
         if m in results:
@@ -448,20 +448,21 @@ def layer_matrices(
     for m in metrics:
         kw = dict(options.get(m, {}))
         t1 = time.perf_counter()
-        extra: dict[str, Any] = {"ci": float(ci), "n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
+        r = results[m]
+        base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
+        extra: dict[str, Any] = {"n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
         if n_boot:
             if m not in boots:  # resample rows, recompute through the runner
                 boots[m] = _resampled_matrices(measures[m], A, B, la, lb, perm, scheduler, device, kw,
                                                [rng_boot.integers(A.n, size=A.n) for _ in range(n_boot)])
             extra["boot_"] = boots[m]
-            extra["ci_low_"], extra["ci_high_"] = unc.interval(boots[m], ci)
+            base["ci_low"], base["ci_high"] = unc.interval(boots[m], ci)
+            base["ci_level"] = float(ci)
         if n_perm:
             null = _permuted_matrices(measures[m], A, B, la, lb, perm, block_rows, scheduler, device, kw,
                                       n_perm, seeds[2])
-            extra["p_values_"] = unc.permutation_p(results[m].values, null, measures[m].kind)
-            extra["null_mean_"] = null.mean(axis=0)
-        r = results[m]
-        base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
+            base["extra"] = {**base["extra"], "p_values": unc.permutation_p(r.values, null, measures[m].kind),
+                             "null_mean": null.mean(axis=0)}
         base["seconds"] = (r.seconds or 0.0) + time.perf_counter() - t1
         out.append(unc.LayerMatrixCI(**base, **extra))
     return out

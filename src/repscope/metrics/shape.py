@@ -62,12 +62,22 @@ def cov_blocks(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]
 # --------------------------------------------------------------------------------------------------
 
 
+def _shape_score(nx: float, ny: float, nuc: float, score_method: str = "angular") -> float:
+    """Angular arccos(‖·‖_* / √(n_x n_y)) or Euclidean √(n_x + n_y − 2‖·‖_*) distance from the squared norms
+    n_x, n_y of the (whitened) representations and the nuclear norm of their cross product."""
+    if score_method == "euclidean":
+        return float(np.sqrt(max(0.0, nx + ny - 2.0 * nuc)))
+    if nx <= 0 or ny <= 0:
+        raise InputError("a representation has zero variance after centring; the shape distance is undefined")
+    return float(np.arccos(clip_unit(nuc / np.sqrt(nx * ny))))
+
+
 def procrustes_from_cov(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) -> float:
     """θ = arccos(‖S_xy‖_* / √(tr S_xx · tr S_yy)) in radians."""
     tx, ty = float(np.trace(Sxx)), float(np.trace(Syy))
-    if tx <= 0 or ty <= 0:
-        raise InputError("a representation has zero variance after centring; the shape distance is undefined")
-    return float(np.arccos(clip_unit(nuclear_norm(Sxy) / np.sqrt(tx * ty))))
+    if tx <= 0 or ty <= 0:  # checked before the SVD
+        return _shape_score(tx, ty, 0.0)
+    return _shape_score(tx, ty, nuclear_norm(Sxy))
 
 
 def _range_basis(S: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
@@ -149,11 +159,7 @@ def shape_distance_from_cov(
     nuc = nuclear_norm(Zx.T @ Sxy @ Zy)
     nx = float(np.sum(Zx * (Sxx @ Zx)))  # ‖X Z_x‖²_F = tr(Z_xᵀ S_xx Z_x)
     ny = float(np.sum(Zy * (Syy @ Zy)))
-    if score_method == "euclidean":
-        return float(np.sqrt(max(0.0, nx + ny - 2.0 * nuc)))
-    if nx <= 0 or ny <= 0:
-        raise InputError("a representation has zero variance after centring; the shape distance is undefined")
-    return float(np.arccos(clip_unit(nuc / np.sqrt(nx * ny))))
+    return _shape_score(nx, ny, nuc, score_method)
 
 
 def _check_alpha(alpha: float) -> None:
@@ -489,10 +495,7 @@ def procrustes_from_blocks_batch(block, pairs, *, n: int) -> list[float]:
     eigenvalues (:func:`batched_singular_values`); rank-deficient pairs take the per-pair path."""
 
     def finish(i, j, sv):
-        tx, ty = float(np.trace(block(i, i))), float(np.trace(block(j, j)))
-        if tx <= 0 or ty <= 0:
-            raise InputError("a representation has zero variance after centring; the shape distance is undefined")
-        return float(np.arccos(clip_unit(float(sv.sum()) / np.sqrt(tx * ty))))
+        return _shape_score(float(np.trace(block(i, i))), float(np.trace(block(j, j))), float(sv.sum()))
 
     return _batch(block, pairs, lambda i, j: block(i, j), finish,
                   lambda i, j: procrustes_from_blocks(block(i, i), block(j, j), block(i, j)))
@@ -523,12 +526,7 @@ def shape_distance_from_blocks_batch(
 
     def finish(i, j, sv):
         m = pad[i, j]
-        a, b, nuc = nx((i, m)), nx((j, m)), float(sv.sum())
-        if score_method == "euclidean":
-            return float(np.sqrt(max(0.0, a + b - 2.0 * nuc)))
-        if a <= 0 or b <= 0:
-            raise InputError("a representation has zero variance after centring; the shape distance is undefined")
-        return float(np.arccos(clip_unit(nuc / np.sqrt(a * b))))
+        return _shape_score(nx((i, m)), nx((j, m)), float(sv.sum()), score_method)
 
     def exact(i, j):
         return shape_distance_from_cov(block(i, i), block(j, j), block(i, j), alpha=alpha,
@@ -591,3 +589,30 @@ def svcca_from_blocks_batch(
     if n_components is not None and not np.isscalar(n_components):
         return [exact(i, j) for i, j in pairs]  # per-side component counts: per pair
     return _cca_batch(block, pairs, whiten, summary, exact)
+
+
+def pwcca_from_blocks_batch(block, pairs, *, n: int, rtol: float = 1e-10) -> list[float]:
+    """:func:`pwcca_from_cov` for many pairs: one whitener per layer, then the SVDs (with vectors) of all
+    whitened blocks of one shape in one batched ``np.linalg.svd`` call."""
+    W = _per_layer(lambda i: _whitener(block(i, i), rtol))
+    # weights from the narrower side of each pair (Morcos et al.'s reference code)
+    oriented = [(i, j) if block(i, i).shape[0] <= block(j, j).shape[0] else (j, i) for i, j in pairs]
+    mats = [W(i).T @ block(i, j) @ W(j) for i, j in oriented]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, T in enumerate(mats):
+        groups.setdefault(T.shape, []).append(k)
+    out = [0.0] * len(pairs)
+    for (p, q), idx in groups.items():
+        chunk = max(1, _BATCH_BYTES // (8 * (p * q + p * p + q * q)))
+        for s in range(0, len(idx), chunk):
+            part = idx[s : s + chunk]
+            U, sv, _ = np.linalg.svd(np.stack([mats[k] for k in part]), full_matrices=False)
+            for k, Uk, rho in zip(part, U, sv):
+                i, _j = oriented[k]
+                A = W(i) @ Uk
+                alpha = np.abs(block(i, i) @ A).sum(axis=0)[: rho.size]
+                tot = alpha.sum()
+                if tot <= 0:
+                    raise InputError("PWCCA weights are all zero; the representation has no variance")
+                out[k] = float(np.sum(alpha * np.clip(rho, 0.0, 1.0)) / tot)
+    return out

@@ -19,7 +19,11 @@ ordinary bootstrap of the group totals. When K = n (the default whenever the K·
 ``boot_memory``, up to :data:`MAX_GROUPS`) it is exactly the ordinary row bootstrap; otherwise each
 group is a random n/K-row subsample and the bootstrap is over K i.i.d. units (K ≥ :data:`MIN_GROUPS`).
 
-**Other measures** (RBF CKA, RSA, k-NN, debiased CKA, topology ...) are bootstrapped by resampling rows
+Debiased CKA also needs, per replicate, Σ w q_i q_j and Σ w q_i of the squared norms q of the centred rows;
+both expand into per-group moments of a = ‖z‖² (Σ a_i a_j, Σ a_i z, Σ a_i) accumulated in the same pass
+(:class:`_WeightedRowNorms`).
+
+**Other measures** (RBF CKA, RSA, k-NN, topology ...) are bootstrapped by resampling rows
 with replacement and recomputing the matrix through the runner (``scheduler=`` applies): B times the
 cost of one matrix.
 
@@ -37,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from repscope._result import to_jsonable
 from repscope.errors import InputError
 from repscope.metrics._result import LayerMatrix
+from repscope.results import to_jsonable
 
 __all__ = ["LayerMatrixCI", "EntryComparison", "compare_entries", "GroupedMoments"]
 
@@ -82,6 +86,10 @@ class GroupedMoments:
         self.counts = np.bincount(self.group, minlength=K).astype(np.float64)
         self.sums = np.zeros((K, D))
         self.R = np.zeros((K, D, D))
+        L = len(self.dims)  # squared-norm moments a_l = ‖z_l‖² per row (debiased CKA's row norms)
+        self.P = np.zeros((K, L, L))  # Σ a_i a_j
+        self.AZ = np.zeros((K, L, D))  # Σ a_i z
+        self.T = np.zeros((K, L))  # Σ a_i
         self.shift: np.ndarray | None = None
         self.n = 0
         self.K = K
@@ -100,17 +108,26 @@ class GroupedMoments:
         starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
         ends = np.r_[starts[1:], nb]
         Zs = Z[order]
+        As = np.stack([np.einsum("ij,ij->i", Zs[:, a:b], Zs[:, a:b]) for a, b in zip(self.off[:-1], self.off[1:])],
+                      axis=1)
         for lo, hi in zip(starts, ends):
             k = gs[lo]
-            z = Zs[lo:hi]
+            z, a = Zs[lo:hi], As[lo:hi]
             self.R[k] += z.T @ z
             self.sums[k] += z.sum(axis=0)
+            self.P[k] += a.T @ a
+            self.AZ[k] += a.T @ z
+            self.T[k] += a.sum(axis=0)
         self.n += nb
         self._full = None
 
-    def _blocks(self, N: float, s: np.ndarray, R: np.ndarray) -> _Blocks:
+    def _blocks(self, N: float, s: np.ndarray, R: np.ndarray, w: np.ndarray | None = None) -> _Blocks:
         S = R - np.outer(s, s) / N
-        return _Blocks(0.5 * (S + S.T), self.off, int(round(N)))
+        out = _Blocks(0.5 * (S + S.T), self.off, int(round(N)))
+        if w is not None:
+            out.q = [_WeightedRowNorms(i, N, s / N, R, w @ self.P.reshape(self.K, -1), w @ self.AZ.reshape(self.K, -1),
+                                       w @ self.T, self.off) for i in range(len(self.dims))]
+        return out
 
     def block(self, i: int, j: int) -> np.ndarray:
         if self._full is None:
@@ -132,7 +149,38 @@ class GroupedMoments:
             Wc = W[c : c + chunk]
             Rc = (Wc @ Rf).reshape(-1, D, D)
             for w, Rb in zip(Wc, Rc):
-                yield self._blocks(float(w @ self.counts), w @ self.sums, Rb)
+                yield self._blocks(float(w @ self.counts), w @ self.sums, Rb, w)
+
+
+class _WeightedRowNorms:
+    """The squared norms q_r = ‖z_r − μ‖² of one layer's centred rows in a bootstrap replicate, as the two
+    statistics debiased CKA needs (``q_i @ q_j`` = Σ_r w_r q_ir q_jr and ``q_i.sum()`` = Σ_r w_r q_ir),
+    expanded in the accumulated moments (a = ‖z‖² of the shifted rows):
+    Σ w q_i q_j = P_ij − 2μ_jᵀV_ij − 2μ_iᵀV_ji + ‖μ_j‖²T_i + ‖μ_i‖²T_j + 4μ_iᵀR_ijμ_j − 2‖μ_j‖²μ_iᵀs_i
+    − 2‖μ_i‖²μ_jᵀs_j + N‖μ_i‖²‖μ_j‖², with P = Σ w a_i a_j, V_ij = Σ w a_i z_j, T_i = Σ w a_i, s_i = Σ w z_i."""
+
+    def __init__(self, i, N, mu, R, P, AZ, T, off) -> None:
+        self.i, self.N, self.mu, self.R, self.off = i, N, mu, R, off
+        L = len(off) - 1
+        self.P, self.AZ, self.T = P.reshape(L, L), AZ.reshape(L, -1), T
+
+    def _m(self, k):
+        return self.mu[self.off[k] : self.off[k + 1]]
+
+    def __matmul__(self, other: _WeightedRowNorms) -> float:
+        i, j, N = self.i, other.i, self.N
+        mi, mj = self._m(i), self._m(j)
+        si, sj = N * mi, N * mj
+        ni, nj = float(mi @ mi), float(mj @ mj)
+        Vij = self.AZ[i, self.off[j] : self.off[j + 1]]
+        Vji = self.AZ[j, self.off[i] : self.off[i + 1]]
+        Rij = self.R[self.off[i] : self.off[i + 1], self.off[j] : self.off[j + 1]]
+        return float(self.P[i, j] - 2 * mj @ Vij - 2 * mi @ Vji + nj * self.T[i] + ni * self.T[j]
+                     + 4 * mi @ Rij @ mj - 2 * nj * (mi @ si) - 2 * ni * (mj @ sj) + N * ni * nj)
+
+    def sum(self) -> float:
+        m = self._m(self.i)
+        return float(self.T[self.i] - self.N * (m @ m))
 
 
 class _Blocks:
@@ -140,6 +188,7 @@ class _Blocks:
 
     def __init__(self, S: np.ndarray, off: np.ndarray, n: int) -> None:
         self.S, self.off, self.n = S, off, n
+        self.q: list[_WeightedRowNorms] | None = None
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
     def block(self, i: int, j: int) -> np.ndarray:
@@ -167,57 +216,56 @@ def n_groups_for(n: int, D: int, boot_memory: int) -> int:
 
 @dataclass
 class LayerMatrixCI(LayerMatrix):
-    """A :class:`LayerMatrix` with bootstrap confidence intervals and/or permutation p-values.
+    """The layer matrix (:class:`repscope.results.MatrixResult`) of a measure with its uncertainty.
 
-    ``ci_low_``/``ci_high_``: percentile bootstrap interval of coverage ``ci`` per entry; ``boot_``: the
-    ``n_boot`` replicate matrices (for :func:`compare_entries`); ``p_values_``: one-sided permutation
-    p-values (is the entry closer than for unrelated representations?); ``null_mean_``: mean under the null.
+    ``ci_low``/``ci_high`` (aliases ``ci_low_``/``ci_high_``): percentile bootstrap interval of coverage
+    ``ci_level`` per entry — written by ``to_dict()`` and shown in ``table()``/``plot()`` by the matrix
+    result itself; ``boot_``: the ``n_boot`` replicate matrices (for :func:`compare_entries`; not in
+    ``to_dict()``); ``extra["p_values"]`` (alias ``p_values_``): one-sided permutation p-values (is the entry
+    closer than for unrelated representations?), ``extra["null_mean"]``: the mean under that null.
     """
 
-    ci: float = 0.95
     n_boot: int = 0
     n_perm: int = 0
     seed: Any = None
-    ci_low_: np.ndarray | None = None
-    ci_high_: np.ndarray | None = None
     boot_: np.ndarray | None = field(default=None, repr=False)
-    p_values_: np.ndarray | None = None
-    null_mean_: np.ndarray | None = None
+
+    @property
+    def ci(self) -> float | None:
+        return self.ci_level
+
+    @property
+    def ci_low_(self) -> np.ndarray | None:
+        return self.ci_low
+
+    @property
+    def ci_high_(self) -> np.ndarray | None:
+        return self.ci_high
+
+    @property
+    def p_values_(self) -> np.ndarray | None:
+        return self.extra.get("p_values")
+
+    @property
+    def null_mean_(self) -> np.ndarray | None:
+        return self.extra.get("null_mean")
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
-        d.update(to_jsonable({
-            "ci": self.ci if self.n_boot else None, "n_boot": self.n_boot, "n_perm": self.n_perm,
-            "seed": self.seed, "ci_low": self.ci_low_, "ci_high": self.ci_high_, "p_values": self.p_values_,
-            "null_mean": self.null_mean_,
-        }))
+        d.update(to_jsonable({"n_boot": self.n_boot, "n_perm": self.n_perm, "seed": self.seed}))
         return d
-
-    def table(self) -> tuple[list[str], list[list[str]]]:
-        header, rows = super().table()
-        if self.ci_low_ is None:
-            return header, rows
-        body = [[r, *[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(vr, lr, hr)]]
-                for r, vr, lr, hr in zip(self.rows, self.values, self.ci_low_, self.ci_high_)]
-        return header, body
 
     def summary(self) -> str:
         text = super().summary()
         if self.n_boot:
-            w = np.nanmax(self.ci_high_ - self.ci_low_)
-            text += (f"\n{int(round(100 * self.ci))}% bootstrap intervals from {self.n_boot} resamples "
+            w = np.nanmax(self.ci_high - self.ci_low)
+            text += (f"\n{int(round(100 * self.ci_level))}% bootstrap intervals from {self.n_boot} resamples "
                      f"(widest: {w:.3f}).")
         if self.n_perm:
+            p = self.p_values_
             text += (f"\nPermutation test ({self.n_perm} permutations): "
-                     f"{int(np.sum(self.p_values_ <= 0.05))} of {self.p_values_.size} entries with p ≤ 0.05.")
+                     f"{int(np.sum(p <= 0.05))} of {p.size} entries with p ≤ 0.05.")
         return text
-
-    def plot(self, ax: Any = None) -> Any:
-        fig = super().plot(ax)
-        if self.ci_low_ is not None:
-            axis = fig.axes[0] if ax is None else ax
-            axis.set_title(axis.get_title() + f" ({int(round(100 * self.ci))}% CI in to_dict())")
-        return fig
 
 
 @dataclass
@@ -251,10 +299,14 @@ class EntryComparison:
                 f"{int(round(100 * self.ci))}% CI [{self.ci_low:.4f}, {self.ci_high:.4f}], paired bootstrap "
                 f"p = {self.p_value:.3g} ({self.n_boot} resamples): the two entries {verdict}.")
 
-    def plot(self, ax: Any = None) -> Any:
-        import matplotlib.pyplot as plt
+    @property
+    def title(self) -> str:
+        return f"Paired comparison — {self.metric}"
 
-        fig, ax = (plt.subplots(figsize=(4, 2)) if ax is None else (ax.figure, ax))
+    def plot(self, ax: Any = None) -> Any:
+        from repscope.results import axes_figure
+
+        fig, ax = axes_figure(ax, (4, 2))
         ax.errorbar([self.difference], [0], xerr=[[self.difference - self.ci_low], [self.ci_high - self.difference]],
                     fmt="o", capsize=4)
         ax.axvline(0.0, color="grey", lw=0.8)
@@ -298,12 +350,12 @@ def compare_entries(result: LayerMatrixCI, a: tuple[Any, Any], b: tuple[Any, Any
     ia, ib = index(a, result.rows, result.cols), index(b, result.rows, result.cols)
     d = boot[:, ia[0], ia[1]] - boot[:, ib[0], ib[1]]
     obs = float(result.values[ia] - result.values[ib])
-    alpha = 1.0 - result.ci
+    alpha = 1.0 - result.ci_level
     lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
     B = d.size
     p = min(1.0, 2.0 * min((1 + np.sum(d <= 0)) / (B + 1), (1 + np.sum(d >= 0)) / (B + 1)))
     name = (result.rows[ia[0]], result.cols[ia[1]]), (result.rows[ib[0]], result.cols[ib[1]])
-    return EntryComparison(metric=result.metric, a=name[0], b=name[1], difference=obs, ci=result.ci,
+    return EntryComparison(metric=result.metric, a=name[0], b=name[1], difference=obs, ci=result.ci_level,
                            ci_low=float(lo), ci_high=float(hi), p_value=float(p), n_boot=B)
 
 
