@@ -252,3 +252,12 @@ def test_wide_layers_use_sample_space_and_agree_with_pairwise_cka():
     src["const"] = np.ones((n, 800))
     with pytest.raises(InputError, match="constant"):
         M.layer_matrix(src, metric="linear_cka")
+
+
+def test_n_workers_is_accepted_wherever_scheduler_is():
+    """One vocabulary: layer_matrix takes n_workers like the other lenses; generic measures give the same
+    values serially and with two workers."""
+    L = _layers(n=40)
+    a = M.layer_matrix(L, metric="rbf_cka", n_workers=1)
+    b = M.layer_matrix(L, metric="rbf_cka", n_workers=2, scheduler="processes")
+    np.testing.assert_allclose(a.values, b.values, atol=1e-12)

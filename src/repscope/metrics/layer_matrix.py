@@ -282,6 +282,7 @@ def layer_matrix(
     layers: Sequence[str] | str | None = None,
     *,
     scheduler: Any = None,
+    n_workers: int | None = None,
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
@@ -306,9 +307,12 @@ def layer_matrix(
         (e.g. ``alpha=0.5`` for ``shape_metric``, ``compare="kendall_tau_a"`` for ``rsa``).
     layers:
         Layer names (list or comma-separated string) to use from each source; default all.
-    scheduler:
+    scheduler, n_workers:
         Generic (non-linear) measures only: ``None``/``"serial"``, ``"processes"``, or a Dask client /
-        address / ``"local:N"`` (see module doc and :func:`repscope.parallel.resolve_scheduler`).
+        address / ``"local:N"`` (see module doc and :func:`repscope.parallel.resolve_scheduler`);
+        ``n_workers`` processes for ``"processes"`` (``None`` = one per core; ``1`` = serial). Local
+        parallel runs fall back to serial when workers cannot pay for themselves
+        (:mod:`repscope.parallel.autosched`).
     block_rows:
         Rows per streamed block for the linear path (default: ~64 MiB of float64 per block).
     device:
@@ -335,6 +339,7 @@ def layer_matrix(
         metrics=[metric],
         layers=layers,
         scheduler=scheduler,
+        n_workers=n_workers,
         block_rows=block_rows,
         device=device,
         progress=progress,
@@ -355,6 +360,7 @@ def layer_matrices(
     layers: Sequence[str] | str | None = None,
     *,
     scheduler: Any = None,
+    n_workers: int | None = None,
     block_rows: int | None = None,
     device: Any = None,
     progress: bool = False,
@@ -439,7 +445,7 @@ def layer_matrices(
             continue
         t1 = time.perf_counter()
         kw = dict(options.get(m, {}))
-        vals = _generic_matrix(measures[m], A, B, la, lb, perm, scheduler, device, progress, kw)
+        vals = _generic_matrix(measures[m], A, B, la, lb, perm, scheduler, device, progress, kw, n_workers)
         results[m] = result(m, vals, kw, time.perf_counter() - t1)
     if not (n_boot or n_perm):
         return [results[m] for m in metrics]
@@ -566,8 +572,8 @@ def _linear_finish(measure, acc, q, n_rows, n_cols, col_off, within, kw) -> np.n
                          cols=[j + col_off for j in range(n_cols)], within=within, kw=kw, q=q)
 
 
-def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw) -> np.ndarray:
-    n_workers = 1 if scheduler == "serial" else None
+def _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, progress, kw, n_workers=None) -> np.ndarray:
+    n_workers = 1 if scheduler == "serial" else n_workers
     if device is not None:
         kw = {**kw, "device": device}
     arrays = [A.read(layer) for layer in la]
