@@ -161,3 +161,17 @@ def test_print_graph(capsys):
             outs = sorted({b for x, b in edges if x == a}, key=lambda p: (LAYER_OF.get(p, -1), p))
             print(f"  {a:12s} → {', '.join(outs)}")
     assert edges
+
+
+def test_library_never_uses_pyplot():
+    """Library figures are plain Figures (results.subplots): pyplot would switch a user's backend and keep
+    every figure alive in its manager. Only the CLI and the experiments may use it."""
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        part = _part(_module_name(path))
+        if part in {"commands", "cli", "experiments"} or part in DEPRECATED:
+            continue
+        text = path.read_text()
+        if "matplotlib.pyplot" in text.replace('sys.modules.get("matplotlib.pyplot")', "") or "matplotlib.use(" in text:
+            bad.append(str(path.relative_to(SRC)))
+    assert not bad, f"library modules using pyplot or switching the backend: {bad}"

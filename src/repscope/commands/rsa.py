@@ -14,7 +14,7 @@ from repscope.errors import InputError
 def _write(out: pathlib.Path, stem: str, result: Any) -> None:
     import matplotlib.pyplot as plt
 
-    from repscope._result import dumps
+    from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(dumps(result.to_dict()))
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         """RSA of one layer: its RDM, compared with a model RDM (class labels, an attribute) or another
         layer, with an optional bootstrap CI over stimuli (self-pairs of resampled duplicates excluded)."""
         import repscope
-        from repscope._result import dumps
+        from repscope.results import dumps
         from repscope.metrics.rdm import model_rdm, rdm_of, rsa_bootstrap
 
         if (model is None) == (layer2 is None):
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         """Place several networks (stores, or layers of them) in one metric space: the network × network
         distance matrix of a shape metric and its classical-MDS layout (netrep's headline use)."""
         import repscope
-        from repscope._result import dumps
+        from repscope.results import dumps
         from repscope.metrics.embedding import frechet_mean, network_embedding
 
         reps: dict[str, Any] = {}

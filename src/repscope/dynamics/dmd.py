@@ -318,10 +318,10 @@ class ResDMDResult:
         return ["#", "Re λ", "Im λ", "residual", "spurious"], rows
 
     def plot(self, ax: Any = None):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         if ax is None:
-            fig, ax = plt.subplots(figsize=(4.6, 4))
+            fig, ax = subplots(figsize=(4.6, 4))
         else:
             fig = ax.figure
         th = np.linspace(0, 2 * np.pi, 256)

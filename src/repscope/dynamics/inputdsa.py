@@ -205,10 +205,10 @@ class DMDcResult:
         return ["#", "Re λ", "Im λ", "|λ|", "ResDMD residual"], rows
 
     def plot(self, ax: Any = None):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         if ax is None:
-            fig, ax = plt.subplots(figsize=(4, 4))
+            fig, ax = subplots(figsize=(4, 4))
         else:
             fig = ax.figure
         th = np.linspace(0, 2 * np.pi, 256)
@@ -497,10 +497,10 @@ class InputDSAResult:
         ]
 
     def plot(self, ax: Any = None):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         if ax is None:
-            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+            fig, ax = subplots(figsize=(4.5, 3.2))
         else:
             fig = ax.figure
         ax.bar(["intrinsic A", "input B", "joint", "spectra"], [self.state, self.input, self.joint, self.spectral],
@@ -638,12 +638,12 @@ class InputDSAMatrix:
         return ["system", "system", *(lab for lab, _ in self._components())], rows
 
     def plot(self, ax: Any = None):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         if ax is not None:  # one axis: the intrinsic distances only
             return _heat(ax, self.state, "intrinsic (A)")
         comps = self._components()
-        fig, axes = plt.subplots(1, len(comps), figsize=(4.3 * len(comps), 4))
+        fig, axes = subplots(1, len(comps), figsize=(4.3 * len(comps), 4))
         for a, (lab, m) in zip(axes, comps):
             _heat(a, m, lab)
         fig.tight_layout()

@@ -204,10 +204,10 @@ class DMDSweepResult:
         return ["n_delays", "rank", "MSE", "MASE", "AIC", "MSE / persistence", "chosen"], rows
 
     def plot(self, ax: Any = None):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         if ax is None:
-            fig, ax = plt.subplots(figsize=(5.5, 3.6))
+            fig, ax = subplots(figsize=(5.5, 3.6))
         else:
             fig = ax.figure
         crit = self.criterion

@@ -159,9 +159,9 @@ class StochasticFit:
         return ["iteration", "loss"], [[str(i), f"{v:.6g}"] for i, v in enumerate(self.loss)]
 
     def plot(self, ax: Any = None) -> Any:
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
-        fig, ax = (plt.subplots(figsize=(5, 3.5)) if ax is None else (ax.figure, ax))
+        fig, ax = (subplots(figsize=(5, 3.5)) if ax is None else (ax.figure, ax))
         ax.plot(range(len(self.loss)), self.loss, marker="o", ms=3)
         ax.set_xlabel("iteration")
         ax.set_ylabel("alignment loss")

@@ -94,10 +94,10 @@ def _grid(diagrams: list[np.ndarray], grid: ArrayLike | None, resolution: int, s
 
 def _curve_plot(ax: Any, grid: np.ndarray, values: np.ndarray, labels: list[str], ylabel: str, title: str,
                 step: bool = False):
-    import matplotlib.pyplot as plt
+    from repscope.results import subplots
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        fig, ax = subplots(figsize=(5.5, 3.4))
     else:
         fig = ax.figure
     for v, lab in zip(values, labels):
@@ -350,10 +350,10 @@ class LayerSummaries:
         return ["layer", "bars", "total persistence", "entropy", "entropy / log n", "landscape L2", "max β"], rows
 
     def plot(self, ax: Any = None):
-        import matplotlib.pyplot as plt
+        from repscope.results import subplots
 
         if ax is None:
-            fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+            fig, (a1, a2) = subplots(1, 2, figsize=(10, 3.6))
         else:  # one axis given: the Betti curves only
             fig, a1, a2 = ax.figure, None, ax
         if a1 is not None:
