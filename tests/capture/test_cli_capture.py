@@ -145,6 +145,11 @@ def test_image_folder_residual_cnn(capsys, tmp_path, nets):
     np.testing.assert_allclose(s.read("2"), b2.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s.read("5"), logits.numpy(), rtol=1e-5, atol=1e-6)
     assert s.layer_info("1")["pool"] == "spatial_mean" and s.layer_info("5")["pool"] == "none"
+    code, out, err = cli(capsys, "layers", "nets.py:res_cnn", "--images", "imgs", "--image-size", "12,10",
+                         "--image-mode", "L", "--json")
+    assert code == 0, err
+    shapes = {r["name"]: r["shape"] for r in json.loads(out)["layers"]}
+    assert shapes["0"] == [4, 12, 10] and shapes["3"] == [4, 1, 1] and shapes["5"] == [2]
 
 
 def test_image_folder_transform_imagenet(tmp_path):
