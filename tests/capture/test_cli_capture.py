@@ -241,3 +241,19 @@ def test_layers_shapes_rich_table_on_a_terminal(capsys, monkeypatch):
     assert "output shape (per sample)" in out and "\t" not in out  # a rich table, not TSV
     row = next(ln for ln in out.splitlines() if " conv2 " in ln)
     assert "Conv2d" in row and "(32, 8, 8)" in row
+
+
+def test_text_batches_ids_and_padding_for_gpt_style_tokenizers():
+    from repscope.capture.loading import text_batches
+
+    class GPTStyle:  # no padding token, like GPT-2's
+        pad_token, eos_token = None, "<|endoftext|>"
+
+        def __call__(self, lines, padding, truncation, max_length, return_tensors):
+            assert self.pad_token == self.eos_token and padding and truncation and max_length == 16
+            n = len(lines)
+            return {"input_ids": torch.arange(n * 3).reshape(n, 3), "attention_mask": torch.ones(n, 3, dtype=int)}
+
+    batches = text_batches(["a", "b", "c", "d", "e"], GPTStyle(), batch_size=2, max_length=16)
+    assert [b["ids"].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+    assert batches[2]["input_ids"].tolist() == [[12, 13, 14]]

@@ -152,7 +152,8 @@ def _transformers() -> Any:
 
 
 def load_hf_model(name_or_path: str) -> Any:
-    """``AutoModel.from_pretrained(name_or_path, local_files_only=True)`` with the hub offline."""
+    """``AutoModel.from_pretrained(name_or_path, local_files_only=True)`` (the base model, without a task
+    head) with the hub offline."""
     tf = _transformers()
     try:
         return tf.AutoModel.from_pretrained(name_or_path, local_files_only=True).eval()
@@ -190,6 +191,10 @@ def read_lines(path: str | Path, what: str = "text") -> list[str]:
 def text_batches(lines: list[str], tokenizer: Any, *, batch_size: int = 32, max_length: int = 128) -> list[dict]:
     """Tokenise all lines at once (padded to the longest, truncated at ``max_length``) and cut them into
     batches of keyword inputs with ``attention_mask`` (so token pools ignore padding) and ``ids`` (line index)."""
+    if getattr(tokenizer, "pad_token", "") is None:  # GPT-style tokenizers: pad with EOS (masked out anyway)
+        if getattr(tokenizer, "eos_token", None) is None:
+            raise InputError("the tokenizer has neither a padding nor an end-of-sequence token; give one that pads")
+        tokenizer.pad_token = tokenizer.eos_token
     enc = tokenizer(lines, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     import torch
 
