@@ -148,6 +148,8 @@ def _transformers() -> Any:
         import transformers
     except ImportError as exc:
         raise InputError("Hugging Face models need the 'transformers' package: pip install 'repscope[text]'") from exc
+    with contextlib.suppress(AttributeError):  # its own "Loading weights" bars would clutter stderr
+        transformers.utils.logging.disable_progress_bar()
     return transformers
 
 
