@@ -108,16 +108,23 @@ def _is_random(sampler: Any) -> bool:
 
 
 class _RecordingBatchSampler:
-    """Wraps a batch sampler; remembers (FIFO) the index lists it hands to the loader."""
+    """Wraps a batch sampler; remembers (FIFO) the offset and index list of each batch it hands to the loader.
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.queue: deque[np.ndarray] = deque()
+    Batches that end before row ``skip`` (already committed by an earlier run) are not handed out at all, so
+    a resumed capture never loads them."""
+
+    def __init__(self, inner: Any, skip: int = 0) -> None:
+        self.inner, self.skip = inner, skip
+        self.queue: deque[tuple[int, np.ndarray]] = deque()
 
     def __iter__(self) -> Iterator[list[int]]:
+        offset = 0
         for b in self.inner:
             b = list(b)
-            self.queue.append(np.asarray(b, dtype=np.int64))
+            start, offset = offset, offset + len(b)
+            if offset <= self.skip:
+                continue
+            self.queue.append((start, np.asarray(b, dtype=np.int64)))
             yield b
 
     def __len__(self) -> int:
@@ -170,14 +177,14 @@ class DataPlan:
             )
         recorder = None
         if self.indexed:
-            recorder = _RecordingBatchSampler(data.batch_sampler)
+            recorder = _RecordingBatchSampler(data.batch_sampler, skip)
             data = _rebuild_loader(data, recorder)
         offset = 0
         for raw in data:
             x, lab, attrs, ids = split_batch(raw)
             b = batch_len(x)
             if recorder is not None:
-                index = recorder.queue.popleft()
+                offset, index = recorder.queue.popleft()
                 if len(index) != b:
                     raise InputError(
                         f"the DataLoader's collate_fn turned {len(index)} samples into a batch of {b}; capture "
