@@ -100,3 +100,27 @@ def test_predicate_and_default_selection_skip_too(tmp_path, res_cnn):
     np.testing.assert_allclose(s.read("stem"), ref, rtol=1e-5, atol=1e-6)
     with pytest.raises(InputError, match="none of the selected layers can be stored"):
         rs.capture(res_cnn, X, lambda n, m: isinstance(m, nn.ReLU), tmp_path / "r.zarr", progress=False)
+
+
+def test_pre_hook_sees_keyword_inputs_and_bad_output_index(tmp_path, tiny_bert, bert_batches):
+    s = rs.capture(tiny_bert, bert_batches, ["encoder.layer.0", "embeddings"], tmp_path / "p.zarr",
+                   point={"encoder.layer.0": "pre"}, pool="token_mean", progress=False)
+    np.testing.assert_allclose(s.read("encoder.layer.0"), s.read("embeddings"), rtol=1e-6, atol=1e-7)
+    with pytest.raises(InputError, match=r"returns a tuple of 2; output_index=5 is out of range"):
+        rs.capture(tiny_bert, bert_batches, "encoder.layer.0.attention", tmp_path / "o.zarr", output_index=5,
+                   progress=False)
+
+
+def test_pre_hook_on_a_module_called_with_keywords(tmp_path):
+    class KW(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(input=x * 2)
+
+    X = torch.randn(5, 3)
+    s = rs.capture(KW(), X, "lin", tmp_path / "k.zarr", point="pre", progress=False)
+    np.testing.assert_allclose(s.read("lin"), (X * 2).numpy(), rtol=1e-6)

@@ -38,13 +38,19 @@ def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], lay
     if callable(output_index):
         out = output_index(out)
     elif isinstance(out, Mapping):
-        if isinstance(output_index, str):
-            out = out[output_index]
-        else:
-            out = list(out.values())[output_index]
+        keys = list(out)
+        if isinstance(output_index, str) and output_index not in out:
+            raise InputError(f"layer {layer!r} returns a mapping without key {output_index!r}; keys: {keys}")
+        if not isinstance(output_index, str) and not -len(keys) <= output_index < len(keys):
+            raise InputError(f"layer {layer!r} returns a mapping of {len(keys)}; output_index={output_index} is "
+                             f"out of range (keys: {keys})")
+        out = out[output_index] if isinstance(output_index, str) else out[keys[output_index]]
     elif isinstance(out, tuple | list):
         if isinstance(output_index, str):
             raise InputError(f"layer {layer!r} returns a tuple; output_index must be an integer")
+        if not -len(out) <= output_index < len(out):
+            raise InputError(f"layer {layer!r} returns a {type(out).__name__} of {len(out)}; output_index="
+                             f"{output_index} is out of range")
         out = out[output_index]
     if not isinstance(out, torch.Tensor):
         raise InputError(
@@ -88,7 +94,7 @@ class _Recorder:
             for name in self.layers:
                 mod = modules[name]
                 if self.points[name] == "pre":
-                    h = mod.register_forward_pre_hook(self._make_hook(name, pre=True))
+                    h = mod.register_forward_pre_hook(self._make_hook(name, pre=True), with_kwargs=True)
                 else:
                     h = mod.register_forward_hook(self._make_hook(name, pre=False))
                 self.handles[name] = h
@@ -109,6 +115,8 @@ class _Recorder:
         store_dtype = self.dtype
 
         def hook(module, inputs, output=None):
+            # pre-hooks (with_kwargs=True) get (module, args, kwargs): the input is the first positional
+            # argument, else the first keyword argument (Hugging Face blocks take hidden_states=...)
             try:
                 if name in self.skipped:
                     return None
@@ -119,7 +127,7 @@ class _Recorder:
                         f"capture a module that runs once per input, e.g. the enclosing RNN",
                         "ran more than once per forward pass",
                     )
-                val = inputs if pre else output
+                val = (inputs or tuple(output.values())) if pre else output
                 try:
                     t = _select_output(val, 0 if pre else self.output_index, name)
                 except InputError as exc:
