@@ -153,14 +153,15 @@ def register(app: typer.Typer) -> None:
         input_shape: str = typer.Option(None, "--input-shape", help="Example input of this per-sample shape, "
                                         "e.g. 1,28,28 (random normal, seeded)."),
         text: Path = typer.Option(None, "--text", help="Example input: a text file (with --tokenizer)."),
-        tokenizer: str = typer.Option(None, "--tokenizer"),
+        tokenizer: str = typer.Option(None, "--tokenizer", help="Tokenizer dir/name for --text (default: the "
+                                      "model's directory); read offline."),
         images: Path = typer.Option(None, "--images", help="Example input: a folder of images."),
-        image_size: str = typer.Option("224", "--image-size"),
-        image_mode: str = typer.Option("RGB", "--image-mode"),
-        normalize: str = typer.Option("none", "--normalize"),
+        image_size: str = typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
+        image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
+        normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
         weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
         seed: int = typer.Option(0, "--seed", min=0),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(False, "--json", help="Print the table (or the names) as JSON."),
     ) -> None:
         """List a model's modules (what --layers accepts); with --shapes also their types and output shapes."""
         import sys
