@@ -232,6 +232,14 @@ class LayerTable:
         tail = f"; {n_run} ran in the example forward pass" if self.with_shapes else ""
         return f"{len(self.rows)} modules{tail}"
 
+    def __repr__(self) -> str:
+        """An aligned plain-text table (what ``print(table)`` and notebooks show)."""
+        header, rows = self.table()
+        cells = [[("" if v is None else str(v)) for v in row] for row in [header, *rows]]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+        return f"{self.title}: {self.summary()}\n" + "\n".join(lines)
+
     def tsv(self) -> str:
         header, rows = self.table()
         return "\n".join("\t".join("" if v is None else str(v) for v in row) for row in [header, *rows])
