@@ -175,3 +175,22 @@ def test_resume_over_a_loader_does_not_load_committed_batches(tmp_path, tiny_mod
     ref = rs.capture(tiny_model, X, "out", tmp_path / "ref.zarr", batch_size=16, progress=False)
     np.testing.assert_array_equal(s.read("inner.out"), ref.read("out"))
     np.testing.assert_array_equal(s.sample_ids, np.arange(70))
+
+
+def test_string_keyed_dataset_is_refused_with_the_fix(tmp_path, tiny_model, tiny_data):
+    X = torch.from_numpy(tiny_data[0])
+    table = {f"s{i}": X[i] for i in range(70)}
+
+    class Keyed(Dataset):
+        def __getitem__(self, key):
+            return table[key]
+
+        def __len__(self):
+            return len(table)
+
+    dl = DataLoader(Keyed(), batch_size=16, sampler=list(table))
+    with pytest.raises(InputError, match=r"non-integer keys \('s0', …\).*'ids' field"):
+        rs.capture(tiny_model, dl, "out", tmp_path / "k.zarr", progress=False)
+    batches = ({"x": x, "ids": torch.arange(s, s + len(x))} for s, x in zip(range(0, 70, 16), dl))
+    s = rs.capture(tiny_model, batches, "out", tmp_path / "g.zarr", forward=lambda m, b: m(b["x"]), progress=False)
+    assert s.n_samples == 70

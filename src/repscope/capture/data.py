@@ -107,6 +107,18 @@ def _is_random(sampler: Any) -> bool:
     return inner is not None and inner is not sampler and _is_random(inner)
 
 
+def _as_index(keys: list[Any]) -> np.ndarray:
+    """A batch's Dataset indices as int64 (InputError with the fix for non-integer keys)."""
+    try:
+        return np.asarray(keys, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"the DataLoader's sampler hands out non-integer keys ({keys[0]!r}, …), but sample ids are the "
+            f"integer Dataset indices; index the Dataset by integers, or pass capture an iterable of "
+            f"batches that carry an 'ids' field (e.g. a generator over the loader)"
+        ) from None
+
+
 class _RecordingBatchSampler:
     """Wraps a batch sampler; remembers (FIFO) the offset and index list of each batch it hands to the loader.
 
@@ -124,7 +136,7 @@ class _RecordingBatchSampler:
             start, offset = offset, offset + len(b)
             if offset <= self.skip:
                 continue
-            self.queue.append((start, np.asarray(b, dtype=np.int64)))
+            self.queue.append((start, _as_index(b)))
             yield b
 
     def __len__(self) -> int:
@@ -151,7 +163,7 @@ class DataPlan:
 
         h = hashlib.blake2b(digest_size=16)
         for b in self.data.batch_sampler:
-            h.update(np.asarray(list(b), dtype=np.int64).tobytes())
+            h.update(_as_index(list(b)).tobytes())
         return h.hexdigest()
 
     def batches(self, batch_size: int, skip: int) -> Iterator[Batch]:
