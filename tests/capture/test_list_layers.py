@@ -21,6 +21,8 @@ def test_shapes_types_and_hygiene(res_cnn, gru_net):
     assert t.info("stem").shape == (4, 8, 8) and t.info("stem").type == "Conv2d"
     assert t.info("pool").shape == (4, 1, 1) and t.info("head").shape == (3,)
     assert t.info("head").n_params == 4 * 3 + 3
+    # what pool="mean" would store, by capture.pooling's rule
+    assert t.info("stem").mean == "(4,) over H, W" and t.info("head").mean == "(3,) kept"
     assert t.info("block1.relu").calls == 2 and "ran 2×" in t.info("block1.relu").note
     assert list(t)[:3] == ["stem", "block1", "block1.conv1"]  # iterates names
     header, rows = t.table()
@@ -32,6 +34,7 @@ def test_shapes_types_and_hygiene(res_cnn, gru_net):
     g = list_layers(gru_net, np.zeros((2, 5, 3), np.float32))
     assert g.info("gru").shape == (5, 6) and "tuple of 2" in g.info("gru").note
     assert g.info("gru").type == "GRU" and g.info("out").shape == (2,)
+    assert g.info("gru").mean == "(6,) over tokens"
     assert list_layers(gru_net, np.zeros((2, 5, 3), np.float32), output_index=1).info("gru").note.startswith(
         "no batch axis")
 

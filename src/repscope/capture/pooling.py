@@ -130,6 +130,17 @@ def layout_of(module: Any) -> str:
     return "tokens"
 
 
+def mean_gives(shape: tuple[int, ...], layout: str) -> str:
+    """What ``pool="mean"`` stores for an output of per-sample ``shape`` (batch axis dropped) and ``layout``."""
+    if len(shape) <= 1:
+        return f"{tuple(shape)} kept"
+    if len(shape) >= 3 or layout == "channels":
+        return f"({shape[0]},) over {'L' if len(shape) == 2 else ', '.join('DHW'[-(len(shape) - 1):])}"
+    if layout == "tokens":
+        return f"({shape[1]},) over tokens"
+    return "ambiguous: pool='spatial_mean' or 'token_mean'"
+
+
 def _shape_text(t: Any) -> str:
     return "(" + ", ".join(["N", *map(str, t.shape[1:])]) + ")"
 

@@ -166,10 +166,12 @@ class LayerInfo:
     shape: tuple[int, ...] | None = None  # per-sample output shape (batch axis dropped)
     calls: int | None = None  # how often it ran in the dry forward pass (None: no pass was made)
     note: str = ""  # e.g. "tuple of 2, first kept", "not a tensor: NoneType"
+    mean: str = ""  # what pool="mean" stores per sample, e.g. "(64,) over H, W" (capture.pooling's rule)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "n_params": self.n_params,
-                "shape": None if self.shape is None else list(self.shape), "calls": self.calls, "note": self.note}
+                "shape": None if self.shape is None else list(self.shape), "calls": self.calls, "note": self.note,
+                "mean": self.mean}
 
 
 @dataclass
@@ -218,12 +220,12 @@ class LayerTable:
     def table(self) -> tuple[list[str], list[list[Any]]]:
         header = ["name", "type", "params"]
         if self.with_shapes:
-            header += ["output shape (per sample)", "calls", "note"]
+            header += ["output shape (per sample)", "pool='mean' gives", "calls", "note"]
         rows = []
         for r in self.rows:
             row: list[Any] = [r.name, r.type, r.n_params]
             if self.with_shapes:
-                row += [_fmt_shape(r), r.calls, r.note]
+                row += [_fmt_shape(r), r.mean, r.calls, r.note]
             rows.append(row)
         return header, rows
 
@@ -302,6 +304,7 @@ def list_layers(
 
     from repscope.capture.core import _select_output
     from repscope.capture.data import batch_len, run_forward, split_batch
+    from repscope.capture.pooling import layouts
 
     by_name = {r.name: r for r in rows}
     for r in rows:
@@ -356,6 +359,12 @@ def list_layers(
     for r in rows:
         if r.calls and r.calls > 1:
             r.note = (r.note + "; " if r.note else "") + f"ran {r.calls}× (capture needs one call per input)"
+    from repscope.capture.pooling import mean_gives
+
+    lays = layouts(model, names)
+    for r in rows:
+        if r.shape is not None and "no batch axis" not in r.note:
+            r.mean = mean_gives(r.shape, lays[r.name])
     return LayerTable(rows, with_shapes=True)
 
 
