@@ -29,6 +29,9 @@ def test_shapes_types_and_hygiene(res_cnn, gru_net):
     assert header[:4] == ["name", "type", "params", "output shape (per sample)"]
     assert t.tsv().splitlines()[1].split("\t")[:4] == ["stem", "Conv2d", "40", "(4, 8, 8)"]
     assert t.to_dict()["layers"][0]["shape"] == [4, 8, 8]
+    fig = t.plot()  # features per sample of every module that ran, as bars
+    assert sorted(p.get_width() for p in fig.axes[0].patches)[-1] == 4 * 8 * 8
+    assert list(t.plotly().data[0].x)[:2] == [4 * 8 * 8, 4 * 8 * 8]
     text = repr(t).splitlines()
     assert text[0].startswith("Layers: 13 modules; 13 ran") and text[2].split()[:4] == ["stem", "Conv2d", "40", "(4,"]
     g = list_layers(gru_net, np.zeros((2, 5, 3), np.float32))
