@@ -131,7 +131,7 @@ def test_image_folder_residual_cnn(capsys, tmp_path, nets):
             pix[f"{cls}/{i}.png"] = a
     code, out, err = cli(capsys, "capture", "--model", "nets.py:res_cnn", "--images", "imgs", "--image-size", "12,10",
                          "--image-mode", "L", "--layers", "1,2,5", "--pool", "re:[12]=spatial_mean", "--pool",
-                         "none", "--batch-size", "4", "--out", "i.zarr", "--quiet")
+                         "none", "--batch-size", "4", "--workers", "2", "--out", "i.zarr", "--quiet")
     assert code == 0, err
     s = rs.open_store("i.zarr")
     np.testing.assert_array_equal(s.labels, [0, 0, 0, 1, 1, 1])  # subfolder names, sorted

@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         image_size: str = typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
         image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
         normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
+        workers: int = typer.Option(0, "--workers", min=0, help="Processes decoding --images (0: in this one)."),
         out: Path = typer.Option(Path("acts.zarr"), "--out", help="Store directory to write."),
         layers: list[str] = typer.Option(None, "--layers", help="Module names, globs ('*' within a dotted "
                                          "segment, '**' across) or re:REGEX (comma list or repeated)."),
@@ -88,7 +89,7 @@ def register(app: typer.Typer) -> None:
 
         net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
         src = _data_source(model, data, text, tokenizer, max_length, images, image_size, image_mode, normalize,
-                           batch_size)
+                           batch_size, workers)
         y = load_column(labels, "labels") if labels is not None else src.labels
         attrs = {**src.attributes, **(load_table(attributes) if attributes is not None else {})}
         sample_ids = load_column(ids, "ids") if ids is not None else None
@@ -215,7 +216,8 @@ class _Source:
 
 
 def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str | None, max_length: int,
-                 images: Path | None, image_size: str, image_mode: str, normalize: str, batch_size: int) -> _Source:
+                 images: Path | None, image_size: str, image_mode: str, normalize: str, batch_size: int,
+                 workers: int = 0) -> _Source:
     given = [o for o, v in (("--data", data), ("--text", text), ("--images", images)) if v is not None]
     if len(given) > 1:
         raise InputError(f"give one of --data, --text, --images (got {', '.join(given)})")
@@ -244,7 +246,8 @@ def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str
         if len(size) not in (1, 2) or min(size) < 1:
             raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels")
         ds = ImageFolder(images, (size[0], size[-1]), mode=image_mode, normalize=normalize)
-        return _Source(DataLoader(ds, batch_size=batch_size), attributes=ds.attributes(), description=str(images))
+        loader = DataLoader(ds, batch_size=batch_size, num_workers=workers)  # in order: ids = Dataset indices
+        return _Source(loader, attributes=ds.attributes(), description=str(images))
     if data is None or data == "digits":
         if data is None and model not in builtin_models():
             raise InputError("give the inputs: --data FILE (.npy/.pt), --text FILE or --images DIR")
