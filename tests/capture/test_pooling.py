@@ -63,6 +63,10 @@ def test_bert_mean_is_the_masked_token_mean(tmp_path, tiny_bert, bert_batches):
     np.testing.assert_allclose(s.read("encoder.layer.1"), want_last, rtol=1e-4, atol=1e-5)
     assert s.layer_shape("pooler") == (32,)  # (N, D): kept, never reduced over features
     assert s.layer_info("encoder.layer.1")["pool"] == "last"
+    assert s.layer_info("encoder.layer.0")["axes"] == "features"
+    s = rs.capture(tiny_bert, bert_batches, "encoder.layer.*", tmp_path / "n.zarr", progress=False)
+    assert s.layer_shape("encoder.layer.0") == (7, 32)
+    assert s.layer_info("encoder.layer.0")["axes"] == "tokens, features"  # how lenses find sequences
 
 
 class Conv1dNet(nn.Module):
@@ -89,6 +93,9 @@ def test_conv1d_maps_pool_over_length_and_ambiguous_3d_asks(tmp_path):
     s = rs.capture(m, X, ["conv", "bn"], tmp_path / "c.zarr", pool="mean", progress=False)
     np.testing.assert_allclose(s.read("conv"), c.mean(dim=2).numpy(), rtol=1e-5, atol=1e-6)
     assert s.layer_shape("bn") == (4,)
+    s = rs.capture(m, X, ["conv", "act"], tmp_path / "n.zarr", progress=False)
+    assert [s.layer_info(n)["axes"] for n in ("conv", "act")] == [
+        "channels, length", "channels, length or tokens, features (ambiguous)"]
     # a ReLU's 3-D output in a model that has Conv1d layers could be (N, C, L) or (N, T, D): say which
     with pytest.raises(InputError, match=r"'act'.*\(N, 4, 10\).*pool='spatial_mean' or pool='token_mean'"):
         rs.capture(m, X, "act", tmp_path / "a.zarr", pool="mean", progress=False)
@@ -143,3 +150,5 @@ def test_gru_and_residual_cnn(tmp_path, gru_net, res_cnn):
         b2 = res_cnn.block2(res_cnn.block1(res_cnn.stem(Xi)))
     np.testing.assert_allclose(s.read("block2"), b2.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
     assert s.layer_shape("head") == (3,)
+    s = rs.capture(res_cnn, Xi, "stem", tmp_path / "s.zarr", progress=False)
+    assert s.layer_info("stem")["axes"] == "channels, height, width"

@@ -19,7 +19,7 @@ from repscope.capture.data import (
     plan,
     run_forward,
 )
-from repscope.capture.pooling import layouts, normalise_mode, per_layer, reduce
+from repscope.capture.pooling import layouts, normalise_mode, per_layer, reduce, stored_axes
 from repscope.capture.select import LayerSpec, resolve_layers
 from repscope.errors import CaptureError, InputError, RepscopeError
 
@@ -83,6 +83,7 @@ class _Recorder:
         self.handles: dict[str, Any] = {}
         self.batch: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}  # optional layer → why it is dropped (first batch only)
+        self.axes: dict[str, str] = {}  # layer → names of the stored per-sample axes
         self.first = True
         self.n = 0  # size of the current batch
         self.error: BaseException | None = None
@@ -139,6 +140,8 @@ class _Recorder:
                         f"have no batch axis); use batch_first=True, output_index=, or another layer",
                         f"no batch axis: shape {tuple(t.shape)}",
                     )
+                if name not in self.axes:
+                    self.axes[name] = stored_axes(t.ndim, self.pools[name], self.layouts[name])
                 t = reduce(t.detach(), self.pools[name], name, self.layouts[name], self.mask)
                 if t.dtype != store_dtype:
                     t = t.to(store_dtype)
@@ -521,7 +524,7 @@ def capture(
                 for k, v in (a_batch or {}).items():
                     attrs.setdefault(str(k), as_numpy_1d(v, f"attribute {k!r}")[sl])
                 writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
-                              layer_meta={n: layer_meta[n] for n in acts})
+                              layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n)} for n in acts})
                 prog.advance(b - lo)
                 n_batch += 1
             if writer.chunk_rows is None:

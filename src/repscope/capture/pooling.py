@@ -130,6 +130,17 @@ def layout_of(module: Any) -> str:
     return "tokens"
 
 
+def stored_axes(ndim: int, pool: str, layout: str) -> str:
+    """Names of the per-sample axes a layer's rows hold (recorded as ``layer_info(layer)["axes"]``), for an
+    output of ``ndim`` dimensions (batch included) reduced with ``pool``: lenses use it to find sequences."""
+    if pool != "none" or ndim <= 2:
+        return "features"
+    if ndim >= 4:
+        return "channels, " + ", ".join(["depth", "height", "width"][-(ndim - 2):])
+    return {"channels": "channels, length", "tokens": "tokens, features"}.get(
+        layout, "channels, length or tokens, features (ambiguous)")
+
+
 def mean_gives(shape: tuple[int, ...], layout: str) -> str:
     """What ``pool="mean"`` stores for an output of per-sample ``shape`` (batch axis dropped) and ``layout``."""
     if len(shape) <= 1:
