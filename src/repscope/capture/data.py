@@ -157,12 +157,13 @@ class DataPlan:
     def order_digest(self) -> str | None:
         """Digest of the Dataset indices a non-shuffled indexed loader visits (part of the resume fingerprint:
         the same dataset through another sampler gives other rows); None otherwise."""
-        if not self.indexed or _is_random(_sampler_of(self.data)):
+        bs = getattr(self.data, "batch_sampler", None)
+        if not self.indexed or _is_random(bs) or iter(bs) is bs:  # random, or a one-shot iterator
             return None
         import hashlib
 
         h = hashlib.blake2b(digest_size=16)
-        for b in self.data.batch_sampler:
+        for b in bs:
             h.update(_as_index(list(b)).tobytes())
         return h.hexdigest()
 
