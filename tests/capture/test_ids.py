@@ -194,3 +194,13 @@ def test_string_keyed_dataset_is_refused_with_the_fix(tmp_path, tiny_model, tiny
     batches = ({"x": x, "ids": torch.arange(s, s + len(x))} for s, x in zip(range(0, 70, 16), dl))
     s = rs.capture(tiny_model, batches, "out", tmp_path / "g.zarr", forward=lambda m, b: m(b["x"]), progress=False)
     assert s.n_samples == 70
+
+
+def test_one_shot_batch_sampler_is_iterated_once(tmp_path):
+    X = torch.randn(10, 3)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    dl = DataLoader(TensorDataset(X), batch_sampler=iter([[4, 1, 2], [3, 0], [5, 6, 7, 8, 9]]))
+    s = rs.capture(m, dl, "0", tmp_path / "a.zarr", progress=False)
+    np.testing.assert_array_equal(s.sample_ids, [4, 1, 2, 3, 0, 5, 6, 7, 8, 9])
+    with torch.no_grad():
+        np.testing.assert_allclose(s.read("0"), m(X)[s.sample_ids].numpy(), rtol=1e-6)
