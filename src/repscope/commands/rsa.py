@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
         """RSA of one layer: its RDM, compared with a model RDM (class labels, an attribute) or another
         layer, with an optional bootstrap CI over stimuli (self-pairs of resampled duplicates excluded)."""
         import repscope
-        from repscope.results import dumps
         from repscope.metrics.rdm import model_rdm, rdm_of, rsa_bootstrap
+        from repscope.results import dumps
 
         if (model is None) == (layer2 is None):
             raise InputError("give exactly one of --model (labels, attr:NAME, .npy) or --layer2 to compare with")
@@ -130,8 +130,8 @@ def register(app: typer.Typer) -> None:
         """Place several networks (stores, or layers of them) in one metric space: the network × network
         distance matrix of a shape metric and its classical-MDS layout (netrep's headline use)."""
         import repscope
-        from repscope.results import dumps
         from repscope.metrics.embedding import frechet_mean, network_embedding
+        from repscope.results import dumps
 
         reps: dict[str, Any] = {}
         for spec in nets:
