@@ -75,8 +75,13 @@ def test_gaussian_fit_monotone_and_triangle_inequality():
     dab, dbc, dac = (gaussian_shape_distance(p, q) for p, q in ((A, B), (B, C), (A, C)))
     assert dac <= dab + dbc + 1e-8
     assert gaussian_shape_distance(A, B) == pytest.approx(gaussian_shape_distance(B, A), abs=1e-6)
+    # a 2-D array is a deterministic network (zero covariance): α = 1 gives the RMS Procrustes residual
+    X2, Y2 = A[:, 0], B[:, 0]
+    nuc = np.linalg.svd(X2.T @ Y2, compute_uv=False).sum()
+    ref = np.sqrt((np.sum(X2**2) + np.sum(Y2**2) - 2 * nuc) / X2.shape[0])
+    assert gaussian_shape_distance(X2, Y2) == pytest.approx(ref, abs=1e-9)
     with pytest.raises(InputError, match="n_repeats"):
-        gaussian_shape_distance(A[:, 0], B[:, 0])
+        gaussian_shape_distance(A[:, 0, 0], B[:, 0, 0])
     with pytest.raises(InputError, match="alpha"):
         gaussian_shape_distance(A, B, alpha=3)
 
@@ -139,3 +144,16 @@ def test_stochastic_metrics_with_permutation_group():
     # a generic rotation is not a relabelling: only the orthogonal group removes it
     assert gaussian_shape_distance(X, X @ Q, group="perm") > 0.05
     assert gaussian_shape_distance(X, X @ Q, group="orth") == pytest.approx(0.0, abs=1e-6)
+
+
+def test_registered_stochastic_measures_are_scale_free():
+    X, rng = _noisy(seed=9)
+    Y = X @ ortho_group.rvs(3, random_state=10) + 0.2 * rng.standard_normal(X.shape)
+    for name in ("gaussian_shape", "energy_shape"):
+        unit = M.similarity(X, Y, name)
+        assert M.similarity(3.0 * X, 1e-200 * Y, name) == pytest.approx(unit, rel=1e-9)
+        assert M.similarity(X[:, 0], Y[:, 0], name) >= 0.0  # 2-D: deterministic networks
+    # unit RMS size: distances between normalised networks, e.g. α=2 → √2·Procrustes of the means
+    assert M.similarity(X, 5 * X, "gaussian_shape") == pytest.approx(0.0, abs=1e-7)
+    d = permutation_distance(X[:, 0], Y[:, 0], score_method="euclidean")
+    assert permutation_distance(2.0**300 * X[:, 0], 2.0**300 * Y[:, 0], score_method="euclidean") == d * 2.0**300

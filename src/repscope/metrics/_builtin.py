@@ -178,15 +178,17 @@ register(
 )
 register(
     "gaussian_shape",
-    stochastic.gaussian_shape_distance,
+    stochastic.gaussian_shape,
     kind="distance",
     description="Gaussian stochastic shape distance (Duong et al. 2023): 2-Wasserstein distance between "
-    "condition-wise Gaussians of noisy responses (n_conditions, n_repeats, d) after one shared rotation.",
+    "condition-wise Gaussians of noisy responses (n_conditions, n_repeats, d) after one shared rotation, "
+    "each network at unit RMS size (2-D input = deterministic).",
 )
 register(
     "energy_shape",
-    stochastic.energy_shape_distance,
+    stochastic.energy_shape,
     kind="distance",
     description="Energy stochastic shape distance (Duong et al. 2023): distribution-free energy distance "
-    "between noisy responses (n_conditions, n_repeats, d) after one shared rotation.",
+    "between noisy responses (n_conditions, n_repeats, d) after one shared rotation, each network at unit "
+    "RMS size (2-D input = deterministic).",
 )

@@ -22,7 +22,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.metrics._common import centre, check_choice, clip_unit, pair
+from repscope.metrics._common import centre, check_choice, clip_unit, pair, scale_exponent
+from repscope.validation import as_2d, check_paired
 
 __all__ = ["permutation_distance", "permutation_from_cov", "align", "GROUPS"]
 
@@ -81,8 +82,18 @@ def permutation_distance(
     relabelling of Y's units (module docstring). 0 iff Y's columns are a permutation of X's (times a
     positive scale for the angle). ``center=False`` skips column centring (netrep ``center_columns``).
     """
-    A, B = pair(X, Y)
+    check_choice(score_method, "score_method", ("angular", "euclidean"))
+    if score_method == "angular":  # scale-free: each side may be rescaled on its own
+        A, B = pair(X, Y)
+        e = 0
+    else:  # a distance in the data's units: one common power-of-two rescaling, undone at the end
+        A = as_2d(X, "X", allow_constant=False)
+        B = as_2d(Y, "Y", allow_constant=False)
+        check_paired(A, B, ("X", "Y"))
+        e = scale_exponent(A, B)
+        A, B = np.ldexp(A, -e), np.ldexp(B, -e)
     if center:
         A, B = centre(A), centre(B)
-    return permutation_from_cov(A.T @ B, float(np.vdot(A, A)), float(np.vdot(B, B)), score_method=score_method)
+    d = permutation_from_cov(A.T @ B, float(np.vdot(A, A)), float(np.vdot(B, B)), score_method=score_method)
+    return float(np.ldexp(d, e))
 

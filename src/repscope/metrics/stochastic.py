@@ -42,24 +42,29 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.metrics._common import check_choice, homogeneous
+from repscope.metrics._common import check_choice, homogeneous, scale_exponent
 from repscope.metrics.permutation import GROUPS, align
 
 __all__ = [
     "gaussian_shape_distance",
     "energy_shape_distance",
     "gaussian_moments",
+    "gaussian_shape",
+    "energy_shape",
     "StochasticFit",
     "stochastic_fit",
 ]
 
 
-def _responses(X: Any, name: str, min_repeats: int = 2) -> np.ndarray:
+def _responses(X: Any, name: str, min_repeats: int = 1, *, allow_2d: bool = False) -> np.ndarray:
     if hasattr(X, "detach"):
         X = X.detach().cpu().numpy()
     A = np.asarray(X)
-    if A.dtype == object or not np.issubdtype(A.dtype, np.number):
+    if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == np.bool_):
         raise InputError(f"{name} has non-numeric dtype {A.dtype}; pass an array (n_conditions, n_repeats, d)")
+    if allow_2d and A.ndim == 2:
+        A = A[:, None, :]  # a deterministic network: one noise-free repeat per condition
+        min_repeats = 1
     if A.ndim != 3:
         raise InputError(
             f"{name} has shape {A.shape}; stochastic metrics need responses shaped (n_conditions, "
@@ -86,10 +91,10 @@ def _pad_to(A: np.ndarray, d: int) -> np.ndarray:
 def gaussian_moments(X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(means (n, d), covariances (n, d, d)) over the repeat axis of X (n, r, d); covariance with
     denominator r − 1."""
-    A = _responses(X, "X")
+    A = _responses(X, "X", allow_2d=True)
     mu = A.mean(axis=1)
     R = A - mu[:, None, :]
-    return mu, np.einsum("irj,irk->ijk", R, R) / (A.shape[1] - 1)
+    return mu, np.einsum("irj,irk->ijk", R, R) / max(A.shape[1] - 1, 1)  # one repeat: zero covariance
 
 
 def _moments_input(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +112,7 @@ def _moments_input(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         if not np.allclose(cov, np.swapaxes(cov, 1, 2), atol=1e-10 * max(1.0, float(np.abs(cov).max()))):
             raise InputError(f"{name}: covariances must be symmetric")
         return mu, cov
-    return gaussian_moments(_responses(X, name))
+    return gaussian_moments(_responses(X, name, allow_2d=True))
 
 
 def _psd_sqrt(C: np.ndarray) -> np.ndarray:
@@ -216,7 +221,7 @@ def _fit_gaussian(X: Any, Y: Any, alpha: float, group: str, max_iter: int, tol: 
 
 
 def _pair_responses(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-    A, B = _responses(X, "X"), _responses(Y, "Y")
+    A, B = _responses(X, "X", allow_2d=True), _responses(Y, "Y", allow_2d=True)
     if A.shape[:2] != B.shape[:2]:
         raise InputError(
             f"X has shape {A.shape} and Y {B.shape}; both need the same conditions and number of repeats"
@@ -237,6 +242,8 @@ def _energy_score(A: np.ndarray, B: np.ndarray) -> float:
     r = A.shape[1]
     iu = np.triu_indices(r, 1)
     dxy = _cross_dists(A, B).mean(axis=(1, 2))
+    if r == 1:  # deterministic responses: no spread within a condition
+        return float(np.sqrt(float(np.mean(dxy))))
     dxx = _cross_dists(A, A)[:, iu[0], iu[1]].mean(axis=1)
     dyy = _cross_dists(B, B)[:, iu[0], iu[1]].mean(axis=1)
     return float(np.sqrt(max(0.0, float(np.mean(dxy - 0.5 * (dxx + dyy))))))
@@ -318,3 +325,53 @@ def energy_shape_distance(
     docstring (Duong et al. 2023; netrep ``EnergyStochasticMetric``). Distribution-free; ≈ 0 when the
     repeat distributions coincide after one shared alignment."""
     return _fit_energy(X, Y, group, max_iter, tol).distance
+
+
+def _unit_size_moments(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Moments of X rescaled to unit RMS size, mean over conditions of ‖μᵢ‖² + tr Σᵢ = 1 (an exact
+    power-of-two rescaling first, so inputs at 1e-150 or 1e300 give the unit-scale answer)."""
+    if isinstance(X, tuple):
+        mu, cov = _moments_input(X, name)
+        e = scale_exponent(mu, np.sqrt(np.abs(cov)))
+        mu, cov = np.ldexp(mu, -e), np.ldexp(cov, -2 * e)
+    else:  # rescale the responses before forming second moments (no overflow at 1e300)
+        A = _responses(X, name, allow_2d=True)
+        mu, cov = gaussian_moments(np.ldexp(A, -scale_exponent(A)))
+    size2 = float(np.mean(np.sum(mu**2, axis=1) + np.trace(cov, axis1=1, axis2=2)))
+    if not size2 > 0:
+        raise InputError(f"{name} is all zeros; a shape distance needs a non-zero network")
+    return mu / np.sqrt(size2), cov / size2
+
+
+def gaussian_shape(
+    X: Any, Y: Any, *, alpha: float = 1.0, group: Literal["orth", "perm", "identity"] = "orth",
+    max_iter: int = 1000, tol: float = 1e-8,
+) -> float:
+    """The registered ``gaussian_shape`` measure: :func:`gaussian_shape_distance` after scaling each
+    network to unit RMS size (mean over conditions of ‖μᵢ‖² + tr Σᵢ = 1), so it is invariant to an
+    isotropic rescaling of either network like the other registered measures (values in [0, 2]).
+    Accepts (n_conditions, n_repeats, d) responses, (means, covariances), or a 2-D (n, d) array = a
+    deterministic network (zero covariance; then α = 1 gives the RMS Procrustes-type distance of the
+    responses)."""
+    return _fit_gaussian(_unit_size_moments(X, "X"), _unit_size_moments(Y, "Y"), alpha, group, max_iter,
+                         tol).distance
+
+
+def _unit_size_responses(X: Any, name: str) -> np.ndarray:
+    A = _responses(X, name, allow_2d=True)
+    A = np.ldexp(A, -scale_exponent(A))
+    size2 = float(np.mean(np.sum(A**2, axis=2)))
+    if not size2 > 0:
+        raise InputError(f"{name} is all zeros; a shape distance needs a non-zero network")
+    return A / np.sqrt(size2)
+
+
+def energy_shape(
+    X: Any, Y: Any, *, group: Literal["orth", "perm", "identity"] = "orth", max_iter: int = 100,
+    tol: float = 1e-6,
+) -> float:
+    """The registered ``energy_shape`` measure: :func:`energy_shape_distance` after scaling each
+    network's responses to unit RMS norm (mean over conditions and repeats of ‖x‖² = 1), so it is
+    invariant to an isotropic rescaling of either network. A 2-D (n, d) array is a deterministic
+    network (one repeat)."""
+    return _fit_energy(_unit_size_responses(X, "X"), _unit_size_responses(Y, "Y"), group, max_iter, tol).distance
