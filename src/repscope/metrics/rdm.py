@@ -256,6 +256,18 @@ def _weighted_corr(a: np.ndarray, b: np.ndarray, w: np.ndarray, centre: bool = T
     return float(w @ (a * b) / den) if den > 0 else float("nan")
 
 
+def _pair_weights(c: np.ndarray) -> np.ndarray:
+    """cᵢ·cⱼ for every pair i < j, in condensed (``pdist``) order, without index arrays."""
+    n = c.size
+    w = np.empty(n * (n - 1) // 2)
+    pos = 0
+    for i in range(n - 1):
+        k = n - i - 1
+        np.multiply(c[i], c[i + 1 :], out=w[pos : pos + k])
+        pos += k
+    return w
+
+
 def resampled_compare(
     a: np.ndarray, b: np.ndarray, counts: np.ndarray, method: str = "spearman",
     _sorted: tuple[_SortedWeights, _SortedWeights] | None = None,
@@ -266,9 +278,9 @@ def resampled_compare(
     resampled RDMs with the NaN (self-pair) entries removed."""
     method = _comparator(method, BOOT_COMPARATORS)
     c = np.asarray(counts, dtype=np.float64)
-    n = c.size
-    iu = np.triu_indices(n, 1)
-    w = c[iu[0]] * c[iu[1]]
+    if c.size * (c.size - 1) // 2 != a.size:
+        raise InputError(f"{c.size} counts for RDMs over {_n_from_m(a.size)} conditions; give one count per condition")
+    w = _pair_weights(c)
     if np.count_nonzero(w) < 2:
         return float("nan")
     if method == "pearson":
