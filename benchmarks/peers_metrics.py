@@ -200,7 +200,7 @@ def section_rows(platonic: Any) -> None:
     row("frechet_mean (orth)", "netrep frechet_mean full_batch",
         lambda: M.frechet_mean(Xs, tol=1e-10, max_iter=500).mean,
         (lambda: nr_frechet([x.copy() for x in Xs], method="full_batch", warmstart=Xs[0].copy(), tol=1e-10,
-                            max_iter=500)) if nr else None, "same start (netrep's default start zero-fills a network)")
+                            max_iter=500)) if nr else None, "same start (netrep's default start overwrites a network)")
     # --- platonic-rep
     P = rng.standard_normal((2000, 64))
     Q = P @ rng.standard_normal((64, 48)) + rng.standard_normal((2000, 48))

@@ -15,9 +15,11 @@ how far from Euclidean D is (angular shape distances are metrics on a sphere, no
 the alignment group G: X̄ = argmin_M Σᵢ min_{Tᵢ∈G} ‖Xᵢ Tᵢ − M‖²_F, by generalised Procrustes analysis
 (Gower 1975): align every Xᵢ to the current mean, average, repeat until the mean moves by less than
 ``tol`` (RMS per entry). Each step cannot increase the objective. netrep ``frechet_mean(method=
-"full_batch")`` runs the same iteration, but starts from a *view* of a randomly chosen network (unseeded
-``np.random``) and then zero-fills it in place, so that network enters every later average as zeros;
-repscope starts from a copy of the first network (or ``init=``).
+"full_batch")`` runs the same iteration but starts from a *view* of a randomly chosen network (unseeded
+``np.random``) that it then overwrites with the running sum, so that network's data is lost from the
+average (and a 3-D input array is modified in place): on three noisy rotated copies (40×4) it stopped at
+a sum of squared distances of 36–82 where the mean's is 27. repscope starts from a copy of the first
+network (or ``init=``); with netrep's ``warmstart`` set to a copy of the same start the two agree to 1e-14.
 """
 
 from __future__ import annotations
