@@ -66,3 +66,15 @@ def test_embed_command(app, tmp_path):
     ref = network_embedding({"a:l1": stores["a"].read("l1"), "b:l1": stores["b"].read("l1")})
     assert np.allclose(out["embedding"]["distances"], ref.distances)
     assert out["frechet_mean"]["converged"] and (tmp_path / "embedding_procrustes.png").exists()
+
+
+def test_noise_ceiling_command(app):
+    a, stores = app
+    res = CliRunner().invoke(a, ["noise-ceiling", "a:l1", "b:l1", "a:l2", "--compare", "pearson", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    from repscope.metrics.rdm import noise_ceiling
+
+    ref = noise_ceiling([rdm_of(stores[s].read(l)) for s, l in (("a", "l1"), ("b", "l1"), ("a", "l2"))],
+                        compare="pearson")
+    assert out["lower"] == pytest.approx(ref.lower) and out["upper"] == pytest.approx(ref.upper)

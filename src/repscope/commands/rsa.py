@@ -43,6 +43,21 @@ def _model_attributes(store: Any, spec: str) -> tuple[Any, str]:
     return np.load(path, allow_pickle=False), "auto"
 
 
+def _read_nets(nets: list[str], layer: str | None) -> dict[str, Any]:
+    """``STORE:LAYER`` (or ``STORE`` with ``--layer``) → {"store:layer": array}."""
+    import repscope
+
+    reps: dict[str, Any] = {}
+    for spec in nets:
+        path, _, lay = spec.rpartition(":") if ":" in spec else (spec, "", None)
+        lay = lay or layer
+        if not lay:
+            raise InputError(f"{spec!r}: give STORE:LAYER or --layer")
+        s = repscope.open_store(pathlib.Path(path))
+        reps[f"{pathlib.Path(path).name}:{lay}"] = s.read(lay)
+    return reps
+
+
 def register(app: typer.Typer) -> None:
     @app.command("rsa")
     def rsa_cmd(
@@ -129,18 +144,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Place several networks (stores, or layers of them) in one metric space: the network × network
         distance matrix of a shape metric and its classical-MDS layout (netrep's headline use)."""
-        import repscope
         from repscope.metrics.embedding import frechet_mean, network_embedding
         from repscope.results import dumps
 
-        reps: dict[str, Any] = {}
-        for spec in nets:
-            path, _, lay = spec.rpartition(":") if ":" in spec else (spec, "", None)
-            lay = lay or layer
-            if not lay:
-                raise InputError(f"{spec!r}: give STORE:LAYER or --layer")
-            s = repscope.open_store(pathlib.Path(path))
-            reps[f"{pathlib.Path(path).name}:{lay}"] = s.read(lay)
+        reps = _read_nets(nets, layer)
         emb = network_embedding(reps, metric)
         payload: dict[str, Any] = {"embedding": emb.to_dict()}
         fm = frechet_mean(reps) if frechet else None
@@ -161,3 +168,32 @@ def register(app: typer.Typer) -> None:
             typer.echo(emb.summary())
             if fm is not None:
                 typer.echo(fm.summary())
+
+    @app.command("noise-ceiling")
+    def noise_ceiling_cmd(
+        nets: Annotated[
+            list[str], typer.Argument(help="Repeated measurements (seeds, subjects) as STORE:LAYER, two or more.")
+        ],
+        layer: Annotated[str | None, typer.Option("--layer", "-l", help="Layer for STOREs given without one.")] = None,
+        rdm: Annotated[
+            str, typer.Option("--rdm", help="correlation | cosine | euclidean | sqeuclidean")
+        ] = "correlation",
+        compare: Annotated[str, typer.Option("--compare", help="spearman | rho_a | pearson | cosine | …")] = "spearman",
+        seed: Annotated[int, typer.Option("--seed", help="Accepted for uniformity (deterministic).")] = 0,
+        out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    ) -> None:
+        """RSA noise ceiling from repeated measurements of the same stimuli (network seeds, subjects):
+        the RDM of each, then leave-one-out lower and all-repeats upper bounds (rsatoolbox-style)."""
+        from repscope.metrics.rdm import noise_ceiling, rdm_of
+        from repscope.results import dumps
+
+        reps = _read_nets(nets, layer)
+        nc = noise_ceiling([rdm_of(x, rdm, name=k) for k, x in reps.items()], compare=compare)
+        if out is not None:
+            _write(out, "noise_ceiling", nc)
+        if json_out:
+            typer.echo(dumps(nc.to_dict()))
+        elif not quiet:
+            typer.echo(nc.summary())
