@@ -12,15 +12,11 @@ from repscope.errors import InputError
 
 
 def _write(out: pathlib.Path, stem: str, result: Any) -> None:
-    import matplotlib.pyplot as plt
-
     from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(dumps(result.to_dict()))
-    fig = result.plot()
-    fig.savefig(out / f"{stem}.png", dpi=120)
-    plt.close(fig)
+    result.plot().savefig(out / f"{stem}.png", dpi=120)  # library figures are plain Figures (no pyplot)
 
 
 def _model_attributes(store: Any, spec: str) -> tuple[Any, str]:

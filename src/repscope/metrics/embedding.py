@@ -115,9 +115,9 @@ class NetworkEmbedding:
         )
 
     def plot(self, ax: Any = None) -> Any:
-        from repscope.results import subplots
+        from repscope.results import axes_figure
 
-        fig, ax = (subplots(figsize=(5.5, 4.5)) if ax is None else (ax.figure, ax))
+        fig, ax = axes_figure(ax, (5.5, 4.5))  # a plain Figure, never pyplot
         x = self.coords[:, 0]
         y = self.coords[:, 1] if self.coords.shape[1] > 1 else np.zeros_like(x)
         ax.scatter(x, y, s=40)
@@ -218,9 +218,9 @@ class FrechetMean:
         return ["network", "‖XT − X̄‖²"], [[n, f"{v:.6g}"] for n, v in zip(self.names, self.sq_distances)]
 
     def plot(self, ax: Any = None) -> Any:
-        from repscope.results import subplots
+        from repscope.results import axes_figure
 
-        fig, ax = (subplots(figsize=(5, 3.5)) if ax is None else (ax.figure, ax))
+        fig, ax = axes_figure(ax, (5, 3.5))  # a plain Figure, never pyplot
         ax.bar(range(len(self.names)), self.sq_distances)
         ax.set_xticks(range(len(self.names)), self.names, rotation=45, ha="right")
         ax.set_ylabel("squared distance to the mean")

@@ -139,9 +139,9 @@ class RDM:
         return ["", *names[:k]], [[names[i], *[f"{D[i, j]:.3f}" for j in range(k)]] for i in range(k)]
 
     def plot(self, ax: Any = None) -> Any:
-        from repscope.results import subplots
+        from repscope.results import axes_figure
 
-        fig, ax = (subplots(figsize=(5, 4.3)) if ax is None else (ax.figure, ax))
+        fig, ax = axes_figure(ax, (5, 4.3))  # a plain Figure, never pyplot
         step = -(-self.n // self.MAX_SHOWN)  # every step-th condition when there are many
         im = ax.imshow(self.submatrix(np.arange(0, self.n, step)), cmap="viridis")
         if self.n <= 40:
@@ -336,9 +336,9 @@ class RSABootstrap:
                   f"{self.se:.4f}", str(self.samples.size)]])
 
     def plot(self, ax: Any = None) -> Any:
-        from repscope.results import subplots
+        from repscope.results import axes_figure
 
-        fig, ax = (subplots(figsize=(5, 3.5)) if ax is None else (ax.figure, ax))
+        fig, ax = axes_figure(ax, (5, 3.5))  # a plain Figure, never pyplot
         s = self.samples[np.isfinite(self.samples)]
         ax.hist(s, bins=min(50, max(10, s.size // 20)), color="0.7")
         ax.axvline(self.estimate, color="k", label="estimate")
@@ -436,9 +436,9 @@ class NoiseCeiling:
                  for i, (lo, up) in enumerate(zip(self.per_repeat_lower, self.per_repeat_upper))])
 
     def plot(self, ax: Any = None) -> Any:
-        from repscope.results import subplots
+        from repscope.results import axes_figure
 
-        fig, ax = (subplots(figsize=(5, 3.5)) if ax is None else (ax.figure, ax))
+        fig, ax = axes_figure(ax, (5, 3.5))  # a plain Figure, never pyplot
         ax.axhspan(self.lower, self.upper, color="0.8", label="noise ceiling")
         k = np.arange(self.per_repeat_lower.size)
         ax.plot(k, self.per_repeat_lower, "o", label="leave-one-out")

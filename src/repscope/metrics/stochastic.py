@@ -164,9 +164,9 @@ class StochasticFit:
         return ["iteration", "loss"], [[str(i), f"{v:.6g}"] for i, v in enumerate(self.loss)]
 
     def plot(self, ax: Any = None) -> Any:
-        from repscope.results import subplots
+        from repscope.results import axes_figure
 
-        fig, ax = (subplots(figsize=(5, 3.5)) if ax is None else (ax.figure, ax))
+        fig, ax = axes_figure(ax, (5, 3.5))  # a plain Figure, never pyplot
         ax.plot(range(len(self.loss)), self.loss, marker="o", ms=3)
         ax.set_xlabel("iteration")
         ax.set_ylabel("alignment loss")
