@@ -28,6 +28,11 @@ def test_rdm_result_and_model_rdms():
     assert r.compare(rdm_of(2 * X, "euclidean"), "pearson") == pytest.approx(1.0)
     assert r.to_dict()["labels"] == list("abcdef") and "6 conditions" in r.summary()
     assert r.plot().axes and len(r.plotly().data) == 1 and len(r.table()[1]) == 6
+    order = [5, 4, 3, 2, 1, 0]
+    img = r.plot(order=order).axes[0].images[0].get_array()
+    assert np.allclose(img, r.matrix()[np.ix_(order, order)])  # drawn in the given order
+    with pytest.raises(InputError, match="permutation"):
+        r.plot(order=[0, 0, 1, 2, 3, 4])
     m = model_rdm(np.array(["cat", "dog", "cat", "car"]))
     assert np.array_equal(m.matrix(), np.array([[0, 1, 0, 1], [1, 0, 1, 1], [0, 1, 0, 1], [1, 1, 1, 0]]))
     assert np.array_equal(model_rdm([1.0, 4.0, 6.0]).vector, [3.0, 5.0, 2.0])

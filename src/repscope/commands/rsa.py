@@ -11,12 +11,12 @@ import typer
 from repscope.errors import InputError
 
 
-def _write(out: pathlib.Path, stem: str, result: Any) -> None:
+def _write(out: pathlib.Path, stem: str, result: Any, **plot_kw: Any) -> None:
     from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(dumps(result.to_dict()))
-    result.plot().savefig(out / f"{stem}.png", dpi=120)  # library figures are plain Figures (no pyplot)
+    result.plot(**plot_kw).savefig(out / f"{stem}.png", dpi=120)  # plain Figures (no pyplot)
 
 
 def _model_attributes(store: Any, spec: str) -> tuple[Any, str]:
@@ -110,8 +110,11 @@ def register(app: typer.Typer) -> None:
             boot = rsa_bootstrap(r1, r2, compare=compare, n_boot=bootstrap, ci=ci, seed=seed)
             results["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "samples"}
         if out is not None:
-            _write(out, "rdm", r1)
-            _write(out, "rdm_other", r2)
+            import numpy as np
+
+            order = None if a.labels is None else np.argsort(np.asarray(a.labels), kind="stable")  # class blocks
+            _write(out, "rdm", r1, order=order)
+            _write(out, "rdm_other", r2, order=order)
             if boot is not None:
                 _write(out, "bootstrap", boot)
         if json_out:

@@ -138,26 +138,36 @@ class RDM:
         D = self.submatrix(np.arange(k))
         return ["", *names[:k]], [[names[i], *[f"{D[i, j]:.3f}" for j in range(k)]] for i in range(k)]
 
-    def plot(self, ax: Any = None) -> Any:
+    def _shown(self, order: ArrayLike | None) -> tuple[np.ndarray, int]:
+        """Conditions to draw (in ``order``, every step-th one when there are more than MAX_SHOWN)."""
+        idx = np.arange(self.n) if order is None else np.asarray(order, dtype=np.int64)
+        if idx.shape != (self.n,) or not np.array_equal(np.sort(idx), np.arange(self.n)):
+            raise InputError(f"order must be a permutation of the {self.n} conditions")
+        step = -(-self.n // self.MAX_SHOWN)
+        return idx[::step], step
+
+    def plot(self, ax: Any = None, order: ArrayLike | None = None) -> Any:
+        """Heatmap of the RDM; ``order`` (a permutation, e.g. ``np.argsort(labels, kind="stable")``)
+        groups conditions so that category structure shows as blocks."""
         from repscope.results import axes_figure
 
         fig, ax = axes_figure(ax, (5, 4.3))  # a plain Figure, never pyplot
-        step = -(-self.n // self.MAX_SHOWN)  # every step-th condition when there are many
-        im = ax.imshow(self.submatrix(np.arange(0, self.n, step)), cmap="viridis")
+        idx, step = self._shown(order)
+        im = ax.imshow(self.submatrix(idx), cmap="viridis", interpolation="nearest")
         if self.n <= 40:
-            ax.set_xticks(range(self.n), self._names(), rotation=90, fontsize=7)
-            ax.set_yticks(range(self.n), self._names(), fontsize=7)
-        shown = "" if step == 1 else f", every {step}th condition"
-        ax.set_title(f"RDM {self.name} ({self.method}{shown})".replace("  ", " "))
+            names = self._names()
+            ax.set_xticks(range(self.n), [names[i] for i in idx], rotation=90, fontsize=7)
+            ax.set_yticks(range(self.n), [names[i] for i in idx], fontsize=7)
+        shown = "" if step == 1 else f"; 1 in {step} conditions"
+        ax.set_title(f"RDM {self.name}\n({self.method}{shown})".replace("  ", " "), fontsize=10)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="dissimilarity")
         fig.tight_layout()
         return fig
 
-    def plotly(self) -> Any:
+    def plotly(self, order: ArrayLike | None = None) -> Any:
         import plotly.graph_objects as go
 
-        step = -(-self.n // self.MAX_SHOWN)
-        idx = np.arange(0, self.n, step)
+        idx, _ = self._shown(order)
         names = [self._names()[i] for i in idx]
         fig = go.Figure(go.Heatmap(z=self.submatrix(idx).tolist(), x=names, y=names, colorscale="Viridis",
                                    colorbar={"title": "dissimilarity"}))
