@@ -43,7 +43,6 @@ from repscope.metrics._common import check_choice
 from repscope.metrics.rsa import (
     VECTOR_COMPARATORS,
     _comparator,
-    _tie_groups,
     compare_rdms,
     condensed_rdm,
     doubled_ranks,
@@ -236,13 +235,7 @@ class _SortedWeights:
     def __init__(self, v: np.ndarray) -> None:
         self.order = np.argsort(v, kind="stable")
         vs = v[self.order]
-        tie = np.flatnonzero(vs[1:] == vs[:-1])
-        self.gid = np.arange(v.size)
-        if tie.size:
-            first, last = _tie_groups(tie)
-            for a, b in zip(first.tolist(), last.tolist()):
-                self.gid[a : b + 1] = a
-        self.start = np.flatnonzero(np.r_[True, self.gid[1:] != self.gid[:-1]])
+        self.start = np.flatnonzero(np.r_[True, vs[1:] != vs[:-1]])  # first sorted position of each value
 
     def ranks(self, w: np.ndarray) -> np.ndarray:
         """Average rank of each entry when entry k is repeated w[k] times (entries with w = 0 get any
