@@ -175,6 +175,13 @@ def _tie_groups(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
+def _group_members(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted positions of every element of the runs first..last, their run lengths)."""
+    lens = last - first + 1
+    members = np.repeat(first - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
+    return members, lens
+
+
 def _argsort_ties(v: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """(order, tie positions) of v: ``v[order]`` ascending; tie positions p with v[order[p]] == v[order[p+1]].
 
@@ -222,8 +229,7 @@ def _argsort_ties(v: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     if not n_same:
         return order, np.empty(0, np.int64)
     first, last = _tie_groups(np.concatenate(same))
-    lens = last - first + 1
-    members = np.repeat(first - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
+    members, lens = _group_members(first, last)
     gid = np.repeat(np.arange(first.size), lens)
     idx = order[members]
     vals = v[idx]
@@ -251,8 +257,8 @@ def doubled_ranks(v: ArrayLike, *, chunk: int = 1 << 20) -> np.ndarray:
         np.put(out, order[s:e], np.arange(2 * s + 2, 2 * e + 2, 2, dtype=dtype))  # put: faster than out[idx] =
     if tie.size:
         first, last = _tie_groups(tie)
-        for a, b in zip(first.tolist(), last.tolist()):
-            out[order[a : b + 1]] = a + b + 2  # 2 × mean of ranks a+1 … b+1
+        members, lens = _group_members(first, last)
+        out[order[members]] = np.repeat(first + last + 2, lens)  # 2 × mean of ranks first+1 … last+1
     return out
 
 
