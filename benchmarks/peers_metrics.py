@@ -142,7 +142,8 @@ def section_large_n(n: int, rounds: int, platonic: Any, quick: bool) -> None:
     c2 = p2 / n2**2
     print(f"\nRSA at n = {n} used {c_rsa:.1f}·n² bytes, at n = {n2} ({t2:.1f} s) {p2 / 2**20:.0f} MiB = {c2:.1f}·n² "
           f"bytes (the 64 MiB row block matters less as n grows) → one Spearman RSA pair fits 4 GiB up to "
-          f"n ≈ {int(math.sqrt(4 * GiB / c2)):,} (plus the inputs, n·d·8 bytes each).")
+          f"n ≈ {int(math.sqrt(4 * GiB / c2)):,} (plus the inputs, n·d·8 bytes each)"
+          + (" — --quick: n is too small for the n² term to dominate; the full run gives the bound." if quick else "."))
     # mutual k-NN: O(n·k) tables + one 64 MiB block of similarities → n_max limited by the inputs only
     nk = 4 * n
     Xk = rng.standard_normal((nk, 64))
