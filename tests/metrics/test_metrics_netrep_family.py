@@ -146,14 +146,16 @@ def test_stochastic_metrics_with_permutation_group():
     assert gaussian_shape_distance(X, X @ Q, group="orth") == pytest.approx(0.0, abs=1e-6)
 
 
-def test_registered_stochastic_measures_are_scale_free():
+def test_registered_stochastic_measures_scale_with_the_data():
+    """gaussian_shape is in the data's units (degree 1), energy_shape in their square root (d_E² is a mean
+    of distances); both exact at extreme scales, and 2-D arrays are deterministic networks."""
     X, rng = _noisy(seed=9)
-    Y = X @ ortho_group.rvs(3, random_state=10) + 0.2 * rng.standard_normal(X.shape)
-    for name in ("gaussian_shape", "energy_shape"):
+    Y = X @ ortho_group.rvs(3, random_state=10) * 1.3 + 0.4 * rng.standard_normal(X.shape)
+    for name, degree in (("gaussian_shape", 1.0), ("energy_shape", 0.5)):
         unit = M.similarity(X, Y, name)
-        assert M.similarity(3.0 * X, 1e-200 * Y, name) == pytest.approx(unit, rel=1e-9)
-        assert M.similarity(X[:, 0], Y[:, 0], name) >= 0.0  # 2-D: deterministic networks
-    # unit RMS size: distances between normalised networks, e.g. α=2 → √2·Procrustes of the means
-    assert M.similarity(X, 5 * X, "gaussian_shape") == pytest.approx(0.0, abs=1e-7)
+        assert unit > 0.05
+        for c in (2.0**10, 2.0**-300, 2.0**500):
+            assert M.similarity(c * X, c * Y, name) == pytest.approx(unit * c**degree, rel=1e-9), (name, c)
+        assert M.similarity(X[:, 0], Y[:, 0], name) >= 0.0
     d = permutation_distance(X[:, 0], Y[:, 0], score_method="euclidean")
     assert permutation_distance(2.0**300 * X[:, 0], 2.0**300 * Y[:, 0], score_method="euclidean") == d * 2.0**300

@@ -37,9 +37,10 @@ def test_netrep_gaussian_and_energy_stochastic_metrics():
     assert gaussian_shape_distance(A, B, alpha=0.5) <= c["gaussian"]["0.5"] + 1e-9
     mA, cA = gaussian_moments(A)
     assert gaussian_shape_distance((mA, cA), B) == pytest.approx(c["gaussian"]["1.0"], abs=1e-7)
-    fit = stochastic_fit(A, B, metric="energy_shape")
+    fit = stochastic_fit(A, B, metric="energy_shape", tol=1e-6)  # netrep's absolute stopping rule
     assert np.allclose(fit.loss, c["energy_loss"], atol=1e-12)
-    assert energy_shape_distance(A, B) == pytest.approx(c["energy"], abs=1e-12)
+    assert energy_shape_distance(A, B, tol=1e-6) == pytest.approx(c["energy"], abs=1e-12)
+    assert energy_shape_distance(A, B) == pytest.approx(c["energy"], abs=1e-5)  # converged further
 
 
 def test_netrep_frechet_mean_full_batch():

@@ -17,8 +17,10 @@ from repscope.metrics import available, similarity
 MEASURES = sorted(available())
 #: measures on noisy responses (n_conditions, n_repeats, d) rather than (n, d)
 STOCHASTIC = {"gaussian_shape", "energy_shape"} & set(MEASURES)
-#: distances in the data's units: d(cX, cY) = c·d(X, Y); every other measure is scale-invariant
+#: distances in the data's units: d(cX, cY) = c^DEGREE·d(X, Y); every other measure is scale-invariant
 HOMOGENEOUS = {m for m in MEASURES if m.startswith("ph_")} | STOCHASTIC
+#: the energy distance is a square root of a mean of distances: d_E(cX, cY) = √c·d_E(X, Y)
+DEGREE = {m: (0.5 if m == "energy_shape" else 1.0) for m in HOMOGENEOUS}
 
 
 def _call(X, Y, m):
@@ -78,8 +80,8 @@ def test_any_shape_dtype_and_scale_gives_the_unit_scale_answer_or_a_clear_error(
         assert isinstance(got, Exception) and type(got) is type(ref), (metric, ref, got)
         return
     assert not isinstance(got, Exception), (metric, got)
-    want = float(np.ldexp(ref, kx)) if metric in HOMOGENEOUS else ref
-    tol = 1e-12 * (2.0**kx if metric in HOMOGENEOUS else 1.0)
+    want = float(ref * 2.0 ** (kx * DEGREE[metric])) if metric in HOMOGENEOUS else ref
+    tol = 1e-12 * (2.0 ** (kx * DEGREE[metric]) if metric in HOMOGENEOUS else 1.0)
     assert got == pytest.approx(want, rel=1e-9, abs=tol), (metric, kx, ky, got, want)
 
 
@@ -100,7 +102,7 @@ def test_decimal_extremes_match_unit_scale(metric, sx, sy):
         if sx != sy:
             return
         e = int(np.frexp(max(np.abs(X).max(), np.abs(Y).max()))[1])  # the unit scale is X·2⁻ᵉ
-        want = similarity(*_unit(X, Y), metric) * sx * 2.0**e
+        want = similarity(*_unit(X, Y), metric) * (sx * 2.0**e) ** DEGREE[metric]
     else:
         want = similarity(_unit(X)[0], _unit(Y)[0], metric)
     got = similarity(X * sx, Y * sy, metric)

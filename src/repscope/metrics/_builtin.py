@@ -178,17 +178,17 @@ register(
 )
 register(
     "gaussian_shape",
-    stochastic.gaussian_shape,
+    stochastic.gaussian_shape_distance,
     kind="distance",
     description="Gaussian stochastic shape distance (Duong et al. 2023): 2-Wasserstein distance between "
     "condition-wise Gaussians of noisy responses (n_conditions, n_repeats, d) after one shared rotation, "
-    "each network at unit RMS size (2-D input = deterministic).",
+    "in the data's units (2-D input = a deterministic network).",
 )
 register(
     "energy_shape",
-    stochastic.energy_shape,
+    stochastic.energy_shape_distance,
     kind="distance",
     description="Energy stochastic shape distance (Duong et al. 2023): distribution-free energy distance "
-    "between noisy responses (n_conditions, n_repeats, d) after one shared rotation, each network at unit "
-    "RMS size (2-D input = deterministic).",
+    "between noisy responses (n_conditions, n_repeats, d) after one shared rotation (scales as √ of the "
+    "data's units; 2-D input = a deterministic network).",
 )

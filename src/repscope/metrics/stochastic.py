@@ -42,15 +42,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.metrics._common import check_choice, homogeneous, scale_exponent
+from repscope.metrics._common import check_choice, homogeneous
 from repscope.metrics.permutation import GROUPS, align
 
 __all__ = [
     "gaussian_shape_distance",
     "energy_shape_distance",
     "gaussian_moments",
-    "gaussian_shape",
-    "energy_shape",
     "StochasticFit",
     "stochastic_fit",
 ]
@@ -249,7 +247,14 @@ def _energy_score(A: np.ndarray, B: np.ndarray) -> float:
     return float(np.sqrt(max(0.0, float(np.mean(dxy - 0.5 * (dxx + dyy))))))
 
 
-def _fit_energy(X: Any, Y: Any, group: str, max_iter: int, tol: float) -> StochasticFit:
+#: default stopping rule of the energy fit: loss decrease below this fraction of the loss (scale-free)
+ENERGY_RTOL = 1e-12
+
+
+def _fit_energy(X: Any, Y: Any, group: str, max_iter: int, tol: float | None) -> StochasticFit:
+    """IRLS fit; ``tol=None`` stops when the loss decreases by less than ENERGY_RTOL × loss (the same
+    iterations at any scale of the data), a float ``tol`` by less than ``tol`` in absolute terms (netrep's
+    rule, default 1e-6 there)."""
     check_choice(group, "group", GROUPS)
     A, B = _pair_responses(X, Y)
     D = _cross_dists(A, B)
@@ -267,7 +272,7 @@ def _fit_energy(X: Any, Y: Any, group: str, max_iter: int, tol: float) -> Stocha
         D = _cross_dists(A, B @ Q)
         loss.append(float(D.mean()))
         W = 1.0 / np.maximum(np.sqrt(D), 1e-6) ** 2
-        if loss[-2] - loss[-1] < tol:
+        if loss[-2] - loss[-1] < (ENERGY_RTOL * loss[-1] if tol is None else tol):
             converged = True
             break
     return StochasticFit(
@@ -296,12 +301,12 @@ def stochastic_fit(
     tol: float | None = None,
 ) -> StochasticFit:
     """Fit a stochastic shape distance and return it with its alignment and loss history
-    (:class:`StochasticFit`). ``max_iter``/``tol`` default to netrep's (1000/1e-8 Gaussian,
-    100/1e-6 energy)."""
+    (:class:`StochasticFit`). ``max_iter``/``tol`` default to netrep's for the Gaussian fit (1000/1e-8);
+    the energy fit stops on a relative loss change of 1e-12 unless ``tol`` (netrep: 1e-6) is given."""
     check_choice(metric, "metric", ("gaussian_shape", "energy_shape"))
     if metric == "gaussian_shape":
         return _fit_gaussian(X, Y, alpha, group, max_iter or 1000, 1e-8 if tol is None else tol)
-    return _fit_energy(X, Y, group, max_iter or 100, 1e-6 if tol is None else tol)
+    return _fit_energy(X, Y, group, max_iter or 100, tol)
 
 
 @homogeneous  # exact power-of-two rescaling at extreme scales (1e-150, 1e300)
@@ -316,62 +321,19 @@ def gaussian_shape_distance(
     return _fit_gaussian(X, Y, alpha, group, max_iter, tol).distance
 
 
-@homogeneous
+@homogeneous  # d_E² is a mean of distances: degree 1, so the common power-of-two rescaling applies to it
+def _energy_sq(X: Any, Y: Any, *, group: str, max_iter: int, tol: float | None) -> float:
+    return _fit_energy(X, Y, group, max_iter, tol).distance ** 2
+
+
 def energy_shape_distance(
     X: Any, Y: Any, *, group: Literal["orth", "perm", "identity"] = "orth", max_iter: int = 100,
-    tol: float = 1e-6,
+    tol: float | None = None,
 ) -> float:
     """Energy shape distance between noisy networks X, Y shaped (n_conditions, n_repeats, d) — module
     docstring (Duong et al. 2023; netrep ``EnergyStochasticMetric``). Distribution-free; ≈ 0 when the
-    repeat distributions coincide after one shared alignment."""
-    return _fit_energy(X, Y, group, max_iter, tol).distance
+    repeat distributions coincide after one shared alignment. In the data's units to the power ½:
+    d_E(cX, cY) = √c·d_E(X, Y) (d_E² is a mean of distances). ``tol=None`` stops the alignment fit on a
+    relative loss change of 1e-12 (scale-free); ``tol=1e-6`` reproduces netrep's absolute rule."""
+    return float(np.sqrt(_energy_sq(X, Y, group=group, max_iter=max_iter, tol=tol)))
 
-
-def _unit_size_moments(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Moments of X rescaled to unit RMS size, mean over conditions of ‖μᵢ‖² + tr Σᵢ = 1 (an exact
-    power-of-two rescaling first, so inputs at 1e-150 or 1e300 give the unit-scale answer)."""
-    if isinstance(X, tuple):
-        mu, cov = _moments_input(X, name)
-        e = scale_exponent(mu, np.sqrt(np.abs(cov)))
-        mu, cov = np.ldexp(mu, -e), np.ldexp(cov, -2 * e)
-    else:  # rescale the responses before forming second moments (no overflow at 1e300)
-        A = _responses(X, name, allow_2d=True)
-        mu, cov = gaussian_moments(np.ldexp(A, -scale_exponent(A)))
-    size2 = float(np.mean(np.sum(mu**2, axis=1) + np.trace(cov, axis1=1, axis2=2)))
-    if not size2 > 0:
-        raise InputError(f"{name} is all zeros; a shape distance needs a non-zero network")
-    return mu / np.sqrt(size2), cov / size2
-
-
-def gaussian_shape(
-    X: Any, Y: Any, *, alpha: float = 1.0, group: Literal["orth", "perm", "identity"] = "orth",
-    max_iter: int = 1000, tol: float = 1e-8,
-) -> float:
-    """The registered ``gaussian_shape`` measure: :func:`gaussian_shape_distance` after scaling each
-    network to unit RMS size (mean over conditions of ‖μᵢ‖² + tr Σᵢ = 1), so it is invariant to an
-    isotropic rescaling of either network like the other registered measures (values in [0, 2]).
-    Accepts (n_conditions, n_repeats, d) responses, (means, covariances), or a 2-D (n, d) array = a
-    deterministic network (zero covariance; then α = 1 gives the RMS Procrustes-type distance of the
-    responses)."""
-    return _fit_gaussian(_unit_size_moments(X, "X"), _unit_size_moments(Y, "Y"), alpha, group, max_iter,
-                         tol).distance
-
-
-def _unit_size_responses(X: Any, name: str) -> np.ndarray:
-    A = _responses(X, name, allow_2d=True)
-    A = np.ldexp(A, -scale_exponent(A))
-    size2 = float(np.mean(np.sum(A**2, axis=2)))
-    if not size2 > 0:
-        raise InputError(f"{name} is all zeros; a shape distance needs a non-zero network")
-    return A / np.sqrt(size2)
-
-
-def energy_shape(
-    X: Any, Y: Any, *, group: Literal["orth", "perm", "identity"] = "orth", max_iter: int = 100,
-    tol: float = 1e-6,
-) -> float:
-    """The registered ``energy_shape`` measure: :func:`energy_shape_distance` after scaling each
-    network's responses to unit RMS norm (mean over conditions and repeats of ‖x‖² = 1), so it is
-    invariant to an isotropic rescaling of either network. A 2-D (n, d) array is a deterministic
-    network (one repeat)."""
-    return _fit_energy(_unit_size_responses(X, "X"), _unit_size_responses(Y, "Y"), group, max_iter, tol).distance
