@@ -178,7 +178,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--rdm", help="correlation | cosine | euclidean | sqeuclidean")
         ] = "correlation",
         compare: Annotated[str, typer.Option("--compare", help="spearman | rho_a | pearson | cosine | …")] = "spearman",
-        seed: Annotated[int, typer.Option("--seed", help="Accepted for uniformity (deterministic).")] = 0,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Accepted for uniformity (deterministic).")] = 0,
         out: Annotated[pathlib.Path | None, typer.Option("--out", "-o", help="Write JSON + PNG here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
