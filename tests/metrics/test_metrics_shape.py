@@ -164,3 +164,15 @@ def test_linear_regression_matches_sklearn():
     )
     with pytest.raises(InputError, match="direction"):
         linear_regression(X, Y, direction="sideways")
+
+
+def test_euclidean_shape_distance_scales_with_the_data_over_the_whole_float_range():
+    """d(cX, cY) = c·d(X, Y) for the Euclidean form (a distance in data units), also where the inputs must be
+    rescaled to avoid overflow/underflow: one common power of two, never one per input."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 6))
+    Y = X @ rng.standard_normal((6, 5)) + 0.5 * rng.standard_normal((40, 5))
+    d = shape_distance(X, Y, score_method="euclidean")
+    assert d > 1.0
+    for c in (2.0**60, 2.0**-60, 1e300 / 8, 1e-150):
+        assert shape_distance(X * c, Y * c, score_method="euclidean") == pytest.approx(c * d, rel=1e-9)

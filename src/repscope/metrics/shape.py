@@ -26,7 +26,17 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError
-from repscope.metrics._common import centre, check_choice, clip_unit, nuclear_norm, pair, single, sym_eigh
+from repscope.metrics._common import (
+    centre,
+    check_choice,
+    clip_unit,
+    nuclear_norm,
+    pair,
+    scale_exponent,
+    single,
+    sym_eigh,
+)
+from repscope.validation import as_2d, check_paired
 
 __all__ = [
     "procrustes",
@@ -183,6 +193,17 @@ def shape_distance(
     Note (inherited from netrep): for 0 < α < 1 the whitening mixes the scale of XᵀX with 1, so the
     value depends on the overall scale of the data.
     """
+    if score_method == "euclidean":
+        # A distance in the data's units: bring both inputs into range by ONE common power of two (exact) and
+        # scale the result back; rescaling each separately (as the scale-free angular form may) would change it.
+        A = as_2d(X, "X", allow_constant=False)
+        B = as_2d(Y, "Y", allow_constant=False)
+        check_paired(A, B)
+        e = scale_exponent(A, B)
+        Xc, Yc = centre(np.ldexp(A, -e)), centre(np.ldexp(B, -e))
+        d = shape_distance_from_cov(Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc, alpha=alpha, score_method=score_method,
+                                    eigval_tol=eigval_tol)
+        return float(np.ldexp(d, e))
     Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
     return shape_distance_from_cov(
         Sxx, Syy, Sxy, alpha=alpha, score_method=score_method, eigval_tol=eigval_tol
