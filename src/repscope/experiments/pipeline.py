@@ -11,6 +11,7 @@ from typing import Any
 
 from repscope.errors import InputError
 
+BUILT_IN = "built-in data and models, not the store"
 DEMO_LAYERS = ["conv1", "conv2", "conv3", "fc1", "relu4", "fc2"]
 
 #: (section key, title, what it shows) of the built-in experiments, in report order.
@@ -51,16 +52,18 @@ def experiment_sections(
         if key == "topology-reproduction" and quick:
             why = "not run with --quick (≈ 20 s more on 2 CPUs)"
             out.append(LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped",
-                                   reason=why))
+                                   reason=why, data=BUILT_IN))
             continue
         try:
             res = _experiment(key, Path(out_dir), seed=seed, quick=quick, progress=progress)
-            out.append(LensSection(title, res, intro=intro, key=key, seconds=time.perf_counter() - t0))
+            out.append(LensSection(title, res, intro=intro, key=key, data=BUILT_IN,
+                                   seconds=time.perf_counter() - t0))
         except Exception as exc:  # shown as failed; the report is still written
             from repscope.report.job import _one_line
 
             out.append(LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key,
-                                   status="failed", reason=_one_line(exc), seconds=time.perf_counter() - t0))
+                                   status="failed", reason=_one_line(exc), data=BUILT_IN,
+                                   seconds=time.perf_counter() - t0))
     return out
 
 

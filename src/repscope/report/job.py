@@ -41,12 +41,16 @@ SECTION_KEYS = ["capture"] + [k for k, *_ in LENSES]
 
 @dataclass
 class LensSection(Section):
-    """A report section with its outcome: ``status`` is ``"ok"``, ``"skipped"`` (lens does not apply) or
-    ``"failed"`` (the lens raised); ``reason`` says why in one line; ``seconds`` the time it took."""
+    """A :class:`Section` (``status`` ``"ok"``/``"skipped"``/``"failed"``, ``reason`` in one line, ``data`` =
+    what it analyses) that also records the seconds it took. Until the template renders ``reason``, the
+    reason is also appended to ``intro``."""
 
-    status: str = "ok"
-    reason: str = ""
     seconds: float = 0.0
+
+
+def _data_of(store: Any) -> str:
+    name = Path(str(getattr(store, "path", "store"))).name
+    return f"the store {name}: {store.n_samples} samples, {len(list(store.layers))} layers"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -84,20 +88,19 @@ def run_lens(
     try:
         why = mod.applies(store)
     except Exception as exc:  # a lens that cannot even inspect the store
-        why = None
         return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
-                           reason=_one_line(exc), seconds=time.perf_counter() - t0)
+                           reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
     if why:
         return LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped", reason=why,
-                           seconds=time.perf_counter() - t0)
+                           data=_data_of(store), seconds=time.perf_counter() - t0)
     try:
         analysis = mod.analyse(store, seed=seed, progress=progress, n_workers=n_workers, scheduler=scheduler,
                                device=device, **dict(options or {}))
     except Exception as exc:  # the report is still written; the section says what went wrong
         return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
-                           reason=_one_line(exc), seconds=time.perf_counter() - t0)
+                           reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
     return LensSection(title, [analysis.reading_card(), *analysis.results], intro=intro, key=key,
-                       seconds=time.perf_counter() - t0)
+                       data=_data_of(store), seconds=time.perf_counter() - t0)
 
 
 def analyse_store(
@@ -131,7 +134,8 @@ def analyse_store(
     timings: dict[str, float] = {}
     if "capture" in chosen:
         out.append(LensSection("Capture", [CaptureSummary.from_store(store, **(capture_extra or {}))],
-                               intro="What was recorded, from which model, and how.", key="capture"))
+                               intro="What was recorded, from which model, and how.", key="capture",
+                               data=_data_of(store)))
     for key, *_ in LENSES:
         if key not in chosen:
             continue
