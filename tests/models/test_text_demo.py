@@ -49,7 +49,8 @@ def test_minilm_demo_every_lens(tmp_path):
     rsa = next(r for r in sec["similarity"] if "rho" in r)
     assert rsa["n_classes"] == 6 and max(rsa["rho"]) > 0.3  # topic structure is visible in the geometry
     assert "Label structure" in sec["similarity"][0]["reading"]
-    assert "mid band" in sec["ranges"][0]["reading"]
+    reading = sec["ranges"][0]["reading"]
+    assert "mid band" in reading and "top band (5) holds topic weather" in reading
     assert sec["topology"][0]["layers"] == lay["vectors"] and "Mapper node purity" in sec["topology"][0]["reading"]
     dsa = sec["dynamics"][1]
     assert dsa["rows"] == lay["sequences"] and np.allclose(np.diag(dsa["values"]), 0)

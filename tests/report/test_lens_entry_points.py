@@ -83,6 +83,7 @@ def test_ranges_defaults_on_a_classifier(zoo_stores):
     assert second.bands.unit.startswith("act2: mean(")  # the layer before the output layer
     assert sum(first.bands.counts().values()) == zoo_stores["mlp"].n_samples
     assert "mid band" in a.reading and not a.notes
+    assert "holds blob " in a.reading  # the text attribute naming the labels one to one
 
 
 def test_ranges_untrained_model_falls_back_to_percentiles(zoo_stores):

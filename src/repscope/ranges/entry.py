@@ -197,9 +197,21 @@ def _composition(mask: np.ndarray, v: np.ndarray, k: int = 3) -> str:
     return ", ".join(f"{vals[i]} {100 * counts[i] / tot:.0f}%" for i in order)
 
 
+def _named_labels(attrs: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+    """The labels, or a text attribute naming them one to one (e.g. ``topic`` beside topic ids)."""
+    if "label" not in attrs:
+        key = next(iter(attrs))
+        return key, attrs[key]
+    y = attrs["label"]
+    for k, v in attrs.items():
+        if k != "label" and v.dtype.kind in "USOT" and len(set(zip(y.tolist(), v.tolist()))) == np.unique(y).size \
+                == np.unique(v).size:
+            return k, v
+    return "label", y
+
+
 def _reading(analyses: list[RangeAnalysis], attrs: dict[str, np.ndarray]) -> str:
-    key = "label" if "label" in attrs else next(iter(attrs))
-    v = attrs[key]
+    key, v = _named_labels(attrs)
     parts = []
     for a in analyses:
         b = a.bands
