@@ -160,7 +160,7 @@ def analyse(
     if not na:
         raise InputError("no sequence layer has enough steps for the delay embedding; " + "; ".join(notes))
     results: list[Any] = []
-    dsa_kw = dict(n_delays=int(n_delays), rank=r, score="angular", seed=seed, device=device or "cpu",
+    dsa_kw = dict(n_delays=int(n_delays), rank=r, metric="angular", seed=seed, device=device or "cpu",
                   n_workers=int(n_workers or 1), scheduler=scheduler, progress=progress)
     pairs: list[tuple[list[str], list, list, list[str], list, list]] = []
     if not stores:

@@ -174,21 +174,19 @@ def analyse(
     n = int(store.n_samples)
     rng = np.random.default_rng(seed)
     sub = None if n <= max_quadratic_samples else np.sort(rng.choice(n, max_quadratic_samples, replace=False))
-    if scheduler is None and n_workers and n_workers > 1:
-        scheduler = "processes"
     linear = [m for m in names if m not in _QUADRATIC]
     quad = [m for m in names if m in _QUADRATIC]
     source: Any = store if not seqs else _arrays_for(store, chosen, None)
     results: list[Any] = []
     if linear:
-        results += layer_matrices(source, metrics=linear, layers=chosen, scheduler=scheduler, device=device,
-                                  progress=progress)
+        results += layer_matrices(source, metrics=linear, layers=chosen, scheduler=scheduler, n_workers=n_workers,
+                                  device=device, progress=progress)
     if quad:
         qsrc = source if sub is None else _arrays_for(store, chosen, sub)
         if sub is not None:
             notes.append(f"{', '.join(quad)} on a seeded subsample of {sub.size} of {n} samples")
-        results += layer_matrices(qsrc, metrics=quad, layers=chosen, scheduler=scheduler, device=device,
-                                  progress=progress)
+        results += layer_matrices(qsrc, metrics=quad, layers=chosen, scheduler=scheduler, n_workers=n_workers,
+                                  device=device, progress=progress)
     order = {m: i for i, m in enumerate(names)}
     results.sort(key=lambda r: order[r.metric])
     for r in results:

@@ -11,8 +11,9 @@ What a stored layer is follows from its per-sample shape and the module that pro
 - ``"vector"`` — one vector per sample, shape ``(D,)``;
 - ``"map"`` — channels first, ``(C, *positions)``: convolution, pooling and normalisation outputs;
 - ``"sequence"`` — ``(T, D)`` with a time/token axis first and features last (recurrent and transformer
-  layers, ``nn.Linear`` applied to a sequence). A ``layout`` of ``"tokens"``/``"channels"`` in the layer's
-  metadata decides when present; otherwise a 2-D shape from a module that is not channel-first is a sequence.
+  layers, ``nn.Linear`` applied to a sequence). The axes capture records (``layer_info(layer)["axes"]``,
+  e.g. ``"tokens, features"``) decide; without them (older stores, ambiguous layers) a 2-D shape from a
+  module that is not channel-first is a sequence.
   When the store has a per-sample attribute ``n_tokens`` (or ``length``), only the first ``n_tokens`` steps
   of each sample are real; the rest is padding.
 
@@ -72,12 +73,12 @@ def layer_kind(store: Any, layer: str) -> str:
     if len(shape) <= 1:
         return "vector"
     info = _info(store, layer)
-    layout = info.get("layout")  # written by capture when it knows the module's axes
-    if layout in ("tokens", "channels") and len(shape) == 2:
-        return "sequence" if layout == "tokens" else "map"
-    axes = info.get("axes")
-    if isinstance(axes, list | tuple) and axes and str(axes[0]) in ("time", "tokens", "token", "step"):
-        return "sequence"
+    axes = str(info.get("axes") or "")  # capture records e.g. "tokens, features" or "channels, length"
+    if "ambiguous" not in axes:
+        if axes.startswith("tokens"):
+            return "sequence"
+        if axes.startswith("channels"):
+            return "map"
     module = str(info.get("module", ""))
     if len(shape) == 2 and not module.startswith(_CHANNEL_FIRST):
         return "sequence"
