@@ -20,6 +20,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     assert "(1797, 128)" in out and "(32, 8, 8)" in out and "report.html" in out
     assert "\n1.0\n" in out  # CKA invariance
     assert "False" not in out  # every printed check in the README holds
+    # the "your own model" walk-through: a file-defined model through capture, lenses and the report
+    assert "['fc1', 'act1', 'fc2'] (32,)" in out and "no layer has a time axis" in out
+    assert "['fc1', 'fc2']" in out and (tmp_path / "mynet-report" / "report.html").exists()
 
 
 def test_readme_quickstart_is_two_commands():

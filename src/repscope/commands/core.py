@@ -120,23 +120,45 @@ def register(app: typer.Typer) -> None:
     def report_cmd(
         store_path: Path = typer.Argument(..., metavar="STORE", help="Activation store directory."),
         out: Path = typer.Option(Path("repscope-report"), "--out"),
-        sections: list[str] = typer.Option(None, "--sections", help="Subset of sections (comma list)."),
+        sections: list[str] = typer.Option(
+            None, "--sections",
+            help="Subset of sections (comma list): capture, similarity, ranges, topology, dynamics, descrambling."),
         seed: int = typer.Option(0, "--seed", min=0),
-        quick: bool = typer.Option(False, "--quick"),
+        quick: bool = typer.Option(False, "--quick", help="Smaller settings (fewer permutations and points)."),
+        weights: Path = typer.Option(None, "--weights",
+                                     help="state_dict file for descrambling (keys '<layer>.weight')."),
+        weight_name: str = typer.Option(None, "--weight-name", help="Key of the weight in --weights (one layer)."),
+        layers: list[str] = typer.Option(None, "--layers", help="Layers every lens reads (comma list)."),
+        workers: int = typer.Option(None, "--workers", min=1, help="Worker processes for the parallel parts."),
+        experiments: bool = typer.Option(False, "--experiments",
+                                         help="Append the built-in experiments (papers' controlled cases)."),
         as_json: bool = typer.Option(False, "--json"),
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
-        """Run the analyses on an existing store and write the HTML report."""
+        """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
         from repscope import open_store
-        from repscope.experiments.pipeline import analyse_store
-        from repscope.report import write_report
+        from repscope.report.job import build_report
 
         store = open_store(store_path)
         log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
-        secs, timings = analyse_store(store, out, sections=_split(sections), seed=seed, quick=quick,
-                                      progress=not quiet, log=log)
-        path = write_report(secs, out, title=f"repscope report — {store.path.name}",
-                            meta={"store": str(store.path), "seed": seed, **timings})
+        options: dict[str, dict[str, Any]] = {}
+        if quick:
+            options = {"ranges": {"n_permutations": 199}, "topology": {"n_samples": 300}}
+        if weights is not None or weight_name is not None:
+            if weights is None:
+                raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
+            options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
+        lay = _split(layers)
+        if lay:
+            for key in ("similarity", "ranges", "topology", "dynamics", "descrambling"):
+                options.setdefault(key, {})["layers"] = lay
+        extra = []
+        if experiments:
+            from repscope.experiments.pipeline import experiment_sections
+
+            extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
+        path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
+                            options=options, log=log, extra_sections=extra)
         if as_json:
             typer.echo((path.parent / "results.json").read_text())
         elif not quiet:

@@ -21,6 +21,7 @@ from repscope.descramble.core import (
     second_moment,
     second_moment_from_store,
 )
+from repscope.descramble.entry import DescrambleAnalysis, analyse, applies, load_weights, preactivation_layers
 from repscope.descramble.operators import (
     OPERATORS,
     SmoothnessOperator,
@@ -46,6 +47,11 @@ from repscope.descramble.solvers import (
 )
 
 __all__ = [
+    "analyse",
+    "applies",
+    "DescrambleAnalysis",
+    "load_weights",
+    "preactivation_layers",
     "OPERATORS",
     "DescrambleResult",
     "DescrambleWarning",

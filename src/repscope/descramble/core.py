@@ -289,7 +289,7 @@ class Descrambler:
         op = self.operator_
         T = op.modes
         # energy of the preactivations per mode: raw order tᵀ A t; descrambled order: λ↓ (= tᵀ P A Pᵀ t)
-        spec_raw_S = np.einsum("ik,ij,jk->k", T, self.moment_, T)
+        spec_raw_S = np.sum(T * (self.moment_ @ T), axis=0)  # diag(Tᵀ A T) in one BLAS product
         spec_des_S = self.pc_variances_.copy()
         W = Wd = None
         spec_raw_W = spec_des_W = None

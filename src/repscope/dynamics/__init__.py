@@ -15,6 +15,7 @@ input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_
 from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
 from repscope.dynamics.dsa import dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
+from repscope.dynamics.entry import DynamicsAnalysis, analyse, applies, sequence_layers
 from repscope.dynamics.inputdsa import (
     DMDcResult,
     InputDSAMatrix,
@@ -34,6 +35,10 @@ from repscope.dynamics.simdist import (
 from repscope.dynamics.sweep import DMDSweepResult, sweep_dmd
 
 __all__ = [
+    "analyse",
+    "applies",
+    "DynamicsAnalysis",
+    "sequence_layers",
     "DMDResult",
     "DMDSweepResult",
     "DMDcResult",

@@ -1,91 +1,101 @@
-"""End-to-end jobs shared by the CLI and the Python API: the demo and the report of a store.
-
-model → capture → store → lens analyses (each lens's ``demo_results``) → result objects → report.
+"""The ``repscope demo`` jobs: model → capture → store → the library's report (every lens that applies,
+:mod:`repscope.report.job`) → plus the built-in experiments (papers' controlled cases and reproductions),
+which appear only here or with ``repscope report --experiments``.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import time
 from pathlib import Path
 from typing import Any
 
 from repscope.errors import InputError
 
-# (section key, title, module providing demo_results, one-line explanation)
-LENSES: list[tuple[str, str, str, str]] = [
-    ("similarity", "Representational similarity", "repscope.experiments.similarity.demo",
-     "How alike are the layers' representations? One layer×layer matrix per measure."),
-    ("ranges", "Activation ranges", "repscope.experiments.ranges.demo",
-     "Beyond maximal activations: what the mid-range of a unit's activations is associated with."),
-    ("topology", "Topology", "repscope.experiments.topology.demo",
-     "Layers as point clouds: persistent-homology distances beside CKA, and mapper graphs per layer."),
-    ("dynamics", "Dynamics", "repscope.experiments.dynamics.demo",
-     "Dynamical Similarity Analysis of trajectories next to Procrustes and CKA."),
-    ("descrambling", "Descrambling", "repscope.experiments.descramble.demo",
-     "Principal components of preactivations as optimal descramblers of a layer's weights."),
-]
-
+BUILT_IN = "built-in data and models, not the store"
 DEMO_LAYERS = ["conv1", "conv2", "conv3", "fc1", "relu4", "fc2"]
 
+#: (section key, title, what it shows) of the built-in experiments, in report order.
+EXPERIMENTS: list[tuple[str, str, str]] = [
+    ("spurious-digits", "Experiment — a confounder hidden in the mid band (spurious digits)",
+     "O'Mahony et al. (2024)'s controlled case on built-in data, not on your store: a marker correlated "
+     "(ρ = 0.95) with the class shows in the mid band of the class logit; mitigation by mid-range retraining."),
+    ("attractors", "Experiment — DSA vs geometry on attractors",
+     "Built-in dynamical systems, not your store: ring, line and point attractors and limit cycles."),
+    ("descrambling-reproductions", "Experiment — descrambling reproductions (Sule et al. 2023)",
+     "Closed-form cases on generated data: isotropic inputs, a two-layer linear network, a circulant toy."),
+    ("topology-reproduction", "Experiment — deeper CNN on dSprites-lite (Purvine et al. 2022)",
+     "A 5-conv network trained on built-in dSprites-lite: PH distances vs CKA and mapper purity by depth."),
+]
 
-def available_sections() -> list[str]:
-    return ["capture"] + [k for k, *_ in LENSES if _lens_module(k) is not None]
+
+def available_sections(experiments: bool = True) -> list[str]:
+    """Section keys of the demo report: the library's sections, then the experiments."""
+    from repscope.report.job import SECTION_KEYS
+
+    return list(SECTION_KEYS) + ([k for k, *_ in EXPERIMENTS] if experiments else [])
 
 
-def _lens_module(key: str):
-    for k, _, mod, _ in LENSES:
-        if k == key:
-            if importlib.util.find_spec(mod) is None:
-                return None
-            return importlib.import_module(mod)
-    raise InputError(f"unknown report section {key!r}; choose from capture, {', '.join(k for k, *_ in LENSES)}")
+def experiment_sections(
+    out_dir: str | Path, *, seed: int = 0, quick: bool = False, progress: bool = False, log: Any = None,
+    only: list[str] | None = None,
+) -> list[Any]:
+    """The built-in experiments as report sections (a failing one is shown as failed, the rest still run)."""
+    from repscope.report.job import LensSection
 
-
-def analyse_store(
-    store: Any,
-    out_dir: str | Path,
-    *,
-    sections: list[str] | None = None,
-    seed: int = 0,
-    quick: bool = False,
-    progress: bool = False,
-    capture_extra: dict[str, Any] | None = None,
-    log: Any = None,
-) -> tuple[list[Any], dict[str, float]]:
-    """Run every requested lens on ``store``; return report sections and wall time per section."""
-    from repscope.report import Section
-    from repscope.store.summary import CaptureSummary
-
-    out = Path(out_dir)
-    chosen = sections or available_sections()
-    unknown = [s for s in chosen if s != "capture" and s not in {k for k, *_ in LENSES}]
-    if unknown:
-        raise InputError(
-            f"unknown report section(s) {unknown}; choose from capture, {', '.join(k for k, *_ in LENSES)}"
-        )
-    result: list[Any] = []
-    timings: dict[str, float] = {}
-    if "capture" in chosen:
-        result.append(Section("Capture", [CaptureSummary.from_store(store, **(capture_extra or {}))],
-                              intro="What was recorded, from which model, and how.", key="capture"))
-    for key, title, _mod, intro in LENSES:
-        if key not in chosen:
+    out: list[Any] = []
+    for key, title, intro in EXPERIMENTS:
+        if only is not None and key not in only:
             continue
-        mod = _lens_module(key)
-        if mod is None:
-            continue
-        t0 = time.perf_counter()
         if log:
-            log(f"running {key} …")
-        kwargs: dict[str, Any] = {"out_dir": out, "seed": seed, "progress": progress}
-        if "quick" in inspect.signature(mod.demo_results).parameters:
-            kwargs["quick"] = quick
-        res = mod.demo_results(store, **kwargs)
-        timings[key] = time.perf_counter() - t0
-        result.append(Section(title, list(res), intro=intro, key=key))
-    return result, timings
+            log(f"running experiment {key} …")
+        t0 = time.perf_counter()
+        if key == "topology-reproduction" and quick:
+            why = "not run with --quick (≈ 20 s more on 2 CPUs)"
+            out.append(LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped",
+                                   reason=why, data=BUILT_IN))
+            continue
+        try:
+            res = _experiment(key, Path(out_dir), seed=seed, quick=quick, progress=progress)
+            out.append(LensSection(title, res, intro=intro, key=key, data=BUILT_IN,
+                                   seconds=time.perf_counter() - t0))
+        except Exception as exc:  # shown as failed; the report is still written
+            from repscope.report.job import _one_line
+
+            out.append(LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key,
+                                   status="failed", reason=_one_line(exc), data=BUILT_IN,
+                                   seconds=time.perf_counter() - t0))
+    return out
+
+
+def _experiment(key: str, out_dir: Path, *, seed: int, quick: bool, progress: bool) -> list[Any]:
+    if key == "spurious-digits":
+        from repscope.experiments.ranges.demo import spurious_results
+
+        return spurious_results(seed=seed, quick=quick, progress=progress)
+    if key == "attractors":
+        from repscope.experiments.dynamics.demo import demo_results
+
+        return demo_results(None, out_dir=out_dir, seed=seed, progress=progress)
+    if key == "descrambling-reproductions":
+        from repscope.experiments.descramble.demo import reproduction_results
+
+        return reproduction_results(seed=seed)
+    if key == "topology-reproduction":
+        from repscope.experiments.topology.reproduce import deeper_cnn_reproduction
+
+        return deeper_cnn_reproduction(seed=seed, n_samples=1000, progress=progress, resamples=3)
+    raise InputError(f"unknown experiment {key!r}; choose from {', '.join(k for k, *_ in EXPERIMENTS)}")
+
+
+def _split_sections(sections: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    if sections is None:
+        return None, None
+    allowed = available_sections()
+    unknown = [s for s in sections if s not in allowed]
+    if unknown:
+        raise InputError(f"unknown report section(s) {unknown}; choose from {', '.join(allowed)}")
+    exp = {k for k, *_ in EXPERIMENTS}
+    return [s for s in sections if s not in exp], [s for s in sections if s in exp]
 
 
 def run_demo(
@@ -102,10 +112,11 @@ def run_demo(
     from repscope import capture
     from repscope.experiments.datasets.digits import digits_attributes
     from repscope.experiments.models.digits import accuracy, load_model
-    from repscope.report import write_report
+    from repscope.report.job import build_report
 
     if model == "minilm":
-        return run_minilm_demo(out_dir, seed=seed, progress=progress)
+        return run_minilm_demo(out_dir, seed=seed, progress=progress, sections=sections, log=log)
+    lib_secs, exp_secs = _split_sections(sections)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -120,29 +131,55 @@ def run_demo(
     t_capture = time.perf_counter() - t1
     extra = {"training accuracy": f"{accuracy(net, X, y):.3f}", "model (load/train) s": round(t_model, 2),
              "capture s": round(t_capture, 2)}
-    secs, timings = analyse_store(store, out, sections=sections, seed=seed, quick=quick, progress=progress,
-                                  capture_extra=extra, log=log)
-    meta = {"job": "repscope demo", "model": f"digits {model}", "seed": seed, "samples": n,
-            **{f"time {k} (s)": round(v, 2) for k, v in timings.items()},
-            "total time (s)": round(time.perf_counter() - t0, 2)}
-    path = write_report(secs, out, title=f"repscope demo — digits {model}", meta=meta)
-    return path
+    options: dict[str, dict[str, Any]] = {
+        "ranges": {"n_permutations": 199 if quick else 999},
+        "topology": {"n_samples": 300 if quick else 1000},
+        # the store holds activations only; the demo has the model, so fc1's weights join its descrambling
+        "descrambling": {"weights": {"fc1": net.fc1.weight.detach().cpu().numpy()}},
+    }
+    extra_secs = [] if exp_secs == [] else experiment_sections(out, seed=seed, quick=quick, progress=progress,
+                                                                log=log, only=exp_secs)
+    return build_report(store, out, lib_secs, title=f"repscope demo — digits {model}", seed=seed,
+                        progress=progress, options=options, capture_extra=extra, log=log,
+                        extra_sections=extra_secs,
+                        meta={"job": "repscope demo", "model": f"digits {model}", "samples": n})
 
 
-def run_minilm_demo(out_dir: str | Path, *, seed: int = 0, progress: bool = True) -> Path:
-    """The demo on a real pretrained model (all-MiniLM-L6-v2, offline): capture summary + layer×layer CKA."""
+def minilm_layers(n_layers: int = 6) -> dict[str, list[str]]:
+    """MiniLM's captured layers by use: sentence vectors (masked token mean), token sequences, and the
+    feed-forward intermediate preactivations (per token)."""
+    enc = [f"encoder.layer.{i}" for i in range(n_layers)]
+    return {
+        "vectors": ["embeddings", *enc],
+        "sequences": ["embeddings.LayerNorm", *[f"{e}.output" for e in enc]],
+        "preactivations": [f"{e}.intermediate.dense" for e in enc],
+    }
+
+
+def run_minilm_demo(
+    out_dir: str | Path, *, seed: int = 0, progress: bool = True, sections: list[str] | None = None,
+    log: Any = None,
+) -> Path:
+    """The demo on a real pretrained model (all-MiniLM-L6-v2, offline): every lens through the library's
+    report, each on the layers it reads (sentence vectors, token sequences, intermediate preactivations)."""
     from repscope.experiments.models.text import SENTENCES, capture_minilm
-    from repscope.metrics import layer_matrix
-    from repscope.report import Section, write_report
-    from repscope.store.summary import CaptureSummary
+    from repscope.report.job import build_report
 
+    lib_secs, _ = _split_sections(sections)
     t0 = time.perf_counter()
     store = capture_minilm(out_dir, seed=seed, progress=progress)
-    summary = CaptureSummary.from_store(store, topics=", ".join(SENTENCES))
-    cka = layer_matrix(store, metric="linear_cka")
-    secs = [Section("Capture", [summary], key="capture"),
-            Section("Representational similarity", [cka], key="similarity",
-                    intro="Linear CKA between MiniLM's layers on the built-in sentences (masked token mean).")]
-    return write_report(secs, out_dir, title="repscope demo — all-MiniLM-L6-v2",
-                        meta={"job": "repscope demo --model minilm", "seed": seed,
-                              "total time (s)": round(time.perf_counter() - t0, 2)})
+    lay = minilm_layers()
+    options = {
+        "similarity": {"layers": lay["vectors"]},
+        "ranges": {"layers": lay["vectors"], "n_permutations": 999},
+        "topology": {"layers": lay["vectors"], "n_samples": len(store.sample_ids), "min_samples": 3},
+        "dynamics": {"layers": lay["sequences"]},
+        # first and last block (1536 units each: one eigendecomposition per layer, ≈ 5 s apiece)
+        "descrambling": {"layers": [lay["preactivations"][0], lay["preactivations"][-1]]},
+    }
+    topics = ", ".join(f"{i} = {t}" for i, t in enumerate(SENTENCES))
+    return build_report(store, out_dir, lib_secs, title="repscope demo — all-MiniLM-L6-v2", seed=seed,
+                        progress=progress, options=options, log=log,
+                        capture_extra={"topics": topics},
+                        meta={"job": "repscope demo --model minilm", "labels": topics,
+                              "capture s": round(time.perf_counter() - t0, 2)})

@@ -79,6 +79,9 @@ __all__ = [
     "group_accuracies",
     "group_balanced_sampler",
     "jtt_weights",
+    "analyse",
+    "applies",
+    "RangesAnalysis",
     "analyse_store",
     "analyse_bands",
     "RangeAnalysis",
@@ -90,6 +93,10 @@ __all__ = [
 
 def __getattr__(name: str):
     # torch-/store-facing parts load lazily so `import repscope.ranges` stays light
+    if name in ("analyse", "applies", "RangesAnalysis"):
+        from repscope.ranges import entry
+
+        return getattr(entry, name)
     if name in ("analyse_store", "analyse_bands", "RangeAnalysis"):
         from repscope.ranges import analysis
 

@@ -31,6 +31,7 @@ from repscope.topology.distances import (
     sliced_wasserstein,
     wasserstein,
 )
+from repscope.topology.entry import TopologyAnalysis, analyse, applies
 from repscope.topology.layers import (
     MatrixComparison,
     MatrixCorrelation,
@@ -64,6 +65,9 @@ __all__ = [
     "layer_summaries",
     "persistence_entropy",
     "persistence_landscape",
+    "analyse",
+    "applies",
+    "TopologyAnalysis",
     "CLOUD_KINDS",
     "DIAGRAM_METRICS",
     "Diagrams",

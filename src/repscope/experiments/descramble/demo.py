@@ -15,7 +15,7 @@ from repscope.experiments.descramble.reproductions import (
     linear_network_reproduction,
 )
 
-__all__ = ["demo_results", "load_fc1_weights"]
+__all__ = ["demo_results", "load_fc1_weights", "reproduction_results"]
 
 
 def load_fc1_weights(seed: int = 0) -> np.ndarray:
@@ -67,7 +67,11 @@ def demo_results(
         p.fit_store(store, name, progress=progress)
         results.append(p.result(name))
     if reproductions:
-        results.append(isotropic_reproduction(seed=seed))
-        results.append(linear_network_reproduction(seed=seed))
-        results.append(circulant_reproduction(seed=seed))
+        results += reproduction_results(seed=seed)
     return results
+
+
+def reproduction_results(*, seed: int = 0) -> list:
+    """The embedded reproductions of Sule et al. (isotropic inputs, two-layer linear network, circulant toy)."""
+    return [isotropic_reproduction(seed=seed), linear_network_reproduction(seed=seed),
+            circulant_reproduction(seed=seed)]

@@ -55,8 +55,6 @@ def demo_results(
 ) -> list:
     """Result objects for the demo report's "ranges" section (≈ 15–30 s on 2 cores; ``quick``: one seed
     in the mitigation table and 199 permutations)."""
-    from repscope.experiments.ranges.benchmark import fast_config, prepare, run_benchmark
-
     n_perm = 199 if quick else 999
     out: list[Any] = []
     layers = list(store.layers)
@@ -80,6 +78,16 @@ def demo_results(
         a2 = analyse_store(store, direction=f"{pen}:class-mean:{c}", seed=seed, n_permutations=n_perm)
         out += [a2.histograms[0], a2.associations]
 
+    return out + spurious_results(seed=seed, quick=quick, progress=progress)
+
+
+def spurious_results(*, seed: int = 0, quick: bool = False, progress: bool = False) -> list:
+    """The paper's controlled case — spurious digits, marker at ρ = 0.95, associated with the mid band of
+    the class logit — and the mitigation table of the fast benchmark configuration (no store needed)."""
+    from repscope.experiments.ranges.benchmark import fast_config, prepare, run_benchmark
+
+    n_perm = 199 if quick else 999
+    out: list[Any] = []
     # 3. the controlled confounder: spurious digits, marker hidden in the mid band
     cfg = fast_config()
     if quick:

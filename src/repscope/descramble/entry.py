@@ -1,0 +1,217 @@
+"""The descrambling lens on a store alone: PCA descramblers (Sule, Spencer & Czaja 2023) of preactivations.
+
+``analyse(store)`` → :class:`DescrambleAnalysis`. The closed-form descrambler ``P* = T Uᵀ`` needs only the
+second moment of the preactivations, streamed from the store; the layer's weights are optional. A layer
+holds preactivations when it is the output of an affine module (Linear, Conv) or the input
+(``point="pre"``) of an element-wise nonlinearity. Units: the features of a vector layer, the channels of a
+map ``(C, …)`` (positions become samples), the last axis of a sequence ``(T, D)`` (real steps become
+samples).
+
+``weights=`` (an array for one layer, a mapping ``{layer: array}``, or a state_dict file — ``weight_name``
+names the key, default ``"<layer>.weight"``) are checked against the layer's units before any work.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repscope.descramble.core import Descrambler, DescrambleWarning
+from repscope.errors import InputError
+from repscope.metrics import lens
+
+__all__ = ["DescrambleAnalysis", "analyse", "applies", "preactivation_layers", "load_weights"]
+
+
+class DescrambleAnalysis(lens.LensAnalysis):
+    lens = "descrambling"
+
+
+def preactivation_layers(store: Any) -> list[str]:
+    """Stored layers that hold preactivations (see the module docstring)."""
+    return [la for la in store.layers if lens.is_preactivation(store, la)]
+
+
+def applies(store: Any) -> str | None:
+    """None when the store holds at least one preactivation layer with ≥ 2 units, else why not."""
+    pre = [la for la in preactivation_layers(store) if _units(store, la) >= 2]
+    if not pre:
+        infos = {la: store.layer_info(la) if hasattr(store, "layer_info") else {} for la in list(store.layers)[:6]}
+        desc = ", ".join(f"{la} ({i.get('module', '?')}, {i.get('point', 'post')})" for la, i in infos.items())
+        return (f"no layer holds preactivations (stored: {desc}); descrambling needs the outputs of Linear/Conv "
+                f"layers, or the inputs of nonlinearities captured with point='pre'")
+    return None
+
+
+def _units(store: Any, layer: str) -> int:
+    shape = tuple(int(s) for s in store.layer_shape(layer))
+    kind = lens.layer_kind(store, layer)
+    return shape[0] if kind == "map" else shape[-1]
+
+
+def _moment(store: Any, layer: str, progress: bool) -> tuple[np.ndarray, int]:
+    from repscope.parallel import progress_bar
+
+    shape = tuple(int(s) for s in store.layer_shape(layer))
+    kind = lens.layer_kind(store, layer)
+    lengths = lens.valid_lengths(store) if kind == "sequence" else None
+    m = _units(store, layer)
+    A = np.zeros((m, m))
+    n = 0
+    with progress_bar(progress) as prog:
+        task = prog.add_task(f"moment {layer}", total=int(store.n_samples))
+        for start, block in store.iter_rows(layer):
+            B = np.asarray(block, dtype=np.float64)
+            if kind == "map":
+                B = np.moveaxis(B.reshape((B.shape[0], *shape)), 1, -1).reshape(-1, m)
+            elif kind == "sequence":
+                L = None if lengths is None else lengths[start : start + B.shape[0]]
+                B = np.concatenate(lens.valid_steps(B, shape, L))
+            if not np.isfinite(B).all():
+                raise InputError(f"layer {layer!r} holds NaN/Inf (rows from {start}); fix the model or drop them")
+            A += B.T @ B
+            n += B.shape[0]
+            prog.advance(task, block.shape[0])
+    return 0.5 * (A + A.T) / max(n, 1), n
+
+
+def load_weights(weights: Any, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
+    """Weights per layer from an array, a mapping or a state_dict file, each checked against the layer's
+    units (axis 0 = output units, torch layout). Raises :class:`InputError` naming the fix."""
+    if weights is None:
+        return {}
+    out: dict[str, Any] = {}
+    if isinstance(weights, str | Path):
+        from repscope.capture.loading import load_weights as read_state_dict  # weights_only=True
+
+        path = Path(weights)
+        sd: Any = read_state_dict(path)
+        if isinstance(sd.get("state_dict"), Mapping):
+            sd = sd["state_dict"]
+        keys = {la: (weight_name.get(la) if isinstance(weight_name, Mapping) else weight_name) or f"{la}.weight"
+                for la in layers}
+        if isinstance(weight_name, str) and len(layers) != 1:
+            raise InputError(f"weight_name={weight_name!r} names one weight but {len(layers)} layers are analysed; "
+                             f"pass layers=[…one layer…] or a mapping {{layer: key}}")
+        for la, key in keys.items():
+            if key in sd:
+                out[la] = sd[key]
+            elif weight_name is not None:
+                from difflib import get_close_matches
+
+                close = get_close_matches(key, [str(k) for k in sd], n=3)
+                raise InputError(f"'{path}' has no weight {key!r}" + (f"; did you mean {close}?" if close else
+                                 f"; keys: {', '.join(list(map(str, sd))[:10])}"))
+        if not out:
+            raise InputError(f"'{path}' holds none of {sorted(keys.values())}; pass weight_name= with the key of the "
+                             f"analysed layer's weight")
+    elif isinstance(weights, Mapping):
+        extra = [k for k in weights if k not in layers]
+        if extra:
+            raise InputError(f"weights given for {extra}, which are not among the analysed layers {layers}")
+        out = dict(weights)
+    else:
+        if len(layers) != 1:
+            raise InputError(f"one weight array for {len(layers)} layers; pass layers=[LAYER] or a mapping "
+                             f"{{layer: array}}")
+        out = {layers[0]: weights}
+    checked: dict[str, np.ndarray] = {}
+    for la, W in out.items():
+        W = np.asarray(W.detach().cpu().numpy() if hasattr(W, "detach") else W, dtype=np.float64)
+        m = _units(store, la)
+        if W.ndim < 1 or W.shape[0] != m:
+            raise InputError(
+                f"weights for layer {la!r} have shape {W.shape} but the layer has {m} units; pass that layer's "
+                f"own weight (output units on axis 0, torch layout)")
+        if not np.isfinite(W).all():
+            raise InputError(f"weights for layer {la!r} contain NaN or Inf")
+        checked[la] = W
+    return checked
+
+
+def analyse(
+    store: Any,
+    *,
+    layers: Any = None,
+    seed: int = 0,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    device: Any = None,
+    progress: bool = True,
+    weights: Any = None,
+    weight_name: Any = None,
+    operator: Any = "first_difference",
+    permutation: bool = False,
+    max_units: int = 4096,
+) -> DescrambleAnalysis:
+    """Orthogonal (PCA) descrambler of each preactivation layer (default all), with the weights' descrambled
+    image when ``weights`` are given; ``permutation=True`` adds the permutation (QAP) descrambler (seeded).
+    ``scheduler``/``n_workers``/``device`` are accepted for the common lens signature (the work is one
+    streamed pass and one eigendecomposition per layer)."""
+    t0 = time.perf_counter()
+    reason = applies(store)
+    if reason:
+        raise InputError(reason)
+    pre = preactivation_layers(store)
+    chosen = lens.select(store, layers, pre, what="descrambling")
+    notes: list[str] = []
+    if layers is None:
+        other = [la for la in store.layers if la not in pre]
+        if other:
+            notes.append(f"skipped layers that do not hold preactivations: {', '.join(other)}")
+    keep = []
+    for la in chosen:
+        m = _units(store, la)
+        if m < 2:
+            notes.append(f"skipped layer {la}: {m} unit")
+        elif m > max_units:
+            notes.append(f"skipped layer {la}: {m} units > max_units = {max_units}")
+        else:
+            keep.append(la)
+    if not keep:
+        raise InputError("no layer to descramble; " + "; ".join(notes))
+    W = load_weights(weights, weight_name, store, keep)  # checked before any work
+    results: list[Any] = []
+    for la in keep:
+        A, n = _moment(store, la, progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DescrambleWarning)
+            d = Descrambler(operator).fit_moment(A, n)
+        if any(issubclass(w.category, DescrambleWarning) for w in caught) or n < d.n_units_:
+            notes.append(f"{la}: {n} samples for {d.n_units_} units, so the descrambler is determined only on "
+                         f"the {d.rank_}-dimensional span of the data")
+        results.append(d.result(W.get(la), layer=la))
+        if permutation:
+            from repscope.descramble.permutation import PermutationDescrambler
+
+            results.append(PermutationDescrambler(operator, n_init=4, seed=seed).fit_moment(A, n).result(la))
+    out = DescrambleAnalysis(results=results, notes=notes, layers=keep,
+                             params={"operator": str(getattr(operator, "name", operator)), "seed": seed,
+                                     "with_weights": sorted(W)})
+    out.reading = _reading([r for r in results if type(r).__name__ == "DescrambleResult"])
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _reading(results: list[Any]) -> str:
+    parts = []
+    for r in results:
+        d = r.to_dict()
+        red = d.get("cost_reduction")
+        text = f"{r.layer} ({r.n_units} units, rank {r.rank}): "
+        text += f"the optimal descrambler removes {100 * red:.0f}% of the roughness" if red is not None else "no cost"
+        hr, hd = d.get("hf_fraction_raw"), d.get("hf_fraction_descrambled")
+        if hr is not None and hd is not None:
+            what = "weights'" if d.get("has_weights") else "preactivations'"
+            text += f"; the {what} high-frequency energy goes {hr:.2f} → {hd:.2f}"
+        lam = np.asarray(r.pc_variances, dtype=float)
+        if lam.size and lam.sum() > 0:
+            k = int(np.searchsorted(np.cumsum(lam) / lam.sum(), 0.9) + 1)
+            text += f"; {k} of {r.n_units} principal directions hold 90% of the second moment"
+        parts.append(text + ".")
+    return " ".join(parts)

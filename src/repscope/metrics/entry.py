@@ -1,0 +1,234 @@
+"""The similarity lens on any store: layer × layer matrices for a default set of measures, and RSA of every
+layer against the label structure when the store has labels.
+
+``analyse(store)`` → :class:`MetricsAnalysis`. Label RSA (Kriegeskorte et al. 2008): the model RDM of the
+labels is ``d_ij = 1[y_i ≠ y_j]``; each layer's correlation-distance RDM is compared with it by Spearman's
+ρ over the upper triangle (ties averaged). ρ near 1: the layer separates the classes and nothing else;
+near 0: its geometry ignores them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from repscope.errors import InputError
+from repscope.metrics import lens
+from repscope.results import axes_figure, to_jsonable
+
+__all__ = ["DEFAULT_METRICS", "LabelRSA", "MetricsAnalysis", "analyse", "applies", "label_rsa"]
+
+#: Measures of the default report, each with a one-sentence reading of what it measures.
+DEFAULT_METRICS: dict[str, str] = {
+    "linear_cka": "Linear CKA: same overall geometry up to rotation and scale (1 = identical).",
+    "debiased_cka": "Debiased CKA: the same with the unbiased HSIC estimator (unrelated layers near 0).",
+    "procrustes": "Procrustes: angle (radians) left after the best rotation of one layer onto the other.",
+    "svcca": "SVCCA: mean canonical correlation of the components explaining 99% of each layer's variance.",
+    "rsa": "RSA: Spearman correlation of the two layers' sample × sample dissimilarity matrices.",
+    "mutual_knn": "Mutual k-NN: average share of each sample's 10 nearest neighbours both layers agree on.",
+}
+_QUADRATIC = ("rsa", "mutual_knn")
+
+
+@dataclass
+class LabelRSA:
+    """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal)."""
+
+    layers: list[str]
+    rho: np.ndarray
+    n_samples: int
+    n_classes: int
+
+    @property
+    def title(self) -> str:
+        return "RSA against the label structure"
+
+    @property
+    def best(self) -> str:
+        return self.layers[int(np.nanargmax(self.rho))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable({"layers": self.layers, "rho": self.rho, "n_samples": self.n_samples,
+                            "n_classes": self.n_classes, "best_layer": self.best})
+
+    def summary(self) -> str:
+        i = int(np.nanargmax(self.rho))
+        return (f"Spearman ρ between each layer's dissimilarities and 'same label or not' over {self.n_samples} "
+                f"samples of {self.n_classes} classes: {self.layers[0]} {self.rho[0]:.2f} → {self.layers[-1]} "
+                f"{self.rho[-1]:.2f}; highest at {self.layers[i]} ({self.rho[i]:.2f}). Look at where the bars "
+                f"rise: that is where the layers start to group samples by label.")
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        return ["layer", "Spearman ρ with label RDM"], [[la, f"{r:.3f}"] for la, r in zip(self.layers, self.rho)]
+
+    def plot(self, ax: Any = None) -> Any:
+        fig, ax = axes_figure(ax, (min(2 + 0.6 * len(self.layers), 12), 3.2))
+        ax.bar(range(len(self.layers)), self.rho, color="#3b6ea8")
+        ax.set_xticks(range(len(self.layers)), self.layers, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("Spearman ρ (layer RDM vs label RDM)")
+        ax.set_xlabel("layer")
+        ax.set_ylim(min(0.0, float(np.nanmin(self.rho)) - 0.05), 1.0)
+        ax.set_title(self.title)
+        fig.tight_layout()
+        return fig
+
+    def plotly(self) -> Any:
+        import html
+
+        import plotly.graph_objects as go
+
+        fig = go.Figure(go.Bar(x=[html.escape(x) for x in self.layers], y=self.rho.tolist()))
+        fig.update_layout(title=self.title, yaxis={"title": "Spearman ρ", "range": [min(0.0, float(
+            np.nanmin(self.rho)) - 0.05), 1.0]}, xaxis={"title": "layer"}, height=360)
+        return fig
+
+
+def label_rsa(arrays: dict[str, np.ndarray], labels: Any) -> LabelRSA:
+    """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
+    from repscope.metrics.rsa import compare_rdms, rdm
+
+    y = np.asarray(labels).reshape(-1)
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise InputError(f"label RSA needs at least 2 classes; the labels hold {classes.size}")
+    if y.size < 3:
+        raise InputError(f"label RSA needs at least 3 samples; got {y.size}")
+    iu = np.triu_indices(y.size, 1)
+    model = (y[:, None] != y[None, :])[iu].astype(np.float64)
+    names = list(arrays)
+    rho = np.array([compare_rdms(rdm(arrays[k]), model, "spearman") for k in names])
+    return LabelRSA(names, rho, int(y.size), int(classes.size))
+
+
+class MetricsAnalysis(lens.LensAnalysis):
+    lens = "similarity"
+
+    @property
+    def matrices(self) -> list[Any]:
+        return [r for r in self.results if type(r).__name__ in ("LayerMatrix", "MatrixResult")]
+
+
+def applies(store: Any) -> str | None:
+    """None when layer matrices can be computed, else why not."""
+    n_layers = len(list(store.layers))
+    if n_layers < 2:
+        return (f"layer × layer similarity needs at least two layers; the store holds {n_layers} "
+                f"({', '.join(store.layers)}) — capture more layers")
+    if int(store.n_samples) < 4:
+        return f"the store holds {store.n_samples} samples; similarity measures need at least 4"
+    return None
+
+
+def _arrays_for(store: Any, layers: list[str], rows: np.ndarray | None) -> dict[str, np.ndarray]:
+    out = {}
+    for lay in layers:
+        if lens.layer_kind(store, lay) == "sequence":
+            out[lay] = lens.sequence_mean(store, lay, rows)
+        else:
+            out[lay] = np.asarray(store.read(lay) if rows is None else store.read(lay, rows=rows))
+    return out
+
+
+def analyse(
+    store: Any,
+    *,
+    layers: Any = None,
+    seed: int = 0,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    device: Any = None,
+    progress: bool = True,
+    metrics: Any = None,
+    max_quadratic_samples: int = 2000,
+    labels_rsa: bool = True,
+) -> MetricsAnalysis:
+    """Layer × layer matrices of ``metrics`` (default :data:`DEFAULT_METRICS`) over ``layers`` (default all),
+    plus :class:`LabelRSA` when the store has labels of ≥ 2 classes.
+
+    Sequence layers ``(T, D)`` enter as their mean over real steps (noted). The O(n²) measures (``rsa``,
+    ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples`` rows when the
+    store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
+    linear ones.
+    """
+    from repscope.metrics import registry
+    from repscope.metrics.layer_matrix import layer_matrices
+
+    t0 = time.perf_counter()
+    reason = applies(store)
+    if reason:
+        raise InputError(reason)
+    chosen = lens.select(store, layers, what="similarity")
+    if len(chosen) < 2:
+        raise InputError(f"layers={chosen}: layer × layer similarity needs at least two layers")
+    names = list(DEFAULT_METRICS) if metrics is None else (
+        [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics))
+    for m in names:
+        registry.get(m)  # unknown names raise with the list
+    notes: list[str] = []
+    seqs = [lay for lay in chosen if lens.layer_kind(store, lay) == "sequence"]
+    if seqs:
+        notes.append(f"sequence layers {', '.join(seqs)} enter as their mean over real time steps / tokens")
+    n = int(store.n_samples)
+    rng = np.random.default_rng(seed)
+    sub = None if n <= max_quadratic_samples else np.sort(rng.choice(n, max_quadratic_samples, replace=False))
+    linear = [m for m in names if m not in _QUADRATIC]
+    quad = [m for m in names if m in _QUADRATIC]
+    source: Any = store if not seqs else _arrays_for(store, chosen, None)
+    results: list[Any] = []
+    if linear:
+        results += layer_matrices(source, metrics=linear, layers=chosen, scheduler=scheduler, n_workers=n_workers,
+                                  device=device, progress=progress)
+    if quad:
+        qsrc = source if sub is None else _arrays_for(store, chosen, sub)
+        if sub is not None:
+            notes.append(f"{', '.join(quad)} on a seeded subsample of {sub.size} of {n} samples")
+        results += layer_matrices(qsrc, metrics=quad, layers=chosen, scheduler=scheduler, n_workers=n_workers,
+                                  device=device, progress=progress)
+    order = {m: i for i, m in enumerate(names)}
+    results.sort(key=lambda r: order[r.metric])
+    for r in results:
+        r.description = DEFAULT_METRICS.get(r.metric, r.description)
+        r.value_range = r.value_range or _range_of(r.metric)
+    y = getattr(store, "labels", None)
+    lrsa = None
+    if labels_rsa and y is not None:
+        y = np.asarray(y)
+        if np.unique(y).size < 2:
+            notes.append("skipped RSA against labels: every sample has the same label")
+        else:
+            arrs = _arrays_for(store, chosen, sub)
+            lrsa = label_rsa(arrs, y if sub is None else y[sub])
+            results.append(lrsa)
+    elif labels_rsa:
+        notes.append("skipped RSA against labels: the store has no labels (capture with labels=)")
+    out = MetricsAnalysis(results=results, notes=notes, layers=chosen,
+                          params={"metrics": names, "seed": seed, "max_quadratic_samples": max_quadratic_samples})
+    out.reading = _reading(out, lrsa)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _range_of(metric: str) -> tuple[float, float] | None:
+    return {"linear_cka": (0.0, 1.0), "svcca": (0.0, 1.0), "mutual_knn": (0.0, 1.0),
+            "procrustes": (0.0, float(np.pi / 2))}.get(metric)
+
+
+def _reading(a: MetricsAnalysis, lrsa: LabelRSA | None) -> str:
+    parts = []
+    cka = next((r for r in a.results if getattr(r, "metric", "") == "linear_cka"), None)
+    if cka is not None and len(cka.rows) >= 2:
+        V = np.asarray(cka.values)
+        adj = np.array([V[i, i + 1] for i in range(len(cka.rows) - 1)])
+        k = int(np.argmin(adj))
+        parts.append(
+            f"Linear CKA between neighbouring layers ranges {adj.min():.2f}–{adj.max():.2f}; the largest change "
+            f"of representation is between {cka.rows[k]} and {cka.rows[k + 1]} (CKA {adj[k]:.2f}); first vs "
+            f"last layer: {V[0, -1]:.2f}.")
+    if lrsa is not None:
+        parts.append(
+            f"Label structure: RSA with 'same label or not' goes from {lrsa.rho[0]:.2f} ({lrsa.layers[0]}) to "
+            f"{lrsa.rho[-1]:.2f} ({lrsa.layers[-1]}), highest at {lrsa.best} ({np.nanmax(lrsa.rho):.2f}).")
+    return " ".join(parts)

@@ -1,0 +1,266 @@
+"""The shape every lens entry point shares, and what a store's layers are.
+
+Every lens exposes ``analyse(store, *, layers=None, seed=0, scheduler=None, n_workers=None, device=None,
+progress=True, **options) -> <Lens>Analysis`` and ``applies(store) -> str | None`` (``None`` = the lens
+applies, else the reason it does not). The analyses are :class:`LensAnalysis` objects: the lens's result
+objects, a computed one-paragraph reading, and notes such as ``"skipped layer X: why"``.
+
+What a stored layer is follows from its per-sample shape and the module that produced it
+(``store.layer_info(layer)["module"]``):
+
+- ``"vector"`` — one vector per sample, shape ``(D,)``;
+- ``"map"`` — channels first, ``(C, *positions)``: convolution, pooling and normalisation outputs;
+- ``"sequence"`` — ``(T, D)`` with a time/token axis first and features last (recurrent and transformer
+  layers, ``nn.Linear`` applied to a sequence). The axes capture records (``layer_info(layer)["axes"]``,
+  e.g. ``"tokens, features"``) decide; without them (older stores, ambiguous layers) a 2-D shape from a
+  module that is not channel-first is a sequence.
+  When the store has a per-sample attribute ``n_tokens`` (or ``length``), only the first ``n_tokens`` steps
+  of each sample are real; the rest is padding.
+
+Lives in :mod:`repscope.metrics` (layer 3) so that every lens (layer 4) and the report can use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from repscope.errors import InputError
+from repscope.results import to_jsonable
+
+__all__ = [
+    "LensAnalysis",
+    "Reading",
+    "layer_kind",
+    "layers_of_kind",
+    "valid_lengths",
+    "valid_steps",
+    "select",
+    "label_classes",
+    "output_layer",
+    "is_preactivation",
+    "sequence_mean",
+]
+
+#: Modules whose outputs keep channels first (``(C, L)`` for 1-D inputs is not a sequence).
+_CHANNEL_FIRST = ("Conv", "ConvTranspose", "BatchNorm", "InstanceNorm", "GroupNorm", "MaxPool", "AvgPool",
+                  "AdaptiveAvgPool", "AdaptiveMaxPool", "LPPool", "Upsample", "PixelShuffle")
+#: Element-wise nonlinearities: their *input* (point="pre") is a preactivation.
+_ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh",
+                "Sigmoid", "Softplus", "Hardtanh", "Hardswish", "Hardsigmoid", "GELUActivation",
+                "NewGELUActivation", "FastGELUActivation", "QuickGELUActivation", "Softsign", "Tanhshrink")
+#: Modules whose *output* is a preactivation (an affine map of the layer's input).
+_AFFINE = ("Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "LazyConv1d", "LazyConv2d",
+           "LazyConv3d", "Conv1D")
+_LENGTH_ATTRS = ("n_tokens", "length", "lengths", "seq_len")
+
+
+def _info(store: Any, layer: str) -> dict[str, Any]:
+    return dict(store.layer_info(layer)) if hasattr(store, "layer_info") else {}
+
+
+def _shape(store: Any, layer: str) -> tuple[int, ...]:
+    if hasattr(store, "layer_shape"):
+        return tuple(int(s) for s in store.layer_shape(layer))
+    return (int(np.asarray(store.read(layer, rows=np.arange(1))).shape[1]),)
+
+
+def layer_kind(store: Any, layer: str) -> str:
+    """``"vector"``, ``"map"`` or ``"sequence"`` (see the module docstring)."""
+    shape = _shape(store, layer)
+    if len(shape) <= 1:
+        return "vector"
+    info = _info(store, layer)
+    axes = str(info.get("axes") or "")  # capture records e.g. "tokens, features" or "channels, length"
+    if "ambiguous" not in axes:
+        if axes.startswith("tokens"):
+            return "sequence"
+        if axes.startswith("channels"):
+            return "map"
+    module = str(info.get("module", ""))
+    if len(shape) == 2 and not module.startswith(_CHANNEL_FIRST):
+        return "sequence"
+    return "map"
+
+
+def layers_of_kind(store: Any, *kinds: str) -> list[str]:
+    return [lay for lay in store.layers if layer_kind(store, lay) in kinds]
+
+
+def select(store: Any, layers: Any, candidates: list[str] | None = None, *, what: str = "this lens") -> list[str]:
+    """Validate ``layers`` (None → ``candidates``, else all layers); unknown names raise with the list."""
+    stored = list(store.layers)
+    if layers is None:
+        return list(stored if candidates is None else candidates)
+    if isinstance(layers, str):
+        layers = [s.strip() for s in layers.split(",") if s.strip()]
+    layers = [str(x) for x in layers]
+    missing = [x for x in layers if x not in stored]
+    if missing:
+        raise InputError(f"layer(s) {missing} are not in the store; stored layers: {', '.join(stored)}")
+    if not layers:
+        raise InputError(f"layers= is empty; give at least one layer name for {what}")
+    return layers
+
+
+def valid_lengths(store: Any) -> np.ndarray | None:
+    """Per-sample number of real (non-padding) steps, from an ``n_tokens``/``length`` attribute, or None."""
+    attrs = getattr(store, "attributes", None) or {}
+    for name in _LENGTH_ATTRS:
+        if name in attrs:
+            v = np.asarray(attrs[name])
+            if v.dtype.kind in "iuf" and v.ndim == 1:
+                return v.astype(np.int64)
+    return None
+
+
+def valid_steps(A: np.ndarray, shape: tuple[int, ...], lengths: np.ndarray | None) -> list[np.ndarray]:
+    """Rows ``(n, T·D)`` of a sequence layer → a list of ``(T_i, D)`` arrays without padding steps."""
+    T, D = shape
+    X = np.asarray(A, dtype=np.float64).reshape(-1, T, D)
+    if lengths is None:
+        return list(X)
+    return [x[: max(1, min(T, int(L)))] for x, L in zip(X, lengths)]
+
+
+def sequence_mean(store: Any, layer: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Mean over the real steps of each sample of a sequence layer: ``(n, D)``."""
+    shape = _shape(store, layer)
+    lengths = valid_lengths(store)
+    A = store.read(layer) if rows is None else store.read(layer, rows=rows)
+    if lengths is not None and rows is not None:
+        lengths = lengths[rows]
+    return np.stack([x.mean(axis=0) for x in valid_steps(A, shape, lengths)])
+
+
+def label_classes(store: Any) -> np.ndarray | None:
+    """Sorted distinct labels of the store (None without labels)."""
+    y = getattr(store, "labels", None)
+    return None if y is None else np.unique(np.asarray(y))
+
+
+def output_layer(store: Any) -> str | None:
+    """The classifier's output layer: the last vector layer whose width equals the number of label classes
+    (or the largest integer label + 1). None without labels or without such a layer."""
+    classes = label_classes(store)
+    if classes is None or classes.size < 2:
+        return None
+    widths = {int(classes.size)}
+    if classes.dtype.kind in "iu" and classes.min() >= 0:
+        widths.add(int(classes.max()) + 1)
+    for lay in reversed(list(store.layers)):
+        if layer_kind(store, lay) == "vector" and _shape(store, lay)[0] in widths:
+            return lay
+    return None
+
+
+def is_preactivation(store: Any, layer: str) -> bool:
+    """True when the stored layer holds preactivations: the output of an affine module (Linear, Conv) or the
+    input (``point="pre"``) of an element-wise nonlinearity."""
+    info = _info(store, layer)
+    module, point = str(info.get("module", "")), str(info.get("point", "post"))
+    if point == "pre":
+        return module in _ACTIVATIONS
+    return module in _AFFINE
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(str(text).split())
+    cut = text.find(". ")
+    return text if cut < 0 else text[: cut + 1]
+
+
+@dataclass
+class LensAnalysis:
+    """What one lens found on one store: result objects, a computed reading, notes, the layers used.
+
+    Follows :mod:`repscope.results`: ``to_dict``, ``plot``/``plotly`` (the main result's figure),
+    ``summary`` (reading + notes), ``table`` (one row per result).
+    """
+
+    lens: ClassVar[str] = "lens"
+    results: list[Any] = field(default_factory=list)
+    reading: str = ""
+    notes: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.lens.capitalize()} — what this lens found"
+
+    @property
+    def skipped(self) -> list[str]:
+        return [n for n in self.notes if n.startswith("skipped")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable({
+            "lens": self.lens, "layers": list(self.layers), "reading": self.reading, "notes": list(self.notes),
+            "params": {k: v for k, v in self.params.items() if isinstance(v, int | float | str | bool | list
+                                                                            | type(None))},
+            "seconds": self.seconds,
+            "results": [{"type": type(r).__name__, "title": _title(r), "result": r.to_dict()} for r in self.results],
+        })
+
+    def summary(self) -> str:
+        parts = [self.reading] if self.reading else []
+        parts += self.notes
+        return "\n\n".join(parts)
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        rows = [[_title(r), _first_sentence(r.summary() if hasattr(r, "summary") else "")] for r in self.results]
+        return ["result", "reading"], rows
+
+    def plot(self, ax: Any = None) -> Any:
+        main = next((r for r in self.results if callable(getattr(r, "plot", None))), None)
+        if main is None:
+            return None
+        try:
+            return main.plot(ax=ax)
+        except TypeError:  # results whose plot() takes no axes
+            return main.plot()
+
+    def plotly(self) -> Any:
+        main = next((r for r in self.results if callable(getattr(r, "plotly", None))), None)
+        return None if main is None else main.plotly()
+
+    def reading_card(self) -> Reading:
+        return Reading(self)
+
+
+@dataclass
+class Reading:
+    """The report card of a :class:`LensAnalysis`: its reading and notes, no figure (the results have them)."""
+
+    analysis: LensAnalysis
+
+    @property
+    def title(self) -> str:
+        return "What this section found"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.analysis.to_dict()
+        d.pop("results", None)
+        return d
+
+    def summary(self) -> str:
+        return self.analysis.summary()
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        return self.analysis.table()
+
+    def plot(self, ax: Any = None) -> Any:
+        return None
+
+    def plotly(self) -> Any:
+        return None
+
+
+def _title(r: Any) -> str:
+    t = getattr(r, "title", None)
+    if callable(t):
+        t = t()
+    return str(t) if t else type(r).__name__

@@ -1,0 +1,189 @@
+"""The report of any store: every lens that applies to what the store holds, one section each.
+
+``build_report(store, out_dir)`` writes ``report.html`` (+ ``results.json``, figures); ``analyse_store``
+returns the sections without writing. Per section: the lens's reading and results; or ``status="skipped"``
+with the reason the lens does not apply (``<lens>.applies(store)``); or ``status="failed"`` with the
+one-line error — the other sections are still written. The library's report runs the lenses only; demos
+and the papers' experiments live in :mod:`repscope.experiments`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repscope.errors import InputError, RepscopeError
+from repscope.report.html import Section, write_report
+
+__all__ = ["LENSES", "LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
+
+#: (section key, title, lens module, what the section shows)
+LENSES: list[tuple[str, str, str, str]] = [
+    ("similarity", "Representational similarity", "repscope.metrics",
+     "How alike are the layers' representations? One layer × layer matrix per measure, and how well each "
+     "layer's geometry follows the labels."),
+    ("ranges", "Activation ranges", "repscope.ranges",
+     "Beyond maximal activations: which samples fall in the low, mid and high bands of a unit or direction, "
+     "and what each band holds."),
+    ("topology", "Topology", "repscope.topology",
+     "Layers as point clouds: persistence diagrams per layer, distances between them, and mapper graphs "
+     "coloured by label."),
+    ("dynamics", "Dynamics", "repscope.dynamics",
+     "Sequence layers as trajectories: Dynamical Similarity Analysis beside Procrustes and CKA."),
+    ("descrambling", "Descrambling", "repscope.descramble",
+     "Principal components of the preactivations as the optimal descramblers of each layer."),
+]
+SECTION_KEYS = ["capture"] + [k for k, *_ in LENSES]
+
+
+@dataclass
+class LensSection(Section):
+    """A :class:`Section` (``status`` ``"ok"``/``"skipped"``/``"failed"``, ``reason`` in one line, ``data`` =
+    what it analyses) that also records the seconds it took. Until the template renders ``reason``, the
+    reason is also appended to ``intro``."""
+
+    seconds: float = 0.0
+
+
+def _data_of(store: Any) -> str:
+    name = Path(str(getattr(store, "path", "store"))).name
+    return f"the store {name}: {store.n_samples} samples, {len(list(store.layers))} layers"
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return msg if isinstance(exc, RepscopeError) else f"{type(exc).__name__}: {msg} (a bug — please report it)"
+
+
+def _check_sections(sections: list[str] | None) -> list[str]:
+    if sections is None:
+        return list(SECTION_KEYS)
+    unknown = [s for s in sections if s not in SECTION_KEYS]
+    if unknown:
+        raise InputError(f"unknown report section(s) {unknown}; choose from {', '.join(SECTION_KEYS)}")
+    return list(sections)
+
+
+def run_lens(
+    key: str,
+    store: Any,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+    n_workers: int | None = None,
+    scheduler: Any = None,
+    device: Any = None,
+    options: dict[str, Any] | None = None,
+) -> LensSection:
+    """One lens on ``store`` as a report section (never raises for a lens error: the section says it)."""
+    spec = next((x for x in LENSES if x[0] == key), None)
+    if spec is None:
+        raise InputError(f"unknown lens {key!r}; choose from {', '.join(k for k, *_ in LENSES)}")
+    _, title, module, intro = spec
+    t0 = time.perf_counter()
+    mod = importlib.import_module(module)
+    try:
+        why = mod.applies(store)
+    except Exception as exc:  # a lens that cannot even inspect the store
+        return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
+                           reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
+    if why:
+        return LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped", reason=why,
+                           data=_data_of(store), seconds=time.perf_counter() - t0)
+    try:
+        analysis = mod.analyse(store, seed=seed, progress=progress, n_workers=n_workers, scheduler=scheduler,
+                               device=device, **dict(options or {}))
+    except Exception as exc:  # the report is still written; the section says what went wrong
+        return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
+                           reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
+    return LensSection(title, [analysis.reading_card(), *analysis.results], intro=intro, key=key,
+                       data=_data_of(store), seconds=time.perf_counter() - t0)
+
+
+def analyse_store(
+    store: Any,
+    out_dir: str | Path | None = None,
+    sections: list[str] | None = None,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+    n_workers: int | None = None,
+    scheduler: Any = None,
+    device: Any = None,
+    options: dict[str, dict[str, Any]] | None = None,
+    capture_extra: dict[str, Any] | None = None,
+    log: Any = None,
+) -> tuple[list[LensSection], dict[str, float]]:
+    """Run every requested section (default all of :data:`SECTION_KEYS`) on ``store``.
+
+    ``options`` maps a section key to keyword arguments of its lens's ``analyse`` (e.g.
+    ``{"descrambling": {"weights": "model.pt"}}``). Returns the sections and the seconds per section.
+    ``out_dir`` is accepted for symmetry with :func:`build_report` (nothing is written).
+    """
+    from repscope.store.summary import CaptureSummary
+
+    chosen = _check_sections(sections)
+    options = dict(options or {})
+    bad = [k for k in options if k not in SECTION_KEYS]
+    if bad:
+        raise InputError(f"options given for unknown section(s) {bad}; choose from {', '.join(SECTION_KEYS)}")
+    out: list[LensSection] = []
+    timings: dict[str, float] = {}
+    if "capture" in chosen:
+        out.append(LensSection("Capture", [CaptureSummary.from_store(store, **(capture_extra or {}))],
+                               intro="What was recorded, from which model, and how.", key="capture",
+                               data=_data_of(store)))
+    for key, *_ in LENSES:
+        if key not in chosen:
+            continue
+        if log:
+            log(f"running {key} …")
+        sec = run_lens(key, store, seed=seed, progress=progress, n_workers=n_workers, scheduler=scheduler,
+                       device=device, options=options.get(key))
+        if log and sec.status != "ok":
+            log(f"  {key} {sec.status}: {sec.reason}")
+        timings[key] = sec.seconds
+        out.append(sec)
+    return out, timings
+
+
+def section_status(sections: list[Any]) -> dict[str, dict[str, str]]:
+    """``{key: {"status": …, "reason": …}}`` for the run card and ``results.json``'s meta."""
+    return {s.key: {"status": getattr(s, "status", "ok"), "reason": getattr(s, "reason", "")} for s in sections}
+
+
+def build_report(
+    store: Any,
+    out_dir: str | Path,
+    sections: list[str] | None = None,
+    *,
+    title: str | None = None,
+    meta: dict[str, Any] | None = None,
+    extra_sections: list[Any] | None = None,
+    **kwargs: Any,
+) -> Path:
+    """Analyse ``store`` (see :func:`analyse_store`; keyword arguments go there) and write the report into
+    ``out_dir``; ``extra_sections`` are appended (e.g. experiments). Returns the path of ``report.html``."""
+    t0 = time.perf_counter()
+    secs, timings = analyse_store(store, out_dir, sections, **kwargs)
+    secs = [*secs, *(extra_sections or [])]
+    name = Path(str(getattr(store, "path", "store"))).name
+    m = {"store": str(getattr(store, "path", "")), "seed": kwargs.get("seed", 0), **(meta or {}),
+         **{f"time {k} (s)": round(v, 2) for k, v in timings.items()},
+         "sections": ", ".join(f"{s.key} {getattr(s, 'status', 'ok')}" for s in secs),
+         "total time (s)": round(time.perf_counter() - t0, 2)}
+    path = write_report(secs, out_dir, title=title or f"repscope report — {name}", meta=m)
+    _add_status(path.parent / "results.json", secs)
+    return path
+
+
+def _add_status(path: Path, secs: list[Any]) -> None:
+    """Record each section's status and reason in ``results.json`` (``meta.section_status``)."""
+    import json
+
+    data = json.loads(path.read_text())
+    data.setdefault("meta", {})["section_status"] = section_status(secs)
+    path.write_text(json.dumps(data, indent=2, allow_nan=False))

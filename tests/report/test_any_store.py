@@ -1,0 +1,167 @@
+"""`repscope report` on any store (issue 11): every lens that applies, each skipped or failed section with its
+one-line reason, the report always written — via the API and the CLI (``python -m repscope.cli``), on stores
+of models the demo never uses (zoo.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from repscope.report import build_report
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "repscope.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=600)
+
+
+def _status(data: dict) -> dict[str, str]:
+    return {k: v["status"] for k, v in data["meta"]["section_status"].items()}
+
+
+def _results(data: dict, key: str) -> list[dict]:
+    return [x["result"] for x in data["sections"][key]]
+
+
+def test_report_api_on_a_file_defined_mlp(zoo_stores, tmp_path):
+    path = build_report(zoo_stores["mlp"], tmp_path, options={"ranges": {"n_permutations": 99},
+                                                                 "topology": {"n_samples": 150}})
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert _status(data) == {"capture": "ok", "similarity": "ok", "ranges": "ok", "topology": "ok",
+                             "dynamics": "skipped", "descrambling": "ok"}
+    reason = data["meta"]["section_status"]["dynamics"]["reason"]
+    assert reason.startswith("no layer has a time axis")
+    sim = _results(data, "similarity")
+    assert sim[0]["lens"] == "similarity" and sim[0]["layers"] == ["fc1", "act1", "fc2", "act2", "out"]
+    cka = next(r for r in sim[1:] if r.get("metric") == "linear_cka")
+    assert np.allclose(np.diag(cka["values"]), 1.0) and cka["rows"] == sim[0]["layers"]
+    desc = _results(data, "descrambling")
+    assert [r["layer"] for r in desc[1:]] == ["fc1", "fc2", "out"] and [r["n_units"] for r in desc[1:]] == [32, 16, 3]
+    html = path.read_text()
+    assert "Skipped: no layer has a time axis" in html and "What this section found" in html
+    assert "spurious" not in html.lower() and "attractor" not in html.lower()  # no built-in experiments
+
+
+def test_report_on_untrained_and_two_layer_stores_is_written(zoo_stores, tmp_path):
+    """Issue 11: the untrained 4-layer MLP stopped at 'normalised logit of class 0 is undefined'; the 2-layer
+    store at 'A is 2×2; at least 3 items are needed'. Both now give a report with reasons."""
+    a = build_report(zoo_stores["untrained_mlp"], tmp_path / "u", ["capture", "ranges", "dynamics"],
+                     options={"ranges": {"n_permutations": 49}})
+    da = json.loads((a.parent / "results.json").read_text())
+    assert _status(da) == {"capture": "ok", "ranges": "ok", "dynamics": "skipped"}
+    notes = _results(da, "ranges")[0]["notes"]
+    assert any("0 of 120 samples are predicted as 0" in n or "normalised-logit bands undefined" in n for n in notes)
+    b = build_report(zoo_stores["two_layer"], tmp_path / "t", options={"ranges": {"n_permutations": 49}})
+    db = json.loads((b.parent / "results.json").read_text())
+    assert {k for k, v in _status(db).items() if v == "ok"} == {"capture", "similarity", "ranges", "topology",
+                                                                "descrambling"}
+    cka = next(r for r in _results(db, "similarity")[1:] if r.get("metric") == "linear_cka")
+    assert np.asarray(cka["values"]).shape == (2, 2)
+    assert b.exists() and "topology" in db["sections"]
+
+
+def test_a_failing_section_is_shown_with_its_error_and_the_rest_is_written(zoo_stores, tmp_path):
+    path = build_report(zoo_stores["two_layer"], tmp_path, ["capture", "ranges", "descrambling"],
+                        options={"ranges": {"unit": "out:7"}})
+    data = json.loads((tmp_path / "results.json").read_text())
+    st = data["meta"]["section_status"]
+    assert st["ranges"]["status"] == "failed" and "has 3 units" in st["ranges"]["reason"]
+    assert "\n" not in st["ranges"]["reason"] and st["descrambling"]["status"] == "ok"
+    assert "Failed: " in path.read_text()
+
+
+def test_cli_report_on_a_gru(zoo_paths, tmp_path):
+    res = _cli("report", str(zoo_paths["gru"]), "--out", str(tmp_path / "r"), "--quick", "--json", "--quiet",
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert set(_status(data).values()) == {"ok"}
+    dyn = _results(data, "dynamics")
+    assert dyn[0]["layers"] == ["gru1", "gru2"] and "skipped layers without a time axis: head" in dyn[0]["notes"]
+    dsa = dyn[1]
+    assert dsa["rows"] == ["gru1", "gru2"] and dsa["values"][0][1] > 0 and dsa["values"][0][0] == 0
+    assert [r["layer"] for r in _results(data, "descrambling")[1:]] == ["head"]
+    assert (tmp_path / "r" / "report.html").exists()
+
+
+def test_cli_report_on_a_tiny_bert(zoo_paths, tmp_path):
+    res = _cli("report", str(zoo_paths["bert"]), "--out", str(tmp_path / "r"), "--quick", "--json", "--quiet",
+               "--sections", "capture,ranges,dynamics,descrambling", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert set(_status(data).values()) == {"ok"}
+    desc = _results(data, "descrambling")
+    assert [r["layer"] for r in desc[1:]] == ["encoder.layer.0.intermediate.dense",
+                                              "encoder.layer.1.intermediate.dense"]
+    assert all(r["n_units"] == 48 for r in desc[1:])
+    dyn = _results(data, "dynamics")
+    assert len(dyn[1]["rows"]) == 5 and np.allclose(np.diag(dyn[1]["values"]), 0)
+    assert "Spearman ρ between DSA and Procrustes" in dyn[0]["reading"]
+    assert _results(data, "ranges")[0]["notes"][0].startswith("no output layer")
+
+
+def test_cli_report_on_a_residual_cnn(zoo_paths, tmp_path):
+    res = _cli("report", str(zoo_paths["rescnn"]), "--out", str(tmp_path / "r"), "--quick", "--json", "--quiet",
+               "--sections", "capture,topology,dynamics", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert _status(data) == {"capture": "ok", "topology": "ok", "dynamics": "skipped"}
+    topo = _results(data, "topology")
+    assert topo[0]["layers"] == ["stem", "block", "block.conv1", "pool", "head"]
+    assert "(8, 8, 8)" in data["meta"]["section_status"]["dynamics"]["reason"]
+
+
+def test_cli_report_on_an_mlp_never_loads_the_digits_cnn(zoo_paths, tmp_path):
+    """Issue 11: `repscope report MY.zarr` failed with 'weights have shape (128, 1024) but the descrambler is for
+    96 units' — the descrambling section loaded the built-in digits CNN. Now it reads the store (and the
+    user's weights when given), and the library never imports repscope.experiments."""
+    import torch
+    import zoo
+
+    net, _, _ = zoo.trained_mlp()
+    torch.save(net.state_dict(), tmp_path / "mlp.pt")
+    res = _cli("report", str(zoo_paths["mlp"]), "--out", str(tmp_path / "r"), "--sections", "descrambling",
+               "--weights", str(tmp_path / "mlp.pt"), "--json", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    desc = _results(json.loads(res.stdout), "descrambling")
+    assert [(r["layer"], r["n_units"], r["has_weights"]) for r in desc[1:]] == [
+        ("fc1", 32, True), ("fc2", 16, True), ("out", 3, True)]
+    bad = _cli("report", str(zoo_paths["mlp"]), "--out", str(tmp_path / "bad"), "--sections", "descrambling",
+               "--weights", str(tmp_path / "mlp.pt"), "--weight-name", "fc2.weight", "--layers", "fc1", "--quiet",
+               cwd=tmp_path)
+    assert bad.returncode == 0  # the report is written; the section says what is wrong
+    st = json.loads((tmp_path / "bad" / "results.json").read_text())["meta"]["section_status"]["descrambling"]
+    assert st["status"] == "failed" and "(16, 32)" in st["reason"] and "32 units" in st["reason"]
+    code = ("import sys, repscope as rs; from repscope.report import build_report; "
+            f"build_report(rs.open_store({str(zoo_paths['mlp'])!r}), {str(tmp_path / 'api')!r}, "
+            "['capture', 'descrambling', 'dynamics']); "
+            "print(sorted(m for m in sys.modules if m.startswith('repscope.experiments')))")
+    env = {**os.environ, "PYTHONPATH": SRC}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_cli_report_unknown_section_is_one_line_exit_2(zoo_paths, tmp_path):
+    res = _cli("report", str(zoo_paths["mlp"]), "--out", str(tmp_path / "r"), "--sections", "dynamcs",
+               cwd=tmp_path)
+    assert res.returncode == 2 and "unknown report section" in res.stderr
+    assert len([ln for ln in res.stderr.strip().splitlines() if ln.strip()]) == 1
+
+
+@pytest.mark.parametrize("key", ["descrambling-reproductions"])
+def test_experiments_only_in_the_demo_or_on_request(key, tmp_path):
+    from repscope.experiments.pipeline import available_sections, experiment_sections
+
+    assert key in available_sections() and key not in available_sections(experiments=False)
+    (sec,) = experiment_sections(tmp_path, only=[key])
+    assert sec.status == "ok" and len(sec.results) == 3
