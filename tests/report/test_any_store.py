@@ -165,3 +165,21 @@ def test_experiments_only_in_the_demo_or_on_request(key, tmp_path):
     assert key in available_sections() and key not in available_sections(experiments=False)
     (sec,) = experiment_sections(tmp_path, only=[key])
     assert sec.status == "ok" and len(sec.results) == 3
+
+
+def test_cli_dynamics_analyse_reads_a_store_and_compares_two(zoo_paths, tmp_path):
+    """`repscope dynamics analyse STORE --other STORE2`: sequence layers as trajectories, across stores; a
+    store compared with itself gives DSA ≈ 0 on the diagonal (same layer, same inputs)."""
+    gru = str(zoo_paths["gru"])
+    res = _cli("dynamics", "analyse", gru, "--other", gru, "--json", "--quiet", "--max-trials", "40",
+               "--out", str(tmp_path / "d"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["layers"] == ["A:gru.zarr:gru1", "A:gru.zarr:gru2"] and "head" in " ".join(data["notes"])
+    dsa = next(r["result"] for r in data["results"] if r["result"]["metric"].startswith("DSA"))
+    assert dsa["rows"] == ["A:gru.zarr:gru1", "A:gru.zarr:gru2"]
+    assert dsa["cols"] == ["B:gru.zarr:gru1", "B:gru.zarr:gru2"]
+    assert max(dsa["values"][0][0], dsa["values"][1][1]) < 1e-6 < dsa["values"][0][1]
+    assert (tmp_path / "d" / "report.html").exists()
+    bad = _cli("dynamics", "analyse", str(zoo_paths["mlp"]), "--quiet", cwd=tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "time axis" in bad.stderr

@@ -1,4 +1,5 @@
-"""``repscope dynamics …``: the DSA benchmark, DSA between stored trajectories (.npy files) — with the
+"""``repscope dynamics …``: DSA on a store's sequence layers (``analyse``), the DSA benchmark, DSA between
+stored trajectories (.npy files) — with the
 ``(n_delays, rank)`` sweep when they are not given — and InputDSA for input-driven trajectories."""
 
 from __future__ import annotations
@@ -82,6 +83,47 @@ def register(app: typer.Typer) -> None:
         _save(res.results(), out, log)
         if as_json:
             typer.echo(dumps(res.table.to_dict()))
+
+    @sub.command("analyse")
+    def analyse(
+        store: Path = typer.Argument(..., help="Activation store whose sequence layers (N, T, D) are trajectories."),
+        other: list[Path] = typer.Option(
+            None, "--other", help="Another store on the same inputs (repeatable): compare its layers with STORE's."
+        ),
+        layers: str = typer.Option(None, "--layers", help="Comma-separated sequence layers (default: all)."),
+        n_delays: int = typer.Option(3, "--n-delays", min=1, help="Delays in the embedding."),
+        rank: int = typer.Option(None, "--rank", min=1, help="Shared DMD rank (default: --components)."),
+        components: int = typer.Option(10, "--components", min=2, help="PCs per layer before DMD."),
+        max_trials: int = typer.Option(200, "--max-trials", min=2, help="Samples (trajectories) used, seeded."),
+        out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the sample choice and the random starts."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+    ) -> None:
+        """DSA beside Procrustes and CKA between a store's sequence layers (tokens or time steps as time),
+        or between them and the same layers of other stores (two models on the same inputs)."""
+        import json
+
+        import repscope
+        from repscope.dynamics import analyse as analyse_dynamics
+        from repscope.results import dumps
+
+        log = _log(quiet)
+        st = repscope.open_store(store)
+        others = [repscope.open_store(o) for o in (other or [])]
+        names = None
+        if others:
+            names = [p.name for p in [store, *other]]
+            if len(set(names)) < len(names):  # the same file name twice: label by position
+                names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
+        res = analyse_dynamics(
+            st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
+            n_components=components, n_delays=n_delays, rank=rank, max_trials=max_trials,
+        )
+        log(res.summary())
+        _save([res], out, log, "Dynamics of the store's sequence layers")
+        if as_json:
+            typer.echo(json.dumps(json.loads(dumps(res.to_dict()))))
 
     @sub.command("compare")
     def compare(
