@@ -141,15 +141,16 @@ def select_by_prediction(systems: list[np.ndarray], n_steps: int, *, seed: int =
     """Pick (n_delays, delay_interval, rank) minimising the mean held-out prediction error over ``systems``.
 
     Grid: n_delays ∈ {2, 5, 10, 20, 33}, delay_interval ∈ {1, 3, 6}, rank ∈ {10, 20, 50}, keeping only
-    embeddings spanning at most half the trajectory. Returns the choice and every grid point's error.
+    embeddings spanning at most half the trajectory and ranks the training half's transitions determine. Returns the choice and every grid point's error.
     """
     grid = []
     for nd in (2, 5, 10, 20, 33):
         for tau in (1, 3, 6):
             if (nd - 1) * tau > n_steps // 2:
                 continue
+            n_trans = (systems[0].shape[0] // 2) * (n_steps - (nd - 1) * tau - 1)
             for r in (10, 20, 50):
-                if r > nd * systems[0].shape[-1]:
+                if r > nd * systems[0].shape[-1] or r > n_trans:
                     continue
                 hp = {"n_delays": nd, "delay_interval": tau, "rank": r}
                 err = float(np.mean([heldout_prediction_error(S, hp, seed=seed) for S in systems]))
@@ -367,7 +368,8 @@ def guilhot_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
             P["dsa_sel"] = {g: batch.add(pairs[g], hp_sel) for g in groups}
             tp = {g: [(transposed_layout(a), transposed_layout(b)) for a, b in pairs[g]]
                   for g in ("master_spread", "untrained")}
-            P["hp_t"], _ = fit_delays(tp["untrained"][0][0].shape[1], **PAPER_DSA)
+            P["hp_t"], _ = fit_delays(tp["untrained"][0][0].shape[1], **dict(PAPER_DSA, rank=hp_paper["rank"]),
+                                      n_features=n_pcs)
             P["dsa_t"] = {g: batch.add(tp[g], P["hp_t"]) for g in tp}
             P["curve_pairs"] = {g: [[joint_pca_k(fin(r, g), _stim(Hk, ep)) for Hk in r["master"].hidden] for r in runs]
                                 for g in ("unfrozen", "frozen", "untrained")}

@@ -1,0 +1,78 @@
+"""Guilhot et al. / Lorenz reproductions (reduced configuration) and their building blocks."""
+
+import numpy as np
+import pytest
+
+from repscope.errors import InputError
+from repscope.experiments.dynamics.reproduce import (
+    PAPER_DSA,
+    fit_delays,
+    heldout_prediction_error,
+    joint_pca,
+    reproduce,
+    transposed_layout,
+)
+from repscope.experiments.verdict import VERDICTS, verdict_rule
+
+TINY = dict(hidden=8, n_pcs=4, rank=8, epochs={"fix": 2, "stim": 8, "delay": 2, "resp": 2}, steps=12,
+            pre_steps=12, eval_trials=12, n_checkpoints=3, batch_size=16)
+
+
+def test_fit_delays_keeps_or_reduces_the_paper_values():
+    hp, why = fit_delays(400, **PAPER_DSA)
+    assert hp == PAPER_DSA and why == ""  # span 192 ≤ 200: the paper's values
+    hp, why = fit_delays(100, **PAPER_DSA)
+    assert hp == {"n_delays": 33, "delay_interval": 1, "rank": 50} and "reduced" in why
+    hp, _ = fit_delays(24, **PAPER_DSA)
+    assert hp["delay_interval"] == 1 and (hp["n_delays"] - 1) * hp["delay_interval"] <= 12
+    with pytest.raises(InputError):
+        fit_delays(3)
+
+
+def test_joint_pca_and_layout():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 10, 12))
+    a, b = joint_pca(X, X, 5)
+    assert a.shape == (6, 10, 5) and np.allclose(a, b)
+    # invariant to rescaling a unit (each system is z-scored per unit first)
+    Y = X.copy()
+    Y[..., 3] *= 40.0
+    assert np.allclose(np.abs(joint_pca(Y, X, 5)[0]), np.abs(joint_pca(X, X, 5)[0]))
+    assert transposed_layout(X).shape == (10, 6, 12)
+
+
+def test_heldout_prediction_error_is_zero_for_an_exact_linear_system():
+    rng = np.random.default_rng(1)
+    th = 0.3
+    A = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) * 0.98
+    X = np.empty((8, 40, 2))
+    X[:, 0] = rng.normal(size=(8, 2))
+    for t in range(39):
+        X[:, t + 1] = X[:, t] @ A.T
+    assert heldout_prediction_error(X, {"n_delays": 1, "delay_interval": 1, "rank": 2}) < 1e-6  # ridge 1e-8 only
+
+
+def test_reproduction_tables_properties():
+    res = reproduce(quick=True, seeds=2, config=TINY,
+                    attractor_config={"noise": [0.0, 0.5], "n_per": 2, "n_trials": 4})
+    g, a = res[0], res[1]
+    assert g.key == "dynamics" and a.key == "attractors"
+    for t in (g, a):
+        for r in t.rows:
+            assert r.ci_low <= r.estimate <= r.ci_high and r.verdict in VERDICTS
+            assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction,
+                                             threshold=r.threshold)
+    claims = [r.claim for r in g.rows]
+    assert any("untrained" in c for c in claims) and any("SSM" in c for c in claims)
+    assert "reduced" in g.rows[0].note  # 8 stimulus steps cannot hold the paper's delay span: said so
+    D = g.extra["distances"]["rnn"]
+    for m, per_group in D.items():
+        assert set(per_group) == {"master_spread", "unfrozen", "frozen", "untrained"}
+        assert all(np.all(np.asarray(v) >= -1e-9) for v in per_group.values())
+    assert any("(time, batch, PC)" in f for f in g.findings)  # the authors' layout is checked and reported
+    curves = res[2]
+    assert len(curves.master_accuracy) == len(next(iter(curves.curves["Procrustes"].values())))
+    sweep = [r for r in res if type(r).__name__ == "NoiseSweep"][0]
+    assert sweep.noise == [0.0, 0.5]
+    # noise-free Lorenz regimes: every measure's 1-NN accuracy is a fraction of the 6 systems
+    assert all(v * 6 == pytest.approx(round(v * 6)) for v in a.extra["nn"]["DSA"].ravel())
