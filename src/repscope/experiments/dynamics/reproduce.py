@@ -141,7 +141,8 @@ def select_by_prediction(systems: list[np.ndarray], n_steps: int, *, seed: int =
     """Pick (n_delays, delay_interval, rank) minimising the mean held-out prediction error over ``systems``.
 
     Grid: n_delays ∈ {2, 5, 10, 20, 33}, delay_interval ∈ {1, 3, 6}, rank ∈ {10, 20, 50}, keeping only
-    embeddings spanning at most half the trajectory and ranks the training half's transitions determine. Returns the choice and every grid point's error.
+    embeddings spanning at most half the trajectory and ranks the training half's transitions determine.
+    Returns the choice and every grid point's error.
     """
     grid = []
     for nd in (2, 5, 10, 20, 33):
