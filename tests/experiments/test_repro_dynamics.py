@@ -66,7 +66,7 @@ def test_reproduction_tables_properties():
     assert any("untrained" in c for c in claims) and any("SSM" in c for c in claims)
     assert "reduced" in g.rows[0].note  # 8 stimulus steps cannot hold the paper's delay span: said so
     D = g.extra["distances"]["rnn"]
-    for m, per_group in D.items():
+    for per_group in D.values():
         assert set(per_group) == {"master_spread", "unfrozen", "frozen", "untrained"}
         assert all(np.all(np.asarray(v) >= -1e-9) for v in per_group.values())
     assert any("(time, batch, PC)" in f for f in g.findings)  # the authors' layout is checked and reported
