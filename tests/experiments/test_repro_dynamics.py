@@ -14,7 +14,7 @@ from repscope.experiments.dynamics.reproduce import (
 )
 from repscope.experiments.verdict import VERDICTS, verdict_rule
 
-TINY = dict(hidden=8, n_pcs=4, rank=8, epochs={"fix": 2, "stim": 8, "delay": 2, "resp": 2}, steps=12,
+TINY = dict(n_workers=1, hidden=8, n_pcs=4, rank=8, epochs={"fix": 2, "stim": 8, "delay": 2, "resp": 2}, steps=12,
             pre_steps=12, eval_trials=12, n_checkpoints=3, batch_size=16)
 
 

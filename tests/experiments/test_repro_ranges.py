@@ -45,7 +45,7 @@ def test_reproduction_table_properties():
     cfg = replace(reproduction_config(True), dsprites_sizes=(300, 240, 300), epochs={"dsprites_lite": 2},
                   C_grid=(1.0,), n_retrains=1, mid_edges=((0.3, 0.7),), mid_which=("any",), upweights=(20.0,),
                   jtt_upweights=(20.0,))
-    res = reproduce(quick=True, seeds=2, config=cfg)
+    res = reproduce(quick=True, seeds=2, config=cfg, n_workers=1)
     t, bands = res[0], res[1]
     assert t.key == "ranges"
     for r in t.rows:

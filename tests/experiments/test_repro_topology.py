@@ -16,7 +16,8 @@ def test_residual_cnn_layers():
 
 
 def test_reproduction_table_properties():
-    t = reproduce(quick=True, seeds=2, config={"n_train": 240, "epochs": 1, "n_samples": 60, "ks": (0, 1, 2, 4)})[0]
+    cfg = {"n_train": 240, "epochs": 1, "n_samples": 60, "ks": (0, 1, 2, 4)}
+    t = reproduce(quick=True, seeds=2, config=cfg, n_workers=1)[0]
     assert t.key == "topology" and len(t.rows) == 5
     for r in t.rows:
         assert r.ci_low <= r.estimate <= r.ci_high and r.n == 2 and r.verdict in VERDICTS

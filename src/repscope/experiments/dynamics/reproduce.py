@@ -32,6 +32,7 @@ ratio and 1-NN accuracy for DSA, Procrustes and CKA, over a sweep of observation
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,7 +174,7 @@ def guilhot_config(quick: bool, seeds: int | None = None) -> dict[str, Any]:
     """Sizes of the compositional-RNN reproduction (``quick``: ≤ 3 min on 2 cores; else ≤ 30 min)."""
     if quick:
         cfg = dict(archs=("rnn",), hidden=64, epochs={"fix": 4, "stim": 24, "delay": 6, "resp": 4},
-                   steps=100, pre_steps=100, batch_size=32, lr=1e-2, eval_trials=48, n_checkpoints=6, seeds=5,
+                   steps=100, pre_steps=100, batch_size=32, lr=1e-2, eval_trials=48, n_checkpoints=5, seeds=5,
                    ssm=True)
     else:
         cfg = dict(archs=("rnn", "gru"), hidden=128, epochs={"fix": 5, "stim": 60, "delay": 10, "resp": 5},
@@ -231,6 +232,17 @@ def _train_groups(arch: str, seed: int, cfg: dict[str, Any]) -> dict[str, Any]:
             torch.manual_seed(12345)
             _, acc, H = M._loss_acc(net, ev)
         out[name] = {"hidden": H.double().numpy(), "accuracy": float(acc)}
+    return out
+
+
+def _train_job(seed: int, *, arch: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_train_groups` for one seed without the torch modules (results travel between processes)."""
+    from repscope.parallel import torch_threads
+
+    with torch_threads(1):
+        out = _train_groups(arch, seed, cfg)
+    out["master"].model = None
+    out["untrained"].model = None
     return out
 
 
@@ -308,14 +320,18 @@ class _DSABatch:
 
 
 def guilhot_reproduction(*, quick: bool = True, seeds: int | None = None, seed: int = 0,
-                         config: dict[str, Any] | None = None, progress: bool = False) -> list[Any]:
-    """Run the master-comparison design and return ``[ReproductionTable, LearningCurves …]``."""
+                         config: dict[str, Any] | None = None, progress: bool = False,
+                         n_workers: int | None = None) -> list[Any]:
+    """Run the master-comparison design and return ``[ReproductionTable, LearningCurves …]``.
+
+    ``n_workers``: processes training the seeds (default: the cores, at most 2 — the budget is 2 cores)."""
     from scipy.stats import spearmanr
 
     from repscope.experiments.dynamics import models as M
-    from repscope.parallel import torch_threads
+    from repscope.parallel import map_items, n_cores, torch_threads
 
     cfg = dict(guilhot_config(quick, seeds), **(config or {}))
+    n_workers = min(2, n_cores()) if n_workers is None else int(n_workers)
     if int(cfg["seeds"]) < 2:
         raise InputError(f"seeds={cfg['seeds']} is too few; confidence intervals need ≥ 2 (the issue asks ≥ 5)")
     t0 = time.perf_counter()
@@ -341,11 +357,10 @@ def guilhot_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
     # ---- phase 1: train every network, collect the comparisons ----------------------------------
     with torch_threads(1):
         for arch in cfg["archs"]:
-            runs = []
-            with progress_steps(len(seed_list), f"Guilhot {arch}: training", progress) as advance:
-                for s in seed_list:
-                    runs.append(_train_groups(arch, s, cfg))
-                    advance()
+            # seeds train in parallel worker processes (one torch thread each); deterministic per seed
+            runs = map_items(functools.partial(_train_job, arch=arch, cfg=cfg), seed_list,
+                             n_workers=int(cfg.get("n_workers", n_workers)), progress=progress,
+                             desc=f"Guilhot {arch}: training")
             extra["accuracy"][arch] = {
                 g: [float(r[g].final_accuracy if g in ("master", "untrained") else r[g]["accuracy"]) for r in runs]
                 for g in ("master", "unfrozen", "frozen", "untrained")}

@@ -19,6 +19,7 @@ horizontal position bin; test split unbiased), the benchmark CNN trained with ER
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError
-from repscope.experiments.verdict import ReproductionTable, claim, progress_steps
+from repscope.experiments.verdict import ReproductionTable, claim
 from repscope.results import axes_figure, to_jsonable
 
 __all__ = ["band_shares", "group_dro_head", "reproduction_config", "BandShares", "reproduce"]
@@ -161,13 +162,34 @@ class BandShares:
         return fig
 
 
-def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, progress: bool = False,
-              config: Any = None) -> list[Any]:
-    """Run the reproduction; returns ``[ReproductionTable, BandShares]``."""
-    from repscope.experiments.datasets.dsprites import SHAPES
+def _seed_job(s: int, *, cfg: Any, bias: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One seed: ERM network, the benchmark's methods, last-layer Group DRO, and the band shares."""
     from repscope.experiments.ranges.benchmark import prepare, run_one
     from repscope.parallel import torch_threads
     from repscope.ranges.retrain import group_accuracies
+
+    with torch_threads(1):
+        pr = prepare("dsprites_lite", bias, s, cfg)
+        rec = run_one("dsprites_lite", bias, s, cfg, prepared=pr)
+        # Group DRO on the retraining half, weight decay tuned on the tuning half (worst group)
+        scaler = (pr.FA.mean(0), pr.FA.std(0))
+        best = None
+        for wd in (1e-4, 1e-3, 1e-2):
+            h = group_dro_head(pr.FA, pr.A.y, pr.A.groups, weight_decay=wd, scaler=scaler, seed=s)
+            wg, mean, _ = group_accuracies(h.predict(pr.FB), pr.B.y, pr.B.groups)
+            if best is None or (wg, mean) > best[0]:
+                best = ((wg, mean), h, wd)
+        wg, mean, _ = group_accuracies(best[1].predict(pr.FT), pr.T.y, pr.T.groups)
+    rec["methods"]["Group DRO"] = {"worst": wg, "mean": mean, "params": {"weight_decay": best[2]}}
+    return rec, band_shares(pr.ZT, pr.T.attributes["shape"], pr.T.attributes["pos_bin"])
+
+
+def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, progress: bool = False,
+              config: Any = None, n_workers: int | None = None) -> list[Any]:
+    """Run the reproduction; returns ``[ReproductionTable, BandShares]``. Seeds run in ``n_workers``
+    processes (default: the cores, at most 2)."""
+    from repscope.experiments.datasets.dsprites import SHAPES
+    from repscope.parallel import map_items, n_cores
 
     cfg = config or reproduction_config(quick)
     n = int(seeds) if seeds is not None else len(cfg.seeds)
@@ -176,28 +198,12 @@ def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, pr
     cfg = replace(cfg, seeds=tuple(seed + k for k in range(n)))
     bias = cfg.biases["dsprites_lite"][0]
     t0 = time.perf_counter()
-    recs, SS, PP, OFF = [], [], [], []
     methods = ("ERM", "random subset", "JTT-style", "mid-range", "DFR oracle", "Group DRO")
-    with torch_threads(1), progress_steps(n, "O'Mahony reproduction", progress) as advance:
-        for s in cfg.seeds:
-            pr = prepare("dsprites_lite", bias, s, cfg)
-            rec = run_one("dsprites_lite", bias, s, cfg, prepared=pr)
-            # Group DRO on the retraining half, weight decay tuned on the tuning half (worst group)
-            scaler = (pr.FA.mean(0), pr.FA.std(0))
-            best = None
-            for wd in (1e-4, 1e-3, 1e-2):
-                h = group_dro_head(pr.FA, pr.A.y, pr.A.groups, weight_decay=wd, scaler=scaler, seed=s)
-                wg, mean, _ = group_accuracies(h.predict(pr.FB), pr.B.y, pr.B.groups)
-                if best is None or (wg, mean) > best[0]:
-                    best = ((wg, mean), h, wd)
-            wg, mean, _ = group_accuracies(best[1].predict(pr.FT), pr.T.y, pr.T.groups)
-            rec["methods"]["Group DRO"] = {"worst": wg, "mean": mean, "params": {"weight_decay": best[2]}}
-            bs = band_shares(pr.ZT, pr.T.attributes["shape"], pr.T.attributes["pos_bin"])
-            SS.append(bs["shape_share"])
-            PP.append(bs["pos_share"])
-            OFF.append(bs["off_pos"])
-            recs.append(rec)
-            advance()
+    out = map_items(functools.partial(_seed_job, cfg=cfg, bias=bias), list(cfg.seeds),
+                    n_workers=min(2, n_cores()) if n_workers is None else int(n_workers), progress=progress,
+                    desc="O'Mahony reproduction")
+    recs = [o[0] for o in out]
+    SS, PP, OFF = ([o[1][key] for o in out] for key in ("shape_share", "pos_share", "off_pos"))
     SS, PP, OFF = np.array(SS), np.array(PP), np.array(OFF)
     k = np.arange(3)
     top_shape = SS[:, k, 0, k].mean(1)  # own-shape share in the top band, mean over logits

@@ -20,6 +20,7 @@ the numbers and a short written reading of what was measured.
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import tempfile
 import time
@@ -579,19 +580,11 @@ def purvine_config(quick: bool) -> dict[str, Any]:
     return {"n_train": 4000, "epochs": 8, "n_samples": 1000, "seeds": 5, "ks": (0, 1, 2, 4, 8, 16)}
 
 
-def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: int = 0,
-                         config: dict[str, Any] | None = None, progress: bool = False) -> list[Any]:
-    """The paper's tests on a residual CNN trained on bias-free dSprites-lite, over several seeds.
-
-    Per seed: H1 persistence of the top-ℓ2 cloud of every conv layer (before BN) and the logits; sliced
-    Wasserstein (M = 50) between layers; 1 − linear CKA between the same layers; PC-removal sensitivity of
-    the middle layer (top-k PCs vs k random directions); mapper node purity per layer. Across seeds:
-    cross-seed specificity (same layer in two seeds' networks closer than different layers).
-    """
+def _purvine_seed(sd: int, *, data: dict[str, Any], cfg: dict[str, Any], k_cmp: int) -> dict[str, Any]:
+    """One seed of :func:`purvine_reproduction`: train, capture, PH, CKA, PC removal, mapper."""
     from scipy.stats import spearmanr
 
     from repscope.experiments.topology.demo import cka_distance_matrix
-    from repscope.experiments.verdict import ReproductionTable, claim, progress_steps
     from repscope.parallel import torch_threads
     from repscope.topology import (
         mapper,
@@ -602,6 +595,53 @@ def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
         sliced_wasserstein,
     )
 
+    layers = RESNET_LAYERS
+    L, n = len(layers), len(data["y"])
+    mid = layers[L // 2]
+    with torch_threads(1):
+        model = build_residual_cnn(data["X"].shape[1:], len(data["classes"]), seed=sd)
+        train_deep_cnn(model, data["X_train"], data["y_train"], epochs=cfg["epochs"], seed=sd)
+        acc = _accuracy(model, data["X"], data["y"])
+        acts = _conv_outputs(model, data["X"], layers)
+    clouds = {k: _cloud(v) for k, v in acts.items()}
+    dg = [persistence(clouds[k], maxdim=1).dgms[1] for k in layers]
+    P = np.zeros((L, L))
+    for i in range(L):
+        for j in range(i + 1, L):
+            P[i, j] = P[j, i] = sliced_wasserstein(dg[i], dg[j], M=50)
+    C = cka_distance_matrix({k: acts[k].reshape(n, -1) for k in layers}, list(layers))
+    # PC-removal sensitivity on the middle layer: top-k PCs vs k random orthonormal directions
+    X = clouds[mid]
+    d0 = persistence(X, maxdim=1).dgms[1]
+    dk = [sliced_wasserstein(d0, persistence(remove_principal_components(X, k), maxdim=1).dgms[1])
+          for k in cfg["ks"]]
+    Q = np.linalg.qr(np.random.default_rng(sd).standard_normal((X.shape[1], k_cmp)))[0]
+    Xc = X - X.mean(0)
+    d_rand = sliced_wasserstein(d0, persistence(Xc - (Xc @ Q) @ Q.T + X.mean(0), maxdim=1).dgms[1])
+    graphs = [mapper(clouds[k], data["y"], lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5, name=k,
+                     seed=sd) for k in layers]
+    tr = mapper_trend(graphs, list(layers))
+    return {"diagrams": dg, "acc": acc, "r_ph_cka": matrix_correlation(P, C, seed=sd).r,
+            "sens_rho": float(spearmanr(cfg["ks"], dk).statistic),
+            "sens_gap": dk[list(cfg["ks"]).index(k_cmp)] - d_rand,
+            "purity": [float(v) for v in tr.node_purity],
+            "purity_gain": float(tr.node_purity[-1] - tr.node_purity[0])}
+
+
+def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: int = 0,
+                         config: dict[str, Any] | None = None, progress: bool = False,
+                         n_workers: int | None = None) -> list[Any]:
+    """The paper's tests on a residual CNN trained on bias-free dSprites-lite, over several seeds.
+
+    Per seed: H1 persistence of the top-ℓ2 cloud of every conv layer (before BN) and the logits; sliced
+    Wasserstein (M = 50) between layers; 1 − linear CKA between the same layers; PC-removal sensitivity of
+    the middle layer (top-k PCs vs k random directions); mapper node purity per layer. Across seeds:
+    cross-seed specificity (same layer in two seeds' networks closer than different layers).
+    """
+    from repscope.experiments.verdict import ReproductionTable, claim
+    from repscope.parallel import map_items, n_cores
+    from repscope.topology import sliced_wasserstein
+
     cfg = dict(purvine_config(quick), **(config or {}))
     n_seeds = int(seeds if seeds is not None else cfg["seeds"])
     if n_seeds < 2:
@@ -611,42 +651,15 @@ def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
     L = len(layers)
     n = int(cfg["n_samples"])
     data = reproduction_data("dsprites_lite", n_train=cfg["n_train"], n_capture=n, seed=seed)
-    diagrams, r_ph_cka, sens_rho, sens_gap, purity_gain, accs, purities = [], [], [], [], [], [], []
     mid = layers[L // 2]
     k_cmp = 4 if 4 in cfg["ks"] else cfg["ks"][-1]
-    with torch_threads(1), progress_steps(n_seeds, "Purvine reproduction", progress) as advance:
-        for s in range(n_seeds):
-            sd = seed + s
-            model = build_residual_cnn(data["X"].shape[1:], len(data["classes"]), seed=sd)
-            train_deep_cnn(model, data["X_train"], data["y_train"], epochs=cfg["epochs"], seed=sd)
-            accs.append(_accuracy(model, data["X"], data["y"]))
-            acts = _conv_outputs(model, data["X"], layers)
-            clouds = {k: _cloud(v) for k, v in acts.items()}
-            dg = [persistence(clouds[k], maxdim=1).dgms[1] for k in layers]
-            diagrams.append(dg)
-            P = np.zeros((L, L))
-            for i in range(L):
-                for j in range(i + 1, L):
-                    P[i, j] = P[j, i] = sliced_wasserstein(dg[i], dg[j], M=50)
-            C = cka_distance_matrix({k: acts[k].reshape(n, -1) for k in layers}, list(layers))
-            r_ph_cka.append(matrix_correlation(P, C, seed=sd).r)
-            # PC-removal sensitivity on the middle layer: top-k PCs vs k random orthonormal directions
-            X = clouds[mid]
-            d0 = persistence(X, maxdim=1).dgms[1]
-            dk = [sliced_wasserstein(d0, persistence(remove_principal_components(X, k), maxdim=1).dgms[1])
-                  for k in cfg["ks"]]
-            sens_rho.append(float(spearmanr(cfg["ks"], dk).statistic))
-            Q = np.linalg.qr(np.random.default_rng(sd).standard_normal((X.shape[1], k_cmp)))[0]
-            Xc = X - X.mean(0)
-            Xr = Xc - (Xc @ Q) @ Q.T + X.mean(0)
-            d_rand = sliced_wasserstein(d0, persistence(Xr, maxdim=1).dgms[1])
-            sens_gap.append(dk[list(cfg["ks"]).index(k_cmp)] - d_rand)
-            graphs = [mapper(clouds[k], data["y"], lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5,
-                             name=k, seed=sd) for k in layers]
-            tr = mapper_trend(graphs, list(layers))
-            purities.append([float(v) for v in tr.node_purity])
-            purity_gain.append(float(tr.node_purity[-1] - tr.node_purity[0]))
-            advance()
+    job = functools.partial(_purvine_seed, data=data, cfg=cfg, k_cmp=k_cmp)
+    outs = map_items(job, [seed + s for s in range(n_seeds)],
+                     n_workers=min(2, n_cores()) if n_workers is None else int(n_workers), progress=progress,
+                     desc="Purvine reproduction")
+    diagrams = [o["diagrams"] for o in outs]
+    r_ph_cka, sens_rho, sens_gap = ([o[k] for o in outs] for k in ("r_ph_cka", "sens_rho", "sens_gap"))
+    purity_gain, accs, purities = ([o[k] for o in outs] for k in ("purity_gain", "acc", "purity"))
     # cross-seed specificity: seed s vs seed s+1 (cyclic)
     spec, nn_acc = [], []
     for s in range(n_seeds):
@@ -689,6 +702,7 @@ def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
 
 
 def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, progress: bool = False,
-              config: dict[str, Any] | None = None) -> list[Any]:
+              config: dict[str, Any] | None = None, n_workers: int | None = None) -> list[Any]:
     """Entry point of ``repscope topology reproduce`` (see :func:`purvine_reproduction`)."""
-    return purvine_reproduction(quick=quick, seeds=seeds, seed=seed, config=config, progress=progress)
+    return purvine_reproduction(quick=quick, seeds=seeds, seed=seed, config=config, progress=progress,
+                                n_workers=n_workers)
