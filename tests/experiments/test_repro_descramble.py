@@ -39,4 +39,4 @@ def test_reproduction_table_properties():
     ex = t.extra
     assert all(0 <= v <= 1 + 1e-9 for v in ex["overlap_descrambled"] + ex["overlap_raw"])
     assert ex["overlap_random"][0] == pytest.approx(6 / 64)
-    assert res[1].plot().axes
+    assert len(res[1].plot().axes) == 3

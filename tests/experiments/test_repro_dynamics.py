@@ -72,7 +72,9 @@ def test_reproduction_tables_properties():
     assert any("(time, batch, PC)" in f for f in g.findings)  # the authors' layout is checked and reported
     curves = res[2]
     assert len(curves.master_accuracy) == len(next(iter(curves.curves["Procrustes"].values())))
+    assert len(curves.plot().axes) == 3  # one panel per measure
     sweep = [r for r in res if type(r).__name__ == "NoiseSweep"][0]
+    assert len(sweep.plot().axes) == 2
     assert sweep.noise == [0.0, 0.5]
     # noise-free Lorenz regimes: every measure's 1-NN accuracy is a fraction of the 6 systems
     assert all(v * 6 == pytest.approx(round(v * 6)) for v in a.extra["nn"]["DSA"].ravel())

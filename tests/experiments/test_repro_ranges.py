@@ -59,3 +59,4 @@ def test_reproduction_table_properties():
     assert bands.shape_share.shape == (2, 3, 3, 3)
     assert bands.shape_share.sum(-1)[bands.shape_share.sum(-1) > 0] == pytest.approx(1.0)
     assert "wins against" in t.findings[1]
+    assert len(bands.plot().axes) == 3  # one panel per logit

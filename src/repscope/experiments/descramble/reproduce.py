@@ -29,7 +29,7 @@ import numpy as np
 
 from repscope.errors import InputError
 from repscope.experiments.verdict import ReproductionTable, claim, progress_steps
-from repscope.results import axes_figure, to_jsonable
+from repscope.results import subplots, to_jsonable
 
 __all__ = ["dipolar_kernel", "deer_signals", "train_deer_network", "DEERFilters", "deer_reproduction", "reproduce"]
 
@@ -121,8 +121,7 @@ class DEERFilters:
         return ["mode k", "|cos| descrambled filter vs kernel singular vector k"], rows
 
     def plot(self, ax: Any = None) -> Any:
-        fig, _ = axes_figure(None, (10, 3))
-        axs = fig.subplots(1, 3, sharey=True)
+        fig, axs = subplots(1, 3, sharey=True, figsize=(10, 3))
         for a, M, name in zip(axs, (self.raw, self.descrambled, self.kernel_modes),
                               ("raw units", "descrambled modes", "kernel left singular vectors")):
             for i, row in enumerate(M):

@@ -41,7 +41,7 @@ import numpy as np
 
 from repscope.errors import InputError
 from repscope.experiments.verdict import ClaimRow, ReproductionTable, bootstrap_ci, claim, progress_steps
-from repscope.results import axes_figure, to_jsonable
+from repscope.results import subplots, to_jsonable
 
 __all__ = [
     "PAPER_DSA",
@@ -276,8 +276,7 @@ class LearningCurves:
         return ["measure", "group", "distance per master checkpoint"], rows
 
     def plot(self, ax: Any = None) -> Any:
-        fig, axs = (axes_figure(None, (10, 3))[0], None) if ax is None else (ax.figure, None)
-        axs = fig.subplots(1, len(self.curves)) if ax is None else [ax]
+        fig, axs = subplots(1, len(self.curves), figsize=(10, 3)) if ax is None else (ax.figure, [ax])
         for a, (m, groups) in zip(np.atleast_1d(axs), self.curves.items()):
             for g, v in groups.items():
                 a.plot(self.master_accuracy, v, "o-", label=g, ms=3)
@@ -521,8 +520,7 @@ class NoiseSweep:
         return ["statistic", "measure"] + [f"σ={s:g}" for s in self.noise], rows
 
     def plot(self, ax: Any = None) -> Any:
-        fig, _ = axes_figure(None, (9, 3.2))
-        axs = fig.subplots(1, len(self.stats))
+        fig, axs = subplots(1, len(self.stats), figsize=(9, 3.2))
         for a, (st, per) in zip(np.atleast_1d(axs), self.stats.items()):
             for m, v in per.items():
                 v = np.asarray(v)

@@ -28,7 +28,7 @@ import numpy as np
 
 from repscope.errors import InputError
 from repscope.experiments.verdict import ReproductionTable, claim
-from repscope.results import axes_figure, to_jsonable
+from repscope.results import subplots, to_jsonable
 
 __all__ = ["band_shares", "group_dro_head", "reproduction_config", "BandShares", "reproduce"]
 
@@ -147,8 +147,7 @@ class BandShares:
         return ["logit", "band", *[f"shape {n}" for n in self.names], *[f"pos {p}" for p in pos]], rows
 
     def plot(self, ax: Any = None) -> Any:
-        fig, _ = axes_figure(None, (9, 3))
-        axs = fig.subplots(1, len(self.names))
+        fig, axs = subplots(1, len(self.names), figsize=(9, 3))
         S, P = self.shape_share.mean(0), self.pos_share.mean(0)
         x = np.arange(len(BANDS))
         for c, a in enumerate(np.atleast_1d(axs)):
