@@ -78,3 +78,23 @@ def test_reproduction_tables_properties():
     assert sweep.noise == [0.0, 0.5]
     # noise-free Lorenz regimes: every measure's 1-NN accuracy is a fraction of the 6 systems
     assert all(v * 6 == pytest.approx(round(v * 6)) for v in a.extra["nn"]["DSA"].ravel())
+
+
+def test_recurrent_noise_paths():
+    import torch
+
+    from repscope.experiments.dynamics.models import GRUNet, LeakyRNN
+
+    u = torch.randn(3, 7, 11)
+    torch.manual_seed(0)
+    g = GRUNet(hidden=5)
+    ref = g(u)[1]
+    g.noise = 1e-12  # the stepwise noisy path is the same GRU
+    assert torch.allclose(g(u)[1], ref, atol=1e-6)
+    g.noise = 0.05
+    assert not torch.allclose(g(u)[1], ref, atol=1e-3)
+    r = LeakyRNN(hidden=5, noise=0.05)
+    torch.manual_seed(1)
+    a = r(u)[1]
+    torch.manual_seed(1)
+    assert torch.equal(a, r(u)[1])  # seeded noise: reproducible
