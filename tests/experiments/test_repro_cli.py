@@ -46,3 +46,10 @@ def test_reproduce_rejects_one_seed(fake_runs, capsys):
     err = capsys.readouterr().err
     assert "--seeds" in err and len(err.strip().splitlines()) == 1  # one-line error
     assert fake_runs == []
+
+
+def test_reproduction_sections_for_the_demo_report(fake_runs):
+    secs = verdict.reproduction_sections(quick=True, keys=["ranges", "descramble"])
+    assert [s.key for s in secs] == ["reproduce-ranges", "reproduce-descramble"]
+    assert all(isinstance(s.results[0], ReproductionTable) for s in secs)
+    assert [k for k, _ in fake_runs] == ["ranges", "descramble"]
