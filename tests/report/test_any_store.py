@@ -183,3 +183,28 @@ def test_cli_dynamics_analyse_reads_a_store_and_compares_two(zoo_paths, tmp_path
     assert (tmp_path / "d" / "report.html").exists()
     bad = _cli("dynamics", "analyse", str(zoo_paths["mlp"]), "--quiet", cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "time axis" in bad.stderr
+
+
+def test_demo_carries_the_reproductions_unless_quick(tmp_path, monkeypatch):
+    """The full demo appends one section per paper reproduction (experiments.verdict.reproduction_sections);
+    --quick skips them and says why; a failing reproduction run is shown as failed."""
+    from repscope.experiments import verdict
+    from repscope.experiments.pipeline import experiment_sections
+    from repscope.report import Section
+
+    (skipped,) = experiment_sections(tmp_path, quick=True, only=["reproductions"])
+    assert skipped.status == "skipped" and "reproduce --quick" in skipped.reason
+    calls = []
+    monkeypatch.setattr(verdict, "reproduction_sections",
+                        lambda **kw: calls.append(kw) or [Section("Reproduction — A", [], key="reproduce-a"),
+                                                          Section("Reproduction — B", [], key="reproduce-b")])
+    secs = experiment_sections(tmp_path, quick=False, only=["reproductions"], seed=3)
+    assert [s.key for s in secs] == ["reproduce-a", "reproduce-b"] and calls == [{"quick": True, "seed": 3,
+                                                                                  "progress": False}]
+
+    def boom(**kw):
+        raise RuntimeError("no GPU today")
+
+    monkeypatch.setattr(verdict, "reproduction_sections", boom)
+    (failed,) = experiment_sections(tmp_path, quick=False, only=["reproductions"])
+    assert failed.status == "failed" and "no GPU today" in failed.reason

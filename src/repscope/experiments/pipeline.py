@@ -25,6 +25,9 @@ EXPERIMENTS: list[tuple[str, str, str]] = [
      "Closed-form cases on generated data: isotropic inputs, a two-layer linear network, a circulant toy."),
     ("topology-reproduction", "Experiment — deeper CNN on dSprites-lite (Purvine et al. 2022)",
      "A 5-conv network trained on built-in dSprites-lite: PH distances vs CKA and mapper purity by depth."),
+    ("reproductions", "Reproductions of the four papers",
+     "Each paper's experimental design at the scale that fits (quick mode), the paper's claims beside ours with "
+     "95% confidence intervals over seeds and a verdict that follows from them (repscope <lens> reproduce)."),
 ]
 
 
@@ -49,6 +52,23 @@ def experiment_sections(
         if log:
             log(f"running experiment {key} …")
         t0 = time.perf_counter()
+        if key == "reproductions":
+            if quick:
+                why = "not run with --quick (≈ 8 CPU-minutes; run repscope <lens> reproduce --quick)"
+                out.append(LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped",
+                                       reason=why, data=BUILT_IN))
+                continue
+            try:
+                from repscope.experiments.verdict import reproduction_sections
+
+                out.extend(reproduction_sections(quick=True, seed=seed, progress=progress))
+            except Exception as exc:  # shown as failed; the report is still written
+                from repscope.report.job import _one_line
+
+                out.append(LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key,
+                                       status="failed", reason=_one_line(exc), data=BUILT_IN,
+                                       seconds=time.perf_counter() - t0))
+            continue
         if key == "topology-reproduction" and quick:
             why = "not run with --quick (≈ 20 s more on 2 CPUs)"
             out.append(LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repscope.errors import InputError, RepscopeError
+from repscope.errors import InputError, RepscopeError, StoreError
 from repscope.report.html import Section, write_report
 
 __all__ = ["LENSES", "LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
@@ -87,6 +87,8 @@ def run_lens(
     mod = importlib.import_module(module)
     try:
         why = mod.applies(store)
+    except StoreError:  # damaged data: no report section may be built on it
+        raise
     except Exception as exc:  # a lens that cannot even inspect the store
         return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
                            reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
@@ -96,6 +98,8 @@ def run_lens(
     try:
         analysis = mod.analyse(store, seed=seed, progress=progress, n_workers=n_workers, scheduler=scheduler,
                                device=device, **dict(options or {}))
+    except StoreError:  # damaged data: refuse the whole report (one line, exit 2) rather than show a part
+        raise
     except Exception as exc:  # the report is still written; the section says what went wrong
         return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
                            reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
