@@ -598,8 +598,9 @@ def find_confounders(
     either shows no comparable association (V < ``weak``, p_adj ≥ ``alpha`` or V_mid ≥ ``min_ratio``·V_top)
     or does not over-represent the level the mid band over-represents (its share in the top band is at
     most its share in the reference — a top band that is merely *purer* than the reference does not
-    reveal the confounder) *and* the top band is less associated with the attribute than the mid band (a
-    top band that is 100 % another value is just as associated: that is ``both``); ``top only`` symmetrically;
+    reveal the confounder — formally: its own most over-represented value is already the reference's
+    majority; a top band that is 100 % of a 10 % value is just as associated, and the verdict is
+    ``both (different values)``); ``top only`` symmetrically;
     ``both`` when both are strong and significant; else ``neither``.
 
     ``exclude``: attributes left out; ``derived``: attributes computed from the unit's own target (default:
@@ -627,11 +628,15 @@ def find_confounders(
         lvl_m, lvl_t = assoc.top_level[bm][a], assoc.top_level[bt][a]
         hidden_in_top = lvl_m is not None and _lift(assoc, top, an, lvl_m) <= 1.0
         hidden_in_mid = lvl_t is not None and _lift(assoc, mid, an, lvl_t) <= 1.0
+        # a band whose own most over-represented value is already the reference's majority is merely purer
+        # than the reference; one that is, say, 100 % of a 10 % value is just as associated (verdict "both")
+        merely_purer_t = bool(np.isfinite(assoc.top_ref_share[bt, a]) and assoc.top_ref_share[bt, a] >= 0.5)
+        merely_purer_m = bool(np.isfinite(assoc.top_ref_share[bm, a]) and assoc.top_ref_share[bm, a] >= 0.5)
         if an in derived_set:
             verdict = "derived from target"
-        elif strong_m and (weak_t or (hidden_in_top and vt < vm)):
+        elif strong_m and (weak_t or (hidden_in_top and merely_purer_t)):
             verdict = "mid-range only"
-        elif strong_t and (weak_m or (hidden_in_mid and vm < vt)):
+        elif strong_t and (weak_m or (hidden_in_mid and merely_purer_m)):
             verdict = "top only"
         elif strong_t and strong_m:
             verdict = "both"
