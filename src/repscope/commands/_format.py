@@ -17,8 +17,11 @@ FORMATS = ("table", "tsv", "json")
 FORMAT_HELP = "How tables are printed: table (aligned), tsv (tab-separated) or json (one object per row)."
 
 
-def format_option() -> Any:
-    """The shared ``--format`` option (use as a default value in a command's signature)."""
+def format_option(annotated: bool = False) -> Any:
+    """The shared ``--format`` option: a default value in a command's signature, or (``annotated``) the
+    metadata of an ``Annotated[str, ...] = "table"`` parameter."""
+    if annotated:
+        return typer.Option("--format", help=FORMAT_HELP, metavar="table|tsv|json")
     return typer.Option("table", "--format", help=FORMAT_HELP, metavar="table|tsv|json")
 
 

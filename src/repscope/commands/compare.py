@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
         device: Annotated[str | None, typer.Option("--device", help="cpu (default), cuda or auto.")] = None,
         list_: Annotated[bool, typer.Option("--list", help="List the available measures and exit.")] = False,
-        fmt: Annotated[str, format_option()] = "table",
+        fmt: Annotated[str, format_option(annotated=True)] = "table",
     ) -> None:
         """Similarity of every pair of layers (CKA, Procrustes, CCA, RSA, ...), as matrices and heatmaps.
 
