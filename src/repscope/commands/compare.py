@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         ],
         store2: Annotated[
             pathlib.Path | None,
-            typer.Argument(metavar="[STORE2]", help="Optional second store: its layers are the columns "
+            typer.Argument(metavar="STORE2", help="Optional second store: its layers are the columns "
                            "(default: STORE's layers again)."),
         ] = None,
         metric: Annotated[

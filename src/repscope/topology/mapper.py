@@ -444,6 +444,7 @@ class MapperGraph:
                     "{" + ", ".join(map(str, g)) + "}" for g in groups[:4]
                 )
             s += "."
+        s += " Look at the colours: a branch of one colour is a group of one class; click a node for its members."
         return s
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
