@@ -64,6 +64,23 @@ def test_demo_report_renders_in_headless_chromium(demo_report, tmp_path, width):
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
+def test_mapper_nodes_show_their_members_on_click(demo_report, tmp_path):
+    """Clicking a mapper node (simulated in the page, #rs-selftest) fills its member panel in Chromium."""
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (make test installs it with apt-get when run as root)")
+    html = demo_report.read_text()
+    n_mapper = len(re.findall(r'id="fig-[^"]*mapper-graph', html))
+    assert n_mapper >= 6
+    url = demo_report.resolve().as_uri() + "#rs-selftest"
+    res = _chromium(["--window-size=1400,1200", "--virtual-time-budget=30000", "--dump-dom", url], tmp_path)
+    body = re.search(r"<body[^>]*>", res.stdout)
+    assert body, res.stderr[-2000:]
+    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0)))
+    assert attrs.get("data-js-errors") == "0", attrs.get("data-js-error-text")
+    assert int(attrs["data-member-panels"]) == n_mapper
+    assert re.search(r'class="rs-member">#\d+', res.stdout)
+
+
 _CARTESIAN = {"scatter", "scattergl", "bar", "heatmap", "histogram", "box", "violin", "contour"}
 
 
