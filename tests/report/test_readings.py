@@ -107,3 +107,16 @@ def test_permutation_reading_is_a_ratio():
                           restart_costs=np.array([109.0]))
     assert "109× the bound" in r.summary() and "%" not in r.summary().split("recovers")[1].split(";")[1]
     assert ["cost / bound", "109×"] in r.table()[1]
+
+
+def test_capture_summary_draws_label_counts_only_when_they_differ():
+    from repscope.store.summary import CaptureSummary
+
+    layers = {f"l{i}": {"shape": (384,), "features": 384, "pool": "token_mean", "point": "post",
+                        "module": "BertLayer", "nonfinite": 0} for i in range(7)}
+    equal = CaptureSummary("s", 48, layers, {str(k): 8 for k in range(6)}, provenance={"model": "m"})
+    assert equal.plot() is None and "balanced (8 samples for each of 6 labels)" in equal.summary()
+    unequal = CaptureSummary("s", 50, layers, {"0": 30, "1": 20}, provenance={"model": "m"})
+    ax = unequal.plot().axes[0]
+    assert [p.get_height() for p in ax.patches] == [30, 20] and ax.get_ylabel() == "samples"
+    assert CaptureSummary("s", 5, layers).plot() is None  # no labels: the table is enough

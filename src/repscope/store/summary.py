@@ -58,7 +58,13 @@ class CaptureSummary:
         if nf:
             parts.append(f"Layers with NaN/Inf activations (analyses refuse them): {', '.join(nf)}.")
         look = "Look at the table: one row per captured layer (shape, pooling, hook point)"
-        look += "; the figure shows how many samples each label has." if len(self.label_counts) > 1 else "."
+        counts = list(self.label_counts.values())
+        if len(counts) > 1 and min(counts) == max(counts):
+            look += f"; the labels are balanced ({counts[0]} samples for each of {len(counts)} labels)."
+        elif len(counts) > 1:
+            look += "; the figure shows how many samples each label has."
+        else:
+            look += "."
         parts.append(look)
         return "\n\n".join(parts)
 
@@ -68,9 +74,10 @@ class CaptureSummary:
         return ["layer", "shape", "features", "pool", "hook", "module", "NaN/Inf"], rows
 
     def plot(self, ax: Any = None):
-        """Samples per label (is the data balanced?) when the store has labels; ``None`` otherwise — the
-        table already lists every layer, and a bar per layer of equal widths says nothing."""
-        if len(self.label_counts) < 2:
+        """Samples per label (is the data balanced?) when the store has unequal label counts; ``None``
+        otherwise — the table already lists every layer, and equal bars say nothing the summary cannot."""
+        counts = list(self.label_counts.values())
+        if len(counts) < 2 or min(counts) == max(counts):  # balanced labels: the summary says so in words
             return None
         from repscope.results import axes_figure
 
