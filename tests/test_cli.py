@@ -102,17 +102,28 @@ def test_every_lens_command_reports_a_missing_store_in_one_line(tmp_path, args):
 
 def test_importing_the_cli_imports_nothing_heavy():
     """`repscope --help` must be instant: importing the CLI and building every command's help must not load
-    torch, zarr, plotly, scipy, numpy, matplotlib, scikit-learn, dask or jinja2."""
+    torch, zarr, plotly, scipy, numpy, matplotlib, scikit-learn, dask, jinja2 or rich."""
     code = (
         "import sys, repscope.cli\n"
         "from typer.main import get_command\n"
         "get_command(repscope.cli.app)\n"
-        "heavy = ('torch', 'zarr', 'plotly', 'scipy', 'numpy', 'matplotlib', 'sklearn', 'dask', 'jinja2')\n"
+        "heavy = ('torch', 'zarr', 'plotly', 'scipy', 'numpy', 'matplotlib', 'sklearn', 'dask', 'jinja2', 'rich')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+    # and the help pages themselves, through the real entry point
+    code = ("import sys, repscope.cli\n"
+            "for argv in (['--help'], ['compare', '--help'], ['ranges', 'analyse', '--help']):\n"
+            "    try:\n"
+            "        repscope.cli.main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "heavy = ('torch', 'zarr', 'plotly', 'scipy', 'numpy', 'matplotlib', 'rich')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)), file=sys.stderr)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
 
 
 def test_the_package_still_exposes_capture_and_open_store_lazily():
