@@ -142,10 +142,12 @@ def _help(*cmd):
 
 
 def test_help_pages_are_plain_and_complete():
-    from repscope.commands.core import SECTIONS
-    from repscope.experiments.pipeline import LENSES
+    from repscope.commands.core import EXPERIMENT_SECTIONS, SECTIONS
+    from repscope.experiments.pipeline import available_sections
+    from repscope.report.job import SECTION_KEYS
 
-    assert list(SECTIONS) == ["capture", *[k for k, *_ in LENSES]]
+    assert list(SECTIONS) == list(SECTION_KEYS)
+    assert [*SECTIONS, *EXPERIMENT_SECTIONS] == available_sections()
     report = _help("report")
     assert "capture, similarity, ranges, topology, dynamics, descrambling" in " ".join(report.split())
     ranges = " ".join(_help("ranges", "analyse").split())

@@ -79,8 +79,6 @@ def test_mapper_nodes_show_their_members_on_click(demo_report, tmp_path):
     assert attrs.get("data-js-errors") == "0", attrs.get("data-js-error-text")
     assert int(attrs["data-member-panels"]) == n_mapper
     assert re.search(r'class="rs-member">#\d+', res.stdout)
-    # the demo's samples are images (digits): the panels show member thumbnails
-    assert re.search(r'<img alt="member \d+" src="data:image/png;base64,', res.stdout)
 
 
 _CARTESIAN = {"scatter", "scattergl", "bar", "heatmap", "histogram", "box", "violin", "contour"}

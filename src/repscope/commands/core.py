@@ -17,10 +17,12 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
-#: The report's sections, for --help (kept equal to experiments.pipeline's list by tests/test_cli.py; not
-#: imported from there so that --help stays light).
+#: The report's sections and the demo's built-in experiments, for --help (kept equal to
+#: repscope.report.job / experiments.pipeline by tests/test_cli.py; not imported, so that --help stays light).
 SECTIONS = ("capture", "similarity", "ranges", "topology", "dynamics", "descrambling")
-SECTIONS_HELP = f"Only these report sections, comma-separated, from: {', '.join(SECTIONS)} (default: all)."
+EXPERIMENT_SECTIONS = ("spurious-digits", "attractors", "descrambling-reproductions", "topology-reproduction")
+SECTIONS_HELP = (f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} and the experiments "
+                 f"{', '.join(EXPERIMENT_SECTIONS)} (default: all).")
 
 
 def _print_json(obj) -> None:
@@ -127,8 +129,8 @@ def register(app: typer.Typer) -> None:
         store_path: Path = typer.Argument(..., metavar="STORE", help="Activation store directory."),
         out: Path = typer.Option(Path("repscope-report"), "--out", help="Output directory for the report."),
         sections: list[str] = typer.Option(
-            None, "--sections",
-            help="Subset of sections (comma list): capture, similarity, ranges, topology, dynamics, descrambling."),
+            None, "--sections", metavar="LIST",
+            help=f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} (default: all)."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for every random step."),
         quick: bool = typer.Option(False, "--quick", help="Smaller settings (fewer permutations and points)."),
         weights: Path = typer.Option(None, "--weights",
