@@ -98,3 +98,95 @@ def test_npy_data_and_labels(tmp_path):
 def test_every_lens_command_reports_a_missing_store_in_one_line(tmp_path, args):
     missing = str(tmp_path / "nope.zarr")
     _one_line_error(run(*[a.format(missing=missing) for a in args]), "no activation store")
+
+
+def test_importing_the_cli_imports_nothing_heavy():
+    """`repscope --help` must be instant: importing the CLI and building every command's help must not load
+    torch, zarr, plotly, scipy, numpy, matplotlib, scikit-learn, dask, jinja2 or rich."""
+    code = (
+        "import sys, repscope.cli\n"
+        "from typer.main import get_command\n"
+        "get_command(repscope.cli.app)\n"
+        "heavy = ('torch', 'zarr', 'plotly', 'scipy', 'numpy', 'matplotlib', 'sklearn', 'dask', 'jinja2', 'rich')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+    # and the help pages themselves, through the real entry point
+    code = ("import sys, repscope.cli\n"
+            "for argv in (['--help'], ['compare', '--help'], ['ranges', 'analyse', '--help']):\n"
+            "    try:\n"
+            "        repscope.cli.main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "heavy = ('torch', 'zarr', 'plotly', 'scipy', 'numpy', 'matplotlib', 'rich')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)), file=sys.stderr)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
+
+
+def test_the_package_still_exposes_capture_and_open_store_lazily():
+    code = ("import repscope\n"
+            "from repscope.capture.core import capture\n"
+            "from repscope.capture import list_layers\n"
+            "print(repscope.capture is capture, repscope.open_store.__name__)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert res.stdout.split() == ["True", "open_store"], res.stderr
+
+
+def _help(*cmd):
+    res = run(*cmd, "--help")
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_help_pages_are_plain_and_complete():
+    from repscope.commands.core import EXPERIMENT_SECTIONS, SECTIONS
+    from repscope.experiments.pipeline import available_sections
+    from repscope.report.job import SECTION_KEYS
+
+    assert list(SECTIONS) == list(SECTION_KEYS)
+    assert [*SECTIONS, *EXPERIMENT_SECTIONS] == available_sections()
+    report = _help("report")
+    assert "capture, similarity, ranges, topology, dynamics, descrambling" in " ".join(report.split())
+    ranges = " ".join(_help("ranges", "analyse").split())
+    assert "One of --unit / --direction is required" in ranges
+    for cmd in (["compare"], ["topology"], ["report"], ["demo"], ["ranges", "analyse"], ["dynamics", "compare"],
+                ["descramble"], ["capture"]):
+        page = _help(*cmd)
+        assert "<bool>" not in page and "``" not in page and "`" not in page, (cmd, page)
+        json_line = [ln for ln in page.splitlines() if ln.strip().startswith("--json")]
+        assert json_line and "--json " in json_line[0] + " " and "<" not in json_line[0].split("--json")[1][:3]
+    compare = " ".join(_help("compare").split())
+    assert "its layers are the rows" in compare and "its layers are the columns" in compare
+
+
+def test_table_formats_are_untruncated_when_not_a_terminal():
+    from repscope.commands._format import render_table
+
+    header = ["attribute", "Cramér's V", "most over-represented value in a long column name"]
+    rows = [["centre_row", 0.851234, "[3.56, 3.79) and a long value that would be cut at 80 columns"]]
+    plain = render_table(header, rows, "table", terminal=False)
+    assert "…" not in plain and rows[0][2] in plain and "0.8512" in plain
+    assert render_table(header, rows, "tsv").splitlines()[1].split("\t") == ["centre_row", "0.8512", rows[0][2]]
+    assert json.loads(render_table(header, rows, "json")) == [dict(zip(header, ["centre_row", "0.8512", rows[0][2]]))]
+
+
+def test_compare_says_which_store_is_rows_and_which_columns(tmp_path):
+    a, b = tmp_path / "a.zarr", tmp_path / "b.zarr"
+    X = np.random.default_rng(0).standard_normal((40, 1, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    for out, seed in ((a, "0"), (b, "1")):
+        res = run("capture", "--model", "digits-mlp", "--data", str(tmp_path / "x.npy"), "--layers", "fc1,fc3",
+                  "--out", str(out), "--quiet", "--seed", seed)
+        assert res.returncode == 0, res.stderr
+    res = run("compare", str(a), str(b), "--metric", "linear_cka", "--quiet")
+    assert res.stdout == ""
+    res = run("compare", str(a), str(b), "--metric", "linear_cka")
+    assert res.returncode == 0, res.stderr
+    assert f"rows: layers of {a}; columns: layers of {b}" in res.stdout
+    res = run("compare", str(a), str(b), "--metric", "linear_cka", "--format", "tsv")
+    lines = res.stdout.splitlines()
+    assert lines[1].split("\t") == [f"{a} \\ {b}", "fc1", "fc3"] and len(lines) == 4
+    _one_line_error(run("compare", str(a), "--format", "xml"), "--format 'xml' is not one of table, tsv, json")

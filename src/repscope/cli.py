@@ -59,9 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
-    import rich
+    if args and not {"--help", "-h"} & set(args):  # help pages need no console (and stay instant)
+        import rich
 
-    rich.reconfigure(stderr=True)  # progress bars and logs never mix into stdout (kept pure for --json)
+        rich.reconfigure(stderr=True)  # progress bars and logs never mix into stdout (kept pure for --json)
     click = _click_exceptions()
     try:
         rv = app(args=args, prog_name="repscope", standalone_mode=False)

@@ -37,6 +37,8 @@ __all__ = [
     "Result",
     "MatrixResult",
     "heatmap",
+    "measure_range",
+    "MEASURE_RANGES",
     "subplots",
     "colormap",
     "to_jsonable",
@@ -106,6 +108,40 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
 
 
+_HALF_PI = float(np.pi / 2)
+
+#: The range of each measure's values, used to fix a heatmap's colour scale (so 0.72 CKA never looks like 0).
+#: ``None`` as an upper bound = unbounded above (the data's maximum is used).
+MEASURE_RANGES: dict[str, tuple[float, float | None]] = {
+    **{m: (0.0, 1.0) for m in (
+        "linear_cka", "debiased_cka", "rbf_cka", "cknna", "cca", "svcca", "pwcca", "mutual_knn", "jaccard_knn",
+        "cycle_knn", "linear_regression", "cka", "node_purity", "purity")},
+    "rsa": (-1.0, 1.0),
+    # angles in radians: arccos of a normalised inner product of non-negative alignment, 0 … π/2
+    **{m: (0.0, _HALF_PI) for m in ("procrustes", "permutation", "shape_metric", "angular_procrustes")},
+    "dsa_angular": (0.0, float(np.pi)),
+    # unbounded distances: from 0 up to the data's maximum
+    **{m: (0.0, None) for m in (
+        "gaussian_shape", "energy_shape", "ph_bottleneck", "ph_bottleneck_h0", "ph_bottleneck_h1",
+        "ph_sliced_wasserstein", "ph_sliced_wasserstein_h0", "ph_sliced_wasserstein_h1", "sliced_wasserstein",
+        "bottleneck", "wasserstein", "persistence_image", "dsa_wasserstein", "dsa_euclidean")},
+}
+
+
+def measure_range(metric: str, values: Any = None) -> tuple[float, float] | None:
+    """The colour range of ``metric`` (:data:`MEASURE_RANGES`), an open upper bound filled from ``values``;
+    ``None`` for a measure whose range is unknown (the heatmap then spans the data)."""
+    rng = MEASURE_RANGES.get(str(metric).lower())
+    if rng is None:
+        return None
+    lo, hi = rng
+    if hi is None:
+        v = np.asarray(values, dtype=float) if values is not None else np.zeros(0)
+        finite = v[np.isfinite(v)]
+        hi = float(finite.max()) if finite.size and finite.max() > lo else lo + 1.0
+    return (float(lo), float(hi))
+
+
 def heatmap(
     values: np.ndarray,
     rows: list[str],
@@ -168,7 +204,9 @@ class MatrixResult:
     (``"similarity"``) or farther (``"distance"``). Optional uncertainty: ``sd`` (spread over
     resamples), ``ci_low``/``ci_high`` at level ``ci_level`` (bootstrap). ``params`` holds the settings
     that produced the matrix, ``extra`` lens-specific arrays (e.g. DSA's optimisation certificates).
-    ``value_range`` fixes the heatmap's colour scale (the measure's range), ``None`` = the data's.
+    ``value_range`` fixes the heatmap's colour scale; ``None`` (default) = the measure's range from
+    :data:`MEASURE_RANGES` (0–1 for CKA, 0–π/2 for angles), or the data's for an unknown measure;
+    ``"data"`` = stretch the colours over the data.
     """
 
     values: np.ndarray
@@ -186,9 +224,22 @@ class MatrixResult:
     ci_level: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     label: str = ""
-    value_range: tuple[float, float] | None = None
+    value_range: tuple[float, float] | str | None = None
     row_axis: str = "layer"
     col_axis: str = "layer"
+
+    def colour_range(self) -> tuple[float, float] | None:
+        """The heatmap's colour range (see ``value_range``)."""
+        if isinstance(self.value_range, str):
+            return None
+        if self.value_range is not None:
+            return (float(self.value_range[0]), float(self.value_range[1]))
+        return measure_range(self.metric, self.values)
+
+    @property
+    def table_collapsed(self) -> bool:
+        """The report folds the table away when the heatmap already writes every value in its cells."""
+        return self.values.size <= 256
 
     # ---- protocol -------------------------------------------------------------------------------
     @property
@@ -279,6 +330,10 @@ class MatrixResult:
                 f" Closest pair: {closest[1]} / {closest[2]} ({closest[0]:.3g}); "
                 f"farthest: {farthest[1]} / {farthest[2]} ({farthest[0]:.3g})."
             )
+        rng = self.colour_range()
+        scale = f" (colours span {rng[0]:.3g}–{rng[1]:.3g})" if rng is not None else ""
+        text += (f" Look for bright blocks{scale}: groups of {self.row_axis}s that represent the data alike; "
+                 f"dark cells are where the representation changes.")
         return text
 
     def plot(self, ax: Any = None, annotate: bool | None = None) -> Any:
@@ -286,12 +341,20 @@ class MatrixResult:
         text = None
         if (self.sd is not None or self.ci_low is not None) and self.values.size <= 64:
             text = [[self._cell(i, j, 2) for j in range(len(self.cols))] for i in range(len(self.rows))]
+        return heatmap(self.values, list(self.rows), list(self.cols), ax=ax, title=self.title,
+                       colorbar_label=self._colour_label(), higher_is_closer=self.kind == "similarity",
+                       value_range=self.colour_range(), annotate=annotate, cell_text=text,
+                       xlabel=self._axis_title(self.col_axis, "columns"),
+                       ylabel=self._axis_title(self.row_axis, "rows"))
+
+    def _colour_label(self) -> str:
         closer = "higher" if self.kind == "similarity" else "lower"
-        title = self.label or f"{self.metric} ({closer} = closer)"
-        return heatmap(self.values, list(self.rows), list(self.cols), ax=ax, title=title,
-                       colorbar_label=f"{self.metric} ({closer} = closer)", higher_is_closer=self.kind == "similarity",
-                       value_range=self.value_range, annotate=annotate, cell_text=text,
-                       xlabel=self.col_axis, ylabel=self.row_axis)
+        unit = " (radians)" if MEASURE_RANGES.get(self.metric.lower()) == (0.0, _HALF_PI) else ""
+        return f"{self.metric}{unit}, {closer} = closer"
+
+    def _axis_title(self, axis: str, which: str) -> str:
+        src = self.params.get(f"{which}_source") if isinstance(self.params, dict) else None
+        return f"{axis} of {src}" if src else axis
 
     def plotly(self) -> Any:
         """Interactive plotly heatmap (names escaped; cell values on small matrices)."""
@@ -300,7 +363,8 @@ class MatrixResult:
         x = [html.escape(str(c)) for c in self.cols]
         y = [html.escape(str(r)) for r in self.rows]
         text = [[self._cell(i, j, 3) for j in range(len(x))] for i in range(len(y))]
-        lo, hi = self.value_range if self.value_range is not None else (None, None)
+        rng = self.colour_range()
+        lo, hi = rng if rng is not None else (None, None)
         small = self.values.size <= 256
         fig = go.Figure(
             go.Heatmap(
@@ -311,11 +375,14 @@ class MatrixResult:
                 reversescale=self.kind == "distance",
                 zmin=lo, zmax=hi,
                 hovertemplate="%{y} vs %{x}: %{text}<extra></extra>",
-                colorbar={"title": html.escape(self.metric)},
+                colorbar={"title": {"text": html.escape(self._colour_label()), "side": "right"}},
             )
         )
-        fig.update_layout(title=html.escape(self.title), yaxis={"autorange": "reversed", "title": self.row_axis},
-                          xaxis={"title": self.col_axis}, height=380 + 14 * len(self.rows))
+        fig.update_layout(title=html.escape(self.title),
+                          yaxis={"autorange": "reversed",
+                                 "title": html.escape(self._axis_title(self.row_axis, "rows"))},
+                          xaxis={"title": html.escape(self._axis_title(self.col_axis, "columns"))},
+                          height=min(380 + 14 * len(self.rows), 900), margin={"t": 60})
         return fig
 
 

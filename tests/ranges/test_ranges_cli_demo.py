@@ -121,7 +121,9 @@ def test_demo_results_follow_protocol(monkeypatch, tmp_path):
         return cfg
 
     monkeypatch.setattr(bm, "fast_config", tiny)
-    res = demo_results(FakeStore(), out_dir=pathlib.Path(tmp_path), seed=0)
+    from repscope.report import flatten
+
+    res = flatten(demo_results(FakeStore(), out_dir=pathlib.Path(tmp_path), seed=0))
     names = [type(r).__name__ for r in res]
     for needed in (
         "Bands",

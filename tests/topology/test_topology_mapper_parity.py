@@ -68,7 +68,8 @@ def test_image_tooltips_are_small_pngs_of_the_members():
     d = g.to_dict()
     assert d["nodes"][0]["tooltips"][0]["image"].startswith("data:image/png")
     fig = g.plotly()
-    assert fig.data[1].customdata[0][1][0].startswith("data:image/png")
+    # the report's member panel reads each node's customdata: {"node", "size", "members": [tooltips]}
+    assert fig.data[1].customdata[0]["members"][0]["image"].startswith("data:image/png")
     # channel-first RGB and large images are accepted (strided to ≤ max_size)
     big = thumbnail_png(rng.uniform(size=(64, 64, 3)), max_size=16)
     assert np.asarray(Image.open(io.BytesIO(base64.b64decode(big.split(",", 1)[1])))).shape == (16, 16, 3)

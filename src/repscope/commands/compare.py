@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Annotated
 
 import typer
+
+from repscope.commands._format import check_format, format_option, print_table, render_table
 
 
 def register(app: typer.Typer) -> None:
     @app.command("compare")
     def compare(
         store: Annotated[
-            pathlib.Path, typer.Argument(help="Activation store (directory written by capture).")
+            pathlib.Path,
+            typer.Argument(metavar="STORE", help="Activation store (directory written by capture); its layers "
+                           "are the rows."),
         ],
         store2: Annotated[
             pathlib.Path | None,
-            typer.Argument(help="Optional second store: compare its layers against STORE's."),
+            typer.Argument(metavar="STORE2", help="Optional second store: its layers are the columns "
+                           "(default: STORE's layers again)."),
         ] = None,
         metric: Annotated[
             str, typer.Option("--metric", "-m", help="Comma-separated measures (see --list).")
@@ -45,42 +51,51 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
         device: Annotated[str | None, typer.Option("--device", help="cpu (default), cuda or auto.")] = None,
         list_: Annotated[bool, typer.Option("--list", help="List the available measures and exit.")] = False,
+        fmt: Annotated[str, format_option(annotated=True)] = "table",
     ) -> None:
-        """Similarity of every pair of layers (CKA, Procrustes, CCA, RSA, ...), as matrices and heatmaps."""
+        """Similarity of every pair of layers (CKA, Procrustes, CCA, RSA, ...), as matrices and heatmaps.
+
+        Rows are STORE's layers, columns STORE2's (or STORE's again when only one store is given).
+        """
         import repscope
         from repscope.metrics import describe, layer_matrices
         from repscope.results import dumps
 
+        check_format(fmt)
         if list_:
-            for name, d in describe().items():
-                typer.echo(f"{name:20s} {d['kind']:10s} {d['description']}")
+            rows = [[name, d["kind"], d["description"]] for name, d in describe().items()]
+            print_table(["measure", "kind", "description"], rows, fmt)
             return
         a = repscope.open_store(store)
         b = None if store2 is None else repscope.open_store(store2)
         results = layer_matrices(a, b, metrics=metric, layers=layers, device=device, progress=not quiet,
                                  n_boot=n_boot, ci=ci, n_perm=n_perm, seed=seed)
+        rows_from = str(store)
+        cols_from = str(store2 if store2 is not None else store)
+        for r in results:
+            r.row_axis = f"layer of {pathlib.Path(rows_from).name}"
+            r.col_axis = f"layer of {pathlib.Path(cols_from).name}"
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
             for r in results:
                 (out / f"{r.metric}.json").write_text(dumps(r.to_dict()))
                 r.to_csv(out / f"{r.metric}.csv")
-                fig = r.plot()
-                fig.savefig(out / f"{r.metric}.png", dpi=120)
-                plt.close(fig)
+                r.plot().savefig(out / f"{r.metric}.png", dpi=120)
         if json_out:
             typer.echo(dumps({"seed": seed, "results": [r.to_dict() for r in results]}))
         elif not quiet:
+            if fmt == "table":
+                typer.echo(f"rows: layers of {rows_from}; columns: layers of {cols_from}")
             for r in results:
                 header, rows = r.table()
-                typer.echo(f"\n{r.metric} ({r.kind}, n={r.n_samples}, {r.seconds:.2f} s)")
-                w = max(len(str(c)) for c in [*header, *(c for row in rows for c in row)]) + 2
-                typer.echo("".join(h.rjust(w) for h in header))
-                for row in rows:
-                    typer.echo("".join(str(c).rjust(w) for c in row))
+                header = [f"{rows_from} \\ {cols_from}" if fmt != "table" else "rows \\ cols", *header[1:]]
+                title = f"{r.metric} ({r.kind}, n={r.n_samples}, {r.seconds:.2f} s)"
+                if fmt == "json":
+                    typer.echo(json.dumps({"metric": r.metric, "kind": r.kind, "rows_from": rows_from,
+                                           "cols_from": cols_from, "table": json.loads(
+                                               render_table(header, rows, "json"))}))
+                else:
+                    typer.echo("" if fmt == "table" else f"# {title}")
+                    print_table(header, rows, fmt, title=title if fmt == "table" else "")
             if out is not None:
-                typer.echo(f"\nwrote {len(results)} matrices (JSON, CSV, PNG) to {out}")
+                typer.echo(f"wrote {len(results)} matrices (JSON, CSV, PNG) to {out}", err=True)

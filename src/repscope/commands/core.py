@@ -17,6 +17,14 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
+#: The report's sections and the demo's built-in experiments, for --help (kept equal to
+#: repscope.report.job / experiments.pipeline by tests/test_cli.py; not imported, so that --help stays light).
+SECTIONS = ("capture", "similarity", "ranges", "topology", "dynamics", "descrambling")
+EXPERIMENT_SECTIONS = ("spurious-digits", "attractors", "descrambling-reproductions", "topology-reproduction")
+SECTIONS_HELP = (f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} and the experiments "
+                 f"{', '.join(EXPERIMENT_SECTIONS)} (default: all).")
+
+
 def _print_json(obj) -> None:
     from repscope.results import dumps
 
@@ -30,7 +38,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option("cnn", "--model", help="cnn | mlp (digits, trained on the fly) | minilm."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for training and every random step."),
         quick: bool = typer.Option(False, "--quick", help="Fewer samples and smaller settings (tests, CI)."),
-        sections: list[str] = typer.Option(None, "--sections", help="Subset of report sections (comma list)."),
+        sections: list[str] = typer.Option(None, "--sections", metavar="LIST", help=SECTIONS_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
@@ -73,15 +81,15 @@ def register(app: typer.Typer) -> None:
         point: list[str] = typer.Option(None, "--point", help="post | pre, or LAYER=post|pre (repeatable)."),
         output_index: str = typer.Option("0", "--output-index", help="Element of a tuple/dict output to "
                                          "keep (index or key)."),
-        batch_size: int = typer.Option(256, "--batch-size", min=1),
+        batch_size: int = typer.Option(256, "--batch-size", min=1, help="Samples per forward pass."),
         chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per stored chunk (default: ~8 MiB)."),
         dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 storage"),
         device: str = typer.Option(None, "--device", help="cpu | cuda (default: where the model is)"),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
         no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue an existing store."),
-        seed: int = typer.Option(0, "--seed", min=0),
-        as_json: bool = typer.Option(False, "--json"),
-        quiet: bool = typer.Option(False, "--quiet"),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for model construction and every random step."),
+        as_json: bool = typer.Option(False, "--json", help="Print the store's description as JSON."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Capture activations of a model into a resumable zarr store."""
         from repscope import capture
@@ -119,11 +127,11 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(
         store_path: Path = typer.Argument(..., metavar="STORE", help="Activation store directory."),
-        out: Path = typer.Option(Path("repscope-report"), "--out"),
+        out: Path = typer.Option(Path("repscope-report"), "--out", help="Output directory for the report."),
         sections: list[str] = typer.Option(
-            None, "--sections",
-            help="Subset of sections (comma list): capture, similarity, ranges, topology, dynamics, descrambling."),
-        seed: int = typer.Option(0, "--seed", min=0),
+            None, "--sections", metavar="LIST",
+            help=f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} (default: all)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for every random step."),
         quick: bool = typer.Option(False, "--quick", help="Smaller settings (fewer permutations and points)."),
         weights: Path = typer.Option(None, "--weights",
                                      help="state_dict file for descrambling (keys '<layer>.weight')."),
@@ -132,8 +140,8 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(None, "--workers", min=1, help="Worker processes for the parallel parts."),
         experiments: bool = typer.Option(False, "--experiments",
                                          help="Append the built-in experiments (papers' controlled cases)."),
-        as_json: bool = typer.Option(False, "--json"),
-        quiet: bool = typer.Option(False, "--quiet"),
+        as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
         from repscope import open_store
@@ -183,7 +191,7 @@ def register(app: typer.Typer) -> None:
         image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
         normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
         weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
-        seed: int = typer.Option(0, "--seed", min=0),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random example input."),
         as_json: bool = typer.Option(False, "--json", help="Print the table (or the names) as JSON."),
     ) -> None:
         """List a model's modules (what --layers accepts); with --shapes also their types and output shapes."""

@@ -11,8 +11,8 @@ def register(app: typer.Typer) -> None:
     @app.command("descramble")
     def descramble_cmd(
         store: pathlib.Path = typer.Argument(
-            ..., help="Activation store (zarr) from capture, or the word `reproduce` to run the DEER-network "
-            "reproduction of Sule et al. (`repscope descramble reproduce [--quick]`)."
+            ..., metavar="STORE", help="Activation store (zarr) from capture, or the word 'reproduce' to run the "
+            "DEER-network reproduction of Sule et al. (repscope descramble reproduce [--quick])."
         ),
         layer: str = typer.Option(None, "--layer", help="Layer to descramble (e.g. fc1); required with a STORE."),
         operator: str = typer.Option(
@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the permutation search."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress or summary output."),
-        quick: bool = typer.Option(False, "--quick", help="With `reproduce`: the ≤ 3-minute version."),
-        seeds: int = typer.Option(None, "--seeds", min=2, help="With `reproduce`: seeds (≥ 2; default 5)."),
+        quick: bool = typer.Option(False, "--quick", help="With 'reproduce': the ≤ 3-minute version."),
+        seeds: int = typer.Option(None, "--seeds", min=2, help="With 'reproduce': seeds (≥ 2; default 5)."),
     ) -> None:
         """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
         import numpy as np
@@ -77,12 +77,8 @@ def register(app: typer.Typer) -> None:
             if permutation:
                 np.save(out / "perm.npy", results[1].perm)
             (out / "results.json").write_text(dumps([r.to_dict() for r in results]))
-            import matplotlib.pyplot as plt
-
             for i, r in enumerate(results):
-                fig = r.plot()
-                fig.savefig(inside(out, f"descramble_{safe_name(layer)}_{i}.png"), dpi=110)
-                plt.close(fig)
+                r.plot().savefig(inside(out, f"descramble_{safe_name(layer)}_{i}.png"), dpi=110)
         if json_out:
             typer.echo(dumps([r.to_dict() for r in results]))
         elif not quiet:

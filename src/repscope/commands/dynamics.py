@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from repscope.commands._format import check_format, format_option, print_table
 from repscope.errors import InputError
 
 
@@ -40,12 +41,8 @@ def _load_npy(files: list[Path], what: str) -> list:
     return arrays
 
 
-def _print_table(res, log) -> None:
-    header, rows = res.table()
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-    log("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
-    for r in rows:
-        log("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
+def _print_table(res, fmt: str) -> None:
+    print_table(*res.table(), fmt)
 
 
 def register(app: typer.Typer) -> None:
@@ -69,16 +66,18 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for every random step."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+        fmt: str = format_option(),
     ) -> None:
         """DSA (angular, Wasserstein) vs Procrustes vs CKA on attractor, Lorenz, motif, RNN cases."""
+        check_format(fmt)
         from repscope.experiments.dynamics.benchmark import run_benchmark
         from repscope.results import dumps
 
         log = _log(quiet)
         sel = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
         res = run_benchmark(quick=not full, seed=seed, cases=sel, log=lambda m: log(f"[dynamics] {m}"))
-        if not quiet:
-            _print_table(res.table, log)
+        if not quiet and not as_json:
+            _print_table(res.table, fmt)
             log(res.table.note)
         _save(res.results(), out, log)
         if as_json:
@@ -127,7 +126,9 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("compare")
     def compare(
-        files: list[Path] = typer.Argument(..., help=".npy trajectories, each (T, N) or (K, T, N)."),
+        files: list[Path] = typer.Argument(
+            ..., metavar="FILE.npy...", help=".npy trajectories, each (T, N) or (K, T, N); at least two."
+        ),
         n_delays: int = typer.Option(
             None, "--n-delays", min=1, help="Number of delays in the embedding (default: chosen by the held-out sweep)."
         ),
@@ -140,11 +141,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random starts and the sweep's trial split."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+        fmt: str = format_option(),
     ) -> None:
         """DSA between stored trajectories (all pairs; two files give one distance + certificate).
 
         Without --n-delays/--rank, the missing ones are chosen by a sweep of held-out next-step prediction
         error (MSE, MASE, AIC; one common choice for all files); the sweep's curve is part of the output."""
+        check_format(fmt)
         import json
 
         from repscope.dynamics import dsa, dsa_matrix, sweep_dmd
@@ -175,8 +178,8 @@ def register(app: typer.Typer) -> None:
             log(res.summary())
         else:
             res = dsa_matrix(systems, names=names, progress=not quiet, **kw)
-            if not quiet:
-                _print_table(res, log)
+            if not quiet and not as_json:
+                _print_table(res, fmt)
                 log(res.summary())
         results.append(res)
         if len(systems) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from repscope.commands._format import check_format, format_option, print_table
 from repscope.errors import InputError
 
 
@@ -27,16 +28,6 @@ def _save(results: list[Any], out: Path | None, payload: dict[str, Any]) -> None
         fig = r.plot()
         fig.savefig(out / f"ranges_{i:02d}_{type(r).__name__}.png", dpi=110)
         plt.close(fig)
-
-
-def _print_table(header: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(*header)
-    for r in rows:
-        t.add_row(*[str(x) for x in r])
-    Console().print(t)
 
 
 def _parse_edges(edges: str | None) -> list[float] | None:
@@ -59,10 +50,15 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("analyse")
     def analyse(
-        store: Path = typer.Argument(..., help="activation store (zarr directory)"),
-        unit: str | None = typer.Option(None, "--unit", help="LAYER:INDEX, e.g. fc2:3 (a logit or a neuron)"),
+        store: Path = typer.Argument(..., metavar="STORE", help="activation store (zarr directory)"),
+        unit: str | None = typer.Option(
+            None, "--unit", metavar="LAYER:INDEX",
+            help="the unit to analyse, e.g. fc2:3 (a logit or a neuron). One of --unit / --direction is required."
+        ),
         direction: str | None = typer.Option(
-            None, "--direction", help="LAYER:class-mean:A[-B] | LAYER:probe:A | LAYER:file:PATH.npy"
+            None, "--direction", metavar="SPEC",
+            help="a direction instead of a unit: LAYER:class-mean:A[-B] | LAYER:probe:A | LAYER:file:PATH.npy. "
+                 "One of --unit / --direction is required."
         ),
         kind: str | None = typer.Option(
             None, "--kind", help="normalised | percentile | value (default: normalised for the last layer)"
@@ -70,16 +66,23 @@ def register(app: typer.Typer) -> None:
         edges: str | None = typer.Option(
             None, "--edges", help="band edges, comma separated (t cuts or percentiles)"
         ),
-        attribute: list[str] = typer.Option([], "--attribute", "-a", help="only test these attributes"),
+        attribute: list[str] = typer.Option(
+            [], "--attribute", "-a", metavar="NAME", help="only test this attribute (repeat for several)"
+        ),
         within_class: bool = typer.Option(False, "--within-class", help="compare within the unit's class"),
         permutations: int = typer.Option(999, "--permutations", min=1, help="permutations for p-values"),
         correction: str = typer.Option("bh", "--correction", help="bh | holm | none"),
         out: Path | None = typer.Option(None, "--out", help="write results.json and PNGs here"),
         json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
-        seed: int = typer.Option(0, "--seed", min=0),
+        seed: int = typer.Option(0, "--seed", min=0, help="seed for the permutations and the examples"),
         quiet: bool = typer.Option(False, "--quiet", help="print nothing but errors"),
+        fmt: str = format_option(),
     ) -> None:
-        """Bands of one unit and the attributes that characterise each band."""
+        """Bands of one unit (or direction) and the attributes that characterise each band.
+
+        Give exactly one of --unit LAYER:INDEX or --direction LAYER:KIND:ARGS.
+        """
+        check_format(fmt)
         from repscope.ranges.analysis import analyse_store
         from repscope.store import open_store
 
@@ -103,11 +106,13 @@ def register(app: typer.Typer) -> None:
 
             typer.echo(dumps(payload))
         elif not quiet:
-            typer.echo(res.bands.summary())
-            _print_table(*res.associations.table())
+            if fmt == "table":
+                typer.echo(res.bands.summary())
+            print_table(*res.associations.table(), fmt, title="band associations" if fmt == "table" else "")
             if res.confounders is not None:
-                _print_table(*res.confounders.table())
-                typer.echo(res.confounders.summary())
+                print_table(*res.confounders.table(), fmt, title="confounder findings" if fmt == "table" else "")
+                if fmt == "table":
+                    typer.echo(res.confounders.summary())
 
     @sub.command("benchmark")
     def benchmark(

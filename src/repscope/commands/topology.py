@@ -95,8 +95,9 @@ def register(app: typer.Typer) -> None:
     def topology(
         store: Annotated[
             pathlib.Path | None,
-            typer.Argument(help="Activation store (zarr directory) to analyse, or the word `reproduce` to run "
-                                "Purvine et al.'s tests over seeds (`repscope topology reproduce [--quick]`)."),
+            typer.Argument(metavar="STORE", help="Activation store (zarr directory) to analyse, or the word "
+                           "'reproduce' to run Purvine et al.'s tests over seeds (repscope topology reproduce "
+                           "[--quick])."),
         ] = None,
         layers: Annotated[
             str | None, typer.Option("--layers", help="Comma-separated layer names (default: all layers).")
@@ -165,15 +166,16 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="With --reproduce: dsprites_lite (bias-free, task = shape) or digits.")
         ] = "dsprites_lite",
         quick: Annotated[
-            bool, typer.Option("--quick", help="With `reproduce`: the ≤ 3-minute version (default: full).")
+            bool, typer.Option("--quick", help="With 'reproduce': the ≤ 3-minute version (default: full).")
         ] = False,
         seeds: Annotated[
-            int | None, typer.Option("--seeds", min=2, help="With `reproduce`: seeds (≥ 2; default 5).")
+            int | None, typer.Option("--seeds", min=2, help="With 'reproduce': seeds (≥ 2; default 5).")
         ] = None,
     ) -> None:
         """Persistent-homology distances between layers and mapper graphs (Purvine et al. 2022).
 
-        ``repscope topology --reproduce --out DIR`` runs the deeper-CNN reproduction instead."""
+        repscope topology --reproduce --out DIR runs the deeper-CNN reproduction instead of analysing a STORE.
+        """
         import numpy as np
 
         if store is not None and str(store) == "reproduce" and not store.exists():

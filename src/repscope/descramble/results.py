@@ -110,9 +110,9 @@ class DescrambleResult:
             lines.append(f"{len(big)} group(s) of tied principal variances: only their subspaces are "
                          f"determined.")
         lines.append(
-            "Reading: row i of the descrambled layer is the i-th smoothest operator mode times the i-th "
-            "principal component of the preactivations (P* = T Uᵀ); smooth descrambled weights mean the "
-            "layer's variance is concentrated in few directions."
+            "Look at the descrambled weights beside the raw ones: row i is the i-th smoothest operator mode "
+            "times the i-th principal component (P* = T Uᵀ); smooth rows mean the layer's variance sits in "
+            "few directions."
         )
         return "\n".join(lines)
 
@@ -139,10 +139,11 @@ class DescrambleResult:
             Wd = self.weights_descrambled.reshape(W.shape[0], -1)
             v = float(np.percentile(np.abs(np.concatenate([W.ravel(), Wd.ravel()])), 99)) or 1.0
             for a, M, t in ((ax[0], W, "raw weights W"), (ax[1], Wd, "descrambled P*·W")):
-                a.imshow(M, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+                im = a.imshow(M, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+                fig.colorbar(im, ax=a, fraction=0.046, pad=0.03, label="weight")
                 a.set_title(t)
-                a.set_xlabel("input")
-                a.set_ylabel("unit")
+                a.set_xlabel("input feature")
+                a.set_ylabel("unit (row)")
             ax = ax[2:]
         spec_r = self.weight_spectrum_raw if has_w else self.spectrum_raw
         spec_d = self.weight_spectrum_descrambled if has_w else self.spectrum_descrambled
@@ -158,10 +159,19 @@ class DescrambleResult:
         vals = [self.cost_identity, self.cost, self.bound]
         ax[1].bar(names, vals, color=["#999999", "#3b75af", "#e0a030"])
         ax[1].set_yscale("log")
+        ax[1].set_ylabel("cost per sample (log scale)")
         ax[1].set_title("smoothness cost tr(PᵀNPA)")
         fig.suptitle(self.title)
         fig.tight_layout()
         return fig
+
+
+def _times(cost: float, bound: float) -> str:
+    """``cost`` as a multiple of ``bound`` ("109× the bound" reads better than "10800 % above it")."""
+    if not (np.isfinite(cost) and np.isfinite(bound)) or bound <= 0:
+        return f"{cost:.4g} vs bound {bound:.4g}"
+    r = cost / bound
+    return f"{r:.3g}×" if r < 10 else f"{r:.0f}×"
 
 
 @dataclass
@@ -209,8 +219,10 @@ class PermutationResult:
             f"{len(self.restart_costs)} FAQ starts) lowers the smoothness cost from "
             f"{self.cost_identity:.4g} to {self.cost_permutation:.4g}; the orthogonal optimum is "
             f"{self.bound:.4g}. A permutation recovers "
-            f"{100 * self.fraction_of_possible_gain:.0f}% of what an orthogonal descrambler gains and stays "
-            f"{100 * self.gap_to_bound:.1f}% above the bound (a permutation can never beat it)."
+            f"{100 * self.fraction_of_possible_gain:.0f}% of what an orthogonal descrambler gains; its cost is "
+            f"{_times(self.cost_permutation, self.bound)} the bound (a permutation can never beat it). "
+            f"Look at the right panel: the closer the blue bar to the orange, the more the layer's structure "
+            f"is a reordering of its units."
         )
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
@@ -218,7 +230,7 @@ class PermutationResult:
             ["cost, original order", f"{self.cost_identity:.6g}"],
             ["cost, best permutation", f"{self.cost_permutation:.6g}"],
             ["orthogonal bound", f"{self.bound:.6g}"],
-            ["gap to bound", f"{100 * self.gap_to_bound:.2f}%"],
+            ["cost / bound", _times(self.cost_permutation, self.bound)],
         ]
 
     def plot(self):
@@ -231,15 +243,19 @@ class PermutationResult:
             M = self.moment
             d = np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             C = M / np.outer(d, d)
-            ax[0].imshow(C, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-            ax[0].set_title("unit correlations, original order")
             p = self.perm
-            ax[1].imshow(C[np.ix_(p, p)], cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-            ax[1].set_title("after best permutation")
+            for a, M, t in ((ax[0], C, "unit correlations, original order"),
+                            (ax[1], C[np.ix_(p, p)], "after best permutation")):
+                im = a.imshow(M, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+                fig.colorbar(im, ax=a, fraction=0.046, pad=0.03, label="correlation")
+                a.set_title(t, fontsize=10)
+                a.set_xlabel("unit")
+                a.set_ylabel("unit")
             ax = ax[2:]
         ax[0].bar(["original", "permutation", "orthogonal\nbound"],
                   [self.cost_identity, self.cost_permutation, self.bound],
                   color=["#999999", "#3b75af", "#e0a030"])
+        ax[0].set_ylabel("cost per sample")
         ax[0].set_title("smoothness cost")
         fig.suptitle(self.title)
         fig.tight_layout()
@@ -286,12 +302,17 @@ class ReproductionResult:
         ax = list(np.atleast_1d(axes))
         for a, (k, M) in zip(ax, mats.items()):
             v = float(np.abs(M).max()) or 1.0
-            a.imshow(M, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+            im = a.imshow(M, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+            fig.colorbar(im, ax=a, fraction=0.046, pad=0.03, label="value")
             a.set_title(k, fontsize=9)
+            a.set_xlabel("column")
+            a.set_ylabel("row")
         if vecs:
             a = ax[len(mats)]
             for k, v in vecs.items():
                 a.plot(np.arange(len(v)), v, marker=".", label=k)
+            a.set_xlabel("index")
+            a.set_ylabel("value")
             a.legend(fontsize=8)
         fig.suptitle(self.title)
         fig.tight_layout()

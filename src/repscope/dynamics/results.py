@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +59,8 @@ class DistanceMatrixResult(MatrixResult):
             text += f"; worst final gradient norm {np.nanmax(self.grad_norm):.2g}"
         if self.seconds is not None and np.isfinite(self.seconds):
             text += f"; {self.seconds:.2f} s"
+        text += ". Look for bright blocks (small distances) along the diagonal: systems of one type that the "
+        text += "measure groups together"
         return text + "."
 
     def _cell(self, i: int, j: int, digits: int = 4) -> str:
@@ -139,15 +140,11 @@ class TableResult:
     def table(self) -> tuple[list[str], list[list[Any]]]:
         return self.header, [[_fmt(v) for v in r] for r in self.rows]
 
+    #: the report shows the table once, as a table (the PNG of ``plot()`` is for the CLI's ``--out``)
+    figure_in_report = False
+
     def summary(self) -> str:
         return self.note
-
-    def html(self) -> str:
-        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in self.rows
-        )
-        return f"<table class='repscope-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def plot(self):
         from repscope.results import subplots

@@ -206,17 +206,9 @@ _STACKED_MAX_BYTES = 768 << 20
 
 
 def _progress(enabled: bool, total: int, desc: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from repscope.parallel import progress_bar
 
-    prog = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=True,
-    )
-    return prog, total, desc
+    return progress_bar(enabled), total, desc
 
 
 def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, want_q=False, precision="float64",
@@ -238,7 +230,7 @@ def _stream(sources, layer_lists, pairs, block_rows, device, perm_b, progress, w
     gens = [sources[0].blocks(layer_lists[0], block_rows)]
     if len(sources) == 2:
         gens.append(sources[1].blocks(layer_lists[1], block_rows, perm_b))
-    prog, total, desc = _progress(progress, -(-n // block_rows), "streaming blocks")
+    prog, total, desc = _progress(progress, -(-n // block_rows), "layer matrix: streaming blocks")
     with prog:
         tid = prog.add_task(desc, total=total)
         for parts in zip(*gens):

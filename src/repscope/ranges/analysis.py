@@ -72,12 +72,15 @@ def analyse_bands(
     top: str = "top",
     mid: str = "mid",
     exclude_from_confounders: Any = (),
+    derived_from_target: Any = (),
     n_per_band: int = 8,
     captions: Any = None,
     seed: int = 0,
 ) -> RangeAnalysis:
     """Histogram(s), associations, confounder findings (when ``top`` and ``mid`` bands exist) and an image
-    grid (when ``images`` are given) for one set of bands."""
+    grid (when ``images`` are given) for one set of bands. ``derived_from_target``: attributes computed from
+    the unit's own target (a logit's ``label``/``predicted``), marked in the tables and never flagged as
+    confounders."""
     colour_by = list(attributes)[:2] if colour_by is None else colour_by
     hists = [band_histogram(b, a, attributes[a]) for a in colour_by if a in attributes]
     assoc = band_associations(
@@ -89,6 +92,7 @@ def analyse_bands(
         correction=correction,
         seed=seed,
     )
+    assoc.extra["derived_from_target"] = [a for a in derived_from_target if a in attributes]
     conf = None
     if top in b.names and mid in b.names:
         conf = find_confounders(assoc, top=top, mid=mid, exclude=exclude_from_confounders)
@@ -182,10 +186,12 @@ def analyse_store(
     ids = getattr(store, "sample_ids", None)
     notes: list[str] = []
     idx = None
+    targetish = False  # is the unit a readout of the labels (a logit, a class direction)?
     if unit is not None:
         _, idx = parse_unit(unit)
         is_logit = kind == "normalised" or (kind is None and layers and layer == layers[-1])
         if is_logit:
+            targetish = True
             Z = X
             preds = Z.argmax(axis=1)
             attrs.setdefault("predicted", preds)
@@ -196,6 +202,7 @@ def analyse_store(
             b = bands(s, kind=kind or "percentile", edges=edges, sample_ids=ids, unit=f"{layer}:{idx}")
     else:
         w, name = direction_from_spec(rest, X, labels, seed=seed)
+        targetish = rest.split(":", 1)[0] in ("class-mean", "probe")
         s = unit_scores(X, direction=w)
         b = bands(s, kind=kind or "percentile", edges=edges, sample_ids=ids, unit=f"{layer}: {name}")
     if not attrs:
@@ -219,7 +226,7 @@ def analyse_store(
         n_permutations=n_permutations,
         correction=correction,
         seed=seed,
-        exclude_from_confounders=("predicted",),
+        derived_from_target=("label", "predicted") if targetish else (),
     )
     res.notes = notes
     return res

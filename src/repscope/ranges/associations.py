@@ -239,13 +239,14 @@ class BandAssociations:
             "share in reference",
         ]
         rows = []
+        derived = set(self.derived_from_target)
         for b, bn in enumerate(self.band_names):
             for a, an in enumerate(self.attributes):
                 rows.append(
                     [
                         bn,
                         self.band_counts[bn],
-                        an,
+                        f"{an} (target)" if an in derived else an,
                         f"{self.cramers_v[b, a]:.3f}",
                         f"{self.mutual_info[b, a]:.3f}",
                         _pfmt(self.p_value[b, a]),
@@ -257,22 +258,31 @@ class BandAssociations:
                 )
         return header, rows
 
+    @property
+    def derived_from_target(self) -> list[str]:
+        """Attributes marked as derived from the unit's target (e.g. ``label``, ``predicted`` of a logit)."""
+        return list(self.extra.get("derived_from_target", []))
+
     def summary(self) -> str:
-        lines = [
-            f"{self.unit}: association of {len(self.attributes)} attribute(s) with band membership "
-            f"within {self.reference} (n={self.n_reference}; {self.weighting} Cramér's V, "
-            f"{self.n_permutations} permutations, {self.correction} correction)."
-        ]
-        sig = np.argwhere(self.p_adjusted < self.alpha)
-        for b, a in sig:
-            lines.append(
-                f"  {self.band_names[b]} band: {self.attributes[a]} V={self.cramers_v[b, a]:.2f} "
-                f"(p_adj={self.p_adjusted[b, a]:.3g}); {self.top_level[b][a]} is "
-                f"{self.top_share[b, a]:.0%} of the band vs {self.top_ref_share[b, a]:.0%} overall"
-            )
-        if len(sig) == 0:
-            lines.append("  No band × attribute association is significant.")
-        return "\n".join(lines)
+        """One sentence of set-up and, per band, its strongest significant association (the table has all)."""
+        derived = set(self.derived_from_target)
+        text = (
+            f"{self.unit}: {len(self.attributes)} attribute(s) tested against band membership within "
+            f"{self.reference} (n={self.n_reference}; Cramér's V, {self.correction} correction)."
+        )
+        parts = []
+        for b, bn in enumerate(self.band_names):
+            ok = [a for a in range(len(self.attributes))
+                  if np.isfinite(self.p_adjusted[b, a]) and self.p_adjusted[b, a] < self.alpha]
+            if not ok:
+                continue
+            a = max(ok, key=lambda k: self.cramers_v[b, k])
+            tag = " (target)" if self.attributes[a] in derived else ""
+            parts.append(f"{bn}: {self.attributes[a]}{tag} V={self.cramers_v[b, a]:.2f} "
+                         f"({self.top_level[b][a]} {self.top_share[b, a]:.0%} vs {self.top_ref_share[b, a]:.0%})")
+        text += (" Strongest per band — " + "; ".join(parts) + ".") if parts else (
+            " No band × attribute association is significant.")
+        return text + " Look at the starred cells of the heatmap: attributes that set a band apart."
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -305,8 +315,12 @@ class BandAssociations:
 
         fig, ax = subplots(figsize=(2.5 + 0.9 * len(self.attributes), 1.2 + 0.5 * len(self.band_names)))
         im = ax.imshow(self.cramers_v, vmin=0, vmax=1, cmap="magma_r", aspect="auto")
-        ax.set_xticks(range(len(self.attributes)), self.attributes, rotation=30, ha="right")
+        derived = set(self.derived_from_target)
+        names = [f"{a} (target)" if a in derived else a for a in self.attributes]
+        ax.set_xticks(range(len(self.attributes)), names, rotation=30, ha="right")
         ax.set_yticks(range(len(self.band_names)), self.band_names)
+        ax.set_xlabel("attribute (* = significant)")
+        ax.set_ylabel("band")
         for (b, a), v in np.ndenumerate(self.cramers_v):
             star = "*" if self.p_adjusted[b, a] < self.alpha else ""
             ax.text(
@@ -453,8 +467,10 @@ class ConfounderFindings:
     """Attributes whose association with the unit differs between the mid band and the top band.
 
     ``verdict`` per attribute: ``"mid-range only"`` (strong and significant in the mid band, weak or
-    not significant in the top band: extremal analysis misses it), ``"top only"``, ``"both"`` or
-    ``"neither"``.
+    not significant in the top band: extremal analysis misses it), ``"top only"``, ``"both"``,
+    ``"both (different values)"`` (each band over-represents another value), ``"neither"``, or
+    ``"derived from target"`` for attributes computed from the unit's own target (e.g. a
+    logit's ``label`` and ``predicted``), which are shown but never flagged as confounders.
     """
 
     unit: str
@@ -500,23 +516,22 @@ class ConfounderFindings:
 
     def summary(self) -> str:
         f = self.flagged
+        derived = [r["attribute"] for r in self.rows if r["verdict"] == "derived from target"]
+        note = (f" Not tested as confounders (derived from the unit's target): {', '.join(derived)}."
+                if derived else "")
         if not f:
             return (
                 f"{self.unit}: no attribute is associated with the {self.mid_band} band but not the "
-                f"{self.top_band} band (or the reverse)."
+                f"{self.top_band} band (or the reverse).{note} Look at the points off the diagonal of the "
+                f"figure: none stands out."
             )
-        lines = [
-            f"{self.unit}: {len(f)} attribute(s) behave differently in the {self.mid_band} and "
-            f"{self.top_band} bands:"
-        ]
-        for r in f:
-            lines.append(
-                f"  {r['attribute']}: {r['verdict']} — V {self.top_band}={r['v_top']:.2f}, "
-                f"V {self.mid_band}={r['v_mid']:.2f}; {r['evidence']}"
-            )
+        parts = [f"{r['attribute']} ({r['verdict']}: V {self.top_band} {r['v_top']:.2f}, V {self.mid_band} "
+                 f"{r['v_mid']:.2f})" for r in f]
+        text = (f"{self.unit}: {len(f)} attribute(s) differ between the {self.mid_band} and {self.top_band} "
+                f"bands — " + "; ".join(parts) + "." + note)
         if any(r["verdict"] == "mid-range only" for r in f):
-            lines.append("  Looking only at the top activations would miss these associations.")
-        return "\n".join(lines)
+            text += " Looking only at the top activations would miss the mid-range-only ones."
+        return text + " Look at the red points (above the diagonal) in the figure and their row in the table."
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -536,11 +551,16 @@ class ConfounderFindings:
         from repscope.results import subplots
 
         fig, ax = subplots(figsize=(4.5, 4))
+        colours = {"mid-range only": "tab:red", "top only": "tab:blue", "both": "tab:purple",
+                   "both (different values)": "tab:purple",
+                   "neither": "grey", "derived from target": "lightgrey"}
+        seen: set[str] = set()
         for r in self.rows:
-            col = {"mid-range only": "tab:red", "top only": "tab:blue", "both": "tab:purple"}.get(
-                r["verdict"], "grey"
-            )
-            ax.scatter(r["v_top"], r["v_mid"], color=col)
+            col = colours.get(r["verdict"], "grey")
+            ax.scatter(r["v_top"], r["v_mid"], color=col,
+                       label=None if r["verdict"] in seen else r["verdict"],
+                       marker="x" if r["verdict"] == "derived from target" else "o")
+            seen.add(r["verdict"])
             ax.annotate(
                 r["attribute"],
                 (r["v_top"], r["v_mid"]),
@@ -553,6 +573,8 @@ class ConfounderFindings:
         ax.set_ylim(0, 1)
         ax.set_xlabel(f"Cramér's V in {self.top_band} band")
         ax.set_ylabel(f"Cramér's V in {self.mid_band} band")
+        if seen:
+            ax.legend(title="verdict", fontsize=7, title_fontsize=8, loc="lower right")
         ax.set_title(self.title, fontsize=10)
         fig.tight_layout()
         return fig
@@ -568,6 +590,7 @@ def find_confounders(
     min_ratio: float = 2.0,
     alpha: float | None = None,
     exclude: Any = (),
+    derived: Any = None,
 ) -> ConfounderFindings:
     """Flag attributes associated with the unit in one of the two bands but not the other.
 
@@ -575,13 +598,20 @@ def find_confounders(
     either shows no comparable association (V < ``weak``, p_adj ≥ ``alpha`` or V_mid ≥ ``min_ratio``·V_top)
     or does not over-represent the level the mid band over-represents (its share in the top band is at
     most its share in the reference — a top band that is merely *purer* than the reference does not
-    reveal the confounder); ``top only`` symmetrically; ``both`` when both are strong and significant;
-    else ``neither``.
+    reveal the confounder — formally: its own most over-represented value is already the reference's
+    majority; a top band that is 100 % of a 10 % value is just as associated, and the verdict is
+    ``both (different values)``); ``top only`` symmetrically;
+    ``both`` when both are strong and significant; else ``neither``.
+
+    ``exclude``: attributes left out; ``derived``: attributes computed from the unit's own target (default:
+    those the associations mark, ``assoc.derived_from_target``) — listed with the verdict
+    ``"derived from target"``, never flagged.
     """
     if top not in assoc.band_names or mid not in assoc.band_names:
         raise InputError(f"bands {top!r}/{mid!r} not found; the associations have bands {assoc.band_names}")
     alpha = assoc.alpha if alpha is None else alpha
     bt, bm = assoc.band_names.index(top), assoc.band_names.index(mid)
+    derived_set = set(assoc.derived_from_target if derived is None else derived)
     rows = []
     for a, an in enumerate(assoc.attributes):
         if an in set(exclude):
@@ -598,15 +628,23 @@ def find_confounders(
         lvl_m, lvl_t = assoc.top_level[bm][a], assoc.top_level[bt][a]
         hidden_in_top = lvl_m is not None and _lift(assoc, top, an, lvl_m) <= 1.0
         hidden_in_mid = lvl_t is not None and _lift(assoc, mid, an, lvl_t) <= 1.0
-        if strong_m and (weak_t or hidden_in_top):
+        # a band whose own most over-represented value is already the reference's majority is merely purer
+        # than the reference; one that is, say, 100 % of a 10 % value is just as associated (verdict "both")
+        merely_purer_t = bool(np.isfinite(assoc.top_ref_share[bt, a]) and assoc.top_ref_share[bt, a] >= 0.5)
+        merely_purer_m = bool(np.isfinite(assoc.top_ref_share[bm, a]) and assoc.top_ref_share[bm, a] >= 0.5)
+        if an in derived_set:
+            verdict = "derived from target"
+        elif strong_m and (weak_t or (hidden_in_top and merely_purer_t)):
             verdict = "mid-range only"
-        elif strong_t and (weak_m or hidden_in_mid):
+        elif strong_t and (weak_m or (hidden_in_mid and merely_purer_m)):
             verdict = "top only"
         elif strong_t and strong_m:
             verdict = "both"
         else:
             verdict = "neither"
         lvl = assoc.top_level[bm][a]
+        if verdict == "both" and lvl is not None and lvl != assoc.top_level[bt][a]:
+            verdict = "both (different values)"
         evidence = (
             (
                 f"{lvl} is {assoc.top_share[bm, a]:.0%} of the {mid} band vs "

@@ -262,7 +262,8 @@ class Bands:
     def summary(self) -> str:
         c = self.counts()
         parts = ", ".join(f"{k}: {v}" for k, v in c.items())
-        return f"{self.unit}: {self.kind} bands over {self.n_samples} samples — {parts}."
+        return (f"{self.unit}: {self.kind} bands over {self.n_samples} samples — {parts}. Look at the mid "
+                f"band: samples the unit responds to only partly.")
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
         rows = []

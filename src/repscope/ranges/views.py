@@ -95,7 +95,8 @@ class BandHistogram:
     def summary(self) -> str:
         return (
             f"Distribution of {self.unit} over {self.values.size} samples, coloured by {self.attribute}; "
-            f"dashed lines are the band edges ({', '.join(self.band_names)})."
+            f"dashed lines are the band edges ({', '.join(self.band_names)}). Look at which colours fill "
+            f"each band beyond their overall share."
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,7 +162,9 @@ class BandImageGrid:
         return fig
 
     def summary(self) -> str:
-        return "; ".join(f"{bn}: {len(ids)} examples" for bn, ids in zip(self.band_names, self.sample_ids))
+        shown = "; ".join(f"{bn}: {len(ids)}" for bn, ids in zip(self.band_names, self.sample_ids))
+        return (f"Random examples per band ({shown}). Look at what the mid-band rows share that the top "
+                f"row does not.")
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(

@@ -6,7 +6,7 @@ Every string that can come from a user (layer names, labels, attribute names, ti
 text through Jinja2 autoescaping, plot data through JSON with ``<``, ``>``, ``&`` escaped.
 """
 
-from repscope.report.html import Section, write_report
+from repscope.report.html import Section, flatten, write_report
 from repscope.report.job import LensSection, analyse_store, build_report, run_lens
 
-__all__ = ["LensSection", "Section", "analyse_store", "build_report", "run_lens", "write_report"]
+__all__ = ["LensSection", "Section", "analyse_store", "build_report", "flatten", "run_lens", "write_report"]

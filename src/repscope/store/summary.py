@@ -57,6 +57,15 @@ class CaptureSummary:
             parts.append("; ".join(f"{k}: {v}" for k, v in self.extra.items()) + ".")
         if nf:
             parts.append(f"Layers with NaN/Inf activations (analyses refuse them): {', '.join(nf)}.")
+        look = "Look at the table: one row per captured layer (shape, pooling, hook point)"
+        counts = list(self.label_counts.values())
+        if len(counts) > 1 and min(counts) == max(counts):
+            look += f"; the labels are balanced ({counts[0]} samples for each of {len(counts)} labels)."
+        elif len(counts) > 1:
+            look += "; the figure shows how many samples each label has."
+        else:
+            look += "."
+        parts.append(look)
         return "\n\n".join(parts)
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
@@ -64,15 +73,23 @@ class CaptureSummary:
                  v["nonfinite"]] for k, v in self.layers.items()]
         return ["layer", "shape", "features", "pool", "hook", "module", "NaN/Inf"], rows
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        """Samples per label (is the data balanced?) when the store has unequal label counts; ``None``
+        otherwise — the table already lists every layer, and equal bars say nothing the summary cannot."""
+        counts = list(self.label_counts.values())
+        if len(counts) < 2 or min(counts) == max(counts):  # balanced labels: the summary says so in words
+            return None
+        from repscope.results import axes_figure
 
-        fig, ax = subplots(figsize=(6, 2.8))
-        names = list(self.layers)
-        ax.bar(range(len(names)), [self.layers[n]["features"] for n in names], color="#23408e")
-        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-        ax.set_yscale("log")
-        ax.set_ylabel("features stored")
-        ax.set_title("Captured layers")
+        names = list(self.label_counts)
+        counts = [self.label_counts[k] for k in names]
+        fig, ax = axes_figure(ax, (min(2.5 + 0.35 * len(names), 12), 2.8))
+        ax.bar(range(len(names)), counts, color="#23408e")
+        shown = names if len(names) <= 40 else [n if i % max(1, len(names) // 40) == 0 else ""
+                                                for i, n in enumerate(names)]
+        ax.set_xticks(range(len(names)), shown, rotation=0 if len(names) <= 12 else 90, fontsize=8)
+        ax.set_xlabel("label")
+        ax.set_ylabel("samples")
+        ax.set_title(f"Samples per label ({self.n_samples} in all)")
         fig.tight_layout()
         return fig

@@ -444,6 +444,7 @@ class MapperGraph:
                     "{" + ", ".join(map(str, g)) + "}" for g in groups[:4]
                 )
             s += "."
+        s += " Look at the colours: a branch of one colour is a group of one class; click a node for its members."
         return s
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
@@ -523,14 +524,13 @@ class MapperGraph:
         nd = self.nodes[i]
         size = len(nd["members"])
         lines = [
-            f"<b>node {html.escape(nd['id'])}</b>",
-            f"size {size}",
+            f"<b>node {html.escape(str(nd['id']))}</b> · {size} members",
             f"{html.escape(self.lens_name)} {nd['lens']:.4g}",
         ]
         if self.labels is not None:
             lines.append(f"purity {self.node_purities()[i]:.2f}")
-            for c, v in sorted(nd["class_counts"].items(), key=lambda kv: -kv[1])[:10]:
-                bar = "█" * max(1, int(round(20 * v / size)))
+            for c, v in sorted(nd["class_counts"].items(), key=lambda kv: -kv[1])[:5]:
+                bar = "█" * max(1, int(round(10 * v / size)))
                 lines.append(f"{html.escape(str(c))}: {bar} {v}")
         tips = nd.get("tooltips", [])
         shown = [t for t in tips if "text" in t or "values" in t][:4]
@@ -541,12 +541,35 @@ class MapperGraph:
             lines.append(f"#{t['index']}: {html.escape(body)}")
         n_img = sum("image" in t for t in tips)
         if n_img:
-            lines.append(f"({n_img} member thumbnail(s) in customdata)")
+            lines.append(f"click to see {n_img} member thumbnail(s) below the figure")
         return "<br>".join(lines)
 
+    def _members_view(self, i: int, k: int = 12) -> dict[str, Any]:
+        """What the report's member panel shows for node ``i``: the node's tooltips when the graph has them
+        (image thumbnails, texts or values), else up to ``k`` member indices with their class."""
+        nd = self.nodes[i]
+        mem = np.asarray(nd["members"])
+        tips = nd.get("tooltips")
+        if tips:
+            members = [dict(t) for t in tips]
+        else:
+            pick = mem[np.unique(np.linspace(0, mem.size - 1, min(k, mem.size)).astype(int))] if mem.size else mem
+            members = []
+            for j in pick.tolist():
+                m: dict[str, Any] = {"index": int(j)}
+                if self.labels is not None:
+                    m["label"] = html.escape(str(self.labels[j]))
+                members.append(m)
+        for m in members:
+            for key in ("text", "label"):
+                if key in m:
+                    m[key] = str(m[key])
+        return {"node": str(nd["id"]), "size": int(mem.size), "members": members}
+
     def plotly(self):
-        """Interactive view: pan/zoom, hover with the class histogram, colour by class / lens / purity
-        (dropdown), minimum node size (slider), deterministic layout."""
+        """Interactive view: one node per marker (size ∝ √members), colour by majority class (with a legend),
+        by the lens or by purity (dropdown, with a colourbar), minimum node size (slider); hover a node for its
+        class histogram, click it to pin its members below the figure (thumbnails, texts or values)."""
         import plotly.graph_objects as go
 
         pos = self.layout()
@@ -554,115 +577,99 @@ class MapperGraph:
         sizes = np.array([len(nd["members"]) for nd in self.nodes], dtype=float) if n else np.zeros(0)
         xs = np.array([pos[i][0] for i in range(n)])
         ys = np.array([pos[i][1] for i in range(n)])
-        msize = 6 + 24 * np.sqrt(sizes / sizes.max()) if n else sizes
+        msize = 8 + 26 * np.sqrt(sizes / sizes.max()) if n else sizes
         hover = [self._hover(i) for i in range(n)]
-        # per node: [id, member thumbnails (data URIs)] for a report that renders images on hover/click
-        custom = [[nd["id"], [t["image"] for t in nd.get("tooltips", []) if "image" in t]] for nd in self.nodes]
+        custom = [self._members_view(i) for i in range(n)]
         lensv = np.array([nd["lens"] for nd in self.nodes])
         purity = self.node_purities()
-        palette = [
-            "#1f77b4",
-            "#ff7f0e",
-            "#2ca02c",
-            "#d62728",
-            "#9467bd",
-            "#8c564b",
-            "#e377c2",
-            "#7f7f7f",
-            "#bcbd22",
-            "#17becf",
-        ]
-        if self.labels is not None and n:
+        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                   "#bcbd22", "#17becf"]
+        has_cls = self.labels is not None and n > 0
+        if has_cls:
             C = self._counts()
-            cls_color = [palette[int(np.argmax(C[i])) % len(palette)] for i in range(n)]
+            major = [int(np.argmax(C[i])) for i in range(n)]
+            cls_color = [palette[k % len(palette)] for k in major]
         else:
             cls_color = ["#1f77b4"] * n
-        modes = [("class (majority)", cls_color, None), (html.escape(self.lens_name), lensv, "Viridis")]
-        if self.labels is not None:
-            modes.append(("purity", purity, "RdYlGn"))
+        lens_name = html.escape(self.lens_name)
+        modes: list[tuple[str, Any, Any]] = [("class (majority)", cls_color, None)] if has_cls else []
+        modes.append((lens_name, lensv.tolist(), "Viridis"))
+        if has_cls:
+            modes.append(("purity", np.nan_to_num(purity).tolist(), "RdYlGn"))
 
-        def filt(t: float):
-            keep = sizes >= t
-            ex, ey = [], []
+        def edges_of(keep: np.ndarray) -> tuple[list, list]:
+            ex: list = []
+            ey: list = []
             for i, j, _ in self.edges:
                 if keep[i] and keep[j]:
-                    ex += [xs[i], xs[j], None]
-                    ey += [ys[i], ys[j], None]
-            return keep, ex, ey
+                    ex += [float(xs[i]), float(xs[j]), None]
+                    ey += [float(ys[i]), float(ys[j]), None]
+            return ex, ey
 
         fig = go.Figure()
-        keep, ex, ey = filt(0)
-        fig.add_scatter(
-            x=ex,
-            y=ey,
-            mode="lines",
-            line={"color": "#aaaaaa", "width": 1},
-            hoverinfo="skip",
-            showlegend=False,
-            name="edges",
-        )
-        for k, (label, col, scale) in enumerate(modes):
-            marker = {"size": msize, "color": col, "line": {"width": 0.5, "color": "#333"}}
-            if scale:
-                marker.update(colorscale=scale, showscale=True, colorbar={"title": label})
-            fig.add_scatter(
-                x=xs,
-                y=ys,
-                mode="markers",
-                marker=marker,
-                text=hover,
-                hoverinfo="text",
-                name=label,
-                visible=(k == 0),
-                showlegend=False,
-                customdata=custom,
-            )
-        n_modes = len(modes)
-        buttons = [
-            {
+        ex, ey = edges_of(np.ones(n, bool))
+        fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#b0b0b0", "width": 1}, hoverinfo="skip",
+                        showlegend=False, name="edges")
+        label0, col0, scale0 = modes[0]
+        marker: dict[str, Any] = {"size": msize.tolist(), "color": col0, "line": {"width": 0.5, "color": "#333"},
+                                  "opacity": 0.9}
+        if scale0:
+            marker.update(colorscale=scale0, showscale=True, colorbar={"title": {"text": label0}})
+        fig.add_scatter(x=xs.tolist(), y=ys.tolist(), mode="markers", marker=marker, text=hover,
+                        hoverinfo="text", customdata=custom, name="nodes", showlegend=False)
+        classes = [str(c) for c in self.classes] if has_cls else []
+        for k, c in enumerate(classes):  # legend entries for the class colouring
+            fig.add_scatter(x=[None], y=[None], mode="markers", name=html.escape(c), legendgroup="class",
+                            marker={"size": 10, "color": palette[k % len(palette)]}, showlegend=True,
+                            hoverinfo="skip")
+        n_leg = len(classes)
+        buttons = []
+        for label, col, scale in modes:
+            is_cls = scale is None
+            buttons.append({
                 "label": f"colour: {label}",
                 "method": "restyle",
-                "args": [{"visible": [True] + [m == k for m in range(n_modes)]}],
-            }
-            for k, (label, _, _) in enumerate(modes)
-        ]
+                "args": [{
+                    "marker.color": [col, *[palette[k % len(palette)] for k in range(n_leg)]],
+                    "marker.colorscale": [scale or "Viridis", *(["Viridis"] * n_leg)],
+                    "marker.showscale": [not is_cls, *([False] * n_leg)],
+                    "marker.colorbar.title.text": [label, *([""] * n_leg)],
+                    "visible": [True, *([is_cls] * n_leg)],
+                }, list(range(1, 2 + n_leg))],
+            })
         thresholds = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if n and t <= sizes.max()] or [1]
         steps = []
         for t in thresholds:
-            keep, ex, ey = filt(t)
-            node_x = [xs[keep].tolist()] * n_modes
-            node_y = [ys[keep].tolist()] * n_modes
-            node_text = [[h for h, k2 in zip(hover, keep) if k2]] * n_modes
-            colors = []
-            for _, col, _ in modes:
-                colors.append([c for c, k2 in zip(col, keep) if k2])
-            steps.append(
-                {
-                    "label": str(t),
-                    "method": "restyle",
-                    "args": [
-                        {
-                            "x": [ex, *node_x],
-                            "y": [ey, *node_y],
-                            "text": [None, *node_text],
-                            "marker.size": [None, *([msize[keep].tolist()] * n_modes)],
-                            "marker.color": ["#aaaaaa", *colors],
-                        },
-                        list(range(n_modes + 1)),
-                    ],
-                }
-            )
+            keep = sizes >= t
+            ex, ey = edges_of(keep)
+            steps.append({
+                "label": str(t),
+                "method": "restyle",
+                "args": [{
+                    "x": [ex, xs.tolist()],
+                    "y": [ey, ys.tolist()],
+                    "marker.size": [None, np.where(keep, msize, 0).tolist()],
+                    "hoverinfo": ["skip", ["text" if k2 else "skip" for k2 in keep]],
+                }, [0, 1]],
+            })
+        pad = 0.08
+        xr = [float(xs.min()) - pad, float(xs.max()) + pad] if n else [-1, 1]
+        yr = [float(ys.min()) - pad, float(ys.max()) + pad] if n else [-1, 1]
         fig.update_layout(
-            title=html.escape(self.title),
-            xaxis={"visible": False},
-            yaxis={"visible": False, "scaleanchor": "x"},
+            title={"text": html.escape(self.title) + f"<br><sup>{n} nodes · hover a node for its classes, "
+                   "click it to list its members below</sup>"},
+            xaxis={"visible": False, "range": xr},
+            yaxis={"visible": False, "range": yr},
             dragmode="pan",
             hovermode="closest",
             plot_bgcolor="white",
-            updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "y": 1.12, "xanchor": "left"}],
-            sliders=[
-                {"active": 0, "currentvalue": {"prefix": "min node size: "}, "steps": steps, "pad": {"t": 20}}
-            ],
+            height=560,
+            margin={"l": 10, "r": 10, "t": 90, "b": 70},
+            legend={"title": {"text": "majority class"}, "itemclick": False, "itemdoubleclick": False},
+            updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "y": 1.1, "xanchor": "right",
+                          "yanchor": "bottom"}],
+            sliders=[{"active": 0, "currentvalue": {"prefix": "min node size: "}, "steps": steps,
+                      "pad": {"t": 10}, "len": 0.6, "x": 0.0, "y": 0.0, "yanchor": "top"}],
         )
         return fig
 

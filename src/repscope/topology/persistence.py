@@ -86,6 +86,7 @@ class Diagrams:
             n_inf = int(np.sum(~np.isfinite(self[q][:, 1])))
             top = ", ".join(f"{v:.3g}" for v in life[:3])
             parts.append(f"H{q}: {len(self[q])} bars ({n_inf} infinite); longest finite: {top or 'none'}.")
+        parts.append("Look at the points far above the diagonal: long-lived features (H1: loops).")
         return " ".join(parts)
 
     def table(self) -> tuple[list[str], list[list[Any]]]:

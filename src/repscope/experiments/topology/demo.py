@@ -117,17 +117,34 @@ def ph_vs_cka(
 
 
 def mapper_per_layer(
-    store: Any, layers: list[str], rows: np.ndarray, labels: Any, *, seed: int = 0
+    store: Any, layers: list[str], rows: np.ndarray, labels: Any, *, seed: int = 0, images: Any = None
 ) -> tuple[list[MapperGraph], MapperTrend]:
     """One mapper graph per layer on its top-ℓ2 cloud (lens L2 norm, 10 intervals, 50% overlap, DBSCAN
-    with k-NN-elbow ε, min_samples 5: the paper's settings) and the purity trend across layers."""
+    with k-NN-elbow ε, min_samples 5: the paper's settings) and the purity trend across layers. ``images``
+    (one per row of ``rows``) become member thumbnails in the report's node panels."""
     graphs = []
     for lay in layers:
         X = store_cloud(store, lay, "top_l2", rows=rows)
+        kw = {} if images is None else {"images": images, "n_tooltips": 6}
         graphs.append(
-            mapper(X, labels, lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5, name=lay, seed=seed)
+            mapper(X, labels, lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5, name=lay, seed=seed, **kw)
         )
     return graphs, mapper_trend(graphs, layers)
+
+
+def _digit_images(store: Any, rows: np.ndarray) -> np.ndarray | None:
+    """The 8×8 input images of ``rows`` when the store's samples are scikit-learn's digits (ids 0…1796)."""
+    meta = getattr(store, "metadata", None) or {}
+    if "digits" not in str(meta.get("dataset", "")):
+        return None
+    try:
+        from sklearn.datasets import load_digits
+
+        ids = np.asarray(getattr(store, "sample_ids", np.arange(store.n_samples)))[rows]
+        imgs = load_digits().images
+        return imgs[ids] if ids.size and ids.min() >= 0 and ids.max() < imgs.shape[0] else None
+    except Exception:  # pragma: no cover - thumbnails are decoration only
+        return None
 
 
 def demo_results(
@@ -165,7 +182,7 @@ def demo_results(
 
     labels = getattr(store, "labels", None)
     labels = None if labels is None else np.asarray(labels)[rows]
-    graphs, trend = mapper_per_layer(store, layers, rows, labels, seed=seed)
+    graphs, trend = mapper_per_layer(store, layers, rows, labels, seed=seed, images=_digit_images(store, rows))
     t4 = time.perf_counter()
     extra: list = []
     if (not quick) if reproduce is None else reproduce:

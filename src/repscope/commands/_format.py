@@ -1,0 +1,77 @@
+"""How commands print tables: ``--format table`` (aligned; rich boxes only on a terminal), ``tsv`` or ``json``.
+
+Tables go to stdout in full — never cut to the terminal width when stdout is a pipe or a file — so that
+``repscope compare … > out.txt`` and ``… | grep`` see every column.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+FORMATS = ("table", "tsv", "json")
+
+FORMAT_HELP = "How tables are printed: table (aligned), tsv (tab-separated) or json (one object per row)."
+
+
+def format_option(annotated: bool = False) -> Any:
+    """The shared ``--format`` option: a default value in a command's signature, or (``annotated``) the
+    metadata of an ``Annotated[str, ...] = "table"`` parameter."""
+    if annotated:
+        return typer.Option("--format", help=FORMAT_HELP, metavar="table|tsv|json")
+    return typer.Option("table", "--format", help=FORMAT_HELP, metavar="table|tsv|json")
+
+
+def check_format(fmt: str) -> str:
+    from repscope.errors import InputError
+
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def render_table(header: list[Any], rows: list[list[Any]], fmt: str = "table", *, title: str = "",
+                 terminal: bool | None = None) -> str:
+    """The text of one table in ``fmt``; ``terminal`` (default: is stdout a terminal) picks rich boxes."""
+    check_format(fmt)
+    head = [str(h) for h in header]
+    body = [[_cell(c) for c in r] for r in rows]
+    if fmt == "json":
+        return json.dumps([dict(zip(head, r)) for r in body], ensure_ascii=False)
+    if fmt == "tsv":
+        clean = [[c.replace("\t", " ").replace("\n", " ") for c in r] for r in [head, *body]]
+        return "\n".join("\t".join(r) for r in clean)
+    if terminal is None:
+        terminal = sys.stdout.isatty()
+    if terminal:
+        import io
+
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*head, title=title or None)
+        for r in body:
+            t.add_row(*r)
+        buf = io.StringIO()
+        Console(file=buf, force_terminal=False, width=max(80, Console().width)).print(t)
+        return buf.getvalue().rstrip("\n")
+    widths = [max(len(x) for x in col) for col in zip(head, *body)] if head else []
+    lines = [title] if title else []
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
+    return "\n".join(lines)
+
+
+def print_table(header: list[Any], rows: list[list[Any]], fmt: str = "table", *, title: str = "") -> None:
+    """Print one table to stdout (see :func:`render_table`)."""
+    typer.echo(render_table(header, rows, fmt, title=title))
