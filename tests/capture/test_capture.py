@@ -237,3 +237,35 @@ def test_token_pools_ignore_padding_with_attention_mask(tmp_path):
     np.testing.assert_allclose(s.read("enc"), want_mean, rtol=1e-5, atol=1e-6)
     s = rs.capture(m, batches, "enc", tmp_path / "l.zarr", pool="last", progress=False)
     np.testing.assert_allclose(s.read("enc"), want_last, rtol=1e-6)
+
+
+class _InPlaceAfter(nn.Module):
+    """A Linear whose output a later in-place ReLU overwrites, and a sequence whose token 0 (a view) an
+    in-place add changes after the hooked module returned it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 6)
+        self.act = nn.ReLU(inplace=True)
+        self.seq = nn.Linear(6, 6)
+
+    def forward(self, x):
+        h = self.act(self.lin(x))
+        s = self.seq(h[:, None, :].expand(-1, 3, -1).contiguous())
+        s += 100.0
+        return s.sum(1)
+
+
+def test_later_in_place_ops_do_not_change_stored_rows(tmp_path):
+    torch.manual_seed(0)
+    m = _InPlaceAfter().eval()
+    X = torch.randn(40, 4)
+    for dtype in ("float32", "float16"):
+        st = rs.capture(m, X, ["lin", "seq"], tmp_path / f"{dtype}.zarr", pool={"lin": "none", "seq": "cls"},
+                        batch_size=16, dtype=dtype, progress=False)
+        with torch.no_grad():
+            lin = m.lin(X)
+            cls = m.seq(torch.relu(lin)[:, None, :].expand(-1, 3, -1))[:, 0]
+        assert (lin < 0).any()  # the in-place ReLU would have zeroed these
+        np.testing.assert_array_equal(st.read("lin"), lin.to(getattr(torch, dtype)).numpy())
+        np.testing.assert_array_equal(st.read("seq"), cls.to(getattr(torch, dtype)).numpy())

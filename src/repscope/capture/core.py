@@ -60,6 +60,23 @@ def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], lay
     return out
 
 
+def _private_copy(t: Any, out: Any, dtype: Any) -> Any:
+    """``t`` (the reduced output) in the store dtype, contiguous, on the CPU, in memory the model will not
+    touch again: a later in-place module (``ReLU(inplace=True)``, ``x += …``) would otherwise overwrite
+    the stored rows of a layer kept without pooling (or of a ``cls``/``pos:K`` view) before they are
+    written. One copy at most: a conversion or a reduction already made new memory."""
+    import torch
+
+    if t.device.type != "cpu":
+        # converted on the device (fewer bytes to move), then copied to host; the copy is queued on the
+        # stream before any later in-place kernel, so it sees the values as they were here
+        return t.to(dtype).to("cpu", non_blocking=True)
+    shares = t.untyped_storage().data_ptr() == out.untyped_storage().data_ptr()
+    if t.dtype == dtype and not shares:
+        return t.contiguous()
+    return t.to(dtype=dtype, memory_format=torch.contiguous_format, copy=shares and t.dtype == dtype)
+
+
 class _Skip(Exception):
     """A layer chosen by a pattern cannot be stored (did not run, ran twice, no batch axis, not a tensor)."""
 
@@ -142,12 +159,9 @@ class _Recorder:
                     )
                 if name not in self.axes:
                     self.axes[name] = stored_axes(t.ndim, self.pools[name], self.layouts[name])
-                t = reduce(t.detach(), self.pools[name], name, self.layouts[name], self.mask)
-                if t.dtype != store_dtype:
-                    t = t.to(store_dtype)
-                if t.device.type != "cpu":
-                    t = t.to("cpu", non_blocking=True)
-                self.batch[name] = t
+                out = t.detach()
+                t = reduce(out, self.pools[name], name, self.layouts[name], self.mask)
+                self.batch[name] = _private_copy(t, out, store_dtype)
             except _Skip as exc:
                 if self.first and name in self.optional:
                     self.skipped[name] = exc.reason
