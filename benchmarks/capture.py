@@ -1,16 +1,25 @@
 """Capture overhead: repscope.capture throughput vs a plain forward pass over the same batches.
 
-    python benchmarks/capture.py [--repeats 3] [--threads N]
+    python benchmarks/capture.py [--repeats 3] [--threads N] [--quick]
 
-Prints a table (median of repeats). Overhead = capture time / forward time; target ≤ 1.10.
-The capture time includes hooks, pooling, conversion, and writing the zarr store to disk.
+For each model and pool, one process runs interleaved rounds (forward, capture, capture float16,
+capture through zarr's own write path: F C H Z F C H Z …) and reports the min of each. Overhead =
+capture time / forward time; targets: full feature maps (pool="none") ≤ 1.3, pooled (pool="mean") ≤ 1.10.
+Capture time includes hooks, pooling, the copy to host memory, encoding (checksums, compression) and
+writing the zarr store to disk (page cache; commits fsync progress.json).
+
+The "zarr path" column is the write path of repscope before issue 17 (every layer written with
+``zarr.Array.__setitem__`` and lz4), kept reachable here only to measure the change in the same run.
+On a loaded machine (load average above the core count) the absolute times are inflated and the
+ratios noisy; the script says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +29,20 @@ import torch
 from torch import nn
 
 import repscope as rs
+import repscope.store.core as store_core
 from repscope.experiments.models.digits import load_model
+
+
+@contextlib.contextmanager
+def zarr_write_path():
+    """The previous write path: lz4 on every layer, chunks written by zarr.Array.__setitem__."""
+    auto, of = store_core._auto_compression, store_core._DirectChunks.of
+    store_core._auto_compression = lambda first, dtype: "lz4"
+    store_core._DirectChunks.of = classmethod(lambda cls, root, arr: None)
+    try:
+        yield
+    finally:
+        store_core._auto_compression, store_core._DirectChunks.of = auto, of
 
 
 class LargerCNN(nn.Module):
@@ -51,51 +73,67 @@ def bench(name, model, X, layers, pool, batch_size, repeats):
     model.eval()
     Xt = torch.from_numpy(X)
     plain_forward(model, Xt, batch_size)  # warm-up
-    fwd, cap = [], []
     tmp = Path(tempfile.mkdtemp())
+
+    def cap(dtype="float32", path=None):
+        def run():
+            ctx = zarr_write_path() if path == "zarr" else contextlib.nullcontext()
+            with ctx:
+                return rs.capture(model, Xt, layers, tmp / "s.zarr", pool=pool, batch_size=batch_size,
+                                  dtype=dtype, progress=False, overwrite=True)
+        return run
+
+    variants = {"forward": lambda: plain_forward(model, Xt, batch_size), "capture": cap(),
+                "float16": cap("float16"), "zarr path": cap(path="zarr")}
+    times: dict[str, list[float]] = {k: [] for k in variants}
     try:
-        for r in range(repeats):
-            t = time.perf_counter()
-            plain_forward(model, Xt, batch_size)
-            fwd.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            store = rs.capture(model, Xt, layers, tmp / f"r{r}.zarr", pool=pool, batch_size=batch_size,
-                               progress=False, overwrite=True)
-            cap.append(time.perf_counter() - t)
+        for _ in range(repeats):
+            for k, f in variants.items():
+                t = time.perf_counter()
+                out = f()
+                times[k].append(time.perf_counter() - t)
+                if k == "capture":
+                    store = out
         n_feat = sum(store.n_features(lyr) for lyr in store.layers)
         mib = n_feat * len(X) * 4 / 2**20
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    f, c = statistics.median(fwd), statistics.median(cap)
-    return [name, len(X), len(layers), pool, f"{mib:.0f}", f"{len(X) / f:,.0f}", f"{len(X) / c:,.0f}", f"{c / f:.2f}"]
+    best = {k: min(v) for k, v in times.items()}
+    f = best["forward"]
+    return [name, len(X), len(layers), pool, f"{mib:.0f}", f"{f:.2f}", f"{best['capture']:.2f}",
+            f"{best['capture'] / f:.2f}", f"{best['float16'] / f:.2f}", f"{best['zarr path'] / f:.2f}",
+            "1.30" if pool == "none" else "1.10"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--quick", action="store_true", help="half the samples")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores"
+          + (" — timings taken on a LOADED machine (absolute times inflated, ratios noisy)" if load[0] > 2.5 else ""))
     rows = []
     model, X, _ = load_model("cnn")
-    Xd = np.concatenate([X] * 4)  # 7188 digits
-    rows.append(bench("digits CNN (demo)", model, Xd, ["conv1", "conv2", "conv3", "fc1", "relu4", "fc2"],
-                      "none", 256, args.repeats))
-    rows.append(bench("digits CNN (demo)", model, Xd, ["conv1", "conv2", "conv3", "fc1", "relu4", "fc2"],
-                      "mean", 256, args.repeats))
+    Xd = np.concatenate([X] * (2 if args.quick else 4))  # 3594 / 7188 digits
+    digits_layers = ["conv1", "conv2", "conv3", "fc1", "relu4", "fc2"]
+    for pool in ("none", "mean"):
+        rows.append(bench("digits CNN (demo)", model, Xd, digits_layers, pool, 256, args.repeats))
     torch.manual_seed(0)
     big = LargerCNN()
-    Xb = np.random.default_rng(0).standard_normal((2048, 3, 32, 32)).astype(np.float32)
+    Xb = np.random.default_rng(0).standard_normal((1024 if args.quick else 2048, 3, 32, 32)).astype(np.float32)
     layers = ["features.0.2", "features.1.2", "features.2.2", "head.2", "head.3"]
-    rows.append(bench("VGG-style CNN 32×32", big, Xb, layers, "mean", 128, args.repeats))
-    rows.append(bench("VGG-style CNN 32×32", big, Xb, layers, "none", 128, args.repeats))
-    header = ["model", "samples", "layers", "pool", "stored MiB", "forward samples/s", "capture samples/s",
-              "capture/forward"]
+    for pool in ("none", "mean"):
+        rows.append(bench("VGG-style CNN 32×32", big, Xb, layers, pool, 128, args.repeats))
+    header = ["model", "samples", "layers", "pool", "stored MiB (f32)", "forward s", "capture s", "capture/fwd",
+              "float16/fwd", "zarr path/fwd", "target"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"torch threads: {torch.get_num_threads()}, median of {args.repeats} runs")
+    print(f"torch threads: {torch.get_num_threads()}; min of {args.repeats} interleaved rounds")
     for r in [header, ["-" * w for w in widths], *rows]:
         print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -368,8 +368,10 @@ class StoreWriter:
     """Chunk-buffered, crash-safe, resumable writer (used by :func:`repscope.capture`).
 
     Rows are buffered until a whole chunk is available for every array, written by a background
-    thread (compression overlaps with the next forward passes), then committed by atomically
-    replacing ``progress.json``.
+    thread (encoding and I/O overlap with the next forward passes), then committed by atomically
+    replacing ``progress.json``. Layer chunks are encoded and written straight to their chunk files, a
+    few at a time (:class:`_DirectChunks`: the bytes zarr would write, without its asynchronous
+    machinery); ``compression="auto"`` keeps lz4 only for layers it shrinks by ≥ 10 %.
 
     One writer per store: the constructor takes the store's writer lock (pid + host recorded; a lock
     left by a dead writer is taken over) and :meth:`finish`/:meth:`abort`/:meth:`close` release it.
@@ -388,13 +390,15 @@ class StoreWriter:
         overwrite: bool = False,
         dtype: str = "float32",
         chunk_rows: int | None = None,
-        compression: str = "lz4",
+        compression: str = "auto",
     ) -> None:
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         self._fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
         self._chunk_rows_req = chunk_rows
-        self._compressors = _compressors(compression)
+        if compression != "auto":
+            _compressors(compression)  # validates the name
+        self._compression = compression
         self.n_total = n_total
         self._buf: dict[str, list[np.ndarray]] = {}
         self._buf_labels: list[np.ndarray] = []
@@ -531,11 +535,12 @@ class StoreWriter:
         for i, (name, a) in enumerate(acts.items()):
             key = _key("L", i)
             d = int(np.prod(a.shape[1:]))
+            comp = self._compression if self._compression != "auto" else _auto_compression(a, self.dtype)
             lg.create_array(key, shape=(shape0, d), chunks=(cr, d), dtype=self.dtype, fill_value=0,
-                            compressors=self._compressors, config=_ALWAYS_WRITE)
+                            compressors=_compressors(comp), config=_ALWAYS_WRITE)
             lg[key].attrs["name"] = name
             layers.append({"name": name, "key": key, "shape": list(a.shape[1:]), "dtype": self.dtype.name,
-                           **(layer_meta or {}).get(name, {})})
+                           "compression": comp, **(layer_meta or {}).get(name, {})})
         self._group.create_array("sample_ids", shape=(shape0,), chunks=(cr,), dtype="int64", fill_value=-1,
                                  compressors=_column_compressors(), config=_ALWAYS_WRITE)
         if labels is not None:
@@ -668,6 +673,14 @@ class StoreWriter:
             self._arrays = {k: a.with_config(_ALWAYS_WRITE) for k, a in h.items()}
         return self._arrays
 
+    def _direct(self) -> dict[str, _DirectChunks | None]:
+        """Per layer: the direct chunk writer, or None where zarr's own write path is used."""
+        if getattr(self, "_direct_writers", None) is None:
+            arrays = self._handles()
+            self._direct_writers = {d["name"]: _DirectChunks.of(self.path, arrays[("L", d["name"])])
+                                    for d in self._meta["layers"]}
+        return self._direct_writers
+
     def _write_job(self, job: dict[str, Any]) -> None:
         s, n = job["start"], job["n"]
         stop = s + n
@@ -675,24 +688,32 @@ class StoreWriter:
         for arr in arrays.values():
             if arr.shape[0] < stop:
                 arr.resize((stop, *arr.shape[1:]))
-        writes = [(arrays[("L", name)], block) for name, block in job["layers"].items()]
-        writes.append((arrays[("ids", "")], job["ids"]))
+        direct = self._direct()
+        # Each task writes one chunk of a layer (direct) or one array's rows (zarr); tasks run concurrently
+        # (encoding, checksums and file I/O release the GIL) and each counts its own non-finite values.
+        tasks: list[tuple[str | None, Any]] = []
+        for name, block in job["layers"].items():
+            dw = direct[name]
+            if dw is not None and s % dw.chunk_rows == 0:
+                tasks += [(name, lambda dw=dw, r=r, blk=block[r - s : r - s + dw.chunk_rows]: dw.write(r, blk))
+                          for r in range(s, stop, dw.chunk_rows)]
+            else:
+                tasks.append((name, lambda arr=arrays[("L", name)], blk=block: _zarr_put(arr, s, stop, blk)))
+        columns = [(arrays[("ids", "")], job["ids"])]
         if job["labels"] is not None:
-            writes.append((arrays[("labels", "")], _to_column(job["labels"], arrays[("labels", "")])))
-        writes += [(arrays[("A", name)], _to_column(v, arrays[("A", name)])) for name, v in job["attrs"].items()]
+            columns.append((arrays[("labels", "")], _to_column(job["labels"], arrays[("labels", "")])))
+        columns += [(arrays[("A", name)], _to_column(v, arrays[("A", name)])) for name, v in job["attrs"].items()]
+        tasks += [(None, lambda arr=arr, v=v: _zarr_put(arr, s, stop, v)) for arr, v in columns]
 
-        def put(item: tuple[Any, np.ndarray]) -> None:
-            item[0][s:stop] = item[1]
-
-        # Layers are encoded and written concurrently (compression and file I/O release the GIL).
-        list(self._pool.map(put, writes))
-        bad = {name: int(block.size - np.count_nonzero(np.isfinite(block))) for name, block in job["layers"].items()}
+        bad: dict[str, int] = {}
+        for (name, _), k in zip(tasks, self._pool.map(lambda t: t[1](), tasks), strict=True):
+            if name is not None and k:
+                bad[name] = bad.get(name, 0) + k
         with self._state_lock:
             if s != self._committed:  # jobs are queued in order; anything else is a bug, never a silent gap
                 raise StoreError(f"internal: job for rows {s}–{stop - 1} after {self._committed} committed rows")
             for name, k in bad.items():
-                if k:
-                    self._nonfinite[name] = self._nonfinite.get(name, 0) + k
+                self._nonfinite[name] = self._nonfinite.get(name, 0) + k
         self._commit(stop, complete=False)
         with self._state_lock:
             self._committed = stop
@@ -758,6 +779,95 @@ class StoreWriter:
 _ALWAYS_WRITE = {"write_empty_chunks": True}  # a missing chunk file is then always damage, never zeros
 
 
+def _n_nonfinite(block: np.ndarray) -> int:
+    """Number of NaN/Inf values; one summation when there are none (a sum is finite only if every term
+    is: NaN and ±Inf propagate, and a finite sum that overflows only sends us to the exact count)."""
+    if block.dtype.kind != "f" or np.isfinite(np.add.reduce(block, axis=None, dtype=np.float64)):
+        return 0
+    return int(block.size - np.count_nonzero(np.isfinite(block)))
+
+
+def _zarr_put(arr: Any, start: int, stop: int, block: np.ndarray) -> int:
+    arr[start:stop] = block
+    return _n_nonfinite(block)
+
+
+class _DirectChunks:
+    """Writes whole chunks of one 2-D activation array straight to their chunk files, encoded exactly as
+    zarr encodes them (bytes little-endian → optional Blosc → CRC-32C appended), bypassing zarr's
+    asynchronous write machinery. The file is written under a temporary name and renamed into place, as
+    zarr does, so a chunk file is always either the old or the new chunk. Chunks are padded with the fill
+    value to full size (zarr stores edge chunks full size too). Used only for codec chains it reproduces
+    (:meth:`of` returns None otherwise); tests/store check the bytes against zarr's own write."""
+
+    def __init__(self, root: Path, arr: Any, blosc: Any) -> None:
+        self.dir = root / arr.path
+        self.encode_key = arr.metadata.encode_chunk_key
+        self.chunk_rows = int(arr.chunks[0])
+        self.width = int(arr.shape[1])
+        self.dtype = np.dtype(arr.dtype).newbyteorder("<")
+        self.fill = arr.metadata.fill_value
+        self.blosc = blosc
+
+    @classmethod
+    def of(cls, root: Path, arr: Any) -> _DirectChunks | None:
+        from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
+
+        codecs = list(arr.metadata.codecs)
+        if (arr.ndim != 2 or tuple(arr.chunks)[1] != arr.shape[1] or len(codecs) not in (2, 3)
+                or not isinstance(codecs[0], BytesCodec) or not isinstance(codecs[-1], Crc32cCodec)
+                or getattr(codecs[0].endian, "value", "little") != "little"):
+            return None
+        blosc = None
+        if len(codecs) == 3:
+            c = codecs[1]
+            if not isinstance(c, BloscCodec):
+                return None
+            import numcodecs
+
+            shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[c.shuffle.value]
+            blosc = numcodecs.Blosc(cname=c.cname.value, clevel=c.clevel, shuffle=shuffle, blocksize=c.blocksize,
+                                    typesize=c.typesize)
+        return cls(root, arr, blosc)
+
+    def write(self, row: int, block: np.ndarray) -> int:
+        """Write the chunk that starts at ``row`` (a multiple of the chunk size) from ``block`` (≤ one chunk
+        of rows); return its number of NaN/Inf values."""
+        import uuid
+
+        import google_crc32c
+
+        k = len(block)
+        if k < self.chunk_rows:  # the last chunk: padded with the fill value, as zarr stores it
+            full = np.full((self.chunk_rows, self.width), self.fill, dtype=self.dtype)
+            full[:k] = block
+            block = full
+        raw = np.ascontiguousarray(block, dtype=self.dtype)
+        data = np.frombuffer(self.blosc.encode(raw), np.uint8) if self.blosc is not None else raw.view(np.uint8)
+        crc = int(google_crc32c.value(data)).to_bytes(4, "little")
+        payload = memoryview(data).cast("B")
+        path = self.dir / self.encode_key((row // self.chunk_rows, 0))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+        try:
+            _write_chunk_file(tmp, payload, crc)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return _n_nonfinite(block[:k])
+
+
+def _write_chunk_file(path: Path, payload: memoryview, crc: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        want, done = len(payload) + 4, 0
+        while done < want:  # writev may write less than asked (signals, large buffers)
+            done += os.writev(fd, [payload[done:], crc] if done < len(payload) else [crc[done - len(payload):]])
+    finally:
+        os.close(fd)
+
+
 def _column_compressors() -> list[Any]:
     from zarr.codecs import Crc32cCodec, ZstdCodec
 
@@ -796,10 +906,33 @@ def _describe_diff(keys: list[str]) -> str:
     return ", ".join(parts) + (" changed" if len(parts) > 1 else " changed")
 
 
+_AUTO_SAMPLE_BYTES = 2**20
+_AUTO_MIN_SAVING = 0.10
+
+
+def _auto_compression(first: np.ndarray, dtype: np.dtype) -> str:
+    """``compression="auto"`` (the default), decided per layer from its first batch: ``"lz4"`` when it
+    makes (up to 1 MiB of) those rows at least 10 % smaller, else ``"none"``. Dense float activations
+    (e.g. conv maps before or after a ReLU of a random-init or trained CNN) often shrink by less than
+    that, and compressing them costs more CPU than writing the extra bytes; sparse or quantised ones
+    (dead units, many exact zeros) keep lz4. Deterministic for given data, so a resume (whose arrays
+    already exist) never meets a different choice."""
+    import numcodecs
+
+    flat = np.ascontiguousarray(first.reshape(len(first), -1), dtype=dtype)
+    rows = max(1, min(len(flat), _AUTO_SAMPLE_BYTES // max(1, flat.shape[1] * dtype.itemsize)))
+    raw = flat[:rows]
+    if raw.nbytes == 0:
+        return "lz4"
+    enc = numcodecs.Blosc(cname="lz4", clevel=1, shuffle=1, typesize=dtype.itemsize).encode(raw)
+    return "lz4" if len(enc) <= (1 - _AUTO_MIN_SAVING) * raw.nbytes else "none"
+
+
 def _compressors(name: str) -> Any:
-    """Codecs for activation arrays: ``"lz4"`` (default: fast, keeps capture near forward-pass speed),
-    ``"zstd"`` (smaller files, slower writes) or ``"none"`` — each followed by a CRC-32C checksum, which
-    (being the last bytes codec) is verified before the decompressor ever sees the bytes."""
+    """Codecs for activation arrays: ``"lz4"`` (fast), ``"zstd"`` (smaller files, slower writes) or
+    ``"none"`` — each followed by a CRC-32C checksum, which (being the last bytes codec) is verified
+    before the decompressor ever sees the bytes. ``"auto"`` (the writer's default) picks lz4 or none per
+    layer (:func:`_auto_compression`)."""
     from zarr.codecs import BloscCodec, Crc32cCodec
 
     if name == "none":
@@ -808,7 +941,7 @@ def _compressors(name: str) -> Any:
         return [BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"), Crc32cCodec()]
     if name == "zstd":
         return [BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"), Crc32cCodec()]
-    raise InputError(f"compression={name!r}: choose 'lz4', 'zstd' or 'none'")
+    raise InputError(f"compression={name!r}: choose 'auto', 'lz4', 'zstd' or 'none'")
 
 
 def _to_column(values: np.ndarray, arr) -> np.ndarray:
