@@ -265,3 +265,49 @@ def test_streaming_reads_keep_memory_flat(tmp_path):
     growth_mib, total = map(float, out.stdout.split())
     assert total == pytest.approx(expected, rel=1e-9)
     assert growth_mib < 64, f"RSS grew by {growth_mib:.0f} MiB while streaming a 256 MiB layer"
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_direct_chunk_writes_are_the_bytes_zarr_writes(tmp_path, compression, dtype):
+    """Layer chunks are written without zarr's write path; every chunk file (the padded last one too) must
+    be byte-identical to the one zarr writes for the same rows, and read back equal."""
+    import zarr
+
+    from repscope.store import core
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((45, 9)).astype(dtype)
+    x[3, 4], x[20, 0], x[44, 8] = np.nan, np.inf, -np.inf
+    w = StoreWriter(tmp_path / "d.zarr", fingerprint={"t": 1}, n_total=45, chunk_rows=16, dtype=dtype,
+                    compression=compression)
+    for s in range(0, 45, 10):
+        w.append({"a": x[s : s + 10]}, ids=np.arange(s, min(s + 10, 45)))
+    w.finish()
+    ref = zarr.open_group(str(tmp_path / "ref.zarr"), mode="a").create_array(
+        "a", shape=(45, 9), chunks=(16, 9), dtype=dtype, fill_value=0, compressors=core._compressors(compression),
+        config=core._ALWAYS_WRITE)
+    ref[:] = x
+    for i in range(3):
+        ours = (tmp_path / f"d.zarr/layers/L000/c/{i}/0").read_bytes()
+        assert ours == (tmp_path / f"ref.zarr/a/c/{i}/0").read_bytes()
+    st = rs.open_store(tmp_path / "d.zarr")
+    np.testing.assert_array_equal(st.read("a"), x)
+    assert st.nonfinite("a") == 3 and st.layer_info("a")["compression"] == compression
+    assert st.verify().ok and not list((tmp_path / "d.zarr").rglob("*.partial"))
+
+
+def test_auto_compression_keeps_lz4_only_where_it_pays(tmp_path):
+    rng = np.random.default_rng(0)
+    dense = rng.standard_normal((64, 300)).astype(np.float32)  # random mantissas: lz4 saves ~nothing
+    sparse = np.where(rng.random((64, 300)) < 0.9, 0, dense).astype(np.float32)  # 90 % exact zeros
+    w = StoreWriter(tmp_path / "a.zarr", fingerprint={"t": 1}, n_total=64, chunk_rows=16)
+    w.append({"dense": dense, "sparse": sparse}, ids=np.arange(64))
+    w.finish()
+    st = rs.open_store(tmp_path / "a.zarr")
+    assert st.layer_info("dense")["compression"] == "none"
+    assert st.layer_info("sparse")["compression"] == "lz4"
+    np.testing.assert_array_equal(st.read("dense"), dense)
+    np.testing.assert_array_equal(st.read("sparse"), sparse)
+    with pytest.raises(InputError, match="compression='gzip'"):
+        StoreWriter(tmp_path / "b.zarr", fingerprint={"t": 1}, compression="gzip")
