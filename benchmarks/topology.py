@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=1 PYTHONPATH=src /tmp/bench-topology/bin/python benchmarks/topology.py [--quick]
 
 Rows (min wall time of ``--repeats`` runs, default 3, single thread, one process):
-- Rips persistence H0+H1 at n = 500, 1000, 2000 (``--quick``: 500, 1000), 256-d Gaussian clouds:
+- Rips persistence H0+H1 at n = 500, 1000, 2000, 256-d Gaussian clouds:
   repscope.topology.persistence vs ripser and vs gudhi's RipsPersistence (the engine repscope calls, so
   its row is the wrapper's overhead). The diagrams are asserted equal (script exits 1 otherwise):
   repscope vs gudhi to 1e-9 (sorted finite points, same count of infinite bars); ripser works on float32
@@ -193,7 +193,7 @@ def bench_mapper(repeats: int, rows: list[dict]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="Rips at n = 500, 1000 only (no n = 2000)")
+    ap.add_argument("--quick", action="store_true", help="skip the mapper rows")
     ap.add_argument("--json", type=str, default=None, help="also write the rows to this JSON file")
     args = ap.parse_args()
     load = os.getloadavg()
@@ -202,10 +202,10 @@ def main() -> None:
           + (" — timings taken on a LOADED machine (absolute times inflated, ratios noisy)" if loaded else ""))
     rows: list[dict] = []
     failures: list[str] = []
-    sizes = [500, 1000] if args.quick else [500, 1000, 2000]
-    dgms = bench_persistence(sizes, args.repeats, rows, failures)
+    dgms = bench_persistence([500, 1000, 2000], args.repeats, rows, failures)
     bench_sliced_wasserstein(dgms, args.repeats, rows)
-    bench_mapper(args.repeats, rows)
+    if not args.quick:
+        bench_mapper(args.repeats, rows)
     w = max(len(r["task"]) for r in rows)
     print(f"{'task':<{w}}  {'ours [s]':>9}  {'reference':<20} {'ref [s]':>9}  {'ref/ours':>8}  agreement")
     for r in rows:
