@@ -537,8 +537,7 @@ class StoreWriter:
             d = int(np.prod(a.shape[1:]))
             comp = self._compression if self._compression != "auto" else _auto_compression(a, self.dtype)
             lg.create_array(key, shape=(shape0, d), chunks=(cr, d), dtype=self.dtype, fill_value=0,
-                            compressors=_compressors(comp), config=_ALWAYS_WRITE)
-            lg[key].attrs["name"] = name
+                            compressors=_compressors(comp), config=_ALWAYS_WRITE, attributes={"name": name})
             layers.append({"name": name, "key": key, "shape": list(a.shape[1:]), "dtype": self.dtype.name,
                            "compression": comp, **(layer_meta or {}).get(name, {})})
         self._group.create_array("sample_ids", shape=(shape0,), chunks=(cr,), dtype="int64", fill_value=-1,
@@ -551,8 +550,7 @@ class StoreWriter:
         for i, (name, v) in enumerate((attrs or {}).items()):
             key = _key("A", i)
             ag.create_array(key, shape=(shape0,), chunks=(cr,), dtype=_column_dtype(v),
-                            compressors=_column_compressors(), config=_ALWAYS_WRITE)
-            ag[key].attrs["name"] = name
+                            compressors=_column_compressors(), config=_ALWAYS_WRITE, attributes={"name": name})
             attributes.append({"name": name, "key": key})
         self._meta.update(layers=layers, attributes=attributes, chunk_rows=cr, has_labels=labels is not None)
         self._save_meta()
