@@ -5,6 +5,9 @@
 For each model and pool, one process runs interleaved rounds (forward, capture, capture float16,
 capture through zarr's own write path: F C H Z F C H Z …) and reports the min of each. Overhead =
 capture time / forward time; targets: full feature maps (pool="none") ≤ 1.3, pooled (pool="mean") ≤ 1.10.
+The CPU columns divide the process CPU time (all threads: the writer's encoding and I/O included) of the
+capture by that of the forward pass: on a machine whose cores are busy with other work there is no idle
+core for the writer thread, so this is the ratio wall time tends to, and it is far less noisy.
 Capture time includes hooks, pooling, the copy to host memory, encoding (checksums, compression) and
 writing the zarr store to disk (page cache; commits fsync progress.json).
 
@@ -78,27 +81,29 @@ def bench(name, model, X, layers, pool, batch_size, repeats):
         def run():
             shutil.rmtree(tmp / "s.zarr", ignore_errors=True)  # untimed: a fresh path, as a first capture has
             ctx = zarr_write_path() if path == "zarr" else contextlib.nullcontext()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             with ctx:
                 st = rs.capture(model, Xt, layers, tmp / "s.zarr", pool=pool, batch_size=batch_size,
                                 dtype=dtype, progress=False)
-            return st, time.perf_counter() - t
+            return st, time.perf_counter() - t, time.process_time() - c
         return run
 
     def fwd():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         plain_forward(model, Xt, batch_size)
-        return None, time.perf_counter() - t
+        return None, time.perf_counter() - t, time.process_time() - c
 
     variants = {"forward": fwd, "capture": cap(), "float16": cap("float16"), "zarr path": cap(path="zarr")}
     for f in variants.values():  # untimed warm-up: first-call imports and allocations
         f()
     times: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
     try:
         for _ in range(repeats):
             for k, f in variants.items():
-                out, dt = f()
+                out, dt, dc = f()
                 times[k].append(dt)
+                cpu[k].append(dc)
                 if k == "capture":
                     store = out
         n_feat = sum(store.n_features(lyr) for lyr in store.layers)
@@ -106,9 +111,11 @@ def bench(name, model, X, layers, pool, batch_size, repeats):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     best = {k: min(v) for k, v in times.items()}
-    f = best["forward"]
+    bc = {k: min(v) for k, v in cpu.items()}
+    f, fc = best["forward"], bc["forward"]
     return [name, len(X), len(layers), pool, f"{mib:.0f}", f"{f:.2f}", f"{best['capture']:.2f}",
             f"{best['capture'] / f:.2f}", f"{best['float16'] / f:.2f}", f"{best['zarr path'] / f:.2f}",
+            f"{bc['capture'] / fc:.2f}", f"{bc['float16'] / fc:.2f}", f"{bc['zarr path'] / fc:.2f}",
             "1.30" if pool == "none" else "1.10"]
 
 
@@ -135,7 +142,7 @@ def main() -> None:
     for pool in ("none", "mean"):
         rows.append(bench("VGG-style CNN 32×32", big, Xb, layers, pool, 128, args.repeats))
     header = ["model", "samples", "layers", "pool", "stored MiB (f32)", "forward s", "capture s", "capture/fwd",
-              "float16/fwd", "zarr path/fwd", "target"]
+              "float16/fwd", "zarr path/fwd", "CPU capture/fwd", "CPU float16/fwd", "CPU zarr path/fwd", "target"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"torch threads: {torch.get_num_threads()}; min of {args.repeats} interleaved rounds")
     for r in [header, ["-" * w for w in widths], *rows]:
