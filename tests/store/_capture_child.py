@@ -9,7 +9,8 @@ once here; the parent never touches zarr, so forking is safe). A run is
 * ``kill``: ``"none"``; ``"<point>:<k>"`` kills the process with SIGKILL *just before* the k-th call (1-based)
   of an internal step — ``lock`` (after taking the writer lock), ``save_meta`` (root metadata writes),
   ``create_array`` (array creation), ``commit`` (progress.json replacements; the first one records 0
-  rows), ``chunk`` (an array write or a direct layer-chunk file write by the writer's threads), ``finish`` (the final commit);
+  rows), ``chunk`` (an array write or a direct layer-chunk file write by the writer's threads),
+  ``finish`` (the final commit);
 * ``delay``: instead, the parent kills the run after that many seconds (a random instant);
 * ``variant``: ``weights_seed``, ``data_seed``, ``label_shift`` change the model, inputs or labels (a resume
   with any of them different must be refused).
