@@ -35,11 +35,13 @@ import numpy as np
 
 __all__ = [
     "Result",
+    "ResultBase",
     "MatrixResult",
     "heatmap",
     "measure_range",
     "MEASURE_RANGES",
     "subplots",
+    "subplots_in",
     "colormap",
     "to_jsonable",
     "dumps",
@@ -56,11 +58,37 @@ class Result(Protocol):
 
     def plot(self, ax: Any = None) -> Any: ...
 
-    def plotly(self) -> Any: ...
+    def plotly(self) -> Any: ...  # a plotly Figure, or None when the result has no interactive view
 
     def summary(self) -> str: ...
 
     def table(self) -> tuple[list[str], list[list[Any]]]: ...
+
+
+class ResultBase:
+    """Defaults of the protocol for result classes that lack a part of it (mix in first, before fields).
+
+    ``plotly()`` → ``None`` (no interactive view: the report shows the ``plot()`` PNG instead); ``table()``
+    → the scalar entries of ``to_dict()``; ``summary()`` → the title; ``title`` → the class name in words.
+    A class overrides whichever it can do better.
+    """
+
+    @property
+    def title(self) -> str:
+        import re
+
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", type(self).__name__)
+
+    def plotly(self) -> Any:
+        return None
+
+    def summary(self) -> str:
+        return str(self.title)
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        d = self.to_dict()  # type: ignore[attr-defined]
+        rows = [[str(k), v] for k, v in d.items() if isinstance(v, str | int | float | bool) or v is None]
+        return ["", "value"], rows
 
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
@@ -70,6 +98,21 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
     fig_kw = {k: kwargs.pop(k) for k in ("figsize", "dpi", "layout") if k in kwargs}
     fig = Figure(**fig_kw)
     return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def subplots_in(ax: Any, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+    """``subplots`` for a ``plot(ax=None)`` method: a new figure when ``ax`` is None; else the panels are
+    laid out inside ``ax``'s area of its own figure (``ax`` itself for a single panel)."""
+    if ax is None:
+        return subplots(nrows, ncols, **kwargs)
+    fig = ax.figure
+    squeeze = kwargs.get("squeeze", True)
+    if nrows == 1 and ncols == 1:
+        return fig, (ax if squeeze else np.array([[ax]]))
+    grid = ax.get_subplotspec().subgridspec(nrows, ncols)
+    ax.remove()
+    axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(ncols)] for i in range(nrows)], dtype=object)
+    return fig, (axes.squeeze() if squeeze else axes)
 
 
 def colormap(name: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 
 __all__ = ["DescrambleResult", "PermutationResult", "ReproductionResult"]
 
@@ -26,7 +26,7 @@ def _rel_gap(cost: float, bound: float) -> float:
 
 
 @dataclass
-class DescrambleResult:
+class DescrambleResult(ResultBase):
     """Orthogonal descrambling of one layer: cost vs the Brockett bound, spectra, descrambled weights."""
 
     layer: str | None
@@ -128,11 +128,11 @@ class DescrambleResult:
                          f"{self.hf_fraction_raw:.3f} → {self.hf_fraction_descrambled:.3f}"])
         return ["quantity", "value"], rows
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
         has_w = self.weights is not None
-        fig, axes = subplots(1, 4 if has_w else 2, figsize=(15 if has_w else 9, 3.6))
+        fig, axes = subplots_in(ax, 1, 4 if has_w else 2, figsize=(15 if has_w else 9, 3.6))
         ax = list(np.atleast_1d(axes))
         if has_w:
             W = self.weights.reshape(self.weights.shape[0], -1)
@@ -175,7 +175,7 @@ def _times(cost: float, bound: float) -> str:
 
 
 @dataclass
-class PermutationResult:
+class PermutationResult(ResultBase):
     """Permutation-constrained descrambling (a quadratic assignment problem) vs the orthogonal optimum."""
 
     layer: str | None
@@ -233,11 +233,11 @@ class PermutationResult:
             ["cost / bound", _times(self.cost_permutation, self.bound)],
         ]
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
         has_m = self.moment is not None
-        fig, axes = subplots(1, 3 if has_m else 1, figsize=(12 if has_m else 4.5, 3.6))
+        fig, axes = subplots_in(ax, 1, 3 if has_m else 1, figsize=(12 if has_m else 4.5, 3.6))
         ax = list(np.atleast_1d(axes))
         if has_m:
             M = self.moment
@@ -263,7 +263,7 @@ class PermutationResult:
 
 
 @dataclass
-class ReproductionResult:
+class ReproductionResult(ResultBase):
     """A small numeric reproduction (paper case) with named measurements and an optional figure."""
 
     name: str
@@ -292,13 +292,13 @@ class ReproductionResult:
             rows.append([k, str(v)])
         return ["measurement", "value"], rows
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
         mats = {k: v for k, v in self.arrays.items() if np.ndim(v) == 2}
         vecs = {k: v for k, v in self.arrays.items() if np.ndim(v) == 1}
         n = len(mats) + (1 if vecs else 0)
-        fig, axes = subplots(1, max(n, 1), figsize=(4 * max(n, 1), 3.6))
+        fig, axes = subplots_in(ax, 1, max(n, 1), figsize=(4 * max(n, 1), 3.6))
         ax = list(np.atleast_1d(axes))
         for a, (k, M) in zip(ax, mats.items()):
             v = float(np.abs(M).max()) or 1.0

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.results import MatrixResult, to_jsonable
+from repscope.results import MatrixResult, ResultBase, to_jsonable
 
 __all__ = ["DistanceMatrixResult", "DSAResult", "TableResult"]
 
@@ -68,7 +68,7 @@ class DistanceMatrixResult(MatrixResult):
 
 
 @dataclass
-class DSAResult:
+class DSAResult(ResultBase):
     """DSA between two systems: the distance, both DMD fits and the optimisation certificate."""
 
     distance: float
@@ -97,10 +97,10 @@ class DSAResult:
             text += f"; {i.n_agree}/{i.n_starts} starts agree, gradient norm {i.grad_norm:.2g}"
         return text + "."
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(4.2, 4))
+        fig, ax = subplots_in(ax, figsize=(4.2, 4))
         th = np.linspace(0, 2 * np.pi, 256)
         ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
         for dmd, lab, mk in ((self.dmd_x, "X", "o"), (self.dmd_y, "Y", "x")):
@@ -113,7 +113,7 @@ class DSAResult:
 
 
 @dataclass
-class TableResult:
+class TableResult(ResultBase):
     """A plain table (header + rows) with an optional note, e.g. the dynamics benchmark."""
 
     header: list[str]
@@ -146,10 +146,10 @@ class TableResult:
     def summary(self) -> str:
         return self.note
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(
+        fig, ax = subplots_in(ax,
             figsize=(min(2 + 1.2 * len(self.header), 14), 0.6 + 0.3 * (len(self.rows) + 1))
         )
         ax.axis("off")

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.ranges.bands import Bands, _as_1d
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 
 __all__ = [
     "contingency",
@@ -183,7 +183,7 @@ def _band_tables(in_counts: np.ndarray, totals: np.ndarray, weighting: str) -> n
 
 
 @dataclass
-class BandAssociations:
+class BandAssociations(ResultBase):
     """Per band × attribute: counts, attribute distribution, Cramér's V, MI (bits), permutation p-values
     (raw and corrected) and the most over-represented value (with its share in band vs reference)."""
 
@@ -310,10 +310,10 @@ class BandAssociations:
             }
         )
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(2.5 + 0.9 * len(self.attributes), 1.2 + 0.5 * len(self.band_names)))
+        fig, ax = subplots_in(ax, figsize=(2.5 + 0.9 * len(self.attributes), 1.2 + 0.5 * len(self.band_names)))
         im = ax.imshow(self.cramers_v, vmin=0, vmax=1, cmap="magma_r", aspect="auto")
         derived = set(self.derived_from_target)
         names = [f"{a} (target)" if a in derived else a for a in self.attributes]
@@ -463,7 +463,7 @@ def band_associations(
 
 
 @dataclass
-class ConfounderFindings:
+class ConfounderFindings(ResultBase):
     """Attributes whose association with the unit differs between the mid band and the top band.
 
     ``verdict`` per attribute: ``"mid-range only"`` (strong and significant in the mid band, weak or
@@ -547,10 +547,10 @@ class ConfounderFindings:
             }
         )
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(4.5, 4))
+        fig, ax = subplots_in(ax, figsize=(4.5, 4))
         colours = {"mid-range only": "tab:red", "top only": "tab:blue", "both": "tab:purple",
                    "both (different values)": "tab:purple",
                    "neither": "grey", "derived from target": "lightgrey"}

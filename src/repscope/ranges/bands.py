@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 from repscope.validation import as_2d
 
 __all__ = [
@@ -191,7 +191,7 @@ def normalised_logits(logits: ArrayLike, classes: Any = None, *, pred: Any = Non
 
 
 @dataclass(repr=False)
-class Bands:
+class Bands(ResultBase):
     """Band assignment of every sample for one scalar unit.
 
     ``values`` are the numbers the edges apply to (raw scores, or ``t`` for normalised bands);
@@ -283,10 +283,10 @@ class Bands:
             )
         return ["band", "n", "lower edge", "upper edge", "mean value"], rows
 
-    def plot(self):
-        from repscope.results import colormap, subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import colormap, subplots_in
 
-        fig, ax = subplots(figsize=(6, 3.2))
+        fig, ax = subplots_in(ax, figsize=(6, 3.2))
         v = self.values
         bins = np.histogram_bin_edges(v[np.isfinite(v)], bins=60)
         colours = colormap("viridis")(np.linspace(0.1, 0.9, len(self.names)))

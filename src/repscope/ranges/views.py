@@ -12,13 +12,13 @@ from numpy.typing import ArrayLike
 from repscope.errors import InputError
 from repscope.ranges.associations import encode_attribute
 from repscope.ranges.bands import Bands
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 
 __all__ = ["BandHistogram", "band_histogram", "BandImageGrid", "band_image_grid"]
 
 
 @dataclass
-class BandHistogram:
+class BandHistogram(ResultBase):
     """Histogram of a unit's values, stacked by the levels of one attribute, with the band edges marked."""
 
     unit: str
@@ -48,10 +48,10 @@ class BandHistogram:
     def _xlabel(self) -> str:
         return "t (normalised logit)" if self.kind == "normalised" else "activation"
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(6.5, 3.2))
+        fig, ax = subplots_in(ax, figsize=(6.5, 3.2))
         bins = self._bins()
         data = [self.values[self.codes == k] for k in range(len(self.levels))]
         ax.hist(data, bins=bins, stacked=True, label=[str(x) for x in self.levels])
@@ -124,7 +124,7 @@ def band_histogram(b: Bands, attribute: str, values: ArrayLike, *, n_bins: int =
 
 
 @dataclass
-class BandImageGrid:
+class BandImageGrid(ResultBase):
     """Example images per band (rows = bands), with sample ids and optional captions."""
 
     unit: str
@@ -137,12 +137,12 @@ class BandImageGrid:
     def title(self) -> str:
         return f"{self.unit} — examples per band"
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
         ncol = max([len(x) for x in self.images] + [1])
         nrow = len(self.band_names)
-        fig, axes = subplots(nrow, ncol, figsize=(1.1 * ncol + 0.8, 1.25 * nrow + 0.3), squeeze=False)
+        fig, axes = subplots_in(ax, nrow, ncol, figsize=(1.1 * ncol + 0.8, 1.25 * nrow + 0.3), squeeze=False)
         for r, bn in enumerate(self.band_names):
             for c in range(ncol):
                 ax = axes[r, c]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import StoreError
+from repscope.results import ResultBase
 
 LOCK_NAME = ".repscope-writer.lock"
 _BLOSC_HEADER = 16
@@ -136,7 +137,7 @@ def guarded_read(check: ArrayCheck, arr: Any, start: int, stop: int, n: int, sto
 
 
 @dataclass
-class VerifyResult:
+class VerifyResult(ResultBase):
     """Outcome of :func:`verify_store`: every chunk of every array scanned and decoded."""
 
     path: str
@@ -155,6 +156,28 @@ class VerifyResult:
         return {"path": self.path, "ok": self.ok, "n_samples": self.n_samples, "complete": self.complete,
                 "checksums": self.checksums, "chunks_checked": self.chunks_checked,
                 "problems": self.problems, "warnings": self.warnings}
+
+    @property
+    def title(self) -> str:
+        return "Store verification"
+
+    def plot(self, ax: Any = None) -> Any:
+        """Damaged chunks per array (an empty chart, titled "no damage", for a sound store)."""
+        from repscope.results import axes_figure
+
+        fig, ax = axes_figure(ax, (6, 3))
+        counts: dict[str, int] = {}
+        for p in self.problems:
+            counts[str(p["array"])] = counts.get(str(p["array"]), 0) + 1
+        names = sorted(counts)
+        ax.barh(range(len(names)), [counts[k] for k in names], color="tab:red")
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xlabel("damaged chunks")
+        ax.set_ylabel("array")
+        ax.set_title(f"{self.path}: " + ("no damage" if self.ok else f"{len(self.problems)} damaged chunk(s)")
+                     + f" of {self.chunks_checked}")
+        fig.tight_layout()
+        return fig
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
         return ["array", "chunk", "rows", "problem"], [

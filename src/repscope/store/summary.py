@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from repscope.results import ResultBase
+
 
 @dataclass
-class CaptureSummary:
+class CaptureSummary(ResultBase):
     """What was captured: samples, layers (shape, pooling, hook point, non-finite count), labels."""
 
     path: str

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs
-from repscope.results import MatrixResult, heatmap, to_jsonable
+from repscope.results import MatrixResult, ResultBase, heatmap, to_jsonable
 from repscope.topology.clouds import farthest_point_sample, normalize_scale, point_cloud, remove_duplicates
 from repscope.topology.distances import DIAGRAM_METRICS, diagram_distance
 from repscope.topology.persistence import Diagrams, persistence
@@ -296,7 +296,7 @@ def ph_layer_matrix(
 
 
 @dataclass
-class MatrixCorrelation:
+class MatrixCorrelation(ResultBase):
     """Correlation between the upper triangles of two square matrices with a Mantel permutation p-value."""
 
     r: float
@@ -332,10 +332,10 @@ class MatrixCorrelation:
             f"({self.alternative}, {how} permutations of the {self.n_items} items)."
         )
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(4, 1.2))
+        fig, ax = subplots_in(ax, figsize=(4, 1.2))
         ax.axis("off")
         ax.text(0.01, 0.5, self.summary(), wrap=True, fontsize=8, va="center")
         return fig
@@ -455,7 +455,7 @@ def remove_principal_components(X: ArrayLike, k: int) -> np.ndarray:
 
 
 @dataclass
-class PCRemovalSensitivity:
+class PCRemovalSensitivity(ResultBase):
     """Distance between a layer and itself with its top-k principal components removed, per k."""
 
     ks: list[int]
@@ -494,10 +494,10 @@ class PCRemovalSensitivity:
             parts.append(f"{name}: {v[0]:.3g} → {v[-1]:.3g} (rank corr. with k {mono[name]:.2f}).")
         return " ".join(parts)
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(5.5, 3.5))
+        fig, ax = subplots_in(ax, figsize=(5.5, 3.5))
         for name, v in self.distances.items():
             v = np.asarray(v, dtype=float)
             top = np.nanmax(np.abs(v)) or 1.0
@@ -555,7 +555,7 @@ def pc_removal_sensitivity(
 
 
 @dataclass
-class MatrixComparison:
+class MatrixComparison(ResultBase):
     """Two layer-by-layer matrices over the same layers and their rank agreement (Mantel test)."""
 
     A: np.ndarray
@@ -601,11 +601,11 @@ class MatrixComparison:
         ]
         return ["layer", "layer", self.names[0], self.names[1]], rows
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
         L = len(self.layers)
-        fig, axes = subplots(1, 3, figsize=(13, 4.2))
+        fig, axes = subplots_in(ax, 1, 3, figsize=(13, 4.2))
         for ax, M, nm in ((axes[0], self.A, self.names[0]), (axes[1], self.B, self.names[1])):
             im = ax.imshow(M, cmap="viridis")
             ax.set_xticks(range(L), self.layers, rotation=45, ha="right", fontsize=8)

@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 from repscope.validation import as_2d
 
 __all__ = [
@@ -471,14 +471,14 @@ class MapperGraph:
                 self._pos = {int(k): (float(v[0]), float(v[1])) for k, v in pos.items()}
         return self._pos
 
-    def plot(self):
+    def plot(self, ax: Any = None):
         """Static view: each node a pie chart of its classes (paper's style), size ∝ √members."""
         from matplotlib.lines import Line2D
         from matplotlib.patches import Circle
 
-        from repscope.results import colormap, subplots
+        from repscope.results import colormap, subplots_in
 
-        fig, ax = subplots(figsize=(6.5, 6))
+        fig, ax = subplots_in(ax, figsize=(6.5, 6))
         pos = self.layout()
         cmap = colormap("tab10" if len(self.classes) <= 10 else "tab20")
         for i, j, _ in self.edges:
@@ -791,7 +791,7 @@ def mapper(
 
 
 @dataclass
-class MapperTrend:
+class MapperTrend(ResultBase):
     """Purity and shape of one mapper graph per layer, in layer order (is class structure rising?)."""
 
     layers: list[str]
@@ -854,10 +854,10 @@ class MapperTrend:
         ]
         return header, rows
 
-    def plot(self):
-        from repscope.results import subplots
+    def plot(self, ax: Any = None):
+        from repscope.results import subplots_in
 
-        fig, ax = subplots(figsize=(6, 3.5))
+        fig, ax = subplots_in(ax, figsize=(6, 3.5))
         x = np.arange(len(self.layers))
         ax.plot(x, self.node_purity, marker="o", label="node-wise purity")
         ax.plot(x, self.class_purity, marker="s", label="mean class-wise purity")

@@ -111,11 +111,11 @@ class Diagrams:
         top = float(vals.max()) if vals.size else 1.0
         return top if top > 0 else 1.0
 
-    def plot(self, max_bars: int = 60):
+    def plot(self, ax: Any = None, max_bars: int = 60):
         """Diagram (birth vs death; infinite deaths drawn on a dashed line at the top) + barcode."""
-        from repscope.results import colormap, subplots
+        from repscope.results import colormap, subplots_in
 
-        fig, (ax1, ax2) = subplots(1, 2, figsize=(10, 4.2))
+        fig, (ax1, ax2) = subplots_in(ax, 1, 2, figsize=(10, 4.2))
         top = self._extent()
         inf_y = top * 1.08
         colors = colormap("tab10")
