@@ -20,7 +20,8 @@ def _split(values: list[str] | None) -> list[str] | None:
 #: The report's sections and the demo's built-in experiments, for --help (kept equal to
 #: repscope.report.job / experiments.pipeline by tests/test_cli.py; not imported, so that --help stays light).
 SECTIONS = ("capture", "similarity", "ranges", "topology", "dynamics", "descrambling")
-EXPERIMENT_SECTIONS = ("spurious-digits", "attractors", "descrambling-reproductions", "topology-reproduction")
+EXPERIMENT_SECTIONS = ("spurious-digits", "attractors", "descrambling-reproductions", "topology-reproduction",
+                       "reproductions")
 SECTIONS_HELP = (f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} and the experiments "
                  f"{', '.join(EXPERIMENT_SECTIONS)} (default: all).")
 
