@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.descramble.core import Descrambler, DescrambleWarning
 from repscope.errors import InputError
@@ -80,7 +81,7 @@ def _moment(store: Any, layer: str, progress: bool) -> tuple[np.ndarray, int]:
     return 0.5 * (A + A.T) / max(n, 1), n
 
 
-def load_weights(weights: Any, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
+def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
     """Weights per layer from an array, a mapping or a state_dict file, each checked against the layer's
     units (axis 0 = output units, torch layout). Raises :class:`InputError` naming the fix."""
     if weights is None:
@@ -143,9 +144,9 @@ def analyse(
     n_workers: int | None = None,
     device: Any = None,
     progress: bool = True,
-    weights: Any = None,
+    weights: ArrayLike = None,
     weight_name: Any = None,
-    operator: Any = "first_difference",
+    operator: ArrayLike = "first_difference",
     permutation: bool = False,
     max_units: int = 4096,
 ) -> DescrambleAnalysis:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.dynamics.dmd import DMDResult, fit_dmd
 from repscope.dynamics.results import DistanceMatrixResult, DSAResult
@@ -66,8 +67,8 @@ def fit_systems(
 
 @renamed_parameter("score", "metric")
 def dsa(
-    X: Any,
-    Y: Any,
+    X: ArrayLike,
+    Y: ArrayLike,
     n_delays: int = 1,
     delay_interval: int = 1,
     rank: int | None = None,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 
@@ -83,7 +84,7 @@ def geometry_distance(metric: str) -> Callable[[np.ndarray, np.ndarray], float]:
     return dist
 
 
-def _flat(X: Any) -> np.ndarray:
+def _flat(X: ArrayLike) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     return X.reshape(-1, X.shape[-1])
 

@@ -82,7 +82,7 @@ _SCORES = ("angular", "euclidean")
 _METHODS = ("dmdc", "subspace")
 
 
-def _paired(data: Any, inputs: Any, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _paired(data: Any, inputs: ArrayLike, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Validate states and inputs: same number of trials, same length per trial."""
     trials = as_trials(data, name)
     if inputs is None:
@@ -146,7 +146,7 @@ class DMDcResult:
             raise InputError("B_embedded_ exists for method='dmdc' only; subspace models are defined up to basis")
         return self.basis_ @ self.B_
 
-    def residuals(self, data: Any = None, inputs: Any = None, threshold: float = 0.1) -> Any:
+    def residuals(self, data: Any = None, inputs: ArrayLike = None, threshold: float = 0.1) -> Any:
         """ResDMD residuals of A's eigenpairs (autonomous part ``z⁺ − B u``) on held-out ``data``/``inputs``
         (DMDc only), or the in-sample values with ``data=None``; a :class:`~repscope.dynamics.ResDMDResult`."""
         from repscope.dynamics.dmd import ResDMDResult
@@ -277,7 +277,7 @@ def dmdc_predict(fit: DMDcResult, data: ArrayLike | list, inputs: ArrayLike | li
     return pred[:, :N], Hn[:, :N], H[:, :N]
 
 
-def _held_out_rows(fit: DMDcResult, data: Any, inputs: Any, name: str) -> tuple[np.ndarray, ...]:
+def _held_out_rows(fit: DMDcResult, data: Any, inputs: ArrayLike, name: str) -> tuple[np.ndarray, ...]:
     """Embedding rows h_t, h_{t+1} and inputs u_t of held-out trials, aligned as in :func:`fit_dmdc`."""
     if fit.method != "dmdc":
         raise InputError("held-out rows need observed states: use method='dmdc' (subspace states are latent)")
@@ -519,7 +519,7 @@ class InputDSAResult:
         )
 
 
-def _fit_any(system: Any, inputs: Any, method: str, name: str, kw: dict) -> DMDcResult:
+def _fit_any(system: Any, inputs: ArrayLike, method: str, name: str, kw: dict) -> DMDcResult:
     if isinstance(system, DMDcResult):
         return system
     if method == "dmdc":
@@ -536,10 +536,10 @@ def _fit_any(system: Any, inputs: Any, method: str, name: str, kw: dict) -> DMDc
 
 @renamed_parameter("score", "metric")
 def input_dsa(
-    X: Any,
-    X_inputs: Any,
-    Y: Any,
-    Y_inputs: Any,
+    X: ArrayLike,
+    X_inputs: ArrayLike,
+    Y: ArrayLike,
+    Y_inputs: ArrayLike,
     n_delays: int = 1,
     delay_interval: int = 1,
     rank: int | None = None,

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, not_converged
 from repscope.parallel import resolve_device, torch_threads
@@ -99,7 +100,7 @@ class SimilarityInfo:
 # --------------------------------------------------------------------------------------------------
 
 
-def _as_operator(A: Any, name: str) -> np.ndarray:
+def _as_operator(A: ArrayLike, name: str) -> np.ndarray:
     if hasattr(A, "A_"):  # DMDResult
         A = A.A_
     if hasattr(A, "detach"):
@@ -434,8 +435,8 @@ def similarity_transform_distances(
 
 @renamed_parameter("score", "metric")
 def similarity_transform_distance(
-    A: Any,
-    B: Any,
+    A: ArrayLike,
+    B: ArrayLike,
     metric: str = "angular",
     *,
     n_random: int = 6,
@@ -480,7 +481,7 @@ def eig_wasserstein(a: Any, b: Any, *, p: int = 2) -> float:
     """
     from scipy.optimize import linear_sum_assignment
 
-    def _eigs(x: Any, name: str) -> np.ndarray:
+    def _eigs(x: ArrayLike, name: str) -> np.ndarray:
         if hasattr(x, "eigenvalues_"):
             return np.asarray(x.eigenvalues_)
         arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)

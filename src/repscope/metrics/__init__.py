@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from numpy.typing import ArrayLike
+
 from repscope.metrics import registry
 from repscope.metrics._result import LayerMatrix
 from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
@@ -102,7 +104,7 @@ __all__ = [
 ]
 
 
-def similarity(X: Any, Y: Any, metric: str = "linear_cka", **kw: Any) -> float:
+def similarity(X: ArrayLike, Y: ArrayLike, metric: str = "linear_cka", **kw: Any) -> float:
     """Value of the registered measure ``metric`` between X (n, p) and Y (n, q).
 
     Keyword arguments go to the measure (e.g. ``sigma=`` for ``rbf_cka``). Whether higher means closer

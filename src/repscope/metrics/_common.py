@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.validation import as_2d, check_paired
@@ -19,7 +20,7 @@ __all__ = [
 
 
 def pair(
-    X: Any, Y: Any, *, min_samples: int = 3, names: tuple[str, str] = ("X", "Y")
+    X: ArrayLike, Y: ArrayLike, *, min_samples: int = 3, names: tuple[str, str] = ("X", "Y")
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate a pair of representations: 2-D float64 after flattening, same n, finite, non-constant,
     each brought to unit scale by :func:`unit_scale` (exact; see there)."""
@@ -29,7 +30,7 @@ def pair(
     return A, B
 
 
-def single(X: Any, name: str = "X", *, min_samples: int = 3) -> np.ndarray:
+def single(X: ArrayLike, name: str = "X", *, min_samples: int = 3) -> np.ndarray:
     return unit_scale(as_2d(X, name, min_samples=min_samples, allow_constant=False))
 
 
@@ -60,7 +61,7 @@ def homogeneous(dist: Any) -> Any:
     import functools
 
     @functools.wraps(dist)
-    def wrapped(X: Any, Y: Any, *args: Any, **kw: Any) -> float:
+    def wrapped(X: ArrayLike, Y: ArrayLike, *args: Any, **kw: Any) -> float:
         if not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in (X, Y)):
             return dist(X, Y, *args, **kw)
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):

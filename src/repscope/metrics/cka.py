@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.metrics._common import centre, pair, single, use_torch
@@ -51,7 +52,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 
-def gram_linear(X: Any) -> np.ndarray:
+def gram_linear(X: ArrayLike) -> np.ndarray:
     """Linear kernel Gram matrix K = XXᵀ (n×n, float64)."""
     A = single(X)
     return A @ A.T
@@ -77,7 +78,7 @@ def _sq_dists(A: np.ndarray, device: Any = None) -> np.ndarray:
     return D
 
 
-def gram_rbf(X: Any, sigma: float = 1.0, *, device: Any = None) -> np.ndarray:
+def gram_rbf(X: ArrayLike, sigma: float = 1.0, *, device: Any = None) -> np.ndarray:
     """RBF Gram matrix k(x, y) = exp(−‖x−y‖² / (2 σ² · median‖x−y‖²)).
 
     The bandwidth is σ times the median pairwise distance; as in Kornblith et al. (2019, reference
@@ -211,7 +212,7 @@ def debiased_cka_from_cov(
     )
 
 
-def linear_cka(X: Any, Y: Any, *, debiased: bool = False, device: Any = None) -> float:
+def linear_cka(X: ArrayLike, Y: ArrayLike, *, debiased: bool = False, device: Any = None) -> float:
     """Linear CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on column-centred X (n×p), Y (n×q).
 
     Kornblith et al. (2019), eq. for linear CKA in feature space; equals tr(K̃L̃)/(‖K̃‖_F‖L̃‖_F) with
@@ -232,7 +233,7 @@ def linear_cka(X: Any, Y: Any, *, debiased: bool = False, device: Any = None) ->
     return _ratio(xy, xx, yy, False)
 
 
-def debiased_cka(X: Any, Y: Any, *, device: Any = None) -> float:
+def debiased_cka(X: ArrayLike, Y: ArrayLike, *, device: Any = None) -> float:
     """Debiased linear CKA = HSIC₁(K, L) / √(HSIC₁(K, K)·HSIC₁(L, L)), K = XXᵀ, L = YYᵀ.
 
     Unbiased HSIC estimator of Song et al. (2012) in numerator *and* denominator, as in Nguyen et al.
@@ -244,7 +245,7 @@ def debiased_cka(X: Any, Y: Any, *, device: Any = None) -> float:
     return linear_cka(X, Y, debiased=True, device=device)
 
 
-def rbf_cka(X: Any, Y: Any, sigma: float = 1.0, *, debiased: bool = False, device: Any = None) -> float:
+def rbf_cka(X: ArrayLike, Y: ArrayLike, sigma: float = 1.0, *, debiased: bool = False, device: Any = None) -> float:
     """RBF-kernel CKA (Kornblith et al. 2019): CKA of the Gram matrices
     k(x, y) = exp(−‖x−y‖² / (2σ²·median‖x−y‖²)), bandwidth σ × the median pairwise distance.
 
@@ -351,7 +352,7 @@ class _BlockedRBF:
 # --------------------------------------------------------------------------------------------------
 
 
-def linear_cka_prepare(X: Any, *, debiased: bool = False) -> dict[str, Any]:
+def linear_cka_prepare(X: ArrayLike, *, debiased: bool = False) -> dict[str, Any]:
     """Centre once; keep the centred matrix, its self-product norm and squared row norms."""
     Xc = centre(single(X, min_samples=4 if debiased else 3))
     n = Xc.shape[0]
@@ -385,7 +386,7 @@ def linear_cka_compare(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 
 def rbf_cka_prepare(
-    X: Any, *, sigma: float = 1.0, debiased: bool = False, device: Any = None
+    X: ArrayLike, *, sigma: float = 1.0, debiased: bool = False, device: Any = None
 ) -> dict[str, Any]:
     """Centred (U-centred when ``debiased``) RBF Gram matrix, scaled to unit Frobenius norm; above
     :data:`RBF_DENSE_MAX_N` samples a streamed Gram (:class:`_BlockedRBF`, O(b·n) memory) instead."""
@@ -438,7 +439,7 @@ class MinibatchCKA:
         self.n_samples_ = 0
         return self
 
-    def update(self, X: Any, Y: Any) -> MinibatchCKA:
+    def update(self, X: ArrayLike, Y: ArrayLike) -> MinibatchCKA:
         """Add one minibatch (rows of X and Y describe the same samples)."""
         A, B = pair(X, Y, min_samples=4)
         Xc, Yc = centre(A), centre(B)  # HSIC₁ is invariant to centring; centring keeps the digits
@@ -461,7 +462,7 @@ class MinibatchCKA:
         return _ratio(self.hsic_xy_, self.hsic_xx_, self.hsic_yy_, True)
 
 
-def minibatch_cka(X: Any, Y: Any, *, batch_size: int = 256, seed: int | None = 0) -> float:
+def minibatch_cka(X: ArrayLike, Y: ArrayLike, *, batch_size: int = 256, seed: int | None = 0) -> float:
     """Minibatch CKA of X and Y over shuffled batches of ``batch_size`` rows (Nguyen et al. 2021).
 
     ``seed=None`` keeps the sample order. A final batch with fewer than 4 rows is dropped.

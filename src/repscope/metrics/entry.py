@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.metrics import lens
@@ -86,7 +87,7 @@ class LabelRSA:
         return fig
 
 
-def label_rsa(arrays: dict[str, np.ndarray], labels: Any) -> LabelRSA:
+def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
     """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
     from repscope.metrics.rsa import compare_rdms, rdm
 

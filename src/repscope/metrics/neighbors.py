@@ -111,7 +111,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (both[:, 1:] == both[:, :-1]).sum(axis=1)
 
 
-def knn_prepare(X: Any, *, k: int = 10, device: Any = None) -> np.ndarray:
+def knn_prepare(X: ArrayLike, *, k: int = 10, device: Any = None) -> np.ndarray:
     return knn_indices(X, k, device=device)
 
 
@@ -127,13 +127,13 @@ def knn_compare_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return knn_compare(a, b, jaccard=True)
 
 
-def mutual_knn(X: Any, Y: Any, *, k: int = 10, device: Any = None) -> float:
+def mutual_knn(X: ArrayLike, Y: ArrayLike, *, k: int = 10, device: Any = None) -> float:
     """Mutual k-NN alignment of Huh et al. (2024): mean fraction of shared k nearest neighbours."""
     A, B = pair(X, Y)
     return knn_compare(knn_indices(A, k, device=device), knn_indices(B, k, device=device))
 
 
-def jaccard_knn(X: Any, Y: Any, *, k: int = 10, device: Any = None) -> float:
+def jaccard_knn(X: ArrayLike, Y: ArrayLike, *, k: int = 10, device: Any = None) -> float:
     """Neighbourhood Jaccard similarity: mean over samples of |N_k^X(i) ∩ N_k^Y(i)| / |N_k^X(i) ∪ N_k^Y(i)|
     (Klabunde et al. 2023, ReSi "Jaccard")."""
     A, B = pair(X, Y)

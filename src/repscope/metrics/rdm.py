@@ -216,7 +216,7 @@ def model_rdm(attributes: ArrayLike, kind: str = "auto", *, name: str = "model")
     return RDM(v, a.shape[0], f"model:{kind}", labels, name)
 
 
-def _as_vector(R: Any, rdm: str, name: str) -> np.ndarray:
+def _as_vector(R: ArrayLike, rdm: str, name: str) -> np.ndarray:
     if isinstance(R, RDM):
         return R.vector
     a = np.asarray(R, dtype=np.float64) if not hasattr(R, "detach") else R.detach().cpu().numpy()
@@ -363,8 +363,8 @@ class RSABootstrap:
 
 
 def rsa_bootstrap(
-    X: Any,
-    Y: Any,
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
     rdm: str = "correlation",
     compare: str = "spearman",

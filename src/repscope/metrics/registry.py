@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from numpy.typing import ArrayLike
+
 from repscope.errors import InputError
 
 __all__ = ["Measure", "register", "get", "available", "describe"]
@@ -71,7 +73,7 @@ class Measure:
     def higher_is_closer(self) -> bool:
         return self.kind == "similarity"
 
-    def __call__(self, X: Any, Y: Any, **kw: Any) -> float:
+    def __call__(self, X: ArrayLike, Y: ArrayLike, **kw: Any) -> float:
         return self.func(X, Y, **kw)
 
 

@@ -16,9 +16,8 @@ Pooled over all outputs (sklearn's ``multioutput="variance_weighted"``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.metrics._common import check_choice, sym_eigh
@@ -57,7 +56,7 @@ def regression_r2_from_cov(
 
 
 def linear_regression(
-    X: Any, Y: Any, *, ridge: float = 0.0, direction: str = "mean", rtol: float = 1e-10
+    X: ArrayLike, Y: ArrayLike, *, ridge: float = 0.0, direction: str = "mean", rtol: float = 1e-10
 ) -> float:
     """In-sample R² of the (ridge) least-squares map X→Y, Y→X, or their mean (see module docstring)."""
     Sxx, Syy, Sxy, _ = cov_blocks(X, Y)

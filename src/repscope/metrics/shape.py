@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.metrics._common import (
@@ -60,7 +61,7 @@ __all__ = [
 CCA_SUMMARIES = ("mean", "mean_sq", "yanai", "pillai")
 
 
-def cov_blocks(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def cov_blocks(X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Validated, centred (S_xx, S_yy, S_xy, n) in float64."""
     A, B = pair(X, Y)
     Xc, Yc = centre(A), centre(B)
@@ -112,7 +113,7 @@ def procrustes_from_blocks(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) ->
     return procrustes_from_cov(Sxx, Syy, Vx.T @ Sxy @ Vy)
 
 
-def procrustes(X: Any, Y: Any) -> float:
+def procrustes(X: ArrayLike, Y: ArrayLike) -> float:
     """Procrustes angular shape distance (radians, in [0, π/2]) between centred X (n×p) and Y (n×q):
 
     θ = arccos(‖XᵀY‖_* / (‖X‖_F ‖Y‖_F)),
@@ -180,7 +181,7 @@ def _check_alpha(alpha: float) -> None:
 
 
 def shape_distance(
-    X: Any, Y: Any, *, alpha: float = 1.0, score_method: str = "angular", eigval_tol: float = 1e-7
+    X: ArrayLike, Y: ArrayLike, *, alpha: float = 1.0, score_method: str = "angular", eigval_tol: float = 1e-7
 ) -> float:
     """Generalised shape metric of Williams et al. (2021) with partial whitening α ∈ [0, 1].
 
@@ -237,7 +238,7 @@ class ShapeMetric:
         self.score_method = score_method
         self.eigval_tol = eigval_tol
 
-    def _pad(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _pad(self, X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         A, B = pair(X, Y)
         p, q = A.shape[1], B.shape[1]
         if p != q:
@@ -250,7 +251,7 @@ class ShapeMetric:
             B = np.pad(B, ((0, 0), (0, m - q)))
         return A, B
 
-    def partial_fit(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def partial_fit(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-representation work: (mean, partially whitened data, whitening matrix)."""
         A = single(X)
         mx = A.mean(axis=0) if self.center_columns else np.zeros(A.shape[1])
@@ -269,11 +270,11 @@ class ShapeMetric:
         self.Wy_ = Zy @ Vt.T
         return self
 
-    def fit(self, X: Any, Y: Any) -> ShapeMetric:
+    def fit(self, X: ArrayLike, Y: ArrayLike) -> ShapeMetric:
         A, B = self._pad(X, Y)
         return self.finalize_fit(self.partial_fit(A), self.partial_fit(B))
 
-    def transform(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    def transform(self, X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         if not hasattr(self, "Wx_"):
             raise InputError("this ShapeMetric is not fitted yet; call fit(X, Y) first")
         A, B = self._pad(X, Y)
@@ -285,7 +286,7 @@ class ShapeMetric:
             A, B = A - self.mx_, B - self.my_
         return A @ self.Wx_, B @ self.Wy_
 
-    def score(self, X: Any, Y: Any) -> float:
+    def score(self, X: ArrayLike, Y: ArrayLike) -> float:
         XW, YW = self.transform(X, Y)
         if self.score_method == "euclidean":
             return float(np.linalg.norm(XW - YW))
@@ -294,7 +295,7 @@ class ShapeMetric:
             raise InputError("a transformed representation is all zeros; the angular distance is undefined")
         return float(np.arccos(clip_unit(float(np.vdot(XW, YW)) / den)))
 
-    def fit_score(self, X: Any, Y: Any) -> float:
+    def fit_score(self, X: ArrayLike, Y: ArrayLike) -> float:
         return self.fit(X, Y).score(X, Y)
 
 
@@ -337,7 +338,7 @@ def _summarise(rho: np.ndarray, rx: int, ry: int, summary: str) -> float:
     return r2
 
 
-def canonical_correlations(X: Any, Y: Any, *, rtol: float = 1e-10) -> np.ndarray:
+def canonical_correlations(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10) -> np.ndarray:
     """Canonical correlations ρ₁ ≥ … ≥ ρ_k (k = min(rank X, rank Y)) of centred X and Y.
 
     ρ = singular values of W_xᵀ S_xy W_y with W the inverse square roots of S_xx, S_yy on their
@@ -352,7 +353,7 @@ def cca_from_cov(Sxx, Syy, Sxy, *, summary: str = "mean", rtol: float = 1e-10) -
     return _summarise(rho, rx, ry, summary)
 
 
-def cca(X: Any, Y: Any, *, summary: str = "mean", rtol: float = 1e-10) -> float:
+def cca(X: ArrayLike, Y: ArrayLike, *, summary: str = "mean", rtol: float = 1e-10) -> float:
     """CCA similarity of centred X (n×p) and Y (n×q) from canonical correlations ρ (Hotelling 1936).
 
     ``summary``: ``"mean"`` mean ρ (ρ̄_CCA, Raghu et al. 2017); ``"mean_sq"`` R²_CCA = Σρ²/min(p, q)
@@ -399,8 +400,8 @@ def svcca_from_cov(
 
 
 def svcca(
-    X: Any,
-    Y: Any,
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
     threshold: float = 0.99,
     n_components: int | tuple[int, int] | None = None,
@@ -431,7 +432,7 @@ def pwcca_from_cov(Sxx, Syy, Sxy, *, rtol: float = 1e-10) -> float:
     return float(np.sum(alpha * rho) / tot)
 
 
-def pwcca(X: Any, Y: Any, *, rtol: float = 1e-10) -> float:
+def pwcca(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10) -> float:
     """Projection-weighted CCA (Morcos et al. 2018): Σ_k α_k ρ_k / Σ_k α_k with
     α_k = Σ_j |⟨h_k, x_j⟩|, h_k = X a_k the k-th (unit-norm) canonical variate of the representation with
     fewer features and x_j its centred neuron j. Weights come from the canonical *variates* (projected

@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 
-def _responses(X: Any, name: str, min_repeats: int = 1, *, allow_2d: bool = False) -> np.ndarray:
+def _responses(X: ArrayLike, name: str, min_repeats: int = 1, *, allow_2d: bool = False) -> np.ndarray:
     if hasattr(X, "detach"):
         X = X.detach().cpu().numpy()
     A = np.asarray(X)
@@ -95,7 +95,7 @@ def gaussian_moments(X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.einsum("irj,irk->ijk", R, R) / max(A.shape[1] - 1, 1)  # one repeat: zero covariance
 
 
-def _moments_input(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _moments_input(X: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(X, tuple):
         if len(X) != 2:
             raise InputError(f"{name}: a tuple must be (means (n, d), covariances (n, d, d))")
@@ -181,7 +181,7 @@ class StochasticFit:
         return fig
 
 
-def _fit_gaussian(X: Any, Y: Any, alpha: float, group: str, max_iter: int, tol: float) -> StochasticFit:
+def _fit_gaussian(X: ArrayLike, Y: ArrayLike, alpha: float, group: str, max_iter: int, tol: float) -> StochasticFit:
     if not 0.0 <= float(alpha) <= 2.0:
         raise InputError(f"alpha={alpha}; the Gaussian shape distance needs 0 ≤ alpha ≤ 2")
     check_choice(group, "group", GROUPS)
@@ -218,7 +218,7 @@ def _fit_gaussian(X: Any, Y: Any, alpha: float, group: str, max_iter: int, tol: 
     )
 
 
-def _pair_responses(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pair_responses(X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     A, B = _responses(X, "X", allow_2d=True), _responses(Y, "Y", allow_2d=True)
     if A.shape[:2] != B.shape[:2]:
         raise InputError(
@@ -251,7 +251,7 @@ def _energy_score(A: np.ndarray, B: np.ndarray) -> float:
 ENERGY_RTOL = 1e-12
 
 
-def _fit_energy(X: Any, Y: Any, group: str, max_iter: int, tol: float | None) -> StochasticFit:
+def _fit_energy(X: ArrayLike, Y: ArrayLike, group: str, max_iter: int, tol: float | None) -> StochasticFit:
     """IRLS fit; ``tol=None`` stops when the loss decreases by less than ENERGY_RTOL × loss (the same
     iterations at any scale of the data), a float ``tol`` by less than ``tol`` in absolute terms (netrep's
     rule, default 1e-6 there)."""
@@ -291,8 +291,8 @@ def _perm_from_cross(M: np.ndarray) -> np.ndarray:
 
 
 def stochastic_fit(
-    X: Any,
-    Y: Any,
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
     metric: Literal["gaussian_shape", "energy_shape"] = "gaussian_shape",
     alpha: float = 1.0,
@@ -311,7 +311,7 @@ def stochastic_fit(
 
 @homogeneous  # exact power-of-two rescaling at extreme scales (1e-150, 1e300)
 def gaussian_shape_distance(
-    X: Any, Y: Any, *, alpha: float = 1.0, group: Literal["orth", "perm", "identity"] = "orth",
+    X: ArrayLike, Y: ArrayLike, *, alpha: float = 1.0, group: Literal["orth", "perm", "identity"] = "orth",
     max_iter: int = 1000, tol: float = 1e-8,
 ) -> float:
     """Gaussian (2-Wasserstein/Bures) shape distance between noisy networks X, Y shaped
@@ -322,12 +322,12 @@ def gaussian_shape_distance(
 
 
 @homogeneous  # d_E² is a mean of distances: degree 1, so the common power-of-two rescaling applies to it
-def _energy_sq(X: Any, Y: Any, *, group: str, max_iter: int, tol: float | None) -> float:
+def _energy_sq(X: ArrayLike, Y: ArrayLike, *, group: str, max_iter: int, tol: float | None) -> float:
     return _fit_energy(X, Y, group, max_iter, tol).distance ** 2
 
 
 def energy_shape_distance(
-    X: Any, Y: Any, *, group: Literal["orth", "perm", "identity"] = "orth", max_iter: int = 100,
+    X: ArrayLike, Y: ArrayLike, *, group: Literal["orth", "perm", "identity"] = "orth", max_iter: int = 100,
     tol: float | None = None,
 ) -> float:
     """Energy shape distance between noisy networks X, Y shaped (n_conditions, n_repeats, d) — module

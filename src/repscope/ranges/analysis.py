@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.ranges.associations import (
@@ -63,9 +64,9 @@ def analyse_bands(
     b: Bands,
     attributes: dict[str, Any],
     *,
-    reference: Any = None,
+    reference: ArrayLike = None,
     reference_name: str | None = None,
-    images: Any = None,
+    images: ArrayLike = None,
     colour_by: list[str] | None = None,
     n_permutations: int = 999,
     correction: str = "bh",
@@ -104,7 +105,7 @@ def analyse_bands(
     return RangeAnalysis(b, hists, assoc, conf, grid)
 
 
-def direction_from_spec(spec: str, X: np.ndarray, labels: Any, *, seed: int = 0) -> tuple[np.ndarray, str]:
+def direction_from_spec(spec: str, X: np.ndarray, labels: ArrayLike, *, seed: int = 0) -> tuple[np.ndarray, str]:
     """Build a direction from ``KIND:ARGS`` (the part after ``LAYER:``):
 
     - ``class-mean:A`` — mean of class A minus mean of the rest; ``class-mean:A-B`` — A minus B;
@@ -147,7 +148,7 @@ def analyse_store(
     edges: Any = None,
     attributes: list[str] | None = None,
     within_class: bool = False,
-    images: Any = None,
+    images: ArrayLike = None,
     n_permutations: int = 999,
     correction: str = "bh",
     seed: int = 0,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, RepscopeError
 from repscope.metrics import lens
@@ -72,7 +73,7 @@ def _mid_count(Z: np.ndarray, c: int) -> int:
         return -1
 
 
-def _unit_bands(Z: np.ndarray, c: int, layer: str, ids: Any, notes: list[str]):
+def _unit_bands(Z: np.ndarray, c: int, layer: str, ids: ArrayLike, notes: list[str]):
     pred = Z.argmax(axis=1)
     k = int((pred == c).sum())
     if 0 < k < Z.shape[0]:
@@ -96,7 +97,7 @@ def analyse(
     device: Any = None,
     progress: bool = True,
     unit: str | None = None,
-    direction: Any = None,
+    direction: ArrayLike = None,
     target: int | None = None,
     n_permutations: int = 999,
 ) -> RangesAnalysis:

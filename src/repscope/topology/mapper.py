@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 
-def knn_elbow_eps(X: Any, k: int = 5) -> float:
+def knn_elbow_eps(X: ArrayLike, k: int = 5) -> float:
     """ε at the elbow of the sorted distances to each point's k-th nearest neighbour (self excluded).
 
     Elbow = the point of the ascending curve farthest from the straight line joining its first and last
@@ -79,7 +79,7 @@ def knn_elbow_eps(X: Any, k: int = 5) -> float:
     return eps if eps > 0 else float(np.median(d[d > 0])) if (d > 0).any() else 1e-12
 
 
-def mapper_lens(X: np.ndarray, lens: Any = "l2norm") -> tuple[np.ndarray, str]:
+def mapper_lens(X: np.ndarray, lens: ArrayLike = "l2norm") -> tuple[np.ndarray, str]:
     """Lens values (n,) and a name: "l2norm", "pca" (first principal component score), an array of n values,
     a callable ``lens(X)`` returning n values, or a transformer with ``fit_transform`` (first column)."""
     if isinstance(lens, str):
@@ -206,7 +206,7 @@ def _check_clusterer(clusterer: Any) -> None:
 # ------------------------------------------------------------------------------------ tooltips
 
 
-def _as_images(images: Any, n: int) -> np.ndarray:
+def _as_images(images: ArrayLike, n: int) -> np.ndarray:
     arr = np.asarray(images)
     if arr.shape[0] != n:
         raise InputError(f"images has {arr.shape[0]} entries but X has {n} points; give one image per point")
@@ -675,10 +675,10 @@ class MapperGraph:
 
 
 def mapper(
-    X: Any,
-    labels: Any = None,
+    X: ArrayLike,
+    labels: ArrayLike = None,
     *,
-    lens: Any = "l2norm",
+    lens: ArrayLike = "l2norm",
     n_intervals: int = 10,
     overlap: float = 0.3,
     intervals: ArrayLike | None = None,

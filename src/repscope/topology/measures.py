@@ -13,9 +13,9 @@ paper's top-ℓ2 clouds of convolutional layers, resampling and landmarks, use
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from repscope.metrics.registry import register
 from repscope.topology.distances import diagram_distance
@@ -24,7 +24,7 @@ from repscope.topology.persistence import Diagrams, persistence
 __all__ = ["prepare_diagrams", "compare_diagrams", "ph_distance", "MEASURES"]
 
 
-def prepare_diagrams(X: Any) -> Diagrams:
+def prepare_diagrams(X: ArrayLike) -> Diagrams:
     """Rips diagrams (H0, H1; Z/2) of the point cloud X (n, d).
 
     Rips diagrams scale exactly with the cloud (dgm(cX) = c·dgm(X)), so a cloud whose coordinates lie
@@ -48,7 +48,7 @@ def compare_diagrams(d1: Diagrams, d2: Diagrams, *, metric: str, dim: int) -> fl
     return float(diagram_distance(d1, d2, metric=metric, dim=dim))
 
 
-def ph_distance(X: Any, Y: Any, *, metric: str = "sliced_wasserstein", dim: int = 1) -> float:
+def ph_distance(X: ArrayLike, Y: ArrayLike, *, metric: str = "sliced_wasserstein", dim: int = 1) -> float:
     """PH distance between two point clouds: ``metric`` between their Rips H_dim diagrams.
 
     X and Y need not have the same number of points or features (diagrams are compared, not points).
