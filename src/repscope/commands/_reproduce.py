@@ -37,3 +37,22 @@ def run_reproduce(key: str, *, quick: bool, seeds: int | None, seed: int, out: p
             typer.echo(t.markdown())
             typer.echo(t.summary())
         typer.echo(f"wall time {wall:.0f} s" + (f"; wrote {pathlib.Path(out) / 'report.html'}" if out else ""))
+
+
+def add_reproduce_command(sub: typer.Typer, key: str, doc: str) -> None:
+    """Register ``repscope <lens> reproduce`` (the same options for every lens) on the lens's sub-app."""
+
+    def reproduce(
+        quick: bool = typer.Option(
+            False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
+        ),
+        seeds: int = typer.Option(None, "--seeds", min=2, help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
+        out: pathlib.Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
+        seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
+        as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress or tables on the terminal."),
+    ) -> None:
+        run_reproduce(key, quick=quick, seeds=seeds, seed=seed, out=out, as_json=as_json, quiet=quiet)
+
+    reproduce.__doc__ = doc
+    sub.command("reproduce")(reproduce)

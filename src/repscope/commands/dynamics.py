@@ -254,24 +254,13 @@ def register(app: typer.Typer) -> None:
                 payload["sweep"] = sweep.to_dict()
             typer.echo(json.dumps(json.loads(dumps(payload))))
 
-    @sub.command("reproduce")
-    def reproduce(
-        quick: bool = typer.Option(
-            False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
-        ),
-        seeds: int = typer.Option(None, "--seeds", min=2, help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
-        out: Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
-        seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
-        as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress or tables on the terminal."),
-    ) -> None:
+    from repscope.commands._reproduce import add_reproduce_command
+
+    add_reproduce_command(
+        sub, "dynamics",
         """Reproduce Guilhot et al. 2024 (master-comparison design, SSM) and the Lorenz attractor regimes.
 
-        Writes the paper's claims beside ours with 95% CIs and verdicts."""
-        from repscope.commands._reproduce import run_reproduce
-
-        run_reproduce(
-            "dynamics", quick=quick, seeds=seeds, seed=seed, out=out, as_json=as_json, quiet=quiet
-        )
+        Writes the paper's claims beside ours with 95% CIs and verdicts.""",
+    )
 
     app.add_typer(sub, name="dynamics")

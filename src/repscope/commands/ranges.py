@@ -151,24 +151,13 @@ def register(app: typer.Typer) -> None:
         elif not quiet:
             typer.echo(res.format())
 
-    @sub.command("reproduce")
-    def reproduce(
-        quick: bool = typer.Option(
-            False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
-        ),
-        seeds: int = typer.Option(None, "--seeds", min=2, help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
-        out: Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
-        seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
-        as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress or tables on the terminal."),
-    ) -> None:
+    from repscope.commands._reproduce import add_reproduce_command
+
+    add_reproduce_command(
+        sub, "ranges",
         """Reproduce O'Mahony et al. 2024: bands on unbiased data, mitigation vs ERM/random/JTT/DFR/Group DRO.
 
-        Writes the paper's claims beside ours with 95% CIs and verdicts."""
-        from repscope.commands._reproduce import run_reproduce
-
-        run_reproduce(
-            "ranges", quick=quick, seeds=seeds, seed=seed, out=out, as_json=as_json, quiet=quiet
-        )
+        Writes the paper's claims beside ours with 95% CIs and verdicts.""",
+    )
 
     app.add_typer(sub, name="ranges")
