@@ -99,6 +99,32 @@ def select_rank(
     return max(numerical, 1)
 
 
+def unit_circle_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """``(figure, axes)`` for an eigenvalue plot: the unit circle drawn, equal aspect, Re/Im labels (the one
+    template of every DMD/DSA eigenvalue figure)."""
+    from repscope.results import axes_figure
+
+    fig, ax = axes_figure(ax, figsize)
+    th = np.linspace(0, 2 * np.pi, 256)
+    ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re λ")
+    ax.set_ylabel("Im λ")
+    return fig, ax
+
+
+def unit_circle_plotly() -> Any:
+    """A plotly figure holding the unit circle (equal axes), for interactive eigenvalue plots."""
+    import plotly.graph_objects as go
+
+    th = np.linspace(0, 2 * np.pi, 256)
+    fig = go.Figure()
+    fig.add_scatter(x=np.cos(th), y=np.sin(th), mode="lines", line={"color": "#bbb"}, hoverinfo="skip",
+                    showlegend=False)
+    fig.update_layout(xaxis_title="Re λ", yaxis_title="Im λ", yaxis={"scaleanchor": "x"})
+    return fig
+
+
 @dataclass
 class DMDResult:
     """A fitted DMD model (fitted attributes end in ``_``).
@@ -229,11 +255,7 @@ class DMDResult:
         return ["#", "Re λ", "Im λ", "|λ|", "ResDMD residual", "spurious"], rows
 
     def plot(self, ax: Any = None):
-        from repscope.results import axes_figure
-
-        fig, ax = axes_figure(ax, (4, 4))
-        th = np.linspace(0, 2 * np.pi, 256)
-        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        fig, ax = unit_circle_axes(ax, (4, 4))
         sp = self.spurious_
         ax.scatter(self.eigenvalues_[~sp].real, self.eigenvalues_[~sp].imag, s=18, label="λ")
         if sp.any():
@@ -318,14 +340,7 @@ class ResDMDResult:
         return ["#", "Re λ", "Im λ", "residual", "spurious"], rows
 
     def plot(self, ax: Any = None):
-        from repscope.results import subplots
-
-        if ax is None:
-            fig, ax = subplots(figsize=(4.6, 4))
-        else:
-            fig = ax.figure
-        th = np.linspace(0, 2 * np.pi, 256)
-        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        fig, ax = unit_circle_axes(ax, (4.6, 4))
         sc = ax.scatter(self.eigenvalues.real, self.eigenvalues.imag, c=self.residuals, cmap="viridis_r", s=24)
         f = self.flagged
         ax.scatter(self.eigenvalues[f].real, self.eigenvalues[f].imag, s=80, facecolors="none", edgecolors="red")
@@ -335,12 +350,7 @@ class ResDMDResult:
         return fig
 
     def plotly(self):
-        import plotly.graph_objects as go
-
-        th = np.linspace(0, 2 * np.pi, 256)
-        fig = go.Figure()
-        fig.add_scatter(x=np.cos(th), y=np.sin(th), mode="lines", line={"color": "#bbb"}, hoverinfo="skip",
-                        showlegend=False)
+        fig = unit_circle_plotly()
         txt = [f"λ = {e.real:.4f}{e.imag:+.4f}i<br>residual {r:.3g}{' (spurious)' if fl else ''}"
                for e, r, fl in zip(self.eigenvalues, self.residuals, self.flagged)]
         fig.add_scatter(x=self.eigenvalues.real, y=self.eigenvalues.imag, mode="markers", text=txt, hoverinfo="text",

@@ -205,14 +205,9 @@ class DMDcResult:
         return ["#", "Re λ", "Im λ", "|λ|", "ResDMD residual"], rows
 
     def plot(self, ax: Any = None):
-        from repscope.results import subplots
+        from repscope.dynamics.dmd import unit_circle_axes
 
-        if ax is None:
-            fig, ax = subplots(figsize=(4, 4))
-        else:
-            fig = ax.figure
-        th = np.linspace(0, 2 * np.pi, 256)
-        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        fig, ax = unit_circle_axes(ax, (4, 4))
         ax.scatter(self.eigenvalues_.real, self.eigenvalues_.imag, s=18)
         ax.set_aspect("equal")
         ax.set_xlabel("Re λ")
@@ -221,12 +216,9 @@ class DMDcResult:
         return fig
 
     def plotly(self):
-        import plotly.graph_objects as go
+        from repscope.dynamics.dmd import unit_circle_plotly
 
-        th = np.linspace(0, 2 * np.pi, 256)
-        fig = go.Figure()
-        fig.add_scatter(x=np.cos(th), y=np.sin(th), mode="lines", line={"color": "#bbb"}, hoverinfo="skip",
-                        showlegend=False)
+        fig = unit_circle_plotly()
         fig.add_scatter(x=self.eigenvalues_.real, y=self.eigenvalues_.imag, mode="markers", name="λ(A)")
         fig.update_layout(title=html.escape(self.title), xaxis_title="Re λ", yaxis_title="Im λ",
                           yaxis={"scaleanchor": "x"})

@@ -98,11 +98,9 @@ class DSAResult(ResultBase):
         return text + "."
 
     def plot(self, ax: Any = None):
-        from repscope.results import subplots_in
+        from repscope.dynamics.dmd import unit_circle_axes
 
-        fig, ax = subplots_in(ax, figsize=(4.2, 4))
-        th = np.linspace(0, 2 * np.pi, 256)
-        ax.plot(np.cos(th), np.sin(th), color="0.7", lw=1)
+        fig, ax = unit_circle_axes(ax, (4.2, 4))
         for dmd, lab, mk in ((self.dmd_x, "X", "o"), (self.dmd_y, "Y", "x")):
             ax.scatter(dmd.eigenvalues_.real, dmd.eigenvalues_.imag, marker=mk, label=lab, s=22)
         ax.set_aspect("equal")
