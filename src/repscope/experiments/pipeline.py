@@ -55,8 +55,7 @@ def experiment_sections(
         if key == "reproductions":
             if quick:
                 why = "not run with --quick (≈ 8 CPU-minutes; run repscope <lens> reproduce --quick)"
-                out.append(LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped",
-                                       reason=why, data=BUILT_IN))
+                out.append(LensSection.not_run(title, intro, key, "skipped", why, BUILT_IN))
                 continue
             try:
                 from repscope.experiments.verdict import reproduction_sections
@@ -65,14 +64,12 @@ def experiment_sections(
             except Exception as exc:  # shown as failed; the report is still written
                 from repscope.report.job import _one_line
 
-                out.append(LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key,
-                                       status="failed", reason=_one_line(exc), data=BUILT_IN,
-                                       seconds=time.perf_counter() - t0))
+                out.append(LensSection.not_run(title, intro, key, "failed", _one_line(exc), BUILT_IN,
+                                               time.perf_counter() - t0))
             continue
         if key == "topology-reproduction" and quick:
             why = "not run with --quick (≈ 20 s more on 2 CPUs)"
-            out.append(LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped",
-                                   reason=why, data=BUILT_IN))
+            out.append(LensSection.not_run(title, intro, key, "skipped", why, BUILT_IN))
             continue
         try:
             res = _experiment(key, Path(out_dir), seed=seed, quick=quick, progress=progress)
@@ -81,9 +78,8 @@ def experiment_sections(
         except Exception as exc:  # shown as failed; the report is still written
             from repscope.report.job import _one_line
 
-            out.append(LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key,
-                                   status="failed", reason=_one_line(exc), data=BUILT_IN,
-                                   seconds=time.perf_counter() - t0))
+            out.append(LensSection.not_run(title, intro, key, "failed", _one_line(exc), BUILT_IN,
+                                               time.perf_counter() - t0))
     return out
 
 

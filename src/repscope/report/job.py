@@ -42,10 +42,16 @@ SECTION_KEYS = ["capture"] + [k for k, *_ in LENSES]
 @dataclass
 class LensSection(Section):
     """A :class:`Section` (``status`` ``"ok"``/``"skipped"``/``"failed"``, ``reason`` in one line, ``data`` =
-    what it analyses) that also records the seconds it took. Until the template renders ``reason``, the
-    reason is also appended to ``intro``."""
+    what it analyses) that also records the seconds it took. The report shows the status and reason."""
 
     seconds: float = 0.0
+
+    @classmethod
+    def not_run(cls, title: str, intro: str, key: str, status: str, reason: str, data: str,
+                seconds: float = 0.0) -> LensSection:
+        """A section that was ``"skipped"`` (``reason`` = why the lens does not apply) or ``"failed"``
+        (``reason`` = the error in one line); the rest of the report is still written."""
+        return cls(title, [], intro=intro, key=key, status=status, reason=reason, data=data, seconds=seconds)
 
 
 def _data_of(store: Any) -> str:
@@ -90,19 +96,18 @@ def run_lens(
     except StoreError:  # damaged data: no report section may be built on it
         raise
     except Exception as exc:  # a lens that cannot even inspect the store
-        return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
-                           reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
+        return LensSection.not_run(title, intro, key, "failed", _one_line(exc), _data_of(store),
+                                   time.perf_counter() - t0)
     if why:
-        return LensSection(title, [], intro=f"{intro}\n\nSkipped: {why}", key=key, status="skipped", reason=why,
-                           data=_data_of(store), seconds=time.perf_counter() - t0)
+        return LensSection.not_run(title, intro, key, "skipped", why, _data_of(store), time.perf_counter() - t0)
     try:
         analysis = mod.analyse(store, seed=seed, progress=progress, n_workers=n_workers, scheduler=scheduler,
                                device=device, **dict(options or {}))
     except StoreError:  # damaged data: refuse the whole report (one line, exit 2) rather than show a part
         raise
     except Exception as exc:  # the report is still written; the section says what went wrong
-        return LensSection(title, [], intro=f"{intro}\n\nFailed: {_one_line(exc)}", key=key, status="failed",
-                           reason=_one_line(exc), data=_data_of(store), seconds=time.perf_counter() - t0)
+        return LensSection.not_run(title, intro, key, "failed", _one_line(exc), _data_of(store),
+                                   time.perf_counter() - t0)
     return LensSection(title, [analysis.reading_card(), *analysis.results], intro=intro, key=key,
                        data=_data_of(store), seconds=time.perf_counter() - t0)
 
