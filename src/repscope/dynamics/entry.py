@@ -71,7 +71,7 @@ def _geometry(metric: str, A: list[np.ndarray], B: list[np.ndarray], idx: np.nda
     X, Y = np.concatenate(A)[idx], np.concatenate(B)[idx]
     if metric == "procrustes":
         return float(procrustes(X, Y))
-    return float(1.0 - linear_cka(X, Y))
+    return max(0.0, float(1.0 - linear_cka(X, Y)))  # CKA ≤ 1; rounding can give 1 + 1e-16
 
 
 def _match_rows(a: Any, b: Any, rows: np.ndarray) -> np.ndarray:
