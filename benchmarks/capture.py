@@ -77,23 +77,27 @@ def bench(name, model, X, layers, pool, batch_size, repeats):
     Xt = torch.from_numpy(X)
     tmp = Path(tempfile.mkdtemp())
 
-    def cap(dtype="float32", path=None):
+    def cap(dtype="float32", path=None, X=Xt):
         def run():
             shutil.rmtree(tmp / "s.zarr", ignore_errors=True)  # untimed: a fresh path, as a first capture has
             ctx = zarr_write_path() if path == "zarr" else contextlib.nullcontext()
             t, c = time.perf_counter(), time.process_time()
             with ctx:
-                st = rs.capture(model, Xt, layers, tmp / "s.zarr", pool=pool, batch_size=batch_size,
+                st = rs.capture(model, X, layers, tmp / "s.zarr", pool=pool, batch_size=batch_size,
                                 dtype=dtype, progress=False)
             return st, time.perf_counter() - t, time.process_time() - c
         return run
 
-    def fwd():
+    def fwd(X=Xt):
         t, c = time.perf_counter(), time.process_time()
-        plain_forward(model, Xt, batch_size)
+        plain_forward(model, X, batch_size)
         return None, time.perf_counter() - t, time.process_time() - c
 
-    variants = {"forward": fwd, "capture": cap(), "float16": cap("float16"), "zarr path": cap(path="zarr")}
+    one = Xt[:batch_size]
+    # the per-store fixed cost (create the arrays and metadata, lock, commit, close) = capturing ONE batch
+    # minus its forward pass; it does not grow with the data, so it weighs on small/fast jobs only
+    variants = {"forward": fwd, "capture": cap(), "float16": cap("float16"), "zarr path": cap(path="zarr"),
+                "fwd 1 batch": lambda: fwd(one), "capture 1 batch": cap(X=one)}
     for f in variants.values():  # untimed warm-up: first-call imports and allocations
         f()
     times: dict[str, list[float]] = {k: [] for k in variants}
@@ -113,7 +117,9 @@ def bench(name, model, X, layers, pool, batch_size, repeats):
     best = {k: min(v) for k, v in times.items()}
     bc = {k: min(v) for k, v in cpu.items()}
     f, fc = best["forward"], bc["forward"]
-    return [name, len(X), len(layers), pool, f"{mib:.0f}", f"{f:.2f}", f"{best['capture']:.2f}",
+    fixed = max(0.0, best["capture 1 batch"] - best["fwd 1 batch"])
+    return [name, len(X), len(layers), pool, f"{mib:.0f}", f"{f:.2f}", f"{best['capture']:.2f}", f"{fixed:.3f}",
+            f"{(best['capture'] - fixed) / f:.2f}",
             f"{best['capture'] / f:.2f}", f"{best['float16'] / f:.2f}", f"{best['zarr path'] / f:.2f}",
             f"{bc['capture'] / fc:.2f}", f"{bc['float16'] / fc:.2f}", f"{bc['zarr path'] / fc:.2f}",
             "1.30" if pool == "none" else "1.10"]
@@ -141,13 +147,16 @@ def main() -> None:
     layers = ["features.0.2", "features.1.2", "features.2.2", "head.2", "head.3"]
     for pool in ("none", "mean"):
         rows.append(bench("VGG-style CNN 32×32", big, Xb, layers, pool, 128, args.repeats))
-    header = ["model", "samples", "layers", "pool", "stored MiB (f32)", "forward s", "capture s", "capture/fwd",
+    header = ["model", "samples", "layers", "pool", "stored MiB (f32)", "forward s", "capture s", "fixed s",
+              "(capture − fixed)/fwd", "capture/fwd",
               "float16/fwd", "zarr path/fwd", "CPU capture/fwd", "CPU float16/fwd", "CPU zarr path/fwd", "target"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"torch threads: {torch.get_num_threads()}; min of {args.repeats} interleaved rounds")
     for r in [header, ["-" * w for w in widths], *rows]:
         print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths)))
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print("fixed s = capture of one batch − its forward pass (store creation, metadata, lock, commit, close): "
+          "a cost per store, not per sample; (capture − fixed)/fwd is the per-sample overhead ratio.")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,19 @@ def netrep_procrustes(X, Y):
     return np.arccos(np.clip(np.vdot(XW, YW) / (np.linalg.norm(XW) * np.linalg.norm(YW)), -1, 1))
 
 
+def anatome_procrustes(X, Y):
+    """anatome ``orthogonal_procrustes_distance`` per pair (torch, float64): centre, scale to unit Frobenius
+    norm, 1 − ‖XᵀY‖_* (nuclear norm by an SVD of the d×d cross-product), as in anatome/distance.py."""
+    import torch
+
+    x, y = torch.from_numpy(X), torch.from_numpy(Y)
+    x = x - x.mean(0)
+    y = y - y.mean(0)
+    x = x / torch.linalg.norm(x)
+    y = y / torch.linalg.norm(y)
+    return float(1 - torch.linalg.norm(x.t() @ y, ord="nuc"))
+
+
 def torch_cka_hsic_pair(X, Y):
     import torch
 
@@ -293,11 +306,16 @@ def _child(n, d, L):
 
 
 def _exponent(xs, ts, lo):
-    pts = [(x, t) for x, t in zip(xs, ts) if x >= lo]
-    if len(pts) < 2:
-        return float("nan")
-    x, t = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-    return float(np.polyfit(x, t, 1)[0])
+    """Log-log slope over the rows with x ≥ ``lo`` (at least the two largest rows, so a reduced run still
+    prints a number); returns (slope, smallest x used)."""
+    pts = sorted(zip(xs, ts))
+    use = [p for p in pts if p[0] >= lo]
+    if len(use) < 2:
+        use = pts[-2:]
+    if len(use) < 2:
+        return float("nan"), float("nan")
+    x, t = np.log([p[0] for p in use]), np.log([p[1] for p in use])
+    return float(np.polyfit(x, t, 1)[0]), use[0][0]
 
 
 def scaling(args):
@@ -310,13 +328,13 @@ def scaling(args):
     print("| n | layers | time s | peak RSS MiB | s per 1k rows |\n|---|---|---|---|---|")
     for n, t, rss in rows_n:
         print(f"| {n} | 4 | {t:.2f} | {rss:.0f} | {1000 * t / n:.4f} |")
-    a = _exponent(ns, [r[1] for r in rows_n], 10_000)
-    print(f"\nfitted t ∝ n^{a:.2f} (n ≥ 10k; 1 is linear)\n")
+    a, a_lo = _exponent(ns, [r[1] for r in rows_n], 10_000)
+    print(f"\nfitted t ∝ n^{a:.2f} (n ≥ {a_lo:,.0f}; 1 is linear)\n")
     print("| layers | n | time s | peak RSS MiB |\n|---|---|---|---|")
     for L, t, rss in rows_L:
         print(f"| {L} | {args.scale_layers_n} | {t:.2f} | {rss:.0f} |")
-    b = _exponent(Ls, [r[1] for r in rows_L], 8)
-    print(f"\nfitted t ∝ L^{b:.2f} (L ≥ 8; the stacked product is O(n·(L·d)²), so 2 is the expectation once "
+    b, b_lo = _exponent(Ls, [r[1] for r in rows_L], 8)
+    print(f"\nfitted t ∝ L^{b:.2f} (L ≥ {b_lo:.0f}; the stacked product is O(n·(L·d)²), so 2 is the expectation once "
           f"the D×D work dominates)")
     rng = np.random.default_rng(0)
     tiny = {"a": rng.standard_normal((100, 8)), "b": rng.standard_normal((100, 8))}
@@ -402,6 +420,8 @@ def peers(args, cases) -> None:
         ours_p = med_time(lambda: M.layer_matrix(lay, metric="procrustes"), args.repeats)
         tag = f"{L}×{L} Procrustes"
         rows.append((tag, n, "repscope layer_matrix", ours_p, 1.0))
+        t = per_pair_matrix(anatome_procrustes, lay)
+        rows.append((tag, n, "anatome orthogonal_procrustes_distance per pair", t, t / ours_p))
         t = per_pair_matrix(netrep_procrustes, lay, n_pairs=4)
         rows.append((tag, n, "netrep LinearMetric per pair (extrap.)", t, t / ours_p))
         both = med_time(lambda: M.layer_matrices(lay, metrics=["linear_cka", "procrustes"]), 1)
