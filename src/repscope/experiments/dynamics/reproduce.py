@@ -17,8 +17,17 @@ reported as such) and with hyperparameters chosen by held-out one-step DMD predi
 (:func:`select_by_prediction`); Procrustes (angular) and 1 − linear CKA as the geometry baselines.
 
 **The authors' array layout.** The issue reports that the authors' pipeline passes arrays shaped
-``(time, batch, PC)`` to a DSA that reads ``(trials, time, features)``. We compute the main contrast both
-ways (:func:`transposed_layout`) and report what the transposed layout does to it.
+``(time, batch, PC)`` to a DSA that reads ``(trials, time, features)``. Their public code confirms it
+(github.com/qglht/RepAL at 988df86): ``main/representation.py`` runs the RNN time-first
+(``inputs.permute(1, 0, 2)``), keeps the stimulus epoch and concatenates batches along ``dim=1``, so
+hidden states are (time, batch, units); ``src/toolkit.py: dissimilarity_over_learning`` projects them
+jointly to 20 PCs (``compute_common_pca``, which z-scores over ``dim=0`` — across time, per trial and unit)
+and calls ``DSA.DSA(curve_1, curve_2, n_delays=33, delay_interval=6, rank=50)``, whose
+``embed_signal_torch`` reads a 3-D array as K trials × T time × N features. DSA therefore delay-embeds
+across the trial index, which is also why a 33 × 6 = 198-step delay span fits a short stimulus epoch.
+(``src/dissimilarity_pairwise.py`` computes the joint PCA and then passes the raw, unprojected curves to
+CKA, Procrustes and DSA.) We compute the main contrast both ways (:func:`transposed_layout`) and report
+what the transposed layout does to it.
 
 **Selective SSM.** A Mamba-style selective SSM (:class:`~repscope.experiments.dynamics.models.SelectiveSSM`)
 trained like the master; the paper's claim "its recurrent dynamics change less with learning than an
@@ -489,10 +498,11 @@ def guilhot_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
     for arch, tl in extra.get("transposed_layout", {}).items():
         e, lo, hi = bootstrap_ci(tl["untrained_minus_spread"], seed=seed)
         findings.append(
-            f"[{arch}] Array layout: handed the transposed (time, batch, PC) arrays, DSA delay-embeds across the "
-            f"*trials* of the batch (hp {tl['hp']}); the first row's contrast becomes {e:.3g} [{lo:.3g}, {hi:.3g}] "
-            f"— it then compares the dynamics of the trial ordering, not of time, so numbers computed that way "
-            f"are not comparable with ours.")
+            f"[{arch}] Array layout: the authors' code (qglht/RepAL 988df86, src/toolkit.py "
+            f"dissimilarity_over_learning) hands DSA (time, batch, PC) arrays, which it reads as (trials, time, "
+            f"features), so it delay-embeds across the *trials* of the batch. Given that layout (hp {tl['hp']}), "
+            f"the first row's contrast becomes {e:.3g} [{lo:.3g}, {hi:.3g}] — it then compares the dynamics of "
+            f"the trial ordering, not of time, so numbers computed that way are not comparable with ours.")
     extra["dsa_optimisation"] = {"fits": batch.n_fits, "unconverged": batch.n_unconverged,
                                  "max_grad_norm": batch.max_grad}
     if batch.n_unconverged:
