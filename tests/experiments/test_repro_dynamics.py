@@ -98,3 +98,27 @@ def test_recurrent_noise_paths():
     a = r(u)[1]
     torch.manual_seed(1)
     assert torch.equal(a, r(u)[1])  # seeded noise: reproducible
+
+
+def test_authors_lorenz_follows_their_simulation_and_perturbation_model():
+    from repscope.errors import InputError
+    from repscope.experiments.dynamics.testcases import authors_lorenz
+
+    X0 = authors_lorenz(40.0, n_samples=6, n_steps=50, seed=3)
+    assert X0.shape == (6, 50, 3)
+    # each trajectory min–max scaled over its three coordinates into [0, 1]
+    assert np.allclose(X0.min(axis=(1, 2)), 0) and np.allclose(X0.max(axis=(1, 2)), 1, atol=1e-6)
+    # forward Euler from U[0, 1)³: undo the scaling of trajectory 0 and check one step of the flow
+    rng = np.random.default_rng(3)
+    x = rng.random((6, 3))[0]
+    x1 = x + 0.01 * np.array([10 * (x[1] - x[0]), 40.0 * x[0] - x[1] - x[0] * x[2], x[0] * x[1] - 2.667 * x[2]])
+    a, b = X0[0, 0], X0[0, 1]  # = (x − lo)·s, (x1 − lo)·s
+    s = (b - a) / (x1 - x)
+    assert np.allclose(s, s[0])
+    # perturbation x ← √(1 − p²)x + pε, the same ε for every p of one seed (paired levels)
+    eps = [(authors_lorenz(40.0, n_samples=6, n_steps=50, seed=3, perturbation=p) - np.sqrt(1 - p * p) * X0) / p
+           for p in (0.002, 0.3)]
+    assert np.allclose(eps[0], eps[1])
+    assert abs(eps[0].mean()) < 0.1 and abs(eps[0].std() - 1) < 0.1
+    with pytest.raises(InputError, match="perturbation"):
+        authors_lorenz(10.0, perturbation=1.0)

@@ -9,6 +9,8 @@ Cases
 - :func:`attractors`: ring, line and point attractors and limit cycles (2-D flows, randomly embedded in N
   dimensions with a random orthonormal map, process and observation noise, parameters jittered per instance).
   Ring vs limit cycle share their geometry (a circle) but not their dynamics.
+- :func:`authors_lorenz`: the Lorenz simulation of Guilhot et al.'s own code (their regimes
+  :data:`AUTHORS_LORENZ_RHOS`, unit-interval scaling, their perturbation model and levels).
 - :func:`lorenz_regimes`: the Lorenz system in several parameter regimes (paper Test 1): ρ = 10 (stable
   fixed points), 28 (chaotic), 150 (periodic window), each rescaled to unit variance.
 - :func:`learning_proxy`: a learner whose dynamics move from a random stable linear system to a target
@@ -237,6 +239,50 @@ def lorenz(
     Z = simulate_flow(f, x0, dt=dt, n_steps=n_steps + burn_in, substeps=8, rng=rng)[:, burn_in:]
     Z = (Z - Z.mean((0, 1))) / Z.std()
     return _embed(Z, n_dims, rng, obs_noise)
+
+
+# Guilhot et al. (2024), authors' configuration (github.com/qglht/RepAL 988df86, config.yaml "simulations"):
+# three Lorenz regimes of three ρ each (σ = 10, β = 2.667), 200 trajectories × 200 Euler steps of dt = 0.01,
+# and the perturbation levels of their learning simulation (epochs 1–3).
+AUTHORS_LORENZ_RHOS = ((0.25, 0.5, 0.75), (5.0, 10.0, 15.0), (30.0, 40.0, 50.0))
+AUTHORS_PERTURBATIONS = (0.004, 0.002, 0.001)
+
+
+def authors_lorenz(
+    rho: float,
+    *,
+    sigma: float = 10.0,
+    beta: float = 2.667,
+    n_samples: int = 200,
+    n_steps: int = 200,
+    dt: float = 0.01,
+    perturbation: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Lorenz trajectories (n_samples, n_steps, 3) as the authors of Guilhot et al. (2024) simulate them.
+
+    As in their ``dsa_analysis/lorenz_class.py`` (``Simulation.simulation_lorenz`` and ``perturbation``):
+    initial points uniform in [0, 1)³, forward-Euler steps ``x ← x + f(x)·dt``, each trajectory min–max
+    scaled into the unit interval (``normalize_within_unit_volume``: one min and max over its three
+    coordinates), then the perturbation ``x ← √(1 − p²)·x + p·ε`` with ε ~ N(0, 1) per value (p = 0: none).
+    """
+    if not 0.0 <= perturbation < 1.0:
+        raise InputError(f"perturbation={perturbation} must lie in [0, 1) (x ← √(1 − p²)·x + p·ε)")
+    rng = np.random.default_rng(seed)
+    x = rng.random((n_samples, 3))
+    out = np.empty((n_samples, n_steps, 3))
+    out[:, 0] = x
+    for t in range(n_steps - 1):
+        dx = np.c_[sigma * (x[:, 1] - x[:, 0]), rho * x[:, 0] - x[:, 1] - x[:, 0] * x[:, 2],
+                   x[:, 0] * x[:, 1] - beta * x[:, 2]]
+        x = x + dx * dt
+        out[:, t + 1] = x
+    lo = out.min(axis=(1, 2), keepdims=True)
+    hi = out.max(axis=(1, 2), keepdims=True)
+    out = (out - lo) / (hi - lo + 1e-6)
+    if perturbation:
+        out = np.sqrt(1.0 - perturbation**2) * out + perturbation * rng.standard_normal(out.shape)
+    return out
 
 
 def lorenz_regimes(
