@@ -574,12 +574,13 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
     ``n_trials`` (trajectories per system), ``n_steps`` and ``dsa`` (DMD hyper-parameters)."""
     from repscope.dynamics import fit_dmd, similarity_transform_distances
     from repscope.dynamics.evaluate import geometry_distance, group_ratio, nn_accuracy, pairwise_matrix
-    from repscope.experiments.dynamics.testcases import AUTHORS_LORENZ_RHOS, authors_lorenz
+    from repscope.experiments.dynamics.testcases import AUTHORS_LORENZ_RHOS, AUTHORS_PERTURBATIONS, authors_lorenz
 
     n_seeds = int(seeds if seeds is not None else 5)
     if n_seeds < 2:
         raise InputError(f"seeds={n_seeds} is too few for a confidence interval; use ≥ 2 (≥ 5 for the report)")
-    cfg = {"noise": [0.0, 0.002, 0.02, 0.1, 0.3] if quick else [0.0, 0.001, 0.002, 0.004, 0.01, 0.03, 0.1, 0.3],
+    authors = sorted(AUTHORS_PERTURBATIONS)  # 0.001, 0.002, 0.004
+    cfg = {"noise": [0.0, authors[1], 0.02, 0.1, 0.3] if quick else [0.0, *authors, 0.01, 0.03, 0.1, 0.3],
            "n_per": 3, "n_trials": 50 if quick else 200, "n_steps": 200}
     cfg.update(config or {})
     noise, n_per = [float(v) for v in cfg["noise"]], int(cfg["n_per"])
@@ -602,7 +603,8 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
             for j, sig in enumerate(noise):
                 # one seed: the same initial points and the same ε at every level (only p changes: paired)
                 systems = [authors_lorenz(r, n_samples=int(cfg["n_trials"]), n_steps=int(cfg["n_steps"]),
-                                          perturbation=sig, seed=seed * 7 + 100 * k + i) for i, (_, r) in enumerate(rhos)]
+                                          perturbation=sig, seed=seed * 7 + 100 * k + i)
+                           for i, (_, r) in enumerate(rhos)]
                 n = len(systems)
                 iu = [(a, b) for a in range(n) for b in range(a + 1, n)]
                 for m, h in dsa_hps.items():
@@ -641,7 +643,7 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
               "mean 1-NN accuracy over the noise sweep, DSA − Procrustes", nn["DSA"].mean(1),
               baseline=nn["Procrustes"].mean(1), seed=seed,
               note=f"perturbation levels p = {noise} (x ← √(1 − p²)·x + p·ε on unit-interval trajectories); "
-                   f"the authors' levels are 0.001, 0.002, 0.004"),
+                   f"the authors' levels are {authors}"),
         claim("DSA is more noise-robust than CKA", "as above", "mean 1-NN accuracy over the sweep, DSA − CKA",
               nn["DSA"].mean(1), baseline=nn["1 − CKA"].mean(1), seed=seed),
     ]
