@@ -115,7 +115,7 @@ def reproduction_config(quick: bool):
     if quick:
         return replace(fast_config(), datasets=("dsprites_lite",), biases={"dsprites_lite": (0.9,)},
                        epochs={"dsprites_lite": 8}, dsprites_sizes=(1200, 800, 1000), seeds=tuple(range(10)))
-    # full: 2× the benchmark's data and 20 epochs (≈ 20 min on 2 cores; the benchmark's own sizes took 7)
+    # full: 2× the benchmark's data and 20 epochs (14 CPU-min; 19 min wall on 2 cores shared with 3 other jobs)
     return replace(BenchmarkConfig(), datasets=("dsprites_lite",), biases={"dsprites_lite": (0.9,)},
                    dsprites_sizes=(4000, 3000, 3000), epochs={"dsprites_lite": 20},
                    seeds=tuple(range(10)), n_retrains=10)
