@@ -126,6 +126,8 @@ def test_tasks_and_tiny_training():
         assert r.final_hidden.ndim == 3 and r.final_hidden.shape[0] == 4
     # frozen recurrence stays fixed during composite training; free recurrence moves
     kw = dict(hidden=6, steps=3, pre_steps=3, n_checkpoints=2, eval_trials=4, batch_size=8)
+    # two checkpoints are the untrained network and the trained one (not step 1: geomspace(1, n, 1) == [1])
+    assert train_run("rnn", "dm_delay", **kw).steps == [0, 3]
     assert train_run("rnn", "dm_delay", regime="pretrain_frozen", **kw).meta["recurrent_change"] == 0.0
     assert train_run("rnn", "dm_delay", regime="pretrain_free", **kw).meta["recurrent_change"] > 0.0
 

@@ -302,8 +302,10 @@ def train_run(
     opt = torch.optim.Adam(params, lr=lr)
     ev = _batch(task, eval_trials, eval_seed, epochs)  # same eval batch for every run: rows paired across networks
     # checkpoints log-spaced over the composite-task updates (learning is fastest early), always 0 and steps
+    # (np.geomspace(1, steps, 1) is [1], not [steps]: with two checkpoints the grid is [0, steps])
     grid = (
-        np.concatenate([[0], np.geomspace(1, steps, max(n_checkpoints - 1, 1))]) if steps > 0 else np.zeros(1)
+        np.concatenate([[0], np.geomspace(1, steps, n_checkpoints - 1) if n_checkpoints > 2 else [steps]])
+        if steps > 0 else np.zeros(1)
     )
     ck_at = set(np.unique(grid.round().astype(int)).tolist())
     steps_out, accs, hids = [], [], []
