@@ -299,11 +299,20 @@ def test_capture_json_stdout_is_pure_json_even_with_a_progress_bar_on_a_terminal
         assert json.loads(cli(*cmd).stdout)["n_samples"] == 400
 
 
+def _default_signals() -> None:
+    """In the child before exec: SIGINT/SIGTERM at their defaults. A test run started in the background by a
+    non-interactive shell (``make test &``) has SIGINT *ignored*, a disposition children inherit and Python
+    then keeps (no KeyboardInterrupt) — the capture would rightly ignore the signal this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _interrupt(factory: pathlib.Path, sig: int) -> tuple[subprocess.CompletedProcess, int]:
     path = factory / "sig.zarr"
     env = {**_env(str(factory)), "SLOW_FORWARD": "0.02"}
     proc = subprocess.Popen([sys.executable, "-m", "repscope.cli", *_capture_args(factory, "sig.zarr")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_signals)
     start = json.loads((path / "progress.json").read_text())["committed"] if (path / "progress.json").exists() else 0
     deadline = time.time() + 120
     while time.time() < deadline:
