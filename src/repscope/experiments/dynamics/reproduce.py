@@ -24,7 +24,7 @@ hidden states are (time, batch, units); ``src/toolkit.py: dissimilarity_over_lea
 jointly to 20 PCs (``compute_common_pca``, which z-scores over ``dim=0`` — across time, per trial and unit)
 and calls ``DSA.DSA(curve_1, curve_2, n_delays=33, delay_interval=6, rank=50)``, whose
 ``embed_signal_torch`` reads a 3-D array as K trials × T time × N features. DSA therefore delay-embeds
-across the trial index, which is also why a 33 × 6 = 198-step delay span fits a short stimulus epoch.
+across the trial index, which is also why a (33 − 1) × 6 = 192-step delay span fits a short stimulus epoch.
 (``src/dissimilarity_pairwise.py`` computes the joint PCA and then passes the raw, unprojected curves to
 CKA, Procrustes and DSA.) We compute the main contrast both ways (:func:`transposed_layout`) and report
 what the transposed layout does to it.
