@@ -122,3 +122,9 @@ def test_authors_lorenz_follows_their_simulation_and_perturbation_model():
     assert abs(eps[0].mean()) < 0.1 and abs(eps[0].std() - 1) < 0.1
     with pytest.raises(InputError, match="perturbation"):
         authors_lorenz(10.0, perturbation=1.0)
+    with pytest.raises(InputError, match="n_steps"):
+        authors_lorenz(10.0, n_steps=1)
+    from repscope.experiments.dynamics.reproduce import attractor_reproduction
+
+    with pytest.raises(InputError, match="start at 0"):
+        attractor_reproduction(seeds=2, config={"noise": [0.1, 0.2]})

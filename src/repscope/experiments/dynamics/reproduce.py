@@ -614,6 +614,9 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
            "n_per": 3, "n_trials": 50 if quick else 200, "n_steps": 200}
     cfg.update(config or {})
     noise, n_per = [float(v) for v in cfg["noise"]], int(cfg["n_per"])
+    if not noise or noise[0] != 0.0:
+        raise InputError(f"noise={noise}: the sweep must start at 0 (its first level is the noise-free case the "
+                         f"regime-separation claims are read at)")
     if not 1 <= n_per <= 3:
         raise InputError(f"n_per={n_per}: the authors' configuration has 3 ρ values per regime; use 1–3")
     # the authors' delay interval (6, config.yaml); 10 delays and rank 10 instead of their 33 and 50, which

@@ -268,6 +268,9 @@ def authors_lorenz(
     """
     if not 0.0 <= perturbation < 1.0:
         raise InputError(f"perturbation={perturbation} must lie in [0, 1) (x ← √(1 − p²)·x + p·ε)")
+    if int(n_samples) < 1 or int(n_steps) < 2 or not dt > 0:
+        raise InputError(f"n_samples={n_samples}, n_steps={n_steps}, dt={dt}: need ≥ 1 trajectory, ≥ 2 steps "
+                         f"and a positive time step")
     rng = np.random.default_rng(seed)
     x = rng.random((n_samples, 3))
     out = np.empty((n_samples, n_steps, 3))
