@@ -354,3 +354,20 @@ def test_ctrl_c_and_sigterm_during_capture_say_how_to_resume_and_resume_is_exact
         np.testing.assert_array_equal(a.read(layer), b.read(layer))
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.sample_ids, np.arange(400))
+
+
+def test_error_exit_keeps_pending_zarr_style_async_reads_off_stderr():
+    # an error raised during concurrent chunk reads leaves sibling reads pending on an event-loop thread (zarr's);
+    # at exit asyncio would log "Task was destroyed but it is pending!" under the one-line error
+    code = (
+        "import asyncio, threading, time\n"
+        "from repscope.cli import _error_exit\n"
+        "loop = asyncio.new_event_loop()\n"
+        "threading.Thread(target=loop.run_forever, daemon=True).start()\n"
+        "async def never():\n    await asyncio.sleep(3600)\n"
+        "fut = asyncio.run_coroutine_threadsafe(never(), loop)\n"
+        "time.sleep(0.1); loop.call_soon_threadsafe(loop.stop); time.sleep(0.1); del fut\n"
+        "_error_exit(2)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120)
+    assert proc.returncode == 2 and proc.stderr == "", proc.stderr

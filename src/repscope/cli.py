@@ -68,28 +68,28 @@ def main(argv: list[str] | None = None) -> None:
         rv = app(args=args, prog_name="repscope", standalone_mode=False)
     except click.NoArgsIsHelpError as exc:  # `repscope` or `repscope GROUP` alone: show the help
         typer.echo(exc.ctx.get_help() if exc.ctx else "see `repscope --help`", err=True)
-        sys.exit(2)
+        _error_exit(2)
     except click.UsageError as exc:  # bad option value / unknown option: one line naming the option, exit 2
         if debug:
             raise
         cmd = f" {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path else ""
         typer.echo(f"repscope: error: {_one_line(exc.format_message())} (see `repscope{cmd} --help`)", err=True)
-        sys.exit(2)
+        _error_exit(2)
     except click.ClickException as exc:
         typer.echo(f"repscope: error: {_one_line(exc.format_message())}", err=True)
-        sys.exit(exc.exit_code)
+        _error_exit(exc.exit_code)
     except typer.Abort:
         typer.echo("repscope: interrupted", err=True)
-        sys.exit(130)
+        _error_exit(130)
     except RepscopeError as exc:
         if debug:
             raise
         typer.echo(f"repscope: error: {_one_line(exc)}", err=True)
-        sys.exit(exc.exit_code)
+        _error_exit(exc.exit_code)
     except KeyboardInterrupt as exc:
         msg = str(exc) or "interrupted"
         typer.echo(f"repscope: {msg}", err=True)
-        sys.exit(getattr(exc, "exit_code", 130))
+        _error_exit(getattr(exc, "exit_code", 130))
     except SystemExit:
         raise
     except OSError as exc:  # unreadable input, unwritable output, disk full: the user's to fix
@@ -101,19 +101,19 @@ def main(argv: list[str] | None = None) -> None:
             f"and free disk space",
             err=True,
         )
-        sys.exit(2)
+        _error_exit(2)
     except Exception as exc:
         if debug:
             raise
         if "checksum do not match" in str(exc):  # zarr's crc32c codec, reached by a reader outside repscope.store
             typer.echo("repscope: error: a store chunk failed its CRC-32C checksum (the store is damaged); run "
                        "`repscope verify STORE` to locate it and re-run the capture with --overwrite", err=True)
-            sys.exit(2)
+            _error_exit(2)
         typer.echo(
             f"repscope: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)",
             err=True,
         )
-        sys.exit(1)
+        _error_exit(1)
     _exit_with(rv)
 
 
@@ -124,6 +124,17 @@ def _click_exceptions():
     except ImportError:  # pragma: no cover - older typer on plain click
         from click import exceptions
     return exceptions
+
+
+def _error_exit(code: int) -> None:
+    """Exit after the one-line error message, and keep it the only line on stderr: an error raised while zarr
+    reads chunks concurrently leaves its sibling reads pending on zarr's event-loop thread, and at interpreter
+    exit asyncio would log "Task was destroyed but it is pending!" for each of them (noise after the error
+    already reported; the process is ending)."""
+    import logging
+
+    logging.getLogger("asyncio").disabled = True
+    sys.exit(code)
 
 
 def _exit_with(rv: object) -> None:
