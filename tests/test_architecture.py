@@ -25,8 +25,6 @@ LAYERS: list[set[str]] = [
     {"experiments"},
     {"commands", "cli"},
 ]
-#: Old import paths kept working with a DeprecationWarning; they point upwards on purpose.
-DEPRECATED = {"compute", "_result", "_deprecated", "datasets", "models"}
 #: (importer, imported) pairs allowed despite the layers, each with its reason.
 ALLOWED: dict[tuple[str, str], str] = {
     ("ranges", "experiments"): "deprecated alias repscope.ranges.run_benchmark → repscope.experiments",
@@ -123,7 +121,7 @@ def _cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
 def test_every_part_has_a_layer():
     parts = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
              if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
-    unknown = sorted(parts - set(LAYER_OF) - DEPRECATED)
+    unknown = sorted(parts - set(LAYER_OF))
     assert not unknown, f"parts without a layer in tests/test_architecture.py and docs/architecture.md: {unknown}"
 
 
@@ -131,11 +129,9 @@ def test_imports_follow_the_layers():
     edges = import_edges()
     bad = []
     for (a, b), where in sorted(edges.items()):
-        if a in DEPRECATED or (a, b) in ALLOWED:
+        if (a, b) in ALLOWED:
             continue
-        if b in DEPRECATED:
-            bad.append(f"{a} → {b} (deprecated path) in {sorted(set(where))}")
-        elif LAYER_OF[b] > LAYER_OF[a]:
+        if LAYER_OF[b] > LAYER_OF[a]:
             bad.append(f"{a} (layer {LAYER_OF[a]}) → {b} (layer {LAYER_OF[b]}) in {sorted(set(where))}")
     assert not bad, "imports against the layers:\n" + "\n".join(bad)
 
@@ -148,7 +144,7 @@ def test_library_never_imports_experiments():
 
 
 def test_no_import_cycles_between_parts():
-    edges = {e for e in import_edges() if e[0] not in DEPRECATED and e[1] not in DEPRECATED and e not in ALLOWED}
+    edges = {e for e in import_edges() if e not in ALLOWED}
     assert _cycles(edges) == []
 
 
@@ -169,7 +165,7 @@ def test_library_never_uses_pyplot():
     bad = []
     for path in sorted(SRC.rglob("*.py")):
         part = _part(_module_name(path))
-        if part in {"commands", "cli", "experiments"} or part in DEPRECATED:
+        if part in {"commands", "cli", "experiments"}:
             continue
         text = path.read_text()
         if "matplotlib.pyplot" in text.replace('sys.modules.get("matplotlib.pyplot")', "") or "matplotlib.use(" in text:

@@ -34,10 +34,7 @@ _SUBMODULES = {
     "report": "repscope.report",
     "results": "repscope.results",
     "experiments": "repscope.experiments",
-    "compute": "repscope.compute",
-    # deprecated aliases (moved to repscope.experiments); importing them warns
-    "datasets": "repscope.datasets",
-    "models": "repscope.models",
+    "parallel": "repscope.parallel",
 }
 
 __all__ = [

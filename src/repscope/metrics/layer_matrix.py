@@ -61,15 +61,6 @@ __all__ = [
 ]
 
 
-
-def __getattr__(name: str) -> Any:
-    if name == "LINEAR_MEASURES":  # old name of repscope.metrics.engine.linear_measures()
-        from repscope.metrics.engine import linear_measures
-
-        return tuple(linear_measures())
-    raise AttributeError(name)
-
-
 # --------------------------------------------------------------------------------------------------
 # Sources
 # --------------------------------------------------------------------------------------------------
