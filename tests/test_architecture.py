@@ -16,7 +16,7 @@ SRC = pathlib.Path(repscope.__file__).parent
 
 #: Layers, bottom to top. A part may import parts of its own or a lower layer only.
 LAYERS: list[set[str]] = [
-    {"errors", "results", "validation", "parallel", "_paths"},
+    {"errors", "results", "validation", "parallel", "_paths", "_version"},
     {"store"},
     {"capture"},
     {"metrics", "scale"},
@@ -31,7 +31,7 @@ ALLOWED: dict[tuple[str, str], str] = {
 }
 #: Names the package root re-exports, by the part that defines them.
 ROOT_NAMES = {"open_store": "store", "capture": "capture", "RepscopeError": "errors", "InputError": "errors",
-              "StoreError": "errors", "CaptureError": "errors", "ConvergenceError": "errors", "__version__": ""}
+              "StoreError": "errors", "CaptureError": "errors", "ConvergenceError": "errors", "__version__": "_version"}
 LAYER_OF = {part: k for k, parts in enumerate(LAYERS) for part in parts}
 
 

@@ -31,7 +31,7 @@ _TARGET_CHUNK_BYTES = 8 * 2**20  # ~8 MiB per chunk of the widest layer
 
 
 def _repscope_version() -> str:
-    from repscope import __version__
+    from repscope._version import __version__
 
     return __version__
 
