@@ -197,11 +197,10 @@ def test_compare_command(tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    import repscope
     from repscope.commands.compare import register
 
     stores = {"a": FakeStore(_layers(n=40, seed=4)), "b": FakeStore(_layers(n=40, seed=5))}
-    monkeypatch.setitem(vars(repscope), "open_store", lambda p: stores[str(p)])
+    monkeypatch.setattr("repscope.store.open_store", lambda p: stores[str(p)])
     app = typer.Typer()
     register(app)
 

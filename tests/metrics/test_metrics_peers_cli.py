@@ -9,7 +9,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import repscope
 from repscope.commands.rsa import register
 from repscope.metrics.embedding import network_embedding
 from repscope.metrics.rdm import model_rdm, rdm_of
@@ -35,7 +34,7 @@ def app(monkeypatch):
                     attributes={"size": rng.random(30)}),
         "b": _Store({"l1": X @ np.linalg.qr(rng.standard_normal((6, 6)))[0] + 0.1 * rng.standard_normal((30, 6))}),
     }
-    monkeypatch.setitem(vars(repscope), "open_store", lambda p: stores[str(p)])
+    monkeypatch.setattr("repscope.store.open_store", lambda p: stores[str(p)])
     a = typer.Typer()
     register(a)
     return a, stores

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Capture activations of a model into a resumable zarr store."""
-        from repscope import capture
+        from repscope.capture import capture
         from repscope.capture.loading import load_column, load_model_spec, load_table
 
         net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
@@ -145,8 +145,8 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
-        from repscope import open_store
         from repscope.report.job import build_report
+        from repscope.store import open_store
 
         store = open_store(store_path)
         log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))

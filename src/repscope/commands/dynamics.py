@@ -103,13 +103,13 @@ def register(app: typer.Typer) -> None:
         or between them and the same layers of other stores (two models on the same inputs)."""
         import json
 
-        import repscope
         from repscope.dynamics import analyse as analyse_dynamics
         from repscope.results import dumps
+        from repscope.store import open_store
 
         log = _log(quiet)
-        st = repscope.open_store(store)
-        others = [repscope.open_store(o) for o in (other or [])]
+        st = open_store(store)
+        others = [open_store(o) for o in (other or [])]
         names = None
         if others:
             names = [p.name for p in [store, *other]]

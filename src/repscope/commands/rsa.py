@@ -41,7 +41,7 @@ def _model_attributes(store: Any, spec: str) -> tuple[Any, str]:
 
 def _read_nets(nets: list[str], layer: str | None) -> dict[str, Any]:
     """``STORE:LAYER`` (or ``STORE`` with ``--layer``) → {"store:layer": array}."""
-    import repscope
+    from repscope.store import open_store
 
     reps: dict[str, Any] = {}
     for spec in nets:
@@ -49,7 +49,7 @@ def _read_nets(nets: list[str], layer: str | None) -> dict[str, Any]:
         lay = lay or layer
         if not lay:
             raise InputError(f"{spec!r}: give STORE:LAYER or --layer")
-        s = repscope.open_store(pathlib.Path(path))
+        s = open_store(pathlib.Path(path))
         reps[f"{pathlib.Path(path).name}:{lay}"] = s.read(lay)
     return reps
 
@@ -86,13 +86,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """RSA of one layer: its RDM, compared with a model RDM (class labels, an attribute) or another
         layer, with an optional bootstrap CI over stimuli (self-pairs of resampled duplicates excluded)."""
-        import repscope
         from repscope.metrics.rdm import model_rdm, rdm_of, rsa_bootstrap
         from repscope.results import dumps
+        from repscope.store import open_store
 
         if (model is None) == (layer2 is None):
             raise InputError("give exactly one of --model (labels, attr:NAME, .npy) or --layer2 to compare with")
-        a = repscope.open_store(store)
+        a = open_store(store)
         X = a.read(layer)
         labels = [str(v) for v in a.labels] if a.labels is not None and len(a.labels) <= 60 else None
         r1 = rdm_of(X, rdm, labels=labels, name=layer)
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             attrs, kind = _model_attributes(a, model)
             r2 = model_rdm(attrs, kind, name=f"model {model}")
         else:
-            b = a if store2 is None else repscope.open_store(store2)
+            b = a if store2 is None else open_store(store2)
             r2 = rdm_of(b.read(layer2), rdm, name=str(layer2))
         value = r1.compare(r2, compare)
         results: dict[str, Any] = {"layer": layer, "other": r2.name, "rdm": rdm, "compare": compare,

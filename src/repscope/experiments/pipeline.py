@@ -125,7 +125,7 @@ def run_demo(
     log: Any = print,
 ) -> Path:
     """The embedded default job: train (or load) a digits model, capture, analyse, write the report."""
-    from repscope import capture
+    from repscope.capture import capture
     from repscope.experiments.datasets.digits import digits_attributes
     from repscope.experiments.models.digits import accuracy, load_model
     from repscope.report.job import build_report

@@ -193,7 +193,7 @@ def _pin_one_thread() -> None:  # pragma: no cover - runs in dask's worker proce
 
 def _open(source: Any, name: str) -> Any:
     if isinstance(source, str | os.PathLike):
-        from repscope import open_store
+        from repscope.store import open_store
 
         return open_store(pathlib.Path(source))
     return source
