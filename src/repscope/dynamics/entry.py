@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from repscope.dynamics.dsa import dsa_matrix
-from repscope.dynamics.results import DistanceMatrixResult
+from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
 from repscope.metrics import lens
 
@@ -187,7 +187,8 @@ def analyse(
             if np.isnan(M).any():
                 notes.append(f"{label}: NaN where two layers have different numbers of steps per sample")
             results.append(DistanceMatrixResult(M, ra, rb, metric=label, label=f"{label} between states",
-                                                params={"n_states": int(idx.size)}))
+                                                params={"n_states": int(idx.size)},
+                                                value_range=DISTANCE_RANGES[metric]))
     out = DynamicsAnalysis(results=results, notes=notes, layers=na,
                            params={"n_components": k, "n_delays": int(n_delays), "rank": r, "seed": seed,
                                    "n_trials": int(rows.size)})

@@ -388,6 +388,7 @@ def layer_matrices(
 
     def result(m: str, vals: np.ndarray, kw: dict, seconds: float) -> LayerMatrix:
         return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
+                           value_range=measures[m].range_for(kw),
                            n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds)
 
     if (linear == ["linear_cka"] and not (n_boot or n_perm) and device is None and not options.get("linear_cka")

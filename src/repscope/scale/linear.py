@@ -112,7 +112,8 @@ class CrossProducts:
                             cols=[j + off for j in range(len(lb))], within=self.layers_b is None, kw=kw, q=self.q)
         m = registry.get(metric)
         return LayerMatrix(
-            values=out, rows=list(la), cols=list(lb), metric=metric, kind=m.kind, n_samples=self.n,
+            values=out, rows=list(la), cols=list(lb), metric=metric, kind=m.kind, value_range=m.range_for(kw),
+            n_samples=self.n,
             description=m.description, params={**kw, "streamed": "dask"},
             seconds=(self.seconds or 0.0) + time.perf_counter() - t0,
         )

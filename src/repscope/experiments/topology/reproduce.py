@@ -495,6 +495,7 @@ def _cka_layer_matrix(values: np.ndarray, layers: list[str], n: int):
         cols=list(layers),
         metric="linear_cka",
         kind="similarity",
+        value_range=(0.0, 1.0),
         n_samples=int(n),
         description="Linear CKA (Kornblith et al. 2019) from centred Gram matrices of the flattened activations.",
     )
