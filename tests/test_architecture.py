@@ -8,15 +8,17 @@ functions alike), so a lazy import cannot hide a dependency. Run this file with 
 from __future__ import annotations
 
 import ast
+import inspect
 import pathlib
 
 import repscope
+from repscope.lenses import LENSES
 
 SRC = pathlib.Path(repscope.__file__).parent
 
 #: Layers, bottom to top. A part may import parts of its own or a lower layer only.
 LAYERS: list[set[str]] = [
-    {"errors", "results", "validation", "parallel", "_paths", "_version"},
+    {"errors", "results", "validation", "parallel", "_paths", "_version", "lenses"},
     {"store"},
     {"capture"},
     {"metrics", "scale"},
@@ -28,13 +30,14 @@ LAYERS: list[set[str]] = [
 #: (importer, imported) pairs allowed despite the layers, each with its reason.
 ALLOWED: dict[tuple[str, str], str] = {
     ("ranges", "experiments"): "deprecated alias repscope.ranges.run_benchmark → repscope.experiments",
-    ("metrics", "topology"): "the measure registry loads topology's ph_* measures by name (its _PROVIDERS "
-                             "table), so metric='ph_bottleneck' works wherever a measure name does",
 }
 #: Names the package root re-exports, by the part that defines them.
 ROOT_NAMES = {"open_store": "store", "capture": "capture", "RepscopeError": "errors", "InputError": "errors",
               "StoreError": "errors", "CaptureError": "errors", "ConvergenceError": "errors", "__version__": "_version"}
 LAYER_OF = {part: k for k, parts in enumerate(LAYERS) for part in parts}
+#: The lens registry: the one table allowed to name modules above it (it is data; a lens is imported when it
+#: is used). Its names are not counted as its imports; test_the_lens_registry_names_lenses checks them.
+REGISTRY = "repscope.lenses"
 
 
 def _part(module: str) -> str | None:
@@ -119,7 +122,9 @@ def import_edges() -> dict[tuple[str, str], list[str]]:
     edges: dict[tuple[str, str], list[str]] = {}
     for mod, targets in module_imports().items():
         src_part = _part(mod)
-        for t, _how in targets:
+        for t, how in targets:
+            if mod == REGISTRY and how == "string":
+                continue
             dst = _part(t)
             if dst is None or dst == src_part or src_part == "" or dst == "":
                 continue
@@ -227,6 +232,24 @@ def test_no_import_cycles_between_files_of_a_part():
     edges = {(mod, _resolve(t)) for mod, targets in module_imports().items() for t, how in targets
              if how != "string" and _resolve(t) not in (None, mod) and _part(mod) and _part(mod) == _part(t)}
     assert _cycles(edges) == []
+
+
+def test_the_lens_registry_names_lenses():
+    """Every lens the registry names is a package in the lens layers whose entry module defines
+    ``applies(store)`` and ``analyse(store, *, layers, seed, scheduler, n_workers, device, progress, …)``;
+    its measures module lives in the same package; every layer-4 part is a registered lens."""
+    packages = {lens.package for lens in LENSES}
+    assert len({lens.key for lens in LENSES}) == len(LENSES) and [x.order for x in LENSES] == sorted(
+        x.order for x in LENSES)
+    assert LAYERS[4] <= packages and all(LAYER_OF[p] in (3, 4) for p in packages), packages
+    for lens in LENSES:
+        for name in filter(None, (lens.entry, lens.measures)):
+            assert name in MODULES and _part(name) == lens.package, (lens.key, name)
+        assert inspect.signature(lens.applies).parameters.keys() == {"store"}, lens.key
+        params = inspect.signature(lens.analyse).parameters
+        assert {"layers", "seed", "scheduler", "n_workers", "device", "progress"} <= params.keys(), lens.key
+    # the registry is the only place that names them: the report loads lenses through it alone
+    assert not {b for (a, b) in import_edges() if a == "report"} & packages
 
 
 def test_print_graph(capsys):

@@ -8,15 +8,8 @@ import pytest
 
 import repscope as rs
 from repscope.errors import InputError
-from repscope.metrics import lens
-
-LENSES = ("metrics", "ranges", "topology", "dynamics", "descramble")
-
-
-def _lens(name):
-    import importlib
-
-    return importlib.import_module(f"repscope.{name}")
+from repscope.lenses import LENSES
+from repscope.lenses import protocol as lens
 
 
 def test_layer_kinds_follow_shape_and_module(zoo_stores):
@@ -32,7 +25,7 @@ def test_layer_kinds_follow_shape_and_module(zoo_stores):
 
 
 def test_applies_says_why_not(zoo_stores):
-    got = {k: {name: _lens(name).applies(st) for name in LENSES} for k, st in zoo_stores.items()}
+    got = {k: {x.package: x.applies(st) for x in LENSES} for k, st in zoo_stores.items()}
     for k in ("mlp", "rescnn", "two_layer", "untrained_mlp"):
         assert "no layer has a time axis" in got[k]["dynamics"]
         assert all(got[k][x] is None for x in ("metrics", "ranges", "topology", "descramble"))

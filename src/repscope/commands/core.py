@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from repscope.errors import InputError
+from repscope.lenses import keys as lens_keys
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -17,9 +18,10 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
-#: The report's sections and the demo's built-in experiments, for --help (kept equal to
-#: repscope.report.job / experiments.pipeline by tests/test_cli.py; not imported, so that --help stays light).
-SECTIONS = ("capture", "similarity", "ranges", "topology", "dynamics", "descrambling")
+#: The report's sections (what was captured, then the lens registry's lenses — a light import) and the demo's
+#: built-in experiments, for --help (kept equal to experiments.pipeline by tests/test_cli.py; not imported, so
+#: that --help stays light).
+SECTIONS = ("capture", *lens_keys())
 EXPERIMENT_SECTIONS = ("spurious-digits", "attractors", "descrambling-reproductions", "topology-reproduction",
                        "reproductions")
 SECTIONS_HELP = (f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} and the experiments "

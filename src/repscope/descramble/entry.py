@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from repscope.descramble.core import Descrambler, DescrambleWarning
 from repscope.errors import InputError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 
 __all__ = ["DescrambleAnalysis", "analyse", "applies", "preactivation_layers", "load_weights"]
 

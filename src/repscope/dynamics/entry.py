@@ -21,7 +21,7 @@ import numpy as np
 from repscope.dynamics.dsa import dsa_matrix
 from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 
 __all__ = ["DynamicsAnalysis", "analyse", "applies", "sequence_layers"]
 

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 from repscope.results import axes_figure, to_jsonable
 
 __all__ = ["DEFAULT_METRICS", "LabelRSA", "MetricsAnalysis", "analyse", "applies", "label_rsa"]

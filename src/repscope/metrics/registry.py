@@ -20,7 +20,8 @@ process and on Dask. ``identity`` is the exact value between a representation an
 function of the options returning a number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or
 a function of the options); layer matrices use both to skip work.
 
-Other lenses register their measures from a *provider* module listed in :data:`_PROVIDERS`; those modules
+Other lenses register their measures from a *provider* module (their ``measures`` in the lens registry,
+:mod:`repscope.lenses`, collected in :data:`_PROVIDERS`); those modules
 are imported lazily the first time :func:`available` or :func:`get` is called, so ``repscope.metrics``
 never imports them at import time. A provider that does not exist (yet) is skipped; any other error
 while importing it propagates.
@@ -38,6 +39,7 @@ from typing import Any, Literal
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
+from repscope.lenses import LENSES
 
 __all__ = ["Measure", "register", "get", "available", "describe"]
 
@@ -45,8 +47,8 @@ Kind = Literal["similarity", "distance"]
 #: A measure's value range (lo, hi); ``hi=None``: unbounded above (a heatmap then spans lo … the data's max).
 Range = tuple[float, float | None]
 
-#: Modules of other lenses that register measures when imported.
-_PROVIDERS: list[str] = ["repscope.topology.measures"]
+#: Modules of other lenses that register measures when imported: their ``measures`` in the lens registry.
+_PROVIDERS: list[str] = [lens.measures for lens in LENSES if lens.measures]
 #: Our own measures (imported lazily too, so importing the registry stays cheap and cycle-free).
 _BUILTIN = "repscope.metrics._builtin"
 

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, RepscopeError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 from repscope.ranges.analysis import RangeAnalysis, analyse_bands, direction_from_spec
 from repscope.ranges.bands import bands, class_mean_direction, logit_bands, unit_scores
 

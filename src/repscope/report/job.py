@@ -9,34 +9,19 @@ and the papers' experiments live in :mod:`repscope.experiments`.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import repscope.lenses as lenses
 from repscope.errors import InputError, RepscopeError, StoreError
 from repscope.report.html import Section, write_report
 
-__all__ = ["LENSES", "LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
+__all__ = ["LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
 
-#: (section key, title, lens module, what the section shows)
-LENSES: list[tuple[str, str, str, str]] = [
-    ("similarity", "Representational similarity", "repscope.metrics",
-     "How alike are the layers' representations? One layer × layer matrix per measure, and how well each "
-     "layer's geometry follows the labels."),
-    ("ranges", "Activation ranges", "repscope.ranges",
-     "Beyond maximal activations: which samples fall in the low, mid and high bands of a unit or direction, "
-     "and what each band holds."),
-    ("topology", "Topology", "repscope.topology",
-     "Layers as point clouds: persistence diagrams per layer, distances between them, and mapper graphs "
-     "coloured by label."),
-    ("dynamics", "Dynamics", "repscope.dynamics",
-     "Sequence layers as trajectories: Dynamical Similarity Analysis beside Procrustes and CKA."),
-    ("descrambling", "Descrambling", "repscope.descramble",
-     "Principal components of the preactivations as the optimal descramblers of each layer."),
-]
-SECTION_KEYS = ["capture"] + [k for k, *_ in LENSES]
+#: The report's sections: what was captured, then one per lens of the registry (repscope.lenses), in its order.
+SECTION_KEYS = ["capture", *lenses.keys()]
 
 
 @dataclass
@@ -85,12 +70,10 @@ def run_lens(
     options: dict[str, Any] | None = None,
 ) -> LensSection:
     """One lens on ``store`` as a report section (never raises for a lens error: the section says it)."""
-    spec = next((x for x in LENSES if x[0] == key), None)
-    if spec is None:
-        raise InputError(f"unknown lens {key!r}; choose from {', '.join(k for k, *_ in LENSES)}")
-    _, title, module, intro = spec
+    lens = lenses.get(key)
+    title, intro = lens.title, lens.intro
     t0 = time.perf_counter()
-    mod = importlib.import_module(module)
+    mod = lens.module()
     try:
         why = mod.applies(store)
     except StoreError:  # damaged data: no report section may be built on it
@@ -145,7 +128,7 @@ def analyse_store(
         out.append(LensSection("Capture", [CaptureSummary.from_store(store, **(capture_extra or {}))],
                                intro="What was recorded, from which model, and how.", key="capture",
                                data=_data_of(store)))
-    for key, *_ in LENSES:
+    for key in lenses.keys():
         if key not in chosen:
             continue
         if log:

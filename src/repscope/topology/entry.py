@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError, RepscopeError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 from repscope.topology.clouds import top_l2
 from repscope.topology.layers import ph_layer_matrix
 from repscope.topology.mapper import mapper, mapper_trend

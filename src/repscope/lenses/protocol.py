@@ -17,7 +17,8 @@ What a stored layer is follows from its per-sample shape and the module that pro
   When the store has a per-sample attribute ``n_tokens`` (or ``length``), only the first ``n_tokens`` steps
   of each sample are real; the rest is padding.
 
-Lives in :mod:`repscope.metrics` (layer 3) so that every lens (layer 4) and the report can use it.
+Lives in :mod:`repscope.lenses` (layer 0, beside :mod:`repscope.results`) so that every lens — ``metrics``
+at layer 3 included — and the report can use it.
 """
 
 from __future__ import annotations
