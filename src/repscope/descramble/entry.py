@@ -45,7 +45,8 @@ def applies(store: Any) -> str | None:
         infos = {la: store.layer_info(la) if hasattr(store, "layer_info") else {} for la in list(store.layers)[:6]}
         desc = ", ".join(f"{la} ({i.get('module', '?')}, {i.get('point', 'post')})" for la, i in infos.items())
         return (f"no layer holds preactivations (stored: {desc}); descrambling needs the outputs of Linear/Conv "
-                f"layers, or the inputs of nonlinearities captured with point='pre'")
+                f"layers, or the inputs of nonlinearities — capture a Linear/Conv layer, or a nonlinearity with "
+                f"--point pre (API: point='pre')")
     return None
 
 

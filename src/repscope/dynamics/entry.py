@@ -41,10 +41,11 @@ def applies(store: Any) -> str | None:
     if not seq:
         shapes = ", ".join(f"{la} {tuple(store.layer_shape(la))}" for la in list(store.layers)[:6])
         return (f"no layer has a time axis (per-sample shapes: {shapes}); dynamics compares trajectories "
-                f"(N, T, D) — capture a recurrent or transformer layer with pool='none'")
+                f"(N, T, D) — capture a recurrent or transformer layer with --pool none (API: pool='none')")
     longest = max(int(store.layer_shape(la)[0]) for la in seq)
     if longest < 3:
-        return f"the sequence layers have at most {longest} steps; dynamics needs at least 3"
+        return (f"the sequence layers have at most {longest} steps; dynamics needs at least 3 — capture longer "
+                f"sequences with --pool none (API: pool='none')")
     return None
 
 

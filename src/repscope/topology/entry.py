@@ -33,7 +33,8 @@ def applies(store: Any) -> str | None:
     if not list(store.layers):
         return "the store holds no layers"
     if int(store.n_samples) < 10:
-        return f"the store holds {store.n_samples} samples; persistent homology and mapper need at least 10"
+        return (f"the store holds {store.n_samples} samples; persistent homology and mapper need at least 10 — "
+                f"capture more inputs (a longer --data)")
     return None
 
 
