@@ -133,11 +133,20 @@ def load_model_spec(
         fn = getattr(mod, fn_name, None)
         if not callable(fn):
             raise InputError(f"{mod_name!r} has no callable {fn_name!r} to build the model")
+        import inspect
+
+        try:
+            inspect.signature(fn).bind()
+        except TypeError as exc:
+            raise InputError(f"{spec}: {fn_name}() needs arguments ({exc}); give --model a factory that needs "
+                             f"none, e.g. def build(): return {fn_name}(...)") from exc
+        except ValueError:  # no signature to read (some builtins): let the call say
+            pass
         try:
             model = fn()
-        except TypeError as exc:
-            raise InputError(f"{spec}: calling {fn_name}() without arguments failed ({exc}); give --model a "
-                             f"factory that needs no arguments") from exc
+        except Exception as exc:  # the user's code failed: say where, in one line
+            msg = " ".join(str(exc).split())
+            raise InputError(f"{spec}: {fn_name}() raised {type(exc).__name__}: {msg}") from exc
         import torch
 
         if not isinstance(model, torch.nn.Module):
