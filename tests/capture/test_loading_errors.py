@@ -137,3 +137,14 @@ def test_cli_whole_pickled_model_says_factory_plus_state_dict(model_dir, tmp_pat
     line = one_error_line(cli("capture", "--model", f"{model_dir / 'net.py'}:build", "--weights",
                               tmp_path / "whole_model.pt", "--out", tmp_path / "s.zarr"))
     assert "refuses for safety" in line and "--model file.py:factory --weights state_dict.pt" in line
+
+
+def test_a_factory_that_raises_is_not_reported_as_needing_arguments(tmp_path):
+    (tmp_path / "bad.py").write_text("import torch\n\ndef build():\n    return torch.eye(4, 6, 1)\n\n"
+                                     "def build_with(width):\n    return torch.nn.Linear(width, 2)\n")
+    with pytest.raises(InputError) as err:
+        load_model_spec(f"{tmp_path / 'bad.py'}:build")
+    assert "build() raised TypeError: eye() received an invalid combination of arguments" in str(err.value)
+    assert "needs arguments" not in str(err.value)
+    with pytest.raises(InputError, match=r"build_with\(\) needs arguments .*width"):
+        load_model_spec(f"{tmp_path / 'bad.py'}:build_with")

@@ -189,3 +189,18 @@ def test_label_less_store_skips_ranges_naming_the_report_option_that_makes_it_ap
     # with --unit the label-less bands are still described by the attributes: marker is flagged there too
     text = json.dumps(res["sections"]["ranges"])
     assert "mid-range only" in text and "marker" in text
+
+
+def test_cli_help_states_the_lenses_own_defaults():
+    """The CLI's options default to None and are filled from the lens's DEFAULTS at run time (so `--help` stays
+    free of numpy); the numbers the help pages quote are those defaults."""
+    from repscope.ranges.analysis import DEFAULTS as RANGES
+
+    topo = " ".join(ok(cli("topology", "--help")).stdout.split())
+    for phrase in (f"default {TOPO.n_samples}", f"{TOPO.cloud} (paper, default)", f"{TOPO.metric} (paper, default)",
+                   f"default {TOPO.dim}", f"(default {TOPO.n_intervals})", f"(default {TOPO.overlap})",
+                   f"(default {TOPO.min_samples})", f"{TOPO.mapper_lens} (paper, default)",
+                   f"{TOPO.mapper_clusterer} (paper, default)"):
+        assert phrase in topo, phrase
+    ranges = " ".join(ok(cli("ranges", "analyse", "--help")).stdout.split())
+    assert f"default {RANGES.n_permutations}" in ranges and f"default {RANGES.correction}" in ranges
