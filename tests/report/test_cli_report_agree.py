@@ -204,3 +204,9 @@ def test_cli_help_states_the_lenses_own_defaults():
         assert phrase in topo, phrase
     ranges = " ".join(ok(cli("ranges", "analyse", "--help")).stdout.split())
     assert f"default {RANGES.n_permutations}" in ranges and f"default {RANGES.correction}" in ranges
+    from repscope.dynamics.entry import DEFAULTS as DYN
+
+    dyn = " ".join(ok(cli("dynamics", "analyse", "--help")).stdout.split())
+    for phrase in (f"(default {DYN.n_delays}, as the report)", f"(default {DYN.n_components}, as the report)",
+                   f"(default {DYN.max_trials}, as the report)"):
+        assert phrase in dyn, phrase
