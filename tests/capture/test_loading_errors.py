@@ -4,20 +4,14 @@ what to give instead — on a file-defined residual CNN the demo never uses, thr
 
 from __future__ import annotations
 
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
 
-import repscope as rs
 from repscope.capture.loading import check_state_dict, load_model_spec
 from repscope.errors import InputError
-
-SRC = str(pathlib.Path(rs.__file__).parents[1])
+from test_cli_hardening import cli, one_error_line  # tests/ is on the path (its conftest.py)
 
 MODEL_PY = textwrap.dedent("""
     import torch
@@ -59,21 +53,6 @@ def model_dir(tmp_path_factory):
 
 def _load(model_dir, factory):
     return load_model_spec(f"{model_dir / 'net.py'}:{factory}")
-
-
-def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p),
-           "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "repscope.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
-
-
-def one_error_line(proc: subprocess.CompletedProcess) -> str:
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 2, proc.stderr
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("repscope: error: ")
-    return lines[0]
 
 
 def test_mismatched_state_dict_names_every_missing_unexpected_and_resized_key(model_dir, tmp_path):

@@ -11,10 +11,7 @@ on 1100 inputs (more than topology's default 1000 points, so both sides draw a s
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -24,8 +21,8 @@ import repscope as rs
 from repscope.report.job import analyse_store
 from repscope.topology import PHLayerMatrix
 from repscope.topology.entry import DEFAULTS as TOPO
+from test_cli_hardening import cli  # tests/ is on the path (its conftest.py)
 
-SRC = str(pathlib.Path(rs.__file__).parents[1])
 N = 1100
 
 NET_PY = textwrap.dedent("""
@@ -57,13 +54,6 @@ NET_PY = textwrap.dedent("""
     def build():
         return Net()
 """)
-
-
-def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p),
-           "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "repscope.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=600)
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
