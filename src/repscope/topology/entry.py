@@ -78,6 +78,14 @@ class _Source:
         return shape[-1:] if self.kinds[layer] == "sequence" else shape
 
 
+def _cloud(store: Any, layer: str, rows: np.ndarray | None, cloud: str = DEFAULTS.cloud, seed: int = 0,
+           src: _Source | None = None) -> np.ndarray:
+    """One layer's point cloud over ``rows``: ``cloud`` of a map (top-ℓ2 channel vector by default), a
+    sequence's mean over real steps, a vector layer as stored."""
+    src = _Source(store, [layer]) if src is None else src
+    return point_cloud(src.read(layer, rows), cloud, shape=src.layer_shape(layer) or None, seed=seed)
+
+
 def _rows(n: int, n_use: int, seed: int) -> np.ndarray | None:
     """The inputs of the first draw — the rows :func:`ph_layer_matrix` draws with the same seed."""
     return None if n_use >= n else np.sort(np.random.default_rng(seed).choice(n, n_use, replace=False))
@@ -128,7 +136,7 @@ def analyse(
     notes: list[str] = []
     clouds: dict[str, np.ndarray] = {}
     for lay in chosen:
-        X = point_cloud(src.read(lay, rows), cloud, shape=src.layer_shape(lay) or None, seed=seed)
+        X = _cloud(store, lay, rows, cloud, seed, src)
         if not np.isfinite(X).all():
             notes.append(f"skipped layer {lay}: NaN/Inf activations")
         elif np.all(X == X[:1]):
