@@ -236,7 +236,7 @@ def test_no_import_cycles_between_files_of_a_part():
 
 def test_the_lens_registry_names_lenses():
     """Every lens the registry names is a package in the lens layers whose entry module defines
-    ``applies(store)`` and ``analyse(store, *, layers, seed, scheduler, n_workers, device, progress, …)``;
+    ``applies(store, *, options…)`` and ``analyse(store, *, layers, seed, scheduler, n_workers, device, progress, …)``;
     its measures module lives in the same package; every layer-4 part is a registered lens."""
     packages = {lens.package for lens in LENSES}
     assert len({lens.key for lens in LENSES}) == len(LENSES) and [x.order for x in LENSES] == sorted(
@@ -245,7 +245,10 @@ def test_the_lens_registry_names_lenses():
     for lens in LENSES:
         for name in filter(None, (lens.entry, lens.measures)):
             assert name in MODULES and _part(name) == lens.package, (lens.key, name)
-        assert inspect.signature(lens.applies).parameters.keys() == {"store"}, lens.key
+        # applies(store, *, <the analyse options that can make it apply>): the report passes them through
+        first, *rest = inspect.signature(lens.applies).parameters.values()
+        assert first.name == "store", lens.key
+        assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in rest), lens.key
         params = inspect.signature(lens.analyse).parameters
         assert {"layers", "seed", "scheduler", "n_workers", "device", "progress"} <= params.keys(), lens.key
     # the registry is the only place that names them: the report loads lenses through it alone

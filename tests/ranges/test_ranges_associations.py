@@ -122,3 +122,35 @@ def test_association_bad_inputs():
     a = band_associations(b, {"x": np.arange(10) % 2}, n_permutations=9)
     with pytest.raises(InputError, match="not found"):
         find_confounders(a, top="nope")
+
+
+def test_derived_from_labels_reads_functions_of_the_label_from_the_data():
+    from repscope.ranges.associations import derived_from_labels
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.arange(n) % 10  # digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    attrs = {
+        "label": y,  # skipped by name
+        "parity": y % 2,  # a function of the label
+        "parity_text": np.array(["even", "odd"])[y % 2],  # strings, too
+        "name": names[y],  # one to one: the label under another name
+        "writer_digit": y * 3 + rng.integers(0, 3, n),  # finer: the label is a function of it
+        "colour": np.where(rng.random(n) < 0.9, y % 2, 1 - y % 2),  # a real correlate, 10 % off: not derived
+        "constant": np.zeros(n),  # a function of anything, associated with nothing: not reported
+        "sample_id": np.arange(n),  # determines the label trivially (one sample per value): not reported
+        "brightness": rng.standard_normal(n),
+    }
+    got = derived_from_labels(y, attrs)
+    assert set(got) == {"parity", "parity_text", "name", "writer_digit"}
+    assert "is a function of the label" in got["parity"] and "is a function of the label" in got["parity_text"]
+    assert "label under another name" in got["name"]
+    assert got["writer_digit"].startswith("the label is a function of attribute 'writer_digit'")
+    # float labels and NaN attribute values are values like any other
+    f = np.where(y % 2 == 0, np.nan, 1.0)
+    assert set(derived_from_labels(y.astype(float), {"f": f})) == {"f"}
+    # one sample flipped: no longer a function of the label
+    flipped = (y % 2).copy()
+    flipped[0] = 1 - flipped[0]
+    assert derived_from_labels(y, {"parity": flipped}) == {}

@@ -75,8 +75,14 @@ def test_ranges_defaults_on_a_classifier(zoo_stores):
     assert first.bands.unit.startswith("out:") and first.bands.kind.startswith("normalised")
     assert second.bands.unit.startswith("act2: mean(")  # the layer before the output layer
     assert sum(first.bands.counts().values()) == zoo_stores["mlp"].n_samples
-    assert "mid band" in a.reading and not a.notes
+    assert "mid band" in a.reading
     assert "holds blob " in a.reading  # the text attribute naming the labels one to one
+    # ... which is the label under another name: never a confounder, and the notes say why
+    assert a.notes == ["attribute 'blob' is the label under another name (one value per label and one label per "
+                       "value), so it is not tested as a confounder"]
+    for an in a.analyses:
+        rows = {r["attribute"]: r["verdict"] for r in an.confounders.rows}
+        assert rows["blob"] == rows["label"] == "derived from target"
 
 
 def test_ranges_untrained_model_falls_back_to_percentiles(zoo_stores):

@@ -140,6 +140,11 @@ def register(app: typer.Typer) -> None:
                                      help="state_dict file for descrambling (keys '<layer>.weight')."),
         weight_name: str = typer.Option(None, "--weight-name", help="Key of the weight in --weights (one layer)."),
         layers: list[str] = typer.Option(None, "--layers", help="Layers every lens reads (comma list)."),
+        unit: str = typer.Option(None, "--unit", metavar="LAYER:INDEX",
+                                 help="Ranges: band this unit (e.g. fc2:3) instead of the default units."),
+        direction: str = typer.Option(None, "--direction", metavar="SPEC",
+                                      help="Ranges: band this direction instead: LAYER:class-mean:A[-B] | "
+                                      "LAYER:probe:A | LAYER:file:PATH.npy."),
         workers: int = typer.Option(None, "--workers", min=1, help="Worker processes for the parallel parts."),
         experiments: bool = typer.Option(False, "--experiments",
                                          help="Append the built-in experiments (papers' controlled cases)."),
@@ -159,6 +164,10 @@ def register(app: typer.Typer) -> None:
             if weights is None:
                 raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
             options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
+        if unit is not None and direction is not None:
+            raise InputError("give at most one of --unit and --direction")
+        if unit is not None or direction is not None:
+            options.setdefault("ranges", {}).update(unit=unit, direction=direction)
         lay = _split(layers)
         if lay:
             for key in ("similarity", "ranges", "topology", "dynamics", "descrambling"):

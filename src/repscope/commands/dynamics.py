@@ -90,10 +90,13 @@ def register(app: typer.Typer) -> None:
             None, "--other", help="Another store on the same inputs (repeatable): compare its layers with STORE's."
         ),
         layers: str = typer.Option(None, "--layers", help="Comma-separated sequence layers (default: all)."),
-        n_delays: int = typer.Option(3, "--n-delays", min=1, help="Delays in the embedding."),
+        n_delays: int = typer.Option(None, "--n-delays", min=1, help="Delays in the embedding (default 3, as the "
+                                     "report)."),
         rank: int = typer.Option(None, "--rank", min=1, help="Shared DMD rank (default: --components)."),
-        components: int = typer.Option(10, "--components", min=2, help="PCs per layer before DMD."),
-        max_trials: int = typer.Option(200, "--max-trials", min=2, help="Samples (trajectories) used, seeded."),
+        components: int = typer.Option(None, "--components", min=2, help="PCs per layer before DMD (default 10, "
+                                       "as the report)."),
+        max_trials: int = typer.Option(None, "--max-trials", min=2, help="Samples (trajectories) used, seeded "
+                                       "(default 200, as the report)."),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the sample choice and the random starts."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
@@ -104,6 +107,7 @@ def register(app: typer.Typer) -> None:
         import json
 
         from repscope.dynamics import analyse as analyse_dynamics
+        from repscope.dynamics.entry import DEFAULTS
         from repscope.results import dumps
         from repscope.store import open_store
 
@@ -117,7 +121,9 @@ def register(app: typer.Typer) -> None:
                 names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
         res = analyse_dynamics(
             st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
-            n_components=components, n_delays=n_delays, rank=rank, max_trials=max_trials,
+            n_components=DEFAULTS.n_components if components is None else components,
+            n_delays=DEFAULTS.n_delays if n_delays is None else n_delays, rank=rank,
+            max_trials=DEFAULTS.max_trials if max_trials is None else max_trials,
         )
         log(res.summary())
         _save([res], out, log, "Dynamics of the store's sequence layers")

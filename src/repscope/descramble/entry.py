@@ -45,7 +45,8 @@ def applies(store: Any) -> str | None:
         infos = {la: store.layer_info(la) if hasattr(store, "layer_info") else {} for la in list(store.layers)[:6]}
         desc = ", ".join(f"{la} ({i.get('module', '?')}, {i.get('point', 'post')})" for la, i in infos.items())
         return (f"no layer holds preactivations (stored: {desc}); descrambling needs the outputs of Linear/Conv "
-                f"layers, or the inputs of nonlinearities captured with point='pre'")
+                f"layers, or the inputs of nonlinearities — capture a Linear/Conv layer, or a nonlinearity with "
+                f"--point pre (API: point='pre')")
     return None
 
 
@@ -98,7 +99,8 @@ def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[
                 for la in layers}
         if isinstance(weight_name, str) and len(layers) != 1:
             raise InputError(f"weight_name={weight_name!r} names one weight but {len(layers)} layers are analysed; "
-                             f"pass layers=[…one layer…] or a mapping {{layer: key}}")
+                             f"pass one layer (repscope report --layers LAYER; API: layers=[LAYER]) or, in the API, "
+                             f"a mapping weight_name={{layer: key}}")
         for la, key in keys.items():
             if key in sd:
                 out[la] = sd[key]
@@ -109,8 +111,8 @@ def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[
                 raise InputError(f"'{path}' has no weight {key!r}" + (f"; did you mean {close}?" if close else
                                  f"; keys: {', '.join(list(map(str, sd))[:10])}"))
         if not out:
-            raise InputError(f"'{path}' holds none of {sorted(keys.values())}; pass weight_name= with the key of the "
-                             f"analysed layer's weight")
+            raise InputError(f"'{path}' holds none of {sorted(keys.values())}; give the key of the analysed layer's "
+                             f"weight (repscope report --weight-name KEY; API: weight_name=KEY)")
     elif isinstance(weights, Mapping):
         extra = [k for k in weights if k not in layers]
         if extra:

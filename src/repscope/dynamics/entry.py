@@ -14,6 +14,7 @@ Not applicable when no layer has a time axis.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,21 @@ from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
 from repscope.lenses import protocol as lens
 
-__all__ = ["DynamicsAnalysis", "analyse", "applies", "sequence_layers"]
+__all__ = ["DEFAULTS", "DynamicsAnalysis", "DynamicsDefaults", "analyse", "applies", "sequence_layers"]
+
+
+@dataclass(frozen=True)
+class DynamicsDefaults:
+    """The dynamics lens's defaults — one set for ``repscope dynamics analyse``, :func:`analyse` and the
+    report."""
+
+    n_components: int = 10
+    n_delays: int = 3
+    max_trials: int = 200
+    max_states: int = 4000
+
+
+DEFAULTS = DynamicsDefaults()
 
 
 class DynamicsAnalysis(lens.LensAnalysis):
@@ -41,10 +56,11 @@ def applies(store: Any) -> str | None:
     if not seq:
         shapes = ", ".join(f"{la} {tuple(store.layer_shape(la))}" for la in list(store.layers)[:6])
         return (f"no layer has a time axis (per-sample shapes: {shapes}); dynamics compares trajectories "
-                f"(N, T, D) — capture a recurrent or transformer layer with pool='none'")
+                f"(N, T, D) — capture a recurrent or transformer layer with --pool none (API: pool='none')")
     longest = max(int(store.layer_shape(la)[0]) for la in seq)
     if longest < 3:
-        return f"the sequence layers have at most {longest} steps; dynamics needs at least 3"
+        return (f"the sequence layers have at most {longest} steps; dynamics needs at least 3 — capture longer "
+                f"sequences with --pool none (API: pool='none')")
     return None
 
 
@@ -97,11 +113,11 @@ def analyse(
     progress: bool = True,
     others: Any = None,
     names: list[str] | None = None,
-    n_components: int = 10,
-    n_delays: int = 3,
+    n_components: int = DEFAULTS.n_components,
+    n_delays: int = DEFAULTS.n_delays,
     rank: int | None = None,
-    max_trials: int = 200,
-    max_states: int = 4000,
+    max_trials: int = DEFAULTS.max_trials,
+    max_states: int = DEFAULTS.max_states,
 ) -> DynamicsAnalysis:
     """DSA (angular), Procrustes and 1 − linear CKA between the sequence ``layers`` (default all) of
     ``store``, or between them and the same layers of each store in ``others`` (``names`` labels the
@@ -158,7 +174,9 @@ def analyse(
         raise InputError(f"names has {len(tags)} entries for {len(stores) + 1} stores")
     na, raw_a, red_a = systems_of(store, "" if not stores else tags[0], rows)
     if not na:
-        raise InputError("no sequence layer has enough steps for the delay embedding; " + "; ".join(notes))
+        raise InputError("no sequence layer can be analysed (" + "; ".join(notes) + ") — lower the components or "
+                         "delays (repscope dynamics analyse --components K --n-delays D; API: "
+                         "dynamics.analyse(store, n_components=K, n_delays=D))")
     results: list[Any] = []
     dsa_kw = dict(n_delays=int(n_delays), rank=r, metric="angular", seed=seed, device=device or "cpu",
                   n_workers=int(n_workers or 1), scheduler=scheduler, progress=progress)

@@ -117,9 +117,11 @@ def applies(store: Any) -> str | None:
     n_layers = len(list(store.layers))
     if n_layers < 2:
         return (f"layer × layer similarity needs at least two layers; the store holds {n_layers} "
-                f"({', '.join(store.layers)}) — capture more layers")
+                f"({', '.join(store.layers)}) — capture more layers (repscope capture --layers A,B; API: "
+                f"capture(model, data, layers=[...]))")
     if int(store.n_samples) < 4:
-        return f"the store holds {store.n_samples} samples; similarity measures need at least 4"
+        return (f"the store holds {store.n_samples} samples; similarity measures need at least 4 — capture more "
+                f"inputs (a longer --data)")
     return None
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "band_associations",
     "ConfounderFindings",
     "find_confounders",
+    "derived_from_labels",
 ]
 
 
@@ -578,6 +579,55 @@ class ConfounderFindings(ResultBase):
         ax.set_title(self.title, fontsize=10)
         fig.tight_layout()
         return fig
+
+
+def _codes(v: np.ndarray) -> np.ndarray:
+    """Integer codes of the distinct values of a 1-D array (any dtype; NaNs are one value)."""
+    v = np.asarray(v)
+    if v.dtype.kind == "f":
+        v = np.where(np.isnan(v), np.inf, v)
+    elif v.dtype.kind not in "iub":  # strings of any kind (incl. numpy's StringDType), objects
+        v = np.array([str(x) for x in v.tolist()], dtype=object)
+    return np.unique(v, return_inverse=True)[1].ravel()
+
+
+def derived_from_labels(labels: ArrayLike, attributes: dict[str, Any], *,
+                        skip: Any = ("label", "predicted")) -> dict[str, str]:
+    """Attributes that are a function of the labels, or of which the labels are a function, read from the
+    data: ``{name: why}`` (the note a report shows).
+
+    With ``k`` distinct (label, value) pairs, ``k_y`` labels and ``k_a`` values: the attribute is a function
+    of the label when ``k == k_y`` (e.g. the parity of a digit) and the label a function of the attribute
+    when ``k == k_a`` (e.g. a finer class). Such an attribute carries the label's association with a unit, so
+    it is not a confounder of it. Constant attributes and attributes with more than ``n / 2`` distinct values
+    (too few repeats for the second test to mean anything, e.g. a sample id) are never reported.
+    """
+    y = np.asarray(labels).ravel()
+    n = y.size
+    cy = _codes(y)
+    ky = int(cy.max()) + 1 if n else 0
+    out: dict[str, str] = {}
+    for name, v in attributes.items():
+        if name in set(skip):
+            continue
+        v = np.asarray(v)
+        if v.ndim != 1 or v.size != n or n == 0:
+            continue
+        ca = _codes(v)
+        ka = int(ca.max()) + 1
+        if ka < 2 or ka > n / 2:
+            continue
+        k = np.unique(cy * ka + ca).size
+        if k == ky and k == ka:
+            out[name] = (f"attribute {name!r} is the label under another name (one value per label and one label "
+                         f"per value), so it is not tested as a confounder")
+        elif k == ky:
+            out[name] = (f"attribute {name!r} is a function of the label (each label has one {name} value), so it "
+                         f"is not tested as a confounder: its association is the label's")
+        elif k == ka:
+            out[name] = (f"the label is a function of attribute {name!r} (each {name} value has one label), so "
+                         f"{name} is not tested as a confounder: it carries the label's association")
+    return out
 
 
 def find_confounders(

@@ -49,6 +49,17 @@ def _one_line(exc: BaseException) -> str:
     return msg if isinstance(exc, RepscopeError) else f"{type(exc).__name__}: {msg} (a bug — please report it)"
 
 
+def _applies(mod: Any, store: Any, options: dict[str, Any]) -> str | None:
+    """``mod.applies(store, **options)`` with the options its ``applies`` takes (a unit given by the user can
+    make a lens apply that has no default for this store)."""
+    import inspect
+
+    params = inspect.signature(mod.applies).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return mod.applies(store, **options)
+    return mod.applies(store, **{k: v for k, v in options.items() if k in params and k != "store"})
+
+
 def _check_sections(sections: list[str] | None) -> list[str]:
     if sections is None:
         return list(SECTION_KEYS)
@@ -75,7 +86,7 @@ def run_lens(
     t0 = time.perf_counter()
     mod = lens.module()
     try:
-        why = mod.applies(store)
+        why = _applies(mod, store, dict(options or {}))
     except StoreError:  # damaged data: no report section may be built on it
         raise
     except Exception as exc:  # a lens that cannot even inspect the store
