@@ -35,8 +35,10 @@ the ``budget`` (``method="exact"``, a zero-width interval) and otherwise an esti
 * **queries** (``mutual_knn``, ``jaccard_knn``, ``cknna``) — exact-recall sampling: q query samples drawn
   without replacement, their exact k nearest neighbours found among all n samples (blocks of q × n
   similarities, as :func:`repscope.metrics.neighbors.knn_table`). Mutual k-NN is the mean over samples of
-  |N_k^X(i) ∩ N_k^Y(i)|/k, so the query mean is unbiased for it; interval: t with finite-population
-  correction √(1 − q/n) (Cochran 1977, eq. 2.19). CKNNA (Huh et al. 2024) is a ratio of sparse HSIC₁ sums
+  |N_k^X(i) ∩ N_k^Y(i)|/k, so the query mean is unbiased for it; its variance carries the
+  finite-population correction 1 − q/n (Cochran 1977, eq. 2.19) and the interval is Korn & Graubard's
+  (1998) Clopper–Pearson interval at the effective sample size (robust to the skew of mostly-zero
+  overlaps; see :func:`_bounded_mean_interval`). CKNNA (Huh et al. 2024) is a ratio of sparse HSIC₁ sums
   over rows; each row's terms need the neighbour lists of its own neighbours, so the neighbours of the
   queries' neighbours are searched too (q(k + 1) rows per representation), the row sums are estimated by
   n × their query means, and the interval is the delete-one-query jackknife of the ratio (with the same
@@ -231,17 +233,34 @@ def _mean(M: np.ndarray) -> np.ndarray:
 
 
 def _bounded_mean_interval(u: np.ndarray, n: int, level: float) -> tuple[float, float, float, float]:
-    """Mean of values in [0, 1] over q of n units drawn without replacement, t interval with the
-    finite-population correction. When the q values are all equal (say c) the t interval would have zero
-    width; the interval then bounds the share π of units whose value differs by its one-sided
-    Clopper–Pearson limit 1 − (α/2)^(1/q) (0 seen of q), so the mean lies in [c − π c, c + π (1 − c)]."""
+    """Mean of values in [0, 1] over q of n units drawn without replacement, with the Korn–Graubard
+    interval (Korn & Graubard 1998, "Confidence intervals for proportions with small expected number of
+    positive counts estimated from survey data", Survey Methodology 24: 193–201): Clopper–Pearson limits
+    at the effective sample size n* = p̂(1 − p̂)/v̂ · (z/t_{q−1})², v̂ = fpc·s²/q the variance of the mean
+    (fpc = 1 − q/n), x* = n*·p̂. A t interval undercovers when the overlaps are skewed (mostly 0 for weakly
+    related representations: measured 0.91 at 95% with q = 100); this one stays within [0, 1] and is
+    conservative there. Values in [0, 1] have s² ≤ p̂(1 − p̂), so n* ≥ q·(z/t)²; when every value is the
+    same (v̂ = 0) n* = q: with p̂ = 0 the upper limit is 1 − (α/2)^(1/q), the share of units that could
+    differ unseen."""
+    import scipy.stats
+
     q = u.size
     fpc = 1.0 - q / n
-    est, lo, hi, se = _jackknife(u[:, None], _mean, level, fpc)
-    if se == 0.0 and q < n:
-        pi = 1.0 - ((1.0 - level) / 2.0) ** (1.0 / q)
+    est, _, _, se = _jackknife(u[:, None], _mean, level, fpc)
+    if q >= n:
+        return est, est, est, 0.0
+    alpha = 1.0 - level
+    var = se * se
+    pq = est * (1.0 - est)
+    n_eff = pq / var if var > 0 and pq > 0 else float(q)
+    n_eff *= (scipy.stats.norm.ppf(1 - alpha / 2) / _t(level, q - 1)) ** 2
+    x = n_eff * est
+    lo = float(scipy.stats.beta.ppf(alpha / 2, x, n_eff - x + 1)) if x > 0 else 0.0
+    hi = float(scipy.stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x)) if x < n_eff else 1.0
+    if var == 0 and 0 < est < 1:  # all q values equal c ∈ (0, 1): bound the share π that could differ
+        pi = 1.0 - (alpha / 2.0) ** (1.0 / q)
         lo, hi = est - pi * est, est + pi * (1.0 - est)
-    return est, max(lo, 0.0), min(hi, 1.0), se
+    return est, lo, hi, se
 
 
 # --------------------------------------------------------------------------------------------------
@@ -350,7 +369,11 @@ class _FeatureMoments:
         self.f4 = np.zeros(m)
 
     def features(self, Ab: np.ndarray) -> np.ndarray:
-        P = np.cos(Ab @ self.W + self.b)
+        import torch
+
+        P = Ab @ self.W
+        P += self.b
+        torch.from_numpy(P).cos_()  # in place; ~4× faster than np.cos
         P *= np.sqrt(2.0)
         if self.shift is None:
             self.shift = P.mean(axis=0)
