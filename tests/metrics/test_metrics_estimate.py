@@ -106,10 +106,10 @@ COVERAGE_CASES = [
                  "median_pairs": 3000}),
     ("debiased_cka", {"method": "minibatch", "batch_size": 100, "n_batches": 10}),
     ("rsa", {"method": "pairs", "n_pairs": 20_000, "n_reps": 10}),
-    ("rsa", {"method": "stimuli", "subset": 120, "n_reps": 10}),
+    ("rsa", {"method": "stimuli", "subset": 150, "n_reps": 10}),
     ("mutual_knn", {"n_queries": 100}),
     ("jaccard_knn", {"n_queries": 100}),
-    ("cknna", {"n_queries": 60}),
+    ("cknna", {"n_queries": 100}),
 ]
 REPS = 200
 
