@@ -175,9 +175,9 @@ def test_result_follows_the_protocol(data):
         assert type(r.plotly()).__name__ == "Figure"
 
 
-def test_on_a_captured_residual_mlp(tmp_path):
-    """Not the demo CNN: a randomly initialised residual MLP captured into a store through the API; the
-    estimates at a small budget bracket the exact values of its two layers' similarity."""
+@pytest.fixture(scope="module")
+def mlp_store(tmp_path_factory):
+    """Not the demo CNN: a randomly initialised residual MLP captured into a store through the API."""
     import torch
     from torch import nn
 
@@ -195,9 +195,41 @@ def test_on_a_captured_residual_mlp(tmp_path):
 
     torch.manual_seed(0)
     inputs = np.random.default_rng(0).standard_normal((1200, 6)).astype(np.float32)
-    store = rs.capture(Residual().eval(), inputs, ["inp", "act"], tmp_path / "s.zarr", progress=False)
-    X, Y = store.read("inp"), store.read("act")
+    return rs.capture(Residual().eval(), inputs, ["inp", "act"], tmp_path_factory.mktemp("e") / "s.zarr",
+                      progress=False)
+
+
+def test_on_a_captured_residual_mlp(mlp_store):
+    """The estimates at a small budget bracket the exact values of the two layers' similarity."""
+    X, Y = mlp_store.read("inp"), mlp_store.read("act")
     for metric in ("rbf_cka", "rsa", "mutual_knn", "cknna"):
         r = rs.metrics.estimate(X, Y, metric, budget=2e5, seed=0)
         exact = rs.metrics.estimate(X, Y, metric).estimate
         assert r.method != "exact" and r.low <= exact <= r.high, (metric, r.summary(), exact)
+
+
+def test_cli_estimate(mlp_store, tmp_path, capsys):
+    from repscope.cli import main
+
+    X, Y = mlp_store.read("inp"), mlp_store.read("act")
+    a, b = f"{mlp_store.path}:inp", f"{mlp_store.path}:act"
+
+    def run(*args):
+        try:
+            main(list(args))
+        except SystemExit as e:  # the entry point exits with the command's status
+            assert e.code in (0, None), capsys.readouterr().err
+        return capsys.readouterr()
+
+    got = json.loads(run("estimate", a, b, "--metric", "rsa", "--budget", "1e5", "--seed", "3", "--json").out)
+    ref = estimate(X, Y, "rsa", budget=1e5, seed=3)
+    assert got["method"] == "pairs" and got["estimate"] == pytest.approx(ref.estimate, abs=1e-12)
+    assert got["low"] == pytest.approx(ref.low, abs=1e-12) and got["a"].endswith(":inp")
+    text = run("estimate", str(mlp_store.path), "--layer", "inp", b, "--metric", "mutual_knn", "--k", "5",
+               "--out", str(tmp_path / "o")).out
+    assert "mutual_knn" in text and "exact" in text  # 1200² fits the default budget
+    assert {f.name for f in (tmp_path / "o").iterdir()} == {"estimate_mutual_knn.json", "estimate_mutual_knn.png"}
+    with pytest.raises(SystemExit) as ei:
+        main(["estimate", a, b, "--metric", "procrustes"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert ei.value.code == 2 and len(err) == 1 and "no large-n estimate" in err[0]

@@ -754,6 +754,9 @@ def estimate(
     budget = int(budget)
     if method == "minibatch":
         bsz = _size(batch_size if batch_size is not None else min(1000, n // 10), "batch_size", 4, n)
+        if n // bsz < 2:
+            raise InputError(f"batch_size={bsz} leaves fewer than 2 batches of the {n} samples (the interval "
+                             "needs several); use a smaller batch_size")
         nb = n_batches if n_batches is not None else min(n // bsz, max(10, budget // (bsz * bsz)))
         nb = _size(nb, "n_batches", 2, n // bsz)
         res = minibatch_estimate(A, B, kernel="rbf" if metric == "rbf_cka" else "linear", batch_size=bsz,
@@ -769,7 +772,7 @@ def estimate(
         reps = _size(n_reps if n_reps is not None else 20, "n_reps", 2)
         tot = _size(n_pairs if n_pairs is not None else min(budget, 5_000_000), "n_pairs", 4 * reps)
         res = rsa_pairs_estimate(A, B, rdm=rdm, compare=compare, n_pairs=tot, n_reps=reps, level=level, seed=seed)
-        used = n
+        used = min(n, 2 * tot)
     elif method == "stimuli":
         reps = _size(n_reps if n_reps is not None else 20, "n_reps", 2)
         s = subset if subset is not None else int(min(n, 2000, np.sqrt(2.0 * budget / reps)))
