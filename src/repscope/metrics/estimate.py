@@ -460,55 +460,43 @@ def _pair_dissimilarities(Z: np.ndarray, sq: Any, i: np.ndarray, j: np.ndarray) 
     return out
 
 
-def _compare_vectors(a: np.ndarray, b: np.ndarray, compare: str) -> float:
-    from repscope.metrics.rsa import compare_rdms
-
-    return compare_rdms(a, b, compare)
-
-
-def rsa_pairs_estimate(
-    A: np.ndarray, B: np.ndarray, *, rdm: str, compare: str, n_pairs: int, n_reps: int, level: float,
+def rsa_estimate(
+    A: np.ndarray, B: np.ndarray, *, rdm: str, compare: str, method: str, size: int, n_reps: int, level: float,
     seed: int | None,
 ) -> tuple[float, float, float, float, np.ndarray, dict]:
-    from repscope.metrics.rsa import _rows_prepared
+    """Mean of ``n_reps`` sampled RSA values ± t interval: ``method="pairs"`` compares the dissimilarities
+    of ``size`` // ``n_reps`` random pairs per repetition, ``"stimuli"`` the whole RDMs of ``size`` random
+    stimuli."""
+    from repscope.metrics.rsa import _rows_prepared, compare_rdms, rsa
 
     n = A.shape[0]
     rng = np.random.default_rng(seed)
-    Za, sa = _rows_prepared(A, rdm)
-    Zb, sb = _rows_prepared(B, rdm)
-    per = max(2, n_pairs // n_reps)
-    vals = []
-    for _ in range(n_reps):
-        i = rng.integers(0, n, per)
-        j = rng.integers(0, n - 1, per)
-        j += j >= i  # uniform over j ≠ i: unordered pairs uniform over the n(n−1)/2
-        da = _pair_dissimilarities(Za, sa, i, j)
-        db = _pair_dissimilarities(Zb, sb, i, j)
-        if rdm == "euclidean":
-            np.sqrt(da, out=da)
-            np.sqrt(db, out=db)
-        vals.append(_compare_vectors(da, db, compare))
-    u = np.asarray(vals)
+    if method == "pairs":
+        Za, sa = _rows_prepared(A, rdm)
+        Zb, sb = _rows_prepared(B, rdm)
+        per = max(2, size // n_reps)
+        params = {"n_pairs": per * n_reps, "pairs_per_rep": per}
+
+        def one() -> float:
+            i = rng.integers(0, n, per)
+            j = rng.integers(0, n - 1, per)
+            j += j >= i  # uniform over j ≠ i: unordered pairs uniform over the n(n−1)/2
+            da = _pair_dissimilarities(Za, sa, i, j)
+            db = _pair_dissimilarities(Zb, sb, i, j)
+            if rdm == "euclidean":
+                np.sqrt(da, out=da)
+                np.sqrt(db, out=db)
+            return compare_rdms(da, db, compare)
+    else:
+        params = {"subset": size}
+
+        def one() -> float:
+            idx = rng.choice(n, size, replace=False)
+            return rsa(A[idx], B[idx], rdm=rdm, compare=compare)
+
+    u = np.array([one() for _ in range(n_reps)])
     est, lo, hi, se = _jackknife(u[:, None], _mean, level)
-    return est, lo, hi, se, u, {"n_pairs": per * n_reps, "pairs_per_rep": per, "n_reps": n_reps, "rdm": rdm,
-                                 "compare": compare}
-
-
-def rsa_stimuli_estimate(
-    A: np.ndarray, B: np.ndarray, *, rdm: str, compare: str, subset: int, n_reps: int, level: float,
-    seed: int | None,
-) -> tuple[float, float, float, float, np.ndarray, dict]:
-    from repscope.metrics.rsa import rsa
-
-    n = A.shape[0]
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n_reps):
-        idx = rng.choice(n, subset, replace=False)
-        vals.append(rsa(A[idx], B[idx], rdm=rdm, compare=compare))
-    u = np.asarray(vals)
-    est, lo, hi, se = _jackknife(u[:, None], _mean, level)
-    return est, lo, hi, se, u, {"subset": subset, "n_reps": n_reps, "rdm": rdm, "compare": compare}
+    return est, lo, hi, se, u, {**params, "n_reps": n_reps, "rdm": rdm, "compare": compare}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -771,13 +759,14 @@ def estimate(
     elif method == "pairs":
         reps = _size(n_reps if n_reps is not None else 20, "n_reps", 2)
         tot = _size(n_pairs if n_pairs is not None else min(budget, 5_000_000), "n_pairs", 4 * reps)
-        res = rsa_pairs_estimate(A, B, rdm=rdm, compare=compare, n_pairs=tot, n_reps=reps, level=level, seed=seed)
+        res = rsa_estimate(A, B, rdm=rdm, compare=compare, method="pairs", size=tot, n_reps=reps, level=level,
+                           seed=seed)
         used = min(n, 2 * tot)
     elif method == "stimuli":
         reps = _size(n_reps if n_reps is not None else 20, "n_reps", 2)
         s = subset if subset is not None else int(min(n, 2000, np.sqrt(2.0 * budget / reps)))
-        res = rsa_stimuli_estimate(A, B, rdm=rdm, compare=compare, subset=_size(s, "subset", 4, n), n_reps=reps,
-                                   level=level, seed=seed)
+        res = rsa_estimate(A, B, rdm=rdm, compare=compare, method="stimuli", size=_size(s, "subset", 4, n),
+                           n_reps=reps, level=level, seed=seed)
         used = min(n, s * reps)
     else:  # queries
         per = 2 * n * ((k + 1) if metric == "cknna" else 1)
