@@ -78,6 +78,48 @@ def test_minibatch_of_one_batch_is_debiased_cka_of_that_batch(data):
     assert r.units.size == 2 and r.low < r.estimate < r.high
 
 
+def test_random_feature_self_terms_are_unbiased(data):
+    """The feature-pair U-statistic (diagonal pairs j = l removed) is unbiased for the exact kernel's
+    ⟨HKH, HKH⟩ and n(n−3)·HSIC₁(K, K): its mean over 400 feature draws lies within 4 SE of them, while
+    the plug-in ‖HK̂H‖² (diagonal pairs kept) is biased upwards by many SE."""
+    from repscope.metrics._common import centre
+    from repscope.metrics.cka import center_gram
+    from repscope.metrics.estimate import _FeatureMoments
+
+    A = centre(data[0][:150])
+    n = A.shape[0]
+    D = np.sum((A[:, None, :] - A[None, :, :]) ** 2, axis=2)
+    med = float(np.median(D))
+    K = np.exp(-D / (2.0 * med))
+    rng = np.random.default_rng(0)
+    for debiased in (False, True):
+        Kc = center_gram(K, unbiased=debiased)
+        exact = float(np.vdot(Kc, Kc))
+        vals, plug = [], []
+        for _ in range(400):
+            fm = _FeatureMoments(A, med, 16, rng)
+            fm.add(fm.features(A))
+            vals.append(fm.self_term(n, debiased))
+            if not debiased:
+                Gc = fm.G - np.outer(fm.s, fm.s) / n
+                plug.append(float(np.vdot(Gc, Gc)) / 16**2)
+        se = np.std(vals) / np.sqrt(len(vals))
+        assert abs(np.mean(vals) - exact) < 4 * se, (debiased, np.mean(vals), exact, se)
+        if plug:
+            assert np.mean(plug) - exact > 10 * np.std(plug) / np.sqrt(len(plug))
+
+
+def test_sampled_bandwidth_median_matches_the_exact_rule(data):
+    """The exact rule's median runs over all n² squared distances, diagonal zeros included."""
+    from repscope.metrics._common import centre
+    from repscope.metrics.estimate import sampled_median_sq_dist
+
+    A = centre(data[0][:300])
+    D = np.sum((A[:, None, :] - A[None, :, :]) ** 2, axis=2)
+    got = sampled_median_sq_dist(A, 200_000, np.random.default_rng(0))
+    assert got == pytest.approx(float(np.median(D)), rel=0.01)
+
+
 def test_random_features_converge_to_the_exact_value(data):
     X, Y = data[0][:600], data[1][:600]
     for debiased in (False, True):

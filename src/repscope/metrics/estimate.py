@@ -383,10 +383,11 @@ class _FeatureMoments:
     def add(self, P: np.ndarray) -> np.ndarray:
         self.s += P.sum(axis=0)
         self.G += P.T @ P
-        q = np.einsum("ij,ij->i", P, P)
+        P2 = P * P
+        q = P2.sum(axis=1)
         self.Q += float(q.sum())
         self.qq += float(q @ q)
-        self.f4 += np.einsum("ij,ij->j", P * P, P * P)
+        self.f4 += np.einsum("ij,ij->j", P2, P2)
         return q
 
     def self_term(self, n: int, debiased: bool) -> float:
@@ -703,7 +704,7 @@ def estimate(
     Sizes (defaults from the budget): minibatch ``batch_size`` B = min(1000, n // 10) and ``n_batches`` =
     min(n // B, budget // B²) (≥ 10); rff ``n_reps`` = 10 repetitions of ``n_features`` m = clip(budget //
     (10 n), 64, 1024) per representation; pairs ``n_reps`` = 20 repetitions sharing ``n_pairs`` =
-    min(budget, 5·10⁶) random pairs; stimuli ``n_reps`` = 20 subsets of ``subset`` = min(n, 2000,
+    min(budget, 2·10⁶) random pairs; stimuli ``n_reps`` = 20 subsets of ``subset`` = min(n, 2000,
     √(2·budget/20)) stimuli; queries ``n_queries`` q = clip(budget // (2n), 200, n) (CKNNA: budget //
     (2n(k+1))). ``median_pairs``: pairs for the RBF bandwidth's median. ``seed``: every random draw.
 
@@ -758,7 +759,7 @@ def estimate(
         used = n
     elif method == "pairs":
         reps = _size(n_reps if n_reps is not None else 20, "n_reps", 2)
-        tot = _size(n_pairs if n_pairs is not None else min(budget, 5_000_000), "n_pairs", 4 * reps)
+        tot = _size(n_pairs if n_pairs is not None else min(budget, 2_000_000), "n_pairs", 4 * reps)
         res = rsa_estimate(A, B, rdm=rdm, compare=compare, method="pairs", size=tot, n_reps=reps, level=level,
                            seed=seed)
         used = min(n, 2 * tot)
