@@ -719,6 +719,7 @@ def estimate(
     n, p = A.shape
     qd = B.shape[1]
     kw = {"sigma": _check_sigma(sigma), "debiased": bool(debiased), "rdm": rdm, "compare": compare, "k": k}
+    median_pairs = _size(median_pairs, "median_pairs", 100)
     if metric in ("rsa",):
         from repscope.metrics.rsa import RDM_METHODS, _comparator
         from repscope.validation import check_choice
