@@ -49,6 +49,7 @@ def test_exact_within_budget_is_the_measure_itself(data):
     assert r.estimate == rbf_cka(X, Y, 0.5, debiased=True) and r.params == {"sigma": 0.5, "debiased": True}
     # above the budget the sampled method is chosen automatically; linear CKA stays exact at any size
     assert estimate(X, Y, "rbf_cka", budget=400**2 - 1).method == "rff"
+    assert estimate(X, Y, "rbf_cka", budget=400**2 - 1, debiased=True, batch_size=40).method == "minibatch"
     assert estimate(X, Y, "rsa", budget=1000).method == "pairs"
     assert estimate(X, Y, "mutual_knn", budget=1000).method == "queries"
     assert estimate(X, Y, "debiased_cka", budget=400 * 36 - 1, batch_size=40).method == "minibatch"
