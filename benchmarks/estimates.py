@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from repscope.metrics.estimate import estimate
+from repscope.metrics.estimators import estimate
 
 CASES = [  # (measure, options, label): each sampled method, sizes from the budget
     ("rbf_cka", {"method": "rff"}, "rbf_cka"),

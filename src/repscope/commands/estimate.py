@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         with a --level confidence interval for the exact value."""
         from repscope.commands.rsa import _read_nets, _write
         from repscope.errors import InputError
-        from repscope.metrics.estimate import estimate
+        from repscope.metrics.estimators import estimate
         from repscope.results import dumps
 
         check_format(fmt)

@@ -23,7 +23,7 @@ from repscope.metrics._result import LayerMatrix
 from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
 from repscope.metrics.embedding import FrechetMean, NetworkEmbedding, classical_mds, frechet_mean, network_embedding
 from repscope.metrics.entry import LabelRSA, MetricsAnalysis, analyse, applies, label_rsa
-from repscope.metrics.estimate import Estimate, estimate
+from repscope.metrics.estimators import Estimate, estimate
 from repscope.metrics.layer_matrix import layer_matrices, layer_matrix
 from repscope.metrics.neighbors import cknna, cycle_knn, jaccard_knn, mutual_knn
 from repscope.metrics.permutation import permutation_distance

@@ -12,7 +12,7 @@ import pytest
 import repscope as rs
 from repscope.errors import InputError
 from repscope.metrics import cknna, debiased_cka, jaccard_knn, linear_cka, mutual_knn, rbf_cka, rsa
-from repscope.metrics.estimate import Estimate, estimate
+from repscope.metrics.estimators import Estimate, estimate
 
 
 def _data(n=1500, noise=0.3, seed=0):
@@ -85,7 +85,7 @@ def test_random_feature_self_terms_are_unbiased(data):
     the plug-in ‖HK̂H‖² (diagonal pairs kept) is biased upwards by many SE."""
     from repscope.metrics._common import centre
     from repscope.metrics.cka import center_gram
-    from repscope.metrics.estimate import _FeatureMoments
+    from repscope.metrics.estimators import _FeatureMoments
 
     A = centre(data[0][:150])
     n = A.shape[0]
@@ -113,7 +113,7 @@ def test_random_feature_self_terms_are_unbiased(data):
 def test_sampled_bandwidth_median_matches_the_exact_rule(data):
     """The exact rule's median runs over all n² squared distances, diagonal zeros included."""
     from repscope.metrics._common import centre
-    from repscope.metrics.estimate import sampled_median_sq_dist
+    from repscope.metrics.estimators import sampled_median_sq_dist
 
     A = centre(data[0][:300])
     D = np.sum((A[:, None, :] - A[None, :, :]) ** 2, axis=2)
