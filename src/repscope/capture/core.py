@@ -105,6 +105,7 @@ class _Recorder:
         self.n = 0  # size of the current batch
         self.error: BaseException | None = None
         self.mask: Any = None  # attention mask of the current batch, if any
+        self.order: list[str] = []  # layers in the order their hooks first stored something (first batch)
 
     def __enter__(self) -> _Recorder:
         modules = dict(self.model.named_modules())
@@ -162,6 +163,8 @@ class _Recorder:
                 out = t.detach()
                 t = reduce(out, self.pools[name], name, self.layouts[name], self.mask)
                 self.batch[name] = _private_copy(t, out, store_dtype)
+                if self.first:
+                    self.order.append(name)
             except _Skip as exc:
                 if self.first and name in self.optional:
                     self.skipped[name] = exc.reason
@@ -193,9 +196,16 @@ class _Recorder:
             self.first = False
             if self.skipped:
                 self._drop()
+            self.order = [n for n in self.order if n in self.layers]
         out = {n: self.batch[n].numpy() for n in self.layers}
         self.batch = {}
         return out
+
+    def execution_index(self) -> dict[str, int]:
+        """Each stored layer's position in execution order: the order in which the hooks first fired in the
+        first forward pass (a container's output comes after its children's; a ``point="pre"`` hook fires
+        before its module runs). Module registration order (``named_modules``) can differ from it."""
+        return {n: i for i, n in enumerate(self.order)}
 
     def _drop(self) -> None:
         import warnings
@@ -537,8 +547,10 @@ def capture(
                 attrs = {k: _rows_of(v, rows, f"attribute {k!r}") for k, v in full_attrs.items()}
                 for k, v in (a_batch or {}).items():
                     attrs.setdefault(str(k), as_numpy_1d(v, f"attribute {k!r}")[sl])
+                order = rec.execution_index()
                 writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
-                              layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n)} for n in acts})
+                              layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n), "exec_index": order[n]}
+                                          for n in acts})
                 prog.advance(b - lo)
                 n_batch += 1
             if writer.chunk_rows is None:

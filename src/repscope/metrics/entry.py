@@ -168,7 +168,7 @@ def analyse(
         [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics))
     for m in names:
         registry.get(m)  # unknown names raise with the list
-    notes: list[str] = []
+    notes: list[str] = [n for n in [lens.order_note(store)] if n]
     seqs = [lay for lay in chosen if lens.layer_kind(store, lay) == "sequence"]
     if seqs:
         notes.append(f"sequence layers {', '.join(seqs)} enter as their mean over real time steps / tokens")

@@ -38,6 +38,7 @@ __all__ = [
     "valid_lengths",
     "valid_steps",
     "select",
+    "order_note",
     "label_classes",
     "output_layer",
     "is_preactivation",
@@ -90,7 +91,10 @@ def layers_of_kind(store: Any, *kinds: str) -> list[str]:
 
 
 def select(store: Any, layers: Any, candidates: list[str] | None = None, *, what: str = "this lens") -> list[str]:
-    """Validate ``layers`` (None → ``candidates``, else all layers); unknown names raise with the list."""
+    """Validate ``layers`` (None → ``candidates``, else all layers); unknown names raise with the list.
+
+    The layers come back in the store's order — execution order (``store.layers``) — whatever order they
+    were given in, so neighbouring-layer readings and trends with depth read them as the model ran them."""
     stored = list(store.layers)
     if layers is None:
         return list(stored if candidates is None else candidates)
@@ -102,7 +106,15 @@ def select(store: Any, layers: Any, candidates: list[str] | None = None, *, what
         raise InputError(f"layer(s) {missing} are not in the store; stored layers: {', '.join(stored)}")
     if not layers:
         raise InputError(f"layers= is empty; give at least one layer name for {what}")
-    return layers
+    wanted = set(layers)
+    return [x for x in stored if x in wanted]
+
+
+def order_note(store: Any) -> str | None:
+    """The store's note when its layer order is not the execution order (stores from before it was recorded),
+    else None: for lenses whose readings follow the layer order."""
+    note = getattr(store, "layer_order_note", None)
+    return note if isinstance(note, str) and note else None
 
 
 def valid_lengths(store: Any) -> np.ndarray | None:

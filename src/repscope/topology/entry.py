@@ -75,7 +75,7 @@ def analyse(
     n = int(store.n_samples)
     n_use = min(int(n_samples), n)
     rows = None if n_use >= n else np.sort(np.random.default_rng(seed).choice(n, n_use, replace=False))
-    notes: list[str] = []
+    notes: list[str] = [n for n in [lens.order_note(store)] if n]
     clouds: dict[str, np.ndarray] = {}
     for lay in chosen:
         X = _cloud(store, lay, rows)
