@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from repscope.commands._format import print_caveats
 from repscope.errors import InputError
 
 
@@ -149,6 +150,7 @@ def register(app: typer.Typer) -> None:
         from repscope.report.job import build_report
 
         store = open_store(store_path)
+        print_caveats(store)
         log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
         options: dict[str, dict[str, Any]] = {}
         if quick:

@@ -6,6 +6,8 @@ import pathlib
 
 import typer
 
+from repscope.commands._format import print_caveats
+
 
 def register(app: typer.Typer) -> None:
     @app.command("descramble")
@@ -63,6 +65,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
             W = load_array(weights, "weights")
         st = repscope.open_store(store)
+        print_caveats(st)
         d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
         results = [d.result(W, layer=layer)]
         if permutation:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from repscope.commands._format import check_format, format_option, print_table
+from repscope.commands._format import check_format, format_option, print_caveats, print_table
 from repscope.errors import InputError
 
 
@@ -110,6 +110,8 @@ def register(app: typer.Typer) -> None:
         log = _log(quiet)
         st = repscope.open_store(store)
         others = [repscope.open_store(o) for o in (other or [])]
+        for s_ in [st, *others]:
+            print_caveats(s_)
         names = None
         if others:
             names = [p.name for p in [store, *other]]

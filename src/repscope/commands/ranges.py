@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from repscope.commands._format import check_format, format_option, print_table
+from repscope.commands._format import check_format, format_option, print_caveats, print_table
 from repscope.errors import InputError
 
 
@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
         from repscope.store import open_store
 
         st = open_store(store)
+        print_caveats(st)
         res = analyse_store(
             st,
             unit=unit,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from repscope.commands._format import print_caveats
 from repscope.errors import InputError
 
 
@@ -197,6 +198,7 @@ def register(app: typer.Typer) -> None:
         from repscope.topology import layer_summaries, mapper, mapper_trend, ph_layer_matrix, store_cloud
 
         st = open_store(store)
+        print_caveats(st)
         names = [s.strip() for s in layers.split(",") if s.strip()] if layers else list(st.layers)
         for nm in names:
             if nm not in list(st.layers):

@@ -184,7 +184,11 @@ def analyse(
                           exclude_from_confounders=("predicted",))
         analyses.append(a)
         results += [b, *a.results()]
-    out = RangesAnalysis(results=results, notes=notes, layers=sorted({b.unit.split(":")[0] for b, _ in jobs}),
+    read = {b.unit.split(":")[0] for b, _ in jobs}
+    seq_read = [la for la in store.layers if la in read and lens.layer_kind(store, la) == "sequence"]
+    if seq_read:
+        notes.append(lens.sequence_note(store, seq_read))
+    out = RangesAnalysis(results=results, notes=notes, layers=sorted(read),
                          params={"n_permutations": n_permutations, "seed": seed}, analyses=analyses)
     out.reading = _reading(analyses, attrs)
     out.seconds = time.perf_counter() - t0

@@ -514,6 +514,14 @@ class StoreWriter:
             self.chunk_rows = None
 
     @property
+    def attribute_names(self) -> list[str] | None:
+        """Names of the store's attribute columns once its arrays exist (after the first batch, or on a
+        resumed store), else None: a batch must then carry exactly these."""
+        if not self._meta.get("layers"):
+            return None
+        return [d["name"] for d in self._meta.get("attributes", [])]
+
+    @property
     def committed(self) -> int:
         """Rows durably written and recorded in ``progress.json``."""
         with self._state_lock:

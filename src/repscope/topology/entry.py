@@ -91,7 +91,7 @@ def analyse(
     if "map" in kinds:
         notes.append("channel-first maps enter as the channel vector at their top-ℓ2 position (Purvine et al.)")
     if "sequence" in kinds:
-        notes.append("sequence layers enter as their mean over real time steps / tokens")
+        notes.append(lens.sequence_note(store, [la for la in clouds if lens.layer_kind(store, la) == "sequence"]))
     results: list[Any] = []
     names = list(clouds)
     ph = None
