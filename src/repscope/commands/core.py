@@ -150,7 +150,6 @@ def register(app: typer.Typer) -> None:
         from repscope.report.job import build_report
 
         store = open_store(store_path)
-        print_caveats(store)
         log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
         options: dict[str, dict[str, Any]] = {}
         if quick:
@@ -170,6 +169,7 @@ def register(app: typer.Typer) -> None:
             extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
         path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
                             options=options, log=log, extra_sections=extra)
+        print_caveats(store)
         if as_json:
             typer.echo((path.parent / "results.json").read_text())
         elif not quiet:

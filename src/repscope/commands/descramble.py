@@ -65,8 +65,8 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
             W = load_array(weights, "weights")
         st = repscope.open_store(store)
-        print_caveats(st)
         d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
+        print_caveats(st)
         results = [d.result(W, layer=layer)]
         if permutation:
             p = PermutationDescrambler(d.operator_, n_init=n_init, seed=seed)

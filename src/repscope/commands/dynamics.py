@@ -110,8 +110,6 @@ def register(app: typer.Typer) -> None:
         log = _log(quiet)
         st = repscope.open_store(store)
         others = [repscope.open_store(o) for o in (other or [])]
-        for s_ in [st, *others]:
-            print_caveats(s_)
         names = None
         if others:
             names = [p.name for p in [store, *other]]
@@ -121,6 +119,8 @@ def register(app: typer.Typer) -> None:
             st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
             n_components=components, n_delays=n_delays, rank=rank, max_trials=max_trials,
         )
+        for s_ in [st, *others]:
+            print_caveats(s_)
         log(res.summary())
         _save([res], out, log, "Dynamics of the store's sequence layers")
         if as_json:

@@ -87,7 +87,6 @@ def register(app: typer.Typer) -> None:
         from repscope.store import open_store
 
         st = open_store(store)
-        print_caveats(st)
         res = analyse_store(
             st,
             unit=unit,
@@ -100,6 +99,7 @@ def register(app: typer.Typer) -> None:
             correction=correction,
             seed=seed,
         )
+        print_caveats(st)
         payload = res.to_dict()
         _save([res.bands, *res.results()], out, payload)
         if json_out:

@@ -198,11 +198,11 @@ def register(app: typer.Typer) -> None:
         from repscope.topology import layer_summaries, mapper, mapper_trend, ph_layer_matrix, store_cloud
 
         st = open_store(store)
-        print_caveats(st)
         names = [s.strip() for s in layers.split(",") if s.strip()] if layers else list(st.layers)
         for nm in names:
             if nm not in list(st.layers):
                 raise InputError(f"layer {nm!r} is not in {store}; available: {', '.join(st.layers)}")
+        names = [nm for nm in st.layers if nm in set(names)]  # execution order: the mapper trend reads depth
         ph = ph_layer_matrix(
             st,
             names,
@@ -216,6 +216,7 @@ def register(app: typer.Typer) -> None:
             n_workers=workers,
             progress=not quiet and not as_json,
         )
+        print_caveats(st)
         result: dict = {"ph_layer_matrix": ph.to_dict()}
         summaries = layer_summaries(ph.diagrams, dim=dim, layers=list(ph.diagrams)) if ph.diagrams else None
         if summaries is not None:
