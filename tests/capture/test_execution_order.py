@@ -130,7 +130,7 @@ def _drop_order(path) -> None:
     zj.write_text(json.dumps(meta))
 
 
-def test_old_store_falls_back_to_stored_order_with_a_note(resnet_store, capsys):
+def test_old_store_falls_back_to_stored_order_with_a_note(resnet_store):
     from repscope.metrics.entry import analyse
 
     net, X, store = resnet_store
@@ -144,22 +144,13 @@ def test_old_store_falls_back_to_stored_order_with_a_note(resnet_store, capsys):
     assert any("registration" in n and "re-capture" in n for n in a.notes)
 
 
-def test_cli_report_notes_an_unrecorded_order(resnet_store, tmp_path, capsys):
-    from repscope.cli import main
-
-    def run(*args):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        return code, capsys.readouterr().err
-
+def test_cli_report_notes_an_unrecorded_order(resnet_store, tmp_path, run_cli):
     net, X, store = resnet_store
-    code, err = run("report", store.path, "--sections", "capture,similarity", "--out", tmp_path / "a", "--quiet")
+    code, _, err = run_cli("report", store.path, "--sections", "capture,similarity", "--out", tmp_path / "a", "--quiet")
     assert code == 0 and "warning" not in err, err
     _drop_order(store.path)
-    code, err = run("report", store.path, "--sections", "capture,similarity", "--out", tmp_path / "b", "--quiet")
+    code, _, err = run_cli("report", store.path, "--sections", "capture,similarity", "--out", tmp_path / "b",
+                           "--quiet")
     assert code == 0, err
     lines = [x for x in err.splitlines() if x.startswith("repscope: warning:")]
     assert len(lines) == 1 and "does not record the order in which its layers ran" in lines[0]

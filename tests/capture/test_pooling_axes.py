@@ -139,28 +139,16 @@ def test_an_unknown_leaf_keeps_the_explicit_override(tmp_path):
         np.testing.assert_allclose(s.read("0"), net(X).mean(dim=2).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def _cli(capsys, *args):
-    from repscope.cli import main
-
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_refuses_spatial_pool_on_lstm_and_encoder_in_one_line(capsys, tmp_path, seq_nets):
+def test_cli_refuses_spatial_pool_on_lstm_and_encoder_in_one_line(run_cli, tmp_path, seq_nets):
     np.save("x.npy", _x().numpy())
     for model, layer in [("seqnets.py:LSTMNet", "lstm"), ("seqnets.py:EncoderNet", "encoder")]:
-        code, out, err = _cli(capsys, "capture", "--model", model, "--data", "x.npy", "--layers", layer,
+        code, out, err = run_cli("capture", "--model", model, "--data", "x.npy", "--layers", layer,
                               "--pool", "spatial_mean", "--out", "s.zarr", "--quiet")
         assert code == 2 and out == ""
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("repscope: error: pool='spatial_mean'")
         assert "(N, 5, 8) is a sequence" in lines[0] and "token_mean" in lines[0]
-    code, _, err = _cli(capsys, "capture", "--model", "seqnets.py:LSTMNet", "--data", "x.npy", "--layers", "lstm",
+    code, _, err = run_cli("capture", "--model", "seqnets.py:LSTMNet", "--data", "x.npy", "--layers", "lstm",
                         "--pool", "token_mean", "--out", "t.zarr", "--quiet")
     assert code == 0, err
     s = rs.open_store("t.zarr")

@@ -27,18 +27,6 @@ SENTS = ["the cat sat on the mat", "a dog ran fast", "big red cat", "the small b
 LAYERS = ["embeddings", "encoder.layer.0", "encoder.layer.1"]
 
 
-def _cli(capsys, *args):
-    from repscope.cli import main
-
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     """Linear CKA by its definition (Kornblith et al. 2019): ‖YᶜᵀXᶜ‖²_F / (‖XᶜᵀXᶜ‖_F ‖YᶜᵀYᶜ‖_F), columns centred."""
     X = X - X.mean(0)
@@ -193,13 +181,13 @@ def test_lens_notes_say_real_tokens_or_warn(text_store, tmp_path):
     assert not any("real" in x.split(":")[1] for x in t.notes if x.startswith("warning: sequence"))
 
 
-def test_cli_warns_on_a_padded_store_without_lengths(text_store, tmp_path, capsys):
-    code, _, err = _cli(capsys, "report", text_store.path, "--sections", "capture,similarity", "--out",
+def test_cli_warns_on_a_padded_store_without_lengths(text_store, tmp_path, run_cli):
+    code, _, err = run_cli("report", text_store.path, "--sections", "capture,similarity", "--out",
                         tmp_path / "r1", "--quiet")
     assert code == 0, err
     assert "warning" not in err
     old = _forget_lengths(text_store.path, tmp_path / "old.zarr")
-    code, _, err = _cli(capsys, "report", old.path, "--sections", "capture,similarity", "--out", tmp_path / "r2",
+    code, _, err = run_cli("report", old.path, "--sections", "capture,similarity", "--out", tmp_path / "r2",
                         "--quiet")
     assert code == 0, err
     lines = [x for x in err.splitlines() if x.startswith("repscope: warning:")]
