@@ -118,7 +118,7 @@ def test_cli_report_on_a_residual_cnn(zoo_paths, tmp_path):
     data = json.loads(res.stdout)
     assert _status(data) == {"capture": "ok", "topology": "ok", "dynamics": "skipped"}
     topo = _results(data, "topology")
-    assert topo[0]["layers"] == ["stem", "block", "block.conv1", "pool", "head"]
+    assert topo[0]["layers"] == ["stem", "block.conv1", "block", "pool", "head"]  # execution order
     assert "(8, 8, 8)" in data["meta"]["section_status"]["dynamics"]["reason"]
 
 

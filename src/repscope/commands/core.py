@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from repscope.commands._format import print_caveats
 from repscope.errors import InputError
 from repscope.lenses import keys as lens_keys
 
@@ -179,6 +180,7 @@ def register(app: typer.Typer) -> None:
             extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
         path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
                             options=options, log=log, extra_sections=extra)
+        print_caveats(store)
         if as_json:
             typer.echo((path.parent / "results.json").read_text())
         elif not quiet:

@@ -6,6 +6,8 @@ import pathlib
 
 import typer
 
+from repscope.commands._format import print_caveats
+
 
 def register(app: typer.Typer) -> None:
     @app.command("descramble")
@@ -64,6 +66,7 @@ def register(app: typer.Typer) -> None:
             W = load_array(weights, "weights")
         st = open_store(store)
         d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
+        print_caveats(st)
         results = [d.result(W, layer=layer)]
         if permutation:
             p = PermutationDescrambler(d.operator_, n_init=n_init, seed=seed)

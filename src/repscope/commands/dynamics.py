@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from repscope.commands._format import check_format, format_option, print_table
+from repscope.commands._format import check_format, format_option, print_caveats, print_table
 from repscope.errors import InputError
 
 
@@ -125,6 +125,8 @@ def register(app: typer.Typer) -> None:
             n_delays=DEFAULTS.n_delays if n_delays is None else n_delays, rank=rank,
             max_trials=DEFAULTS.max_trials if max_trials is None else max_trials,
         )
+        for s_ in [st, *others]:
+            print_caveats(s_)
         log(res.summary())
         _save([res], out, log, "Dynamics of the store's sequence layers")
         if as_json:

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from repscope.commands._format import check_format, format_option, print_table
+from repscope.commands._format import check_format, format_option, print_caveats, print_table
 from repscope.errors import InputError
 
 
@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
             correction=DEFAULTS.correction if correction is None else correction,
             seed=seed,
         )
+        print_caveats(st)
         payload = res.to_dict()
         _save([res.bands, *res.results()], out, payload)
         if json_out:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from repscope.commands._format import print_caveats
 from repscope.errors import InputError
 
 
@@ -221,6 +222,7 @@ def register(app: typer.Typer) -> None:
         ph = next((r for r in analysis.results if isinstance(r, PHLayerMatrix)), None)
         graphs = [r for r in analysis.results if isinstance(r, MapperGraph)]
         trend = next((r for r in analysis.results if isinstance(r, MapperTrend)), None)
+        print_caveats(st)
         result: dict = {"reading": analysis.reading, "notes": list(analysis.notes), "params": analysis.params,
                         "ph_layer_matrix": None if ph is None else ph.to_dict()}
         summaries = (layer_summaries(ph.diagrams, dim=opts["dim"], layers=list(ph.diagrams))

@@ -57,29 +57,12 @@ def _units(store: Any, layer: str) -> int:
 
 
 def _moment(store: Any, layer: str, progress: bool) -> tuple[np.ndarray, int]:
-    from repscope.parallel import progress_bar
+    """Uncentred second moment of the layer's units (maps: positions as samples; sequences: real steps as
+    samples) and the number of samples behind it — :func:`repscope.descramble.core.second_moment_from_store`."""
+    from repscope.descramble.core import second_moment_from_store
 
-    shape = tuple(int(s) for s in store.layer_shape(layer))
-    kind = lens.layer_kind(store, layer)
-    lengths = lens.valid_lengths(store) if kind == "sequence" else None
-    m = _units(store, layer)
-    A = np.zeros((m, m))
-    n = 0
-    with progress_bar(progress) as prog:
-        task = prog.add_task(f"moment {layer}", total=int(store.n_samples))
-        for start, block in store.iter_rows(layer):
-            B = np.asarray(block, dtype=np.float64)
-            if kind == "map":
-                B = np.moveaxis(B.reshape((B.shape[0], *shape)), 1, -1).reshape(-1, m)
-            elif kind == "sequence":
-                L = None if lengths is None else lengths[start : start + B.shape[0]]
-                B = np.concatenate(lens.valid_steps(B, shape, L))
-            if not np.isfinite(B).all():
-                raise InputError(f"layer {layer!r} holds NaN/Inf (rows from {start}); fix the model or drop them")
-            A += B.T @ B
-            n += B.shape[0]
-            prog.advance(task, block.shape[0])
-    return 0.5 * (A + A.T) / max(n, 1), n
+    A, n, _ = second_moment_from_store(store, layer, progress=progress)
+    return A, n
 
 
 def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
@@ -178,6 +161,9 @@ def analyse(
             keep.append(la)
     if not keep:
         raise InputError("no layer to descramble; " + "; ".join(notes))
+    seq_keep = [la for la in keep if lens.layer_kind(store, la) == "sequence"]
+    if seq_keep:
+        notes.append(lens.sequence_note(store, seq_keep, as_="steps"))
     W = load_weights(weights, weight_name, store, keep)  # checked before any work
     results: list[Any] = []
     for la in keep:

@@ -1,7 +1,8 @@
 """The dynamics lens on a store: sequence layers ``(N, T, D)`` — time steps or tokens — as trajectories.
 
 ``analyse(store)`` → :class:`DynamicsAnalysis`. Each sequence layer is one system whose trials are the
-samples (padding steps dropped when the store has an ``n_tokens``/``length`` attribute). As in Guilhot et
+samples (padding steps dropped when the store has an ``n_tokens``/``length`` attribute, which capture
+stores from the batches' ``attention_mask``; without it every step is used and the notes warn). As in Guilhot et
 al. (2024), the states of each layer are centred and projected jointly onto their top ``n_components``
 principal components; DSA (Ostrow et al. 2023: delay embedding, HAVOK DMD, angular orthogonal-similarity
 distance) compares the layers' dynamics, beside two geometry baselines on the same (sample, step) states:
@@ -134,6 +135,7 @@ def analyse(
     not_seq = [la for la in chosen if la not in seq]
     if not_seq:
         raise InputError(f"layer(s) {not_seq} have no time axis; sequence layers of this store: {', '.join(seq)}")
+    notes.append(lens.sequence_note(store, chosen, as_="trajectory"))
     skipped = [la for la in list(store.layers) if la not in seq]
     if layers is None and skipped:
         notes.append(f"skipped layers without a time axis: {', '.join(skipped)}")
@@ -172,6 +174,11 @@ def analyse(
     tags = list(names) if names is not None else [chr(ord("A") + i) for i in range(len(stores) + 1)]
     if len(tags) != len(stores) + 1:
         raise InputError(f"names has {len(tags)} entries for {len(stores) + 1} stores")
+    for tag, st in zip(tags[1:], stores):
+        if lens.valid_lengths(st) is None:
+            seq_st = [la for la in chosen if la in sequence_layers(st)]
+            if seq_st:
+                notes.append(f"store {tag}: {lens.sequence_note(st, seq_st, as_='trajectory')}")
     na, raw_a, red_a = systems_of(store, "" if not stores else tags[0], rows)
     if not na:
         raise InputError("no sequence layer can be analysed (" + "; ".join(notes) + ") — lower the components or "

@@ -151,9 +151,10 @@ def analyse(
     """Layer × layer matrices of ``metrics`` (default :data:`DEFAULT_METRICS`) over ``layers`` (default all),
     plus :class:`LabelRSA` when the store has labels of ≥ 2 classes.
 
-    Sequence layers ``(T, D)`` enter as their mean over real steps (noted). The O(n²) measures (``rsa``,
-    ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples`` rows when the
-    store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
+    Sequence layers ``(T, D)`` enter as their mean over real steps (``n_tokens``; without it over all
+    positions, with a warning in the notes — :func:`repscope.lenses.protocol.sequence_note`). The O(n²)
+    measures (``rsa``, ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples``
+    rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
     linear ones.
     """
     from repscope.metrics import registry
@@ -170,10 +171,10 @@ def analyse(
         [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics))
     for m in names:
         registry.get(m)  # unknown names raise with the list
-    notes: list[str] = []
+    notes: list[str] = [n for n in [lens.order_note(store)] if n]
     seqs = [lay for lay in chosen if lens.layer_kind(store, lay) == "sequence"]
     if seqs:
-        notes.append(f"sequence layers {', '.join(seqs)} enter as their mean over real time steps / tokens")
+        notes.append(lens.sequence_note(store, seqs))
     n = int(store.n_samples)
     rng = np.random.default_rng(seed)
     sub = None if n <= max_quadratic_samples else np.sort(rng.choice(n, max_quadratic_samples, replace=False))

@@ -169,8 +169,11 @@ def analyse(
     for a in analyses:
         results += [a.bands, *a.results()]
         notes += [n for n in a.notes if n not in notes]
-    out = RangesAnalysis(results=results, notes=notes,
-                         layers=sorted({a.bands.unit.split(":")[0] for a in analyses}),
+    read = {a.bands.unit.split(":")[0] for a in analyses}
+    seq_read = [la for la in store.layers if la in read and lens.layer_kind(store, la) == "sequence"]
+    if seq_read:
+        notes.append(lens.sequence_note(store, seq_read))
+    out = RangesAnalysis(results=results, notes=notes, layers=sorted(read),
                          params={"n_permutations": n_permutations, "correction": correction, "seed": seed},
                          analyses=analyses)
     out.reading = _reading(analyses, attrs)

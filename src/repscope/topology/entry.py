@@ -133,7 +133,7 @@ def analyse(
     n_use = min(int(n_samples), n)
     rows = _rows(n, n_use, seed)
     src = _Source(store, chosen)
-    notes: list[str] = []
+    notes: list[str] = [n for n in [lens.order_note(store)] if n]
     clouds: dict[str, np.ndarray] = {}
     for lay in chosen:
         X = _cloud(store, lay, rows, cloud, seed, src)
@@ -149,7 +149,7 @@ def analyse(
     if "map" in kinds and cloud == "top_l2":
         notes.append("channel-first maps enter as the channel vector at their top-ℓ2 position (Purvine et al.)")
     if "sequence" in kinds:
-        notes.append("sequence layers enter as their mean over real time steps / tokens")
+        notes.append(lens.sequence_note(store, [la for la in clouds if lens.layer_kind(store, la) == "sequence"]))
     results: list[Any] = []
     names = list(clouds)
     ph = None

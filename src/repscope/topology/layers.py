@@ -23,7 +23,13 @@ from numpy.typing import ArrayLike
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs
 from repscope.results import MatrixResult, ResultBase, heatmap, to_jsonable
-from repscope.topology.clouds import farthest_point_sample, normalize_scale, point_cloud, remove_duplicates
+from repscope.topology.clouds import (
+    farthest_point_sample,
+    normalize_scale,
+    point_cloud,
+    remove_duplicates,
+    sequence_form,
+)
 from repscope.topology.distances import DIAGRAM_METRICS, diagram_distance
 from repscope.topology.persistence import Diagrams, persistence
 from repscope.validation import as_2d
@@ -167,7 +173,7 @@ def _source_layers(source: Any, layers: list[str] | None) -> tuple[list[str], in
 
     def read_store(nm: str, rows: np.ndarray | None) -> tuple[np.ndarray, Any]:
         shape = tuple(source.layer_shape(nm)) if hasattr(source, "layer_shape") else None
-        return source.read(nm, rows=rows), shape
+        return source.read(nm, rows=rows), sequence_form(source, nm, rows) or shape
 
     return names, int(source.n_samples), read_store
 
