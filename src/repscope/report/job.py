@@ -198,8 +198,8 @@ def build_report(
             parts[s.key] = parts.get(s.key, 0.0) + sec
     name = Path(str(getattr(store, "path", "store"))).name
     m = {"store": str(getattr(store, "path", "")), "seed": kwargs.get("seed", 0), **(meta or {}),
-         **{f"time {k} (s)": round(v, 2) for k, v in parts.items()},
-         "sections": ", ".join(f"{s.key} {getattr(s, 'status', 'ok')}" for s in secs), **_PENDING}
+         "sections": ", ".join(f"{s.key} {getattr(s, 'status', 'ok')}" for s in secs),
+         **{f"time {k} (s)": round(v, 2) for k, v in parts.items()}, **_PENDING}
     t_write = time.perf_counter()
     path = write_report(secs, out_dir, title=title or f"repscope report — {name}", meta=m)
     end = time.perf_counter()
