@@ -577,7 +577,8 @@ class ConfounderFindings(ResultBase):
                 r["attribute"],
                 (r["v_top"], r["v_mid"]),
                 fontsize=8,
-                xytext=(4, 3 + 9 * k),
+                xytext=(-4 if r["v_top"] > 0.75 else 4, 3 + 9 * k),  # near the right edge: to the left
+                ha="right" if r["v_top"] > 0.75 else "left",
                 textcoords="offset points",
             )
         ax.plot([0, 1], [0, 1], color="lightgrey", lw=1)
