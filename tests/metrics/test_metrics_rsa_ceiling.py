@@ -140,3 +140,25 @@ def test_label_rsa_says_when_tied_dissimilarities_exceed_the_ceiling():
     assert r.rho[0] == pytest.approx(1.0) and r.rho[0] > r.ceiling
     assert "onehot exceed(s) the ceiling" in r.summary()
 
+
+
+@pytest.mark.parametrize("compare", ["spearman", "rho_a", "pearson"])
+def test_bootstrap_against_a_categorical_model_states_the_ceiling(compare):
+    from repscope.metrics.rdm import model_rdm, rsa_bootstrap
+
+    y = np.repeat(["cat", "dog", "car"], 10)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 6))
+    X[:, :3] += 2.0 * (y[:, None] == np.array(["cat", "dog", "car"])[None, :])  # classes apart, no ties
+    b = rsa_bootstrap(X, model_rdm(y, "categorical"), compare=compare, n_boot=50, seed=0)
+    assert b.ceiling == pytest.approx(categorical_ceiling(y, compare))
+    assert b.estimate <= b.ceiling + 1e-12
+    assert b.to_dict()["ceiling"] == pytest.approx(b.ceiling) and f"{b.ceiling:.4f}" in b.summary()
+    fig = b.plot()
+    ax = fig.axes[0]
+    assert any(ln.get_linestyle() == "--" and np.allclose(ln.get_xdata(), b.ceiling) for ln in ax.lines)
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().x0 > ax.get_window_extent().x1  # outside: hides no bar
+    # two continuous RDMs: no ceiling claimed
+    c = rsa_bootstrap(X, rng.standard_normal((30, 4)), compare=compare, n_boot=20, seed=0)
+    assert np.isnan(c.ceiling) and c.to_dict()["ceiling"] is None and "ceiling" not in c.summary()
