@@ -179,9 +179,9 @@ class Diagrams:
         fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "grey"}, showlegend=False,
                         hoverinfo="skip")
         fig.add_hline(y=inf_y, line_dash="dash", line_color="grey", line_width=1,
-                      annotation_text="∞ (never dies)", annotation_position="top right")
+                      annotation_text="∞ (never dies)", annotation_position="top")
         fig.update_layout(
-            title=html.escape(self.title),
+            title=html.escape(self.title), height=560,
             xaxis={"title": "birth", "range": [lo, hi], "constrain": "domain"},
             yaxis={"title": "death (∞ on the dashed line)", "range": [lo, hi], "scaleanchor": "x",
                    "scaleratio": 1, "constrain": "domain"},
