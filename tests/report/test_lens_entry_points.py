@@ -60,6 +60,13 @@ def test_label_rsa_known_answers():
         rs.metrics.label_rsa({"x": noise}, np.zeros(40))
 
 
+def test_similarity_reading_states_the_ceiling(zoo_stores):
+    a = rs.metrics.analyse(zoo_stores["mlp"], metrics=["linear_cka"], progress=False)
+    lrsa = a.results[-1]
+    assert np.isfinite(lrsa.ceiling)
+    assert f"out of a ceiling of {lrsa.ceiling:.2f} for {lrsa.n_classes} classes" in a.reading
+
+
 def test_metrics_sequence_layers_enter_as_time_means(zoo_stores):
     s = zoo_stores["gru"]
     a = rs.metrics.analyse(s, metrics=["linear_cka"], progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +175,13 @@ def register(app: typer.Typer) -> None:
             for key in ("similarity", "ranges", "topology", "dynamics", "descrambling"):
                 options.setdefault(key, {})["layers"] = lay
         extra = []
+        started = time.perf_counter()  # the run card's total time counts the experiments too
         if experiments:
             from repscope.experiments.pipeline import experiment_sections
 
             extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
         path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
-                            options=options, log=log, extra_sections=extra)
+                            options=options, log=log, extra_sections=extra, started=started)
         print_caveats(store)
         if as_json:
             typer.echo((path.parent / "results.json").read_text())

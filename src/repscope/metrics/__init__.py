@@ -39,7 +39,7 @@ from repscope.metrics.rdm import (
 )
 from repscope.metrics.registry import available, describe, get, register
 from repscope.metrics.regression import linear_regression
-from repscope.metrics.rsa import rdm, rsa
+from repscope.metrics.rsa import binary_rdm_ceiling, categorical_ceiling, rdm, rsa
 from repscope.metrics.shape import (
     ShapeMetric,
     canonical_correlations,
@@ -71,6 +71,8 @@ __all__ = [
     "svcca",
     "pwcca",
     "rsa",
+    "categorical_ceiling",
+    "binary_rdm_ceiling",
     "rdm",
     "mutual_knn",
     "jaccard_knn",

@@ -463,6 +463,14 @@ def band_associations(
 # --------------------------------------------------------------------------------------------------
 
 
+#: verdict → (colour named in the summary text, matplotlib colour drawn): one source for text and figure.
+VERDICT_COLOURS: dict[str, tuple[str, str]] = {
+    "mid-range only": ("red", "red"), "top only": ("blue", "blue"), "both": ("purple", "purple"),
+    "both (different values)": ("purple", "purple"), "neither": ("grey", "grey"),
+    "derived from target": ("light grey", "lightgrey"),
+}
+
+
 @dataclass
 class ConfounderFindings(ResultBase):
     """Attributes whose association with the unit differs between the mid band and the top band.
@@ -532,7 +540,10 @@ class ConfounderFindings(ResultBase):
                 f"bands — " + "; ".join(parts) + "." + note)
         if any(r["verdict"] == "mid-range only" for r in f):
             text += " Looking only at the top activations would miss the mid-range-only ones."
-        return text + " Look at the red points (above the diagonal) in the figure and their row in the table."
+        shown = dict.fromkeys(r["verdict"] for r in f)  # the flagged verdicts, in order, once each
+        named = [f"{VERDICT_COLOURS[v][0]} points ({v})" for v in shown]
+        colours = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        return text + f" Look at the {colours} in the figure and their rows in the table."
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -551,31 +562,35 @@ class ConfounderFindings(ResultBase):
     def plot(self, ax: Any = None):
         from repscope.results import subplots_in
 
-        fig, ax = subplots_in(ax, figsize=(4.5, 4))
-        colours = {"mid-range only": "tab:red", "top only": "tab:blue", "both": "tab:purple",
-                   "both (different values)": "tab:purple",
-                   "neither": "grey", "derived from target": "lightgrey"}
+        fig, ax = subplots_in(ax, figsize=(6.2, 4))
         seen: set[str] = set()
+        stacked: dict[tuple[float, float], int] = {}  # attributes at the same point: labels stacked, not overprinted
         for r in self.rows:
-            col = colours.get(r["verdict"], "grey")
-            ax.scatter(r["v_top"], r["v_mid"], color=col,
+            name, col = VERDICT_COLOURS.get(r["verdict"], ("grey", "grey"))
+            ax.scatter(r["v_top"], r["v_mid"], color=col, zorder=3,
                        label=None if r["verdict"] in seen else r["verdict"],
                        marker="x" if r["verdict"] == "derived from target" else "o")
             seen.add(r["verdict"])
+            xy = (round(float(r["v_top"]), 3), round(float(r["v_mid"]), 3))
+            k = stacked.get(xy, 0)
+            stacked[xy] = k + 1
             ax.annotate(
                 r["attribute"],
                 (r["v_top"], r["v_mid"]),
                 fontsize=8,
-                xytext=(3, 3),
+                xytext=(-4 if r["v_top"] > 0.75 else 4, 3 + 9 * k),  # near the right edge: to the left
+                ha="right" if r["v_top"] > 0.75 else "left",
                 textcoords="offset points",
             )
         ax.plot([0, 1], [0, 1], color="lightgrey", lw=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
+        ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(f"Cramér's V in {self.top_band} band")
         ax.set_ylabel(f"Cramér's V in {self.mid_band} band")
-        if seen:
-            ax.legend(title="verdict", fontsize=7, title_fontsize=8, loc="lower right")
+        if seen:  # outside the axes: a legend never hides a point
+            ax.legend(title="verdict", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+                      borderaxespad=0.0)
         ax.set_title(self.title, fontsize=10)
         fig.tight_layout()
         return fig

@@ -158,6 +158,10 @@ def section_status(sections: list[Any]) -> dict[str, dict[str, str]]:
     return {s.key: {"status": getattr(s, "status", "ok"), "reason": getattr(s, "reason", "")} for s in sections}
 
 
+_PENDING = {"time writing the report (s)": "RSPENDINGWRITE", "time other (s)": "RSPENDINGOTHER",
+            "total time (s)": "RSPENDINGTOTAL"}
+
+
 def build_report(
     store: Any,
     out_dir: str | Path,
@@ -166,27 +170,51 @@ def build_report(
     title: str | None = None,
     meta: dict[str, Any] | None = None,
     extra_sections: list[Any] | None = None,
+    started: float | None = None,
+    phases: dict[str, float] | None = None,
     **kwargs: Any,
 ) -> Path:
     """Analyse ``store`` (see :func:`analyse_store`; keyword arguments go there) and write the report into
-    ``out_dir``; ``extra_sections`` are appended (e.g. experiments). Returns the path of ``report.html``."""
-    t0 = time.perf_counter()
+    ``out_dir``; ``extra_sections`` are appended (e.g. experiments). Returns the path of ``report.html``.
+
+    Timing: the run card's "total time (s)" counts from ``started`` (a ``time.perf_counter()`` value; default:
+    this call) to the report written, and is broken down into ``phases`` (seconds of work done before this
+    call, e.g. ``{"capture": 3.1}``), each lens, each extra section (its ``seconds``), writing the report, and
+    "other" (the rest), so that the parts add up to the total."""
+    t0 = time.perf_counter() if started is None else float(started)
     secs, timings = analyse_store(store, out_dir, sections, **kwargs)
-    secs = [*secs, *(extra_sections or [])]
+    extra = list(extra_sections or [])
+    secs = [*secs, *extra]
+    parts = {**(phases or {}), **timings}
+    for s in extra:
+        sec = float(getattr(s, "seconds", float("nan")))
+        if sec == sec:  # not NaN
+            parts[s.key] = parts.get(s.key, 0.0) + sec
     name = Path(str(getattr(store, "path", "store"))).name
     m = {"store": str(getattr(store, "path", "")), "seed": kwargs.get("seed", 0), **(meta or {}),
-         **{f"time {k} (s)": round(v, 2) for k, v in timings.items()},
          "sections": ", ".join(f"{s.key} {getattr(s, 'status', 'ok')}" for s in secs),
-         "total time (s)": round(time.perf_counter() - t0, 2)}
+         **{f"time {k} (s)": round(v, 2) for k, v in parts.items()}, **_PENDING}
+    t_write = time.perf_counter()
     path = write_report(secs, out_dir, title=title or f"repscope report — {name}", meta=m)
-    _add_status(path.parent / "results.json", secs)
+    end = time.perf_counter()
+    total, write = end - t0, end - t_write
+    done = {"time writing the report (s)": round(write, 2),
+            "time other (s)": round(max(0.0, total - write - sum(parts.values())), 2),
+            "total time (s)": round(total, 2)}
+    html = path.read_text(encoding="utf-8")
+    for k, token in _PENDING.items():
+        html = html.replace(f"<dd>{token}</dd>", f"<dd>{done[k]:.4g}</dd>", 1)
+    path.write_text(html, encoding="utf-8")
+    _add_status(path.parent / "results.json", secs, done)
     return path
 
 
-def _add_status(path: Path, secs: list[Any]) -> None:
-    """Record each section's status and reason in ``results.json`` (``meta.section_status``)."""
+def _add_status(path: Path, secs: list[Any], times: dict[str, float] | None = None) -> None:
+    """Record each section's status and reason in ``results.json`` (``meta.section_status``), and the
+    times known only once the report is written (``times``)."""
     import json
 
     data = json.loads(path.read_text())
-    data.setdefault("meta", {})["section_status"] = section_status(secs)
+    data.setdefault("meta", {}).update(times or {})
+    data["meta"]["section_status"] = section_status(secs)
     path.write_text(json.dumps(data, indent=2, allow_nan=False))
