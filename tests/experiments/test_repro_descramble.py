@@ -32,7 +32,7 @@ def test_reproduction_table_properties():
     for r in t.rows:
         assert r.ci_low <= r.estimate <= r.ci_high and r.n == 2
         assert r.verdict in VERDICTS
-        assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction, threshold=r.threshold)
+        assert r.verdict == verdict_rule(r.estimate, r.p_adjusted, r.n, direction=r.direction, threshold=r.threshold)
     # whatever the training: the principal-component descrambler attains the Brockett bound (a theorem)
     assert t.rows[1].verdict == "reproduced"
     # overlaps are fractions; a random k-subspace of R^64 overlaps a fixed one by k/64 on average

@@ -60,7 +60,7 @@ def test_reproduction_tables_properties():
     for t in (g, a):
         for r in t.rows:
             assert r.ci_low <= r.estimate <= r.ci_high and r.verdict in VERDICTS
-            assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction,
+            assert r.verdict == verdict_rule(r.estimate, r.p_adjusted, r.n, direction=r.direction,
                                              threshold=r.threshold)
     claims = [r.claim for r in g.rows]
     assert any("untrained" in c for c in claims) and any("SSM" in c for c in claims)

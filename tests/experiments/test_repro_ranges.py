@@ -50,7 +50,7 @@ def test_reproduction_table_properties():
     assert t.key == "ranges"
     for r in t.rows:
         assert r.ci_low <= r.estimate <= r.ci_high and r.n == 2 and r.verdict in VERDICTS
-        assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction, threshold=r.threshold)
+        assert r.verdict == verdict_rule(r.estimate, r.p_adjusted, r.n, direction=r.direction, threshold=r.threshold)
     claims = [r.claim for r in t.rows]
     assert any(c.startswith("[diagnostic, not the paper's analysis]") for c in claims)  # labelled as what it is
     assert any("Group DRO" in c for c in claims)

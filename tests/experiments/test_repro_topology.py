@@ -21,7 +21,7 @@ def test_reproduction_table_properties():
     assert t.key == "topology" and len(t.rows) == 5
     for r in t.rows:
         assert r.ci_low <= r.estimate <= r.ci_high and r.n == 2 and r.verdict in VERDICTS
-        assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction, threshold=r.threshold)
+        assert r.verdict == verdict_rule(r.estimate, r.p_adjusted, r.n, direction=r.direction, threshold=r.threshold)
     sens, _, spec, r_ph, _ = t.rows
     assert all(-1 <= v <= 1 for v in sens.values + r_ph.values)  # rank correlations
     # 1-NN layer identification across seeds is a fraction of the 8 layers
