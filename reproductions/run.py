@@ -17,7 +17,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    from repscope.experiments.verdict import REPRODUCTIONS, reproduction_payload, run_reproduction
+    from repscope.experiments.verdict import REPRODUCTIONS, environment, reproduction_payload, run_reproduction
     from repscope.results import dumps
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,9 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=pathlib.Path, default=None, help="JSON path (default: reproductions/<mode>/<key>.json)")
     a = ap.parse_args(argv)
     mode = "quick" if a.quick else "full"
+    env = environment()  # the source tree the run starts from
     t0 = time.perf_counter()
     res = run_reproduction(a.key, quick=a.quick, seeds=a.seeds, seed=a.seed, progress=False)
-    payload = reproduction_payload(res, mode=mode)
+    payload = reproduction_payload(res, mode=mode, env=env)
     payload["wall_s"] = time.perf_counter() - t0
     payload["command"] = f"python reproductions/run.py {a.key}" + (" --quick" if a.quick else "") + (
         f" --seeds {a.seeds}" if a.seeds else "")

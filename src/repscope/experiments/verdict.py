@@ -405,9 +405,10 @@ def _row(claim_text: str, paper: str, quantity: str, values: ArrayLike, control:
             raise InputError(f"paired values differ in length ({v.size} vs {b.size}); pair them by seed")
         trained, ctrl = [float(x) for x in v], [float(x) for x in b]
         v = v - b
-    est, lo, hi = t_interval(v)
     n = int(np.isfinite(v).sum())
-    p = one_sided_pvalue(v, direction=direction, threshold=threshold, seed=seed) if kind == "claim" else float("nan")
+    nan = float("nan")
+    est, lo, hi = t_interval(v) if n else (nan, nan, nan)  # no finite value: n = 0, no verdict
+    p = one_sided_pvalue(v, direction=direction, threshold=threshold, seed=seed) if kind == "claim" and n else nan
     return ClaimRow(claim_text, paper, quantity, est, lo, hi, n, direction, threshold, note, [float(x) for x in v],
                     p, float("nan"), trained, ctrl, control_label, kind)
 
@@ -602,15 +603,17 @@ def environment() -> dict[str, Any]:
             "versions": versions, "git_commit": commit, "git_dirty": dirty}
 
 
-def reproduction_payload(results: list[Any], *, mode: str | None = None) -> dict[str, Any]:
+def reproduction_payload(results: list[Any], *, mode: str | None = None,
+                         env: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON written by :func:`write_reproduction`: every table (claims with per-seed trained, control and
-    difference values, method checks, setup = the configuration run), the verdict rule and the environment."""
+    difference values, method checks, setup = the configuration run), the verdict rule and the environment
+    (``env``: as recorded when the run started; default: now)."""
     tables = [r for r in results if isinstance(r, ReproductionTable)]
     if mode is None:
         modes = {t.setup.get("mode") for t in tables}
         mode = modes.pop() if len(modes) == 1 else "mixed"
     return {"reproductions": [t.to_dict() for t in tables], "mode": mode, "verdict_rule": RULE_TEXT,
-            "alpha_one_sided": ALPHA, "min_seeds": MIN_SEEDS, "environment": environment()}
+            "alpha_one_sided": ALPHA, "min_seeds": MIN_SEEDS, "environment": env or environment()}
 
 
 def write_reproduction(results: list[Any], out: str | pathlib.Path, *, title: str) -> pathlib.Path:

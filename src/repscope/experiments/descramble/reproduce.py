@@ -203,7 +203,7 @@ def deer_reproduction(*, quick: bool = True, seeds: int | None = None, seed: int
     from repscope.experiments.verdict import MIN_SEEDS, method_check
     from repscope.parallel import map_items, n_cores
 
-    cfg = {"n_train": 2000, "steps": 800, "hidden": 64, "k": 6, "lin_steps": 600, "iso_samples": 8192} if quick \
+    cfg = {"n_train": 2000, "steps": 800, "hidden": 64, "k": 6, "lin_steps": 600, "iso_samples": 32768} if quick \
         else {"n_train": 8000, "steps": 3000, "hidden": 128, "k": 6, "lin_steps": 600, "iso_samples": 32768}
     cfg.update(config or {})
     n_seeds = int(seeds if seeds is not None else MIN_SEEDS)
