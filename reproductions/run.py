@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="the quick design (default: full)")
     ap.add_argument("--seeds", type=int, default=None, help="seeds (default: the design's)")
     ap.add_argument("--seed", type=int, default=0, help="first seed")
-    ap.add_argument("--out", type=pathlib.Path, default=None, help="JSON path (default: reproductions/<mode>/<key>.json)")
+    ap.add_argument("--out", type=pathlib.Path, default=None,
+                    help="JSON path (default: reproductions/<mode>/<key>.json)")
     a = ap.parse_args(argv)
     mode = "quick" if a.quick else "full"
     env = environment()  # the source tree the run starts from
