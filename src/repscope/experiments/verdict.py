@@ -671,8 +671,8 @@ def reproduction_sections(quick: bool = True, *, keys: Sequence[str] | None = No
                           progress: bool = False) -> list[Any]:
     """Report sections (one per paper) with each reproduction's table, verdict and figures.
 
-    ``quick=True`` runs the ≤ 3-minute versions (about 10 minutes for all four on 2 cores). For
-    :func:`repscope.experiments.pipeline` to append to the demo report.
+    ``quick=True`` runs the quick designs (each trains 10 seeds with their controls — Guilhot 5 — so all four
+    take several CPU-minutes each). For :func:`repscope.experiments.pipeline` to append to the demo report.
     """
     from repscope.report import Section
 
