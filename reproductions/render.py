@@ -67,7 +67,10 @@ def load(root: pathlib.Path = HERE) -> list[tuple[str, str, dict[str, Any], dict
 
 
 def render(root: pathlib.Path = HERE) -> str:
-    """The generated block (markers included)."""
+    """The generated block (markers included). A paper's overall verdict is recomputed from its claims' recorded
+    verdicts by :func:`repscope.experiments.verdict.overall_verdict`."""
+    from repscope.experiments.verdict import overall_verdict
+
     items = load(root)
     lines = [BEGIN, ""]
     if not items:
@@ -78,7 +81,8 @@ def render(root: pathlib.Path = HERE) -> str:
     for mode, stem, payload, t in items:
         env = payload["environment"]
         commit = (env.get("git_commit") or "unknown")[:10] + (" (uncommitted changes)" if env.get("git_dirty") else "")
-        lines += [f"#### {t['paper']} — {mode}: {t['verdict']}", "",
+        verdict = overall_verdict([r["verdict"] for r in t["claims"]])  # the current wording of the overall rule
+        lines += [f"#### {t['paper']} — {mode}: {verdict}", "",
                   f"`{payload.get('command', t['command'])}` · seeds {t['setup'].get('seeds', '?')} · wall "
                   f"{_num(payload.get('wall_s'))} s · commit {commit} · Python {env['python']}, torch "
                   f"{env['versions'].get('torch')}, numpy {env['versions'].get('numpy')} · "

@@ -102,7 +102,8 @@ def test_overall_verdict():
     assert overall_verdict([REPRODUCED, REPRODUCED]) == REPRODUCED
     assert overall_verdict([REPRODUCED, NOT_REPRODUCED]) == "1 of 2 claims reproduced"
     assert overall_verdict([NOT_ON_SIDE, NOT_REPRODUCED]) == NOT_REPRODUCED
-    assert overall_verdict([REPRODUCED, UNDERPOWERED]) == UNDERPOWERED
+    assert overall_verdict([REPRODUCED, UNDERPOWERED]) == "1 of 1 claims reproduced; 1 underpowered"
+    assert overall_verdict([UNDERPOWERED, UNDERPOWERED]) == UNDERPOWERED
     with pytest.raises(InputError):
         verdict_rule(1, 0, 10, direction=0)
 

@@ -278,20 +278,22 @@ def verdict_rule(estimate: float, p_adjusted: float, n: int, *, direction: int =
 
 
 def overall_verdict(verdicts: Sequence[str]) -> str:
-    """A paper's verdict over its claims (method checks excluded): ``reproduced`` if every claim is,
-    ``underpowered`` if any claim has too few seeds, ``not reproduced`` if none is, else ``k of m claims
-    reproduced``."""
+    """A paper's verdict over its claims (method checks excluded), counting only the claims that got a
+    verdict: ``reproduced`` if every one of them is (and none is underpowered), ``underpowered`` if none got
+    a verdict, ``not reproduced`` if none is reproduced, else ``k of m claims reproduced``; underpowered
+    claims are added as ``; u underpowered``."""
     v = list(verdicts)
     if not v:
         return "no claims"
-    k = sum(x == REPRODUCED for x in v)
-    if any(x == UNDERPOWERED for x in v):
+    u = sum(x == UNDERPOWERED for x in v)
+    decided = [x for x in v if x != UNDERPOWERED]
+    if not decided:
         return UNDERPOWERED
-    if k == len(v):
+    k = sum(x == REPRODUCED for x in decided)
+    if k == len(decided) and u == 0:
         return REPRODUCED
-    if k == 0:
-        return NOT_REPRODUCED
-    return f"{k} of {len(v)} claims reproduced"
+    s = NOT_REPRODUCED if k == 0 else f"{k} of {len(decided)} claims reproduced"
+    return s + (f"; {u} underpowered" if u else "")
 
 
 #: Mean-zero, unit-scale null distributions for :func:`simulate_rule` (name → sampler(rng, shape)).
