@@ -38,14 +38,19 @@ def _cell(s: Any) -> str:
 
 
 def _table(t: dict[str, Any]) -> list[str]:
-    lines = ["| claim | paper | ours | control | difference (95% CI), Holm p | verdict |", "|---|---|---|---|---|---|"]
+    lines = ["| claim | paper | ours | control | expected | difference (95% CI), Holm p | verdict |",
+             "|---|---|---|---|---|---|---|"]
     for r in t["claims"]:
         ours = _num(_mean(r["trained"])) if r["trained"] else _num(r["estimate"])
         ctrl = (f"{_num(_mean(r['control']))} ({r['control_label']})" if r["control"] else "—")
         diff = (f"{_num(r['estimate'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}] (n={r['n']}), "
                 f"p={_num(r['p_adjusted'])}")
-        cells = (r["claim"], r["paper"], ours, ctrl, diff, r["verdict"])
+        side = f"{'ours − control' if r['control'] else 'ours'} {'>' if r['direction'] > 0 else '<'} {r['threshold']:g}"
+        cells = (r["claim"], r["paper"], ours, ctrl, side, diff, r["verdict"])
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    notes = [f"- *{r['claim']}*: {r['note']}" for r in t["claims"] if r.get("note")]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
     if t.get("method_checks"):
         lines += ["", "Method checks (cannot fail when the code is right; not counted as reproductions):", "",
                   "| check | we measured | value (95% CI) | holds in every seed |", "|---|---|---|---|"]
@@ -84,7 +89,7 @@ def render(root: pathlib.Path = HERE) -> str:
         verdict = overall_verdict([r["verdict"] for r in t["claims"]])  # the current wording of the overall rule
         lines += [f"#### {t['paper']} — {mode}: {verdict}", "",
                   f"`{payload.get('command', t['command'])}` · seeds {t['setup'].get('seeds', '?')} · wall "
-                  f"{_num(payload.get('wall_s'))} s · commit {commit} · Python {env['python']}, torch "
+                  f"{payload.get('wall_s') or 0:.0f} s · commit {commit} · Python {env['python']}, torch "
                   f"{env['versions'].get('torch')}, numpy {env['versions'].get('numpy')} · "
                   f"[`{mode}/{stem}.json`]({mode}/{stem}.json)", ""]
         if mode == "quick":
