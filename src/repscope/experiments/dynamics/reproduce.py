@@ -714,7 +714,7 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
     table = ReproductionTable(
         "Ostrow et al. 2023 / Guilhot et al. 2024 (Lorenz attractor regimes)", "attractors", rows,
         setup={"ρ regimes": [list(r[:n_per]) for r in AUTHORS_LORENZ_RHOS], "seeds": n_seeds,
-               "perturbation levels p": noise, "DSA": hp,
+               "perturbation levels p": noise, "DSA": hp, "config": dict(cfg), "mode": "quick" if quick else "full",
                "trajectories": f"{cfg['n_trials']} × {cfg['n_steps']} forward-Euler steps of dt 0.01 from U[0, 1)³, "
                                f"scaled into [0, 1] (authors' simulation, qglht/RepAL)"},
         extra={"ratio": ratio, "nn": nn}, seconds=time.perf_counter() - t0, figures=[sweep],
