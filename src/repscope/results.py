@@ -271,6 +271,12 @@ class MatrixResult:
     row_axis: str = "layer"
     col_axis: str = "layer"
 
+    @property
+    def meta(self) -> dict[str, Any]:
+        """How the values were computed (the ``extra`` entries, e.g. ``meta["formulation"]`` = ``"gram"`` or
+        ``"covariance"`` for the linear similarity measures)."""
+        return self.extra
+
     def colour_range(self) -> tuple[float, float] | None:
         """The heatmap's colour range (see ``value_range``)."""
         if isinstance(self.value_range, str):
