@@ -36,7 +36,6 @@ S_xx, so both routes keep the same directions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 

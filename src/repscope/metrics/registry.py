@@ -17,9 +17,10 @@ pairs in one call. Such measures are streamed by the one engine, :mod:`repscope.
 process and on Dask. The same measures may also register ``from_grams(fx, fy, **options) -> float``, the
 finisher from the sample side (two :class:`repscope.metrics.gram.GramFactor`: centred n×n Gram and thin
 factor X = U diag(s) Vᵀ), which layer matrices use when the samples are few and the layers wide
-(``formulation="auto"`` picks the cheaper; see :mod:`repscope.metrics.gram`). ``identity`` is the exact value between a representation and itself (a number, or a
-function of the options returning a number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or
-a function of the options); layer matrices use both to skip work.
+(``formulation="auto"`` picks the cheaper; see :mod:`repscope.metrics.gram`). ``identity`` is the
+exact value between a representation and itself (a number, or a function of the options returning a
+number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or a function of the options); layer
+matrices use both to skip work.
 
 Other lenses register their measures from a *provider* module listed in :data:`_PROVIDERS`; those modules
 are imported lazily the first time :func:`available` or :func:`get` is called, so ``repscope.metrics``
