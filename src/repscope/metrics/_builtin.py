@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from repscope.metrics import cka, shape
 from repscope.metrics.registry import register
 
@@ -96,7 +98,8 @@ register(
     from_grams=shape.svcca_from_grams,
     from_blocks_batch=shape.svcca_from_blocks_batch,
     identity=_unit_unless_pillai,
-    symmetric=True,
+    # per-side component counts (n_components=(kx, ky)) make svcca(X, Y) ≠ svcca(Y, X)
+    symmetric=lambda kw: kw.get("n_components") is None or bool(np.isscalar(kw["n_components"])),
 )
 register(
     "pwcca",
