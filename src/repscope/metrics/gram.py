@@ -46,7 +46,9 @@ __all__ = ["FORMULATIONS", "EIG_ACCEPT", "GramFactor", "check_formulation", "cho
 
 FORMULATIONS = ("auto", "gram", "covariance")
 #: Largest accepted bound (relative to ‖X‖_F) on the summed singular-value error of the Gram ``eigh`` route.
-EIG_ACCEPT = 1e-12
+#: The bound is pessimistic: on ReLU layers of n = 62…500 rows it reads 3·10⁻¹³…3·10⁻¹¹ while the singular
+#: values agree with an SVD of X to 1.5·10⁻¹⁵·σ_max and Procrustes cosines to 10⁻¹⁴.
+EIG_ACCEPT = 1e-10
 #: Memory the gram route of a layer matrix may use for all layers' n×n Grams and factors (bytes).
 GRAM_BUDGET = 1 << 30
 #: Memory above which the covariance route of a layer matrix is not chosen automatically (bytes).

@@ -333,7 +333,7 @@ def layer_matrix(
         independent of n) or, when cheaper — few samples, wide layers — from one centred n×n Gram and thin
         factor per layer (:mod:`repscope.metrics.gram`: flops n·D² + Σd³ + pairs·d̄³ against
         n²·D + (layers + pairs)·4n³, D = Σd, and the Grams within 1 GiB); ``"gram"`` / ``"covariance"``
-        force one. Values agree to ~1e-12. The gram route runs in process with numpy (``device`` and
+        force one. Values agree to 1e-10 (tested). The gram route runs in process with numpy (``device`` and
         ``precision="float32"`` make ``"auto"`` keep the covariance route); measures registered without a
         ``from_grams`` finisher always take the covariance route. ``result.meta["formulation"]`` records it.
 
