@@ -6,7 +6,7 @@
 Every configuration runs in a fresh subprocess (so its peak RSS is its own); rows are medians of
 ``--repeats`` runs (≥ 3), ratios are against the first row of each table, measured in the same run.
 
-1. *Many-pair job* (``repscope.compute.map_pairs``): Procrustes distance between every pair of ``--items``
+1. *Many-pair job* (``repscope.parallel.map_pairs``): Procrustes distance between every pair of ``--items``
    layers of shape (``--item-n``, ``--item-d``), float64 — the generic path of a layer matrix / checkpoint
    comparison. Runners: serial in-process with 1 BLAS thread (the reference row) and with BLAS on all
    cores (shows what oversubscribing a busy machine costs on small matrices), local process pool (2 processes × 1 BLAS
@@ -62,8 +62,8 @@ def _items(cfg):
 
 
 def child_pairs(cfg: dict) -> dict:
-    from repscope.compute import all_pairs, map_pairs
     from repscope.metrics import procrustes
+    from repscope.parallel import all_pairs, map_pairs
     from repscope.scale import local_cluster
 
     items = _items(cfg)
@@ -82,7 +82,7 @@ def child_pairs(cfg: dict) -> dict:
         kw = {"scheduler": "processes", "n_workers": 2} if mode == "processes" else {"scheduler": "serial"}
     if mode == "processes":
         os.environ["REPSCOPE_AUTO_SERIAL"] = "0"  # the pool itself, whatever the job size
-    from repscope.compute import blas_threads, n_cores, torch_threads
+    from repscope.parallel import blas_threads, n_cores, torch_threads
 
     threads = 1 if mode == "serial-1" else n_cores()  # the parent's BLAS threads (workers pin their own)
     times, vals = [], None
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res))
         return 0
     a.repeats = max(3, a.repeats)
-    from repscope.compute import n_cores
+    from repscope.parallel import n_cores
 
     report: dict = {"cores": n_cores(), "repeats": a.repeats}
     print(f"bench_scale: {n_cores()} cores, median of {a.repeats} runs, each configuration in a fresh process\n")

@@ -55,3 +55,21 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """The repscope CLI run in this process: ``run_cli(*args) -> (exit code, stdout, stderr)``."""
+
+    def run(*args):
+        from repscope.cli import main
+
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

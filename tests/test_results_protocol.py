@@ -24,7 +24,7 @@ LIBRARY = ["results", "store", "capture", "metrics", "ranges", "topology", "dyna
 NOT_RESULTS = {
     "repscope.results.Result": "the protocol itself",
     "repscope.store.core.ActivationStore": "the store (its report card is store.summary.CaptureSummary)",
-    "repscope.capture.select.LayerInfo": "one row of list_layers' table (the table is the result)",
+    "repscope.capture.listing.LayerInfo": "one row of list_layers' table (the table is the result)",
     "repscope.ranges.analysis.RangeAnalysis": "a holder; .results() lists its result objects",
     "repscope.dynamics.simdist.SimilarityInfo": "an optimisation certificate carried by DSAResult",
 }
@@ -94,7 +94,7 @@ def small_store(tmp_path_factory):
 
 def test_results_of_the_lenses_follow_the_protocol(small_store):
     from repscope import descramble, metrics, ranges, topology
-    from repscope.store.integrity import verify_store
+    from repscope.store import verify_store
     from repscope.store.summary import CaptureSummary
 
     seen = set()

@@ -14,6 +14,7 @@ import sys
 import types
 from typing import Any
 
+from repscope._version import __version__
 from repscope.errors import (
     CaptureError,
     ConvergenceError,
@@ -22,8 +23,6 @@ from repscope.errors import (
     RepscopeError,
     StoreError,
 )
-
-__version__ = "0.1.0"
 
 _SUBMODULES = {
     "metrics": "repscope.metrics",
@@ -34,10 +33,7 @@ _SUBMODULES = {
     "report": "repscope.report",
     "results": "repscope.results",
     "experiments": "repscope.experiments",
-    "compute": "repscope.compute",
-    # deprecated aliases (moved to repscope.experiments); importing them warns
-    "datasets": "repscope.datasets",
-    "models": "repscope.models",
+    "parallel": "repscope.parallel",
 }
 
 __all__ = [

@@ -26,6 +26,10 @@ class ConvergenceError(RepscopeError):
     """An iterative solver did not reach its tolerance."""
 
 
+class DependencyError(RepscopeError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra that provides it."""
+
+
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped before its tolerance; the result carries ``converged=False``."""
 

@@ -38,8 +38,7 @@ __all__ = [
     "ResultBase",
     "MatrixResult",
     "heatmap",
-    "measure_range",
-    "MEASURE_RANGES",
+    "fill_range",
     "subplots",
     "subplots_in",
     "colormap",
@@ -153,31 +152,10 @@ def dumps(obj: Any) -> str:
 
 _HALF_PI = float(np.pi / 2)
 
-#: The range of each measure's values, used to fix a heatmap's colour scale (so 0.72 CKA never looks like 0).
-#: ``None`` as an upper bound = unbounded above (the data's maximum is used).
-MEASURE_RANGES: dict[str, tuple[float, float | None]] = {
-    **{m: (0.0, 1.0) for m in (
-        "linear_cka", "debiased_cka", "rbf_cka", "cknna", "cca", "svcca", "pwcca", "mutual_knn", "jaccard_knn",
-        "cycle_knn", "linear_regression", "cka", "node_purity", "purity")},
-    "rsa": (-1.0, 1.0),
-    # angles in radians: arccos of a normalised inner product of non-negative alignment, 0 … π/2
-    **{m: (0.0, _HALF_PI) for m in ("procrustes", "permutation", "shape_metric", "angular_procrustes")},
-    "dsa_angular": (0.0, float(np.pi)),
-    # unbounded distances: from 0 up to the data's maximum
-    **{m: (0.0, None) for m in (
-        "gaussian_shape", "energy_shape", "ph_bottleneck", "ph_bottleneck_h0", "ph_bottleneck_h1",
-        "ph_sliced_wasserstein", "ph_sliced_wasserstein_h0", "ph_sliced_wasserstein_h1", "sliced_wasserstein",
-        "bottleneck", "wasserstein", "persistence_image", "dsa_wasserstein", "dsa_euclidean")},
-}
-
-
-def measure_range(metric: str, values: Any = None) -> tuple[float, float] | None:
-    """The colour range of ``metric`` (:data:`MEASURE_RANGES`), an open upper bound filled from ``values``;
-    ``None`` for a measure whose range is unknown (the heatmap then spans the data)."""
-    rng = MEASURE_RANGES.get(str(metric).lower())
-    if rng is None:
-        return None
-    lo, hi = rng
+def fill_range(value_range: tuple[float, float | None], values: Any = None) -> tuple[float, float]:
+    """A measure's value range ``(lo, hi)`` as a colour range: an open upper bound (``hi=None``) is filled
+    with the data's maximum."""
+    lo, hi = value_range
     if hi is None:
         v = np.asarray(values, dtype=float) if values is not None else np.zeros(0)
         finite = v[np.isfinite(v)]
@@ -247,9 +225,9 @@ class MatrixResult:
     (``"similarity"``) or farther (``"distance"``). Optional uncertainty: ``sd`` (spread over
     resamples), ``ci_low``/``ci_high`` at level ``ci_level`` (bootstrap). ``params`` holds the settings
     that produced the matrix, ``extra`` lens-specific arrays (e.g. DSA's optimisation certificates).
-    ``value_range`` fixes the heatmap's colour scale; ``None`` (default) = the measure's range from
-    :data:`MEASURE_RANGES` (0–1 for CKA, 0–π/2 for angles), or the data's for an unknown measure;
-    ``"data"`` = stretch the colours over the data.
+    ``value_range`` is the measure's range ``(lo, hi)``, given by the producer (for a registered measure, the
+    registry's: 0–1 for CKA, 0–π/2 for angles; ``hi=None`` when unbounded above, then the data's maximum), so
+    0.72 CKA never looks like 0; ``None`` (default) or ``"data"`` = stretch the colours over the data.
     """
 
     values: np.ndarray
@@ -267,7 +245,7 @@ class MatrixResult:
     ci_level: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     label: str = ""
-    value_range: tuple[float, float] | str | None = None
+    value_range: tuple[float, float | None] | str | None = None
     row_axis: str = "layer"
     col_axis: str = "layer"
 
@@ -285,9 +263,9 @@ class MatrixResult:
         """The heatmap's colour range (see ``value_range``)."""
         if isinstance(self.value_range, str):
             return None
-        if self.value_range is not None:
-            return (float(self.value_range[0]), float(self.value_range[1]))
-        return measure_range(self.metric, self.values)
+        if self.value_range is None:
+            return None
+        return fill_range(self.value_range, self.values)
 
     @property
     def table_collapsed(self) -> bool:
@@ -402,7 +380,9 @@ class MatrixResult:
 
     def _colour_label(self) -> str:
         closer = "higher" if self.kind == "similarity" else "lower"
-        unit = " (radians)" if MEASURE_RANGES.get(self.metric.lower()) == (0.0, _HALF_PI) else ""
+        angle = isinstance(self.value_range, tuple | list) and self.value_range[0] == 0 and self.value_range[1] in (
+            _HALF_PI, np.pi)
+        unit = " (radians)" if angle else ""
         return f"{self.metric}{unit}, {closer} = closer"
 
     def _axis_title(self, axis: str, which: str) -> str:

@@ -6,7 +6,6 @@ import typer
 from _descramble_fakes import FakeStore
 from typer.testing import CliRunner
 
-import repscope
 from repscope.commands.descramble import register
 from repscope.experiments.descramble.demo import demo_results
 from repscope.experiments.descramble.reproductions import isotropic_reproduction, linear_network_reproduction
@@ -54,7 +53,7 @@ def test_demo_results(tmp_path):
 
 def test_cli(tmp_path, monkeypatch):
     store, W = _demo_store()
-    monkeypatch.setitem(vars(repscope), "open_store", lambda path: store)
+    monkeypatch.setattr("repscope.store.open_store", lambda path: store)
     np.save(tmp_path / "w.npy", W)
     app = typer.Typer()
     register(app)

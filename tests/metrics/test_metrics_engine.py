@@ -66,12 +66,12 @@ def test_identity_and_symmetry_come_from_the_registry():
     assert registry.get("linear_regression").symmetric_for({"direction": "x_to_y"}) is False
     # functools.partial finishers re-register under the same name (no __qualname__ on partials)
     f = functools.partial(M.linear_cka, debiased=False)
-    registry.register("test_partial_measure", f, kind="similarity", description="")
+    registry.register("test_partial_measure", f, kind="similarity", value_range=(0.0, 1.0), description="")
     registry.register("test_partial_measure", functools.partial(M.linear_cka, debiased=False),
-                      kind="similarity", description="")
+                      kind="similarity", value_range=(0.0, 1.0), description="")
     with pytest.raises(InputError, match="already registered"):
         registry.register("test_partial_measure", functools.partial(M.linear_cka, debiased=True),
-                          kind="similarity", description="")
+                          kind="similarity", value_range=(0.0, 1.0), description="")
     registry._REGISTRY.pop("test_partial_measure")
 
 

@@ -157,16 +157,17 @@ def test_registry_and_similarity_dispatch():
     X, Y = _layers(n=30)["l0"], _layers(n=30)["l1"]
     assert M.similarity(X, Y, "cca", summary="pillai") == M.cca(X, Y, summary="pillai")
     with pytest.raises(InputError, match="kind"):
-        registry.register("x_bad", lambda X, Y: 0.0, kind="closeness", description="")
+        registry.register("x_bad", lambda X, Y: 0.0, kind="closeness", value_range=(0.0, 1.0), description="")
     with pytest.raises(InputError, match="already registered"):
-        registry.register("linear_cka", lambda X, Y: 0.0, kind="similarity", description="")
+        registry.register("linear_cka", lambda X, Y: 0.0, kind="similarity", value_range=(0.0, 1.0),
+                          description="")
 
 
 def test_registry_providers(tmp_path, monkeypatch):
     (tmp_path / "rs_prov_ok.py").write_text(
         "from repscope.metrics.registry import register\n"
         "def f(X, Y):\n    return 0.5\n"
-        "register('test_provided', f, kind='distance', description='from a provider')\n"
+        "register('test_provided', f, kind='distance', value_range=(0.0, None), description='from a provider')\n"
     )
     (tmp_path / "rs_prov_broken.py").write_text("import definitely_missing_dependency_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -197,11 +198,10 @@ def test_compare_command(tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    import repscope
     from repscope.commands.compare import register
 
     stores = {"a": FakeStore(_layers(n=40, seed=4)), "b": FakeStore(_layers(n=40, seed=5))}
-    monkeypatch.setitem(vars(repscope), "open_store", lambda p: stores[str(p)])
+    monkeypatch.setattr("repscope.store.open_store", lambda p: stores[str(p)])
     app = typer.Typer()
     register(app)
 

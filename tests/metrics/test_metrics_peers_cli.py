@@ -9,7 +9,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import repscope
 from repscope.commands.rsa import register
 from repscope.metrics.embedding import network_embedding
 from repscope.metrics.rdm import model_rdm, rdm_of
@@ -35,7 +34,7 @@ def app(monkeypatch):
                     attributes={"size": rng.random(30)}),
         "b": _Store({"l1": X @ np.linalg.qr(rng.standard_normal((6, 6)))[0] + 0.1 * rng.standard_normal((30, 6))}),
     }
-    monkeypatch.setitem(vars(repscope), "open_store", lambda p: stores[str(p)])
+    monkeypatch.setattr("repscope.store.open_store", lambda p: stores[str(p)])
     a = typer.Typer()
     register(a)
     return a, stores
@@ -50,6 +49,13 @@ def test_rsa_command_model_rdm_bootstrap_and_files(app, tmp_path):
     ref = rdm_of(stores["a"].read("l1")).compare(model_rdm(stores["a"].labels, "categorical"), "rho_a")
     assert out["value"] == pytest.approx(ref, abs=1e-12) and out["bootstrap"]["n_boot"] == 50
     assert (tmp_path / "rdm.png").exists() and (tmp_path / "bootstrap.json").exists()
+    from repscope.metrics.rsa import categorical_ceiling
+
+    ceiling = categorical_ceiling(stores["a"].labels, "rho_a")  # 3 classes of 10: 3·m₀m₁/(m² − 1)
+    assert out["ceiling"] == pytest.approx(ceiling) and out["bootstrap"]["ceiling"] == pytest.approx(ceiling)
+    assert out["value"] <= ceiling + 1e-12
+    res = CliRunner().invoke(a, ["rsa", "a", "--layer", "l1", "--model", "labels"])
+    assert f"(ceiling {categorical_ceiling(stores['a'].labels):.4f} for this two-valued model" in res.output
     res = CliRunner().invoke(a, ["rsa", "a", "--layer", "l1", "--layer2", "l2", "--quiet"])
     assert res.exit_code == 0
     res = CliRunner().invoke(a, ["rsa", "a", "--layer", "l1", "--model", "attr:nope"])

@@ -132,7 +132,6 @@ def test_compare_command_n_boot(tmp_path, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    import repscope
     from repscope.commands.compare import register
 
     class Store:
@@ -143,7 +142,7 @@ def test_compare_command_n_boot(tmp_path, monkeypatch):
         def read(self, layer, rows=None):
             return self._a[layer] if rows is None else self._a[layer][rows]
 
-    monkeypatch.setitem(vars(repscope), "open_store", lambda p: Store(_layers()))
+    monkeypatch.setattr("repscope.store.open_store", lambda p: Store(_layers()))
     app = typer.Typer()
     register(app)
     app.command("noop")(lambda: None)

@@ -122,3 +122,90 @@ def test_association_bad_inputs():
     a = band_associations(b, {"x": np.arange(10) % 2}, n_permutations=9)
     with pytest.raises(InputError, match="not found"):
         find_confounders(a, top="nope")
+
+
+def test_derived_from_labels_reads_functions_of_the_label_from_the_data():
+    from repscope.ranges.associations import derived_from_labels
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.arange(n) % 10  # digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    attrs = {
+        "label": y,  # skipped by name
+        "parity": y % 2,  # a function of the label
+        "parity_text": np.array(["even", "odd"])[y % 2],  # strings, too
+        "name": names[y],  # one to one: the label under another name
+        "writer_digit": y * 3 + rng.integers(0, 3, n),  # finer: the label is a function of it
+        "colour": np.where(rng.random(n) < 0.9, y % 2, 1 - y % 2),  # a real correlate, 10 % off: not derived
+        "constant": np.zeros(n),  # a function of anything, associated with nothing: not reported
+        "sample_id": np.arange(n),  # determines the label trivially (one sample per value): not reported
+        "brightness": rng.standard_normal(n),
+    }
+    got = derived_from_labels(y, attrs)
+    assert set(got) == {"parity", "parity_text", "name", "writer_digit"}
+    assert "is a function of the label" in got["parity"] and "is a function of the label" in got["parity_text"]
+    assert "label under another name" in got["name"]
+    assert got["writer_digit"].startswith("the label is a function of attribute 'writer_digit'")
+    # float labels and NaN attribute values are values like any other
+    f = np.where(y % 2 == 0, np.nan, 1.0)
+    assert set(derived_from_labels(y.astype(float), {"f": f})) == {"f"}
+    # one sample flipped: no longer a function of the label
+    flipped = (y % 2).copy()
+    flipped[0] = 1 - flipped[0]
+    assert derived_from_labels(y, {"parity": flipped}) == {}
+
+
+def _confounder_rows():
+    # one attribute of every verdict, one at the lower right (where a "lower right" legend used to sit),
+    # two at the same point (their labels must not overprint)
+    rows = [("shade", "mid-range only", 0.05, 0.6), ("size", "top only", 0.95, 0.04),
+            ("tilt", "top only", 0.7, 0.5), ("blob", "both", 0.7, 0.5), ("ink", "neither", 0.02, 0.03),
+            ("label", "derived from target", 0.9, 0.8)]
+    return [{"attribute": a, "verdict": v, "v_top": t, "v_mid": m, "p_top": 0.01, "p_mid": 0.01,
+             "evidence": ""} for a, v, t, m in rows]
+
+
+def test_confounder_text_matches_the_figure_and_the_legend_hides_no_point():
+    import re
+
+    from matplotlib.colors import to_rgba
+
+    from repscope.ranges.associations import VERDICT_COLOURS, ConfounderFindings
+
+    cf = ConfounderFindings(unit="out:1", top_band="top", mid_band="mid", rows=_confounder_rows(), strong=0.2,
+                            weak=0.1, min_ratio=2.0, alpha=0.05)
+    text = cf.summary()
+    claims = re.findall(r"(light grey|\w+) points \(([^)]+)\)", text)
+    assert "the red points (mid-range only) and blue points (top only) in the figure" in text
+    assert claims == [("red", "mid-range only"), ("blue", "top only")]  # the flagged verdicts, once each
+    fig = cf.plot()
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    points = []  # ((x, y), colour drawn)
+    for c in ax.collections:
+        col = c.get_facecolor() if len(c.get_facecolor()) else c.get_edgecolor()
+        points += [(tuple(np.round(xy, 6)), tuple(col[0])) for xy in c.get_offsets()]
+    for colour_word, verdict in claims:
+        drawn = VERDICT_COLOURS[verdict][1]
+        assert to_rgba(drawn) == to_rgba(colour_word.replace(" ", ""))  # the colour the text names
+        for r in cf.rows:
+            if r["verdict"] == verdict:  # every point of that verdict is drawn in the colour the text names
+                assert ((r["v_top"], r["v_mid"]), to_rgba(drawn)) in points
+        assert verdict in [t.get_text() for t in ax.get_legend().get_texts()]
+    # the legend covers no data point and no point label
+    leg = ax.get_legend().get_window_extent()
+    disp = ax.transData.transform(np.array([xy for xy, _ in points]))
+    assert not any(leg.contains(x, y) for x, y in disp)
+    assert not any(leg.overlaps(t.get_window_extent()) for t in ax.texts)
+    labels = [t for t in ax.texts if t.get_text() in ("tilt", "blob")]
+    assert not labels[0].get_window_extent().overlaps(labels[1].get_window_extent())
+
+
+def test_confounder_text_without_flags_claims_no_colour():
+    from repscope.ranges.associations import ConfounderFindings
+
+    rows = [r for r in _confounder_rows() if r["verdict"] in ("neither", "both", "derived from target")]
+    cf = ConfounderFindings(unit="u", top_band="top", mid_band="mid", rows=rows, strong=0.2, weak=0.1,
+                            min_ratio=2.0, alpha=0.05)
+    assert "red" not in cf.summary() and "blue" not in cf.summary()

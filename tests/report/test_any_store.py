@@ -118,7 +118,7 @@ def test_cli_report_on_a_residual_cnn(zoo_paths, tmp_path):
     data = json.loads(res.stdout)
     assert _status(data) == {"capture": "ok", "topology": "ok", "dynamics": "skipped"}
     topo = _results(data, "topology")
-    assert topo[0]["layers"] == ["stem", "block", "block.conv1", "pool", "head"]
+    assert topo[0]["layers"] == ["stem", "block.conv1", "block", "pool", "head"]  # execution order
     assert "(8, 8, 8)" in data["meta"]["section_status"]["dynamics"]["reason"]
 
 
@@ -210,3 +210,31 @@ def test_demo_carries_the_reproductions_unless_quick(tmp_path, monkeypatch):
     monkeypatch.setattr(verdict, "reproduction_sections", boom)
     (failed,) = experiment_sections(tmp_path, quick=False, only=["reproductions"])
     assert failed.status == "failed" and "no GPU today" in failed.reason
+
+
+def test_total_time_counts_work_before_the_report_and_parts_add_up(zoo_stores, tmp_path):
+    """The demo's "total time" once left out the experiments run before build_report: the total now counts from
+    ``started``, and the breakdown (earlier phases, each lens, each extra section, writing, other) sums to it."""
+    import time
+
+    from repscope.report.job import LensSection
+
+    started = time.perf_counter()
+    time.sleep(0.2)  # work done before the report (a capture, say)
+    t_capture = time.perf_counter() - started
+    t1 = time.perf_counter()
+    time.sleep(0.3)  # an experiment run before the report
+    extra = LensSection("Experiment — elsewhere", [], key="elsewhere", seconds=time.perf_counter() - t1)
+    path = build_report(zoo_stores["two_layer"], tmp_path, ["capture", "similarity"], started=started,
+                        phases={"capture": t_capture}, extra_sections=[extra],
+                        options={"similarity": {"metrics": ["linear_cka"]}})
+    meta = json.loads((tmp_path / "results.json").read_text())["meta"]
+    parts = {k: v for k, v in meta.items() if k.startswith("time ")}
+    assert set(parts) == {"time capture (s)", "time similarity (s)", "time elsewhere (s)",
+                          "time writing the report (s)", "time other (s)"}
+    assert parts["time capture (s)"] >= 0.2 and parts["time elsewhere (s)"] >= 0.3
+    assert meta["total time (s)"] >= 0.5 + parts["time similarity (s)"] + parts["time writing the report (s)"] - 0.02
+    assert sum(parts.values()) == pytest.approx(meta["total time (s)"], abs=0.03)  # rounding of 5 parts
+    html = path.read_text()
+    assert "RSPENDING" not in html
+    assert f"<dd>{meta['total time (s)']:.4g}</dd>" in html and "<dt>time writing the report (s)</dt>" in html

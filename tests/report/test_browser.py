@@ -32,6 +32,13 @@ def test_demo_writes_report_json_and_pngs(demo_report):
     cap = data["sections"]["capture"][0]["result"]
     assert cap["n_samples"] == 600 and set(cap["layers"]) == {"conv1", "conv2", "conv3", "fc1", "relu4", "fc2"}
     assert list((demo_report.parent / "figures").glob("*.png"))
+    # the total time counts everything (model, capture, lenses, experiments, writing) and the parts add up to it
+    meta = data["meta"]
+    parts = {k: v for k, v in meta.items() if k.startswith("time ")}
+    assert {"time model (load/train) (s)", "time capture (s)", "time spurious-digits (s)", "time attractors (s)",
+            "time writing the report (s)", "time other (s)"} <= set(parts)
+    assert meta["total time (s)"] >= parts["time spurious-digits (s)"] + parts["time attractors (s)"]
+    assert sum(parts.values()) == pytest.approx(meta["total time (s)"], abs=0.01 * len(parts))
 
 
 def _chromium(args: list[str], tmp_path) -> subprocess.CompletedProcess:
@@ -59,6 +66,9 @@ def test_demo_report_renders_in_headless_chromium(demo_report, tmp_path, width):
     assert int(attrs["data-plots-rendered"]) == n_plots
     for key in sections:
         assert f'id="sec-{key}"' in dom
+    # no horizontal scroll: the nav bar wraps, long words break, wide tables scroll inside their box
+    assert int(attrs["data-window-width"]) == width
+    assert int(attrs["data-scroll-width"]) <= int(attrs["data-client-width"]) <= width
     shot = demo_report.parent / f"screenshot-{width}.png"
     _chromium([f"--window-size={width},2400", f"--screenshot={shot}", "--virtual-time-budget=30000", url], tmp_path)
     assert shot.exists() and shot.stat().st_size > 10_000

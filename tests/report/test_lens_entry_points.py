@@ -8,15 +8,8 @@ import pytest
 
 import repscope as rs
 from repscope.errors import InputError
-from repscope.metrics import lens
-
-LENSES = ("metrics", "ranges", "topology", "dynamics", "descramble")
-
-
-def _lens(name):
-    import importlib
-
-    return importlib.import_module(f"repscope.{name}")
+from repscope.lenses import LENSES
+from repscope.lenses import protocol as lens
 
 
 def test_layer_kinds_follow_shape_and_module(zoo_stores):
@@ -32,7 +25,7 @@ def test_layer_kinds_follow_shape_and_module(zoo_stores):
 
 
 def test_applies_says_why_not(zoo_stores):
-    got = {k: {name: _lens(name).applies(st) for name in LENSES} for k, st in zoo_stores.items()}
+    got = {k: {x.package: x.applies(st) for x in LENSES} for k, st in zoo_stores.items()}
     for k in ("mlp", "rescnn", "two_layer", "untrained_mlp"):
         assert "no layer has a time axis" in got[k]["dynamics"]
         assert all(got[k][x] is None for x in ("metrics", "ranges", "topology", "descramble"))
@@ -67,10 +60,19 @@ def test_label_rsa_known_answers():
         rs.metrics.label_rsa({"x": noise}, np.zeros(40))
 
 
+def test_similarity_reading_states_the_ceiling(zoo_stores):
+    a = rs.metrics.analyse(zoo_stores["mlp"], metrics=["linear_cka"], progress=False)
+    lrsa = a.results[-1]
+    assert np.isfinite(lrsa.ceiling)
+    assert f"out of a ceiling of {lrsa.ceiling:.2f} for {lrsa.n_classes} classes" in a.reading
+
+
 def test_metrics_sequence_layers_enter_as_time_means(zoo_stores):
     s = zoo_stores["gru"]
     a = rs.metrics.analyse(s, metrics=["linear_cka"], progress=False)
-    assert any("mean over real time steps" in n for n in a.notes)
+    # fixed-length sequences without n_tokens: every step is averaged and the note says so (no "real" claim)
+    assert any("mean over all 20 positions" in n and "every step counts as real" in n for n in a.notes)
+    assert not any(n.startswith("warning") for n in a.notes)  # no padding warning: the inputs are not tokens
     g1 = s.read("gru1").astype(np.float64).reshape(s.n_samples, 20, 16).mean(axis=1)
     want = rs.metrics.linear_cka(g1, s.read("head"))
     assert a.matrices[0].values[0, 2] == pytest.approx(want, abs=1e-10)
@@ -82,8 +84,14 @@ def test_ranges_defaults_on_a_classifier(zoo_stores):
     assert first.bands.unit.startswith("out:") and first.bands.kind.startswith("normalised")
     assert second.bands.unit.startswith("act2: mean(")  # the layer before the output layer
     assert sum(first.bands.counts().values()) == zoo_stores["mlp"].n_samples
-    assert "mid band" in a.reading and not a.notes
+    assert "mid band" in a.reading
     assert "holds blob " in a.reading  # the text attribute naming the labels one to one
+    # ... which is the label under another name: never a confounder, and the notes say why
+    assert a.notes == ["attribute 'blob' is the label under another name (one value per label and one label per "
+                       "value), so it is not tested as a confounder"]
+    for an in a.analyses:
+        rows = {r["attribute"]: r["verdict"] for r in an.confounders.rows}
+        assert rows["blob"] == rows["label"] == "derived from target"
 
 
 def test_ranges_untrained_model_falls_back_to_percentiles(zoo_stores):
@@ -113,7 +121,7 @@ def test_ranges_any_direction(zoo_stores, tmp_path):
 def test_topology_persistence_ph_matrix_and_mapper(zoo_stores):
     a = rs.topology.analyse(zoo_stores["rescnn"], n_samples=120, progress=False)
     ph = a.results[0]
-    assert ph.layers == ["stem", "block", "block.conv1", "pool", "head"] == a.layers
+    assert ph.layers == ["stem", "block.conv1", "block", "pool", "head"] == a.layers  # execution order
     V = np.asarray(ph.values)
     assert np.allclose(V, V.T) and np.allclose(np.diag(V), 0) and (V >= 0).all()
     diagrams = [r for r in a.results if isinstance(r, rs.topology.Diagrams)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repscope.results import MatrixResult, measure_range
+from repscope.metrics import layer_matrix
+from repscope.results import MatrixResult
 
 
 def _matrix(metric: str, values, **kw) -> MatrixResult:
@@ -15,15 +16,19 @@ def _matrix(metric: str, values, **kw) -> MatrixResult:
 
 
 def test_similarity_colours_span_the_measure_range():
-    """0.72 CKA must not look like zero: CKA colours span 0–1, angles 0–π/2, whatever the data."""
-    cka = _matrix("linear_cka", [[1, 0.72], [0.72, 1]])
+    """0.72 CKA must not look like zero: CKA colours span 0–1, angles 0–π/2, whatever the data; the range
+    comes from the measure registry through the producer (layer_matrix)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    layers = {"a": X, "b": X @ rng.standard_normal((5, 5)) + 0.5 * rng.standard_normal((40, 5))}
+    cka = layer_matrix(layers, metric="linear_cka")
     z = cka.plotly().data[0]
     assert (z.zmin, z.zmax) == (0.0, 1.0)
-    proc = _matrix("procrustes", [[0, 0.2], [0.2, 0]], kind="distance")
+    proc = layer_matrix(layers, metric="procrustes")
     assert proc.colour_range() == pytest.approx((0.0, np.pi / 2))
     assert "radians" in proc.plotly().data[0].colorbar.title.text
-    # unbounded distance: from 0 to the data's maximum; unknown measure: the data's range
-    assert measure_range("ph_sliced_wasserstein", [[0, 3.5], [3.5, 0]]) == (0.0, 3.5)
+    # unbounded distance: from 0 to the data's maximum; a matrix built without a range: the data's range
+    assert _matrix("ph_sliced_wasserstein", [[0, 3.5], [3.5, 0]], value_range=(0.0, None)).colour_range() == (0.0, 3.5)
     assert _matrix("my_measure", [[1, 0.5], [0.5, 1]]).colour_range() is None
     # the user asks otherwise: an explicit range, or the data's
     assert _matrix("linear_cka", [[1, 0.8], [0.8, 1]], value_range=(0.5, 1)).colour_range() == (0.5, 1.0)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import repscope as rs
-from repscope.compute import all_pairs, map_items, map_pairs, resolve_scheduler, use_scheduler
 from repscope.errors import InputError
 from repscope.metrics import linear_cka, procrustes
+from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler, use_scheduler
 
 
 def _layers(seed=0, n=150):
@@ -97,7 +97,7 @@ def test_threads_pinned_per_worker(dask_client):
     from repscope.scale import cluster_info, configure_workers
 
     threads = configure_workers(dask_client, blas_threads=None)
-    cores = rs.compute.n_cores()
+    cores = rs.parallel.n_cores()
     assert set(threads.values()) == {max(1, cores // 2)}  # 2 workers × 1 thread on one host
     info = cluster_info(dask_client)
     assert info["n_workers"] == 2

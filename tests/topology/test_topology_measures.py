@@ -13,12 +13,13 @@ from repscope.topology import diagram_distance, persistence
 def test_registers_ph_measures(monkeypatch):
     calls = []
 
-    def register(name, func, *, kind, description, prepare=None, compare=None):
+    def register(name, func, *, kind, value_range, description, prepare=None, compare=None):
         calls.append(
             {
                 "name": name,
                 "func": func,
                 "kind": kind,
+                "value_range": value_range,
                 "description": description,
                 "prepare": prepare,
                 "compare": compare,
@@ -35,7 +36,7 @@ def test_registers_ph_measures(monkeypatch):
     mod = importlib.import_module("repscope.topology.measures")
     names = {c["name"] for c in calls}
     assert {"ph_sliced_wasserstein", "ph_bottleneck", "ph_sliced_wasserstein_h0", "ph_bottleneck_h1"} <= names
-    assert all(c["kind"] == "distance" and c["description"] for c in calls)
+    assert all(c["kind"] == "distance" and c["value_range"] == (0.0, None) and c["description"] for c in calls)
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((30, 4)), rng.standard_normal((25, 6))
     by = {c["name"]: c for c in calls}

@@ -97,3 +97,34 @@ def test_bad_options():
         persistence(X, coeff=4)
     with pytest.raises(InputError, match="maxdim"):
         persistence(X, maxdim=7)
+
+
+def test_diagram_plots_on_its_own_range_with_equal_aspect_and_a_labelled_infinity_line():
+    """The user's squashed diagram: births < 1.3, deaths up to 3.9, one infinite H0 bar. Both axes span the
+    finite values (not 0..max with the infinite bar stretched in), aspect is equal, the ∞ line is labelled."""
+    h0 = np.array([[0.0, 0.4], [0.0, 1.1], [0.0, 3.9], [0.0, np.inf]])
+    h1 = np.array([[0.6, 0.9], [1.25, 2.0]])
+    d = Diagrams([h0, h1], n_points=5, maxdim=1)
+    fig = d.plot()
+    ax = fig.axes[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert (x0, x1) == (y0, y1)  # one scale for birth and death
+    assert ax.get_aspect() == 1.0  # "equal"
+    assert x0 < 0.0 and x0 > -0.3 and 3.9 < x1 < 3.9 * 1.25  # the points' own range, a little padding
+    inf_pts = [c.get_offsets() for c in ax.collections if len(c.get_offsets()) and np.isclose(
+        c.get_offsets()[:, 1], c.get_offsets()[0, 1]).all() and c.get_offsets()[0, 1] > 3.9]
+    assert len(inf_pts) == 1 and len(inf_pts[0]) == 1  # the infinite bar, above every finite death
+    inf_y = float(inf_pts[0][0, 1])
+    assert inf_y < x1  # inside the frame
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and np.allclose(dashed[0].get_ydata(), inf_y)
+    ticks = dict(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]))
+    assert ticks[inf_y] == "∞" and all(t < inf_y for t in ticks if t != inf_y)
+    diag = [ln for ln in ax.lines if ln.get_linestyle() == "-"][0]  # the diagonal runs corner to corner
+    assert np.allclose(diag.get_xdata(), [x0, x1]) and np.allclose(diag.get_ydata(), [x0, x1])
+    p = d.plotly()
+    assert list(p.layout.xaxis.range) == list(p.layout.yaxis.range) == [x0, x1]
+    assert p.layout.yaxis.scaleanchor == "x" and p.layout.yaxis.scaleratio == 1
+    assert any(s.y0 == pytest.approx(inf_y) for s in p.layout.shapes)
+    assert any("∞" in a.text for a in p.layout.annotations)
+    assert max(max(t.y) for t in p.data if t.mode == "markers") == pytest.approx(inf_y)

@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from repscope.errors import InputError
-from repscope.experiments.topology.demo import cka_distance_matrix
+from repscope.experiments.topology.recipe import cka_distance_matrix
 from repscope.experiments.topology.reproduce import build_deep_cnn, deeper_cnn_reproduction
 from repscope.metrics import linear_cka
 

@@ -105,6 +105,7 @@ class _Recorder:
         self.n = 0  # size of the current batch
         self.error: BaseException | None = None
         self.mask: Any = None  # attention mask of the current batch, if any
+        self.order: list[str] = []  # layers in the order their hooks first stored something (first batch)
 
     def __enter__(self) -> _Recorder:
         modules = dict(self.model.named_modules())
@@ -162,6 +163,8 @@ class _Recorder:
                 out = t.detach()
                 t = reduce(out, self.pools[name], name, self.layouts[name], self.mask)
                 self.batch[name] = _private_copy(t, out, store_dtype)
+                if self.first:
+                    self.order.append(name)
             except _Skip as exc:
                 if self.first and name in self.optional:
                     self.skipped[name] = exc.reason
@@ -193,9 +196,16 @@ class _Recorder:
             self.first = False
             if self.skipped:
                 self._drop()
+            self.order = [n for n in self.order if n in self.layers]
         out = {n: self.batch[n].numpy() for n in self.layers}
         self.batch = {}
         return out
+
+    def execution_index(self) -> dict[str, int]:
+        """Each stored layer's position in execution order: the order in which the hooks first fired in the
+        first forward pass (a container's output comes after its children's; a ``point="pre"`` hook fires
+        before its module runs). Module registration order (``named_modules``) can differ from it."""
+        return {n: i for i, n in enumerate(self.order)}
 
     def _drop(self) -> None:
         import warnings
@@ -537,8 +547,11 @@ def capture(
                 attrs = {k: _rows_of(v, rows, f"attribute {k!r}") for k, v in full_attrs.items()}
                 for k, v in (a_batch or {}).items():
                     attrs.setdefault(str(k), as_numpy_1d(v, f"attribute {k!r}")[sl])
+                _add_n_tokens(attrs, rec, acts, b, sl, n_batch, writer.attribute_names)
+                order = rec.execution_index()
                 writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
-                              layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n)} for n in acts})
+                              layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n), "exec_index": order[n]}
+                                          for n in acts})
                 prog.advance(b - lo)
                 n_batch += 1
             if writer.chunk_rows is None:
@@ -570,6 +583,47 @@ def capture(
     finally:
         model.train(was_training)
     return open_store(out)
+
+
+N_TOKENS = "n_tokens"
+
+
+def _add_n_tokens(attrs: dict[str, np.ndarray], rec: _Recorder, acts: Mapping[str, np.ndarray], b: int, sl: slice,
+                  n_batch: int, stored: list[str] | None) -> None:
+    """Store each sample's number of real tokens (the attention mask's sum) as the attribute ``n_tokens``
+    when the batch carries a ``(batch, tokens)`` ``attention_mask``: the lenses read a sequence layer stored
+    with ``pool="none"`` over its first ``n_tokens`` positions only. A mask that does not mark a prefix (left
+    padding, gaps) is refused when a layer is stored token by token, since a count could not say which
+    positions are real; an ``n_tokens`` attribute the user gave must agree with the mask. ``stored``: the
+    store's attribute names when its arrays exist (a resumed store without the column stays without it)."""
+    mask = rec.mask
+    if mask is None or not hasattr(mask, "shape") or len(mask.shape) != 2 or int(mask.shape[0]) != b:
+        return
+    if stored is not None and N_TOKENS not in stored:
+        return
+    m = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask) != 0
+    n = m.sum(axis=1).astype(np.int64)
+    T = m.shape[1]
+    seqs = [k for k, a in acts.items() if rec.axes.get(k) == "tokens, features" and a.ndim == 3 and a.shape[1] == T]
+    if seqs and not np.array_equal(m, np.arange(T)[None, :] < n[:, None]):
+        i = int(np.flatnonzero((m != (np.arange(T)[None, :] < n[:, None])).any(axis=1))[0])
+        raise InputError(
+            f"the attention_mask of batch {n_batch} does not mark each sample's real tokens as a prefix (sample "
+            f"{i}: {''.join('1' if v else '0' for v in m[i][:32])}{'…' if T > 32 else ''}: left padding or gaps), "
+            f"but layer(s) {', '.join(seqs[:4])} are stored token by token (pool='none') and the store keeps "
+            f"the real-token count n_tokens, which marks the first n_tokens positions as real; tokenise with "
+            f"padding_side='right', or pool these layers (pool='token_mean', 'cls' or 'last' use the mask)"
+        )
+    n = n[sl]
+    if N_TOKENS in attrs:
+        given = np.asarray(attrs[N_TOKENS])
+        if given.shape != n.shape or not np.array_equal(given.astype(np.float64), n.astype(np.float64)):
+            raise InputError(
+                f"attribute 'n_tokens' disagrees with the attention_mask of batch {n_batch} ({given.tolist()[:4]} "
+                f"vs {n.tolist()[:4]} real tokens); leave it out — capture stores n_tokens from the mask"
+            )
+        return
+    attrs[N_TOKENS] = n
 
 
 def _rows_of(arr: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray:

@@ -46,13 +46,58 @@ def load_weights(path: str | Path) -> dict[str, Any]:
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
         raise InputError(
             f"'{p}' is not a plain tensor/state_dict file (loading it would require unpickling arbitrary "
-            f"objects, which repscope refuses for safety); save it with torch.save(model.state_dict(), path)"
+            f"objects, which repscope refuses for safety; a whole pickled model is such a file); where the model "
+            f"is built, save its weights with torch.save(model.state_dict(), 'state_dict.pt') and pass "
+            f"--model file.py:factory --weights state_dict.pt"
         ) from exc
     except Exception as exc:
         raise InputError(f"cannot read weights file '{p}': {exc}") from exc
     if not isinstance(obj, dict):
         raise InputError(f"'{p}' holds a {type(obj).__name__}, not a state_dict; save model.state_dict()")
     return obj
+
+
+#: Suffixes of files that hold weights or pickles, never a model definition (``--model x.pt``).
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".safetensors", ".h5", ".onnx")
+
+
+def _listed(keys: list[str], k: int = 10) -> str:
+    """The first ``k`` keys and how many more."""
+    more = f" (+{len(keys) - k} more)" if len(keys) > k else ""
+    return ", ".join(keys[:k]) + more
+
+
+def check_state_dict(model: Any, state: Mapping[str, Any], source: str = "the weights") -> None:
+    """Raise one InputError listing every way ``state`` does not fit ``model``: keys the model needs that
+    the file lacks (missing), keys the file has that the model does not (unexpected), and keys whose
+    shapes differ (both shapes) — the first 10 of each and the count — with the fix. Returns when it fits."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    sized = [k for k in own if k in state and hasattr(state[k], "shape")
+             and tuple(state[k].shape) != tuple(own[k].shape)]
+    if not (missing or unexpected or sized):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s) (in the model, not in the file): {_listed(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s) (in the file, not in the model): {_listed(unexpected)}")
+    if sized:
+        shapes = [f"{k} file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in sized]
+        parts.append(f"{len(sized)} size mismatch(es): {_listed(shapes)}")
+    fix = ("give --model the factory that builds the architecture these weights were saved from (same layer "
+           "names and sizes), with --weights the file saved by torch.save(model.state_dict(), path)")
+    prefixes = {k.split(".", 1)[0] for k in state}
+    if prefixes == {"module"} and missing:
+        fix = ("every key starts with 'module.' (saved from nn.DataParallel/DistributedDataParallel): save "
+               "model.module.state_dict() instead")
+    elif unexpected and not (set(state) & set(own)) and any(isinstance(v, Mapping) for v in state.values()):
+        inner = [k for k, v in state.items() if isinstance(v, Mapping)]
+        fix = (f"the file looks like a training checkpoint (entries {_listed(inner, 5)} hold dicts): save the "
+               f"model's own entry, e.g. torch.save(ckpt[{inner[0]!r}], 'state_dict.pt'), and pass that to --weights")
+    name = type(model).__name__
+    raise InputError(f"{source} do not fit the model {name}: " + "; ".join(parts) + f" — {fix}")
 
 
 def load_model_spec(
@@ -71,6 +116,13 @@ def load_model_spec(
     elif spec.startswith("hf:") or (Path(spec).is_dir() and (Path(spec) / "config.json").exists()):
         model = load_hf_model(spec.removeprefix("hf:"))
     else:
+        if ":" not in spec and spec.lower().endswith(WEIGHT_SUFFIXES):
+            raise InputError(
+                f"--model {spec!r} is a weights or pickle file, not a model definition; repscope never unpickles "
+                f"a whole model (it could run code): give the architecture as --model file.py:factory (a "
+                f"function returning the nn.Module) and the weights as --weights state_dict.pt, saved where the "
+                f"model is built with torch.save(model.state_dict(), 'state_dict.pt')"
+            )
         if ":" not in spec:
             raise InputError(
                 f"model {spec!r} is neither a built-in ({', '.join(builtins) or 'none'}), 'file.py:factory', "
@@ -81,21 +133,32 @@ def load_model_spec(
         fn = getattr(mod, fn_name, None)
         if not callable(fn):
             raise InputError(f"{mod_name!r} has no callable {fn_name!r} to build the model")
+        import inspect
+
+        try:
+            inspect.signature(fn).bind()
+        except TypeError as exc:
+            raise InputError(f"{spec}: {fn_name}() needs arguments ({exc}); give --model a factory that needs "
+                             f"none, e.g. def build(): return {fn_name}(...)") from exc
+        except ValueError:  # no signature to read (some builtins): let the call say
+            pass
         try:
             model = fn()
-        except TypeError as exc:
-            raise InputError(f"{spec}: calling {fn_name}() without arguments failed ({exc}); give --model a "
-                             f"factory that needs no arguments") from exc
+        except Exception as exc:  # the user's code failed: say where, in one line
+            msg = " ".join(str(exc).split())
+            raise InputError(f"{spec}: {fn_name}() raised {type(exc).__name__}: {msg}") from exc
         import torch
 
         if not isinstance(model, torch.nn.Module):
             raise InputError(f"{spec} returned a {type(model).__name__}, not a torch.nn.Module")
     if weights is not None:
         state = load_weights(weights)
+        check_state_dict(model, state, f"weights '{weights}'")
         try:
             model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise InputError(f"weights '{weights}' do not fit the model: {str(exc).splitlines()[0]}") from exc
+        except RuntimeError as exc:  # what check_state_dict cannot see (e.g. a module's own load hook)
+            msg = " ".join(str(exc).split())
+            raise InputError(f"weights '{weights}' do not fit the model: {msg}") from exc
     return model
 
 

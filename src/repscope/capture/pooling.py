@@ -10,7 +10,9 @@ Layouts (the batch axis N is always first):
     1-D pooling (``MaxPool1d``, ``AvgPool1d``, ``AdaptiveAvgPool1d``, …) and ``Dropout1d``;
   * a sequence ``(N, T, D)`` (tokens or time steps) for everything else that computes features: ``Linear``,
     ``Embedding``, norms over the last axis, attention, transformer blocks, RNN/GRU/LSTM (``batch_first=True``),
-    Hugging Face layers;
+    Hugging Face layers. For these known sequence modules (:data:`SEQUENCE_MODULES`, and containers whose last
+    real leaf is one) the layout is certain; a leaf module repscope does not know (a user's own module) is read
+    as a sequence too, but only as a default (``"unknown"``) that an explicit mode may override;
   * elementwise modules (``ReLU``, ``GELU``, ``Dropout``, ``Identity``, …) keep their input's layout, which
     the module alone does not tell: in a model without any of the channel-first 1-D modules above they are
     sequences; otherwise a generic ``"mean"``/``"max"`` on their 3-D output is refused with the two explicit
@@ -26,9 +28,12 @@ Modes (``pool=``):
 - ``"cls"`` (token 0), ``"last"`` (last real token under ``attention_mask``), ``"pos:K"`` or an int ``K``
   (token ``K``; negative counts from the end of the padded sequence).
 
-The explicit modes (``spatial_*``, ``token_mean``, ``cls``, ``last``, ``pos:K``) override the layout read
-from the module; a mode that does not fit the output's rank raises :class:`~repscope.errors.InputError`
-naming the shape and the mode that fits. The feature axis is never reduced.
+The explicit modes (``spatial_*``, ``token_mean``, ``cls``, ``last``, ``pos:K``) settle an ambiguous or
+unknown layout; a mode that does not fit the output raises :class:`~repscope.errors.InputError` naming the
+shape and the mode that fits — a mode that does not fit its rank, and a mode that would reduce the feature
+axis: a spatial mode on a known sequence ``(N, T, D)`` (it would average the D features), a token mode on a
+known channel-first ``(N, C, L)`` map (it would pick or average channels). The feature axis is never reduced,
+so the stored ``axes`` are always true.
 """
 
 from __future__ import annotations
@@ -45,8 +50,13 @@ _CHANNEL_FIRST_1D = (
     "Conv1d", "ConvTranspose1d", "LazyConv1d", "LazyConvTranspose1d", "BatchNorm1d", "LazyBatchNorm1d",
     "InstanceNorm1d", "LazyInstanceNorm1d", "SyncBatchNorm", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
     "AdaptiveMaxPool1d", "LPPool1d", "Dropout1d", "MaxUnpool1d", "ConstantPad1d", "ReflectionPad1d",
-    "ReplicationPad1d", "ZeroPad1d", "CircularPad1d",
+    "ReplicationPad1d", "ZeroPad1d", "CircularPad1d", "GroupNorm",
 )
+#: Leaf modules whose 3-D output is known to be ``(N, T, D)``, matched on the end of the class name (so
+#: Hugging Face's ``T5LayerNorm``, ``LlamaRMSNorm``, GPT-2's ``Conv1D`` — a linear map — are included).
+SEQUENCE_MODULES = ("Linear", "Bilinear", "Embedding", "LayerNorm", "RMSNorm", "RNN", "LSTM", "GRU", "Attention",
+                    "Conv1D", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+                    "TransformerDecoderLayer")
 _ELEMENTWISE = (
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid",
     "Tanh", "Hardtanh", "Hardswish", "Hardsigmoid", "Softplus", "Softsign", "Tanhshrink", "Softshrink",
@@ -103,7 +113,8 @@ def per_layer(value: Any, layers: list[str], what: str, normalise) -> dict[str, 
 
 
 def layouts(model: Any, names: list[str]) -> dict[str, str]:
-    """Layout of each named module's 3-D output: ``"channels"``, ``"tokens"`` or ``"elementwise"`` (ambiguous)."""
+    """Layout of each named module's 3-D output: ``"channels"``, ``"tokens"``, ``"unknown"`` (a module repscope
+    does not know: read as tokens unless an explicit mode says otherwise) or ``"elementwise"`` (ambiguous)."""
     modules = dict(model.named_modules())
     out = {n: layout_of(modules[n]) for n in names}
     if "elementwise" in out.values():
@@ -114,7 +125,8 @@ def layouts(model: Any, names: list[str]) -> dict[str, str]:
 
 
 def layout_of(module: Any) -> str:
-    """``"channels"``, ``"tokens"`` or ``"elementwise"`` for a module's 3-D output (rule in the module doc)."""
+    """``"channels"``, ``"tokens"``, ``"unknown"`` or ``"elementwise"`` for a module's 3-D output (rule in the
+    module doc)."""
     name = type(module).__name__
     children = list(module.modules())[1:]
     if children:  # a container: its last non-elementwise leaf decides
@@ -127,7 +139,9 @@ def layout_of(module: Any) -> str:
         return "channels"
     if name in _ELEMENTWISE:
         return "elementwise"
-    return "tokens"
+    if name.endswith(SEQUENCE_MODULES):
+        return "tokens"
+    return "unknown"
 
 
 def stored_axes(ndim: int, pool: str, layout: str) -> str:
@@ -137,7 +151,7 @@ def stored_axes(ndim: int, pool: str, layout: str) -> str:
         return "features"
     if ndim >= 4:
         return "channels, " + ", ".join(["depth", "height", "width"][-(ndim - 2):])
-    return {"channels": "channels, length", "tokens": "tokens, features"}.get(
+    return {"channels": "channels, length", "tokens": "tokens, features", "unknown": "tokens, features"}.get(
         layout, "channels, length or tokens, features (ambiguous)")
 
 
@@ -147,7 +161,7 @@ def mean_gives(shape: tuple[int, ...], layout: str) -> str:
         return f"{tuple(shape)} kept"
     if len(shape) >= 3 or layout == "channels":
         return f"({shape[0]},) over {'L' if len(shape) == 2 else ', '.join('DHW'[-(len(shape) - 1):])}"
-    if layout == "tokens":
+    if layout in ("tokens", "unknown"):
         return f"({shape[1]},) over tokens"
     return "ambiguous: pool='spatial_mean' or 'token_mean'"
 
@@ -179,6 +193,15 @@ def reduce(t: Any, pool: str, layer: str, layout: str, mask: Any = None) -> Any:
                 f"pool={pool!r} needs a channel-first map (N, C, L|H,W|D,H,W) but layer {layer!r} produced "
                 f"{_shape_text(t)} (no spatial axes); use pool='none' for this layer"
             )
+        if nd == 3 and layout == "tokens":
+            how = pool[len("spatial_"):]
+            fix = "pool='token_mean' (or 'mean')" if how == "mean" else "pool='max' (over tokens)"
+            how = "average" if how == "mean" else "take the maximum over"
+            raise InputError(
+                f"pool={pool!r} on layer {layer!r}: its output {_shape_text(t)} is a sequence (batch, tokens or "
+                f"time steps, features), not a channel-first map — a spatial mode would {how} its "
+                f"{t.shape[2]} features instead of its positions; use {fix}, or 'cls', 'last', 'pos:K' for one position"
+            )
         return _spatial(t, pool[len("spatial_"):])
     # token modes
     if nd != 3:
@@ -187,6 +210,12 @@ def reduce(t: Any, pool: str, layer: str, layout: str, mask: Any = None) -> Any:
         raise InputError(
             f"pool={pool!r} needs a sequence output (batch, tokens, features) but layer {layer!r} produced "
             f"shape {_shape_text(t)}; use {fix}"
+        )
+    if layout == "channels":
+        raise InputError(
+            f"pool={pool!r} on layer {layer!r}: its output {_shape_text(t)} is a channel-first map (batch, "
+            f"channels, length), not a sequence — a token mode would {'average' if pool == 'token_mean' else 'pick'}"
+            f" channels and keep positions; use pool='spatial_mean' (or 'mean') or 'spatial_max'"
         )
     if pool == "token_mean":
         return _tokens(t, "mean", mask)

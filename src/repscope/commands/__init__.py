@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 
 # Explicit list: every lens's command module. Order = order in `repscope --help`.
-COMMAND_MODULES = ["core", "store", "compare", "rsa", "ranges", "topology", "dynamics", "descramble", "scale"]
+COMMAND_MODULES = ["core", "store", "compare", "rsa", "estimate", "ranges", "topology", "dynamics", "descramble",
+                   "scale"]
 
 
 def register_all(app) -> None:

@@ -61,17 +61,17 @@ def register(app: typer.Typer) -> None:
 
         Rows are STORE's layers, columns STORE2's (or STORE's again when only one store is given).
         """
-        import repscope
         from repscope.metrics import describe, layer_matrices
         from repscope.results import dumps
+        from repscope.store import open_store
 
         check_format(fmt)
         if list_:
             rows = [[name, d["kind"], d["description"]] for name, d in describe().items()]
             print_table(["measure", "kind", "description"], rows, fmt)
             return
-        a = repscope.open_store(store)
-        b = None if store2 is None else repscope.open_store(store2)
+        a = open_store(store)
+        b = None if store2 is None else open_store(store2)
         results = layer_matrices(a, b, metrics=metric, layers=layers, device=device, progress=not quiet,
                                  n_boot=n_boot, ci=ci, n_perm=n_perm, seed=seed, formulation=formulation)
         rows_from = str(store)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from repscope.commands._format import print_caveats
 from repscope.errors import InputError
+from repscope.lenses import keys as lens_keys
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -17,9 +20,10 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
-#: The report's sections and the demo's built-in experiments, for --help (kept equal to
-#: repscope.report.job / experiments.pipeline by tests/test_cli.py; not imported, so that --help stays light).
-SECTIONS = ("capture", "similarity", "ranges", "topology", "dynamics", "descrambling")
+#: The report's sections (what was captured, then the lens registry's lenses — a light import) and the demo's
+#: built-in experiments, for --help (kept equal to experiments.pipeline by tests/test_cli.py; not imported, so
+#: that --help stays light).
+SECTIONS = ("capture", *lens_keys())
 EXPERIMENT_SECTIONS = ("spurious-digits", "attractors", "descrambling-reproductions", "topology-reproduction",
                        "reproductions")
 SECTIONS_HELP = (f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} and the experiments "
@@ -93,7 +97,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Capture activations of a model into a resumable zarr store."""
-        from repscope import capture
+        from repscope.capture import capture
         from repscope.capture.loading import load_column, load_model_spec, load_table
 
         net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
@@ -138,6 +142,11 @@ def register(app: typer.Typer) -> None:
                                      help="state_dict file for descrambling (keys '<layer>.weight')."),
         weight_name: str = typer.Option(None, "--weight-name", help="Key of the weight in --weights (one layer)."),
         layers: list[str] = typer.Option(None, "--layers", help="Layers every lens reads (comma list)."),
+        unit: str = typer.Option(None, "--unit", metavar="LAYER:INDEX",
+                                 help="Ranges: band this unit (e.g. fc2:3) instead of the default units."),
+        direction: str = typer.Option(None, "--direction", metavar="SPEC",
+                                      help="Ranges: band this direction instead: LAYER:class-mean:A[-B] | "
+                                      "LAYER:probe:A | LAYER:file:PATH.npy."),
         workers: int = typer.Option(None, "--workers", min=1, help="Worker processes for the parallel parts."),
         experiments: bool = typer.Option(False, "--experiments",
                                          help="Append the built-in experiments (papers' controlled cases)."),
@@ -145,8 +154,8 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
-        from repscope import open_store
         from repscope.report.job import build_report
+        from repscope.store import open_store
 
         store = open_store(store_path)
         log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
@@ -157,17 +166,23 @@ def register(app: typer.Typer) -> None:
             if weights is None:
                 raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
             options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
+        if unit is not None and direction is not None:
+            raise InputError("give at most one of --unit and --direction")
+        if unit is not None or direction is not None:
+            options.setdefault("ranges", {}).update(unit=unit, direction=direction)
         lay = _split(layers)
         if lay:
             for key in ("similarity", "ranges", "topology", "dynamics", "descrambling"):
                 options.setdefault(key, {})["layers"] = lay
         extra = []
+        started = time.perf_counter()  # the run card's total time counts the experiments too
         if experiments:
             from repscope.experiments.pipeline import experiment_sections
 
             extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
         path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
-                            options=options, log=log, extra_sections=extra)
+                            options=options, log=log, extra_sections=extra, started=started)
+        print_caveats(store)
         if as_json:
             typer.echo((path.parent / "results.json").read_text())
         elif not quiet:

@@ -6,6 +6,8 @@ import pathlib
 
 import typer
 
+from repscope.commands._format import print_caveats
+
 
 def register(app: typer.Typer) -> None:
     @app.command("descramble")
@@ -36,12 +38,12 @@ def register(app: typer.Typer) -> None:
         """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
         import numpy as np
 
-        import repscope
         from repscope._paths import inside, safe_name
         from repscope.capture.loading import load_array
         from repscope.descramble import Descrambler, PermutationDescrambler
         from repscope.errors import InputError
         from repscope.results import dumps
+        from repscope.store import open_store
 
         if str(store) == "reproduce" and not store.exists():
             from repscope.commands._reproduce import run_reproduce
@@ -62,8 +64,9 @@ def register(app: typer.Typer) -> None:
             if not weights.exists():
                 raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
             W = load_array(weights, "weights")
-        st = repscope.open_store(store)
+        st = open_store(store)
         d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
+        print_caveats(st)
         results = [d.result(W, layer=layer)]
         if permutation:
             p = PermutationDescrambler(d.operator_, n_init=n_init, seed=seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from repscope.commands._format import check_format, format_option, print_table
+from repscope.commands._format import check_format, format_option, print_caveats, print_table
 from repscope.errors import InputError
 
 
@@ -90,10 +90,13 @@ def register(app: typer.Typer) -> None:
             None, "--other", help="Another store on the same inputs (repeatable): compare its layers with STORE's."
         ),
         layers: str = typer.Option(None, "--layers", help="Comma-separated sequence layers (default: all)."),
-        n_delays: int = typer.Option(3, "--n-delays", min=1, help="Delays in the embedding."),
+        n_delays: int = typer.Option(None, "--n-delays", min=1, help="Delays in the embedding (default 3, as the "
+                                     "report)."),
         rank: int = typer.Option(None, "--rank", min=1, help="Shared DMD rank (default: --components)."),
-        components: int = typer.Option(10, "--components", min=2, help="PCs per layer before DMD."),
-        max_trials: int = typer.Option(200, "--max-trials", min=2, help="Samples (trajectories) used, seeded."),
+        components: int = typer.Option(None, "--components", min=2, help="PCs per layer before DMD (default 10, "
+                                       "as the report)."),
+        max_trials: int = typer.Option(None, "--max-trials", min=2, help="Samples (trajectories) used, seeded "
+                                       "(default 200, as the report)."),
         out: Path = typer.Option(None, "--out", help="Directory for report.html, results.json and figures."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for the sample choice and the random starts."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
@@ -103,13 +106,14 @@ def register(app: typer.Typer) -> None:
         or between them and the same layers of other stores (two models on the same inputs)."""
         import json
 
-        import repscope
         from repscope.dynamics import analyse as analyse_dynamics
+        from repscope.dynamics.entry import DEFAULTS
         from repscope.results import dumps
+        from repscope.store import open_store
 
         log = _log(quiet)
-        st = repscope.open_store(store)
-        others = [repscope.open_store(o) for o in (other or [])]
+        st = open_store(store)
+        others = [open_store(o) for o in (other or [])]
         names = None
         if others:
             names = [p.name for p in [store, *other]]
@@ -117,8 +121,12 @@ def register(app: typer.Typer) -> None:
                 names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
         res = analyse_dynamics(
             st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
-            n_components=components, n_delays=n_delays, rank=rank, max_trials=max_trials,
+            n_components=DEFAULTS.n_components if components is None else components,
+            n_delays=DEFAULTS.n_delays if n_delays is None else n_delays, rank=rank,
+            max_trials=DEFAULTS.max_trials if max_trials is None else max_trials,
         )
+        for s_ in [st, *others]:
+            print_caveats(s_)
         log(res.summary())
         _save([res], out, log, "Dynamics of the store's sequence layers")
         if as_json:

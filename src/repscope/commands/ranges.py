@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from repscope.commands._format import check_format, format_option, print_table
+from repscope.commands._format import check_format, format_option, print_caveats, print_table
 from repscope.errors import InputError
 
 
@@ -70,8 +70,9 @@ def register(app: typer.Typer) -> None:
             [], "--attribute", "-a", metavar="NAME", help="only test this attribute (repeat for several)"
         ),
         within_class: bool = typer.Option(False, "--within-class", help="compare within the unit's class"),
-        permutations: int = typer.Option(999, "--permutations", min=1, help="permutations for p-values"),
-        correction: str = typer.Option("bh", "--correction", help="bh | holm | none"),
+        permutations: int = typer.Option(None, "--permutations", min=1,
+                                         help="permutations for p-values (default 999, as the report)"),
+        correction: str = typer.Option(None, "--correction", help="bh | holm | none (default bh, as the report)"),
         out: Path | None = typer.Option(None, "--out", help="write results.json and PNGs here"),
         json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
         seed: int = typer.Option(0, "--seed", min=0, help="seed for the permutations and the examples"),
@@ -83,7 +84,7 @@ def register(app: typer.Typer) -> None:
         Give exactly one of --unit LAYER:INDEX or --direction LAYER:KIND:ARGS.
         """
         check_format(fmt)
-        from repscope.ranges.analysis import analyse_store
+        from repscope.ranges.analysis import DEFAULTS, analyse_store
         from repscope.store import open_store
 
         st = open_store(store)
@@ -95,10 +96,11 @@ def register(app: typer.Typer) -> None:
             edges=_parse_edges(edges),
             attributes=list(attribute) or None,
             within_class=within_class,
-            n_permutations=permutations,
-            correction=correction,
+            n_permutations=DEFAULTS.n_permutations if permutations is None else permutations,
+            correction=DEFAULTS.correction if correction is None else correction,
             seed=seed,
         )
+        print_caveats(st)
         payload = res.to_dict()
         _save([res.bands, *res.results()], out, payload)
         if json_out:
@@ -113,6 +115,8 @@ def register(app: typer.Typer) -> None:
                 print_table(*res.confounders.table(), fmt, title="confounder findings" if fmt == "table" else "")
                 if fmt == "table":
                     typer.echo(res.confounders.summary())
+            for note in res.notes if fmt == "table" else []:
+                typer.echo(f"note: {note}")
 
     @sub.command("benchmark")
     def benchmark(

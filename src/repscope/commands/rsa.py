@@ -41,7 +41,7 @@ def _model_attributes(store: Any, spec: str) -> tuple[Any, str]:
 
 def _read_nets(nets: list[str], layer: str | None) -> dict[str, Any]:
     """``STORE:LAYER`` (or ``STORE`` with ``--layer``) → {"store:layer": array}."""
-    import repscope
+    from repscope.store import open_store
 
     reps: dict[str, Any] = {}
     for spec in nets:
@@ -49,7 +49,7 @@ def _read_nets(nets: list[str], layer: str | None) -> dict[str, Any]:
         lay = lay or layer
         if not lay:
             raise InputError(f"{spec!r}: give STORE:LAYER or --layer")
-        s = repscope.open_store(pathlib.Path(path))
+        s = open_store(pathlib.Path(path))
         reps[f"{pathlib.Path(path).name}:{lay}"] = s.read(lay)
     return reps
 
@@ -86,13 +86,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """RSA of one layer: its RDM, compared with a model RDM (class labels, an attribute) or another
         layer, with an optional bootstrap CI over stimuli (self-pairs of resampled duplicates excluded)."""
-        import repscope
+        import numpy as np
+
         from repscope.metrics.rdm import model_rdm, rdm_of, rsa_bootstrap
         from repscope.results import dumps
+        from repscope.store import open_store
 
         if (model is None) == (layer2 is None):
             raise InputError("give exactly one of --model (labels, attr:NAME, .npy) or --layer2 to compare with")
-        a = repscope.open_store(store)
+        a = open_store(store)
         X = a.read(layer)
         labels = [str(v) for v in a.labels] if a.labels is not None and len(a.labels) <= 60 else None
         r1 = rdm_of(X, rdm, labels=labels, name=layer)
@@ -100,18 +102,22 @@ def register(app: typer.Typer) -> None:
             attrs, kind = _model_attributes(a, model)
             r2 = model_rdm(attrs, kind, name=f"model {model}")
         else:
-            b = a if store2 is None else repscope.open_store(store2)
+            b = a if store2 is None else open_store(store2)
             r2 = rdm_of(b.read(layer2), rdm, name=str(layer2))
         value = r1.compare(r2, compare)
         results: dict[str, Any] = {"layer": layer, "other": r2.name, "rdm": rdm, "compare": compare,
                                    "value": value, "n_conditions": r1.n}
+        ceiling = None
+        if model is not None and np.unique(r2.vector).size == 2:  # a categorical model caps the comparison
+            from repscope.metrics.rsa import binary_rdm_ceiling
+
+            ceiling = binary_rdm_ceiling(r2.vector, compare)
+            results["ceiling"] = ceiling
         boot = None
         if bootstrap:
             boot = rsa_bootstrap(r1, r2, compare=compare, n_boot=bootstrap, ci=ci, seed=seed)
             results["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "samples"}
         if out is not None:
-            import numpy as np
-
             order = None if a.labels is None else np.argsort(np.asarray(a.labels), kind="stable")  # class blocks
             _write(out, "rdm", r1, order=order)
             _write(out, "rdm_other", r2, order=order)
@@ -120,7 +126,9 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(dumps(results))
         elif not quiet:
-            typer.echo(f"RSA ({rdm} RDM, {compare}) {layer} vs {r2.name}: {value:.4f} over {r1.n} stimuli")
+            cap = ("" if ceiling is None else f" (ceiling {ceiling:.4f} for this two-valued model without tied "
+                   f"dissimilarities: {value / ceiling:.0%} of it)")
+            typer.echo(f"RSA ({rdm} RDM, {compare}) {layer} vs {r2.name}: {value:.4f} over {r1.n} stimuli{cap}")
             if boot is not None:
                 typer.echo(boot.summary())
 

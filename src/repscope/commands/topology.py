@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from repscope.commands._format import print_caveats
 from repscope.errors import InputError
 
 
@@ -59,8 +60,9 @@ def _reproduce(
             typer.echo(f"wrote {out / 'report.html'}")
 
 
-def _tooltip_sources(images_path, texts_path, n: int, rows) -> tuple:
-    """Images (.npy) and texts (one line per sample) for mapper tooltips, restricted to the sampled rows."""
+def _tooltip_sources(images_path, texts_path, n: int) -> tuple:
+    """Images (.npy, memory-mapped) and texts (one line per sample) for mapper tooltips, one per stored sample
+    (the analysis keeps those of the inputs it draws)."""
     import numpy as np
 
     images = texts = None
@@ -75,7 +77,7 @@ def _tooltip_sources(images_path, texts_path, n: int, rows) -> tuple:
             raise InputError(
                 f"--mapper-images has {images.shape[0]} images but the store has {n} samples; give one per sample"
             )
-        images = np.asarray(images if rows is None else images[rows])
+
     if texts_path is not None:
         if not texts_path.exists():
             raise InputError(f"--mapper-texts {texts_path} does not exist; pass a text file, one line per sample")
@@ -84,7 +86,7 @@ def _tooltip_sources(images_path, texts_path, n: int, rows) -> tuple:
             raise InputError(
                 f"--mapper-texts has {len(lines)} lines but the store has {n} samples; give one line per sample"
             )
-        texts = lines if rows is None else [lines[i] for i in rows]
+        texts = lines
     return images, texts
 
 
@@ -103,10 +105,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--layers", help="Comma-separated layer names (default: all layers).")
         ] = None,
         cloud: Annotated[
-            str,
-            typer.Option(help="Point cloud per layer: top_l2 (paper), avg_pool, random_position, flatten."),
-        ] = "top_l2",
-        n_samples: Annotated[int, typer.Option("--n-samples", min=1, help="Inputs per draw (paper: 1000).")] = 1000,
+            str | None,
+            typer.Option(help="Point cloud per layer: top_l2 (paper, default), avg_pool, random_position, "
+                         "flatten."),
+        ] = None,
+        n_samples: Annotated[
+            int | None, typer.Option("--n-samples", min=1, help="Inputs per draw (default 1000, the paper's and "
+                                     "the report's).")
+        ] = None,
         resamples: Annotated[
             int | None,
             typer.Option(
@@ -114,25 +120,34 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         metric: Annotated[
-            str, typer.Option(help="sliced_wasserstein (paper), bottleneck, wasserstein, persistence_image.")
-        ] = "sliced_wasserstein",
-        dim: Annotated[int, typer.Option(min=0, help="Homology dimension compared (paper: 1).")] = 1,
+            str | None, typer.Option(help="sliced_wasserstein (paper, default), bottleneck, wasserstein, "
+                                     "persistence_image.")
+        ] = None,
+        dim: Annotated[int | None, typer.Option(min=0, help="Homology dimension compared (default 1, the "
+                                                "paper's).")] = None,
         normalize: Annotated[
             str | None, typer.Option(help="Rescale every cloud first: rms or diameter (default: none).")
         ] = None,
         mapper_graphs: Annotated[
             bool, typer.Option("--mapper/--no-mapper", help="Also build mapper graphs.")
         ] = True,
-        n_intervals: Annotated[int, typer.Option("--n-intervals", min=1, help="Mapper cover intervals.")] = 10,
+        n_intervals: Annotated[int | None, typer.Option("--n-intervals", min=1, help="Mapper cover intervals "
+                                                        "(default 10).")] = None,
         overlap: Annotated[
-            float, typer.Option(min=0.0, max=0.99, help="Mapper interval overlap fraction in [0, 0.99].")
-        ] = 0.5,
+            float | None, typer.Option(min=0.0, max=0.99, help="Mapper interval overlap fraction in [0, 0.99] "
+                                       "(default 0.5).")
+        ] = None,
+        min_samples: Annotated[
+            int | None, typer.Option("--min-samples", min=1, help="Mapper DBSCAN min_samples (default 5).")
+        ] = None,
         mapper_lens: Annotated[
-            str, typer.Option("--mapper-lens", help="Mapper lens: l2norm (paper) or pca (first principal component).")
-        ] = "l2norm",
+            str | None, typer.Option("--mapper-lens", help="Mapper lens: l2norm (paper, default) or pca (first "
+                                     "principal component).")
+        ] = None,
         mapper_clusterer: Annotated[
-            str, typer.Option("--mapper-clusterer", help="Mapper clusterer: dbscan (paper) or single_linkage.")
-        ] = "dbscan",
+            str | None, typer.Option("--mapper-clusterer", help="Mapper clusterer: dbscan (paper, default) or "
+                                     "single_linkage.")
+        ] = None,
         mapper_images: Annotated[
             pathlib.Path | None,
             typer.Option(
@@ -176,7 +191,6 @@ def register(app: typer.Typer) -> None:
 
         repscope topology --reproduce --out DIR runs the deeper-CNN reproduction instead of analysing a STORE.
         """
-        import numpy as np
 
         if store is not None and str(store) == "reproduce" and not store.exists():
             from repscope.commands._reproduce import run_reproduce
@@ -186,59 +200,38 @@ def register(app: typer.Typer) -> None:
         if reproduce:
             if store is not None:
                 raise InputError("--reproduce trains its own model; give either a STORE or --reproduce, not both")
-            _reproduce(dataset, n_samples, 3 if resamples is None else resamples, seed, out, as_json, quiet)
+            _reproduce(dataset, 1000 if n_samples is None else n_samples, 3 if resamples is None else resamples,
+                       seed, out, as_json, quiet)
             return
         if store is None:
             raise InputError("no STORE given; pass an activation store directory, or --reproduce")
-        resamples = 1 if resamples is None else resamples
-
         from repscope.results import dumps
         from repscope.store import open_store
-        from repscope.topology import layer_summaries, mapper, mapper_trend, ph_layer_matrix, store_cloud
+        from repscope.topology import MapperGraph, MapperTrend, PHLayerMatrix, layer_summaries
+        from repscope.topology.entry import DEFAULTS, analyse
 
         st = open_store(store)
-        names = [s.strip() for s in layers.split(",") if s.strip()] if layers else list(st.layers)
-        for nm in names:
-            if nm not in list(st.layers):
-                raise InputError(f"layer {nm!r} is not in {store}; available: {', '.join(st.layers)}")
-        ph = ph_layer_matrix(
-            st,
-            names,
-            cloud=cloud,
-            n_samples=n_samples,
-            resamples=resamples,
-            metric=metric,
-            dim=dim,
-            normalize=normalize,
-            seed=seed,
-            n_workers=workers,
-            progress=not quiet and not as_json,
-        )
-        result: dict = {"ph_layer_matrix": ph.to_dict()}
-        summaries = layer_summaries(ph.diagrams, dim=dim, layers=list(ph.diagrams)) if ph.diagrams else None
+        names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+        given = dict(n_samples=n_samples, cloud=cloud, metric=metric, dim=dim, resamples=resamples,
+                     n_intervals=n_intervals, overlap=overlap, min_samples=min_samples, mapper_lens=mapper_lens,
+                     mapper_clusterer=mapper_clusterer)
+        opts = {k: getattr(DEFAULTS, k) if v is None else v for k, v in given.items()}
+        images, texts = _tooltip_sources(mapper_images, mapper_texts, int(st.n_samples))
+        analysis = analyse(st, layers=names, seed=seed, n_workers=workers, progress=not quiet and not as_json,
+                           normalize=normalize, mapper_graphs=mapper_graphs, images=images, texts=texts, **opts)
+        ph = next((r for r in analysis.results if isinstance(r, PHLayerMatrix)), None)
+        graphs = [r for r in analysis.results if isinstance(r, MapperGraph)]
+        trend = next((r for r in analysis.results if isinstance(r, MapperTrend)), None)
+        print_caveats(st)
+        result: dict = {"reading": analysis.reading, "notes": list(analysis.notes), "params": analysis.params,
+                        "ph_layer_matrix": None if ph is None else ph.to_dict()}
+        summaries = (layer_summaries(ph.diagrams, dim=opts["dim"], layers=list(ph.diagrams))
+                     if ph is not None and ph.diagrams else None)
         if summaries is not None:
             result["layer_summaries"] = summaries.to_dict()
-        graphs = []
-        if mapper_graphs:
-            n = int(st.n_samples)
-            rows = (
-                None
-                if n_samples >= n
-                else np.sort(np.random.default_rng(seed).choice(n, n_samples, replace=False))
-            )
-            labels = getattr(st, "labels", None)
-            lab = (
-                None if labels is None else (np.asarray(labels) if rows is None else np.asarray(labels)[rows])
-            )
-            images, texts = _tooltip_sources(mapper_images, mapper_texts, n, rows)
-            for nm in names:
-                X = store_cloud(st, nm, cloud, rows=rows, seed=seed)
-                graphs.append(
-                    mapper(X, lab, n_intervals=n_intervals, overlap=overlap, name=nm, seed=seed, lens=mapper_lens,
-                           clusterer=mapper_clusterer, images=images, texts=texts)
-                )
-            trend = mapper_trend(graphs, names)
+        if graphs:
             result["mapper"] = {g.name: g.to_dict() for g in graphs}
+        if trend is not None:
             result["mapper_trend"] = trend.to_dict()
         if out is not None:
             import matplotlib
@@ -248,9 +241,10 @@ def register(app: typer.Typer) -> None:
 
             out.mkdir(parents=True, exist_ok=True)
             (out / "topology.json").write_text(dumps(result))
-            fig = ph.plot()
-            fig.savefig(out / "ph_layer_matrix.png", dpi=120)
-            plt.close(fig)
+            if ph is not None:
+                fig = ph.plot()
+                fig.savefig(out / "ph_layer_matrix.png", dpi=120)
+                plt.close(fig)
             if summaries is not None:
                 fig = summaries.plot()
                 fig.savefig(out / "layer_summaries.png", dpi=120)
@@ -259,17 +253,20 @@ def register(app: typer.Typer) -> None:
                 fig = g.plot()
                 fig.savefig(out / f"mapper_{_safe(g.name)}.png", dpi=120)
                 plt.close(fig)
-            if graphs:
+            if trend is not None:
                 fig = trend.plot()
                 fig.savefig(out / "mapper_trend.png", dpi=120)
                 plt.close(fig)
         if as_json:
             typer.echo(json.dumps(json.loads(dumps(result))))
         elif not quiet:
-            typer.echo(ph.summary())
+            if ph is not None:
+                typer.echo(ph.summary())
             if summaries is not None:
                 typer.echo(summaries.summary())
-            if graphs:
+            if trend is not None:
                 typer.echo(trend.summary())
+            for note in analysis.notes:
+                typer.echo(f"note: {note}")
             if out is not None:
                 typer.echo(f"wrote {out}")

@@ -103,13 +103,19 @@ def second_moment_from_store(
     """Stream ``A = S Sᵀ / n`` for a stored layer in row blocks (memory ∝ block_rows, not n_samples).
 
     Uses ``store.iter_rows(layer, block_rows)`` and ``store.layer_shape(layer)``: a per-sample shape of
-    ``(C, *spatial)`` makes channels the units (positions become samples). Accumulates in float64.
+    ``(C, *spatial)`` makes channels the units (positions become samples); a sequence ``(T, D)``
+    (:func:`repscope.lenses.protocol.layer_kind`) makes features the units and its real steps the samples
+    (the first ``n_tokens`` of each when the store has them). Accumulates in float64.
     Returns ``(A, n_samples_effective, mean)``.
     """
+    from repscope.lenses import protocol as lens
+
     if layer not in list(store.layers):
         raise InputError(f"layer {layer!r} is not in the store; available: {', '.join(store.layers)}")
     shape = tuple(int(s) for s in store.layer_shape(layer))
-    units = shape[0] if len(shape) >= 2 else int(np.prod(shape))
+    seq = len(shape) == 2 and lens.layer_kind(store, layer) == "sequence"
+    lengths = lens.valid_lengths(store) if seq else None
+    units = shape[-1] if seq else shape[0] if len(shape) >= 2 else int(np.prod(shape))
     if units < 2:
         raise InputError(f"layer {layer!r} has {units} unit(s); descrambling needs at least 2")
     A = np.zeros((units, units))
@@ -121,7 +127,11 @@ def second_moment_from_store(
     with progress_bar(progress) as prog:
         task = prog.add_task(f"moment {layer}", total=total)
         for start, block in store.iter_rows(layer, block_rows):
-            B = _store_block_units(np.asarray(block, dtype=np.float64), shape)
+            if seq:
+                L = None if lengths is None else lengths[start : start + block.shape[0]]
+                B = np.concatenate(lens.valid_steps(block, shape, L))
+            else:
+                B = _store_block_units(np.asarray(block, dtype=np.float64), shape)
             if not np.isfinite(B).all():
                 raise InputError(
                     f"layer {layer!r} contains NaN or Inf in rows starting at {start}; fix the model or "

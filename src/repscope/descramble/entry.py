@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from repscope.descramble.core import Descrambler, DescrambleWarning
 from repscope.errors import InputError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 
 __all__ = ["DescrambleAnalysis", "analyse", "applies", "preactivation_layers", "load_weights"]
 
@@ -45,7 +45,8 @@ def applies(store: Any) -> str | None:
         infos = {la: store.layer_info(la) if hasattr(store, "layer_info") else {} for la in list(store.layers)[:6]}
         desc = ", ".join(f"{la} ({i.get('module', '?')}, {i.get('point', 'post')})" for la, i in infos.items())
         return (f"no layer holds preactivations (stored: {desc}); descrambling needs the outputs of Linear/Conv "
-                f"layers, or the inputs of nonlinearities captured with point='pre'")
+                f"layers, or the inputs of nonlinearities — capture a Linear/Conv layer, or a nonlinearity with "
+                f"--point pre (API: point='pre')")
     return None
 
 
@@ -56,29 +57,12 @@ def _units(store: Any, layer: str) -> int:
 
 
 def _moment(store: Any, layer: str, progress: bool) -> tuple[np.ndarray, int]:
-    from repscope.parallel import progress_bar
+    """Uncentred second moment of the layer's units (maps: positions as samples; sequences: real steps as
+    samples) and the number of samples behind it — :func:`repscope.descramble.core.second_moment_from_store`."""
+    from repscope.descramble.core import second_moment_from_store
 
-    shape = tuple(int(s) for s in store.layer_shape(layer))
-    kind = lens.layer_kind(store, layer)
-    lengths = lens.valid_lengths(store) if kind == "sequence" else None
-    m = _units(store, layer)
-    A = np.zeros((m, m))
-    n = 0
-    with progress_bar(progress) as prog:
-        task = prog.add_task(f"moment {layer}", total=int(store.n_samples))
-        for start, block in store.iter_rows(layer):
-            B = np.asarray(block, dtype=np.float64)
-            if kind == "map":
-                B = np.moveaxis(B.reshape((B.shape[0], *shape)), 1, -1).reshape(-1, m)
-            elif kind == "sequence":
-                L = None if lengths is None else lengths[start : start + B.shape[0]]
-                B = np.concatenate(lens.valid_steps(B, shape, L))
-            if not np.isfinite(B).all():
-                raise InputError(f"layer {layer!r} holds NaN/Inf (rows from {start}); fix the model or drop them")
-            A += B.T @ B
-            n += B.shape[0]
-            prog.advance(task, block.shape[0])
-    return 0.5 * (A + A.T) / max(n, 1), n
+    A, n, _ = second_moment_from_store(store, layer, progress=progress)
+    return A, n
 
 
 def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
@@ -98,7 +82,8 @@ def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[
                 for la in layers}
         if isinstance(weight_name, str) and len(layers) != 1:
             raise InputError(f"weight_name={weight_name!r} names one weight but {len(layers)} layers are analysed; "
-                             f"pass layers=[…one layer…] or a mapping {{layer: key}}")
+                             f"pass one layer (repscope report --layers LAYER; API: layers=[LAYER]) or, in the API, "
+                             f"a mapping weight_name={{layer: key}}")
         for la, key in keys.items():
             if key in sd:
                 out[la] = sd[key]
@@ -109,8 +94,8 @@ def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[
                 raise InputError(f"'{path}' has no weight {key!r}" + (f"; did you mean {close}?" if close else
                                  f"; keys: {', '.join(list(map(str, sd))[:10])}"))
         if not out:
-            raise InputError(f"'{path}' holds none of {sorted(keys.values())}; pass weight_name= with the key of the "
-                             f"analysed layer's weight")
+            raise InputError(f"'{path}' holds none of {sorted(keys.values())}; give the key of the analysed layer's "
+                             f"weight (repscope report --weight-name KEY; API: weight_name=KEY)")
     elif isinstance(weights, Mapping):
         extra = [k for k in weights if k not in layers]
         if extra:
@@ -176,6 +161,9 @@ def analyse(
             keep.append(la)
     if not keep:
         raise InputError("no layer to descramble; " + "; ".join(notes))
+    seq_keep = [la for la in keep if lens.layer_kind(store, la) == "sequence"]
+    if seq_keep:
+        notes.append(lens.sequence_note(store, seq_keep, as_="steps"))
     W = load_weights(weights, weight_name, store, keep)  # checked before any work
     results: list[Any] = []
     for la in keep:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.dynamics.dmd import DMDResult, fit_dmd
-from repscope.dynamics.results import DistanceMatrixResult, DSAResult
+from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult, DSAResult
 from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
@@ -233,6 +233,7 @@ def dsa_matrix(
         names=names,
         names_other=names_y,
         metric=f"DSA ({score})",
+        value_range=DISTANCE_RANGES[score],
         groups=groups,
         grad_norm=None if score == "wasserstein" else G,
         n_agree=None if score == "wasserstein" else NA,

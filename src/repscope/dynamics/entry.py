@@ -1,7 +1,8 @@
 """The dynamics lens on a store: sequence layers ``(N, T, D)`` — time steps or tokens — as trajectories.
 
 ``analyse(store)`` → :class:`DynamicsAnalysis`. Each sequence layer is one system whose trials are the
-samples (padding steps dropped when the store has an ``n_tokens``/``length`` attribute). As in Guilhot et
+samples (padding steps dropped when the store has an ``n_tokens``/``length`` attribute, which capture
+stores from the batches' ``attention_mask``; without it every step is used and the notes warn). As in Guilhot et
 al. (2024), the states of each layer are centred and projected jointly onto their top ``n_components``
 principal components; DSA (Ostrow et al. 2023: delay embedding, HAVOK DMD, angular orthogonal-similarity
 distance) compares the layers' dynamics, beside two geometry baselines on the same (sample, step) states:
@@ -14,16 +15,31 @@ Not applicable when no layer has a time axis.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from repscope.dynamics.dsa import dsa_matrix
-from repscope.dynamics.results import DistanceMatrixResult
+from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 
-__all__ = ["DynamicsAnalysis", "analyse", "applies", "sequence_layers"]
+__all__ = ["DEFAULTS", "DynamicsAnalysis", "DynamicsDefaults", "analyse", "applies", "sequence_layers"]
+
+
+@dataclass(frozen=True)
+class DynamicsDefaults:
+    """The dynamics lens's defaults — one set for ``repscope dynamics analyse``, :func:`analyse` and the
+    report."""
+
+    n_components: int = 10
+    n_delays: int = 3
+    max_trials: int = 200
+    max_states: int = 4000
+
+
+DEFAULTS = DynamicsDefaults()
 
 
 class DynamicsAnalysis(lens.LensAnalysis):
@@ -41,10 +57,11 @@ def applies(store: Any) -> str | None:
     if not seq:
         shapes = ", ".join(f"{la} {tuple(store.layer_shape(la))}" for la in list(store.layers)[:6])
         return (f"no layer has a time axis (per-sample shapes: {shapes}); dynamics compares trajectories "
-                f"(N, T, D) — capture a recurrent or transformer layer with pool='none'")
+                f"(N, T, D) — capture a recurrent or transformer layer with --pool none (API: pool='none')")
     longest = max(int(store.layer_shape(la)[0]) for la in seq)
     if longest < 3:
-        return f"the sequence layers have at most {longest} steps; dynamics needs at least 3"
+        return (f"the sequence layers have at most {longest} steps; dynamics needs at least 3 — capture longer "
+                f"sequences with --pool none (API: pool='none')")
     return None
 
 
@@ -97,11 +114,11 @@ def analyse(
     progress: bool = True,
     others: Any = None,
     names: list[str] | None = None,
-    n_components: int = 10,
-    n_delays: int = 3,
+    n_components: int = DEFAULTS.n_components,
+    n_delays: int = DEFAULTS.n_delays,
     rank: int | None = None,
-    max_trials: int = 200,
-    max_states: int = 4000,
+    max_trials: int = DEFAULTS.max_trials,
+    max_states: int = DEFAULTS.max_states,
 ) -> DynamicsAnalysis:
     """DSA (angular), Procrustes and 1 − linear CKA between the sequence ``layers`` (default all) of
     ``store``, or between them and the same layers of each store in ``others`` (``names`` labels the
@@ -118,6 +135,7 @@ def analyse(
     not_seq = [la for la in chosen if la not in seq]
     if not_seq:
         raise InputError(f"layer(s) {not_seq} have no time axis; sequence layers of this store: {', '.join(seq)}")
+    notes.append(lens.sequence_note(store, chosen, as_="trajectory"))
     skipped = [la for la in list(store.layers) if la not in seq]
     if layers is None and skipped:
         notes.append(f"skipped layers without a time axis: {', '.join(skipped)}")
@@ -156,9 +174,16 @@ def analyse(
     tags = list(names) if names is not None else [chr(ord("A") + i) for i in range(len(stores) + 1)]
     if len(tags) != len(stores) + 1:
         raise InputError(f"names has {len(tags)} entries for {len(stores) + 1} stores")
+    for tag, st in zip(tags[1:], stores):
+        if lens.valid_lengths(st) is None:
+            seq_st = [la for la in chosen if la in sequence_layers(st)]
+            if seq_st:
+                notes.append(f"store {tag}: {lens.sequence_note(st, seq_st, as_='trajectory')}")
     na, raw_a, red_a = systems_of(store, "" if not stores else tags[0], rows)
     if not na:
-        raise InputError("no sequence layer has enough steps for the delay embedding; " + "; ".join(notes))
+        raise InputError("no sequence layer can be analysed (" + "; ".join(notes) + ") — lower the components or "
+                         "delays (repscope dynamics analyse --components K --n-delays D; API: "
+                         "dynamics.analyse(store, n_components=K, n_delays=D))")
     results: list[Any] = []
     dsa_kw = dict(n_delays=int(n_delays), rank=r, metric="angular", seed=seed, device=device or "cpu",
                   n_workers=int(n_workers or 1), scheduler=scheduler, progress=progress)
@@ -187,7 +212,8 @@ def analyse(
             if np.isnan(M).any():
                 notes.append(f"{label}: NaN where two layers have different numbers of steps per sample")
             results.append(DistanceMatrixResult(M, ra, rb, metric=label, label=f"{label} between states",
-                                                params={"n_states": int(idx.size)}))
+                                                params={"n_states": int(idx.size)},
+                                                value_range=DISTANCE_RANGES[metric]))
     out = DynamicsAnalysis(results=results, notes=notes, layers=na,
                            params={"n_components": k, "n_delays": int(n_delays), "rank": r, "seed": seed,
                                    "n_trials": int(rows.size)})

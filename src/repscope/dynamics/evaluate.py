@@ -67,7 +67,7 @@ def geometry_distance(metric: str) -> Callable[[np.ndarray, np.ndarray], float]:
 
     ``procrustes``: angular Procrustes distance; ``cka``: 1 − linear CKA. Both from :mod:`repscope.metrics`.
     """
-    from repscope import metrics
+    import repscope.metrics as metrics
 
     if metric == "procrustes":
         fn = metrics.procrustes

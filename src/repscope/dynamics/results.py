@@ -9,7 +9,17 @@ import numpy as np
 
 from repscope.results import MatrixResult, ResultBase, to_jsonable
 
-__all__ = ["DistanceMatrixResult", "DSAResult", "TableResult"]
+__all__ = ["DistanceMatrixResult", "DSAResult", "TableResult", "DISTANCE_RANGES"]
+
+#: The value range of each distance the dynamics lens reports (DSA scores, the geometry baselines), for the
+#: heatmaps' colour scales; every distance is ≥ 0 (``None``: unbounded above, the data's maximum is used).
+DISTANCE_RANGES: dict[str, tuple[float, float | None]] = {
+    "angular": (0.0, float(np.pi)),  # DSA: arccos of a normalised inner product of two operators
+    "euclidean": (0.0, None),
+    "wasserstein": (0.0, None),
+    "procrustes": (0.0, float(np.pi / 2)),  # Procrustes angle
+    "cka": (0.0, 1.0),  # 1 − linear CKA
+}
 
 
 class DistanceMatrixResult(MatrixResult):
@@ -23,9 +33,10 @@ class DistanceMatrixResult(MatrixResult):
     def __init__(self, distances: np.ndarray, names: list[str], names_other: list[str], metric: str,
                  groups: list[str] | None = None, grad_norm: np.ndarray | None = None,
                  n_agree: np.ndarray | None = None, params: dict[str, Any] | None = None,
-                 seconds: float = float("nan"), label: str = "") -> None:
+                 seconds: float = float("nan"), label: str = "",
+                 value_range: tuple[float, float | None] = (0.0, None)) -> None:
         super().__init__(values=np.asarray(distances), rows=list(names), cols=list(names_other), metric=metric,
-                         kind="distance", params=dict(params or {}), seconds=seconds,
+                         kind="distance", value_range=value_range, params=dict(params or {}), seconds=seconds,
                          extra={"groups": groups, "grad_norm": grad_norm, "n_agree": n_agree},
                          label=label, row_axis="system", col_axis="system")
 

@@ -6,6 +6,7 @@
     rs.metrics.available()                      # registered measure names
     rs.metrics.linear_cka(X, Y)                 # X: (n, p), Y: (n, q) — same samples, same order
     rs.metrics.similarity(X, Y, metric="procrustes")
+    rs.metrics.estimate(X, Y, metric="rbf_cka", budget=1e8)  # exact if n² fits, else estimate ± interval
 
 Each measure is registered with its direction (``registry.get(name).kind``: "similarity" or
 "distance"). Other lenses add measures through :mod:`repscope.metrics.registry`.
@@ -22,6 +23,7 @@ from repscope.metrics._result import LayerMatrix
 from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
 from repscope.metrics.embedding import FrechetMean, NetworkEmbedding, classical_mds, frechet_mean, network_embedding
 from repscope.metrics.entry import LabelRSA, MetricsAnalysis, analyse, applies, label_rsa
+from repscope.metrics.estimators import Estimate, estimate
 from repscope.metrics.layer_matrix import layer_matrices, layer_matrix
 from repscope.metrics.neighbors import cknna, cycle_knn, jaccard_knn, mutual_knn
 from repscope.metrics.permutation import permutation_distance
@@ -37,7 +39,7 @@ from repscope.metrics.rdm import (
 )
 from repscope.metrics.registry import available, describe, get, register
 from repscope.metrics.regression import linear_regression
-from repscope.metrics.rsa import rdm, rsa
+from repscope.metrics.rsa import binary_rdm_ceiling, categorical_ceiling, rdm, rsa
 from repscope.metrics.shape import (
     ShapeMetric,
     canonical_correlations,
@@ -69,6 +71,8 @@ __all__ = [
     "svcca",
     "pwcca",
     "rsa",
+    "categorical_ceiling",
+    "binary_rdm_ceiling",
     "rdm",
     "mutual_knn",
     "jaccard_knn",
@@ -101,6 +105,9 @@ __all__ = [
     "MetricsAnalysis",
     "LabelRSA",
     "label_rsa",
+    # large-n estimates with intervals (issue 23)
+    "estimate",
+    "Estimate",
 ]
 
 

@@ -3,8 +3,12 @@ layer against the label structure when the store has labels.
 
 ``analyse(store)`` → :class:`MetricsAnalysis`. Label RSA (Kriegeskorte et al. 2008): the model RDM of the
 labels is ``d_ij = 1[y_i ≠ y_j]``; each layer's correlation-distance RDM is compared with it by Spearman's
-ρ over the upper triangle (ties averaged). ρ near 1: the layer separates the classes and nothing else;
-near 0: its geometry ignores them.
+ρ over the upper triangle (ties averaged). Because the label RDM has only two values, ρ cannot reach 1 for a
+layer whose dissimilarities have no ties: its ceiling is √(3 m₀m₁/(m² − 1)) (m pairs, m₀ of them within a
+class; :func:`repscope.metrics.rsa.categorical_ceiling`) — 0.5186 for 2000 samples of 10 balanced classes.
+Values are read against that ceiling (``ceiling``, ``normalised`` = ρ / ceiling): at the ceiling the layer
+ranks every within-class pair as closer than every between-class pair; near 0 its geometry ignores the
+labels. Only a layer with tied dissimilarities (one that maps each class to a single point) can exceed it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.metrics import lens
+from repscope.lenses import protocol as lens
 from repscope.results import axes_figure, to_jsonable
 
 __all__ = ["DEFAULT_METRICS", "LabelRSA", "MetricsAnalysis", "analyse", "applies", "label_rsa"]
@@ -36,12 +40,15 @@ _QUADRATIC = ("rsa", "mutual_knn")
 
 @dataclass
 class LabelRSA:
-    """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal)."""
+    """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal), with
+    ``ceiling``: the largest ρ any layer RDM without tied dissimilarities can reach against this label RDM
+    (:func:`repscope.metrics.rsa.categorical_ceiling`; NaN when unknown)."""
 
     layers: list[str]
     rho: np.ndarray
     n_samples: int
     n_classes: int
+    ceiling: float = float("nan")
 
     @property
     def title(self) -> str:
@@ -51,28 +58,65 @@ class LabelRSA:
     def best(self) -> str:
         return self.layers[int(np.nanargmax(self.rho))]
 
+    @property
+    def normalised(self) -> np.ndarray:
+        """ρ / ceiling: 1 = the layer ranks every within-class pair below every between-class pair."""
+        return np.asarray(self.rho, dtype=np.float64) / self.ceiling
+
+    def _ceiling_text(self) -> str:
+        if not np.isfinite(self.ceiling):
+            return ""
+        over = [la for la, r in zip(self.layers, self.rho) if r > self.ceiling + 1e-9]
+        text = (f" With {self.n_classes} classes the label RDM has only two values, so ρ is capped at "
+                f"{self.ceiling:.4f} for a layer without tied dissimilarities (every same-label pair closer than "
+                f"every different-label pair); as a share of that ceiling: {self.layers[0]} "
+                f"{self.normalised[0]:.2f} → {self.layers[-1]} {self.normalised[-1]:.2f}.")
+        if over:
+            text += (f" {', '.join(over)} exceed(s) the ceiling: their dissimilarities are tied (classes "
+                     f"collapsed to points), which only a layer with ties can do.")
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable({"layers": self.layers, "rho": self.rho, "n_samples": self.n_samples,
-                            "n_classes": self.n_classes, "best_layer": self.best})
+                            "n_classes": self.n_classes, "best_layer": self.best,
+                            "ceiling": self.ceiling if np.isfinite(self.ceiling) else None,
+                            "ceiling_means": "largest Spearman ρ a layer RDM without ties can reach against "
+                                             "this two-valued label RDM",
+                            "normalised": self.normalised if np.isfinite(self.ceiling) else None})
 
     def summary(self) -> str:
         i = int(np.nanargmax(self.rho))
         return (f"Spearman ρ between each layer's dissimilarities and 'same label or not' over {self.n_samples} "
                 f"samples of {self.n_classes} classes: {self.layers[0]} {self.rho[0]:.2f} → {self.layers[-1]} "
-                f"{self.rho[-1]:.2f}; highest at {self.layers[i]} ({self.rho[i]:.2f}). Look at where the bars "
-                f"rise: that is where the layers start to group samples by label.")
+                f"{self.rho[-1]:.2f}; highest at {self.layers[i]} ({self.rho[i]:.2f}).{self._ceiling_text()} "
+                f"Look at where the bars rise towards the dashed ceiling line: that is where the layers start to "
+                f"group samples by label.")
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
-        return ["layer", "Spearman ρ with label RDM"], [[la, f"{r:.3f}"] for la, r in zip(self.layers, self.rho)]
+        if not np.isfinite(self.ceiling):
+            return ["layer", "Spearman ρ with label RDM"], [[la, f"{r:.3f}"] for la, r in zip(self.layers, self.rho)]
+        return (["layer", "Spearman ρ with label RDM", f"ρ / ceiling ({self.ceiling:.4f})"],
+                [[la, f"{r:.3f}", f"{r / self.ceiling:.3f}"] for la, r in zip(self.layers, self.rho)])
+
+    def _ylim(self) -> tuple[float, float]:
+        return min(0.0, float(np.nanmin(self.rho)) - 0.05), max(1.0, float(np.nanmax(self.rho)) + 0.02)
 
     def plot(self, ax: Any = None) -> Any:
-        fig, ax = axes_figure(ax, (min(2 + 0.6 * len(self.layers), 12), 3.2))
+        fig, ax = axes_figure(ax, (min(3 + 0.6 * len(self.layers), 12), 3.4))
         ax.bar(range(len(self.layers)), self.rho, color="#3b6ea8")
         ax.set_xticks(range(len(self.layers)), self.layers, rotation=45, ha="right", fontsize=8)
-        ax.set_ylabel("Spearman ρ (layer RDM vs label RDM)")
+        ax.set_ylabel("Spearman ρ (layer RDM vs label RDM)", fontsize=8)
         ax.set_xlabel("layer")
-        ax.set_ylim(min(0.0, float(np.nanmin(self.rho)) - 0.05), 1.0)
-        ax.set_title(self.title)
+        lo, hi = self._ylim()
+        ax.set_ylim(lo, hi)
+        c = self.ceiling
+        if np.isfinite(c):
+            ax.axhspan(c, hi, color="0.88", zorder=0, label="unreachable without tied dissimilarities")
+            ax.axhline(c, color="k", ls="--", lw=1, label=f"ceiling {c:.4f} ({self.n_classes} classes)")
+            sec = ax.secondary_yaxis("right", functions=(lambda v: v / c, lambda v: v * c))
+            sec.set_ylabel("ρ / ceiling", fontsize=8)
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), fontsize=7, ncol=2, frameon=False)
+        ax.set_title(self.title, pad=22 if np.isfinite(c) else 6)
         fig.tight_layout()
         return fig
 
@@ -81,15 +125,22 @@ class LabelRSA:
 
         import plotly.graph_objects as go
 
-        fig = go.Figure(go.Bar(x=[html.escape(x) for x in self.layers], y=self.rho.tolist()))
-        fig.update_layout(title=self.title, yaxis={"title": "Spearman ρ", "range": [min(0.0, float(
-            np.nanmin(self.rho)) - 0.05), 1.0]}, xaxis={"title": "layer"}, height=360)
+        lo, hi = self._ylim()
+        fig = go.Figure(go.Bar(x=[html.escape(x) for x in self.layers], y=self.rho.tolist(), name="ρ"))
+        if np.isfinite(self.ceiling):
+            c = self.ceiling
+            fig.add_hrect(y0=c, y1=hi, fillcolor="lightgrey", opacity=0.4, line_width=0, layer="below")
+            fig.add_hline(y=c, line_dash="dash", line_color="black",
+                          annotation_text=f"ceiling {c:.4f} ({self.n_classes} classes, no ties)",
+                          annotation_position="top left")
+        fig.update_layout(title=self.title, yaxis={"title": "Spearman ρ", "range": [lo, hi]},
+                          xaxis={"title": "layer"}, height=360)
         return fig
 
 
 def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
     """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
-    from repscope.metrics.rsa import compare_rdms, rdm
+    from repscope.metrics.rsa import categorical_ceiling, compare_rdms, rdm
 
     y = np.asarray(labels).reshape(-1)
     classes = np.unique(y)
@@ -99,9 +150,12 @@ def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
         raise InputError(f"label RSA needs at least 3 samples; got {y.size}")
     iu = np.triu_indices(y.size, 1)
     model = (y[:, None] != y[None, :])[iu].astype(np.float64)
+    if model.min() == model.max():
+        raise InputError(f"every one of the {y.size} samples has its own label, so the label RDM is constant; "
+                         "label RSA needs a class with at least 2 samples")
     names = list(arrays)
     rho = np.array([compare_rdms(rdm(arrays[k]), model, "spearman") for k in names])
-    return LabelRSA(names, rho, int(y.size), int(classes.size))
+    return LabelRSA(names, rho, int(y.size), int(classes.size), categorical_ceiling(y, "spearman"))
 
 
 class MetricsAnalysis(lens.LensAnalysis):
@@ -117,9 +171,11 @@ def applies(store: Any) -> str | None:
     n_layers = len(list(store.layers))
     if n_layers < 2:
         return (f"layer × layer similarity needs at least two layers; the store holds {n_layers} "
-                f"({', '.join(store.layers)}) — capture more layers")
+                f"({', '.join(store.layers)}) — capture more layers (repscope capture --layers A,B; API: "
+                f"capture(model, data, layers=[...]))")
     if int(store.n_samples) < 4:
-        return f"the store holds {store.n_samples} samples; similarity measures need at least 4"
+        return (f"the store holds {store.n_samples} samples; similarity measures need at least 4 — capture more "
+                f"inputs (a longer --data)")
     return None
 
 
@@ -150,11 +206,12 @@ def analyse(
     """Layer × layer matrices of ``metrics`` (default :data:`DEFAULT_METRICS`) over ``layers`` (default all),
     plus :class:`LabelRSA` when the store has labels of ≥ 2 classes.
 
-    Sequence layers ``(T, D)`` enter as their mean over real steps (noted). The O(n²) measures (``rsa``,
-    ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples`` rows when the
-    store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
-    linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is cheaper — few
-    samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
+    Sequence layers ``(T, D)`` enter as their mean over real steps (``n_tokens``; without it over all
+    positions, with a warning in the notes — :func:`repscope.lenses.protocol.sequence_note`). The O(n²)
+    measures (``rsa``, ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples``
+    rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
+    linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
+    cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
     """
     from repscope.metrics import registry
     from repscope.metrics.layer_matrix import layer_matrices
@@ -170,10 +227,10 @@ def analyse(
         [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics))
     for m in names:
         registry.get(m)  # unknown names raise with the list
-    notes: list[str] = []
+    notes: list[str] = [n for n in [lens.order_note(store)] if n]
     seqs = [lay for lay in chosen if lens.layer_kind(store, lay) == "sequence"]
     if seqs:
-        notes.append(f"sequence layers {', '.join(seqs)} enter as their mean over real time steps / tokens")
+        notes.append(lens.sequence_note(store, seqs))
     n = int(store.n_samples)
     rng = np.random.default_rng(seed)
     sub = None if n <= max_quadratic_samples else np.sort(rng.choice(n, max_quadratic_samples, replace=False))
@@ -233,5 +290,8 @@ def _reading(a: MetricsAnalysis, lrsa: LabelRSA | None) -> str:
     if lrsa is not None:
         parts.append(
             f"Label structure: RSA with 'same label or not' goes from {lrsa.rho[0]:.2f} ({lrsa.layers[0]}) to "
-            f"{lrsa.rho[-1]:.2f} ({lrsa.layers[-1]}), highest at {lrsa.best} ({np.nanmax(lrsa.rho):.2f}).")
+            f"{lrsa.rho[-1]:.2f} ({lrsa.layers[-1]}), highest at {lrsa.best} ({np.nanmax(lrsa.rho):.2f})"
+            + (f", out of a ceiling of {lrsa.ceiling:.2f} for {lrsa.n_classes} classes ({lrsa.layers[0]} "
+               f"{lrsa.normalised[0]:.0%} → {lrsa.layers[-1]} {lrsa.normalised[-1]:.0%} of it; a layer without tied "
+               f"dissimilarities cannot exceed it)." if np.isfinite(lrsa.ceiling) else "."))
     return " ".join(parts)

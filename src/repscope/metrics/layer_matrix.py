@@ -67,15 +67,6 @@ __all__ = [
 ]
 
 
-
-def __getattr__(name: str) -> Any:
-    if name == "LINEAR_MEASURES":  # old name of repscope.metrics.engine.linear_measures()
-        from repscope.metrics.engine import linear_measures
-
-        return tuple(linear_measures())
-    raise AttributeError(name)
-
-
 # --------------------------------------------------------------------------------------------------
 # Sources
 # --------------------------------------------------------------------------------------------------
@@ -414,6 +405,7 @@ def layer_matrices(
 
     def result(m: str, vals: np.ndarray, kw: dict, seconds: float, form: str | None = None) -> LayerMatrix:
         return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
+                           value_range=measures[m].range_for(kw),
                            n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds,
                            extra={} if form is None else {"formulation": form})
 

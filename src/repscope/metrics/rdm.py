@@ -312,6 +312,9 @@ class RSABootstrap:
     n_conditions: int
     seed: int | None
     params: dict[str, Any] = field(default_factory=dict)
+    #: the largest value any data RDM without ties can reach when one side is a two-valued (categorical)
+    #: model RDM (:func:`repscope.metrics.rsa.binary_rdm_ceiling`); NaN otherwise
+    ceiling: float = float("nan")
 
     title = "RSA bootstrap over stimuli"
 
@@ -326,12 +329,20 @@ class RSABootstrap:
         return to_jsonable({"estimate": self.estimate, "low": self.low, "high": self.high, "ci": self.ci,
                             "se": self.se, "compare": self.compare, "n_conditions": self.n_conditions,
                             "n_boot": int(self.samples.size), "seed": self.seed, "params": self.params,
+                            "ceiling": self.ceiling if np.isfinite(self.ceiling) else None,
                             "samples": self.samples})
 
     def summary(self) -> str:
         return (f"RSA ({self.compare}) = {self.estimate:.4f}, {100 * self.ci:.0f}% bootstrap CI over "
                 f"{self.n_conditions} stimuli [{self.low:.4f}, {self.high:.4f}] (SE {self.se:.4f}, "
-                f"{self.samples.size} resamples; self-pairs of duplicated stimuli excluded).")
+                f"{self.samples.size} resamples; self-pairs of duplicated stimuli excluded)." + self._ceiling_text())
+
+    def _ceiling_text(self) -> str:
+        if not np.isfinite(self.ceiling):
+            return ""
+        return (f" The model RDM has two values (categorical), so no data RDM without tied dissimilarities can "
+                f"score above {self.ceiling:.4f} ({self.compare}); the estimate is {self.estimate / self.ceiling:.0%} "
+                f"of that ceiling.")
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         return (["comparator", "estimate", "low", "high", "SE", "resamples"],
@@ -341,14 +352,16 @@ class RSABootstrap:
     def plot(self, ax: Any = None) -> Any:
         from repscope.results import axes_figure
 
-        fig, ax = axes_figure(ax, (5, 3.5))  # a plain Figure, never pyplot
+        fig, ax = axes_figure(ax, (7, 3.5))  # a plain Figure, never pyplot
         s = self.samples[np.isfinite(self.samples)]
         ax.hist(s, bins=min(50, max(10, s.size // 20)), color="0.7")
         ax.axvline(self.estimate, color="k", label="estimate")
         ax.axvspan(self.low, self.high, color="C0", alpha=0.2, label=f"{100 * self.ci:.0f}% CI")
+        if np.isfinite(self.ceiling):
+            ax.axvline(self.ceiling, color="k", ls="--", label=f"ceiling {self.ceiling:.4f} (categorical model)")
         ax.set_xlabel(f"RSA ({self.compare})")
         ax.set_ylabel("resamples")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # never over data
         fig.tight_layout()
         return fig
 
@@ -358,6 +371,8 @@ class RSABootstrap:
         fig = go.Figure(go.Histogram(x=self.samples[np.isfinite(self.samples)].tolist(), name="resamples"))
         fig.add_vline(x=self.estimate)
         fig.add_vrect(x0=self.low, x1=self.high, opacity=0.2, line_width=0)
+        if np.isfinite(self.ceiling):
+            fig.add_vline(x=self.ceiling, line_dash="dash", annotation_text=f"ceiling {self.ceiling:.4f}")
         fig.update_layout(title=self.summary()[:80], xaxis_title=f"RSA ({self.compare})")
         return fig
 
@@ -397,7 +412,18 @@ def rsa_bootstrap(
     ok = out[np.isfinite(out)]
     lo, hi = np.quantile(ok, [(1 - ci) / 2, 1 - (1 - ci) / 2]) if ok.size else (np.nan, np.nan)
     return RSABootstrap(estimate=est, samples=out, low=float(lo), high=float(hi), ci=float(ci), compare=compare,
-                        n_conditions=n, seed=seed, params={"rdm": rdm, "n_boot": int(n_boot)})
+                        n_conditions=n, seed=seed, params={"rdm": rdm, "n_boot": int(n_boot)},
+                        ceiling=_two_valued_ceiling(a, b, compare))
+
+
+def _two_valued_ceiling(a: np.ndarray, b: np.ndarray, compare: str) -> float:
+    """The ceiling of the comparison when one of the RDM vectors is two-valued (a categorical model), else NaN."""
+    from repscope.metrics.rsa import binary_rdm_ceiling
+
+    for v in (b, a):
+        if np.unique(v[: min(v.size, 3)]).size <= 2 and np.unique(v).size == 2:
+            return binary_rdm_ceiling(v, compare)
+    return float("nan")
 
 
 def _pool(V: np.ndarray, compare: str) -> np.ndarray:
@@ -441,14 +467,14 @@ class NoiseCeiling:
     def plot(self, ax: Any = None) -> Any:
         from repscope.results import axes_figure
 
-        fig, ax = axes_figure(ax, (5, 3.5))  # a plain Figure, never pyplot
+        fig, ax = axes_figure(ax, (6.5, 3.5))  # a plain Figure, never pyplot
         ax.axhspan(self.lower, self.upper, color="0.8", label="noise ceiling")
         k = np.arange(self.per_repeat_lower.size)
         ax.plot(k, self.per_repeat_lower, "o", label="leave-one-out")
         ax.plot(k, self.per_repeat_upper, "s", label="all repeats")
         ax.set_xlabel("repeat")
         ax.set_ylabel(f"RSA ({self.compare})")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # never over data
         fig.tight_layout()
         return fig
 

@@ -1,7 +1,9 @@
 """Registry of similarity / distance measures.
 
 Every measure is registered once under a name with its direction (``kind``): ``"similarity"`` (higher
-means more alike) or ``"distance"`` (0 means identical). A measure may also provide a two-stage form in
+means more alike) or ``"distance"`` (0 means identical), and its value range (``value_range``: ``(0, 1)``,
+``(0, π/2)``, ``(0, None)`` when unbounded above, or a function of the options): the results built from a
+measure take both from here (no other table of measure names exists). A measure may also provide a two-stage form in
 the style of netrep's ``partial_fit``/``finalize``:
 
 * ``prepare(X) -> state`` does the per-representation work once (centring, Gram matrix, RDM, ...);
@@ -22,7 +24,8 @@ exact value between a representation and itself (a number, or a function of the 
 number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or a function of the options); layer
 matrices use both to skip work.
 
-Other lenses register their measures from a *provider* module listed in :data:`_PROVIDERS`; those modules
+Other lenses register their measures from a *provider* module (their ``measures`` in the lens registry,
+:mod:`repscope.lenses`, collected in :data:`_PROVIDERS`); those modules
 are imported lazily the first time :func:`available` or :func:`get` is called, so ``repscope.metrics``
 never imports them at import time. A provider that does not exist (yet) is skipped; any other error
 while importing it propagates.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,13 +43,16 @@ from typing import Any, Literal
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
+from repscope.lenses import LENSES
 
 __all__ = ["Measure", "register", "get", "available", "describe"]
 
 Kind = Literal["similarity", "distance"]
+#: A measure's value range (lo, hi); ``hi=None``: unbounded above (a heatmap then spans lo … the data's max).
+Range = tuple[float, float | None]
 
-#: Modules of other lenses that register measures when imported.
-_PROVIDERS: list[str] = ["repscope.topology.measures"]
+#: Modules of other lenses that register measures when imported: their ``measures`` in the lens registry.
+_PROVIDERS: list[str] = [lens.measures for lens in LENSES if lens.measures]
 #: Our own measures (imported lazily too, so importing the registry stays cheap and cycle-free).
 _BUILTIN = "repscope.metrics._builtin"
 
@@ -65,6 +72,11 @@ class Measure:
     identity: float | Callable[[dict], float | None] | None = None
     symmetric: bool | Callable[[dict], bool] = False
     from_grams: Callable[..., float] | None = None
+    value_range: Range | Callable[[dict], Range] = (0.0, None)
+
+    def range_for(self, options: dict) -> Range:
+        """The measure's value range under ``options`` (e.g. CCA's Pillai summary is not bounded by 1)."""
+        return self.value_range(options) if callable(self.value_range) else self.value_range
 
     def identity_for(self, options: dict) -> float | None:
         """Value between a representation and itself under ``options`` (None: not known exactly)."""
@@ -92,6 +104,7 @@ def register(
     func: Callable[..., float],
     *,
     kind: Kind,
+    value_range: Range | Callable[[dict], Range],
     description: str,
     prepare: Callable[..., Any] | None = None,
     compare: Callable[..., float] | None = None,
@@ -103,6 +116,10 @@ def register(
 ) -> Measure:
     """Register ``func`` under ``name``; returns the :class:`Measure`.
 
+    ``kind`` (``"similarity"``: higher = closer; ``"distance"``: lower = closer) and ``value_range``
+    (``(lo, hi)``, ``hi=None`` when unbounded above, or a function of the options giving it) are required:
+    results and their heatmaps take both from here.
+
     ``from_blocks``/``from_blocks_batch``/``from_grams``/``identity``/``symmetric``: see the module
     docstring (all optional). Re-registering a name replaces the entry only when it is the same function (re-imports); a
     different function under an existing name raises :class:`InputError` (no silent substitution).
@@ -111,6 +128,8 @@ def register(
         raise InputError(f"kind={kind!r} for measure {name!r}; use 'similarity' or 'distance'")
     if not isinstance(name, str) or not name:
         raise InputError("a measure needs a non-empty string name")
+    if not callable(value_range):
+        check_range(value_range, name)
     if (prepare is None) != (compare is None):
         raise InputError(f"measure {name!r}: give both prepare= and compare= or neither")
     if from_blocks_batch is not None and from_blocks is None:
@@ -122,9 +141,21 @@ def register(
         raise InputError(f"a different measure is already registered as {name!r}; choose another name")
     m = Measure(name=name, func=func, kind=kind, description=description, prepare=prepare, compare=compare,
                 from_blocks=from_blocks, from_blocks_batch=from_blocks_batch, identity=identity,
-                symmetric=symmetric, from_grams=from_grams)
+                symmetric=symmetric, value_range=value_range, from_grams=from_grams)
     _REGISTRY[name] = m
     return m
+
+
+def check_range(value_range: Any, name: str) -> Range:
+    """``value_range`` as ``(lo, hi)`` floats (``hi`` may be None), or :class:`InputError` saying how to give it."""
+    ok = isinstance(value_range, tuple | list) and len(value_range) == 2
+    lo, hi = value_range if ok else (None, None)
+    ok = ok and isinstance(lo, int | float) and math.isfinite(lo) and (
+        hi is None or (isinstance(hi, int | float) and hi > lo))
+    if not ok:
+        raise InputError(f"measure {name!r}: value_range={value_range!r}; give (lo, hi) with finite lo < hi, or "
+                         f"(lo, None) for a measure unbounded above, e.g. (0.0, 1.0)")
+    return (float(lo), None if hi is None else float(hi))
 
 
 def _same_function_key(f: Any) -> Any:
@@ -176,6 +207,19 @@ def available(kind: Kind | None = None) -> list[str]:
 
 
 def describe() -> dict[str, dict[str, str]]:
-    """``{name: {"kind": ..., "description": ...}}`` for every registered measure."""
+    """``{name: {"kind": ..., "range": ..., "description": ...}}`` for every registered measure (the range
+    under the default options, e.g. ``"[0, 1]"`` or ``"[0, ∞)"``)."""
     _load_providers()
-    return {n: {"kind": m.kind, "description": m.description} for n, m in sorted(_REGISTRY.items())}
+    return {n: {"kind": m.kind, "range": _fmt_range(m.range_for({})), "description": m.description}
+            for n, m in sorted(_REGISTRY.items())}
+
+
+def _fmt_range(rng: Range) -> str:
+    def num(v: float) -> str:
+        for sym, x in (("π/2", math.pi / 2), ("π", math.pi)):
+            if math.isclose(v, x):
+                return sym
+        return f"{v:g}"
+
+    lo, hi = rng
+    return f"[{num(lo)}, ∞)" if hi is None else f"[{num(lo)}, {num(hi)}]"

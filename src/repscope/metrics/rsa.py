@@ -61,6 +61,8 @@ __all__ = [
     "kendall_tau_b",
     "rho_a",
     "doubled_ranks",
+    "categorical_ceiling",
+    "binary_rdm_ceiling",
     "RDM_METHODS",
     "COMPARATORS",
 ]
@@ -447,3 +449,78 @@ def rsa(
     sa = rsa_prepare(A, rdm=rdm, compare=compare, device=device)
     del A
     return rsa_compare(sa, rsa_prepare(B, rdm=rdm, compare=compare, device=device))
+
+
+def _ceiling_from_counts(m0: int, m1: int, compare: str, data_ties: bool) -> float:
+    """Closed-form ceiling for a two-valued model RDM with m0 entries at its lower value, m1 at its upper."""
+    m = m0 + m1
+    if compare in ("pearson", "cosine", "cosine_cov", "corr_cov"):
+        return 1.0
+    if compare == "rho_a":
+        return 3.0 * m0 * m1 / (m * m - 1.0)
+    if compare == "kendall_tau_a":
+        return 2.0 * m0 * m1 / (m * (m - 1.0))
+    if data_ties:  # spearman, kendall_tau_b: a data RDM that is itself two-valued reaches 1
+        return 1.0
+    if compare == "spearman":
+        return float(np.sqrt(3.0 * m0 * m1 / (m * m - 1.0)))
+    return float(np.sqrt(2.0 * m0 * m1 / (m * (m - 1.0))))  # kendall_tau_b
+
+
+def binary_rdm_ceiling(model: ArrayLike, compare: str = "spearman", *, data_ties: bool = False) -> float:
+    """The largest value ``compare(data RDM, model)`` can take over every data RDM, for a model RDM
+    vector with exactly two values (a categorical model: 0 within a category, 1 between).
+
+    With m entries, m₀ at the model's lower value and m₁ = m − m₀ at its upper value, a data RDM
+    without tied entries (what continuous activations give) is best when it ranks every lower-value
+    entry below every upper-value one (rearrangement inequality: the covariance with a two-valued vector
+    is the sum of the data ranks in the upper group, up to constants). Its ranks are then 1…m, the
+    model's average ranks (m₀+1)/2 and m₀+(m₁+1)/2, and
+
+    * Spearman ρ = Pearson of the ranks: cov = m·m₀m₁/4, Σ(r_data − r̄)² = (m³ − m)/12,
+      Σ(r_model − r̄)² = m·m₀m₁/4, so **ρ_max = √(3 m₀m₁ / (m² − 1))**. Ten balanced classes of n/10
+      samples: m₀/m = (n/10 − 1)/(n − 1) → 1/10, ρ_max → √0.27 = 0.5196 (0.5186 at n = 2000);
+    * ρ_a (Schütt et al. 2023) = 12·cov/(m³ − m) = **3 m₀m₁ / (m² − 1)** (ties in the data cannot raise
+      it: they leave the covariance of a separating ranking unchanged);
+    * Kendall τ_a = (n_c − n_d)/(m(m−1)/2) and only the m₀m₁ pairs across the groups can be concordant:
+      **2 m₀m₁ / (m(m − 1))**, with or without ties in the data;
+    * Kendall τ_b = (n_c − n_d)/√((N₀ − T_data)(N₀ − T_model)) with N₀ − T_model = m₀m₁:
+      **√(2 m₀m₁ / (m(m − 1)))** for a tie-free data RDM;
+    * Pearson, cosine (and the whitened ``cosine_cov``/``corr_cov``): 1, the model itself.
+
+    ``data_ties=True`` gives the ceiling over data RDMs that may have tied entries: then the model
+    itself is allowed, and Spearman and τ_b reach 1 (a layer mapping each class to one point comes
+    close). Source: these are the standard moments of ranks with ties (Kendall & Gibbons 1990, "Rank
+    Correlation Methods", ch. 3); Nili et al. (2014, PLoS Comput. Biol.) discuss why categorical
+    models cap rank correlations.
+    """
+    compare = _comparator(compare)
+    v = np.asarray(model, dtype=np.float64).ravel()
+    if not np.isfinite(v).all():
+        raise InputError("the model RDM contains NaN or Inf; give a finite two-valued model RDM")
+    vals = np.unique(v)
+    if vals.size != 2:
+        raise InputError(
+            f"the model RDM has {vals.size} distinct value(s); the closed-form ceiling is for a two-valued "
+            f"(categorical, same/different) model — build it with model_rdm(labels, 'categorical')"
+        )
+    m0 = int(np.count_nonzero(v == vals[0]))
+    return _ceiling_from_counts(m0, v.size - m0, compare, data_ties)
+
+
+def categorical_ceiling(labels: ArrayLike, compare: str = "spearman", *, data_ties: bool = False) -> float:
+    """The ceiling of :func:`binary_rdm_ceiling` for the categorical model RDM 1[yᵢ ≠ yⱼ] of ``labels``,
+    from the class sizes alone (no m-long vector): m₀ = Σ_k n_k(n_k − 1)/2 same-class pairs,
+    m = n(n − 1)/2. Needs ≥ 2 classes and a class with ≥ 2 samples (else the model RDM is constant)."""
+    compare = _comparator(compare)
+    y = np.asarray(labels).reshape(-1)
+    _, counts = np.unique(y, return_counts=True)
+    c = counts.astype(np.int64)
+    m = int(y.size * (y.size - 1) // 2)
+    m0 = int(np.sum(c * (c - 1) // 2))
+    if m0 == 0 or m0 == m:
+        raise InputError(
+            f"the categorical model RDM of these labels is constant ({counts.size} class(es), {y.size} samples); "
+            "give labels with at least 2 classes and a class of at least 2 samples"
+        )
+    return _ceiling_from_counts(m0, m - m0, compare, data_ties)

@@ -243,10 +243,11 @@ def cluster_info(client: Any) -> dict[str, Any]:
         import numpy as np
         from threadpoolctl import threadpool_info
 
-        import repscope
+        from repscope._version import __version__
+
         blas = [d.get("num_threads") for d in threadpool_info() if d.get("user_api") == "blas"]
         return {
-            "repscope": repscope.__version__,
+            "repscope": __version__,
             "dask": dask.__version__,
             "numpy": np.__version__,
             "cores": n_cores(),

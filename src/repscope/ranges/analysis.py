@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.errors import InputError
+from repscope.errors import InputError, RepscopeError
+from repscope.lenses import protocol as lens
 from repscope.ranges.associations import (
     BandAssociations,
     ConfounderFindings,
     band_associations,
+    derived_from_labels,
     find_confounders,
 )
 from repscope.ranges.bands import (
@@ -28,7 +30,21 @@ from repscope.ranges.bands import (
 )
 from repscope.ranges.views import BandHistogram, BandImageGrid, band_histogram, band_image_grid
 
-__all__ = ["RangeAnalysis", "analyse_bands", "analyse_store", "direction_from_spec"]
+__all__ = ["DEFAULTS", "RangesDefaults", "RangeAnalysis", "analyse_bands", "analyse_store", "direction_from_spec"]
+
+
+@dataclass(frozen=True)
+class RangesDefaults:
+    """The ranges lens's defaults, used by ``repscope ranges analyse``, ``ranges.analyse`` and the report.
+
+    ``n_permutations`` per p-value, multiple-testing ``correction``; which attributes are not confounders is
+    decided from the data for every unit (see :func:`analyse_store`), not listed here."""
+
+    n_permutations: int = 999
+    correction: str = "bh"
+
+
+DEFAULTS = RangesDefaults()
 
 
 @dataclass
@@ -139,6 +155,29 @@ def direction_from_spec(spec: str, X: np.ndarray, labels: ArrayLike, *, seed: in
     )
 
 
+def read_layer(store: Any, layer: str) -> np.ndarray:
+    """A stored layer as ``(n, D)``: sequence layers as their mean over real steps, others flattened."""
+    if lens.layer_kind(store, layer) == "sequence":
+        return lens.sequence_mean(store, layer)
+    A = np.asarray(store.read(layer), dtype=np.float64)
+    return A.reshape(A.shape[0], -1)
+
+
+def _logit_or_percentile(Z: np.ndarray, c: int, layer: str, ids: Any, edges: Any, notes: list[str]) -> Bands:
+    """Normalised-logit bands of output unit ``c``; percentile bands (and a note) where they are undefined."""
+    k = int((Z.argmax(axis=1) == c).sum())
+    if 0 < k < Z.shape[0]:
+        try:
+            return logit_bands(Z, c, sample_ids=ids, unit_name=f"{layer}:{c}", **({} if edges is None
+                                                                                   else {"edges": edges}))
+        except RepscopeError as exc:
+            notes.append(f"{layer}:{c}: normalised-logit bands undefined ({exc}); percentile bands instead")
+    else:
+        notes.append(f"{layer}:{c}: normalised-logit bands undefined ({k} of {Z.shape[0]} samples are predicted "
+                     f"as {c}); percentile bands instead")
+    return bands(Z[:, c], kind="percentile", sample_ids=ids, unit=f"{layer}:{c}")
+
+
 def analyse_store(
     store: Any,
     *,
@@ -149,18 +188,24 @@ def analyse_store(
     attributes: list[str] | None = None,
     within_class: bool = False,
     images: ArrayLike = None,
-    n_permutations: int = 999,
-    correction: str = "bh",
+    n_permutations: int = DEFAULTS.n_permutations,
+    correction: str = DEFAULTS.correction,
     seed: int = 0,
 ) -> RangeAnalysis:
-    """Range analysis of one unit of a stored layer.
+    """Range analysis of one unit of a stored layer — what ``repscope ranges analyse`` and the report's
+    ranges section both run.
 
-    ``unit="fc2:3"`` analyses column 3 of layer ``fc2`` (normalised-logit bands by default, since a
-    unit of the last layer is treated as a logit when ``kind`` is None and the layer is the last one
-    listed; otherwise percentile bands). ``direction="relu4:class-mean:3"`` projects ``relu4`` on a
-    direction (see :func:`direction_from_spec`). The store's labels (as ``label``) and attributes are
-    tested; ``within_class`` restricts the reference population to samples labelled with the unit's
-    class (for logit units).
+    ``unit="fc2:3"`` analyses column 3 of layer ``fc2``: a unit of the store's output layer
+    (:func:`repscope.lenses.protocol.output_layer`: the last layer as wide as the number of classes) is a logit
+    and gets normalised-logit bands when ``kind`` is None (percentile bands, with a note, where those are
+    undefined: no sample or every sample predicted as that class), any other unit percentile bands.
+    ``direction="relu4:class-mean:3"`` projects ``relu4`` on a direction (see :func:`direction_from_spec`).
+    Sequence layers enter as their mean over real steps. The store's labels (as ``label``) and attributes are
+    tested; ``within_class`` restricts the reference population to samples labelled with the unit's class.
+
+    Not confounders (shown, never flagged): for a readout of the labels (a logit, a class-mean or probe
+    direction) its ``label`` and ``predicted``; for every unit, attributes that are a function of the labels
+    or of which the labels are a function (:func:`derived_from_labels`) — each with a note.
     """
     if (unit is None) == (direction is None):
         raise InputError("give exactly one of --unit LAYER:INDEX or --direction LAYER:KIND:ARGS")
@@ -170,7 +215,7 @@ def analyse_store(
     layers = list(getattr(store, "layers", []))
     if layer not in layers:
         raise InputError(f"layer {layer!r} is not in the store; available layers: {', '.join(layers)}")
-    X = np.asarray(store.read(layer))
+    X = read_layer(store, layer)
     labels = getattr(store, "labels", None)
     attrs: dict[str, Any] = {}
     if labels is not None:
@@ -190,25 +235,33 @@ def analyse_store(
     targetish = False  # is the unit a readout of the labels (a logit, a class direction)?
     if unit is not None:
         _, idx = parse_unit(unit)
-        is_logit = kind == "normalised" or (kind is None and layers and layer == layers[-1])
+        if not 0 <= idx < X.shape[1]:
+            raise InputError(f"unit {unit!r} is out of range: layer {layer!r} has {X.shape[1]} units "
+                             f"(0…{X.shape[1] - 1})")
+        is_logit = kind == "normalised" or (kind is None and layer == lens.output_layer(store))
         if is_logit:
             targetish = True
-            Z = X
-            preds = Z.argmax(axis=1)
-            attrs.setdefault("predicted", preds)
-            kw = {} if edges is None else {"edges": edges}
-            b = logit_bands(Z, idx, sample_ids=ids, unit_name=f"{layer}:{idx}", **kw)
+            attrs.setdefault("predicted", X.argmax(axis=1))
+            if kind == "normalised":
+                kw = {} if edges is None else {"edges": edges}
+                b = logit_bands(X, idx, sample_ids=ids, unit_name=f"{layer}:{idx}", **kw)
+            else:
+                b = _logit_or_percentile(X, idx, layer, ids, edges, notes)
         else:
             s = unit_scores(X, unit=idx)
             b = bands(s, kind=kind or "percentile", edges=edges, sample_ids=ids, unit=f"{layer}:{idx}")
     else:
         w, name = direction_from_spec(rest, X, labels, seed=seed)
+        if w.size != X.shape[1]:
+            raise InputError(f"the direction has {w.size} entries but layer {layer!r} has {X.shape[1]} units; "
+                             f"give a vector of the layer's width")
         targetish = rest.split(":", 1)[0] in ("class-mean", "probe")
         s = unit_scores(X, direction=w)
         b = bands(s, kind=kind or "percentile", edges=edges, sample_ids=ids, unit=f"{layer}: {name}")
     if not attrs:
         raise InputError(
-            "the store has no labels or attributes to associate with the bands; capture with labels="
+            "the store has no labels or attributes to associate with the bands; capture with --labels FILE or "
+            "--attributes FILE"
         )
     reference, ref_name = None, None
     if within_class:
@@ -218,6 +271,9 @@ def analyse_store(
         ref_name = f"samples labelled {idx}"
         if reference.sum() < 2:
             raise InputError(f"only {int(reference.sum())} samples are labelled {idx}; drop --within-class")
+    derived = {} if labels is None else derived_from_labels(labels, attrs)
+    notes += list(derived.values())
+    target = ("label", "predicted") if targetish else ()
     res = analyse_bands(
         b,
         attrs,
@@ -227,7 +283,8 @@ def analyse_store(
         n_permutations=n_permutations,
         correction=correction,
         seed=seed,
-        derived_from_target=("label", "predicted") if targetish else (),
+        derived_from_target=(*target, *derived) if targetish else target,
+        exclude_from_confounders=() if targetish else tuple(derived),
     )
     res.notes = notes
     return res

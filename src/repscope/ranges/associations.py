@@ -38,6 +38,7 @@ __all__ = [
     "band_associations",
     "ConfounderFindings",
     "find_confounders",
+    "derived_from_labels",
 ]
 
 
@@ -462,6 +463,14 @@ def band_associations(
 # --------------------------------------------------------------------------------------------------
 
 
+#: verdict → (colour named in the summary text, matplotlib colour drawn): one source for text and figure.
+VERDICT_COLOURS: dict[str, tuple[str, str]] = {
+    "mid-range only": ("red", "red"), "top only": ("blue", "blue"), "both": ("purple", "purple"),
+    "both (different values)": ("purple", "purple"), "neither": ("grey", "grey"),
+    "derived from target": ("light grey", "lightgrey"),
+}
+
+
 @dataclass
 class ConfounderFindings(ResultBase):
     """Attributes whose association with the unit differs between the mid band and the top band.
@@ -531,7 +540,10 @@ class ConfounderFindings(ResultBase):
                 f"bands — " + "; ".join(parts) + "." + note)
         if any(r["verdict"] == "mid-range only" for r in f):
             text += " Looking only at the top activations would miss the mid-range-only ones."
-        return text + " Look at the red points (above the diagonal) in the figure and their row in the table."
+        shown = dict.fromkeys(r["verdict"] for r in f)  # the flagged verdicts, in order, once each
+        named = [f"{VERDICT_COLOURS[v][0]} points ({v})" for v in shown]
+        colours = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        return text + f" Look at the {colours} in the figure and their rows in the table."
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -550,34 +562,87 @@ class ConfounderFindings(ResultBase):
     def plot(self, ax: Any = None):
         from repscope.results import subplots_in
 
-        fig, ax = subplots_in(ax, figsize=(4.5, 4))
-        colours = {"mid-range only": "tab:red", "top only": "tab:blue", "both": "tab:purple",
-                   "both (different values)": "tab:purple",
-                   "neither": "grey", "derived from target": "lightgrey"}
+        fig, ax = subplots_in(ax, figsize=(6.2, 4))
         seen: set[str] = set()
+        stacked: dict[tuple[float, float], int] = {}  # attributes at the same point: labels stacked, not overprinted
         for r in self.rows:
-            col = colours.get(r["verdict"], "grey")
-            ax.scatter(r["v_top"], r["v_mid"], color=col,
+            name, col = VERDICT_COLOURS.get(r["verdict"], ("grey", "grey"))
+            ax.scatter(r["v_top"], r["v_mid"], color=col, zorder=3,
                        label=None if r["verdict"] in seen else r["verdict"],
                        marker="x" if r["verdict"] == "derived from target" else "o")
             seen.add(r["verdict"])
+            xy = (round(float(r["v_top"]), 3), round(float(r["v_mid"]), 3))
+            k = stacked.get(xy, 0)
+            stacked[xy] = k + 1
             ax.annotate(
                 r["attribute"],
                 (r["v_top"], r["v_mid"]),
                 fontsize=8,
-                xytext=(3, 3),
+                xytext=(-4 if r["v_top"] > 0.75 else 4, 3 + 9 * k),  # near the right edge: to the left
+                ha="right" if r["v_top"] > 0.75 else "left",
                 textcoords="offset points",
             )
         ax.plot([0, 1], [0, 1], color="lightgrey", lw=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
+        ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(f"Cramér's V in {self.top_band} band")
         ax.set_ylabel(f"Cramér's V in {self.mid_band} band")
-        if seen:
-            ax.legend(title="verdict", fontsize=7, title_fontsize=8, loc="lower right")
+        if seen:  # outside the axes: a legend never hides a point
+            ax.legend(title="verdict", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+                      borderaxespad=0.0)
         ax.set_title(self.title, fontsize=10)
         fig.tight_layout()
         return fig
+
+
+def _codes(v: np.ndarray) -> np.ndarray:
+    """Integer codes of the distinct values of a 1-D array (any dtype; NaNs are one value)."""
+    v = np.asarray(v)
+    if v.dtype.kind == "f":
+        v = np.where(np.isnan(v), np.inf, v)
+    elif v.dtype.kind not in "iub":  # strings of any kind (incl. numpy's StringDType), objects
+        v = np.array([str(x) for x in v.tolist()], dtype=object)
+    return np.unique(v, return_inverse=True)[1].ravel()
+
+
+def derived_from_labels(labels: ArrayLike, attributes: dict[str, Any], *,
+                        skip: Any = ("label", "predicted")) -> dict[str, str]:
+    """Attributes that are a function of the labels, or of which the labels are a function, read from the
+    data: ``{name: why}`` (the note a report shows).
+
+    With ``k`` distinct (label, value) pairs, ``k_y`` labels and ``k_a`` values: the attribute is a function
+    of the label when ``k == k_y`` (e.g. the parity of a digit) and the label a function of the attribute
+    when ``k == k_a`` (e.g. a finer class). Such an attribute carries the label's association with a unit, so
+    it is not a confounder of it. Constant attributes and attributes with more than ``n / 2`` distinct values
+    (too few repeats for the second test to mean anything, e.g. a sample id) are never reported.
+    """
+    y = np.asarray(labels).ravel()
+    n = y.size
+    cy = _codes(y)
+    ky = int(cy.max()) + 1 if n else 0
+    out: dict[str, str] = {}
+    for name, v in attributes.items():
+        if name in set(skip):
+            continue
+        v = np.asarray(v)
+        if v.ndim != 1 or v.size != n or n == 0:
+            continue
+        ca = _codes(v)
+        ka = int(ca.max()) + 1
+        if ka < 2 or ka > n / 2:
+            continue
+        k = np.unique(cy * ka + ca).size
+        if k == ky and k == ka:
+            out[name] = (f"attribute {name!r} is the label under another name (one value per label and one label "
+                         f"per value), so it is not tested as a confounder")
+        elif k == ky:
+            out[name] = (f"attribute {name!r} is a function of the label (each label has one {name} value), so it "
+                         f"is not tested as a confounder: its association is the label's")
+        elif k == ka:
+            out[name] = (f"the label is a function of attribute {name!r} (each {name} value has one label), so "
+                         f"{name} is not tested as a confounder: it carries the label's association")
+    return out
 
 
 def find_confounders(

@@ -24,11 +24,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, RepscopeError
-from repscope.metrics import lens
-from repscope.ranges.analysis import RangeAnalysis, analyse_bands, direction_from_spec
-from repscope.ranges.bands import bands, class_mean_direction, logit_bands, unit_scores
+from repscope.lenses import protocol as lens
+from repscope.ranges.analysis import DEFAULTS, RangeAnalysis, analyse_bands, analyse_store, read_layer
+from repscope.ranges.associations import derived_from_labels
+from repscope.ranges.bands import bands, logit_bands, unit_scores
 
-__all__ = ["RangesAnalysis", "analyse", "applies"]
+__all__ = ["RangesAnalysis", "analyse", "applies", "default_units"]
 
 
 @dataclass
@@ -39,15 +40,26 @@ class RangesAnalysis(lens.LensAnalysis):
     analyses: list[RangeAnalysis] = field(default_factory=list, repr=False)
 
 
-def applies(store: Any) -> str | None:
-    """None when bands can be described by the store's labels or attributes, else why not."""
-    if getattr(store, "labels", None) is None and not (getattr(store, "attributes", None) or {}):
+#: How to name a unit or a direction, in the CLI (``repscope report`` and ``repscope ranges analyse``) and the API.
+UNIT_HINT = ("give one: repscope report --unit LAYER:INDEX (or --direction LAYER:file:PATH.npy; API: "
+             "options={'ranges': {'unit': 'LAYER:INDEX'}}, or ranges.analyse(store, unit='LAYER:INDEX'))")
+
+
+def applies(store: Any, *, unit: str | None = None, direction: Any = None, **_: Any) -> str | None:
+    """None when bands can be described by the store's labels or attributes and there is a unit to band (the
+    default units need labels; ``unit=``/``direction=`` name one), else why not."""
+    no_labels = getattr(store, "labels", None) is None
+    if no_labels and not (getattr(store, "attributes", None) or {}):
         return ("the store has no labels or attributes, so nothing can describe what each activation band "
-                "holds — capture with labels= or attributes=")
+                "holds — capture with --labels FILE or --attributes FILE (API: capture(..., labels=, attributes=))")
     if not lens.layers_of_kind(store, "vector", "map", "sequence"):
         return "the store holds no layers"
     if int(store.n_samples) < 10:
-        return f"the store holds {store.n_samples} samples; activation bands need at least 10"
+        return (f"the store holds {store.n_samples} samples; activation bands need at least 10 — capture more "
+                f"inputs (a longer --data)")
+    if no_labels and unit is None and direction is None:
+        return ("the store has no labels, so there is no default unit to band (an output unit and a class-mean "
+                "direction both need labels) — " + UNIT_HINT + "; or capture with --labels FILE")
     return None
 
 
@@ -60,12 +72,6 @@ def _attrs(store: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def _read(store: Any, layer: str) -> np.ndarray:
-    if lens.layer_kind(store, layer) == "sequence":
-        return lens.sequence_mean(store, layer)
-    return np.asarray(store.read(layer), dtype=np.float64)
-
-
 def _mid_count(Z: np.ndarray, c: int) -> int:
     try:
         return int(logit_bands(Z, c).mask("mid").sum())
@@ -73,18 +79,40 @@ def _mid_count(Z: np.ndarray, c: int) -> int:
         return -1
 
 
-def _unit_bands(Z: np.ndarray, c: int, layer: str, ids: ArrayLike, notes: list[str]):
-    pred = Z.argmax(axis=1)
-    k = int((pred == c).sum())
-    if 0 < k < Z.shape[0]:
-        try:
-            return logit_bands(Z, c, sample_ids=ids, unit_name=f"{layer}:{c}")
-        except RepscopeError as exc:
-            notes.append(f"{layer}:{c}: normalised-logit bands undefined ({exc}); percentile bands instead")
+def default_units(store: Any, layers: Any = None, target: int | None = None) -> tuple[list[str], list[str]]:
+    """The units the report bands when none is given: ``(specs, notes)`` with specs in the forms
+    ``repscope ranges analyse`` takes (``"LAYER:INDEX"`` for ``--unit``, ``"LAYER:class-mean:C"`` for
+    ``--direction``); see the module docstring."""
+    y = np.asarray(store.labels) if getattr(store, "labels", None) is not None else None
+    if y is None:
+        raise InputError("no labels, so no default unit: " + UNIT_HINT)
+    chosen = lens.select(store, layers, what="ranges")
+    notes: list[str] = []
+    specs: list[str] = []
+    out = lens.output_layer(store)
+    out_layer = out if (layers is None or out in chosen) else None
+    if out_layer is not None:
+        Z = read_layer(store, out_layer)
+        if target is not None:
+            c = int(target)
+        else:
+            mids = [_mid_count(Z, k) for k in range(Z.shape[1])]
+            # a class whose normalised logit is defined; else the class the model predicts most
+            most = int(np.bincount(Z.argmax(1), minlength=Z.shape[1]).argmax())
+            c = int(np.argmax(mids)) if max(mids) >= 0 else most
+        specs.append(f"{out_layer}:{c}")
+        before = [la for la in chosen if la != out_layer and lens.layer_kind(store, la) != "map"]
+        prev = before[-1] if before else None
     else:
-        notes.append(f"{layer}:{c}: normalised-logit bands undefined ({k} of {Z.shape[0]} samples are predicted "
-                     f"as {c}); percentile bands instead")
-    return bands(Z[:, c], kind="percentile", sample_ids=ids, unit=f"{layer}:{c}")
+        vals, counts = np.unique(y, return_counts=True)
+        c = int(target) if target is not None else int(vals[np.argmax(counts)])
+        cand = [la for la in chosen if lens.layer_kind(store, la) != "map"] or chosen
+        prev = cand[-1]
+        notes.append("no output layer (no layer is as wide as the number of classes): a class-mean direction "
+                     "instead of an output unit")
+    if prev is not None and np.unique(y).size >= 2 and (y == c).sum() >= 1:
+        specs.append(f"{prev}:class-mean:{c}")
+    return specs, notes
 
 
 def analyse(
@@ -99,96 +127,71 @@ def analyse(
     unit: str | None = None,
     direction: ArrayLike = None,
     target: int | None = None,
-    n_permutations: int = 999,
+    n_permutations: int = DEFAULTS.n_permutations,
+    correction: str = DEFAULTS.correction,
 ) -> RangesAnalysis:
-    """Range analyses of the default units (module docstring) or of ``unit``/``direction``.
+    """Range analyses of the default units (module docstring, :func:`default_units`) or of
+    ``unit``/``direction`` — each one exactly what ``repscope ranges analyse STORE --unit …`` /
+    ``--direction …`` computes (:func:`repscope.ranges.analysis.analyse_store`, same defaults).
 
     ``target`` picks the class for the default units (default: the class with the most samples in its
     output unit's mid band; without an output layer, the most frequent label). ``scheduler``,
     ``n_workers`` and ``device`` are accepted for the common lens signature (the work is small and serial).
     """
     t0 = time.perf_counter()
-    reason = applies(store)
+    reason = applies(store, unit=unit, direction=direction)
     if reason:
         raise InputError(reason)
     if unit is not None and direction is not None:
         raise InputError("give at most one of unit= and direction=")
     attrs = _attrs(store)
-    y = np.asarray(store.labels) if getattr(store, "labels", None) is not None else None
-    ids = getattr(store, "sample_ids", None)
+    kw = dict(n_permutations=n_permutations, correction=correction, seed=seed)
     notes: list[str] = []
-    jobs: list[tuple[Any, Any]] = []  # (Bands, reference mask or None)
-    chosen = lens.select(store, layers, what="ranges")
-
+    analyses: list[RangeAnalysis] = []
     if unit is not None:
-        from repscope.ranges.bands import parse_unit
-
-        layer, idx = parse_unit(unit)
-        lens.select(store, [layer])
-        Z = _read(store, layer)
-        if not 0 <= idx < Z.shape[1]:
-            raise InputError(f"unit {unit!r}: layer {layer!r} has {Z.shape[1]} units (0…{Z.shape[1] - 1})")
-        b = (_unit_bands(Z, idx, layer, ids, notes) if layer == lens.output_layer(store)
-             else bands(Z[:, idx], kind="percentile", sample_ids=ids, unit=unit))
-        jobs.append((b, None))
-    elif direction is not None:
-        if isinstance(direction, str):
-            layer, _, rest = direction.partition(":")
-            lens.select(store, [layer])
-            X = _read(store, layer)
-            w, name = direction_from_spec(rest, X, y, seed=seed)
-        else:
-            layer = chosen[-1]
-            X = _read(store, layer)
-            w, name = np.asarray(direction, dtype=np.float64).ravel(), "given direction"
+        analyses.append(analyse_store(store, unit=unit, **kw))
+    elif isinstance(direction, str):
+        analyses.append(analyse_store(store, direction=direction, **kw))
+    elif direction is not None:  # an array (API only): a direction in the last chosen layer
+        layer = lens.select(store, layers, what="ranges")[-1]
+        X = read_layer(store, layer)
+        w = np.asarray(direction, dtype=np.float64).ravel()
         if w.size != X.shape[1]:
             raise InputError(f"the direction has {w.size} entries but layer {layer!r} has {X.shape[1]} units; "
                              f"give a vector of the layer's width")
-        jobs.append((bands(unit_scores(X, direction=w), kind="percentile", sample_ids=ids,
-                           unit=f"{layer}: {name}"), None))
+        analyses.append(_array_direction(store, layer, X, w, attrs, kw))
     else:
-        out_layer = lens.output_layer(store) if layers is None else next(
-            (la for la in reversed(chosen) if la == lens.output_layer(store)), None)
-        if out_layer is not None:
-            Z = _read(store, out_layer)
-            if target is not None:
-                c = int(target)
-            else:
-                mids = [_mid_count(Z, k) for k in range(Z.shape[1])]
-                # a class whose normalised logit is defined; else the class the model predicts most
-                most = int(np.bincount(Z.argmax(1), minlength=Z.shape[1]).argmax())
-                c = int(np.argmax(mids)) if max(mids) >= 0 else most
-            jobs.append((_unit_bands(Z, c, out_layer, ids, notes), None))
-            before = [la for la in chosen if la != out_layer and lens.layer_kind(store, la) != "map"]
-            prev = before[-1] if before else None
-        else:
-            if y is None:
-                raise InputError("no output layer and no labels: give unit='LAYER:INDEX' or direction=")
-            vals, counts = np.unique(y, return_counts=True)
-            c = int(target) if target is not None else int(vals[np.argmax(counts)])
-            cand = [la for la in chosen if lens.layer_kind(store, la) != "map"] or chosen
-            prev = cand[-1]
-            notes.append("no output layer (no layer is as wide as the number of classes): a class-mean direction "
-                         "instead of an output unit")
-        if prev is not None and y is not None:
-            X = _read(store, prev)
-            if np.unique(y).size >= 2 and (y == c).sum() >= 1:
-                w = class_mean_direction(X, y, c)
-                b = bands(unit_scores(X, direction=w), kind="percentile", sample_ids=ids,
-                          unit=f"{prev}: mean({c}) − mean(rest)")
-                jobs.append((b, None))
-    analyses: list[RangeAnalysis] = []
+        specs, notes = default_units(store, layers, target)
+        for spec in specs:
+            key = "direction" if ":class-mean:" in spec else "unit"
+            analyses.append(analyse_store(store, **{key: spec}, **kw))
     results: list[Any] = []
-    for b, ref in jobs:
-        a = analyse_bands(b, attrs, reference=ref, n_permutations=n_permutations, seed=seed,
-                          exclude_from_confounders=("predicted",))
-        analyses.append(a)
-        results += [b, *a.results()]
-    out = RangesAnalysis(results=results, notes=notes, layers=sorted({b.unit.split(":")[0] for b, _ in jobs}),
-                         params={"n_permutations": n_permutations, "seed": seed}, analyses=analyses)
+    for a in analyses:
+        results += [a.bands, *a.results()]
+        notes += [n for n in a.notes if n not in notes]
+    read = {a.bands.unit.split(":")[0] for a in analyses}
+    seq_read = [la for la in store.layers if la in read and lens.layer_kind(store, la) == "sequence"]
+    if seq_read:
+        notes.append(lens.sequence_note(store, seq_read))
+    out = RangesAnalysis(results=results, notes=notes, layers=sorted(read),
+                         params={"n_permutations": n_permutations, "correction": correction, "seed": seed},
+                         analyses=analyses)
     out.reading = _reading(analyses, attrs)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _array_direction(store: Any, layer: str, X: np.ndarray, w: np.ndarray, attrs: dict[str, np.ndarray],
+                     kw: dict[str, Any]) -> RangeAnalysis:
+    """A given direction vector: percentile bands, every attribute tested (it is no readout of the labels)
+    except those the labels determine or that determine them (with notes)."""
+    b = bands(unit_scores(X, direction=w), kind="percentile", sample_ids=getattr(store, "sample_ids", None),
+              unit=f"{layer}: given direction")
+    y = getattr(store, "labels", None)
+    derived = {} if y is None else derived_from_labels(y, attrs)
+    a = analyse_bands(b, attrs, exclude_from_confounders=tuple(derived), **kw)
+    a.notes = list(derived.values())
+    return a
 
 
 def _composition(mask: np.ndarray, v: np.ndarray, k: int = 3) -> str:

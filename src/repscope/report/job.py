@@ -9,34 +9,19 @@ and the papers' experiments live in :mod:`repscope.experiments`.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import repscope.lenses as lenses
 from repscope.errors import InputError, RepscopeError, StoreError
 from repscope.report.html import Section, write_report
 
-__all__ = ["LENSES", "LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
+__all__ = ["LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
 
-#: (section key, title, lens module, what the section shows)
-LENSES: list[tuple[str, str, str, str]] = [
-    ("similarity", "Representational similarity", "repscope.metrics",
-     "How alike are the layers' representations? One layer × layer matrix per measure, and how well each "
-     "layer's geometry follows the labels."),
-    ("ranges", "Activation ranges", "repscope.ranges",
-     "Beyond maximal activations: which samples fall in the low, mid and high bands of a unit or direction, "
-     "and what each band holds."),
-    ("topology", "Topology", "repscope.topology",
-     "Layers as point clouds: persistence diagrams per layer, distances between them, and mapper graphs "
-     "coloured by label."),
-    ("dynamics", "Dynamics", "repscope.dynamics",
-     "Sequence layers as trajectories: Dynamical Similarity Analysis beside Procrustes and CKA."),
-    ("descrambling", "Descrambling", "repscope.descramble",
-     "Principal components of the preactivations as the optimal descramblers of each layer."),
-]
-SECTION_KEYS = ["capture"] + [k for k, *_ in LENSES]
+#: The report's sections: what was captured, then one per lens of the registry (repscope.lenses), in its order.
+SECTION_KEYS = ["capture", *lenses.keys()]
 
 
 @dataclass
@@ -64,6 +49,17 @@ def _one_line(exc: BaseException) -> str:
     return msg if isinstance(exc, RepscopeError) else f"{type(exc).__name__}: {msg} (a bug — please report it)"
 
 
+def _applies(mod: Any, store: Any, options: dict[str, Any]) -> str | None:
+    """``mod.applies(store, **options)`` with the options its ``applies`` takes (a unit given by the user can
+    make a lens apply that has no default for this store)."""
+    import inspect
+
+    params = inspect.signature(mod.applies).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return mod.applies(store, **options)
+    return mod.applies(store, **{k: v for k, v in options.items() if k in params and k != "store"})
+
+
 def _check_sections(sections: list[str] | None) -> list[str]:
     if sections is None:
         return list(SECTION_KEYS)
@@ -85,14 +81,12 @@ def run_lens(
     options: dict[str, Any] | None = None,
 ) -> LensSection:
     """One lens on ``store`` as a report section (never raises for a lens error: the section says it)."""
-    spec = next((x for x in LENSES if x[0] == key), None)
-    if spec is None:
-        raise InputError(f"unknown lens {key!r}; choose from {', '.join(k for k, *_ in LENSES)}")
-    _, title, module, intro = spec
+    lens = lenses.get(key)
+    title, intro = lens.title, lens.intro
     t0 = time.perf_counter()
-    mod = importlib.import_module(module)
+    mod = lens.module()
     try:
-        why = mod.applies(store)
+        why = _applies(mod, store, dict(options or {}))
     except StoreError:  # damaged data: no report section may be built on it
         raise
     except Exception as exc:  # a lens that cannot even inspect the store
@@ -145,7 +139,7 @@ def analyse_store(
         out.append(LensSection("Capture", [CaptureSummary.from_store(store, **(capture_extra or {}))],
                                intro="What was recorded, from which model, and how.", key="capture",
                                data=_data_of(store)))
-    for key, *_ in LENSES:
+    for key in lenses.keys():
         if key not in chosen:
             continue
         if log:
@@ -164,6 +158,10 @@ def section_status(sections: list[Any]) -> dict[str, dict[str, str]]:
     return {s.key: {"status": getattr(s, "status", "ok"), "reason": getattr(s, "reason", "")} for s in sections}
 
 
+_PENDING = {"time writing the report (s)": "RSPENDINGWRITE", "time other (s)": "RSPENDINGOTHER",
+            "total time (s)": "RSPENDINGTOTAL"}
+
+
 def build_report(
     store: Any,
     out_dir: str | Path,
@@ -172,27 +170,51 @@ def build_report(
     title: str | None = None,
     meta: dict[str, Any] | None = None,
     extra_sections: list[Any] | None = None,
+    started: float | None = None,
+    phases: dict[str, float] | None = None,
     **kwargs: Any,
 ) -> Path:
     """Analyse ``store`` (see :func:`analyse_store`; keyword arguments go there) and write the report into
-    ``out_dir``; ``extra_sections`` are appended (e.g. experiments). Returns the path of ``report.html``."""
-    t0 = time.perf_counter()
+    ``out_dir``; ``extra_sections`` are appended (e.g. experiments). Returns the path of ``report.html``.
+
+    Timing: the run card's "total time (s)" counts from ``started`` (a ``time.perf_counter()`` value; default:
+    this call) to the report written, and is broken down into ``phases`` (seconds of work done before this
+    call, e.g. ``{"capture": 3.1}``), each lens, each extra section (its ``seconds``), writing the report, and
+    "other" (the rest), so that the parts add up to the total."""
+    t0 = time.perf_counter() if started is None else float(started)
     secs, timings = analyse_store(store, out_dir, sections, **kwargs)
-    secs = [*secs, *(extra_sections or [])]
+    extra = list(extra_sections or [])
+    secs = [*secs, *extra]
+    parts = {**(phases or {}), **timings}
+    for s in extra:
+        sec = float(getattr(s, "seconds", float("nan")))
+        if sec == sec:  # not NaN
+            parts[s.key] = parts.get(s.key, 0.0) + sec
     name = Path(str(getattr(store, "path", "store"))).name
     m = {"store": str(getattr(store, "path", "")), "seed": kwargs.get("seed", 0), **(meta or {}),
-         **{f"time {k} (s)": round(v, 2) for k, v in timings.items()},
          "sections": ", ".join(f"{s.key} {getattr(s, 'status', 'ok')}" for s in secs),
-         "total time (s)": round(time.perf_counter() - t0, 2)}
+         **{f"time {k} (s)": round(v, 2) for k, v in parts.items()}, **_PENDING}
+    t_write = time.perf_counter()
     path = write_report(secs, out_dir, title=title or f"repscope report — {name}", meta=m)
-    _add_status(path.parent / "results.json", secs)
+    end = time.perf_counter()
+    total, write = end - t0, end - t_write
+    done = {"time writing the report (s)": round(write, 2),
+            "time other (s)": round(max(0.0, total - write - sum(parts.values())), 2),
+            "total time (s)": round(total, 2)}
+    html = path.read_text(encoding="utf-8")
+    for k, token in _PENDING.items():
+        html = html.replace(f"<dd>{token}</dd>", f"<dd>{done[k]:.4g}</dd>", 1)
+    path.write_text(html, encoding="utf-8")
+    _add_status(path.parent / "results.json", secs, done)
     return path
 
 
-def _add_status(path: Path, secs: list[Any]) -> None:
-    """Record each section's status and reason in ``results.json`` (``meta.section_status``)."""
+def _add_status(path: Path, secs: list[Any], times: dict[str, float] | None = None) -> None:
+    """Record each section's status and reason in ``results.json`` (``meta.section_status``), and the
+    times known only once the report is written (``times``)."""
     import json
 
     data = json.loads(path.read_text())
-    data.setdefault("meta", {})["section_status"] = section_status(secs)
+    data.setdefault("meta", {}).update(times or {})
+    data["meta"]["section_status"] = section_status(secs)
     path.write_text(json.dumps(data, indent=2, allow_nan=False))

@@ -17,17 +17,18 @@ See ``docs/scale-out.md`` for multi-node clusters (``dask scheduler`` / ``dask w
 
 from __future__ import annotations
 
-from repscope.scale.cluster import client_for, cluster_info, configure_workers, local_cluster
+from repscope.errors import DependencyError
+
+try:
+    import dask  # noqa: F401
+    import distributed  # noqa: F401
+except ImportError as exc:
+    raise DependencyError(
+        f"repscope.scale needs Dask, which cannot be imported ({exc}); install it with pip install 'repscope[dask]'"
+    ) from exc
+
+from repscope.parallel.dask import client_for, cluster_info, configure_workers, local_cluster
 from repscope.scale.linear import CrossProducts, streamed_cross_products, streamed_layer_matrix
-
-
-def __getattr__(name: str) -> object:
-    if name == "LINEAR_FROM_BLOCKS":  # kept for old code: repscope.metrics.engine.linear_measures()
-        from repscope.scale import linear
-
-        return linear.LINEAR_FROM_BLOCKS
-    raise AttributeError(name)
-
 
 __all__ = [
     "CrossProducts",

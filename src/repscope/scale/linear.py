@@ -38,15 +38,6 @@ from repscope.errors import InputError
 __all__ = ["CrossProducts", "streamed_cross_products", "streamed_layer_matrix"]
 
 
-
-def __getattr__(name: str) -> Any:
-    if name == "LINEAR_FROM_BLOCKS":  # old name of repscope.metrics.engine.linear_measures()
-        from repscope.metrics.engine import linear_measures
-
-        return tuple(linear_measures())
-    raise AttributeError(name)
-
-
 _FAN_IN = 8
 
 
@@ -126,7 +117,8 @@ class CrossProducts:
                             cols=[j + off for j in range(len(lb))], within=self.layers_b is None, kw=kw, q=self.q)
         m = registry.get(metric)
         return LayerMatrix(
-            values=out, rows=list(la), cols=list(lb), metric=metric, kind=m.kind, n_samples=self.n,
+            values=out, rows=list(la), cols=list(lb), metric=metric, kind=m.kind, value_range=m.range_for(kw),
+            n_samples=self.n,
             description=m.description, params={**kw, "streamed": "dask"}, extra={"formulation": "covariance"},
             seconds=(self.seconds or 0.0) + time.perf_counter() - t0,
         )
@@ -195,9 +187,9 @@ def _merge(*parts: tuple) -> tuple:
 
 
 def _pin_one_thread() -> None:  # pragma: no cover - runs in dask's worker processes
-    from repscope.scale.cluster import _pin_threads
+    from repscope.parallel.threads import pin_threads
 
-    _pin_threads(1)
+    pin_threads(1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,7 +199,7 @@ def _pin_one_thread() -> None:  # pragma: no cover - runs in dask's worker proce
 
 def _open(source: Any, name: str) -> Any:
     if isinstance(source, str | os.PathLike):
-        from repscope import open_store
+        from repscope.store import open_store
 
         return open_store(pathlib.Path(source))
     return source
@@ -374,7 +366,7 @@ def _compute(obj: Any, scheduler: Any, progress: bool) -> Any:
         with _local_progress(progress):
             return dask.compute(obj, scheduler="processes", num_workers=n_cores(), initializer=_pin_one_thread)[0]
     from repscope.parallel import check_scheduler
-    from repscope.scale.cluster import client_for
+    from repscope.parallel.dask import client_for
 
     check_scheduler(s)
     with client_for(s) as client:
@@ -421,9 +413,10 @@ def streamed_layer_matrix(
     progress: bool = False,
     **kw: Any,
 ) -> Any:
-    """Out-of-core :class:`~repscope.metrics.LayerMatrix` of a linear ``metric`` (see :data:`LINEAR_FROM_BLOCKS`)
-    from :func:`streamed_cross_products` — the Dask counterpart of ``repscope.metrics.layer_matrix``, always in
-    the covariance (d×d) formulation (``meta["formulation"] == "covariance"``)."""
+    """Out-of-core :class:`~repscope.metrics.LayerMatrix` of a linear ``metric`` (one of
+    :func:`repscope.metrics.engine.linear_measures`) from :func:`streamed_cross_products` — the Dask counterpart
+    of ``repscope.metrics.layer_matrix``, always in the covariance (d×d) formulation
+    (``meta["formulation"] == "covariance"``)."""
     from repscope.metrics.engine import linear_measures, needs_row_norms
 
     if metric not in linear_measures():

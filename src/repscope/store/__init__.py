@@ -16,6 +16,7 @@ the committed count may be half-written and are never read; a resumed capture ov
 """
 
 from repscope.store.core import FORMAT_VERSION, ActivationStore, StoreWriter, open_store
-from repscope.store.integrity import VerifyResult, verify_store
+from repscope.store.integrity import VerifyResult
+from repscope.store.verify import verify_store
 
 __all__ = ["ActivationStore", "StoreWriter", "open_store", "verify_store", "VerifyResult", "FORMAT_VERSION"]

@@ -22,7 +22,7 @@ from repscope.store.integrity import (
     WriterLock,
     damage_fix,
     guarded_read,
-    verify_store,
+    scan_store,
 )
 
 FORMAT_VERSION = 1
@@ -31,7 +31,7 @@ _TARGET_CHUNK_BYTES = 8 * 2**20  # ~8 MiB per chunk of the widest layer
 
 
 def _repscope_version() -> str:
-    from repscope import __version__
+    from repscope._version import __version__
 
     return __version__
 
@@ -173,7 +173,7 @@ class ActivationStore:
 
     def verify(self):
         """Decode every committed chunk (see :func:`repscope.store.verify_store`)."""
-        return verify_store(self.path)
+        return scan_store(ActivationStore(self.path, allow_incomplete=True, check=False))
 
     def _read(self, key: str, label: str, start: int, stop: int, fn: Any) -> np.ndarray:
         arr, chk = self._open_checked(key, label)
@@ -186,8 +186,30 @@ class ActivationStore:
     # ------------------------------------------------------------------ metadata
     @property
     def layers(self) -> list[str]:
-        """Layer (module) names in capture order."""
-        return list(self._layers)
+        """Layer (module) names in execution order (:attr:`execution_order`, recorded at capture); for stores
+        captured before repscope recorded it, in the stored order (module registration order, see
+        :attr:`layer_order_note`)."""
+        return self.execution_order or list(self._layers)
+
+    @property
+    def execution_order(self) -> list[str] | None:
+        """Layers in the order their modules ran in the first forward pass, as recorded at capture (the
+        order of the first forward-hook call: a container's output comes after its children's, whatever order
+        ``__init__`` registered them in); stored per layer as ``layer_info(layer)["exec_index"]``. ``None``
+        for stores captured before repscope recorded it."""
+        if self._layers and all(isinstance(d.get("exec_index"), int) for d in self._layers.values()):
+            return sorted(self._layers, key=lambda n: self._layers[n]["exec_index"])
+        return None
+
+    @property
+    def layer_order_note(self) -> str | None:
+        """None when :attr:`layers` is the execution order; else a one-sentence note saying it is not."""
+        if self.execution_order is not None or len(self._layers) < 2:
+            return None
+        return (f"store '{self.path.name}' does not record the order in which its layers ran (captured before "
+                f"repscope recorded it): layers are taken in their stored (module registration) order, which "
+                f"can differ from execution order — readings of neighbouring layers and trends with depth "
+                f"assume it; re-capture to record the execution order")
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -329,7 +351,8 @@ class ActivationStore:
             "n_samples": self.n_samples,
             "checksums": self.has_checksums,
             "layers": {k: {"shape": v["shape"], "pool": v.get("pool"), "dtype": v.get("dtype"),
-                           "nonfinite": self.nonfinite(k)} for k, v in self._layers.items()},
+                           "nonfinite": self.nonfinite(k)} for k, v in ((n, self._layers[n]) for n in self.layers)},
+            "execution_order": self.execution_order is not None,
             "attributes": [d["name"] for d in self._meta.get("attributes", [])],
             "has_labels": "labels" in self._group,
             "metadata": {k: v for k, v in self._meta.items() if k not in ("layers", "attributes")},
@@ -489,6 +512,14 @@ class StoreWriter:
             self.complete = False
             self._commit(0, complete=False)
             self.chunk_rows = None
+
+    @property
+    def attribute_names(self) -> list[str] | None:
+        """Names of the store's attribute columns once its arrays exist (after the first batch, or on a
+        resumed store), else None: a batch must then carry exactly these."""
+        if not self._meta.get("layers"):
+            return None
+        return [d["name"] for d in self._meta.get("attributes", [])]
 
     @property
     def committed(self) -> int:

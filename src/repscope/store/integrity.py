@@ -138,7 +138,7 @@ def guarded_read(check: ArrayCheck, arr: Any, start: int, stop: int, n: int, sto
 
 @dataclass
 class VerifyResult(ResultBase):
-    """Outcome of :func:`verify_store`: every chunk of every array scanned and decoded."""
+    """Outcome of :func:`repscope.store.verify_store`: every chunk of every array scanned and decoded."""
 
     path: str
     n_samples: int
@@ -193,13 +193,11 @@ class VerifyResult(ResultBase):
         return "\n".join(lines)
 
 
-def verify_store(path: str | os.PathLike) -> VerifyResult:
-    """Scan and decode every committed chunk of every array of a store (activations, ids, labels,
-    attributes); report each missing, truncated or corrupted chunk with its rows. Never raises for
-    damage inside chunks (it is listed); raises :class:`StoreError` when the store cannot be opened."""
-    from repscope.store.core import ActivationStore
-
-    st = ActivationStore(path, allow_incomplete=True, check=False)
+def scan_store(st: Any) -> VerifyResult:
+    """Decode every committed chunk of every array of an opened store ``st`` (an
+    :class:`~repscope.store.ActivationStore`, opened with ``allow_incomplete=True, check=False``); report each
+    missing, truncated or corrupted chunk with its rows. Never raises for damage inside chunks (it is listed).
+    :func:`repscope.store.verify_store` opens the store from its path."""
     n = st.n_samples
     res = VerifyResult(str(st.path), n, st.complete, st.has_checksums, 0)
     if not st.complete:

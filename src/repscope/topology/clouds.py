@@ -27,6 +27,8 @@ __all__ = [
     "CLOUD_KINDS",
     "point_cloud",
     "store_cloud",
+    "SequenceForm",
+    "sequence_form",
     "top_l2",
     "global_avg_pool",
     "random_position",
@@ -178,6 +180,44 @@ def farthest_point_sample(
     return Landmarks(A[idx], idx, haus)
 
 
+@dataclass(frozen=True)
+class SequenceForm:
+    """The per-sample form of a stored sequence layer ``(T, D)`` (tokens or time steps first): its shape and
+    each row's number of real steps (``None``: all ``T``). Passed as ``shape=`` to :func:`point_cloud`, it
+    makes the real steps the positions: top-ℓ2, average and random position are taken over them."""
+
+    shape: tuple[int, int]
+    lengths: np.ndarray | None = None
+
+
+def sequence_form(store: Any, layer: str, rows: np.ndarray | None = None) -> SequenceForm | None:
+    """:class:`SequenceForm` of ``layer`` when the store holds it as a sequence (see
+    :func:`repscope.lenses.protocol.layer_kind`; lengths from its ``n_tokens`` attribute), else None."""
+    from repscope.lenses import protocol as lens
+
+    shape = tuple(int(s) for s in store.layer_shape(layer)) if hasattr(store, "layer_shape") else ()
+    if len(shape) != 2 or lens.layer_kind(store, layer) != "sequence":
+        return None
+    lengths = lens.valid_lengths(store)
+    if lengths is not None and rows is not None:
+        lengths = lengths[np.asarray(rows)]
+    return SequenceForm((shape[0], shape[1]), lengths)
+
+
+def _sequence_cloud(A: ArrayLike, form: SequenceForm, kind: str, seed: int) -> np.ndarray:
+    from repscope.lenses import protocol as lens
+
+    arr = np.asarray(A.detach().cpu().numpy() if hasattr(A, "detach") else A)
+    arr = as_2d(arr.reshape(arr.shape[0], -1), "activations")  # validation (NaN/Inf, n ≥ 3) + float64
+    steps = lens.valid_steps(arr, form.shape, form.lengths)
+    if kind == "top_l2":
+        return np.stack([x[int(np.argmax(np.einsum("td,td->t", x, x)))] for x in steps])
+    if kind == "avg_pool":
+        return np.stack([x.mean(axis=0) for x in steps])
+    rng = np.random.default_rng(seed)
+    return np.stack([x[int(rng.integers(0, x.shape[0]))] for x in steps])
+
+
 def point_cloud(
     A: ArrayLike,
     kind: str = "top_l2",
@@ -189,9 +229,15 @@ def point_cloud(
     """Build one point cloud ``(n, k)`` from activations ``A`` with the method ``kind``.
 
     ``kind`` ∈ {"top_l2", "avg_pool", "random_position", "flatten"}; ``shape`` is the per-sample shape
-    (e.g. ``(C, H, W)``) when ``A`` is stored flat; ``n_components`` the random-projection size for
-    ``"flatten"``. Spatial kinds on a layer without spatial axes return the activations unchanged.
+    (e.g. ``(C, H, W)``) when ``A`` is stored flat, or a :class:`SequenceForm` for a sequence layer (the
+    positions are then its real steps; ``"flatten"`` keeps every stored value); ``n_components`` the
+    random-projection size for ``"flatten"``. Spatial kinds on a layer without spatial axes return the
+    activations unchanged.
     """
+    if isinstance(shape, SequenceForm):
+        if kind in ("top_l2", "avg_pool", "random_position"):
+            return _sequence_cloud(A, shape, kind, seed)
+        shape = None if kind == "flatten" else shape.shape
     if kind == "top_l2":
         return top_l2(A, shape)
     if kind == "avg_pool":
@@ -215,10 +261,12 @@ def store_cloud(
     """Read ``layer`` (optionally only ``rows``) from an activation store and build its point cloud.
 
     Uses ``store.layer_shape(layer)`` to restore the per-sample ``(C, H, W)`` shape; a store captured with
-    pooling has no spatial axes, in which case the spatial kinds return the stored vectors.
+    pooling has no spatial axes, in which case the spatial kinds return the stored vectors. A sequence layer
+    ``(T, D)`` takes its positions from its real steps (:class:`SequenceForm`).
     """
     if layer not in list(store.layers):
         raise InputError(f"layer {layer!r} is not in the store; available: {', '.join(store.layers)}")
     A = store.read(layer, rows=rows)
     shape = tuple(store.layer_shape(layer)) if hasattr(store, "layer_shape") else None
-    return point_cloud(A, kind, shape=shape, n_components=n_components, seed=seed)
+    form = sequence_form(store, layer, rows)
+    return point_cloud(A, kind, shape=form or shape, n_components=n_components, seed=seed)

@@ -10,18 +10,40 @@ with a note.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from repscope.errors import InputError, RepscopeError
-from repscope.metrics import lens
-from repscope.topology.clouds import top_l2
+from repscope.lenses import protocol as lens
+from repscope.topology.clouds import point_cloud
 from repscope.topology.layers import ph_layer_matrix
 from repscope.topology.mapper import mapper, mapper_trend
 from repscope.topology.persistence import persistence
 
-__all__ = ["TopologyAnalysis", "analyse", "applies"]
+__all__ = ["DEFAULTS", "TopologyAnalysis", "TopologyDefaults", "analyse", "applies"]
+
+
+@dataclass(frozen=True)
+class TopologyDefaults:
+    """The topology lens's defaults — one set for ``repscope topology STORE``, :func:`analyse` and the report
+    (Purvine et al. 2022: 1000 inputs, top-ℓ2 clouds, H1 sliced Wasserstein, mapper on the L2 norm with 10
+    intervals at 50 % overlap and DBSCAN with min_samples 5)."""
+
+    n_samples: int = 1000
+    cloud: str = "top_l2"
+    metric: str = "sliced_wasserstein"
+    dim: int = 1
+    resamples: int = 1
+    n_intervals: int = 10
+    overlap: float = 0.5
+    min_samples: int = 5
+    mapper_lens: str = "l2norm"
+    mapper_clusterer: str = "dbscan"
+
+
+DEFAULTS = TopologyDefaults()
 
 
 class TopologyAnalysis(lens.LensAnalysis):
@@ -33,18 +55,40 @@ def applies(store: Any) -> str | None:
     if not list(store.layers):
         return "the store holds no layers"
     if int(store.n_samples) < 10:
-        return f"the store holds {store.n_samples} samples; persistent homology and mapper need at least 10"
+        return (f"the store holds {store.n_samples} samples; persistent homology and mapper need at least 10 — "
+                f"capture more inputs (a longer --data)")
     return None
 
 
-def _cloud(store: Any, layer: str, rows: np.ndarray | None) -> np.ndarray:
-    kind = lens.layer_kind(store, layer)
-    if kind == "sequence":
-        return lens.sequence_mean(store, layer, rows)
-    A = store.read(layer) if rows is None else store.read(layer, rows=rows)
-    if kind == "map":
-        return top_l2(A, tuple(store.layer_shape(layer)))
-    return np.asarray(A, dtype=np.float64)
+class _Source:
+    """The store as :func:`ph_layer_matrix` reads it: sequence layers as their mean over real steps
+    (shape ``(D,)``), every other layer as stored."""
+
+    def __init__(self, store: Any, layers: list[str]) -> None:
+        self.store, self.layers, self.n_samples = store, list(layers), int(store.n_samples)
+        self.kinds = {lay: lens.layer_kind(store, lay) for lay in layers}
+
+    def read(self, layer: str, rows: np.ndarray | None = None) -> np.ndarray:
+        if self.kinds[layer] == "sequence":
+            return lens.sequence_mean(self.store, layer, rows)
+        return np.asarray(self.store.read(layer) if rows is None else self.store.read(layer, rows=rows))
+
+    def layer_shape(self, layer: str) -> tuple[int, ...]:
+        shape = tuple(int(s) for s in self.store.layer_shape(layer)) if hasattr(self.store, "layer_shape") else ()
+        return shape[-1:] if self.kinds[layer] == "sequence" else shape
+
+
+def _cloud(store: Any, layer: str, rows: np.ndarray | None, cloud: str = DEFAULTS.cloud, seed: int = 0,
+           src: _Source | None = None) -> np.ndarray:
+    """One layer's point cloud over ``rows``: ``cloud`` of a map (top-ℓ2 channel vector by default), a
+    sequence's mean over real steps, a vector layer as stored."""
+    src = _Source(store, [layer]) if src is None else src
+    return point_cloud(src.read(layer, rows), cloud, shape=src.layer_shape(layer) or None, seed=seed)
+
+
+def _rows(n: int, n_use: int, seed: int) -> np.ndarray | None:
+    """The inputs of the first draw — the rows :func:`ph_layer_matrix` draws with the same seed."""
+    return None if n_use >= n else np.sort(np.random.default_rng(seed).choice(n, n_use, replace=False))
 
 
 def analyse(
@@ -56,17 +100,30 @@ def analyse(
     n_workers: int | None = None,
     device: Any = None,
     progress: bool = True,
-    n_samples: int = 500,
-    metric: str = "sliced_wasserstein",
-    dim: int = 1,
-    n_intervals: int = 10,
-    overlap: float = 0.5,
-    min_samples: int = 5,
+    n_samples: int = DEFAULTS.n_samples,
+    metric: str = DEFAULTS.metric,
+    dim: int = DEFAULTS.dim,
+    n_intervals: int = DEFAULTS.n_intervals,
+    overlap: float = DEFAULTS.overlap,
+    min_samples: int = DEFAULTS.min_samples,
+    cloud: str = DEFAULTS.cloud,
+    resamples: int = DEFAULTS.resamples,
+    normalize: str | None = None,
+    mapper_lens: str = DEFAULTS.mapper_lens,
+    mapper_clusterer: str = DEFAULTS.mapper_clusterer,
+    mapper_graphs: bool = True,
+    images: Any = None,
+    texts: list[str] | None = None,
 ) -> TopologyAnalysis:
     """Persistence diagrams (H0…H_dim) per layer, the ``metric`` distance between layers' H_``dim`` diagrams
-    (at least two layers), and a mapper graph per layer (lens L2 norm, ``n_intervals`` at ``overlap``,
-    DBSCAN with ``min_samples`` and the k-NN-elbow ε) coloured by the labels, with the purity trend.
-    ``n_workers``/``scheduler`` run the persistence computations in parallel; ``device`` is unused."""
+    (at least two layers; ``resamples`` draws of ``n_samples`` inputs, mean ± sd), and a mapper graph per
+    layer (lens ``mapper_lens``, ``n_intervals`` at ``overlap``, ``mapper_clusterer`` with ``min_samples``
+    and the k-NN-elbow ε) coloured by the labels, with the purity trend — what ``repscope topology STORE``
+    and the report both run, with :data:`DEFAULTS`. Every layer is one ``cloud`` (see
+    :func:`repscope.topology.point_cloud`; sequence layers as their mean over real steps) over the first
+    draw; ``normalize`` rescales clouds before persistence. ``images``/``texts`` (one per stored sample)
+    become mapper tooltips. ``n_workers``/``scheduler`` run the persistence computations in parallel;
+    ``device`` is unused."""
     t0 = time.perf_counter()
     reason = applies(store)
     if reason:
@@ -74,30 +131,35 @@ def analyse(
     chosen = lens.select(store, layers, what="topology")
     n = int(store.n_samples)
     n_use = min(int(n_samples), n)
-    rows = None if n_use >= n else np.sort(np.random.default_rng(seed).choice(n, n_use, replace=False))
-    notes: list[str] = []
+    rows = _rows(n, n_use, seed)
+    src = _Source(store, chosen)
+    notes: list[str] = [n for n in [lens.order_note(store)] if n]
     clouds: dict[str, np.ndarray] = {}
     for lay in chosen:
-        X = _cloud(store, lay, rows)
+        X = _cloud(store, lay, rows, cloud, seed, src)
         if not np.isfinite(X).all():
             notes.append(f"skipped layer {lay}: NaN/Inf activations")
         elif np.all(X == X[:1]):
             notes.append(f"skipped layer {lay}: every sample gives the same point (dead or constant layer)")
         else:
-            clouds[lay] = X
+            clouds[lay] = np.asarray(X, dtype=np.float64)
     if not clouds:
         raise InputError("no layer gives a point cloud with any spread; " + "; ".join(notes))
-    kinds = {lens.layer_kind(store, lay) for lay in clouds}
-    if "map" in kinds:
+    kinds = {src.kinds[lay] for lay in clouds}
+    if "map" in kinds and cloud == "top_l2":
         notes.append("channel-first maps enter as the channel vector at their top-ℓ2 position (Purvine et al.)")
     if "sequence" in kinds:
-        notes.append("sequence layers enter as their mean over real time steps / tokens")
+        notes.append(lens.sequence_note(store, [la for la in clouds if lens.layer_kind(store, la) == "sequence"]))
     results: list[Any] = []
     names = list(clouds)
     ph = None
     if len(names) >= 2:
-        ph = ph_layer_matrix(clouds, names, cloud="top_l2", n_samples=None, metric=metric, dim=dim, seed=seed,
-                             n_workers=n_workers or 1, scheduler=scheduler, progress=progress)
+        kw = dict(cloud=cloud, metric=metric, dim=dim, normalize=normalize, seed=seed, n_workers=n_workers or 1,
+                  scheduler=scheduler, progress=progress)
+        if int(resamples) == 1:  # the clouds above are the first draw's
+            ph = ph_layer_matrix(clouds, names, n_samples=None, **kw)
+        else:
+            ph = ph_layer_matrix(src, names, n_samples=n_use, resamples=int(resamples), **kw)
         results.append(ph)
         diagrams = [ph.diagrams[nm] for nm in names]
     else:
@@ -106,10 +168,15 @@ def analyse(
     results += diagrams
     labels = getattr(store, "labels", None)
     labels = None if labels is None else (np.asarray(labels) if rows is None else np.asarray(labels)[rows])
+    if images is not None:
+        images = np.asarray(images if rows is None else images[rows])
+    if texts is not None:
+        texts = list(texts) if rows is None else [texts[i] for i in rows]
     graphs = []
-    for lay in names:
+    for lay in names if mapper_graphs else []:
         try:
-            graphs.append(mapper(clouds[lay], labels, lens="l2norm", n_intervals=n_intervals, overlap=overlap,
+            graphs.append(mapper(clouds[lay], labels, lens=mapper_lens, n_intervals=n_intervals, overlap=overlap,
+                                 clusterer=mapper_clusterer, images=images, texts=texts,
                                  min_samples=min(int(min_samples), clouds[lay].shape[0] - 1), name=lay, seed=seed))
         except RepscopeError as exc:
             notes.append(f"skipped the mapper graph of {lay}: {exc}")
@@ -119,8 +186,10 @@ def analyse(
         results.append(trend)
     results += graphs
     out = TopologyAnalysis(results=results, notes=notes, layers=names,
-                           params={"n_samples": n_use, "metric": metric, "dim": dim, "n_intervals": n_intervals,
-                                   "overlap": overlap, "seed": seed})
+                           params={"n_samples": n_use, "cloud": cloud, "metric": metric, "dim": dim,
+                                   "resamples": int(resamples), "normalize": normalize, "n_intervals": n_intervals,
+                                   "overlap": overlap, "min_samples": min_samples, "mapper_lens": mapper_lens,
+                                   "mapper_clusterer": mapper_clusterer, "seed": seed})
     out.reading = _reading(names, diagrams, ph, graphs, labels is not None, int(dim))
     out.seconds = time.perf_counter() - t0
     return out

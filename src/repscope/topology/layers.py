@@ -23,7 +23,13 @@ from numpy.typing import ArrayLike
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs
 from repscope.results import MatrixResult, ResultBase, heatmap, to_jsonable
-from repscope.topology.clouds import farthest_point_sample, normalize_scale, point_cloud, remove_duplicates
+from repscope.topology.clouds import (
+    farthest_point_sample,
+    normalize_scale,
+    point_cloud,
+    remove_duplicates,
+    sequence_form,
+)
 from repscope.topology.distances import DIAGRAM_METRICS, diagram_distance
 from repscope.topology.persistence import Diagrams, persistence
 from repscope.validation import as_2d
@@ -85,7 +91,7 @@ class PHLayerMatrix(MatrixResult):
                  dim: int, cloud: str, n_samples: int, resamples: int, seed: int,
                  diagrams: dict[str, Diagrams] | None = None, meta: dict[str, Any] | None = None) -> None:
         super().__init__(values=values, rows=list(layers), cols=list(layers), metric=metric, kind="distance",
-                         n_samples=n_samples, sd=sd,
+                         value_range=(0.0, None), n_samples=n_samples, sd=sd,
                          params={"dim": dim, "cloud": cloud, "resamples": resamples, "seed": seed, **(meta or {})},
                          extra={"samples": samples, "diagrams": dict(diagrams or {})},
                          label=f"PH layer distances ({metric.replace('_', ' ')}, H{dim})")
@@ -131,7 +137,8 @@ class PHLayerMatrix(MatrixResult):
         text = [[self._cell(i, j) for j in range(len(self.cols))] for i in range(len(self.rows))]
         return heatmap(self.values, self.layers, self.layers, ax=ax, title=self.title,
                        colorbar_label=f"{self.metric} (H{self.dim})", higher_is_closer=False,
-                       annotate=annotate, cell_text=text, xlabel="layer", ylabel="layer")
+                       value_range=self.colour_range(), annotate=annotate, cell_text=text, xlabel="layer",
+                       ylabel="layer")
 
 
 def _source_layers(source: Any, layers: list[str] | None) -> tuple[list[str], int, Callable]:
@@ -166,7 +173,7 @@ def _source_layers(source: Any, layers: list[str] | None) -> tuple[list[str], in
 
     def read_store(nm: str, rows: np.ndarray | None) -> tuple[np.ndarray, Any]:
         shape = tuple(source.layer_shape(nm)) if hasattr(source, "layer_shape") else None
-        return source.read(nm, rows=rows), shape
+        return source.read(nm, rows=rows), sequence_form(source, nm, rows) or shape
 
     return names, int(source.n_samples), read_store
 

@@ -78,6 +78,7 @@ for _name, (_metric, _dim) in MEASURES.items():
         _name,
         partial(ph_distance, metric=_metric, dim=_dim),
         kind="distance",
+        value_range=(0.0, None),  # a distance between diagrams: ≥ 0, unbounded (in the data's units)
         description=(
             f"Persistent-homology distance between layers (Purvine et al. 2022): {_DESCR[_metric]} between "
             f"Vietoris–Rips H{_dim} diagrams (Z/2) of the activations as point clouds"

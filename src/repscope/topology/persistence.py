@@ -105,32 +105,47 @@ class Diagrams:
             )
         return header, rows
 
-    def _extent(self) -> float:
+    def _frame(self) -> tuple[float, float, float]:
+        """(lo, hi, inf_y) of the diagram: lo..hi spans every finite birth and death (padded by 4 %), and
+        infinite deaths are drawn on a line at inf_y, just above the highest finite value. Both axes use
+        lo..hi, so the diagonal runs corner to corner and equal aspect keeps distances to it honest."""
         vals = [d[np.isfinite(d)] for d in self.dgms if len(d)]
-        vals = np.concatenate(vals) if vals else np.zeros(1)
-        top = float(vals.max()) if vals.size else 1.0
-        return top if top > 0 else 1.0
+        vals = np.concatenate(vals) if vals else np.zeros(0)
+        if not vals.size:
+            a, b = 0.0, 1.0
+        else:
+            a, b = float(vals.min()), float(vals.max())
+            if b <= a:
+                a, b = a - 0.5, b + 0.5
+        span = b - a
+        inf_y = b + 0.08 * span
+        return a - 0.04 * span, inf_y + 0.06 * span, inf_y
 
     def plot(self, ax: Any = None, max_bars: int = 60):
-        """Diagram (birth vs death; infinite deaths drawn on a dashed line at the top) + barcode."""
+        """Diagram (birth vs death on the points' own range, equal aspect; infinite deaths drawn on a
+        labelled dashed line at the top) + barcode."""
         from repscope.results import colormap, subplots_in
 
-        fig, (ax1, ax2) = subplots_in(ax, 1, 2, figsize=(10, 4.2))
-        top = self._extent()
-        inf_y = top * 1.08
+        fig, (ax1, ax2) = subplots_in(ax, 1, 2, figsize=(10, 4.6))
+        lo, hi, inf_y = self._frame()
         colors = colormap("tab10")
         for q, d in enumerate(self.dgms):
             fin = np.isfinite(d[:, 1])
             ax1.scatter(d[fin, 0], d[fin, 1], s=10, color=colors(q), label=f"H{q}", alpha=0.75)
             if (~fin).any():
-                ax1.scatter(d[~fin, 0], np.full((~fin).sum(), inf_y), s=25, marker="^", color=colors(q))
-        ax1.plot([0, top], [0, top], color="grey", lw=0.8)
+                ax1.scatter(d[~fin, 0], np.full((~fin).sum(), inf_y), s=25, marker="^", color=colors(q),
+                            clip_on=False, label=f"H{q}, never dies (∞)")
+        ax1.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
         ax1.axhline(inf_y, color="grey", ls="--", lw=0.6)
-        ax1.text(0, inf_y, " ∞", va="bottom", fontsize=8)
+        ax1.set_xlim(lo, hi)
+        ax1.set_ylim(lo, hi)
+        ticks = [t for t in ax1.get_yticks() if lo <= t <= inf_y - 0.06 * (hi - lo)]
+        ax1.set_yticks([*ticks, inf_y], [f"{t:g}" for t in ticks] + ["∞"])  # the infinite bars' line, labelled
+        ax1.set_aspect("equal", adjustable="box")
         ax1.set_xlabel("birth")
         ax1.set_ylabel("death")
         ax1.set_title("persistence diagram")
-        ax1.legend(loc="lower right", fontsize=8)
+        ax1.legend(loc="lower right", fontsize=8)  # below the diagonal: death ≥ birth, never a point there
         # barcode: the longest bars of every dimension
         y = 0
         for q, d in enumerate(self.dgms):
@@ -142,7 +157,9 @@ class Diagrams:
                 ax2.hlines(y, d[k, 0], death[k], color=colors(q), lw=1.5)
                 y += 1
             y += 2
-        ax2.set_xlabel("filtration value (edge length)")
+        ax2.axvline(inf_y, color="grey", ls="--", lw=0.6)
+        ax2.set_xlim(lo, hi)
+        ax2.set_xlabel("filtration value (edge length; ∞ bars end at the dashed line)")
         ax2.set_yticks([])
         ax2.set_title(f"barcode (longest {max_bars} per dimension)")
         fig.suptitle(self.title)
@@ -152,16 +169,22 @@ class Diagrams:
     def plotly(self):
         import plotly.graph_objects as go
 
-        top = self._extent()
-        inf_y = top * 1.08
+        lo, hi, inf_y = self._frame()
         fig = go.Figure()
         for q, d in enumerate(self.dgms):
             death = np.where(np.isfinite(d[:, 1]), d[:, 1], inf_y)
             txt = [f"H{q}: [{b:.4g}, {'∞' if not np.isfinite(e) else f'{e:.4g}'})" for b, e in d]
-            fig.add_scatter(x=d[:, 0], y=death, mode="markers", name=f"H{q}", text=txt, hoverinfo="text")
-        fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line={"color": "grey"}, showlegend=False)
+            fig.add_scatter(x=d[:, 0], y=death, mode="markers", name=f"H{q}", text=txt, hoverinfo="text",
+                            cliponaxis=False)
+        fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "grey"}, showlegend=False,
+                        hoverinfo="skip")
+        fig.add_hline(y=inf_y, line_dash="dash", line_color="grey", line_width=1,
+                      annotation_text="∞ (never dies)", annotation_position="top")
         fig.update_layout(
-            title=html.escape(self.title), xaxis_title="birth", yaxis_title="death (∞ drawn at the top)"
+            title=html.escape(self.title), height=560,
+            xaxis={"title": "birth", "range": [lo, hi], "constrain": "domain"},
+            yaxis={"title": "death (∞ on the dashed line)", "range": [lo, hi], "scaleanchor": "x",
+                   "scaleratio": 1, "constrain": "domain"},
         )
         return fig
 

@@ -143,7 +143,7 @@ def capture_minilm(out_dir: str | Path, *, seed: int = 0, progress: bool = True)
     """
     import torch
 
-    from repscope import capture
+    from repscope.capture import capture
 
     torch.manual_seed(seed)
     model, tok = load_minilm()

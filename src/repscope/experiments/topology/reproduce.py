@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError
-from repscope.experiments.topology.demo import mapper_per_layer, paper_recipe
+from repscope.experiments.topology.recipe import mapper_per_layer, paper_recipe
 from repscope.results import to_jsonable
 
 __all__ = [
@@ -384,7 +384,7 @@ def deeper_cnn_reproduction(
     """
     from torch import nn
 
-    from repscope import capture
+    from repscope.capture import capture
 
     if dataset not in DATASETS:
         raise InputError(f"dataset={dataset!r} is unknown; use one of {', '.join(DATASETS)}")
@@ -495,6 +495,7 @@ def _cka_layer_matrix(values: np.ndarray, layers: list[str], n: int):
         cols=list(layers),
         metric="linear_cka",
         kind="similarity",
+        value_range=(0.0, 1.0),
         n_samples=int(n),
         description="Linear CKA (Kornblith et al. 2019) from centred Gram matrices of the flattened activations.",
     )
@@ -584,7 +585,7 @@ def _purvine_seed(sd: int, *, data: dict[str, Any], cfg: dict[str, Any], k_cmp: 
     """One seed of :func:`purvine_reproduction`: train, capture, PH, CKA, PC removal, mapper."""
     from scipy.stats import spearmanr
 
-    from repscope.experiments.topology.demo import cka_distance_matrix
+    from repscope.experiments.topology.recipe import cka_distance_matrix
     from repscope.parallel import torch_threads
     from repscope.topology import (
         mapper,

@@ -15,9 +15,17 @@ What a stored layer is follows from its per-sample shape and the module that pro
   e.g. ``"tokens, features"``) decide; without them (older stores, ambiguous layers) a 2-D shape from a
   module that is not channel-first is a sequence.
   When the store has a per-sample attribute ``n_tokens`` (or ``length``), only the first ``n_tokens`` steps
-  of each sample are real; the rest is padding.
+  of each sample are real; the rest is padding. Capture stores ``n_tokens`` itself whenever the batches
+  carry an ``attention_mask`` (``repscope capture --text``, tokenised batches). Every lens turns a sequence
+  layer into vectors (:func:`sequence_mean`) or trajectories (:func:`valid_steps`) through these helpers, and
+  says how in its notes (:func:`sequence_note`): over the real steps, or — for a store without lengths —
+  over all ``T`` positions, with a warning that padding, if any, counts as real.
 
-Lives in :mod:`repscope.metrics` (layer 3) so that every lens (layer 4) and the report can use it.
+Layer order is the store's: execution order where capture recorded it (``store.layers``); :func:`select`
+keeps it and :func:`order_note` says when a store predates the record.
+
+Lives in :mod:`repscope.lenses` (layer 0, beside :mod:`repscope.results`) so that every lens — ``metrics``
+at layer 3 included — and the report can use it.
 """
 
 from __future__ import annotations
@@ -38,10 +46,14 @@ __all__ = [
     "valid_lengths",
     "valid_steps",
     "select",
+    "order_note",
     "label_classes",
     "output_layer",
     "is_preactivation",
     "sequence_mean",
+    "sequence_note",
+    "may_be_padded",
+    "caveats",
 ]
 
 #: Modules whose outputs keep channels first (``(C, L)`` for 1-D inputs is not a sequence).
@@ -90,7 +102,10 @@ def layers_of_kind(store: Any, *kinds: str) -> list[str]:
 
 
 def select(store: Any, layers: Any, candidates: list[str] | None = None, *, what: str = "this lens") -> list[str]:
-    """Validate ``layers`` (None → ``candidates``, else all layers); unknown names raise with the list."""
+    """Validate ``layers`` (None → ``candidates``, else all layers); unknown names raise with the list.
+
+    The layers come back in the store's order — execution order (``store.layers``) — whatever order they
+    were given in, so neighbouring-layer readings and trends with depth read them as the model ran them."""
     stored = list(store.layers)
     if layers is None:
         return list(stored if candidates is None else candidates)
@@ -102,7 +117,15 @@ def select(store: Any, layers: Any, candidates: list[str] | None = None, *, what
         raise InputError(f"layer(s) {missing} are not in the store; stored layers: {', '.join(stored)}")
     if not layers:
         raise InputError(f"layers= is empty; give at least one layer name for {what}")
-    return layers
+    wanted = set(layers)
+    return [x for x in stored if x in wanted]
+
+
+def order_note(store: Any) -> str | None:
+    """The store's note when its layer order is not the execution order (stores from before it was recorded),
+    else None: for lenses whose readings follow the layer order."""
+    note = getattr(store, "layer_order_note", None)
+    return note if isinstance(note, str) and note else None
 
 
 def valid_lengths(store: Any) -> np.ndarray | None:
@@ -133,6 +156,67 @@ def sequence_mean(store: Any, layer: str, rows: np.ndarray | None = None) -> np.
     if lengths is not None and rows is not None:
         lengths = lengths[rows]
     return np.stack([x.mean(axis=0) for x in valid_steps(A, shape, lengths)])
+
+
+def sequence_note(store: Any, layers: list[str], *, as_: str = "mean") -> str | None:
+    """How the sequence ``layers`` enter a lens, for its notes: ``as_="mean"`` (vectors: the mean over
+    steps), ``"trajectory"`` (the steps in order), ``"steps"`` (each step a sample) or ``"read"`` (any of
+    these); None when ``layers`` is empty. Without per-sample lengths the note is a warning: every position
+    is used, padding included if the inputs were padded, and it says how to record the lengths."""
+    if not layers:
+        return None
+    names = ", ".join(layers)
+    if as_ not in ("mean", "trajectory", "steps", "read"):
+        raise InputError(f"as_={as_!r}: choose 'mean', 'trajectory', 'steps' or 'read'")
+    if valid_lengths(store) is not None:
+        return f"sequence layers {names} " + {
+            "mean": "enter as their mean over real time steps / tokens (the first n_tokens of each sample)",
+            "trajectory": "are trajectories cut at each sample's real length (n_tokens)",
+            "steps": "contribute their real time steps / tokens as samples (the first n_tokens of each sample)",
+            "read": "are read over their real time steps / tokens (the first n_tokens of each sample)",
+        }[as_]
+    T = sorted({int(_shape(store, lay)[0]) for lay in layers})
+    steps = f"all {T[0]}" if len(T) == 1 else "all"
+    how = {"mean": f"enter as their mean over {steps} positions", "trajectory": f"are trajectories over {steps} steps",
+           "steps": f"contribute {steps} positions as samples", "read": f"are read over {steps} positions"}[as_]
+    fix = ("re-capture with the attention_mask in the batches (capture then stores n_tokens) or pass "
+           "attributes={'n_tokens': …}")
+    if may_be_padded(store):
+        return (f"warning: sequence layers {names} {how}: the store records no per-sample length (no n_tokens "
+                f"attribute — captured without an attention_mask, or by a repscope that did not store it), so "
+                f"padding positions, if the inputs were padded, count as real ones; {fix}")
+    return (f"sequence layers {names} {how}: the store records no per-sample length, so every step counts as "
+            f"real; if the inputs were padded, {fix}")
+
+
+def may_be_padded(store: Any) -> bool:
+    """True when the store's inputs were token sequences (its model embeds tokens — an ``Embedding`` in the
+    recorded model or among the stored modules — or it keeps a ``text`` attribute): inputs that are padded
+    to a common length unless every sample has the same one."""
+    meta = getattr(store, "metadata", None)
+    meta = meta if isinstance(meta, dict) else {}
+    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    if "Embedding(" in str(model.get("repr_head", "")):
+        return True
+    if any(str(_info(store, lay).get("module", "")).endswith(("Embedding", "Embeddings")) for lay in store.layers):
+        return True
+    return any(isinstance(d, dict) and d.get("name") == "text" for d in meta.get("attributes", []) or [])
+
+
+def caveats(store: Any) -> list[str]:
+    """What a user should know before reading any lens on ``store``: sequence layers of token inputs
+    without per-sample lengths (:func:`sequence_note`, :func:`may_be_padded`) and a layer order that is not
+    the execution order (:func:`order_note`). The commands print them as warnings; the lenses put them in
+    their notes."""
+    out = []
+    if valid_lengths(store) is None and may_be_padded(store):
+        note = sequence_note(store, layers_of_kind(store, "sequence"), as_="read")
+        if note:
+            out.append(note.removeprefix("warning: "))
+    note = order_note(store)
+    if note:
+        out.append(note)
+    return out
 
 
 def label_classes(store: Any) -> np.ndarray | None:

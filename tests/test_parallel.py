@@ -1,4 +1,5 @@
-"""repscope.compute: validation, device selection, threads, and the serial / process-pool runner."""
+"""repscope.parallel and repscope.validation: validation, device selection, threads, and the serial / process-pool
+runner."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ import functools
 import numpy as np
 import pytest
 
-from repscope import compute
-from repscope.compute import (
+from repscope import parallel
+from repscope.errors import InputError
+from repscope.parallel import (
     all_pairs,
-    as_2d,
-    check_paired,
     map_items,
     map_pairs,
     resolve_device,
     resolve_scheduler,
     use_scheduler,
 )
-from repscope.errors import InputError
+from repscope.validation import as_2d, check_paired
 
 
 def _gram_norm(X: np.ndarray, Y: np.ndarray) -> float:
@@ -48,12 +48,12 @@ def test_as_2d_validates_and_never_mutates():
 def test_resolve_device_cpu_auto_env(monkeypatch):
     import torch
 
-    monkeypatch.delenv(compute.DEVICE_ENV, raising=False)
+    monkeypatch.delenv(parallel.DEVICE_ENV, raising=False)
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device(torch.device("cpu")).type == "cpu"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device(None).type == expected and resolve_device("auto").type == expected
-    monkeypatch.setenv(compute.DEVICE_ENV, "cpu")
+    monkeypatch.setenv(parallel.DEVICE_ENV, "cpu")
     assert resolve_device(None).type == "cpu"
     assert resolve_device("cpu").type == "cpu"
     with pytest.raises(InputError, match="not a device name"):
@@ -61,7 +61,7 @@ def test_resolve_device_cpu_auto_env(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="CUDA is not available"):
             resolve_device("cuda")
-        monkeypatch.setenv(compute.DEVICE_ENV, "cuda")
+        monkeypatch.setenv(parallel.DEVICE_ENV, "cuda")
         with pytest.raises(InputError, match="CUDA is not available"):
             resolve_device(None)
 
@@ -71,12 +71,12 @@ def test_thread_context_managers_restore():
     from threadpoolctl import threadpool_info
 
     before = torch.get_num_threads()
-    with compute.torch_threads(1):
+    with parallel.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    with compute.blas_threads(1):
+    with parallel.blas_threads(1):
         assert all(d["num_threads"] == 1 for d in threadpool_info() if d["user_api"] == "blas")
-    assert compute.n_cores() >= 1
+    assert parallel.n_cores() >= 1
 
 
 def test_all_pairs():
@@ -117,7 +117,7 @@ def test_runner_errors_propagate_without_partial_result():
 
 
 def test_scheduler_resolution(monkeypatch):
-    monkeypatch.delenv(compute.SCHEDULER_ENV, raising=False)
+    monkeypatch.delenv(parallel.SCHEDULER_ENV, raising=False)
     monkeypatch.delenv("REPSCOPE_IN_WORKER", raising=False)
     assert resolve_scheduler(None, 1) == "serial"
     assert resolve_scheduler(None, 4) == "processes"
@@ -127,11 +127,11 @@ def test_scheduler_resolution(monkeypatch):
         assert resolve_scheduler(None, 1) == "processes"
         assert resolve_scheduler("serial", 1) == "serial"  # an explicit argument wins
     assert resolve_scheduler(None, 1) == "serial"
-    monkeypatch.setenv(compute.SCHEDULER_ENV, "tcp://10.0.0.1:8786")
+    monkeypatch.setenv(parallel.SCHEDULER_ENV, "tcp://10.0.0.1:8786")
     assert resolve_scheduler(None, 1) == "tcp://10.0.0.1:8786"
     monkeypatch.setenv("REPSCOPE_IN_WORKER", "1")
     assert resolve_scheduler(None, 1) == "serial"
-    monkeypatch.setenv(compute.SCHEDULER_ENV, "nonsense")
+    monkeypatch.setenv(parallel.SCHEDULER_ENV, "nonsense")
     monkeypatch.delenv("REPSCOPE_IN_WORKER")
     with pytest.raises(InputError, match="not understood"):
         map_items(abs, [1])
