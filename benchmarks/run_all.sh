@@ -58,7 +58,7 @@ args_for() {
         peers_metrics.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         estimates.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         similarity.py) [ "$QUICK" = 1 ] && echo "--n 5000 --matrix-n 5000 --stream-n 20000" ;;
-        wide.py) [ "$QUICK" = 1 ] && echo "--d 2048 --matrix-n 200 --matrix-d 4096 --report-n 40" ;;
+        wide.py) [ "$QUICK" = 1 ] && echo "--d 2048 --matrix-n 200 --matrix-d 4096 --report-channels 2" ;;
         *) echo "" ;;
     esac
 }

@@ -16,7 +16,8 @@ Cases:
            D = Σd (here 98 304²·8 B = 77 GB): its cost-model estimate is printed instead.
   report   the similarity section of `repscope report` (metrics.analyse, default measures) on a store of
            --report-n (62) images captured from a residual CNN (3×32×32 input; the 6-channel stem and residual
-           block at full resolution — 6144 features each, pool "none" — then global pool and head), with
+           block (--report-channels, 6) at full resolution — 6144 features each, pool "none" — then global
+           pool and head), with
            formulation="covariance" (before) and "auto" (after), one run each.
 The machine running this may be shared; treat differences below ~10% as noise.
 """
@@ -90,7 +91,7 @@ def case_matrix(args):
     print()
 
 
-def rescnn_store(path, n, seed=0):
+def rescnn_store(path, n, seed=0, channels=6):
     import torch
     from torch import nn
 
@@ -108,10 +109,10 @@ def rescnn_store(path, n, seed=0):
     class ResCNN(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = nn.Conv2d(3, 6, 3, padding=1)
-            self.block = Block(6)
+            self.stem = nn.Conv2d(3, channels, 3, padding=1)
+            self.block = Block(channels)
             self.pool = nn.AdaptiveAvgPool2d(1)
-            self.head = nn.Linear(6, 10)
+            self.head = nn.Linear(channels, 10)
 
         def forward(self, x):
             h = self.block(torch.relu(self.stem(x)))
@@ -127,7 +128,7 @@ def rescnn_store(path, n, seed=0):
 
 def case_report(args):
     with tempfile.TemporaryDirectory() as tmp:
-        store = rescnn_store(Path(tmp) / "rescnn.zarr", args.report_n)
+        store = rescnn_store(Path(tmp) / "rescnn.zarr", args.report_n, channels=args.report_channels)
         dims = {layer: int(np.prod(store.layer_shape(layer))) for layer in store.layers}
         print(f"## similarity section of the report (metrics.analyse, default measures), residual CNN, "
               f"n = {store.n_samples}, layer widths {dims}")
@@ -153,6 +154,7 @@ def main():
     ap.add_argument("--matrix-d", type=int, default=16384)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--report-n", type=int, default=62)
+    ap.add_argument("--report-channels", type=int, default=6, help="channels of the stem and block (× 1024)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--before-reps", type=int, default=1)
     args = ap.parse_args()
