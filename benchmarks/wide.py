@@ -25,24 +25,19 @@ The machine running this may be shared; treat differences below ~10% as noise.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from _timing import median_time
 from repscope import metrics as M
 from repscope.metrics import gram
 
 
 def med_time(fn, repeats):
-    ts, out = [], None
-    for _ in range(max(1, repeats)):
-        t = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t)
-    return out, statistics.median(ts)
+    return median_time(fn, max(1, repeats))
 
 
 def wide_layers(n, d, L, seed=0):
