@@ -259,7 +259,10 @@ def shape_distance(
     Note (inherited from netrep): for 0 < α < 1 the whitening mixes the scale of XᵀX with 1, so the
     value depends on the overall scale of the data.
     ``formulation``: covariance blocks or the n×n side (:func:`shape_distance_from_grams`), the cheaper by
-    default (:mod:`repscope.metrics.gram`).
+    default (:mod:`repscope.metrics.gram`). For 0 < α < 1 and rank-deficient features (e.g. n < d) the two
+    differ by up to ~1e-7: the d×d route whitens the rounding noise of the zero eigenvalues of XᵀX (clipped
+    to ``eigval_tol``, then amplified by (1−α)/√eigval_tol), the n×n route treats them as exactly zero and
+    matches a 40-digit evaluation of the definition (tests/metrics/test_metrics_gram.py).
     """
     opts = {"alpha": alpha, "score_method": score_method, "eigval_tol": eigval_tol}
     centred, e = None, 0
