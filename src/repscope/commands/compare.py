@@ -50,6 +50,10 @@ def register(app: typer.Typer) -> None:
         ] = 0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
         device: Annotated[str | None, typer.Option("--device", help="cpu (default), cuda or auto.")] = None,
+        formulation: Annotated[
+            str, typer.Option("--formulation", help="Linear measures: auto (the cheaper), gram (n×n: few samples, "
+                              "wide layers) or covariance (d×d).")
+        ] = "auto",
         list_: Annotated[bool, typer.Option("--list", help="List the available measures and exit.")] = False,
         fmt: Annotated[str, format_option(annotated=True)] = "table",
     ) -> None:
@@ -69,7 +73,7 @@ def register(app: typer.Typer) -> None:
         a = open_store(store)
         b = None if store2 is None else open_store(store2)
         results = layer_matrices(a, b, metrics=metric, layers=layers, device=device, progress=not quiet,
-                                 n_boot=n_boot, ci=ci, n_perm=n_perm, seed=seed)
+                                 n_boot=n_boot, ci=ci, n_perm=n_perm, seed=seed, formulation=formulation)
         rows_from = str(store)
         cols_from = str(store2 if store2 is not None else store)
         for r in results:

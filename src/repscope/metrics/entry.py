@@ -201,6 +201,7 @@ def analyse(
     metrics: Any = None,
     max_quadratic_samples: int = 2000,
     labels_rsa: bool = True,
+    formulation: str = "auto",
 ) -> MetricsAnalysis:
     """Layer × layer matrices of ``metrics`` (default :data:`DEFAULT_METRICS`) over ``layers`` (default all),
     plus :class:`LabelRSA` when the store has labels of ≥ 2 classes.
@@ -209,7 +210,8 @@ def analyse(
     positions, with a warning in the notes — :func:`repscope.lenses.protocol.sequence_note`). The O(n²)
     measures (``rsa``, ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples``
     rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
-    linear ones.
+    linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
+    cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
     """
     from repscope.metrics import registry
     from repscope.metrics.layer_matrix import layer_matrices
@@ -238,7 +240,7 @@ def analyse(
     results: list[Any] = []
     if linear:
         results += layer_matrices(source, metrics=linear, layers=chosen, scheduler=scheduler, n_workers=n_workers,
-                                  device=device, progress=progress)
+                                  device=device, progress=progress, formulation=formulation)
     if quad:
         qsrc = source if sub is None else _arrays_for(store, chosen, sub)
         if sub is not None:
