@@ -62,7 +62,9 @@ class DistanceMatrixResult(MatrixResult):
         if self.grad_norm is not None and np.isfinite(self.grad_norm).any():
             text += f"; worst final gradient norm {np.nanmax(self.grad_norm):.2g}"
         if self.converged is not None and not np.all(self.converged):
-            text += f"; {int(np.sum(~np.asarray(self.converged)))} entries NOT certified (upper bounds)"
+            cv = np.asarray(self.converged)
+            n_bad = int(np.sum(~cv[np.triu_indices_from(cv, 1)] if self.symmetric else ~cv))
+            text += f"; {n_bad} {'pairs' if self.symmetric else 'entries'} NOT certified (upper bounds)"
         if self.seconds is not None and np.isfinite(self.seconds):
             text += f"; {self.seconds:.2f} s"
         text += ". Look for bright blocks (small distances) along the diagonal: systems of one type that the "
