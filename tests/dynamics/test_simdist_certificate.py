@@ -97,7 +97,8 @@ def test_pair_result_does_not_depend_on_the_batch():
     pairs = [tuple(rng.standard_normal((2, 6, 6))) for _ in range(3)]
     batch = similarity_transform_distances(pairs)
     alone = similarity_transform_distance(*pairs[1], return_info=True)
-    assert batch[1].distance == alone.distance and batch[1].n_random == alone.n_random
+    # the same starts and rounds; batched BLAS may differ in the last bit
+    assert batch[1].distance == pytest.approx(alone.distance, abs=1e-12) and batch[1].n_random == alone.n_random
 
 
 def test_dsa_matrix_propagates_converged():

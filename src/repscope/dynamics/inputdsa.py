@@ -543,7 +543,7 @@ def input_dsa(
     rank_explained_variance: float | None = None,
     ridge: float = 1e-8,
     center: bool = False,
-    n_random: int = 16,
+    n_random: int = 8,
     seed: int = 0,
 ) -> InputDSAResult:
     """InputDSA between two input-driven systems (Huang, Ostrow et al. 2025; module docstring).
@@ -684,7 +684,7 @@ def input_dsa_matrix(
     ridge: float = 1e-8,
     center: bool = False,
     names: list[str] | None = None,
-    n_random: int = 16,
+    n_random: int = 8,
     seed: int = 0,
 ) -> InputDSAMatrix:
     """InputDSA between all pairs of ``systems`` (states) driven by ``inputs`` (one per system; ignored for
