@@ -199,15 +199,18 @@ def _spectral_starts(A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
         _, Ub = np.linalg.eigh(SB)
         pairs.append((Ua, Ub))
     for Ua, Ub in pairs:
-        Ma = Ua.T @ A @ Ua
-        Mb = Ub.T @ B @ Ub
-        d, cost = _ising_signs(Ma * Mb)
-        starts.append((Ua * d) @ Ub.T)
-        d2 = d.copy()
-        k = int(np.argmin(cost))
-        d2[k] = -d2[k]
-        starts.append((Ua * d2) @ Ub.T)
+        starts.extend(_signed_alignments(A, B, Ua, Ub))
     return starts
+
+
+def _signed_alignments(A: np.ndarray, B: np.ndarray, Ua: np.ndarray, Ub: np.ndarray) -> list[np.ndarray]:
+    """``C₀ = U_A D U_Bᵀ`` with the Ising-rounded signs D, and again with the least costly sign flipped (the
+    other component of O(n))."""
+    d, cost = _ising_signs((Ua.T @ A @ Ua) * (Ub.T @ B @ Ub))
+    d2 = d.copy()
+    k = int(np.argmin(cost))
+    d2[k] = -d2[k]
+    return [(Ua * d) @ Ub.T, (Ua * d2) @ Ub.T]
 
 
 def _schur_basis(X: np.ndarray, key) -> np.ndarray:
@@ -237,16 +240,7 @@ _SCHUR_ORDERS = (
 def _schur_starts(A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
     """Procrustes-style starts between the Schur bases of A and B (same eigenvalue ordering on both sides):
     ``C₀ = U_A D U_Bᵀ`` with signs ``D`` from the Ising rounding, plus the other component of O(n)."""
-    starts = []
-    for key in _SCHUR_ORDERS:
-        Ua, Ub = _schur_basis(A, key), _schur_basis(B, key)
-        d, cost = _ising_signs((Ua.T @ A @ Ua) * (Ub.T @ B @ Ub))
-        starts.append((Ua * d) @ Ub.T)
-        d2 = d.copy()
-        k = int(np.argmin(cost))
-        d2[k] = -d2[k]
-        starts.append((Ua * d2) @ Ub.T)
-    return starts
+    return [C for key in _SCHUR_ORDERS for C in _signed_alignments(A, B, _schur_basis(A, key), _schur_basis(B, key))]
 
 
 def _random_orthogonal(rng: np.random.Generator, n: int, k: int, first: int = 0) -> np.ndarray:
