@@ -271,13 +271,16 @@ def _skew_basis(n: int, torch, dtype, device):
     return E, iu
 
 
-def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_groups: int = 1, best0=None):
+def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_groups: int = 1, best0=None,
+           cap=None):
     """Maximise f(C) = <CᵀAC, B> for a batch of (A, B, C0). Returns C, f, grad_norm, n_iter, dropped.
 
     ``group`` (b,) assigns each start to its pair: a start whose local quadratic model is trustworthy (step
     accepted with ρ > 0.5 and little damping) and whose predicted final value ``f + 4·pred`` stays below the
     best value already reached by another start of its pair (minus 1e-7) — or ``best0`` (n_groups,), the
-    best of earlier rounds — is dropped early ("dominated").
+    best of earlier rounds — is dropped early ("dominated"). ``cap`` (n_groups,): once a pair's best value
+    reaches it (the closed-form upper bound less the tolerance: that value is the global maximum), all its
+    other starts stop.
     """
     import torch
 
@@ -394,6 +397,8 @@ def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_g
                 _, info_c = torch.linalg.cholesky_ex(-H[ti] - 10 * mua[ti][:, None, None] * eye_p)
                 trust[ti] = info_c == 0
             dom = trust & (f[idx] + 4 * pred < best[group[idx]] - 1e-7)
+            if cap is not None:  # the pair's optimum is certified by the bound: nothing left to find
+                dom = dom | ((best[group[idx]] >= cap[group[idx]]) & (f[idx] < best[group[idx]]))
             if dom.any():
                 active[idx[dom]] = False
                 dropped[idx[dom]] = True
@@ -430,7 +435,7 @@ def _certificate(best: float, bound: float, rand_f: list[np.ndarray], agree_tol:
     return "agreement" if min_agree > 0 and hits >= min_agree else ""
 
 
-def _batch_solve(prepped, ks, starts, best0, *, dev, newton, max_iter, gtol, chunk_elems):
+def _batch_solve(prepped, ks, starts, best0, cap, *, dev, newton, max_iter, gtol, chunk_elems):
     """Optimise ``starts`` (list over ``ks`` of (s, n, n) arrays, equal s) for pairs ``ks``, chunked."""
     import torch
 
@@ -451,8 +456,9 @@ def _batch_solve(prepped, ks, starts, best0, *, dev, newton, max_iter, gtol, chu
         Ct = torch.as_tensor(Cb, dtype=torch.float64, device=dev).clone()
         grp = torch.arange(m, device=dev).repeat_interleave(n_st)
         b0 = torch.as_tensor(np.asarray(best0[c0 : c0 + m], dtype=np.float64), device=dev)
+        cp = torch.as_tensor(np.asarray(cap[c0 : c0 + m], dtype=np.float64), device=dev)
         C, f, gn, it, _ = _solve(
-            At, Bt, Ct, max_iter=max_iter, gtol=gtol, newton=newton, group=grp, n_groups=m, best0=b0
+            At, Bt, Ct, max_iter=max_iter, gtol=gtol, newton=newton, group=grp, n_groups=m, best0=b0, cap=cp
         )
         outs.append((C.cpu().numpy().reshape(m, n_st, n, n), f.cpu().numpy().reshape(m, n_st),
                      gn.cpu().numpy().reshape(m, n_st), it.cpu().numpy().reshape(m, n_st)))
@@ -524,7 +530,9 @@ def similarity_transform_distances(
             # which other pairs share the batch (dsa(X, Y) equals its dsa_matrix entry)
             R = _random_orthogonal(np.random.default_rng([seed, n, 0]), n, n_rand)
             st = [np.concatenate([d, R]) for d in det]
-            Cs, fs, gs, its = _batch_solve(prepped, ks, st, np.full(len(ks), -np.inf), newton=newton, **solve_kw)
+            Cs, fs, gs, its = _batch_solve(
+                prepped, ks, st, np.full(len(ks), -np.inf), ub - agree_tol, newton=newton, **solve_kw
+            )
             best = np.argmax(fs, axis=1)
             ar = np.arange(len(ks))
             bC, bf, bg, bit = Cs[ar, best], fs[ar, best], gs[ar, best], its[ar, best]
@@ -541,7 +549,8 @@ def similarity_transform_distances(
                 new = min(max(n_rand, 1), max_random - n_rand)  # doubling the random starts each round
                 R = _random_orthogonal(np.random.default_rng([seed, n, rnd]), n, new, first=n_rand)
                 Cs, fs, gs, its = _batch_solve(
-                    prepped, [ks[j] for j in todo], [R] * len(todo), bf[todo], newton=newton, **solve_kw
+                    prepped, [ks[j] for j in todo], [R] * len(todo), bf[todo], ub[todo] - agree_tol, newton=newton,
+                    **solve_kw,
                 )
                 for t, j in enumerate(todo):
                     rand_f[j].append(fs[t])
