@@ -184,6 +184,7 @@ def test_input_dsa_matrix_matches_pairwise(system):
         assert m.joint.distances[i, j] == pytest.approx(p.joint, abs=1e-12)
     assert len(m.table()[1]) == 3 and "3 systems" in m.summary() and len(m.table()[0]) == 6
     assert m.spectral.distances[0, 1] < 1e-7 and m.spectral.distances[0, 2] > 0.1
+    assert m.state.converged.all() and all(i.converged for i in m.infos)  # certified optima
     assert json.dumps(m.to_dict(), allow_nan=False)
     with pytest.raises(InputError, match="one per system"):
         input_dsa_matrix([s[0] for s in sims], [sims[0][1]])

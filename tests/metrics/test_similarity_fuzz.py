@@ -1,9 +1,13 @@
 """Fuzz of ``repscope.metrics.similarity`` over every registered measure: shapes, dtypes and scales over the
-whole float64 range. A measure either returns a finite number or raises a RepscopeError (never a raw numpy /
+whole float64 range, and degenerate inputs (constant / zero / rank-one data, n < 2, one condition or repeat,
+k ≥ n for the kNN measures; crossnobis, noise ceiling, RSA bootstrap, Gaussian and energy shape estimators).
+A measure either returns a finite number or raises a RepscopeError (never a raw numpy /
 LAPACK error, never nan); rescaling an input by any power of two gives the unit-scale answer (distances in
 the clouds' units — the PH measures — scale with it)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -11,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from repscope.errors import RepscopeError
+from repscope.errors import ConvergenceWarning, InputError, RepscopeError
 from repscope.metrics import available, similarity
+from repscope.metrics.rdm import crossnobis_rdm, noise_ceiling, rsa_bootstrap
+from repscope.metrics.stochastic import energy_shape_distance, gaussian_shape_distance, stochastic_fit
 
 MEASURES = sorted(available())
 #: measures on noisy responses (n_conditions, n_repeats, d) rather than (n, d)
@@ -118,3 +124,129 @@ def test_the_issue_values():
     for s in (1e200, 1e250, 1e300):
         assert similarity(X * s, Y * s, "linear_cka") == pytest.approx(similarity(X, Y, "linear_cka"), rel=1e-9)
     assert similarity(X * 1e300, Y, "cca") == pytest.approx(similarity(X, Y, "cca"), rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- degenerate inputs (issue 21)
+
+_D = np.random.default_rng(21)
+_X, _Y = _D.standard_normal((12, 5)), _D.standard_normal((12, 4))
+#: (n, d) inputs no measure can compute honestly, or only at the edge of what is defined
+DEGENERATE = {
+    "constant column": (np.c_[_X[:, :4], np.ones(12)], _Y),
+    "constant X": (np.ones((12, 5)), _Y),
+    "zero X": (np.zeros((12, 5)), _Y),
+    "both zero": (np.zeros((12, 5)), np.zeros((12, 4))),
+    "n=1": (_X[:1], _Y[:1]),
+    "n=2": (_X[:2], _Y[:2]),
+    "n=4 (k ≥ n for the kNN measures)": (_X[:4], _Y[:4]),
+    "one distinct row, repeated": (np.repeat(_X[:1], 12, 0), _Y),
+    "three rows, each repeated": (np.repeat(_X[:3], 4, 0), np.repeat(_Y[:3], 4, 0)),
+    "rank one": (np.outer(_D.standard_normal(12), _D.standard_normal(5)), _Y),
+    "d=1": (_X[:, :1], _Y[:, :1]),
+    "identical": (_X, _X),
+}
+_S, _T = _D.standard_normal((6, 3, 4)), _D.standard_normal((6, 3, 3))
+#: (n_conditions, n_repeats, d) inputs for the stochastic measures
+DEGENERATE_STOCHASTIC = {
+    "one condition": (_S[:1], _T[:1]),
+    "one repeat": (_S[:, :1], _T[:, :1]),
+    "zero X": (np.zeros_like(_S), _T),
+    "both zero": (np.zeros_like(_S), np.zeros_like(_T)),
+    "identical repeats": (np.repeat(_S[:, :1], 3, 1), np.repeat(_T[:, :1], 3, 1)),
+    "two conditions": (_S[:2], _T[:2]),
+    "d=1": (_S[:, :, :1], _T[:, :, :1]),
+    "identical": (_S, _S),
+}
+
+
+@pytest.mark.parametrize("metric", MEASURES)
+@pytest.mark.parametrize("case", sorted(set(DEGENERATE) | set(DEGENERATE_STOCHASTIC)))
+def test_degenerate_inputs_give_a_finite_value_or_a_clear_error(metric, case):
+    cases = DEGENERATE_STOCHASTIC if metric in STOCHASTIC else DEGENERATE
+    if case not in cases:
+        return
+    X, Y = cases[case]
+    got = _call(X, Y, metric)  # a finite float or a RepscopeError, never nan / inf / a raw numpy error
+    if case in ("n=1", "one condition", "constant X", "zero X", "both zero", "one distinct row, repeated") \
+            and metric not in STOCHASTIC:
+        assert isinstance(got, RepscopeError), (metric, case, got)
+    if case == "one condition":
+        assert isinstance(got, RepscopeError), (metric, case, got)
+
+
+def _finite_or_error(fn):
+    """Run fn; its numbers (value, RDM vector, bounds, CI) are all finite, or it raised a RepscopeError."""
+    try:
+        out = fn()
+    except RepscopeError as exc:
+        assert str(exc)
+        return exc
+    parts = [getattr(out, k) for k in ("vector", "lower", "upper", "estimate", "low", "high", "distance")
+             if hasattr(out, k)]
+    vals = np.concatenate([np.ravel(np.asarray(p, dtype=float)) for p in (parts or [out])])
+    assert np.isfinite(vals).all(), (fn, vals)
+    return out
+
+
+_R3 = _D.standard_normal((6, 3, 4))  # (conditions, partitions / repeats, d)
+ESTIMATORS = {
+    "crossnobis: 1 partition": (lambda: crossnobis_rdm(_R3[:, :1]), True),
+    "crossnobis: 2 partitions": (lambda: crossnobis_rdm(_R3[:, :2]), False),
+    "crossnobis: constant data": (lambda: crossnobis_rdm(np.ones((6, 3, 4))), False),
+    "crossnobis: 1 condition": (lambda: crossnobis_rdm(_R3[:1]), True),
+    "crossnobis: zero precision": (lambda: crossnobis_rdm(_R3, precision=np.zeros((4, 4))), True),
+    "crossnobis: indefinite precision": (lambda: crossnobis_rdm(_R3, precision=-np.eye(4)), True),
+    "crossnobis: asymmetric precision": (lambda: crossnobis_rdm(_R3, precision=np.triu(np.ones((4, 4)))), True),
+    "noise ceiling: 1 repeat": (lambda: noise_ceiling(_R3[:, :1]), True),
+    "noise ceiling: constant data": (lambda: noise_ceiling(np.ones((6, 3, 4))), True),
+    "noise ceiling: 2 conditions": (lambda: noise_ceiling(_R3[:2]), True),
+    "noise ceiling: d=1 (constant RDMs)": (lambda: noise_ceiling(_R3[:, :, :1]), True),
+    "noise ceiling: identical repeats": (lambda: noise_ceiling(np.repeat(_R3[:, :1], 3, 1)), False),
+    "noise ceiling: constant RDMs, pearson": (lambda: noise_ceiling([np.ones(15)] * 2, compare="pearson"), True),
+    "noise ceiling: zero RDMs, cosine": (lambda: noise_ceiling([np.zeros(15)] * 2, compare="cosine"), True),
+    "rsa bootstrap: n=2": (lambda: rsa_bootstrap(_X[:2], _Y[:2], n_boot=20), True),
+    "rsa bootstrap: n=3": (lambda: rsa_bootstrap(_X[:3], _Y[:3], n_boot=20), False),
+    "rsa bootstrap: constant X": (lambda: rsa_bootstrap(np.ones((12, 5)), _Y, n_boot=20), True),
+    "rsa bootstrap: constant RDM": (lambda: rsa_bootstrap(np.ones(66), _D.random(66), n_boot=20), True),
+    "rsa bootstrap: ties": (lambda: rsa_bootstrap(np.r_[np.ones(65), 2.0], _D.random(66), n_boot=20), False),
+    "gaussian shape: 1 condition": (lambda: gaussian_shape_distance(_S[:1], _T[:1]), True),
+    "gaussian shape: 1 repeat": (lambda: gaussian_shape_distance(_S[:, :1], _T[:, :1]), False),
+    "gaussian shape: zero covariances": (
+        lambda: gaussian_shape_distance((_S.mean(1), np.zeros((6, 4, 4))), (_T.mean(1), np.zeros((6, 3, 3)))),
+        False),
+    "gaussian shape: alpha out of range": (lambda: gaussian_shape_distance(_S, _T, alpha=3), True),
+    "energy shape: 1 condition": (lambda: energy_shape_distance(_S[:1], _T[:1]), True),
+    "energy shape: 1 repeat": (lambda: energy_shape_distance(_S[:, :1], _T[:, :1]), False),
+    "energy shape: perm": (lambda: energy_shape_distance(_S, _T, group="perm"), False),
+    "energy shape: mismatched repeats": (lambda: energy_shape_distance(_S, _T[:, :2]), True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ESTIMATORS))
+def test_estimators_refuse_what_they_cannot_compute(case):
+    fn, must_refuse = ESTIMATORS[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        got = _finite_or_error(fn)
+    assert isinstance(got, RepscopeError) == must_refuse, (case, got)
+
+
+def test_crossnobis_one_partition_names_the_fix():
+    with pytest.raises(InputError, match=r"≥ 2 independent partitions.*rdm_of"):
+        crossnobis_rdm(_R3[:, :1])
+
+
+def test_energy_alignment_not_unique_is_reported():
+    # a zero-padded narrower network: T is one of many minimisers, the distance is not affected
+    fit = stochastic_fit(_S, _T, metric="energy_shape")
+    assert fit.alignment_unique is False and fit.converged
+    rot = np.linalg.qr(_D.standard_normal((3, 3)))[0]
+    assert energy_shape_distance(_S, _T @ rot) == pytest.approx(fit.distance, abs=1e-6)
+    assert stochastic_fit(_S, _S @ np.linalg.qr(_D.standard_normal((4, 4)))[0],
+                          metric="energy_shape").alignment_unique is True
+    # ±e1 against ±e2 repeat clouds: the cross-covariance cancels (rank 0 < 1), the alignment is undetermined
+    e1, e2 = np.eye(3)[:2]
+    X, Y = np.array([[e1, -e1], [e1, -e1]]), np.array([[e2, -e2], [e2, -e2]])
+    with pytest.warns(ConvergenceWarning, match="not determined"):
+        fit = stochastic_fit(X, Y, metric="energy_shape")
+    assert not fit.converged

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from repscope.dynamics.dmd import DMDResult, fit_dmd
 from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult, DSAResult
 from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
-from repscope.errors import InputError
+from repscope.errors import InputError, not_converged
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.validation import renamed_parameter
 
@@ -79,7 +79,8 @@ def dsa(
     ridge: float = 1e-8,
     reduced_rank: bool = False,
     center: bool = False,
-    n_random: int = 6,
+    n_random: int = 8,
+    max_random: int = 128,
     seed: int = 0,
     device: Any = "cpu",
     return_info: bool = False,
@@ -89,8 +90,10 @@ def dsa(
     ``X``, ``Y``: trajectories ``(T, N)``, ``(K, T, N)`` or lists of trials (or fitted :class:`DMDResult`).
     The numbers of observed dimensions may differ; for ``angular``/``euclidean`` both DMD operators must end
     up with the same rank (pass ``rank=``). DMD options as in :func:`fit_dmd`; optimisation options as in
-    :func:`similarity_transform_distance`. Returns the distance, or a :class:`DSAResult` with both DMD fits
-    and the optimisation certificate when ``return_info=True``.
+    :func:`similarity_transform_distance` (``n_random`` random starts in the first round, at most
+    ``max_random`` in all; an optimum not certified within that budget carries ``converged=False`` in the
+    certificate and raises a :class:`~repscope.errors.ConvergenceWarning`). Returns the distance, or a
+    :class:`DSAResult` with both DMD fits and the optimisation certificate when ``return_info=True``.
     """
     score = metric
     _check_score(score)
@@ -115,16 +118,19 @@ def dsa(
             f"ranks — pass the same fixed rank=… for both, or use metric='wasserstein'"
         )
     info = similarity_transform_distances(
-        [(dx.A_, dy.A_)], metric=score, n_random=n_random, seed=seed, device=device
+        [(dx.A_, dy.A_)], metric=score, n_random=n_random, max_random=max_random, seed=seed, device=device
     )[0]
     return DSAResult(info.distance, score, dx, dy, info) if return_info else info.distance
 
 
-def _pair_distance(a: DMDResult, b: DMDResult, *, score: str, n_random: int, seed: int) -> tuple:
+def _pair_distance(a: DMDResult, b: DMDResult, *, score: str, n_random: int, max_random: int, seed: int) -> tuple:
     if score == "wasserstein":
-        return eig_wasserstein(a.eigenvalues_, b.eigenvalues_), float("nan"), -1
-    info = similarity_transform_distances([(a.A_, b.A_)], metric=score, n_random=n_random, seed=seed)[0]
-    return info.distance, info.grad_norm, info.n_agree
+        return eig_wasserstein(a.eigenvalues_, b.eigenvalues_), float("nan"), -1, True
+    # the caller reports uncertified pairs once, in the main process (a worker's warning would be lost)
+    info = similarity_transform_distances(
+        [(a.A_, b.A_)], metric=score, n_random=n_random, max_random=max_random, seed=seed, on_fail="ignore"
+    )[0]
+    return info.distance, info.grad_norm, info.n_agree, info.converged
 
 
 @renamed_parameter("score", "metric")
@@ -144,7 +150,8 @@ def dsa_matrix(
     names: list[str] | None = None,
     names_other: list[str] | None = None,
     groups: list[str] | None = None,
-    n_random: int = 6,
+    n_random: int = 8,
+    max_random: int = 128,
     seed: int = 0,
     device: Any = "cpu",
     n_workers: int = 1,
@@ -162,6 +169,10 @@ def dsa_matrix(
     r×r work is fastest), unless ``n_workers > 1`` or a ``scheduler`` other than serial is given (local
     processes or a Dask cluster, see :func:`repscope.parallel.resolve_scheduler`), in which case pairs go
     through :func:`repscope.parallel.map_pairs`; ``wasserstein`` always uses the pair runner (it is cheap).
+    Each pair's optimum is certified as in :func:`similarity_transform_distance` (the random starts of a pair
+    do not depend on the other pairs, so an entry equals :func:`dsa` on that pair); the result's
+    ``converged`` matrix flags pairs that are not, and a :class:`~repscope.errors.ConvergenceWarning` names
+    how many.
     """
     score = metric
     _check_score(score)
@@ -208,26 +219,35 @@ def dsa_matrix(
     D = np.zeros((n, m))
     G = np.full((n, m), np.nan)
     NA = np.full((n, m), -1, dtype=int)
+    CV = np.ones((n, m), dtype=bool)
     if score != "wasserstein" and sched == "serial":
         infos = similarity_transform_distances(
             [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs],
             metric=score,
             n_random=n_random,
+            max_random=max_random,
             seed=seed,
             device=device,
-        )
-        vals = [(inf.distance, inf.grad_norm, inf.n_agree) for inf in infos]
+        )  # warns itself about uncertified pairs
+        vals = [(inf.distance, inf.grad_norm, inf.n_agree, inf.converged) for inf in infos]
     else:
         items = dm_x if others is None else [*dm_x, *dm_y]
         pp = pairs if others is None else [(i, n + j) for i, j in pairs]
-        func = functools.partial(_pair_distance, score=score, n_random=n_random, seed=seed)
+        func = functools.partial(_pair_distance, score=score, n_random=n_random, max_random=max_random, seed=seed)
         vals = map_pairs(
             func, items, pp, n_workers=n_workers, progress=progress, desc=f"DSA {score}", scheduler=sched
         )
-    for (i, j), (d, g, na) in zip(pairs, vals):
-        D[i, j], G[i, j], NA[i, j] = d, g, na
+        n_bad = sum(not v[3] for v in vals)
+        if n_bad:
+            not_converged(
+                f"{n_bad} of {len(vals)} DSA similarity-transform optimisations are not certified (best value "
+                f"not reached by enough independent random starts within max_random={max_random}, or gradient "
+                f"above tolerance); raise max_random. Those distances are upper bounds (converged matrix False)"
+            )
+    for (i, j), (d, g, na, cv) in zip(pairs, vals):
+        D[i, j], G[i, j], NA[i, j], CV[i, j] = d, g, na, cv
         if others is None:
-            D[j, i], G[j, i], NA[j, i] = d, g, na
+            D[j, i], G[j, i], NA[j, i], CV[j, i] = d, g, na, cv
     return DistanceMatrixResult(
         distances=D,
         names=names,
@@ -237,6 +257,7 @@ def dsa_matrix(
         groups=groups,
         grad_norm=None if score == "wasserstein" else G,
         n_agree=None if score == "wasserstein" else NA,
-        params={**kw, "score": score, "n_random": n_random, "seed": seed},
+        converged=None if score == "wasserstein" else CV,
+        params={**kw, "score": score, "n_random": n_random, "max_random": max_random, "seed": seed},
         seconds=time.perf_counter() - t0,
     )

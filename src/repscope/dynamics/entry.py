@@ -203,6 +203,11 @@ def analyse(
             continue
         D = dsa_matrix(reda, None if same else redb, names=ra, names_other=None if same else rb, **dsa_kw)
         D.label = "DSA (angular) between " + ("layers" if same else "the models' layers")
+        if D.converged is not None and not np.all(D.converged):
+            bad = np.asarray(D.converged)[np.triu_indices(len(ra), 1)] if same else np.asarray(D.converged).ravel()
+            notes.append(f"DSA: {int(np.sum(~bad))} of {bad.size} layer pairs are not certified optima of the "
+                         f"orthogonal alignment (too few random starts agree within the budget): those distances "
+                         f"are upper bounds — rerun dsa_matrix with a larger max_random")
         results.append(D)
         total = sum(t.shape[0] for t in rawa[0])
         idx = np.arange(total) if total <= max_states else np.sort(rng.choice(total, max_states, replace=False))

@@ -32,7 +32,7 @@ SVD ``O = U S Vᵀ`` truncated at the state order ``n``; states ``X̂ = S^{1/2} 
 matrix to unit Frobenius norm:
 
 - ``state`` (intrinsic dynamics): the DSA distance between ``Ã₁`` and ``Ã₂`` up to an orthogonal
-  similarity, ``arccos max_{C∈O(r)} tr(Â₁ᵀ C Â₂ Cᵀ)`` (:func:`similarity_transform_distance`, converged);
+  similarity, ``arccos max_{C∈O(r)} tr(Â₁ᵀ C Â₂ Cᵀ)`` (:func:`similarity_transform_distance`, certified multi-start);
 - ``input`` (input coupling): ``arccos max_{C∈O(r)} tr(B̂₁ᵀ C B̂₂)`` — orthogonal Procrustes, closed form
   ``max = Σ σ_i(B̂₁ B̂₂ᵀ)`` (Schönemann 1966);
 - ``joint``: the same Procrustes distance between the controllability matrices
@@ -543,7 +543,7 @@ def input_dsa(
     rank_explained_variance: float | None = None,
     ridge: float = 1e-8,
     center: bool = False,
-    n_random: int = 6,
+    n_random: int = 8,
     seed: int = 0,
 ) -> InputDSAResult:
     """InputDSA between two input-driven systems (Huang, Ostrow et al. 2025; module docstring).
@@ -551,7 +551,8 @@ def input_dsa(
     ``X``/``Y``: states (as :func:`fit_dmdc`) or fitted :class:`DMDcResult`; ``X_inputs``/``Y_inputs``: their
     inputs (ignored for fitted results). ``method``: "dmdc" or "subspace" (:func:`fit_subspace_dmdc`; there
     ``n_delays`` is the past/future horizon, default order rule as there). Both fits need the same rank and
-    input width. ``seed``/``n_random`` drive the random starts of the state-distance optimiser.
+    input width. ``seed``/``n_random`` drive the random starts of the state-distance optimiser (certified as in
+    :func:`similarity_transform_distance`; ``info.converged`` is False, with a ConvergenceWarning, where not).
     """
     score = metric
     m = input_dsa_matrix(
@@ -683,7 +684,7 @@ def input_dsa_matrix(
     ridge: float = 1e-8,
     center: bool = False,
     names: list[str] | None = None,
-    n_random: int = 6,
+    n_random: int = 8,
     seed: int = 0,
 ) -> InputDSAMatrix:
     """InputDSA between all pairs of ``systems`` (states) driven by ``inputs`` (one per system; ignored for
@@ -718,8 +719,12 @@ def input_dsa_matrix(
         for k, v in (("state", info.distance), ("input", d_in), ("joint", d_joint), ("spectral", d_sp)):
             mats[k][i, j] = mats[k][j, i] = v
     params = {**kw, "score": score, "method": method, "seed": seed}
+    conv = np.ones((n, n), dtype=bool)
+    for (i, j), info in zip(pairs, infos):
+        conv[i, j] = conv[j, i] = info.converged
     res = {k: DistanceMatrixResult(distances=D, names=names, names_other=names,
-                                   metric=f"InputDSA {k} ({'W2' if k == 'spectral' else score})", params=params)
+                                   metric=f"InputDSA {k} ({'W2' if k == 'spectral' else score})", params=params,
+                                   converged=conv if k == "state" else None)
            for k, D in mats.items()}
     return InputDSAMatrix(state=res["state"], input=res["input"], joint=res["joint"], fits=fits, infos=list(infos),
                           spectral=res["spectral"])

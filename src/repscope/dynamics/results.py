@@ -27,17 +27,19 @@ class DistanceMatrixResult(MatrixResult):
 
     A :class:`~repscope.results.MatrixResult` (``kind="distance"``): ``distances``/``names``/``names_other``
     are the dynamics lens's names for ``values``/``rows``/``cols``. ``grad_norm`` / ``n_agree`` (in
-    ``extra``) hold the per-pair optimisation certificate for the angular/euclidean scores.
+    ``extra``) hold the per-pair optimisation certificate for the angular/euclidean scores; ``converged``
+    (bool matrix) is False where the optimum is not certified (that distance is an upper bound).
     """
 
     def __init__(self, distances: np.ndarray, names: list[str], names_other: list[str], metric: str,
                  groups: list[str] | None = None, grad_norm: np.ndarray | None = None,
                  n_agree: np.ndarray | None = None, params: dict[str, Any] | None = None,
                  seconds: float = float("nan"), label: str = "",
-                 value_range: tuple[float, float | None] = (0.0, None)) -> None:
+                 value_range: tuple[float, float | None] = (0.0, None), converged: np.ndarray | None = None) -> None:
         super().__init__(values=np.asarray(distances), rows=list(names), cols=list(names_other), metric=metric,
                          kind="distance", value_range=value_range, params=dict(params or {}), seconds=seconds,
-                         extra={"groups": groups, "grad_norm": grad_norm, "n_agree": n_agree},
+                         extra={"groups": groups, "grad_norm": grad_norm, "n_agree": n_agree,
+                                "converged": converged},
                          label=label, row_axis="system", col_axis="system")
 
     distances = property(lambda self: self.values)
@@ -46,6 +48,7 @@ class DistanceMatrixResult(MatrixResult):
     groups = property(lambda self: self.extra.get("groups"))
     grad_norm = property(lambda self: self.extra.get("grad_norm"))
     n_agree = property(lambda self: self.extra.get("n_agree"))
+    converged = property(lambda self: self.extra.get("converged"))
 
     @property
     def title(self) -> str:
@@ -57,7 +60,8 @@ class DistanceMatrixResult(MatrixResult):
 
     def _legacy(self) -> dict[str, Any]:
         return {"label": self.label, "names": self.names, "names_other": self.names_other, "groups": self.groups,
-                "distances": self.values, "grad_norm": self.grad_norm, "n_agree": self.n_agree}
+                "distances": self.values, "grad_norm": self.grad_norm, "n_agree": self.n_agree,
+                "converged": self.converged}
 
     def summary(self) -> str:
         D = self.distances
@@ -68,6 +72,10 @@ class DistanceMatrixResult(MatrixResult):
         )
         if self.grad_norm is not None and np.isfinite(self.grad_norm).any():
             text += f"; worst final gradient norm {np.nanmax(self.grad_norm):.2g}"
+        if self.converged is not None and not np.all(self.converged):
+            cv = np.asarray(self.converged)
+            n_bad = int(np.sum(~cv[np.triu_indices_from(cv, 1)] if self.symmetric else ~cv))
+            text += f"; {n_bad} {'pairs' if self.symmetric else 'entries'} NOT certified (upper bounds)"
         if self.seconds is not None and np.isfinite(self.seconds):
             text += f"; {self.seconds:.2f} s"
         text += ". Look for bright blocks (small distances) along the diagonal: systems of one type that the "
@@ -105,7 +113,8 @@ class DSAResult(ResultBase):
         text = f"DSA ({self.score}) = {self.distance:.6g} at rank {self.dmd_x.rank_}/{self.dmd_y.rank_}"
         if self.info is not None:
             i = self.info
-            text += f"; {i.n_agree}/{i.n_starts} starts agree, gradient norm {i.grad_norm:.2g}"
+            text += (f"; {i.n_agree}/{i.n_random} random starts reach the optimum, gradient "
+                     f"norm {i.grad_norm:.2g}" + ("" if i.converged else ", NOT certified (an upper bound)"))
         return text + "."
 
     def plot(self, ax: Any = None):

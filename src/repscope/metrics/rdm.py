@@ -432,8 +432,21 @@ def _pool(V: np.ndarray, compare: str) -> np.ndarray:
         return np.mean([doubled_ranks(v) / 2.0 for v in V], axis=0)
     if compare == "pearson":
         Z = V - V.mean(axis=1, keepdims=True)
-        return (Z / Z.std(axis=1, keepdims=True)).mean(axis=0)
-    return (V / np.sqrt(np.mean(V**2, axis=1, keepdims=True))).mean(axis=0)
+        sd = Z.std(axis=1, keepdims=True)
+        _check_pool_scale(sd, "constant (all dissimilarities equal), so its Pearson correlation is undefined")
+        return (Z / sd).mean(axis=0)
+    rms = np.sqrt(np.mean(V**2, axis=1, keepdims=True))
+    _check_pool_scale(rms, "all zero, so its cosine similarity is undefined")
+    return (V / rms).mean(axis=0)
+
+
+def _check_pool_scale(s: np.ndarray, what: str) -> None:
+    bad = np.flatnonzero(~(s.ravel() > 0))
+    if bad.size:
+        raise InputError(
+            f"RDM {int(bad[0])} of the repeated measurements is {what}; drop that repeat, or use "
+            f"compare='spearman' when only the order of dissimilarities matters"
+        )
 
 
 @dataclass
@@ -520,14 +533,38 @@ def crossnobis_rdm(
     """Crossnobis RDM of responses X (n_conditions, n_partitions, d): leave-one-partition-out
     cross-validated squared Mahalanobis distances divided by d (module docstring; rsatoolbox
     ``calc_rdm_crossnobis`` with one measurement per condition and partition). ``precision``: the d×d
-    noise precision Λ (identity → cross-validated squared Euclidean distance / d)."""
+    noise precision Λ (identity → cross-validated squared Euclidean distance / d), symmetric positive
+    semi-definite and not zero (else the "distances" are not squared Mahalanobis distances).
+
+    Refused: fewer than 2 partitions (the leave-one-out mean of the other partitions divides by R − 1 = 0:
+    there is nothing to cross-validate against). Values can be negative — the estimator is unbiased, so
+    for conditions with equal true patterns it scatters around 0."""
     from repscope.metrics.stochastic import _responses
 
     A = _responses(X, "X")
     n, R, d = A.shape
+    if R < 2:
+        raise InputError(
+            f"X has shape {A.shape}: {R} partition (axis 1); crossnobis cross-validates each partition against "
+            f"the mean of the others and needs ≥ 2 independent partitions (runs, sessions, repeat splits) per "
+            f"condition — split the repeats into ≥ 2 partitions, or use rdm_of(X.mean(axis=1), 'sqeuclidean') "
+            f"for a (biased, not cross-validated) RDM"
+        )
     P = np.eye(d) if precision is None else np.asarray(precision, dtype=np.float64)
     if P.shape != (d, d) or not np.isfinite(P).all():
         raise InputError(f"precision has shape {P.shape}; it must be a finite {d}×{d} matrix")
+    if precision is not None:
+        scale = float(np.abs(P).max())
+        if scale == 0 or not np.allclose(P, P.T, rtol=1e-10, atol=1e-12 * scale):
+            raise InputError(
+                "precision must be a non-zero symmetric matrix (the inverse noise covariance); estimate it with "
+                "a shrinkage covariance, e.g. sklearn.covariance.LedoitWolf().fit(residuals).precision_"
+            )
+        if float(np.linalg.eigvalsh(0.5 * (P + P.T))[0]) < -1e-10 * scale:
+            raise InputError(
+                "precision has negative eigenvalues; it must be positive semi-definite (an inverse covariance) — "
+                "use a shrinkage estimate, e.g. sklearn.covariance.LedoitWolf().fit(residuals).precision_"
+            )
     iu = np.triu_indices(n, 1)
     total = A.sum(axis=1)
     acc = np.zeros(iu[0].size)

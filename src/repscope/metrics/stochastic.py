@@ -31,6 +31,20 @@ between the repeat distributions of each condition,
 expectations over all r² cross pairs and the r(r−1)/2 distinct within pairs (half of Székely's energy
 distance, netrep's convention). Needs no Gaussian assumption. The alignment is fitted by iteratively
 re-weighted Procrustes on the cross pairs (weights 1/‖x − Qᵀy‖, Weiszfeld-style), as netrep does.
+
+*When the alignment is not unique.* The distance is a minimum *value*, so it is well defined even when
+several Q attain it; only the reported alignment ``T`` is then one of many. For ``group="orth"`` each IRLS
+step is a Procrustes problem on ``M = Σ w y xᵀ``; its maximisers are ``U diag(I_k, R) Vᵀ`` with ``R``
+arbitrary on the null space of ``M`` (rank k < d — always so when the responses span fewer than d
+directions: the zero-padded narrower network, or n·r ≤ d). If ``k = min(rank X, rank Y)`` (the generic
+case) one side's data lies entirely in the determined part, every such Q gives the same cross distances,
+hence the same distance: ``StochasticFit.alignment_unique`` is False but nothing else changes. If
+``k < min(rank X, rank Y)`` (cancellations in M, e.g. symmetric repeat clouds) the arbitrary part of Q
+moves data that enter the distances, the IRLS iterate is not a determined minimiser and the returned
+number may be above the minimum: the fit is then marked ``converged=False`` and a
+:class:`~repscope.errors.ConvergenceWarning` says so. With few repeats the estimate inside the square root
+(an unbiased U-statistic) can be negative — e.g. always for identical networks — and is clipped at 0:
+"no difference detectable at this number of repeats".
 """
 
 from __future__ import annotations
@@ -41,7 +55,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from repscope.errors import InputError
+from repscope.errors import InputError, not_converged
 from repscope.metrics._common import check_choice, homogeneous
 from repscope.metrics.permutation import GROUPS, align
 
@@ -142,6 +156,7 @@ class StochasticFit:
     loss: list[float]
     converged: bool
     params: dict[str, Any] = field(default_factory=dict)
+    alignment_unique: bool | None = None  # T is the only minimiser (None: not checked for this group)
 
     title = "Stochastic shape distance"
 
@@ -150,13 +165,15 @@ class StochasticFit:
 
         return to_jsonable(
             {"metric": self.metric, "distance": self.distance, "n_iter": len(self.loss),
-             "converged": self.converged, "loss": self.loss, "params": self.params}
+             "converged": self.converged, "loss": self.loss, "params": self.params,
+             "alignment_unique": self.alignment_unique}
         )
 
     def summary(self) -> str:
         state = "converged" if self.converged else "stopped at the iteration limit"
+        uniq = "" if self.alignment_unique is not False else "; the alignment T is one of many minimisers"
         return (f"{self.metric} = {self.distance:.4g} after {len(self.loss)} alignment iterations "
-                f"({state}; group {self.params.get('group')}).")
+                f"({state}; group {self.params.get('group')}{uniq}).")
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         return ["iteration", "loss"], [[str(i), f"{v:.6g}"] for i, v in enumerate(self.loss)]
@@ -275,10 +292,31 @@ def _fit_energy(X: ArrayLike, Y: ArrayLike, group: str, max_iter: int, tol: floa
         if loss[-2] - loss[-1] < (ENERGY_RTOL * loss[-1] if tol is None else tol):
             converged = True
             break
+    unique = None
+    if group == "orth":
+        unique, determined = _alignment_determined(A, B, np.einsum("ibk,iab,ial->kl", B, W, A))
+        if not determined:
+            converged = False
+            not_converged(
+                "energy_shape: the alignment is not determined by the data — the weighted cross-covariance has "
+                "lower rank than both responses (symmetric or cancelling repeat clouds), so the fitted Q is an "
+                "arbitrary choice and the distance may be above the minimum; use more conditions, or "
+                "group='identity' / 'perm'"
+            )
     return StochasticFit(
         distance=_energy_score(A, B @ Q), metric="energy_shape", T=Q, loss=loss, converged=converged,
-        params={"group": group, "max_iter": max_iter, "tol": tol},
+        params={"group": group, "max_iter": max_iter, "tol": tol}, alignment_unique=unique,
     )
+
+
+def _alignment_determined(A: np.ndarray, B: np.ndarray, M: np.ndarray) -> tuple[bool, bool]:
+    """(T unique, distance determined) for a Procrustes step on M = Σ w y xᵀ (module docstring)."""
+    def rank(Z: np.ndarray) -> int:
+        sv = np.linalg.svd(Z, compute_uv=False)
+        return int(np.sum(sv > 1e-9 * sv[0])) if sv.size and sv[0] > 0 else 0
+
+    k = rank(M)
+    return k == M.shape[0], k >= min(rank(A.reshape(-1, A.shape[-1])), rank(B.reshape(-1, B.shape[-1])))
 
 
 def _perm_from_cross(M: np.ndarray) -> np.ndarray:

@@ -120,6 +120,7 @@ def _grouping_rows(
                 seconds=secs,
                 grad_norm=None if R is None else R.grad_norm,
                 n_agree=None if R is None else R.n_agree,
+                converged=None if R is None else R.converged,
             )
         )
         details[label][m] = {"distances": D}

@@ -38,10 +38,10 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
             t1 = time.perf_counter()
             if metric.startswith("dsa_"):
                 R = dsa_matrix(dm, names=ss.names, groups=ss.groups, metric=metric[4:], seed=seed, **kw)
-                D, G, NA = R.distances, R.grad_norm, R.n_agree
+                D, G, NA, CV = R.distances, R.grad_norm, R.n_agree, R.converged
                 d_lp = dsa_matrix(dm_lp, dm_ref, metric=metric[4:], seed=seed, **kw_lp).distances[:, 0]
             else:
-                D, G, NA = pairwise_matrix(geometry_distance(metric), ss.systems), None, None
+                D, G, NA, CV = pairwise_matrix(geometry_distance(metric), ss.systems), None, None, None
                 d_lp = pairwise_matrix(geometry_distance(metric), lp.systems, [lp.reference])[:, 0]
             secs = time.perf_counter() - t1
             rows.append(
@@ -62,6 +62,7 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
                     groups=ss.groups,
                     grad_norm=G,
                     n_agree=NA,
+                    converged=CV,
                     seconds=secs,
                     label=f"Attractors: {metric}",
                 )
