@@ -19,8 +19,29 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # the scale-out example's cluster: no INFO lines
+
+import importlib  # noqa: E402
+import types  # noqa: E402
+import warnings  # noqa: E402
 
 from repscope._version import __version__  # noqa: E402
+
+#: The public packages; docs/api/<name>.rst documents each one's ``__all__``.
+API_MODULES = ["capture", "store", "metrics", "ranges", "topology", "dynamics", "descramble", "report",
+               "results", "errors", "lenses", "parallel", "scale"]
+
+# Some packages load parts of their API lazily (a module ``__getattr__``), which autodoc cannot list:
+# bind every name of ``__all__`` on the module, in this process only, so that it is documented.
+for _name in API_MODULES:
+    _mod = importlib.import_module(f"repscope.{_name}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated aliases still get their page
+        for _attr in getattr(_mod, "__all__", ()):
+            if _attr not in vars(_mod):
+                _value = getattr(_mod, _attr)
+                if not isinstance(_value, types.ModuleType):
+                    setattr(_mod, _attr, _value)
 
 project = "repscope"
 author = "repscope developers"
@@ -46,7 +67,7 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
 root_doc = "index"
 
 # -- autodoc: the public API is each module's __all__ ---------------------------------------------------
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
@@ -63,6 +84,8 @@ autosummary_generate = False
 # checked.
 nitpicky = True
 nitpick_ignore_regex = [("py:class", r".*")]
+# Bare words in those type fields ("n", "labels") match attributes of several classes: not a broken link.
+suppress_warnings = ["ref.python"]
 
 # -- MyST (the existing markdown pages) ------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
