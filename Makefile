@@ -24,13 +24,13 @@ demo: $(STAMP)
 	$(VENV)/bin/repscope demo --out repscope-demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs examples
 
 browser:
 	bash scripts/ensure-chromium.sh
 
 test: $(STAMP) browser
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs examples
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 # The documentation site (Sphinx + sphinx-gallery, offline): API reference, pages, executed examples.

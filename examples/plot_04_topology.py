@@ -24,8 +24,9 @@ dg_circle = rs.topology.persistence(circle, maxdim=1, name="circle")
 dg_blob = rs.topology.persistence(blob, maxdim=1, name="blob")
 h1 = dg_circle.dgms[1]
 print("long H1 bars:", int(((h1[:, 1] - h1[:, 0]) > 0.5 * np.ptp(circle)).sum()))
-print("bottleneck(circle, circle) =", rs.topology.diagram_distance(dg_circle, dg_circle, metric="bottleneck", dim=1))
-print("bottleneck(circle, blob)   =", round(rs.topology.diagram_distance(dg_circle, dg_blob, metric="bottleneck", dim=1), 3))
+same = rs.topology.diagram_distance(dg_circle, dg_circle, metric="bottleneck", dim=1)
+different = rs.topology.diagram_distance(dg_circle, dg_blob, metric="bottleneck", dim=1)
+print(f"bottleneck(circle, circle) = {same}, bottleneck(circle, blob) = {different:.3f}")
 dg_circle.plot()
 
 # %%
