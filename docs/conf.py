@@ -53,7 +53,6 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
-    "sphinx.ext.viewcode",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "cli_help",
@@ -75,6 +74,10 @@ autodoc_preserve_defaults = True
 autodoc_class_signature = "mixed"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
+napoleon_use_ivar = True  # "Attributes" sections as fields: no duplicate of the attributes autodoc lists
+# "name : text" fields: the text is shown as written (often a description, not a type), not cross-referenced
+napoleon_use_param = False
+napoleon_use_rtype = False
 napoleon_custom_sections = [("Fitted attributes", "params_style")]
 autosummary_generate = False
 

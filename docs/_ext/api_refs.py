@@ -57,12 +57,47 @@ def _documented(env: BuildEnvironment) -> dict[int, str]:
     return cache
 
 
+def _lookup(env: BuildEnvironment, reftype: str, candidates: tuple[str, ...]) -> tuple[str, str] | None:
+    """``(role, documented name)`` to link to, ``("", "")`` for an existing non-public name, else ``None``.
+
+    Memoised per build: type fields repeat the same targets thousands of times."""
+    memo = env.__dict__.setdefault("_repscope_lookup", {})
+    key = (reftype, candidates)
+    if key not in memo:
+        memo[key] = _lookup_uncached(env, reftype, candidates)
+    return memo[key]
+
+
+def _lookup_uncached(env: BuildEnvironment, reftype: str, candidates: tuple[str, ...]) -> tuple[str, str] | None:
+    domain = env.get_domain("py")
+    for cand in candidates:
+        if not cand.startswith("repscope."):
+            continue
+        if reftype == "mod":
+            mods = {name for name, _d, typ, *_ in domain.get_objects() if typ == "module"}
+            parts = cand.split(".")
+            for i in range(len(parts) - 1, 1, -1):
+                if ".".join(parts[:i]) in mods:
+                    return "mod", ".".join(parts[:i])
+            continue
+        obj = _import(cand)
+        if obj is None:
+            continue
+        name = _documented(env).get(id(obj))
+        # It exists but is not public API (a helper or a constant outside ``__all__``): shown as code,
+        # unlinked. A name that does not exist at all still warns.
+        return ("obj", name) if name else ("", "")
+    return None
+
+
 def resolve(app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.Element) -> Any:
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")
     modname = node.get("py:module") or ""
     clsname = node.get("py:class") or ""
+    if node.get("reftype") == "class" and "." in target and not target.startswith("repscope."):
+        return None  # numpy.ndarray, collections.abc.Mapping, …: not ours, not linkable offline
     candidates = [target] if "." in target else []
     if modname and clsname:
         candidates.append(f"{modname}.{clsname}.{target}")
@@ -71,28 +106,13 @@ def resolve(app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: no
         # docstrings name their neighbours relative to their home module (repscope.metrics.cka), while
         # the page documents them under the package (repscope.metrics)
         candidates += [f"{mod}.{target}" for mod in sorted(sys.modules) if mod.startswith(modname + ".")]
-    domain = env.get_domain("py")
-    for cand in candidates:
-        if not cand.startswith("repscope."):
-            continue
-        if node.get("reftype") == "mod":
-            mods = {name for name, _d, typ, *_ in domain.get_objects() if typ == "module"}
-            parts = cand.split(".")
-            for i in range(len(parts) - 1, 1, -1):
-                home = ".".join(parts[:i])
-                if home in mods:
-                    return domain.resolve_xref(env, node["refdoc"], app.builder, "mod", home, node, contnode)
-            continue
-        obj = _import(cand)
-        if obj is None:
-            continue
-        name = _documented(env).get(id(obj))
-        if name:
-            return domain.resolve_xref(env, node["refdoc"], app.builder, "obj", name, node, contnode)
-        # It exists but is not public API (a helper or a constant outside ``__all__``): shown as code,
-        # unlinked. A name that does not exist at all still warns.
+    found = _lookup(env, node.get("reftype", ""), tuple(candidates))
+    if found is None:
+        return None
+    role, name = found
+    if not role:
         return contnode
-    return None
+    return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder, role, name, node, contnode)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
