@@ -47,6 +47,7 @@ from repscope.metrics.rsa import (
     condensed_rdm,
     doubled_ranks,
 )
+from repscope.results import ResultBase
 
 __all__ = [
     "RDM",
@@ -71,7 +72,7 @@ def _n_from_m(m: int) -> int:
 
 
 @dataclass
-class RDM:
+class RDM(ResultBase):
     """A representational dissimilarity matrix: ``vector`` holds the upper triangle (row-major, scipy
     ``pdist`` order) of the n×n matrix; ``labels`` name the n conditions."""
 
@@ -300,7 +301,7 @@ def resampled_compare(
 
 
 @dataclass
-class RSABootstrap:
+class RSABootstrap(ResultBase):
     """Bootstrap distribution of an RDM comparison over conditions (stimuli)."""
 
     estimate: float
@@ -437,7 +438,7 @@ def _pool(V: np.ndarray, compare: str) -> np.ndarray:
 
 
 @dataclass
-class NoiseCeiling:
+class NoiseCeiling(ResultBase):
     """Lower/upper bounds of the noise ceiling and the per-repeat values they average."""
 
     lower: float
