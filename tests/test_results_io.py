@@ -225,3 +225,42 @@ def test_every_result_module_is_loaded_by_load_result():
     defining = {cls.__module__ for cls in _TYPES.values() if cls is not None and cls.__module__.startswith(
         "repscope.") and not cls.__module__.startswith("repscope.experiments")}
     assert defining <= set(repscope._RESULT_MODULES), defining - set(repscope._RESULT_MODULES)
+
+
+def test_matrix_rdm_and_bands_as_xarray(every_result):
+    """Matrix results: dims (row, col) with the names as coordinates and the measure's settings as attrs;
+    an RDM: the square matrix over its conditions; bands: one score per sample with its band."""
+    from repscope.metrics.rdm import RDM
+    from repscope.ranges.bands import Bands
+
+    m = MatrixResult(np.array([[1.0, 0.25], [0.25, 1.0]]), ["conv", EVIL], ["conv", EVIL], "linear_cka",
+                     value_range=(0.0, None), sd=np.full((2, 2), 0.1), n_samples=7)
+    da = m.to_xarray()
+    assert da.dims == ("row", "col") and da.name == "linear_cka"
+    assert float(da.sel(row="conv", col=EVIL)) == 0.25 and da.coords["sd"].shape == (2, 2)
+    assert da.attrs["value_range"] == (0.0, float("inf")) and da.attrs["kind"] == "similarity"
+    assert da.attrs["n_samples"] == 7 and "ci_level" not in da.attrs
+    for res in every_result:
+        if isinstance(res, MatrixResult):  # PH distances, DSA matrices, bootstrap CIs: the same layout
+            da = res.to_xarray()
+            assert np.array_equal(da.values, res.values, equal_nan=True) and list(da.row.values) == res.rows
+    rdm = next(r for r in every_result if isinstance(r, RDM) and r.labels is not None)
+    da = rdm.to_xarray()
+    assert da.shape == (rdm.n, rdm.n) and np.array_equal(da.values, rdm.matrix())
+    assert list(da.row.values) == list(rdm.labels) and da.attrs["method"] == rdm.method
+    b = next(r for r in every_result if isinstance(r, Bands))
+    da = b.to_xarray()
+    assert da.dims == ("sample",) and np.array_equal(da.values, b.values)
+    assert np.array_equal(da.sample_id.values, b.sample_ids)
+    top = b.names[-1]
+    assert (da.band.values == top).sum() == b.counts()[top]
+
+
+def test_xarray_missing_names_the_install_command(monkeypatch):
+    import sys
+
+    from repscope.errors import DependencyError
+
+    monkeypatch.setitem(sys.modules, "xarray", None)
+    with pytest.raises(DependencyError, match=r"pip install 'repscope\[xarray\]'"):
+        MatrixResult(np.eye(2), ["a", "b"], ["a", "b"], "cka").to_xarray()

@@ -54,6 +54,8 @@ __all__ = [
     "load_result",
     "same",
     "FORMAT_VERSION",
+    "xarray_module",
+    "matrix_xarray",
 ]
 
 
@@ -576,6 +578,33 @@ def _try(fn: Any, default: Any) -> Any:
         return default
 
 
+# ---- xarray outputs ------------------------------------------------------------------------------------
+def xarray_module() -> Any:
+    """``xarray``, imported on first use (an optional dependency: ``pip install 'repscope[xarray]'``)."""
+    try:
+        import xarray
+    except ImportError as exc:
+        from repscope.errors import DependencyError
+
+        raise DependencyError(f"this output needs xarray, which cannot be imported ({exc}); install it with "
+                              "pip install 'repscope[xarray]'") from exc
+    return xarray
+
+
+def matrix_xarray(values: Any, rows: list[Any], cols: list[Any], *, name: str, attrs: dict[str, Any],
+                  dims: tuple[str, str] = ("row", "col"), layers: dict[str, Any] | None = None) -> Any:
+    """A 2-D ``xarray.DataArray`` with dims ``dims`` whose coordinates are the row and column names;
+    ``layers`` adds same-shaped arrays as coordinates over both dims (e.g. ``sd``, ``ci_low``). Attributes
+    that are None are left out."""
+    xr = xarray_module()
+    coords: dict[str, Any] = {dims[0]: [str(r) for r in rows], dims[1]: [str(c) for c in cols]}
+    for key, arr in (layers or {}).items():
+        if arr is not None:
+            coords[key] = (dims, np.asarray(arr))
+    return xr.DataArray(np.asarray(values), dims=dims, coords=coords, name=name,
+                        attrs={k: v for k, v in attrs.items() if v is not None})
+
+
 _HALF_PI = float(np.pi / 2)
 
 def fill_range(value_range: tuple[float, float | None], values: Any = None) -> tuple[float, float]:
@@ -724,6 +753,20 @@ class MatrixResult(ResultBase):
             d["extra"] = {k: v for k, v in self.extra.items() if _jsonable_value(v)}
         d.update(self._legacy())
         return to_jsonable(d)
+
+    def to_xarray(self) -> Any:
+        """The matrix as an ``xarray.DataArray``: dims ``("row", "col")`` with the row/column names
+        (layers, systems) as coordinates, ``sd``/``ci_low``/``ci_high`` as coordinates over both dims when
+        present, and attrs ``metric``, ``kind``, ``value_range`` (``(lo, hi)``, ``hi`` = inf when open),
+        ``n_samples``, ``row_axis``, ``col_axis``, ``title``, ``ci_level``. Needs ``repscope[xarray]``."""
+        vr = self.value_range if isinstance(self.value_range, tuple | list) else None
+        return matrix_xarray(
+            self.values, self.rows, self.cols, name=self.metric,
+            layers={"sd": self.sd, "ci_low": self.ci_low, "ci_high": self.ci_high},
+            attrs={"metric": self.metric, "kind": self.kind, "n_samples": self.n_samples, "title": self.title,
+                   "value_range": None if vr is None else (float(vr[0]), float("inf") if vr[1] is None
+                                                           else float(vr[1])),
+                   "row_axis": self.row_axis, "col_axis": self.col_axis, "ci_level": self.ci_level})
 
     def to_csv(self, path: str | pathlib.Path) -> pathlib.Path:
         """Write the matrix as CSV (first row: metric and column names; full float precision)."""

@@ -94,6 +94,15 @@ class RDM(ResultBase):
         if self.labels is not None and len(self.labels) != self.n:
             raise InputError(f"{len(self.labels)} labels for {self.n} conditions; give one label per condition")
 
+    def to_xarray(self) -> Any:
+        """The square RDM as an ``xarray.DataArray`` (stimulus × stimulus): dims ``("row", "col")`` with the
+        condition labels (or 0…n−1) as coordinates; attrs ``method``, ``name``. Needs ``repscope[xarray]``."""
+        from repscope.results import matrix_xarray
+
+        names = self.labels if self.labels is not None else list(range(self.n))
+        return matrix_xarray(self.matrix(), names, names, name=self.name or "rdm",
+                             attrs={"method": self.method, "name": self.name, "kind": "distance"})
+
     def matrix(self) -> np.ndarray:
         """The square n×n RDM (zero diagonal)."""
         from scipy.spatial.distance import squareform
