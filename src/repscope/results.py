@@ -93,7 +93,7 @@ class ResultBase:
         super().__init_subclass__(**kwargs)
         register(cls)
         if "__repr__" not in cls.__dict__:  # keeps @dataclass from writing its long field-by-field repr
-            cls.__repr__ = ResultBase.__repr__  # type: ignore[method-assign]
+            cls.__repr__ = cls.__repr__  # type: ignore[method-assign]  # (the inherited one: short or own)
         own = cls.__dict__.get("to_dict")
         if own is not None and not getattr(own, "_tagged", False):
             cls.to_dict = _tagged(own)  # type: ignore[attr-defined]
