@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "capture",
     "open_store",
+    "load_result",
     "RepscopeError",
     "InputError",
     "StoreError",
@@ -58,7 +59,37 @@ def __getattr__(name: str) -> Any:
         from repscope.store import open_store
 
         return open_store
+    if name == "load_result":
+        return _load_result
     raise AttributeError(f"module 'repscope' has no attribute {name!r}")
+
+
+#: The modules that define result classes (and the records they hold): ``load_result`` imports these, so
+#: that every class a result file can name is registered — and nothing else is ever imported for a file.
+#: ``tests/test_results_io.py`` checks that the list is complete.
+_RESULT_MODULES = (
+    "repscope.results", "repscope.lenses.protocol", "repscope.store.summary", "repscope.store.integrity",
+    "repscope.capture.listing", "repscope.metrics.embedding", "repscope.metrics.entry",
+    "repscope.metrics.estimators", "repscope.metrics.rdm", "repscope.metrics.stochastic",
+    "repscope.metrics.uncertainty", "repscope.ranges.analysis", "repscope.ranges.associations",
+    "repscope.ranges.bands", "repscope.ranges.entry", "repscope.ranges.views", "repscope.topology.entry",
+    "repscope.topology.layers", "repscope.topology.mapper", "repscope.topology.persistence",
+    "repscope.topology.summaries", "repscope.dynamics.dmd", "repscope.dynamics.entry",
+    "repscope.dynamics.inputdsa", "repscope.dynamics.results", "repscope.dynamics.simdist",
+    "repscope.dynamics.sweep", "repscope.descramble.entry", "repscope.descramble.results",
+)
+
+
+def _load_result(path: Any, section: str | None = None, entry: int | str = 0) -> Any:
+    """Read a result back from JSON: a file written by ``result.save(path)`` / ``result.to_json()``, or one
+    entry of a report's ``results.json`` (``section``: its key, e.g. ``"similarity"``; ``entry``: index or
+    title). The class is looked up by name among repscope's result classes — no module named in the file
+    is imported and nothing is unpickled (see :func:`repscope.results.load_result`)."""
+    for module in _RESULT_MODULES:
+        importlib.import_module(module)
+    from repscope.results import load_result
+
+    return load_result(path, section=section, entry=entry)
 
 
 class _Package(types.ModuleType):

@@ -24,9 +24,15 @@ pyplot's figure manager. In a notebook they display as usual; ``fig.savefig(path
 
 from __future__ import annotations
 
+import base64
+import contextvars
 import csv
+import dataclasses
+import functools
 import html
+import inspect
 import json
+import math
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -44,6 +50,12 @@ __all__ = [
     "colormap",
     "to_jsonable",
     "dumps",
+    "register",
+    "load_result",
+    "same",
+    "FORMAT_VERSION",
+    "xarray_module",
+    "matrix_xarray",
 ]
 
 
@@ -70,7 +82,21 @@ class ResultBase:
     ``plotly()`` → ``None`` (no interactive view: the report shows the ``plot()`` PNG instead); ``table()``
     → the scalar entries of ``to_dict()``; ``summary()`` → the title; ``title`` → the class name in words.
     A class overrides whichever it can do better.
+
+    Reading back (see "Results read back" below): every subclass is registered by its class name, and its
+    ``to_dict()`` is tagged with ``result_type``, ``format_version`` and ``result_fields`` (the dataclass
+    fields, losslessly) so that :meth:`from_dict` / :func:`load_result` rebuild it. Also ``to_json()``,
+    ``save(path)``, a short ``__repr__`` and ``_repr_html_`` (a card for Jupyter).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register(cls)
+        if "__repr__" not in cls.__dict__:  # keeps @dataclass from writing its long field-by-field repr
+            cls.__repr__ = cls.__repr__  # type: ignore[method-assign]  # (the inherited one: short or own)
+        own = cls.__dict__.get("to_dict")
+        if own is not None and not getattr(own, "_tagged", False):
+            cls.to_dict = _tagged(own)  # type: ignore[attr-defined]
 
     @property
     def title(self) -> str:
@@ -86,8 +112,49 @@ class ResultBase:
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
         d = self.to_dict()  # type: ignore[attr-defined]
-        rows = [[str(k), v] for k, v in d.items() if isinstance(v, str | int | float | bool) or v is None]
+        rows = [[str(k), v] for k, v in d.items()
+                if (isinstance(v, str | int | float | bool) or v is None) and k not in _TAGS]
         return ["", "value"], rows
+
+    # ---- reading back ----------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """The result a ``to_dict()`` came from (field by field: arrays with their dtype and shape, tuples,
+        non-finite floats, nested results). ``ResultBase.from_dict`` accepts any registered result type; a
+        subclass accepts its own type and its subclasses. Raises :class:`~repscope.errors.InputError` for a
+        dict that is not a repscope result, of another type, or of a newer format."""
+        from repscope.errors import InputError
+
+        target = _type_of(d)
+        if not (cls is ResultBase or issubclass(target, cls)):
+            raise InputError(f"this dict holds a {target.__name__}, not a {cls.__name__}; read it with "
+                             f"{target.__name__}.from_dict or repscope.load_result")
+        enc = d.get("result_fields")
+        if not isinstance(enc, dict):
+            why = d.get("result_unreadable") or "it has no 'result_fields'"
+            raise InputError(f"this {target.__name__} cannot be read back: {why}; write it again with this "
+                             "repscope's to_dict()/save()")
+        values = {}
+        for name, e in enc.items():
+            values[name] = _dec_ref(e, d.get(name)) if isinstance(e, dict) and e.get(_TAG) == "ref" else _dec(e)
+        return _construct(target, values)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """``to_dict()`` as strict JSON text (what :meth:`save` writes and :func:`load_result` reads)."""
+        return json.dumps(to_jsonable(self.to_dict()), indent=indent, allow_nan=False)  # type: ignore[attr-defined]
+
+    def save(self, path: str | pathlib.Path) -> pathlib.Path:
+        """Write :meth:`to_json` to ``path`` (read it back with ``repscope.load_result(path)``)."""
+        path = pathlib.Path(path)
+        path.write_text(self.to_json())
+        return path
+
+    # ---- display ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return _short_repr(self)
+
+    def _repr_html_(self) -> str:
+        return result_html(self)
 
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
@@ -148,6 +215,394 @@ def to_jsonable(obj: Any) -> Any:
 
 def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
+
+
+# ---- results read back ----------------------------------------------------------------------------------
+# ``to_dict()`` of a ResultBase subclass carries ``result_type`` (the class name, looked up in the registry
+# below: never a module path, never a pickle), ``format_version`` and ``result_fields``: each dataclass field
+# either as a reference to the same-named key of the readable dict (when that key gives the value back
+# exactly, e.g. a float array without NaN) or in a tagged lossless form ({"__rs__": kind, …}: arrays as
+# base64 bytes with dtype and shape, tuples, non-finite floats, numpy scalars, dicts with non-string keys,
+# nested results and records).
+
+#: Version of the ``result_fields`` encoding; a reader refuses newer ones.
+FORMAT_VERSION = 1
+_TAG = "__rs__"
+_TAGS = ("result_type", "format_version")
+_TYPES: dict[str, type | None] = {}
+_BUSY: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("repscope_to_dict", default=frozenset())
+
+
+def register(cls: type) -> type:
+    """Register a dataclass by its class name so that results holding it can be read back (every
+    :class:`ResultBase` subclass is registered on definition; use this as a decorator for the records a
+    result holds, e.g. an optimisation certificate). Two classes of one name make the name unreadable."""
+    old = _TYPES.get(cls.__name__, cls)
+    same_place = old is not None and (old.__module__, old.__qualname__) == (cls.__module__, cls.__qualname__)
+    _TYPES[cls.__name__] = cls if same_place else None
+    return cls
+
+
+class _Unwritable(TypeError):
+    pass
+
+
+def _tagged(to_dict: Any) -> Any:
+    @functools.wraps(to_dict)
+    def wrapper(self: Any) -> dict[str, Any]:
+        busy = _BUSY.get()
+        if id(self) in busy:  # a subclass's to_dict calling super().to_dict(): tag once, outermost
+            return to_dict(self)
+        token = _BUSY.set(busy | {id(self)})
+        try:
+            d = to_dict(self)
+        finally:
+            _BUSY.reset(token)
+        if not isinstance(d, dict) or not dataclasses.is_dataclass(self):
+            return d
+        d = dict(d)
+        d["result_type"] = type(self).__name__
+        d["format_version"] = FORMAT_VERSION
+        try:
+            d["result_fields"] = _fields_of(self, d)
+        except _Unwritable as e:
+            d["result_fields"] = None
+            d["result_unreadable"] = str(e)
+        return d
+
+    wrapper._tagged = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _fields_of(obj: Any, plain: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        ref = _ref_for(v, plain[f.name]) if plain is not None and f.name in plain else None
+        try:
+            out[f.name] = ref if ref is not None else _enc(v)
+        except _Unwritable as e:
+            raise _Unwritable(f"field {f.name!r} of {type(obj).__name__} holds {e}") from None
+    return out
+
+
+def _ref_for(v: Any, plain: Any) -> dict[str, Any] | None:
+    """A reference to the readable copy ``plain`` of ``v`` when decoding it gives ``v`` back exactly."""
+    ref: dict[str, Any] = {_TAG: "ref"}
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind not in "biuf":
+            return None
+        ref.update(dtype=v.dtype.str, shape=list(v.shape))
+    elif isinstance(v, tuple):
+        ref["as"] = "tuple"
+    try:  # the readable dict goes through JSON: compare with what comes back from there
+        return ref if same(_dec_ref(ref, to_jsonable(plain)), v) else None
+    except Exception:  # noqa: BLE001 - any failure just means "write the field in full"
+        return None
+
+
+def _dec_ref(ref: dict[str, Any], plain: Any) -> Any:
+    if "dtype" in ref:
+        dt = np.dtype(ref["dtype"])
+        return np.asarray(plain, dtype=dt).reshape(ref["shape"])
+    v = _dec(plain)
+    return tuple(v) if ref.get("as") == "tuple" else v
+
+
+def _enc(v: Any) -> Any:
+    if v is None or type(v) in (bool, str):
+        return v
+    if type(v) is int:
+        return v
+    if type(v) is float:
+        return v if math.isfinite(v) else {_TAG: "float", "value": repr(v)}
+    if type(v) is complex:
+        return {_TAG: "complex", "re": _enc(v.real), "im": _enc(v.imag)}
+    if isinstance(v, np.generic):
+        return {_TAG: "scalar", "array": _enc(np.asarray(v))}
+    if isinstance(v, np.ndarray):
+        head = {_TAG: "ndarray", "dtype": v.dtype.str, "shape": list(v.shape)}
+        if v.dtype.kind in "biufc":
+            return {**head, "data": base64.b64encode(np.ascontiguousarray(v).tobytes()).decode("ascii")}
+        if v.dtype.kind in "US":
+            return {**head, "items": [str(x) for x in v.ravel()]}
+        if v.dtype.kind == "O":
+            return {**head, "items": [_enc(x) for x in v.ravel()]}
+        raise _Unwritable(f"an array of dtype {v.dtype}")
+    if isinstance(v, list):
+        return [_enc(x) for x in v]
+    if isinstance(v, tuple):
+        return {_TAG: "tuple", "items": [_enc(x) for x in v]}
+    if isinstance(v, dict):
+        if all(type(k) is str for k in v) and _TAG not in v and not {"result_type", "result_fields"} <= v.keys():
+            return {k: _enc(x) for k, x in v.items()}
+        return {_TAG: "dict", "items": [[_enc(k), _enc(x)] for k, x in v.items()]}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type) and _TYPES.get(type(v).__name__) is type(v):
+        return {_TAG: "object", "type": type(v).__name__, "fields": _fields_of(v)}
+    raise _Unwritable(f"a {type(v).__module__}.{type(v).__qualname__}, which repscope cannot write")
+
+
+def _dec(x: Any) -> Any:
+    if isinstance(x, list):
+        return [_dec(v) for v in x]
+    if not isinstance(x, dict):
+        return x
+    kind = x.get(_TAG)
+    if kind is None:
+        if "result_type" in x and "result_fields" in x:
+            return ResultBase.from_dict(x)
+        return {k: _dec(v) for k, v in x.items()}
+    if kind == "float":
+        return float(x["value"])
+    if kind == "complex":
+        return complex(_dec(x["re"]), _dec(x["im"]))
+    if kind == "scalar":
+        return _dec(x["array"])[()]
+    if kind == "ndarray":
+        dt = np.dtype(x["dtype"])
+        if "data" in x:
+            return np.frombuffer(base64.b64decode(x["data"]), dtype=dt).reshape(x["shape"]).copy()
+        items = x["items"] if dt.kind in "US" else [_dec(v) for v in x["items"]]
+        out = np.empty(len(items), dtype=dt)
+        out[:] = items if dt.kind != "O" else _object_items(items)
+        return out.reshape(x["shape"])
+    if kind == "tuple":
+        return tuple(_dec(v) for v in x["items"])
+    if kind == "dict":
+        return {_dec(k): _dec(v) for k, v in x["items"]}
+    if kind == "object":
+        return _construct(_lookup(x["type"]), {k: _dec(v) for k, v in x["fields"].items()})
+    from repscope.errors import InputError
+
+    raise InputError(f"unknown value kind {kind!r} in a result file; it was written by a newer repscope — "
+                     "upgrade repscope to read it")
+
+
+def _object_items(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    for i, v in enumerate(items):
+        out[i] = v
+    return out
+
+
+def _lookup(name: Any) -> type:
+    from repscope.errors import InputError
+
+    cls = _TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        why = "two classes share this name" if name in _TYPES else "no result class of this name is loaded"
+        raise InputError(f"unknown result type {name!r} ({why}); read files with repscope.load_result(path), "
+                         "which loads every repscope result class first")
+    return cls
+
+
+def _type_of(d: Any) -> type:
+    from repscope.errors import InputError
+
+    if not isinstance(d, dict) or "result_type" not in d:
+        raise InputError("not a repscope result: a dict from a result's to_dict() (with 'result_type') is needed")
+    version = d.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise InputError(f"result format_version {version!r} is not one this repscope reads (≤ {FORMAT_VERSION}); "
+                         "upgrade repscope to read it")
+    return _lookup(d["result_type"])
+
+
+def _construct(cls: type, values: dict[str, Any]) -> Any:
+    """``cls`` from its field values (init fields through ``__init__``, the others set after)."""
+    from repscope.errors import InputError
+
+    hook = getattr(cls, "_from_fields", None)
+    if hook is not None:
+        return hook(values)
+    flds = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(flds))
+    if unknown:
+        raise InputError(f"{cls.__name__} has no fields {unknown}; the file was written by another repscope "
+                         "version — read it with that version")
+    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    if {p.name for p in params} == {f.name for f in flds.values() if f.init}:
+        obj = cls(**{k: v for k, v in values.items() if flds[k].init})
+    else:  # a subclass with its own __init__ (e.g. the dynamics lens's names for a MatrixResult's fields)
+        obj = object.__new__(cls)
+        for f in flds.values():
+            if f.name not in values and f.default is not dataclasses.MISSING:
+                object.__setattr__(obj, f.name, f.default)
+            elif f.name not in values and f.default_factory is not dataclasses.MISSING:
+                object.__setattr__(obj, f.name, f.default_factory())
+    for k, v in values.items():
+        if not flds[k].init or not hasattr(obj, k) or getattr(obj, k) is not v:
+            object.__setattr__(obj, k, v)
+    return obj
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exact equality of two result values: same types, arrays equal in dtype, shape and values (NaN equal
+    to NaN), dataclasses field by field."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype.kind in "fc":
+            return bool(np.array_equal(a, b, equal_nan=True))
+        if a.dtype.kind == "O":
+            return all(same(x, y) for x, y in zip(a.ravel(), b.ravel()))
+        return bool(np.array_equal(a, b))
+    if isinstance(a, float | np.floating):
+        return bool(a == b or (a != a and b != b))
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if dataclasses.is_dataclass(a):
+        return all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    return bool(a == b)
+
+
+def load_result(path: str | pathlib.Path, section: str | None = None, entry: int | str = 0) -> Any:
+    """Read a result back from a JSON file: one written by a result's ``save(path)`` / ``to_json()``, or one
+    entry of a report's ``results.json`` (``section``: the section key, e.g. ``"similarity"``; ``entry``:
+    its index or title). The class is found by name among repscope's registered result classes (use
+    ``repscope.load_result``, which loads them all); nothing is imported by a name in the file and nothing
+    is unpickled."""
+    from repscope.errors import InputError
+
+    path = pathlib.Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"no file {str(path)!r}; give the path of a file written by result.save()") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{str(path)!r} is not JSON ({e}); give a file written by result.save()") from None
+    if isinstance(d, dict) and isinstance(d.get("sections"), dict):
+        d = _report_entry(d["sections"], section, entry, path)
+    return ResultBase.from_dict(d)
+
+
+def _report_entry(sections: dict[str, Any], section: str | None, entry: int | str, path: pathlib.Path) -> Any:
+    from repscope.errors import InputError
+
+    if section not in sections:
+        raise InputError(f"{str(path)!r} is a report's results.json; pass section= one of {sorted(sections)}")
+    entries = [e for e in sections[section] if isinstance(e, dict) and e.get("type") != "Section"]
+    if isinstance(entry, int) and not isinstance(entry, bool):
+        if not -len(entries) <= entry < len(entries):
+            raise InputError(f"section {section!r} has {len(entries)} results; give entry= 0…{len(entries) - 1}")
+        return entries[entry].get("result")
+    found = [e for e in entries if e.get("title") == entry]
+    if not found:
+        titles = [e.get("title") for e in entries]
+        raise InputError(f"section {section!r} has no result titled {entry!r}; titles: {titles}")
+    return found[0].get("result")
+
+
+# ---- display -------------------------------------------------------------------------------------------
+def _short_repr(res: Any) -> str:
+    """``Name(title='…', fields…)``: scalars in full, arrays and containers by shape or length."""
+    bits = []
+    for f in dataclasses.fields(res) if dataclasses.is_dataclass(res) else []:
+        if not f.repr or f.name.startswith("_"):
+            continue
+        v = getattr(res, f.name)
+        if isinstance(v, np.ndarray):
+            bits.append(f"{f.name}=<{v.dtype} array {'×'.join(map(str, v.shape)) or 'scalar'}>")
+        elif isinstance(v, list | tuple | dict) and len(repr(v)) > 60:
+            bits.append(f"{f.name}=<{type(v).__name__} of {len(v)}>")
+        elif isinstance(v, str) and len(v) > 60:
+            bits.append(f"{f.name}={v[:57]!r}…")
+        elif dataclasses.is_dataclass(v):
+            bits.append(f"{f.name}=<{type(v).__name__}>")
+        else:
+            bits.append(f"{f.name}={v!r}")
+        if len(bits) == 8:
+            bits.append("…")
+            break
+    return f"{type(res).__name__}({', '.join(bits)})"
+
+
+#: Limits of the Jupyter card: table rows/columns shown, and the inline PNG's size.
+HTML_ROWS, HTML_COLS, HTML_PNG_DPI, HTML_PNG_MAX_BYTES = 12, 12, 72, 400_000
+
+
+def result_html(res: Any, *, figure: bool = True) -> str:
+    """A compact HTML card of a result for Jupyter (``_repr_html_``): title, ``summary()``, the first
+    ``HTML_ROWS`` × ``HTML_COLS`` of ``table()`` and, with ``figure``, ``plot()`` as an inline PNG (72 dpi,
+    left out above ``HTML_PNG_MAX_BYTES``). Every string from the result is escaped."""
+    esc = html.escape
+    parts = [f"<div class='repscope-result' style='max-width:760px'><h4>{esc(str(_try(lambda: res.title, '')))}"
+             f"</h4><small>{esc(type(res).__name__)}</small>"]
+    summary = _try(res.summary, "")
+    if summary:
+        parts += [f"<p>{esc(str(p))}</p>" for p in str(summary).split("\n\n") if p.strip()]
+    tab = _try(res.table, None)
+    if tab:
+        header, rows = tab
+        cols = min(len(header), HTML_COLS) if header else HTML_COLS
+        head = "".join(f"<th>{esc(str(h))}</th>" for h in list(header)[:cols])
+        body = "".join("<tr>" + "".join(f"<td>{esc(_cell_text(c))}</td>" for c in list(r)[:cols]) + "</tr>"
+                       for r in list(rows)[:HTML_ROWS])
+        more = f"<small>{len(rows)} rows, {len(header)} columns; first shown</small>" if (
+            len(rows) > HTML_ROWS or len(header) > cols) else ""
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}")
+    if figure:
+        png = _try(lambda: _png_b64(res.plot()), None)
+        if png:
+            parts.append(f"<img alt='{esc(str(_try(lambda: res.title, '')), quote=True)}' "
+                         f"style='max-width:100%' src='data:image/png;base64,{png}'/>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _cell_text(c: Any) -> str:
+    if isinstance(c, float | np.floating):
+        return f"{c:.4g}"
+    return "" if c is None else str(c)
+
+
+def _png_b64(fig: Any) -> str | None:
+    import io
+
+    if fig is None or not hasattr(fig, "savefig"):
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=HTML_PNG_DPI, bbox_inches="tight")
+    data = buf.getvalue()
+    return base64.b64encode(data).decode("ascii") if len(data) <= HTML_PNG_MAX_BYTES else None
+
+
+def _try(fn: Any, default: Any) -> Any:
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - a display must not raise; the card leaves the part out
+        return default
+
+
+# ---- xarray outputs ------------------------------------------------------------------------------------
+def xarray_module() -> Any:
+    """``xarray``, imported on first use (an optional dependency: ``pip install 'repscope[xarray]'``)."""
+    try:
+        import xarray
+    except ImportError as exc:
+        from repscope.errors import DependencyError
+
+        raise DependencyError(f"this output needs xarray, which cannot be imported ({exc}); install it with "
+                              "pip install 'repscope[xarray]'") from exc
+    return xarray
+
+
+def matrix_xarray(values: Any, rows: list[Any], cols: list[Any], *, name: str, attrs: dict[str, Any],
+                  dims: tuple[str, str] = ("row", "col"), layers: dict[str, Any] | None = None) -> Any:
+    """A 2-D ``xarray.DataArray`` with dims ``dims`` whose coordinates are the row and column names;
+    ``layers`` adds same-shaped arrays as coordinates over both dims (e.g. ``sd``, ``ci_low``). Attributes
+    that are None are left out."""
+    xr = xarray_module()
+    coords: dict[str, Any] = {dims[0]: [str(r) for r in rows], dims[1]: [str(c) for c in cols]}
+    for key, arr in (layers or {}).items():
+        if arr is not None:
+            coords[key] = (dims, np.asarray(arr))
+    return xr.DataArray(np.asarray(values), dims=dims, coords=coords, name=name,
+                        attrs={k: v for k, v in attrs.items() if v is not None})
 
 
 _HALF_PI = float(np.pi / 2)
@@ -218,7 +673,7 @@ def heatmap(
 
 
 @dataclass
-class MatrixResult:
+class MatrixResult(ResultBase):
     """Values of one measure for every (row, column) pair — layers, models or systems.
 
     ``values[i, j]`` = measure(rows[i], cols[j]); ``kind`` says whether higher means closer
@@ -308,6 +763,20 @@ class MatrixResult:
             d["extra"] = {k: v for k, v in self.extra.items() if _jsonable_value(v)}
         d.update(self._legacy())
         return to_jsonable(d)
+
+    def to_xarray(self) -> Any:
+        """The matrix as an ``xarray.DataArray``: dims ``("row", "col")`` with the row/column names
+        (layers, systems) as coordinates, ``sd``/``ci_low``/``ci_high`` as coordinates over both dims when
+        present, and attrs ``metric``, ``kind``, ``value_range`` (``(lo, hi)``, ``hi`` = inf when open),
+        ``n_samples``, ``row_axis``, ``col_axis``, ``title``, ``ci_level``. Needs ``repscope[xarray]``."""
+        vr = self.value_range if isinstance(self.value_range, tuple | list) else None
+        return matrix_xarray(
+            self.values, self.rows, self.cols, name=self.metric,
+            layers={"sd": self.sd, "ci_low": self.ci_low, "ci_high": self.ci_high},
+            attrs={"metric": self.metric, "kind": self.kind, "n_samples": self.n_samples, "title": self.title,
+                   "value_range": None if vr is None else (float(vr[0]), float("inf") if vr[1] is None
+                                                           else float(vr[1])),
+                   "row_axis": self.row_axis, "col_axis": self.col_axis, "ci_level": self.ci_level})
 
     def to_csv(self, path: str | pathlib.Path) -> pathlib.Path:
         """Write the matrix as CSV (first row: metric and column names; full float precision)."""

@@ -13,10 +13,12 @@ from repscope.capture.data import batch_len, run_forward, split_batch
 from repscope.capture.pooling import layouts, mean_gives
 from repscope.capture.select import _all_names, _preview
 from repscope.errors import CaptureError, InputError, RepscopeError
+from repscope.results import ResultBase, register
 
 __all__ = ["LayerInfo", "LayerTable", "list_layers"]
 
 
+@register
 @dataclass
 class LayerInfo:
     """One module: dotted name, class name, parameter count; with an example input also its output."""
@@ -36,7 +38,7 @@ class LayerInfo:
 
 
 @dataclass
-class LayerTable:
+class LayerTable(ResultBase):
     """A model's modules (what ``layers=`` accepts), with output shapes when an example input was given.
 
     Iterating gives the module names, so ``list(list_layers(model))`` is the plain list of names.

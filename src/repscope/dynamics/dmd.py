@@ -43,6 +43,7 @@ import numpy as np
 
 from repscope.dynamics.embedding import _check_int, as_trials, delay_embed
 from repscope.errors import InputError
+from repscope.results import ResultBase
 
 __all__ = ["DMDResult", "ResDMDResult", "fit_dmd", "fit_dmd_ranks", "resdmd_residuals", "select_rank"]
 
@@ -126,7 +127,7 @@ def unit_circle_plotly() -> Any:
 
 
 @dataclass
-class DMDResult:
+class DMDResult(ResultBase):
     """A fitted DMD model (fitted attributes end in ``_``).
 
     ``A_`` is the r×r operator in whitened SVD coordinates (``v_{t+1} ≈ A_ v_t``); ``eigenvalues_`` its
@@ -293,7 +294,7 @@ def resdmd_residuals(A: np.ndarray, X: np.ndarray, Y: np.ndarray, eigenvalues: n
 
 
 @dataclass
-class ResDMDResult:
+class ResDMDResult(ResultBase):
     """ResDMD residual per DMD eigenvalue; ``flagged`` = residual above ``threshold`` (likely spurious)."""
 
     eigenvalues: np.ndarray

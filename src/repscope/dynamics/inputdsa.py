@@ -64,7 +64,7 @@ from numpy.typing import ArrayLike
 from repscope.dynamics.dmd import center_trials, resdmd_residuals, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 from repscope.validation import renamed_parameter
 
 __all__ = [
@@ -102,7 +102,7 @@ def _paired(data: Any, inputs: ArrayLike, name: str) -> tuple[list[np.ndarray], 
 
 
 @dataclass
-class DMDcResult:
+class DMDcResult(ResultBase):
     """A fitted linear model with inputs ``z_{t+1} = A_ z_t + B_ u_t`` (fitted attributes end in ``_``).
 
     ``method`` is "dmdc" (``z`` = projection of the delay embedding on ``basis_``) or "subspace" (``z`` = the
@@ -442,7 +442,7 @@ def controllability_matrix(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class InputDSAResult:
+class InputDSAResult(ResultBase):
     """InputDSA between two systems: intrinsic (``state``), input-coupling (``input``) and ``joint`` distances."""
 
     state: float
@@ -594,7 +594,7 @@ def _input_joint(fx: DMDcResult, fy: DMDcResult, score: str) -> tuple[float, flo
 
 
 @dataclass
-class InputDSAMatrix:
+class InputDSAMatrix(ResultBase):
     """InputDSA between all pairs of systems: one :class:`DistanceMatrixResult` per component."""
 
     state: Any

@@ -74,6 +74,7 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, not_converged
 from repscope.parallel import resolve_device, torch_threads
+from repscope.results import register
 from repscope.validation import renamed_parameter
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
 _SCORES = ("angular", "euclidean")
 
 
+@register
 @dataclass
 class SimilarityInfo:
     """Distance plus a convergence certificate for one pair of operators."""

@@ -39,7 +39,7 @@ from numpy.typing import ArrayLike
 from repscope.dynamics.dmd import fit_dmd_ranks
 from repscope.dynamics.embedding import _check_int, as_trials
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 
 __all__ = ["DMDSweepResult", "prediction_stats", "split_trials", "sweep_dmd"]
 
@@ -129,7 +129,7 @@ def _default_ranks(max_rank: int) -> list[int]:
 
 
 @dataclass
-class DMDSweepResult:
+class DMDSweepResult(ResultBase):
     """Held-out prediction statistics on a ``(n_delays, rank)`` grid and the chosen pair.
 
     ``mse``, ``mase``, ``aic``, ``relative_mse`` are ``(n_systems, len(n_delays), len(ranks))``; NaN where

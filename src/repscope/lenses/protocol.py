@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 
 __all__ = [
     "LensAnalysis",
@@ -257,7 +257,7 @@ def _first_sentence(text: str) -> str:
 
 
 @dataclass
-class LensAnalysis:
+class LensAnalysis(ResultBase):
     """What one lens found on one store: result objects, a computed reading, notes, the layers used.
 
     Follows :mod:`repscope.results`: ``to_dict``, ``plot``/``plotly`` (the main result's figure),

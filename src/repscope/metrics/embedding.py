@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike
 from repscope.errors import InputError
 from repscope.metrics._common import check_choice
 from repscope.metrics.permutation import GROUPS, align
+from repscope.results import ResultBase
 
 __all__ = ["classical_mds", "network_embedding", "NetworkEmbedding", "frechet_mean", "FrechetMean"]
 
@@ -64,7 +65,7 @@ def classical_mds(D: ArrayLike, n_components: int = 2) -> tuple[np.ndarray, np.n
 
 
 @dataclass
-class NetworkEmbedding:
+class NetworkEmbedding(ResultBase):
     """K networks as points: their pairwise ``distances`` under ``metric`` and a classical-MDS layout."""
 
     names: list[str]
@@ -182,7 +183,7 @@ def network_embedding(
 
 
 @dataclass
-class FrechetMean:
+class FrechetMean(ResultBase):
     """Fréchet mean of K representations: the ``mean`` (n×d), each network ``aligned`` to it, the
     squared distances ‖XᵢTᵢ − X̄‖² and the RMS change per iteration."""
 

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.lenses import protocol as lens
-from repscope.results import axes_figure, to_jsonable
+from repscope.results import ResultBase, axes_figure, to_jsonable
 
 __all__ = ["DEFAULT_METRICS", "LabelRSA", "MetricsAnalysis", "analyse", "applies", "label_rsa"]
 
@@ -39,7 +39,7 @@ _QUADRATIC = ("rsa", "mutual_knn")
 
 
 @dataclass
-class LabelRSA:
+class LabelRSA(ResultBase):
     """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal), with
     ``ceiling``: the largest ρ any layer RDM without tied dissimilarities can reach against this label RDM
     (:func:`repscope.metrics.rsa.categorical_ceiling`; NaN when unknown)."""

@@ -47,6 +47,7 @@ from repscope.metrics.rsa import (
     condensed_rdm,
     doubled_ranks,
 )
+from repscope.results import ResultBase
 
 __all__ = [
     "RDM",
@@ -71,7 +72,7 @@ def _n_from_m(m: int) -> int:
 
 
 @dataclass
-class RDM:
+class RDM(ResultBase):
     """A representational dissimilarity matrix: ``vector`` holds the upper triangle (row-major, scipy
     ``pdist`` order) of the n×n matrix; ``labels`` name the n conditions."""
 
@@ -92,6 +93,15 @@ class RDM:
             raise InputError(f"RDM vector has {self.vector.size} entries; n = {self.n} needs {need}")
         if self.labels is not None and len(self.labels) != self.n:
             raise InputError(f"{len(self.labels)} labels for {self.n} conditions; give one label per condition")
+
+    def to_xarray(self) -> Any:
+        """The square RDM as an ``xarray.DataArray`` (stimulus × stimulus): dims ``("row", "col")`` with the
+        condition labels (or 0…n−1) as coordinates; attrs ``method``, ``name``. Needs ``repscope[xarray]``."""
+        from repscope.results import matrix_xarray
+
+        names = self.labels if self.labels is not None else list(range(self.n))
+        return matrix_xarray(self.matrix(), names, names, name=self.name or "rdm",
+                             attrs={"method": self.method, "name": self.name, "kind": "distance"})
 
     def matrix(self) -> np.ndarray:
         """The square n×n RDM (zero diagonal)."""
@@ -300,7 +310,7 @@ def resampled_compare(
 
 
 @dataclass
-class RSABootstrap:
+class RSABootstrap(ResultBase):
     """Bootstrap distribution of an RDM comparison over conditions (stimuli)."""
 
     estimate: float
@@ -450,7 +460,7 @@ def _check_pool_scale(s: np.ndarray, what: str) -> None:
 
 
 @dataclass
-class NoiseCeiling:
+class NoiseCeiling(ResultBase):
     """Lower/upper bounds of the noise ceiling and the per-repeat values they average."""
 
     lower: float

@@ -58,6 +58,7 @@ from numpy.typing import ArrayLike
 from repscope.errors import InputError, not_converged
 from repscope.metrics._common import check_choice, homogeneous
 from repscope.metrics.permutation import GROUPS, align
+from repscope.results import ResultBase
 
 __all__ = [
     "gaussian_shape_distance",
@@ -146,7 +147,7 @@ def _sq_bures(sA: np.ndarray, sC: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class StochasticFit:
+class StochasticFit(ResultBase):
     """A fitted stochastic shape distance: the value, the alignment T (Y's units → X's) and the loss
     per iteration."""
 

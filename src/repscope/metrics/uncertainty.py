@@ -43,7 +43,7 @@ import numpy as np
 
 from repscope.errors import InputError
 from repscope.metrics._result import LayerMatrix
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 
 __all__ = ["LayerMatrixCI", "EntryComparison", "compare_entries", "GroupedMoments"]
 
@@ -269,7 +269,7 @@ class LayerMatrixCI(LayerMatrix):
 
 
 @dataclass
-class EntryComparison:
+class EntryComparison(ResultBase):
     """Paired bootstrap comparison of two entries of one layer matrix: Δ = value[a] − value[b]."""
 
     metric: str

@@ -29,6 +29,7 @@ from repscope.ranges.bands import (
     unit_scores,
 )
 from repscope.ranges.views import BandHistogram, BandImageGrid, band_histogram, band_image_grid
+from repscope.results import register
 
 __all__ = ["DEFAULTS", "RangesDefaults", "RangeAnalysis", "analyse_bands", "analyse_store", "direction_from_spec"]
 
@@ -47,6 +48,7 @@ class RangesDefaults:
 DEFAULTS = RangesDefaults()
 
 
+@register
 @dataclass
 class RangeAnalysis:
     """Everything computed for one unit; ``results()`` lists the report-ready result objects."""

@@ -213,6 +213,20 @@ class Bands(ResultBase):
     def __repr__(self) -> str:
         return f"Bands(unit={self.unit!r}, kind={self.kind!r}, counts={self.counts()})"
 
+    def to_xarray(self) -> Any:
+        """Per-sample scores as an ``xarray.DataArray`` over dim ``"sample"``: coordinates ``sample_id``,
+        ``band`` (its name, ``""`` outside every band), ``band_index`` and, for per-group bands, ``group``;
+        attrs ``unit``, ``kind``, ``band_names``. Needs ``repscope[xarray]``."""
+        from repscope.results import xarray_module
+
+        band = np.array([self.names[a] if a >= 0 else "" for a in self.assignment], dtype=object)
+        coords = {"sample_id": ("sample", self.sample_ids), "band": ("sample", band.astype(str)),
+                  "band_index": ("sample", self.assignment)}
+        if self.groups is not None:
+            coords["group"] = ("sample", np.asarray(self.groups))
+        return xarray_module().DataArray(self.values, dims=("sample",), coords=coords, name=self.unit,
+                                         attrs={"unit": self.unit, "kind": self.kind, "band_names": list(self.names)})
+
     @property
     def title(self) -> str:
         return f"Activation bands — {self.unit}"

@@ -344,6 +344,12 @@ class ActivationStore:
             out[d["name"]] = self._column(f"attributes/{d['key']}", f"attribute {d['name']!r}")
         return out
 
+    def to_xarray(self, layer: str, rows: Any = None) -> Any:
+        """``layer`` as a Brain-Score-like presentation × neuroid ``xarray.DataArray`` (store/xarray.py)."""
+        from repscope.store.xarray import layer_xarray
+
+        return layer_xarray(self, layer, rows)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),

@@ -97,6 +97,15 @@ class PHLayerMatrix(MatrixResult):
                          label=f"PH layer distances ({metric.replace('_', ' ')}, H{dim})")
         self.meta = dict(meta or {})
 
+    @classmethod
+    def _from_fields(cls, values: dict[str, Any]) -> PHLayerMatrix:
+        """Read back (``from_dict``): the fields as written, ``meta`` = the ``params`` beyond the four above."""
+        obj = object.__new__(cls)
+        for k, v in values.items():
+            object.__setattr__(obj, k, v)
+        obj.meta = {k: v for k, v in obj.params.items() if k not in ("dim", "cloud", "resamples", "seed")}
+        return obj
+
     layers = property(lambda self: list(self.rows))
     dim = property(lambda self: int(self.params["dim"]))
     cloud = property(lambda self: self.params["cloud"])

@@ -266,7 +266,7 @@ def _tooltips(members: np.ndarray, X: np.ndarray, images: np.ndarray | None, tex
 
 
 @dataclass
-class MapperGraph:
+class MapperGraph(ResultBase):
     """A mapper graph: ``nodes`` (dicts with ``id``, ``interval``, ``members``, ``class_counts``, ``lens``,
     ``tooltips``), ``edges`` ``(i, j, shared)``, per-point ``labels`` and ``lens_values``, and the parameters used.
 

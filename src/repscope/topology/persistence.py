@@ -16,14 +16,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 from repscope.validation import as_2d
 
 __all__ = ["Diagrams", "persistence", "as_diagram"]
 
 
 @dataclass
-class Diagrams:
+class Diagrams(ResultBase):
     """Persistence diagrams of one point cloud, one ``(k, 2)`` array of (birth, death) per dimension.
 
     ``dgms[q]`` holds H_q; infinite deaths are ``np.inf`` (Rips H0 always has exactly one). Zero-length

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.results import to_jsonable
+from repscope.results import ResultBase, to_jsonable
 from repscope.topology.persistence import as_diagram
 
 _trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009 — numpy < 2 has only trapz
@@ -125,7 +125,7 @@ def _curve_plotly(grid: np.ndarray, values: np.ndarray, labels: list[str], ylabe
 
 
 @dataclass
-class _Curves:
+class _Curves(ResultBase):
     """Functions of the filtration value sampled on ``grid`` (``values``: one row per function)."""
 
     grid: np.ndarray
@@ -301,7 +301,7 @@ def betti_curve(
 
 
 @dataclass
-class LayerSummaries:
+class LayerSummaries(ResultBase):
     """Per-layer diagram summaries in layer order, on one common grid of scales.
 
     ``entropy``/``entropy_normalized``/``total_persistence``/``n_bars``/``landscape_norm`` are per layer;
