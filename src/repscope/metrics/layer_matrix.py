@@ -275,6 +275,7 @@ def layer_matrix(
     n_perm: int = 0,
     seed: int | None = 0,
     boot_memory: int = 1 << 30,
+    tokens: str = "mean",
     **kw: Any,
 ) -> LayerMatrix:
     """Measure ``metric`` between every pair of layers, within ``source_a`` or between two sources.
@@ -312,6 +313,12 @@ def layer_matrix(
         representations (``p_values_``). ``seed`` seeds every random step. The result is then a
         :class:`~repscope.metrics.uncertainty.LayerMatrixCI`; compare two entries with
         :func:`~repscope.metrics.uncertainty.compare_entries`.
+    tokens:
+        How a store's sequence layers ``(T, D)`` enter: ``"mean"`` (default) — each sample's mean over its real
+        tokens / steps (the first ``n_tokens``; without them over all ``T``, with a warning when the inputs were
+        tokens: :func:`repscope.lenses.protocol.as_vectors`), as the similarity lens and ``repscope compare``
+        read them; ``"flatten"`` — all ``T·D`` values, padding positions included (warned when padded).
+        The result's ``extra["tokens"]`` says which. Mappings are used as given.
 
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
@@ -333,6 +340,7 @@ def layer_matrix(
         seed=seed,
         boot_memory=boot_memory,
         options={metric: kw},
+        tokens=tokens,
     )[0]
 
 
@@ -354,9 +362,14 @@ def layer_matrices(
     seed: int | None = 0,
     boot_memory: int = 1 << 30,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    tokens: str = "mean",
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
     streamed pass over the data. ``options`` maps a metric name to its keyword arguments."""
+    from repscope.lenses.protocol import as_vectors
+
+    (source_a, note_a), (source_b, note_b) = as_vectors(source_a, tokens), as_vectors(source_b, tokens)
+    token_note = " / ".join(n for n in (note_a, note_b) if n)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if not metrics:
@@ -389,7 +402,8 @@ def layer_matrices(
     def result(m: str, vals: np.ndarray, kw: dict, seconds: float) -> LayerMatrix:
         return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
                            value_range=measures[m].range_for(kw),
-                           n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds)
+                           n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds,
+                           extra={"tokens": token_note} if token_note else {})
 
     if (linear == ["linear_cka"] and not (n_boot or n_perm) and device is None and not options.get("linear_cka")
             and _gram_preferred(dims, A.n, len(la) + (0 if B is None else len(lb)))):
