@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         metric: Annotated[
             str | None, typer.Option("--metric", "-m", help="Comma-separated measures (see --list; default "
-                                     "linear_cka,debiased_cka,procrustes,svcca,rsa,mutual_knn, as the report).")
+                                     "linear_cka, debiased_cka, procrustes, svcca, rsa, mutual_knn, as the report).")
         ] = None,
         layers: Annotated[
             str | None, typer.Option("--layers", "-l", help="Comma-separated layer names (default: all).")
