@@ -43,7 +43,7 @@ fi
 
 # ------------------------------------------------------------------ which scripts, with which arguments
 # Known scripts in report order; any other benchmarks/*.py is run afterwards with no arguments.
-KNOWN=(capture.py similarity.py similarity_agreement.py peers_metrics.py estimates.py topology.py dsa.py
+KNOWN=(capture.py similarity.py wide.py similarity_agreement.py peers_metrics.py estimates.py topology.py dsa.py
        descramble_bench.py bench_scale.py)
 # Not benchmarks: generators of committed test data; ranges_mitigation.py measures accuracy, not speed
 # (its experiment, with confidence intervals, is `repscope ranges reproduce`), run it by hand.
@@ -58,6 +58,7 @@ args_for() {
         peers_metrics.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         estimates.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         similarity.py) [ "$QUICK" = 1 ] && echo "--n 5000 --matrix-n 5000 --stream-n 20000" ;;
+        wide.py) [ "$QUICK" = 1 ] && echo "--d 2048 --matrix-n 200 --matrix-d 4096 --report-channels 2" ;;
         *) echo "" ;;
     esac
 }

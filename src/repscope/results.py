@@ -249,6 +249,16 @@ class MatrixResult:
     row_axis: str = "layer"
     col_axis: str = "layer"
 
+    @property
+    def meta(self) -> dict[str, Any]:
+        """How the values were computed (the ``extra`` entries, e.g. ``meta["formulation"]`` = ``"gram"`` or
+        ``"covariance"`` for the linear similarity measures). A subclass may assign its own ``meta``."""
+        return self.__dict__.get("_meta", self.extra)
+
+    @meta.setter
+    def meta(self, value: dict[str, Any]) -> None:
+        self.__dict__["_meta"] = value
+
     def colour_range(self) -> tuple[float, float] | None:
         """The heatmap's colour range (see ``value_range``)."""
         if isinstance(self.value_range, str):

@@ -23,7 +23,7 @@ def fake_runs(monkeypatch):
 
     def fake(key, **kw):
         calls.append((key, kw))
-        return [ReproductionTable(f"paper-{key}", key, [claim("c", "p", "q", [1.0, 2.0])])]
+        return [ReproductionTable(f"paper-{key}", key, [claim("c", "p", "q", [1.0 + 0.1 * k for k in range(10)])])]
 
     monkeypatch.setattr(verdict, "run_reproduction", fake)
     return calls

@@ -12,7 +12,7 @@ from repscope.experiments.dynamics.reproduce import (
     reproduce,
     transposed_layout,
 )
-from repscope.experiments.verdict import VERDICTS, verdict_rule
+from repscope.experiments.verdict import UNDERPOWERED, verdict_rule
 
 TINY = dict(n_workers=1, hidden=8, n_pcs=4, rank=8, epochs={"fix": 2, "stim": 8, "delay": 2, "resp": 2}, steps=12,
             pre_steps=12, eval_trials=12, n_checkpoints=3, batch_size=16)
@@ -59,15 +59,21 @@ def test_reproduction_tables_properties():
     assert g.key == "dynamics" and a.key == "attractors"
     for t in (g, a):
         for r in t.rows:
-            assert r.ci_low <= r.estimate <= r.ci_high and r.verdict in VERDICTS
-            assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction,
+            assert (r.n == 0 or r.ci_low <= r.estimate <= r.ci_high) and r.verdict == UNDERPOWERED
+            assert r.verdict == verdict_rule(r.estimate, r.p_adjusted, r.n, direction=r.direction,
                                              threshold=r.threshold)
     claims = [r.claim for r in g.rows]
     assert any("untrained" in c for c in claims) and any("SSM" in c for c in claims)
+    assert all(r.control_label for r in g.rows)  # every claim against a control or a competing measure
+    spread = g.rows[0]
+    assert spread.control_label == "master spread" and spread.n == 1  # 2 seeds: one disjoint pair, not cyclic
+    assert "fixed in advance" in spread.note
+    assert g.rows[1].control_label == "untrained network"  # learning-tracking ρ against the untrained network's
     assert "reduced" in g.rows[0].note  # 8 stimulus steps cannot hold the paper's delay span: said so
     D = g.extra["distances"]["rnn"]
     for per_group in D.values():
         assert set(per_group) == {"master_spread", "unfrozen", "frozen", "untrained"}
+        assert len(per_group["master_spread"]) == 1 and len(per_group["untrained"]) == 2
         assert all(np.all(np.asarray(v) >= -1e-9) for v in per_group.values())
     assert any("(time, batch, PC)" in f for f in g.findings)  # the authors' layout is checked and reported
     curves = res[2]

@@ -3,7 +3,7 @@
 import numpy as np
 
 from repscope.experiments.topology.reproduce import RESNET_LAYERS, _conv_outputs, build_residual_cnn, reproduce
-from repscope.experiments.verdict import VERDICTS, verdict_rule
+from repscope.experiments.verdict import UNDERPOWERED, verdict_rule
 
 
 def test_residual_cnn_layers():
@@ -16,15 +16,22 @@ def test_residual_cnn_layers():
 
 
 def test_reproduction_table_properties():
-    cfg = {"n_train": 240, "epochs": 1, "n_samples": 60, "ks": (0, 1, 2, 4)}
+    cfg = {"n_train": 200, "epochs": 1, "n_samples": 60, "ks": (0, 1, 2, 4), "drop_ks": (1, 4)}
     t = reproduce(quick=True, seeds=2, config=cfg, n_workers=1)[0]
-    assert t.key == "topology" and len(t.rows) == 5
-    for r in t.rows:
-        assert r.ci_low <= r.estimate <= r.ci_high and r.n == 2 and r.verdict in VERDICTS
-        assert r.verdict == verdict_rule(r.estimate, r.ci_low, r.ci_high, direction=r.direction, threshold=r.threshold)
-    sens, _, spec, r_ph, _ = t.rows
-    assert all(-1 <= v <= 1 for v in sens.values + r_ph.values)  # rank correlations
-    # 1-NN layer identification across seeds is a fraction of the 8 layers
+    assert t.key == "topology" and len(t.claims) == 5 and len(t.checks) == 1
+    for r in t.claims:
+        assert r.ci_low <= r.estimate <= r.ci_high and r.verdict == UNDERPOWERED  # too few seeds for a verdict
+        assert r.verdict == verdict_rule(r.estimate, r.p_adjusted, r.n, direction=r.direction, threshold=r.threshold)
+        # each claim is tested against the untrained network of the same seed
+        assert r.control_label == "untrained network" and len(r.control) == len(r.trained) == r.n
+    drop, gap, spec, r_ph, purity = t.claims
+    assert spec.n == 1  # two seeds form one disjoint pair, never the cyclic (0, 1), (1, 0)
+    assert all(-1 <= v <= 1 for v in drop.trained + drop.control + r_ph.trained + t.checks[0].values)
+    # the untrained control is at chance on the 10 digit classes; the trained network is not at 1 epoch either,
+    # but its accuracy is a held-out one
+    assert all(0 <= a <= 1 for a in t.extra["accuracy"] + t.extra["accuracy_untrained"])
     assert all(v in {k / 8 for k in range(9)} for v in t.extra["cross_seed_nn"])
     assert len(t.extra["node_purity"][0]) == len(RESNET_LAYERS)
-    assert "ResNet-18" in t.setup["model"]
+    d = t.extra["drop_sensitivity"][0]
+    assert len(d["distance"]) == len(d["drop"]) == 4  # top-k PCs and k random directions for k ∈ {1, 4}
+    assert "ResNet-18" in t.setup["model"] and "digits" in t.setup["data"]

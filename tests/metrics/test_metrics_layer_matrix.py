@@ -236,18 +236,17 @@ def test_compare_command(tmp_path, monkeypatch):
 
 def test_wide_layers_use_sample_space_and_agree_with_pairwise_cka():
     """Layers much wider than n (full-resolution conv maps) take the n×n Gram path; same values."""
-    import importlib
 
-    lm = importlib.import_module("repscope.metrics.layer_matrix")
     rng = np.random.default_rng(3)
     n = 150
     base = rng.standard_normal((n, 6))
     src = {f"w{i}": base @ rng.standard_normal((6, 700)) + 0.4 * rng.standard_normal((n, 700)) + 7.0
            for i in range(3)}
     src["narrow"] = base @ rng.standard_normal((6, 4))
-    assert lm._gram_preferred([src[k].shape[1] for k in src], n, len(src))
     ref = np.array([[M.linear_cka(src[a], src[b]) for b in src] for a in src])
-    np.testing.assert_allclose(M.layer_matrix(src, metric="linear_cka").values, ref, rtol=0, atol=1e-12)
+    res = M.layer_matrix(src, metric="linear_cka")
+    assert res.meta["formulation"] == "gram"
+    np.testing.assert_allclose(res.values, ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(M.layer_matrix(src, src, metric="linear_cka").values, ref, rtol=0, atol=1e-12)
     src["const"] = np.ones((n, 800))
     with pytest.raises(InputError, match="constant"):

@@ -19,7 +19,8 @@ def run_reproduce(key: str, *, quick: bool, seeds: int | None, seed: int, out: p
     from repscope.results import dumps
 
     if seeds is not None and seeds < 2:
-        raise InputError(f"--seeds {seeds} is too few for a confidence interval; use at least 2 (5 or more advised)")
+        raise InputError(f"--seeds {seeds} is too few for a confidence interval; use at least 2 "
+                         "(a verdict needs 10 or more)")
     t0 = time.perf_counter()
     res = run_reproduction(key, quick=quick, seeds=seeds, seed=seed, progress=not quiet and not as_json)
     wall = time.perf_counter() - t0
@@ -46,7 +47,10 @@ def add_reproduce_command(sub: typer.Typer, key: str, doc: str) -> None:
         quick: bool = typer.Option(
             False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
         ),
-        seeds: int = typer.Option(None, "--seeds", min=2, help="Seeds (≥ 2; default: the paper design's, ≥ 5)."),
+        seeds: int = typer.Option(
+            None, "--seeds", min=2,
+            help="Seeds (≥ 2; default: the paper design's, 10 or more — 20 where a claim uses seed pairs; "
+                 "fewer than 10 give no verdict)."),
         out: pathlib.Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
         seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
         as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),

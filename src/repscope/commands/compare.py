@@ -57,6 +57,10 @@ def register(app: typer.Typer) -> None:
         ] = 0,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
         device: Annotated[str | None, typer.Option("--device", help="cpu (default), cuda or auto.")] = None,
+        formulation: Annotated[
+            str, typer.Option("--formulation", help="Linear measures: auto (the cheaper), gram (n×n: few samples, "
+                              "wide layers) or covariance (d×d).")
+        ] = "auto",
         list_: Annotated[bool, typer.Option("--list", help="List the available measures and exit.")] = False,
         fmt: Annotated[str, format_option(annotated=True)] = "table",
     ) -> None:
@@ -84,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 print_caveats(s_)
         results, notes, _ = similarity_matrices(
             a, b, metrics=metric, layers=layers, device=device, progress=not quiet, n_boot=n_boot, ci=ci,
-            n_perm=n_perm, seed=seed,
+            n_perm=n_perm, seed=seed, formulation=formulation,
             max_quadratic_samples=DEFAULTS.max_quadratic_samples if max_quadratic is None else max_quadratic)
         rows_from = str(store)
         cols_from = str(store2 if store2 is not None else store)

@@ -26,8 +26,9 @@ EXPERIMENTS: list[tuple[str, str, str]] = [
     ("topology-reproduction", "Experiment — deeper CNN on dSprites-lite (Purvine et al. 2022)",
      "A 5-conv network trained on built-in dSprites-lite: PH distances vs CKA and mapper purity by depth."),
     ("reproductions", "Reproductions of the four papers",
-     "Each paper's experimental design at the scale that fits (quick mode), the paper's claims beside ours with "
-     "95% confidence intervals over seeds and a verdict that follows from them (repscope <lens> reproduce)."),
+     "Each paper's experimental design at the scale that fits (quick mode), the paper's claims beside ours and "
+     "an untrained or null control, the paired difference with its Holm-adjusted one-sided p-value, and a verdict "
+     "by one calibrated rule (underpowered below 10 independent values; repscope <lens> reproduce)."),
 ]
 
 

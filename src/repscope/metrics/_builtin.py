@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
+
 from repscope.metrics import cka, shape
 from repscope.metrics.registry import register
 
@@ -42,6 +44,7 @@ register(
     prepare=cka.linear_cka_prepare,
     compare=cka.linear_cka_compare,
     from_blocks=cka.linear_cka_from_cov,
+    from_grams=cka.linear_cka_from_grams,
     identity=1.0,
     symmetric=True,
 )
@@ -55,6 +58,7 @@ register(
     prepare=functools.partial(cka.linear_cka_prepare, debiased=True),
     compare=cka.linear_cka_compare,
     from_blocks=cka.debiased_cka_from_cov,
+    from_grams=cka.debiased_cka_from_grams,
     identity=1.0,
     symmetric=True,
 )
@@ -77,6 +81,7 @@ register(
     description="Procrustes angular shape distance arccos(‖XᵀY‖_*/(‖X‖_F‖Y‖_F)) in radians (Williams et "
     "al. 2021): the angle left after the best rotation; 0 = identical up to rotation and scale.",
     from_blocks=shape.procrustes_from_blocks,
+    from_grams=shape.procrustes_from_grams,
     from_blocks_batch=shape.procrustes_from_blocks_batch,
     identity=0.0,
     symmetric=True,
@@ -89,6 +94,7 @@ register(
     description="Generalised shape metric with partial whitening α (Williams et al. 2021, netrep "
     "LinearMetric); α=1 Procrustes, α→0 CCA-like.",
     from_blocks=shape.shape_distance_from_cov,
+    from_grams=shape.shape_distance_from_grams,
     from_blocks_batch=shape.shape_distance_from_blocks_batch,
     identity=0.0,
     symmetric=True,
@@ -101,6 +107,7 @@ register(
     description="Mean canonical correlation (Hotelling 1936): shared linear subspace, invariant to any "
     "invertible linear map of either representation.",
     from_blocks=shape.cca_from_cov,
+    from_grams=shape.cca_from_grams,
     from_blocks_batch=shape.cca_from_blocks_batch,
     identity=_unit_unless_pillai,
     symmetric=True,
@@ -113,9 +120,11 @@ register(
     description="SVCCA (Raghu et al. 2017): mean canonical correlation after keeping the principal "
     "components explaining 99% of each representation's variance.",
     from_blocks=shape.svcca_from_cov,
+    from_grams=shape.svcca_from_grams,
     from_blocks_batch=shape.svcca_from_blocks_batch,
     identity=_unit_unless_pillai,
-    symmetric=True,
+    # per-side component counts (n_components=(kx, ky)) make svcca(X, Y) ≠ svcca(Y, X)
+    symmetric=lambda kw: kw.get("n_components") is None or bool(np.isscalar(kw["n_components"])),
 )
 register(
     "pwcca",
@@ -125,6 +134,7 @@ register(
     description="PWCCA (Morcos et al. 2018): canonical correlations weighted by how much of the "
     "representation each canonical variate accounts for.",
     from_blocks=shape.pwcca_from_cov,
+    from_grams=shape.pwcca_from_grams,
     from_blocks_batch=shape.pwcca_from_blocks_batch,
     identity=1.0,
 )
@@ -173,6 +183,7 @@ register(
     description="Linear predictivity: in-sample R² of the least-squares map from one representation to the "
     "other, averaged over both directions.",
     from_blocks=regression.regression_r2_from_cov,
+    from_grams=regression.regression_r2_from_grams,
     symmetric=lambda kw: kw.get("direction", "mean") == "mean",
 )
 

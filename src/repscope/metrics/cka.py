@@ -44,6 +44,8 @@ __all__ = [
     "rbf_cka_compare",
     "linear_cka_from_cov",
     "debiased_cka_from_cov",
+    "linear_cka_from_grams",
+    "debiased_cka_from_grams",
 ]
 
 
@@ -160,17 +162,22 @@ def _ratio(xy: float, xx: float, yy: float, debiased: bool) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-def _products(Xc: np.ndarray, Yc: np.ndarray, device: Any) -> tuple[float, float, float]:
-    """(‖XᵀY‖²_F, ‖XᵀX‖²_F, ‖YᵀY‖²_F) choosing the cheaper of the feature and the Gram form."""
+def _products(Xc: np.ndarray, Yc: np.ndarray, device: Any, formulation: str = "auto"
+              ) -> tuple[float, float, float]:
+    """(‖XᵀY‖²_F, ‖XᵀX‖²_F, ‖YᵀY‖²_F) choosing the cheaper of the feature and the Gram form (or the one
+    ``formulation`` forces)."""
+    from repscope.metrics.gram import check_formulation
+
     n, p = Xc.shape
     q = Yc.shape[1]
+    gram = {"auto": n < max(p, q), "gram": True, "covariance": False}[check_formulation(formulation)]
     dev = use_torch(device)
     if dev is not None:
         import torch
 
         X = torch.as_tensor(Xc, device=dev)
         Y = torch.as_tensor(Yc, device=dev)
-        if n < max(p, q):
+        if gram:
             K, L = X @ X.T, Y @ Y.T
             return float((K * L).sum()), float((K * K).sum()), float((L * L).sum())
         return (
@@ -178,7 +185,7 @@ def _products(Xc: np.ndarray, Yc: np.ndarray, device: Any) -> tuple[float, float
             float(torch.linalg.matrix_norm(X.T @ X) ** 2),
             float(torch.linalg.matrix_norm(Y.T @ Y) ** 2),
         )
-    if n < max(p, q):  # Gram form is cheaper: O(n²(p+q)) instead of O(n(p+q)²)
+    if gram:  # Gram form is cheaper when n < max(p, q): O(n²(p+q)) instead of O(n(p+q)²)
         K, L = Xc @ Xc.T, Yc @ Yc.T
         return float(np.vdot(K, L)), float(np.vdot(K, K)), float(np.vdot(L, L))
     Sxy = Xc.T @ Yc
@@ -212,7 +219,28 @@ def debiased_cka_from_cov(
     )
 
 
-def linear_cka(X: ArrayLike, Y: ArrayLike, *, debiased: bool = False, device: Any = None) -> float:
+def linear_cka_from_grams(fx: Any, fy: Any) -> float:
+    """Linear CKA from the centred Grams (:class:`repscope.metrics.gram.GramFactor`):
+    ⟨K_X, K_Y⟩_F / (‖K_X‖_F ‖K_Y‖_F) — ⟨K_X, K_Y⟩_F = ‖XᵀY‖²_F (Kornblith et al. 2019, eq. 4)."""
+    return _ratio(float(np.vdot(fx.K, fy.K)), float(np.vdot(fx.K, fx.K)), float(np.vdot(fy.K, fy.K)), False)
+
+
+def debiased_cka_from_grams(fx: Any, fy: Any) -> float:
+    """Debiased CKA from the centred Grams: the feature-space formula of :func:`debiased_cka_from_cov` with
+    ‖XᵀY‖²_F = ⟨K_X, K_Y⟩_F and q = diag K."""
+    n = fx.n
+    if n < 4:
+        raise InputError("debiased CKA needs at least 4 samples")
+    return _ratio(
+        _debias(float(np.vdot(fx.K, fy.K)), fx.q, fy.q, n),
+        _debias(float(np.vdot(fx.K, fx.K)), fx.q, fx.q, n),
+        _debias(float(np.vdot(fy.K, fy.K)), fy.q, fy.q, n),
+        True,
+    )
+
+
+def linear_cka(X: ArrayLike, Y: ArrayLike, *, debiased: bool = False, device: Any = None,
+               formulation: str = "auto") -> float:
     """Linear CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on column-centred X (n×p), Y (n×q).
 
     Kornblith et al. (2019), eq. for linear CKA in feature space; equals tr(K̃L̃)/(‖K̃‖_F‖L̃‖_F) with
@@ -221,10 +249,12 @@ def linear_cka(X: ArrayLike, Y: ArrayLike, *, debiased: bool = False, device: An
     A similarity in [0, 1]; 1 for identical representations up to rotation and isotropic scaling.
 
     ``device``: ``None``/``"cpu"`` uses numpy/BLAS; ``"cuda"``/``"auto"`` runs the products in torch.
+    ``formulation``: ``"auto"`` (n×n Grams when n < max(p, q), else the feature-space products),
+    ``"gram"`` or ``"covariance"`` to force one (:mod:`repscope.metrics.gram`).
     """
     A, B = pair(X, Y, min_samples=4 if debiased else 3)
     Xc, Yc = centre(A), centre(B)
-    xy, xx, yy = _products(Xc, Yc, device)
+    xy, xx, yy = _products(Xc, Yc, device, formulation)
     if debiased:
         n = Xc.shape[0]
         qx = np.einsum("ij,ij->i", Xc, Xc)
@@ -233,7 +263,7 @@ def linear_cka(X: ArrayLike, Y: ArrayLike, *, debiased: bool = False, device: An
     return _ratio(xy, xx, yy, False)
 
 
-def debiased_cka(X: ArrayLike, Y: ArrayLike, *, device: Any = None) -> float:
+def debiased_cka(X: ArrayLike, Y: ArrayLike, *, device: Any = None, formulation: str = "auto") -> float:
     """Debiased linear CKA = HSIC₁(K, L) / √(HSIC₁(K, K)·HSIC₁(L, L)), K = XXᵀ, L = YYᵀ.
 
     Unbiased HSIC estimator of Song et al. (2012) in numerator *and* denominator, as in Nguyen et al.
@@ -242,7 +272,7 @@ def debiased_cka(X: ArrayLike, Y: ArrayLike, *, device: Any = None) -> float:
     centred rows. Close to 0 for independent representations even at small n; may be negative.
     Needs n ≥ 4.
     """
-    return linear_cka(X, Y, debiased=True, device=device)
+    return linear_cka(X, Y, debiased=True, device=device, formulation=formulation)
 
 
 def rbf_cka(X: ArrayLike, Y: ArrayLike, sigma: float = 1.0, *, debiased: bool = False, device: Any = None) -> float:

@@ -18,6 +18,14 @@ debiased CKA — the squared norms q of the centred rows. This module holds, onc
   is symmetric. A measure may also register ``from_blocks_batch``, which finishes many pairs in one call
   (batched eigen-/singular-value decompositions over all pairs of the same shape).
 
+Few samples, wide layers: when n is small against the layer widths, the d×d blocks are the expensive
+(and memory-hungry) part, and every one of these measures also has an n×n formulation — one centred Gram
+K = XXᵀ and thin factor per layer (:class:`repscope.metrics.gram.GramFactor`), finished per pair with the
+measure's registered ``from_grams`` (:func:`finish_gram_matrix`). :func:`repscope.metrics.layer_matrix`
+picks the cheaper route (``formulation="auto"``, cost model in :mod:`repscope.metrics.gram`) and records
+it in the result's ``meta["formulation"]``. The Dask path (:mod:`repscope.scale.linear`) always uses the
+covariance route.
+
 Callers: :func:`repscope.metrics.layer_matrix` (in-process stream) and
 :func:`repscope.scale.streamed_cross_products` (Dask over zarr chunks).
 """
@@ -43,6 +51,8 @@ __all__ = [
     "linear_measures",
     "finish_pair",
     "finish_matrix",
+    "finish_gram_matrix",
+    "gram_measures",
     "needs_row_norms",
     "centred_row_norms",
 ]
@@ -375,16 +385,7 @@ def finish_matrix(
     m = _measure(metric)
     kw = dict(kw or {})
     check_block_options(m, kw)
-    identity = m.identity_for(kw)
-    symmetric = within and m.symmetric_for(kw)
-    out = np.full((len(rows), len(cols)), np.nan)
-    todo: list[tuple[int, int]] = []
-    for a in range(len(rows)):
-        for b in range(len(cols)):
-            if within and a == b and identity is not None:
-                out[a, b] = identity
-            elif not (symmetric and b < a):
-                todo.append((a, b))
+    out, todo, symmetric = _plan(m, kw, len(rows), len(cols), within)
     if q is None and needs_row_norms(m):
         raise InputError(f"{m.name} needs the squared row norms of the centred data, which were not accumulated")
     with eig_cache(keep=True):  # each layer's eigen-decomposition once, shared by all its pairs
@@ -398,9 +399,58 @@ def finish_matrix(
                 qy = None if q is None else q[gj]
                 vals.append(m.from_blocks(block(gi, gi), block(gj, gj), block(gi, gj),
                                           **_context(m, n, qx, qy), **kw))
+    return _fill(out, todo, vals, symmetric)
+
+
+def _plan(m: Any, kw: dict, n_rows: int, n_cols: int, within: bool) -> tuple[np.ndarray, list, bool]:
+    """The output matrix with the identity diagonal filled in, the (a, b) entries left to compute (only the
+    upper triangle for symmetric measures within one source), and whether to mirror."""
+    identity = m.identity_for(kw)
+    symmetric = within and m.symmetric_for(kw)
+    out = np.full((n_rows, n_cols), np.nan)
+    todo: list[tuple[int, int]] = []
+    for a in range(n_rows):
+        for b in range(n_cols):
+            if within and a == b and identity is not None:
+                out[a, b] = identity
+            elif not (symmetric and b < a):
+                todo.append((a, b))
+    return out, todo, symmetric
+
+
+def _fill(out: np.ndarray, todo: list, vals: Sequence[float], symmetric: bool) -> np.ndarray:
     for (a, b), v in zip(todo, vals):
         out[a, b] = v
     if symmetric:
-        lower = np.tril_indices(len(rows), -1)
+        lower = np.tril_indices(out.shape[0], -1)
         out[lower] = out.T[lower]
     return out
+
+
+def gram_measures() -> list[str]:
+    """Names of the registered measures that also finish from the sample side (``from_grams``)."""
+    from repscope.metrics import registry
+
+    return [m for m in registry.available() if registry.get(m).from_grams is not None]
+
+
+def finish_gram_matrix(
+    metric: Any,
+    factor: Callable[[int], Any],
+    *,
+    rows: Sequence[int],
+    cols: Sequence[int],
+    within: bool,
+    kw: dict | None = None,
+) -> np.ndarray:
+    """:func:`finish_matrix` from the sample side: ``factor(i)`` is layer i's
+    :class:`repscope.metrics.gram.GramFactor` (computed once per layer), each pair finished by the measure's
+    ``from_grams`` with the same options, identity diagonal and symmetry as the covariance route."""
+    m = _measure(metric)
+    if m.from_grams is None:
+        raise InputError(f"metric {m.name!r} has no sample-side (gram) finisher; use formulation='covariance'")
+    kw = dict(kw or {})
+    check_block_options(m, kw)
+    out, todo, symmetric = _plan(m, kw, len(rows), len(cols), within)
+    vals = [m.from_grams(factor(rows[a]), factor(cols[b]), **kw) for a, b in todo]
+    return _fill(out, todo, vals, symmetric)

@@ -240,6 +240,7 @@ def similarity_matrices(
     n_boot: int = 0,
     ci: float = 0.95,
     n_perm: int = 0,
+    formulation: str = "auto",
 ) -> tuple[list[Any], list[str], np.ndarray | None]:
     """The similarity lens's layer × layer matrices — what :func:`analyse` (the report) and ``repscope compare``
     both show: ``(matrices, notes, rows)``, ``rows`` being the subsample of the O(n²) measures (None = all).
@@ -249,7 +250,8 @@ def similarity_matrices(
     Sequence layers ``(T, D)`` enter as their mean over real steps (:class:`repscope.lenses.protocol.VectorView`).
     The linear measures use every sample in one streamed pass; ``rsa`` and ``mutual_knn`` a seeded subsample of
     ``max_quadratic_samples`` when there are more. ``n_boot``/``ci``/``n_perm`` add bootstrap intervals and
-    permutation p-values (:func:`repscope.metrics.layer_matrices`), seeded by ``seed``."""
+    permutation p-values (:func:`repscope.metrics.layer_matrices`), seeded by ``seed``; ``formulation`` picks
+    the linear measures' route (:func:`repscope.metrics.layer_matrix`)."""
     from repscope.metrics.layer_matrix import layer_matrices
 
     names = _metric_names(metrics)
@@ -270,7 +272,7 @@ def similarity_matrices(
     results: list[Any] = []
     if linear:
         results += layer_matrices(lens.VectorView(store), None if other is None else lens.VectorView(other),
-                                  metrics=linear, **common)
+                                  metrics=linear, formulation=formulation, **common)
     if quad:
         if sub is not None:
             notes.append(f"{', '.join(quad)} on a seeded subsample of {sub.size} of {store.n_samples} samples")
@@ -297,6 +299,7 @@ def analyse(
     metrics: Any = None,
     max_quadratic_samples: int = DEFAULTS.max_quadratic_samples,
     labels_rsa: bool = True,
+    formulation: str = "auto",
 ) -> MetricsAnalysis:
     """Layer × layer matrices of ``metrics`` (default ``DEFAULTS.metrics``: :data:`DEFAULT_METRICS`) over
     ``layers`` (default all) — :func:`similarity_matrices`, the numbers ``repscope compare STORE`` prints —
@@ -306,7 +309,8 @@ def analyse(
     positions, with a warning in the notes — :func:`repscope.lenses.protocol.sequence_note`). The O(n²)
     measures (``rsa``, ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples``
     rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the
-    streamed linear ones.
+    streamed linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
+    cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
     """
     t0 = time.perf_counter()
     reason = applies(store)
@@ -318,7 +322,8 @@ def analyse(
     names = _metric_names(metrics)
     results, mnotes, sub = similarity_matrices(
         store, metrics=names, layers=chosen, seed=seed, max_quadratic_samples=max_quadratic_samples,
-        scheduler=scheduler, n_workers=n_workers, device=device, progress=progress)
+        scheduler=scheduler, n_workers=n_workers, device=device, progress=progress,
+        formulation=formulation)
     notes: list[str] = [n for n in [lens.order_note(store)] if n] + mnotes
     y = getattr(store, "labels", None)
     lrsa = None

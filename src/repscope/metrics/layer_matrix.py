@@ -10,7 +10,11 @@ Two execution paths:
   (shared with the Dask path of :mod:`repscope.scale.linear`: one SYRK per block within a source, one
   GEMM per layer pair per block across sources; block means merged exactly), and the registry's finisher
   turns the p×q blocks into values — no n×n matrix, memory independent of n. ``debiased_cka`` adds a cheap
-  second pass for the squared row norms of the centred rows.
+  second pass for the squared row norms of the centred rows. When the samples are few and the layers wide
+  (e.g. 62 images × full-resolution conv maps), the same measures are finished from the sample side
+  instead: one centred n×n Gram and thin factor per layer (:mod:`repscope.metrics.gram`), each pair from
+  r×r products — ``formulation="auto"`` picks the cheaper route by a flop/memory model, ``"gram"`` /
+  ``"covariance"`` force one; the result's ``meta["formulation"]`` says which was used.
 * **Other measures** (``rbf_cka``, ``rsa``, ``mutual_knn``, ``ph_*``...) load each layer, run the
   registered ``prepare`` once per layer and ``compare`` per pair through :func:`repscope.parallel.map_items`
   / :func:`~repscope.parallel.map_pairs`.
@@ -46,9 +50,11 @@ from repscope.metrics.engine import (
     centred_row_norms,
     check_finite_blocks,
     check_precision,
+    finish_gram_matrix,
     finish_matrix,
     needs_row_norms,
 )
+from repscope.metrics.gram import GramFactor, check_formulation, choose_matrix
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.validation import as_2d
 
@@ -276,6 +282,7 @@ def layer_matrix(
     seed: int | None = 0,
     boot_memory: int = 1 << 30,
     tokens: str = "mean",
+    formulation: str = "auto",
     **kw: Any,
 ) -> LayerMatrix:
     """Measure ``metric`` between every pair of layers, within ``source_a`` or between two sources.
@@ -319,6 +326,14 @@ def layer_matrix(
         tokens: :func:`repscope.lenses.protocol.as_vectors`), as the similarity lens and ``repscope compare``
         read them; ``"flatten"`` — all ``T·D`` values, padding positions included (warned when padded).
         The result's ``extra["tokens"]`` says which. Mappings are used as given.
+    formulation:
+        Linear measures only: ``"auto"`` (default) finishes from d×d covariance blocks (streamed, memory
+        independent of n) or, when cheaper — few samples, wide layers — from one centred n×n Gram and thin
+        factor per layer (:mod:`repscope.metrics.gram`: flops n·D² + Σd³ + pairs·d̄³ against
+        n²·D + (layers + pairs)·4n³, D = Σd, and the Grams within 1 GiB); ``"gram"`` / ``"covariance"``
+        force one. Values agree to 1e-10 (tested). The gram route runs in process with numpy (``device`` and
+        ``precision="float32"`` make ``"auto"`` keep the covariance route); measures registered without a
+        ``from_grams`` finisher always take the covariance route. ``result.meta["formulation"]`` records it.
 
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
@@ -341,6 +356,7 @@ def layer_matrix(
         boot_memory=boot_memory,
         options={metric: kw},
         tokens=tokens,
+        formulation=formulation,
     )[0]
 
 
@@ -363,6 +379,7 @@ def layer_matrices(
     boot_memory: int = 1 << 30,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     tokens: str = "mean",
+    formulation: str = "auto",
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
     streamed pass over the data. ``options`` maps a metric name to its keyword arguments."""
@@ -399,17 +416,26 @@ def layer_matrices(
     boots: dict[str, np.ndarray] = {}
     dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
 
-    def result(m: str, vals: np.ndarray, kw: dict, seconds: float) -> LayerMatrix:
+    def result(m: str, vals: np.ndarray, kw: dict, seconds: float, form: str | None = None) -> LayerMatrix:
         return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
                            value_range=measures[m].range_for(kw),
                            n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds,
-                           extra={"tokens": token_note} if token_note else {})
+                           extra={**({} if form is None else {"formulation": form}),
+                                  **({"tokens": token_note} if token_note else {})})
 
-    if (linear == ["linear_cka"] and not (n_boot or n_perm) and device is None and not options.get("linear_cka")
-            and _gram_preferred(dims, A.n, len(la) + (0 if B is None else len(lb)))):
+    form = _formulation(formulation, [measures[m] for m in linear], A.n, dims, len(la), None if B is None
+                        else len(lb), device, precision)
+    gram = [m for m in linear if form == "gram" and measures[m].from_grams is not None]
+    if gram:
         t0 = time.perf_counter()
-        results["linear_cka"] = result("linear_cka", _gram_cka(A, B, la, lb, perm), {}, time.perf_counter() - t0)
-        linear = []
+        factors = _gram_factors(A, B, la, lb, perm, [measures[m] for m in gram], progress)
+        t_read = (time.perf_counter() - t0) / len(gram)
+        for m in gram:
+            t1 = time.perf_counter()
+            kw = dict(options.get(m, {}))
+            vals = _gram_finish(measures[m], factors, len(la), len(lb), B is None, kw)
+            results[m] = result(m, vals, kw, t_read + time.perf_counter() - t1, "gram")
+        linear = [m for m in linear if m not in gram]
     if linear:
         t0 = time.perf_counter()
         # bootstrap of linear measures: group moments in the same single pass (not for row-norm measures)
@@ -429,7 +455,7 @@ def layer_matrices(
                 t1 = time.perf_counter()
                 kw = dict(options.get(m, {}))
                 vals = _linear_finish(measures[m], acc, q, len(la), len(lb), col_off, B is None, kw)
-                results[m] = result(m, vals, kw, t_stream + time.perf_counter() - t1)
+                results[m] = result(m, vals, kw, t_stream + time.perf_counter() - t1, "covariance")
         if boot_lin:
             reps = {m: [] for m in boot_lin}
             for rep in grouped.replicates(n_boot, seeds[1]):
@@ -458,13 +484,14 @@ def layer_matrices(
         if n_boot:
             if m not in boots:  # resample rows, recompute through the runner
                 boots[m] = _resampled_matrices(measures[m], A, B, la, lb, perm, scheduler, device, kw,
-                                               [rng_boot.integers(A.n, size=A.n) for _ in range(n_boot)])
+                                               [rng_boot.integers(A.n, size=A.n) for _ in range(n_boot)],
+                                               form if m in gram else "covariance")
             extra["boot_"] = boots[m]
             base["ci_low"], base["ci_high"] = unc.interval(boots[m], ci)
             base["ci_level"] = float(ci)
         if n_perm:
             null = _permuted_matrices(measures[m], A, B, la, lb, perm, block_rows, scheduler, device, kw,
-                                      n_perm, seeds[2])
+                                      n_perm, seeds[2], form if m in gram else "covariance")
             base["extra"] = {**base["extra"], "p_values": unc.permutation_p(r.values, null, measures[m].kind),
                              "null_mean": null.mean(axis=0)}
         base["seconds"] = (r.seconds or 0.0) + time.perf_counter() - t1
@@ -472,7 +499,8 @@ def layer_matrices(
     return out
 
 
-def _resampled_matrices(measure, A, B, la, lb, perm, scheduler, device, kw, row_sets) -> np.ndarray:
+def _resampled_matrices(measure, A, B, la, lb, perm, scheduler, device, kw, row_sets, form="covariance"
+                        ) -> np.ndarray:
     """The matrix of a measure on each resample of rows (bootstrap through the generic runner)."""
     arrays_a = {layer: A.read(layer) for layer in la}
     arrays_b = None if B is None else {layer: B.read(layer, perm) for layer in lb}
@@ -480,14 +508,17 @@ def _resampled_matrices(measure, A, B, la, lb, perm, scheduler, device, kw, row_
     for rows in row_sets:
         As = _Source({k: v[rows] for k, v in arrays_a.items()}, "source_a")
         Bs = None if arrays_b is None else _Source({k: v[rows] for k, v in arrays_b.items()}, "source_b")
-        out.append(_matrix_any(measure, As, Bs, la, lb, None, None, scheduler, device, kw))
+        out.append(_matrix_any(measure, As, Bs, la, lb, None, None, scheduler, device, kw, form))
     return np.stack(out)
 
 
-def _matrix_any(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw) -> np.ndarray:
+def _matrix_any(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw, form="covariance") -> np.ndarray:
     """The full matrix (no identity or symmetry shortcut when B is given) by the measure's own path."""
     if measure.from_blocks is None:
         return _generic_matrix(measure, A, B, la, lb, perm, scheduler, device, False, kw)
+    if form == "gram" and measure.from_grams is not None:
+        factors = _gram_factors(A, B, la, lb, perm, [measure], False)
+        return _gram_finish(measure, factors, len(la), len(lb), B is None, kw)
     acc, q, col_off = _linear_stream(A, B, la, lb, perm, block_rows, device, False, want_q=needs_row_norms(measure))
     from repscope.metrics._common import eig_cache
 
@@ -495,7 +526,8 @@ def _matrix_any(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw) 
         return _linear_finish(measure, acc, q, len(la), len(lb), col_off, B is None, kw)
 
 
-def _permuted_matrices(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw, n_perm, seed) -> np.ndarray:
+def _permuted_matrices(measure, A, B, la, lb, perm, block_rows, scheduler, device, kw, n_perm, seed,
+                       form="covariance") -> np.ndarray:
     """Null matrices: the column layers' samples permuted (streamed for linear measures: the column
     source is read in permuted row order)."""
     rng = np.random.default_rng(seed)
@@ -504,47 +536,58 @@ def _permuted_matrices(measure, A, B, la, lb, perm, block_rows, scheduler, devic
     for _ in range(n_perm):
         pi = rng.permutation(A.n)
         rows = pi if perm is None else perm[pi]
-        out.append(_matrix_any(measure, A, cols, la, lb, rows, block_rows, scheduler, device, kw))
+        out.append(_matrix_any(measure, A, cols, la, lb, rows, block_rows, scheduler, device, kw, form))
     return np.stack(out)
 
 
-#: Memory the sample-space (Gram) path may use for all layers' n×n Gram matrices.
-_GRAM_BUDGET = 1 << 30
+#: Measures whose sample-side finisher needs only the Gram (no thin factor).
+_GRAM_ONLY = ("linear_cka", "debiased_cka")
 
 
-def _gram_preferred(dims: list[int], n: int, n_layers: int) -> bool:
-    """Sample space (n×n Grams) beats feature space (D×D stacked covariance) when the layers are much wider
-    than the sample count — e.g. full-resolution conv maps — and the Grams fit in :data:`_GRAM_BUDGET`."""
-    D = sum(dims)
-    return D > 2 * n and n_layers * n * n * 8 <= _GRAM_BUDGET
+def _formulation(formulation, linear, n, dims, n_rows, n_cols, device, precision) -> str:
+    """The route for the linear measures: forced, or the cheaper by :func:`repscope.metrics.gram.choose_matrix`
+    (the covariance route when a device or float32 accumulation is asked for, or no measure has a gram
+    finisher)."""
+    check_formulation(formulation)
+    if formulation != "auto":
+        return formulation
+    if not linear or device is not None or precision != "float64" or all(m.from_grams is None for m in linear):
+        return "covariance"
+    n_pairs = n_rows * (n_rows - 1) // 2 if n_cols is None else n_rows * n_cols
+    return choose_matrix(n, dims, n_pairs)
 
 
-def _gram_cka(A, B, la, lb, perm) -> np.ndarray:
-    """Linear CKA from centred, unit-norm Gram matrices: CKA(X, Y) = ⟨K̃_X, K̃_Y⟩_F / (‖K̃_X‖_F ‖K̃_Y‖_F) with
-    K̃ = H X Xᵀ H (Kornblith et al. 2019, eq. 4) — equal to the feature-space form ‖YᵀX‖²_F/(‖XᵀX‖_F‖YᵀY‖_F)
-    on centred data, at O(n²·d) instead of O(n·d²) work and n² instead of D² memory."""
+def _gram_factors(A, B, la, lb, perm, measures, progress) -> list[GramFactor]:
+    """One :class:`GramFactor` per layer (source_a's, then source_b's), each layer read and centred once; the
+    thin factor only when a measure needs more than the Gram; PWCCA's weights re-read the layer on demand."""
+    from repscope.metrics._common import centre
 
-    def gram(src, layer, rows=None):
-        X = src.read(layer, rows).astype(np.float64, copy=True)
-        X -= X.mean(axis=0)
-        K = X @ X.T
-        norm = np.linalg.norm(K)
-        if norm == 0.0:
-            raise InputError(
-                f"{src.name} layer {layer!r} is constant across samples; CKA is undefined for it — drop the layer"
-            )
-        return K / norm
+    spectrum = any(m.name not in _GRAM_ONLY for m in measures)
+    todo = [(A, layer, None) for layer in la] + ([] if B is None else [(B, layer, perm) for layer in lb])
 
-    Ka = [gram(A, layer) for layer in la]
-    Kb = Ka if B is None else [gram(B, layer, perm) for layer in lb]
-    out = np.empty((len(Ka), len(Kb)))
-    for i, Ki in enumerate(Ka):
-        for j, Kj in enumerate(Kb):
-            if B is None and j < i:
-                out[i, j] = out[j, i]
-            else:
-                out[i, j] = 1.0 if (B is None and i == j) else float(np.vdot(Ki, Kj))
+    def load(src, layer, rows):
+        return centre(np.asarray(src.read(layer, rows), dtype=np.float64))
+
+    out = []
+    prog, total, desc = _progress(progress, len(todo), "layer matrix: Gram per layer")
+    with prog:
+        tid = prog.add_task(desc, total=total)
+        for src, layer, rows in todo:
+            Xc = load(src, layer, rows)
+            if not np.any(Xc):
+                raise InputError(
+                    f"{src.name} layer {layer!r} is constant across samples; similarity is undefined for it — "
+                    f"drop the layer"
+                )
+            out.append(GramFactor(Xc, data=functools.partial(load, src, layer, rows), spectrum=spectrum))
+            prog.advance(tid)
     return out
+
+
+def _gram_finish(measure, factors, n_rows, n_cols, within, kw) -> np.ndarray:
+    col_off = 0 if within else n_rows
+    return finish_gram_matrix(measure, factors.__getitem__, rows=list(range(n_rows)),
+                              cols=[j + col_off for j in range(n_cols)], within=within, kw=kw)
 
 
 def _linear_stream(A, B, la, lb, perm, block_rows, device, progress, want_q, precision="float64", acc=None):

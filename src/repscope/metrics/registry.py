@@ -16,9 +16,13 @@ the covariance blocks — ``from_blocks(S_xx, S_yy, S_xy, **options) -> float`` 
 keyword-only context arguments ``n``, ``qx``, ``qy``: the row count and the squared norms of the centred
 rows) and optionally ``from_blocks_batch(block, pairs, *, n, **options) -> values`` that finishes many
 pairs in one call. Such measures are streamed by the one engine, :mod:`repscope.metrics.engine`, in
-process and on Dask. ``identity`` is the exact value between a representation and itself (a number, or a
-function of the options returning a number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or
-a function of the options); layer matrices use both to skip work.
+process and on Dask. The same measures may also register ``from_grams(fx, fy, **options) -> float``, the
+finisher from the sample side (two :class:`repscope.metrics.gram.GramFactor`: centred n×n Gram and thin
+factor X = U diag(s) Vᵀ), which layer matrices use when the samples are few and the layers wide
+(``formulation="auto"`` picks the cheaper; see :mod:`repscope.metrics.gram`). ``identity`` is the
+exact value between a representation and itself (a number, or a function of the options returning a
+number or ``None``), ``symmetric`` whether m(X, Y) = m(Y, X) (bool, or a function of the options); layer
+matrices use both to skip work.
 
 Other lenses register their measures from a *provider* module (their ``measures`` in the lens registry,
 :mod:`repscope.lenses`, collected in :data:`_PROVIDERS`); those modules
@@ -67,6 +71,7 @@ class Measure:
     from_blocks_batch: Callable[..., Any] | None = None
     identity: float | Callable[[dict], float | None] | None = None
     symmetric: bool | Callable[[dict], bool] = False
+    from_grams: Callable[..., float] | None = None
     value_range: Range | Callable[[dict], Range] = (0.0, None)
 
     def range_for(self, options: dict) -> Range:
@@ -107,6 +112,7 @@ def register(
     from_blocks_batch: Callable[..., Any] | None = None,
     identity: float | Callable[[dict], float | None] | None = None,
     symmetric: bool | Callable[[dict], bool] = False,
+    from_grams: Callable[..., float] | None = None,
 ) -> Measure:
     """Register ``func`` under ``name``; returns the :class:`Measure`.
 
@@ -114,8 +120,8 @@ def register(
     (``(lo, hi)``, ``hi=None`` when unbounded above, or a function of the options giving it) are required:
     results and their heatmaps take both from here.
 
-    ``from_blocks``/``from_blocks_batch``/``identity``/``symmetric``: see the module docstring (all
-    optional). Re-registering a name replaces the entry only when it is the same function (re-imports); a
+    ``from_blocks``/``from_blocks_batch``/``from_grams``/``identity``/``symmetric``: see the module
+    docstring (all optional). Re-registering a name replaces the entry only when it is the same function (re-imports); a
     different function under an existing name raises :class:`InputError` (no silent substitution).
     """
     if kind not in ("similarity", "distance"):
@@ -128,12 +134,14 @@ def register(
         raise InputError(f"measure {name!r}: give both prepare= and compare= or neither")
     if from_blocks_batch is not None and from_blocks is None:
         raise InputError(f"measure {name!r}: from_blocks_batch= needs from_blocks= (the per-pair finisher)")
+    if from_grams is not None and from_blocks is None:
+        raise InputError(f"measure {name!r}: from_grams= needs from_blocks= (the covariance finisher)")
     old = _REGISTRY.get(name)
     if old is not None and _same_function_key(old.func) != _same_function_key(func):
         raise InputError(f"a different measure is already registered as {name!r}; choose another name")
     m = Measure(name=name, func=func, kind=kind, description=description, prepare=prepare, compare=compare,
                 from_blocks=from_blocks, from_blocks_batch=from_blocks_batch, identity=identity,
-                symmetric=symmetric, value_range=value_range)
+                symmetric=symmetric, value_range=value_range, from_grams=from_grams)
     _REGISTRY[name] = m
     return m
 

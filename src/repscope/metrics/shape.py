@@ -37,6 +37,7 @@ from repscope.metrics._common import (
     single,
     sym_eigh,
 )
+from repscope.metrics.gram import GramFactor, choose_pair
 from repscope.validation import as_2d, check_paired
 
 __all__ = [
@@ -56,6 +57,12 @@ __all__ = [
     "pwcca_from_cov",
     "cov_blocks",
     "batched_singular_values",
+    "procrustes_from_grams",
+    "shape_distance_from_grams",
+    "cca_from_grams",
+    "svcca_from_grams",
+    "pwcca_from_grams",
+    "factors_or_blocks",
 ]
 
 CCA_SUMMARIES = ("mean", "mean_sq", "yanai", "pillai")
@@ -66,6 +73,20 @@ def cov_blocks(X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.n
     A, B = pair(X, Y)
     Xc, Yc = centre(A), centre(B)
     return Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc, Xc.shape[0]
+
+
+def factors_or_blocks(X: ArrayLike, Y: ArrayLike, formulation: str = "auto", *, data: bool = False,
+                      centred: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[str, tuple]:
+    """Validate and centre X, Y, then pick the cheaper formulation (:func:`repscope.metrics.gram.choose_pair`):
+    ``("gram", (GramFactor_x, GramFactor_y))`` or ``("covariance", (S_xx, S_yy, S_xy))``. ``data``: the
+    factors keep the centred data (PWCCA's weights)."""
+    if centred is None:
+        A, B = pair(X, Y)
+        centred = centre(A), centre(B)
+    Xc, Yc = centred
+    if choose_pair(Xc.shape[0], Xc.shape[1], Yc.shape[1], formulation) == "gram":
+        return "gram", (GramFactor(Xc, data=Xc if data else None), GramFactor(Yc, data=Yc if data else None))
+    return "covariance", (Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,7 +134,16 @@ def procrustes_from_blocks(Sxx: np.ndarray, Syy: np.ndarray, Sxy: np.ndarray) ->
     return procrustes_from_cov(Sxx, Syy, Vx.T @ Sxy @ Vy)
 
 
-def procrustes(X: ArrayLike, Y: ArrayLike) -> float:
+def procrustes_from_grams(fx: GramFactor, fy: GramFactor) -> float:
+    """θ from the sample side: ‖XᵀY‖_* = Σσ(S_x U_xᵀ U_y S_y) (X = U_x S_x V_xᵀ, :class:`GramFactor`), an
+    r_x×r_y matrix — the singular values of XᵀY are those of V_x (S_x U_xᵀU_y S_y) V_yᵀ."""
+    tx, ty = fx.trace, fy.trace
+    if tx <= 0 or ty <= 0:
+        return _shape_score(tx, ty, 0.0)
+    return _shape_score(tx, ty, nuclear_norm(fx.scaled_cross(fy)))
+
+
+def procrustes(X: ArrayLike, Y: ArrayLike, *, formulation: str = "auto") -> float:
     """Procrustes angular shape distance (radians, in [0, π/2]) between centred X (n×p) and Y (n×q):
 
     θ = arccos(‖XᵀY‖_* / (‖X‖_F ‖Y‖_F)),
@@ -122,9 +152,15 @@ def procrustes(X: ArrayLike, Y: ArrayLike) -> float:
     narrower one), Williams et al. (2021) eq. 4; equals netrep ``LinearMetric(alpha=1,
     score_method="angular")``. A metric: symmetric, 0 iff X = cYQ (Q orthogonal, c > 0), triangle
     inequality. Invariant to rotations/reflections and isotropic scaling of either side.
+
+    ``formulation``: ``"auto"`` (default) computes the nuclear norm in feature space (SVD of the p×q
+    XᵀY) or, when cheaper (few samples, wide layers), from the n×n side (:func:`procrustes_from_grams`);
+    ``"covariance"`` / ``"gram"`` force one (:mod:`repscope.metrics.gram`). Values agree to 1e-10 (tested).
     """
     A, B = pair(X, Y)
     Xc, Yc = centre(A), centre(B)
+    if choose_pair(Xc.shape[0], Xc.shape[1], Yc.shape[1], formulation) == "gram":
+        return procrustes_from_grams(GramFactor(Xc), GramFactor(Yc))
     tx, ty = float(np.vdot(Xc, Xc)), float(np.vdot(Yc, Yc))  # ‖X‖²_F = tr(XᵀX), no p×p product needed
     return float(np.arccos(clip_unit(nuclear_norm(Xc.T @ Yc) / np.sqrt(tx * ty))))
 
@@ -173,6 +209,34 @@ def shape_distance_from_cov(
     return _shape_score(nx, ny, nuc, score_method)
 
 
+def _whitened_weights(f: GramFactor, alpha: float, eigval_tol: float, pad_to: int) -> np.ndarray:
+    """w with X Z = U diag(w) V_rᵀ for netrep's partial whitening Z of X = U diag(s) V_rᵀ: the eigenvalues
+    of XᵀX are s² on the range and 0 on the d − r other directions (clipped to ``eigval_tol``, as are the
+    ``pad_to`` − d padded ones), d_k = α + (1−α)λ_k^{-1/2} times netrep's variance-preserving scale."""
+    if alpha > 1 - eigval_tol:
+        return f.s
+    lam = np.maximum(f.s**2, eigval_tol)
+    n_rest = max(0, f.d - lam.size) + max(0, pad_to - f.d)
+    lam_all = np.concatenate([lam, np.full(n_rest, eigval_tol)])
+    new_var = np.sum(alpha**2 * lam_all + 2 * alpha * (1 - alpha) * lam_all**0.5 + (1 - alpha) ** 2)
+    scale = np.sqrt(lam_all.sum() / new_var)
+    return f.s * (alpha + (1 - alpha) * lam**-0.5) * scale
+
+
+def shape_distance_from_grams(
+    fx: GramFactor, fy: GramFactor, *, alpha: float = 1.0, score_method: str = "angular", eigval_tol: float = 1e-7
+) -> float:
+    """:func:`shape_distance_from_cov` from the sample side: X_φ = X Z_x = U_x diag(w_x) V_xᵀ
+    (:func:`_whitened_weights`), so ‖X_φ‖²_F = Σw_x² and ‖X_φᵀY_φ‖_* = Σσ(diag(w_x) U_xᵀU_y diag(w_y))."""
+    _check_alpha(alpha)
+    check_choice(score_method, "score_method", ("angular", "euclidean"))
+    m = max(fx.d, fy.d)
+    wx = _whitened_weights(fx, alpha, eigval_tol, m)
+    wy = _whitened_weights(fy, alpha, eigval_tol, m)
+    nuc = nuclear_norm(fx.scaled_cross(fy, wx, wy))
+    return _shape_score(float(wx @ wx), float(wy @ wy), nuc, score_method)
+
+
 def _check_alpha(alpha: float) -> None:
     if not (0.0 <= float(alpha) <= 1.0):
         raise InputError(
@@ -181,7 +245,8 @@ def _check_alpha(alpha: float) -> None:
 
 
 def shape_distance(
-    X: ArrayLike, Y: ArrayLike, *, alpha: float = 1.0, score_method: str = "angular", eigval_tol: float = 1e-7
+    X: ArrayLike, Y: ArrayLike, *, alpha: float = 1.0, score_method: str = "angular", eigval_tol: float = 1e-7,
+    formulation: str = "auto",
 ) -> float:
     """Generalised shape metric of Williams et al. (2021) with partial whitening α ∈ [0, 1].
 
@@ -193,7 +258,14 @@ def shape_distance(
     Same values as netrep ``LinearMetric(alpha, center_columns=True, zero_pad=True).fit_score``.
     Note (inherited from netrep): for 0 < α < 1 the whitening mixes the scale of XᵀX with 1, so the
     value depends on the overall scale of the data.
+    ``formulation``: covariance blocks or the n×n side (:func:`shape_distance_from_grams`), the cheaper by
+    default (:mod:`repscope.metrics.gram`). For 0 < α < 1 and rank-deficient features (e.g. n < d) the two
+    differ by up to ~1e-7: the d×d route whitens the rounding noise of the zero eigenvalues of XᵀX (clipped
+    to ``eigval_tol``, then amplified by (1−α)/√eigval_tol), the n×n route treats them as exactly zero and
+    matches a 40-digit evaluation of the definition (tests/metrics/test_metrics_gram.py).
     """
+    opts = {"alpha": alpha, "score_method": score_method, "eigval_tol": eigval_tol}
+    centred, e = None, 0
     if score_method == "euclidean":
         # A distance in the data's units: bring both inputs into range by ONE common power of two (exact) and
         # scale the result back; rescaling each separately (as the scale-free angular form may) would change it.
@@ -201,14 +273,10 @@ def shape_distance(
         B = as_2d(Y, "Y", allow_constant=False)
         check_paired(A, B)
         e = scale_exponent(A, B)
-        Xc, Yc = centre(np.ldexp(A, -e)), centre(np.ldexp(B, -e))
-        d = shape_distance_from_cov(Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc, alpha=alpha, score_method=score_method,
-                                    eigval_tol=eigval_tol)
-        return float(np.ldexp(d, e))
-    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
-    return shape_distance_from_cov(
-        Sxx, Syy, Sxy, alpha=alpha, score_method=score_method, eigval_tol=eigval_tol
-    )
+        centred = centre(np.ldexp(A, -e)), centre(np.ldexp(B, -e))
+    route, parts = factors_or_blocks(X, Y, formulation, centred=centred)
+    d = shape_distance_from_grams(*parts, **opts) if route == "gram" else shape_distance_from_cov(*parts, **opts)
+    return float(np.ldexp(d, e))
 
 
 class ShapeMetric:
@@ -338,14 +406,19 @@ def _summarise(rho: np.ndarray, rx: int, ry: int, summary: str) -> float:
     return r2
 
 
-def canonical_correlations(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10) -> np.ndarray:
+def canonical_correlations(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10, formulation: str = "auto"
+                           ) -> np.ndarray:
     """Canonical correlations ρ₁ ≥ … ≥ ρ_k (k = min(rank X, rank Y)) of centred X and Y.
 
     ρ = singular values of W_xᵀ S_xy W_y with W the inverse square roots of S_xx, S_yy on their
-    numerical range (eigenvalues below ``rtol`` × the largest are treated as zero).
+    numerical range (eigenvalues below ``rtol`` × the largest are treated as zero) — or, from the sample
+    side, the singular values of U_xᵀU_y, U orthonormal bases of the centred column spaces restricted to
+    the same range (σ² > ``rtol``·σ²_max); ``formulation`` picks the route (:mod:`repscope.metrics.gram`).
     """
-    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
-    return _canonical(Sxx, Syy, Sxy, rtol)[0]
+    route, parts = factors_or_blocks(X, Y, formulation)
+    if route == "gram":
+        return _canonical_grams(*parts, rtol)[0]
+    return _canonical(*parts, rtol)[0]
 
 
 def cca_from_cov(Sxx, Syy, Sxy, *, summary: str = "mean", rtol: float = 1e-10) -> float:
@@ -353,16 +426,50 @@ def cca_from_cov(Sxx, Syy, Sxy, *, summary: str = "mean", rtol: float = 1e-10) -
     return _summarise(rho, rx, ry, summary)
 
 
-def cca(X: ArrayLike, Y: ArrayLike, *, summary: str = "mean", rtol: float = 1e-10) -> float:
+def _range_columns(U: np.ndarray, s: np.ndarray, rtol: float) -> np.ndarray:
+    """The columns of U whose σ² exceeds ``rtol``·σ²_max (the whitener's rule on the eigenvalues of S_xx)."""
+    if s.size == 0 or s[0] <= 0:
+        raise InputError("a representation has zero variance after centring; CCA is undefined")
+    return U[:, s**2 > rtol * s[0] ** 2]
+
+
+def _canonical_grams(fx: GramFactor, fy: GramFactor, rtol: float, uv: bool = False):
+    Ux, Uy = _range_columns(fx.U, fx.s, rtol), _range_columns(fy.U, fy.s, rtol)
+    return _canonical_bases(Ux, Uy, uv)
+
+
+def _canonical_bases(Ux: np.ndarray, Uy: np.ndarray, uv: bool = False):
+    """Canonical correlations of two orthonormal bases of centred column spaces: σ(U_xᵀU_y) (Björck &
+    Golub 1973: cosines of the principal angles)."""
+    T = Ux.T @ Uy
+    if uv:
+        U, s, Vt = np.linalg.svd(T, full_matrices=False)
+        return np.clip(s, 0.0, 1.0), Ux, U
+    import scipy.linalg
+
+    s = scipy.linalg.svdvals(T, check_finite=False) if T.size else np.zeros(0)
+    return np.clip(s, 0.0, 1.0), Ux.shape[1], Uy.shape[1]
+
+
+def cca_from_grams(fx: GramFactor, fy: GramFactor, *, summary: str = "mean", rtol: float = 1e-10) -> float:
+    """:func:`cca_from_cov` from the sample side: ρ = σ(U_xᵀU_y) on each side's numerical range."""
+    rho, rx, ry = _canonical_grams(fx, fy, rtol)
+    return _summarise(rho, rx, ry, summary)
+
+
+def cca(X: ArrayLike, Y: ArrayLike, *, summary: str = "mean", rtol: float = 1e-10, formulation: str = "auto"
+        ) -> float:
     """CCA similarity of centred X (n×p) and Y (n×q) from canonical correlations ρ (Hotelling 1936).
 
     ``summary``: ``"mean"`` mean ρ (ρ̄_CCA, Raghu et al. 2017); ``"mean_sq"`` R²_CCA = Σρ²/min(p, q)
     (Kornblith et al. 2019); ``"yanai"`` Yanai's GCD Σρ²/√(pq); ``"pillai"`` Pillai's trace Σρ²
     (p, q = numerical ranks). Invariant to any invertible linear map of either side. Needs n > p + q
-    to be meaningful (otherwise every ρ is 1).
+    to be meaningful (otherwise every ρ is 1). ``formulation``: d×d blocks or the n×n side
+    (:func:`cca_from_grams`), the cheaper by default (:mod:`repscope.metrics.gram`).
     """
-    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
-    return cca_from_cov(Sxx, Syy, Sxy, summary=summary, rtol=rtol)
+    route, parts = factors_or_blocks(X, Y, formulation)
+    finish = cca_from_grams if route == "gram" else cca_from_cov
+    return finish(*parts, summary=summary, rtol=rtol)
 
 
 def _pca_keep(lam_desc: np.ndarray, threshold: float) -> int:
@@ -383,20 +490,48 @@ def svcca_from_cov(
     summary: str = "mean",
     rtol: float = 1e-10,
 ) -> float:
+    _check_threshold(threshold)
+    lx, Vx = sym_eigh(Sxx)
+    ly, Vy = sym_eigh(Syy)
+    lx, Vx, ly, Vy = lx[::-1].clip(0), Vx[:, ::-1], ly[::-1].clip(0), Vy[:, ::-1]
+    kx, ky = _svcca_counts(lx, ly, threshold, n_components)
+    Px, Py = Vx[:, :kx], Vy[:, :ky]
+    return cca_from_cov(np.diag(lx[:kx]), np.diag(ly[:ky]), Px.T @ Sxy @ Py, summary=summary, rtol=rtol)
+
+
+def _svcca_counts(lx: np.ndarray, ly: np.ndarray, threshold: float, n_components: Any) -> tuple[int, int]:
+    """Components kept on each side from the descending eigenvalues λ = σ² (both routes share this)."""
+    if n_components is None:
+        return _pca_keep(lx, threshold), _pca_keep(ly, threshold)
+    kx, ky = (n_components, n_components) if np.isscalar(n_components) else n_components
+    return min(int(kx), lx.size), min(int(ky), ly.size)
+
+
+def _check_threshold(threshold: float) -> None:
     if not (0.0 < threshold <= 1.0):
         raise InputError(
             f"threshold={threshold!r}; give the fraction of variance to keep, in (0, 1] (e.g. 0.99)"
         )
-    lx, Vx = sym_eigh(Sxx)
-    ly, Vy = sym_eigh(Syy)
-    lx, Vx, ly, Vy = lx[::-1].clip(0), Vx[:, ::-1], ly[::-1].clip(0), Vy[:, ::-1]
-    if n_components is None:
-        kx, ky = _pca_keep(lx, threshold), _pca_keep(ly, threshold)
-    else:
-        kx, ky = (n_components, n_components) if np.isscalar(n_components) else n_components
-        kx, ky = min(int(kx), lx.size), min(int(ky), ly.size)
-    Px, Py = Vx[:, :kx], Vy[:, :ky]
-    return cca_from_cov(np.diag(lx[:kx]), np.diag(ly[:ky]), Px.T @ Sxy @ Py, summary=summary, rtol=rtol)
+
+
+def svcca_from_grams(
+    fx: GramFactor,
+    fy: GramFactor,
+    *,
+    threshold: float = 0.99,
+    n_components: int | tuple[int, int] | None = None,
+    summary: str = "mean",
+    rtol: float = 1e-10,
+) -> float:
+    """:func:`svcca_from_cov` from the sample side: the principal-component scores are XV = U diag(s), so
+    SVCCA's top-k subspace is spanned by the first k columns of U (the same k: chosen from λ = s², the
+    eigenvalues of S_xx), then CCA = σ(U_x,kᵀU_y,k) on the numerical range."""
+    _check_threshold(threshold)
+    kx, ky = _svcca_counts(fx.s**2, fy.s**2, threshold, n_components)
+    Ux = _range_columns(fx.U[:, :kx], fx.s[:kx], rtol)
+    Uy = _range_columns(fy.U[:, :ky], fy.s[:ky], rtol)
+    rho, rx, ry = _canonical_bases(Ux, Uy)
+    return _summarise(rho, rx, ry, summary)
 
 
 def svcca(
@@ -407,15 +542,17 @@ def svcca(
     n_components: int | tuple[int, int] | None = None,
     summary: str = "mean",
     rtol: float = 1e-10,
+    formulation: str = "auto",
 ) -> float:
     """SVCCA (Raghu et al. 2017): project each centred representation on its top principal components —
     the fewest explaining ``threshold`` (default 99%) of the variance, i.e. of the *cumulative squared*
     singular values s², or a fixed ``n_components`` — then the CCA ``summary`` (default mean ρ).
+    ``formulation``: d×d blocks or the n×n side (:func:`svcca_from_grams`; same kept directions), the
+    cheaper by default (:mod:`repscope.metrics.gram`).
     """
-    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
-    return svcca_from_cov(
-        Sxx, Syy, Sxy, threshold=threshold, n_components=n_components, summary=summary, rtol=rtol
-    )
+    route, parts = factors_or_blocks(X, Y, formulation)
+    finish = svcca_from_grams if route == "gram" else svcca_from_cov
+    return finish(*parts, threshold=threshold, n_components=n_components, summary=summary, rtol=rtol)
 
 
 def pwcca_from_cov(Sxx, Syy, Sxy, *, rtol: float = 1e-10) -> float:
@@ -424,23 +561,38 @@ def pwcca_from_cov(Sxx, Syy, Sxy, *, rtol: float = 1e-10) -> float:
     rho, Wx, _, U, _ = _canonical(Sxx, Syy, Sxy, rtol, uv=True)
     A = Wx @ U  # canonical directions; variates h_k = X A[:, k] have unit norm (AᵀS_xxA = I)
     alpha = np.abs(Sxx @ A).sum(axis=0)  # α_k = Σ_j |⟨h_k, x_j⟩| = Σ_j |(S_xx A)_jk|
-    k = rho.size
-    alpha = alpha[:k]
+    return _pw_weights(alpha[: rho.size], rho)
+
+
+def _pw_weights(alpha: np.ndarray, rho: np.ndarray) -> float:
     tot = alpha.sum()
     if tot <= 0:
         raise InputError("PWCCA weights are all zero; the representation has no variance")
     return float(np.sum(alpha * rho) / tot)
 
 
-def pwcca(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10) -> float:
+def pwcca_from_grams(fx: GramFactor, fy: GramFactor, *, rtol: float = 1e-10) -> float:
+    """:func:`pwcca_from_cov` from the sample side: canonical variates h = U_x,r Ũ (Ũ the left singular
+    vectors of U_x,rᵀU_y,r, unit norm), weights α_k = Σ_j |(Xᵀh)_jk| from the centred data (d×k)."""
+    if fx.d > fy.d:  # weights from the narrower side, as pwcca_from_cov
+        fx, fy = fy, fx
+    rho, Ux, Ut = _canonical_grams(fx, fy, rtol, uv=True)
+    alpha = np.abs(fx.data().T @ (Ux @ Ut)).sum(axis=0)[: rho.size]
+    return _pw_weights(alpha, rho)
+
+
+def pwcca(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10, formulation: str = "auto") -> float:
     """Projection-weighted CCA (Morcos et al. 2018): Σ_k α_k ρ_k / Σ_k α_k with
     α_k = Σ_j |⟨h_k, x_j⟩|, h_k = X a_k the k-th (unit-norm) canonical variate of the representation with
     fewer features and x_j its centred neuron j. Weights come from the canonical *variates* (projected
     data), not from the coefficient vectors. Differences from Morcos's reference code: we use centred
     activations throughout (the reference adds neuron means back to the variates before orthonormalising).
+    ``formulation``: d×d blocks or the n×n side (:func:`pwcca_from_grams`), the cheaper by default. Where
+    several ρ are equal (e.g. n < p + q, where many are 1) the canonical variates within that subspace, and
+    so the weights, are not unique: both routes are then valid but may differ.
     """
-    Sxx, Syy, Sxy, _ = cov_blocks(X, Y)
-    return pwcca_from_cov(Sxx, Syy, Sxy, rtol=rtol)
+    route, parts = factors_or_blocks(X, Y, formulation, data=True)
+    return (pwcca_from_grams if route == "gram" else pwcca_from_cov)(*parts, rtol=rtol)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -586,10 +738,7 @@ def svcca_from_blocks_batch(
 ) -> list[float]:
     """:func:`svcca_from_cov` for many pairs: each layer's PCA truncation and whitening once, canonical
     correlations of all pairs from batched eigenvalues."""
-    if not (0.0 < threshold <= 1.0):
-        raise InputError(
-            f"threshold={threshold!r}; give the fraction of variance to keep, in (0, 1] (e.g. 0.99)"
-        )
+    _check_threshold(threshold)
 
     def whiten(i):
         lam, V = sym_eigh(block(i, i))

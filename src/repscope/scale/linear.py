@@ -15,6 +15,11 @@ made this as fast as in-memory numpy); ``"serial"`` — one block at a time with
 ``"processes"`` — Dask's multiprocessing scheduler (one BLAS thread per process); ``"local:N"``,
 ``"tcp://host:port"``, ``"dask"`` or a ``Client`` — a Dask cluster (its workers must see the store's
 path: on several machines put the store on a shared file system).
+
+Few samples × wide layers: the in-process :func:`repscope.metrics.layer_matrix` may finish the same
+measures from n×n Grams instead (``formulation="auto"``, :mod:`repscope.metrics.gram`); this Dask path
+always uses the covariance formulation (its point is n too large for memory, where the d×d blocks are the
+cheap side) — use the in-process function when n is small and the layers are wide.
 """
 
 from __future__ import annotations
@@ -114,7 +119,7 @@ class CrossProducts:
         return LayerMatrix(
             values=out, rows=list(la), cols=list(lb), metric=metric, kind=m.kind, value_range=m.range_for(kw),
             n_samples=self.n,
-            description=m.description, params={**kw, "streamed": "dask"},
+            description=m.description, params={**kw, "streamed": "dask"}, extra={"formulation": "covariance"},
             seconds=(self.seconds or 0.0) + time.perf_counter() - t0,
         )
 
@@ -410,7 +415,8 @@ def streamed_layer_matrix(
 ) -> Any:
     """Out-of-core :class:`~repscope.metrics.LayerMatrix` of a linear ``metric`` (one of
     :func:`repscope.metrics.engine.linear_measures`) from :func:`streamed_cross_products` — the Dask counterpart
-    of ``repscope.metrics.layer_matrix``."""
+    of ``repscope.metrics.layer_matrix``, always in the covariance (d×d) formulation
+    (``meta["formulation"] == "covariance"``)."""
     from repscope.metrics.engine import linear_measures, needs_row_norms
 
     if metric not in linear_measures():

@@ -133,6 +133,7 @@ def linear_network_reproduction(
     Uk_t = torch.tensor(Uk[:, :n_modes], dtype=torch.float32)
     Vk_t = torch.tensor(Vkt[:n_modes].T, dtype=torch.float32)
     half_time = np.full(n_modes, -1)
+    loss = torch.tensor(float("nan"))  # steps=0: the untrained (initial) network, the control
     with torch_threads(1):  # tiny matrices: one thread is fastest and polite on shared machines
         for step in range(steps):
             opt.zero_grad()

@@ -213,7 +213,10 @@ def run_one(
     for e in cfg.mid_edges:
         for which in cfg.mid_which:
             for up in cfg.upweights:
-                cur = curate(ZA, A.y, edges=e, which=which, upweight=up)
+                try:
+                    cur = curate(ZA, A.y, edges=e, which=which, upweight=up)
+                except InputError:  # normalised logits undefined (e.g. a near-chance network): no such band
+                    continue
                 if cur.n_selected == 0:
                     continue
                 d = {"edges": list(e), "which": which, "upweight": up, "n_selected": cur.n_selected}
@@ -262,18 +265,23 @@ def run_one(
     # band diagnostics on the retraining half (group labels used for reporting only): for each class c,
     # among samples labelled c, the minority share in the mid band (t_c ∈ [0.3, 0.7)) and in the top 5 %
     # of logit c, pooled over classes
-    cur = curate(ZA, A.y, edges=(0.3, 0.7), which="label", upweight=1.0)
     minority = A.attributes["agrees"] == 0
-    t_own = cur.t[np.arange(A.n), A.y.astype(int)]
+    try:
+        cur = curate(ZA, A.y, edges=(0.3, 0.7), which="label", upweight=1.0)
+    except InputError:  # normalised logits undefined: no band diagnostics for this network
+        cur = None
     top = np.zeros(A.n, bool)
-    for c in np.unique(A.y):
-        m = A.y == c
-        top[m] = t_own[m] >= np.percentile(t_own[m], 95)
+    if cur is not None:
+        t_own = cur.t[np.arange(A.n), A.y.astype(int)]
+        for c in np.unique(A.y):
+            m = A.y == c
+            top[m] = t_own[m] >= np.percentile(t_own[m], 95)
+    nan = float("nan")
     diag = {
         "minority_overall": float(minority.mean()),
-        "minority_mid": float(minority[cur.mask].mean()) if cur.mask.any() else float("nan"),
-        "minority_top": float(minority[top].mean()),
-        "n_mid": int(cur.mask.sum()),
+        "minority_mid": float(minority[cur.mask].mean()) if cur is not None and cur.mask.any() else nan,
+        "minority_top": float(minority[top].mean()) if top.any() else nan,
+        "n_mid": int(cur.mask.sum()) if cur is not None else 0,
         "n_retrain": int(A.n),
         "erm_train_accuracy": pr.train_accuracy,
     }

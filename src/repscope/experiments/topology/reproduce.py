@@ -575,18 +575,86 @@ def _cloud(A: np.ndarray) -> np.ndarray:
 
 
 def purvine_config(quick: bool) -> dict[str, Any]:
-    """Sizes of the quick (≤ 3 min) and full (≤ 30 min) Purvine reproduction."""
+    """Sizes of the quick and full Purvine reproduction (10-class digits by default; ``dataset`` may be
+    ``dsprites_lite``). Full mode uses 20 seeds: cross-seed specificity rests on 10 disjoint seed pairs."""
     if quick:
-        return {"n_train": 2000, "epochs": 5, "n_samples": 300, "seeds": 5, "ks": (0, 1, 2, 4, 8)}
-    return {"n_train": 4000, "epochs": 8, "n_samples": 1000, "seeds": 5, "ks": (0, 1, 2, 4, 8, 16)}
+        return {"dataset": "digits", "n_train": 1297, "epochs": 15, "n_samples": 300, "seeds": 10,
+                "ks": (0, 1, 2, 4, 8), "drop_ks": (1, 2, 4, 8, 16)}
+    return {"dataset": "digits", "n_train": 1297, "epochs": 30, "n_samples": 500, "seeds": 20,
+            "ks": (0, 1, 2, 4, 8, 16), "drop_ks": (1, 2, 4, 8, 16, 32)}
 
 
-def _purvine_seed(sd: int, *, data: dict[str, Any], cfg: dict[str, Any], k_cmp: int) -> dict[str, Any]:
-    """One seed of :func:`purvine_reproduction`: train, capture, PH, CKA, PC removal, mapper."""
+def _purvine_data(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Training data and *held-out* capture data. Digits: the first ``n_train`` digits train, ``n_samples``
+    of the rest are captured; dSprites-lite: as :func:`reproduction_data`."""
+    n = int(cfg["n_samples"])
+    if cfg["dataset"] != "digits":
+        return reproduction_data(cfg["dataset"], n_train=cfg["n_train"], n_capture=n, seed=seed)
+    d = reproduction_data("digits", n_capture=1797)
+    n_tr = int(cfg["n_train"])
+    if n_tr + n > 1797:
+        raise InputError(f"n_train={n_tr} + n_samples={n} exceed the 1797 digits; lower one of them")
+    X, y = d["X"], d["y"]
+    return {"X_train": X[:n_tr], "y_train": y[:n_tr], "X": X[n_tr : n_tr + n], "y": y[n_tr : n_tr + n],
+            "classes": d["classes"], "held_out": True,
+            "description": f"scikit-learn digits, 10 classes, 8×8; trained on the first {n_tr}, {n} held-out captured"}
+
+
+def _ph(X: np.ndarray) -> np.ndarray:
+    """H1 diagram of a cloud rescaled to unit RMS radius (PH distances are then scale-free, as CKA is)."""
+    from repscope.topology import normalize_scale, persistence
+
+    return persistence(normalize_scale(X, "rms"), maxdim=1).dgms[1]
+
+
+def _accuracy_with(model: Any, X: np.ndarray, y: np.ndarray, layer: str, replace: np.ndarray | None) -> float:
+    """Accuracy on ``X`` with the output of module ``layer`` replaced by ``replace`` (None: unchanged)."""
+    import torch
+
+    mod = dict(model.named_modules())[layer]
+    hook = None if replace is None else mod.register_forward_hook(
+        lambda m, i, o: torch.from_numpy(np.ascontiguousarray(replace, dtype=np.float32)).reshape(o.shape))
+    try:
+        with torch.no_grad():
+            pred = model(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).argmax(1).numpy()
+    finally:
+        if hook is not None:
+            hook.remove()
+    return float((pred == np.asarray(y)).mean())
+
+
+def _drop_sensitivity(model: Any, X: np.ndarray, y: np.ndarray, A: np.ndarray, layer: str, ks: tuple[int, ...],
+                      rng: np.random.Generator) -> dict[str, Any]:
+    """The paper's sensitivity test: remove the top-k principal components (and, for contrast, k random
+    directions) of a layer's activations, run the rest of the network, and correlate the PH distance between
+    the original and the modified cloud with the drop in accuracy (Spearman over all removals)."""
+    from scipy.stats import spearmanr
+
+    from repscope.topology import sliced_wasserstein
+
+    n = A.shape[0]
+    flat = A.reshape(n, -1)
+    mu = flat.mean(0)
+    C = flat - mu
+    Vt = np.linalg.svd(C, full_matrices=False)[2]
+    d0 = _ph(_cloud(A))
+    acc0 = _accuracy_with(model, X, y, layer, None)
+    dist, drop = [], []
+    for k in ks:
+        k = min(int(k), Vt.shape[0])
+        for V in (Vt[:k].T, np.linalg.qr(rng.standard_normal((flat.shape[1], k)))[0]):
+            M = (C - (C @ V) @ V.T + mu).reshape(A.shape)
+            dist.append(sliced_wasserstein(d0, _ph(_cloud(M)), M=50))
+            drop.append(acc0 - _accuracy_with(model, X, y, layer, M))
+    rho = float(spearmanr(dist, drop).statistic) if np.ptp(drop) > 0 and np.ptp(dist) > 0 else 0.0
+    return {"rho": rho, "distance": dist, "drop": drop}
+
+
+def _purvine_network(model: Any, data: dict[str, Any], cfg: dict[str, Any], k_cmp: int, sd: int) -> dict[str, Any]:
+    """Every per-network statistic of :func:`purvine_reproduction` (trained network or its untrained control)."""
     from scipy.stats import spearmanr
 
     from repscope.experiments.topology.recipe import cka_distance_matrix
-    from repscope.parallel import torch_threads
     from repscope.topology import (
         mapper,
         mapper_trend,
@@ -599,105 +667,159 @@ def _purvine_seed(sd: int, *, data: dict[str, Any], cfg: dict[str, Any], k_cmp: 
     layers = RESNET_LAYERS
     L, n = len(layers), len(data["y"])
     mid = layers[L // 2]
-    with torch_threads(1):
-        model = build_residual_cnn(data["X"].shape[1:], len(data["classes"]), seed=sd)
-        train_deep_cnn(model, data["X_train"], data["y_train"], epochs=cfg["epochs"], seed=sd)
-        acc = _accuracy(model, data["X"], data["y"])
-        acts = _conv_outputs(model, data["X"], layers)
+    acc = _accuracy(model, data["X"], data["y"])
+    acts = _conv_outputs(model, data["X"], layers)
     clouds = {k: _cloud(v) for k, v in acts.items()}
-    dg = [persistence(clouds[k], maxdim=1).dgms[1] for k in layers]
+    dg = [_ph(clouds[k]) for k in layers]
+    dg_raw = [persistence(clouds[k], maxdim=1).dgms[1] for k in layers]
     P = np.zeros((L, L))
+    P_raw = np.zeros((L, L))
     for i in range(L):
         for j in range(i + 1, L):
             P[i, j] = P[j, i] = sliced_wasserstein(dg[i], dg[j], M=50)
+            P_raw[i, j] = P_raw[j, i] = sliced_wasserstein(dg_raw[i], dg_raw[j], M=50)
     C = cka_distance_matrix({k: acts[k].reshape(n, -1) for k in layers}, list(layers))
-    # PC-removal sensitivity on the middle layer: top-k PCs vs k random orthonormal directions
+    # PC removal on the middle layer's cloud: distance to the original for top-k PCs and for k random directions
     X = clouds[mid]
-    d0 = persistence(X, maxdim=1).dgms[1]
-    dk = [sliced_wasserstein(d0, persistence(remove_principal_components(X, k), maxdim=1).dgms[1])
-          for k in cfg["ks"]]
+    d0 = _ph(X)
+    dk = [sliced_wasserstein(d0, _ph(remove_principal_components(X, k)), M=50) for k in cfg["ks"]]
     Q = np.linalg.qr(np.random.default_rng(sd).standard_normal((X.shape[1], k_cmp)))[0]
     Xc = X - X.mean(0)
-    d_rand = sliced_wasserstein(d0, persistence(Xc - (Xc @ Q) @ Q.T + X.mean(0), maxdim=1).dgms[1])
+    d_rand = sliced_wasserstein(d0, _ph(Xc - (Xc @ Q) @ Q.T + X.mean(0)), M=50)
+    drop = _drop_sensitivity(model, data["X"], data["y"], acts[mid], mid, tuple(cfg["drop_ks"]),
+                             np.random.default_rng(sd + 1))
     graphs = [mapper(clouds[k], data["y"], lens="l2norm", n_intervals=10, overlap=0.5, min_samples=5, name=k,
                      seed=sd) for k in layers]
     tr = mapper_trend(graphs, list(layers))
     return {"diagrams": dg, "acc": acc, "r_ph_cka": matrix_correlation(P, C, seed=sd).r,
+            "r_ph_cka_raw": matrix_correlation(P_raw, C, seed=sd).r,
             "sens_rho": float(spearmanr(cfg["ks"], dk).statistic),
-            "sens_gap": dk[list(cfg["ks"]).index(k_cmp)] - d_rand,
+            "sens_gap": dk[list(cfg["ks"]).index(k_cmp)] - d_rand, "drop": drop,
             "purity": [float(v) for v in tr.node_purity],
             "purity_gain": float(tr.node_purity[-1] - tr.node_purity[0])}
+
+
+def _purvine_seed(sd: int, *, data: dict[str, Any], cfg: dict[str, Any], k_cmp: int) -> dict[str, Any]:
+    """One seed of :func:`purvine_reproduction`: the trained network and its untrained initialisation."""
+    from repscope.parallel import torch_threads
+
+    with torch_threads(1):
+        model = build_residual_cnn(data["X"].shape[1:], len(data["classes"]), seed=sd)
+        model.eval()
+        untrained = _purvine_network(model, data, cfg, k_cmp, sd)
+        model = build_residual_cnn(data["X"].shape[1:], len(data["classes"]), seed=sd)
+        train_deep_cnn(model, data["X_train"], data["y_train"], epochs=cfg["epochs"], seed=sd)
+        trained = _purvine_network(model, data, cfg, k_cmp, sd)
+    return {"trained": trained, "untrained": untrained}
+
+
+def _specificity(diagrams: list[list[np.ndarray]]) -> tuple[list[float], list[float]]:
+    """Cross-seed specificity over disjoint seed pairs (2i, 2i+1): mean PH distance to the other layers − to the
+    same layer, and the 1-NN layer identification rate."""
+    from repscope.experiments.verdict import disjoint_pairs
+    from repscope.topology import sliced_wasserstein
+
+    L = len(diagrams[0])
+    spec, nn_acc = [], []
+    for s, t in disjoint_pairs(len(diagrams)):
+        a, b = diagrams[s], diagrams[t]
+        D = np.array([[sliced_wasserstein(a[i], b[j], M=50) for j in range(L)] for i in range(L)])
+        off = (D.sum(1) - np.diag(D)) / (L - 1)
+        spec.append(float(np.mean(off - np.diag(D))))
+        nn_acc.append(float(np.mean(D.argmin(1) == np.arange(L))))
+    return spec, nn_acc
 
 
 def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: int = 0,
                          config: dict[str, Any] | None = None, progress: bool = False,
                          n_workers: int | None = None) -> list[Any]:
-    """The paper's tests on a residual CNN trained on bias-free dSprites-lite, over several seeds.
+    """The paper's tests on a residual CNN (10-class digits by default), over seeds, each against the same
+    network untrained (its initialisation: a chance-level network — the control).
 
-    Per seed: H1 persistence of the top-ℓ2 cloud of every conv layer (before BN) and the logits; sliced
-    Wasserstein (M = 50) between layers; 1 − linear CKA between the same layers; PC-removal sensitivity of
-    the middle layer (top-k PCs vs k random directions); mapper node purity per layer. Across seeds:
-    cross-seed specificity (same layer in two seeds' networks closer than different layers).
+    Per seed and network: H1 persistence of the top-ℓ2 cloud of every conv layer (before BN) and the
+    logits, each cloud rescaled to unit RMS radius (scale-free); sliced Wasserstein (M = 50) between layers;
+    1 − linear CKA between the same layers; the paper's sensitivity test (PH distance vs accuracy drop after
+    removing principal components of the middle layer's activations); PC removal on the cloud (top-k PCs vs k
+    random directions; the monotonicity in k is a method check: distance 0 at k = 0 anchors it); mapper node
+    purity per layer. Across seeds: cross-seed specificity over disjoint seed pairs (2i, 2i+1).
     """
-    from repscope.experiments.verdict import ReproductionTable, claim
+    from repscope.experiments.verdict import MIN_SEEDS, ReproductionTable, claim, method_check
     from repscope.parallel import map_items, n_cores
-    from repscope.topology import sliced_wasserstein
 
     cfg = dict(purvine_config(quick), **(config or {}))
     n_seeds = int(seeds if seeds is not None else cfg["seeds"])
     if n_seeds < 2:
-        raise InputError(f"seeds={n_seeds} is too few; cross-seed specificity and CIs need ≥ 2 (≥ 5 for the report)")
+        raise InputError(f"seeds={n_seeds} is too few; cross-seed specificity needs ≥ 2 (≥ {2 * MIN_SEEDS} for a "
+                         "verdict on it)")
     t0 = time.perf_counter()
     layers = RESNET_LAYERS
     L = len(layers)
     n = int(cfg["n_samples"])
-    data = reproduction_data("dsprites_lite", n_train=cfg["n_train"], n_capture=n, seed=seed)
+    data = _purvine_data(cfg, seed)
     mid = layers[L // 2]
     k_cmp = 4 if 4 in cfg["ks"] else cfg["ks"][-1]
     job = functools.partial(_purvine_seed, data=data, cfg=cfg, k_cmp=k_cmp)
     outs = map_items(job, [seed + s for s in range(n_seeds)],
                      n_workers=min(2, n_cores()) if n_workers is None else int(n_workers), progress=progress,
                      desc="Purvine reproduction")
-    diagrams = [o["diagrams"] for o in outs]
-    r_ph_cka, sens_rho, sens_gap = ([o[k] for o in outs] for k in ("r_ph_cka", "sens_rho", "sens_gap"))
-    purity_gain, accs, purities = ([o[k] for o in outs] for k in ("purity_gain", "acc", "purity"))
-    # cross-seed specificity: seed s vs seed s+1 (cyclic)
-    spec, nn_acc = [], []
-    for s in range(n_seeds):
-        a, b = diagrams[s], diagrams[(s + 1) % n_seeds]
-        D = np.array([[sliced_wasserstein(a[i], b[j], M=50) for j in range(L)] for i in range(L)])
-        off = (D.sum(1) - np.diag(D)) / (L - 1)
-        spec.append(float(np.mean(off - np.diag(D))))
-        nn_acc.append(float(np.mean(D.argmin(1) == np.arange(L))))
+    T, U = [o["trained"] for o in outs], [o["untrained"] for o in outs]
+
+    def col(rows: list[dict[str, Any]], key: str) -> list[float]:
+        return [r[key] for r in rows]
+
+    spec_t, nn_t = _specificity(col(T, "diagrams"))
+    spec_u, nn_u = _specificity(col(U, "diagrams"))
+    drop_t = [r["drop"]["rho"] for r in T]
+    drop_u = [r["drop"]["rho"] for r in U]
+    ctl = {"control": None, "control_label": "untrained network", "seed": seed}
     rows = [
-        claim("PH distance is sensitive to removing principal components",
-              "sensitivity test: distance to the original grows as more top PCs are removed",
-              f"Spearman ρ(k, PH distance) on layer {mid}, k ∈ {list(cfg['ks'])}", sens_rho, seed=seed),
-        claim("…more than to removing as many random directions",
+        claim("PH distance tracks the accuracy lost when principal components are removed",
+              "sensitivity test: removing PCs changes the topology in step with the accuracy drop",
+              f"Spearman ρ(PH distance to the original, accuracy drop) over removing the top-k PCs and k random "
+              f"directions of {mid}'s activations, k ∈ {list(cfg['drop_ks'])}",
+              drop_t, **dict(ctl, control=drop_u),
+              note=f"accuracy drop at the largest k: trained {np.mean([r['drop']['drop'][-2] for r in T]):.2f}, "
+                   f"untrained {np.mean([r['drop']['drop'][-2] for r in U]):.2f}"),
+        claim("PH distance responds to removing top PCs more than to removing as many random directions",
               "high-variance directions carry the cloud's topology",
-              f"PH distance: top-{k_cmp} PCs removed − {k_cmp} random directions removed", sens_gap, seed=seed),
+              f"PH distance on {mid}'s cloud: top-{k_cmp} PCs removed − {k_cmp} random directions removed",
+              col(T, "sens_gap"), **dict(ctl, control=col(U, "sens_gap"))),
         claim("Cross-seed specificity: a layer is closest to the same layer of another seed",
               "specificity over 100 trained copies",
-              "mean PH distance to other layers − to the same layer (seed s vs s+1)", spec, seed=seed,
-              note=f"1-NN layer identification across seeds {np.mean(nn_acc):.2f} (chance {1 / L:.2f})"),
+              "mean PH distance to other layers − to the same layer, disjoint seed pairs (2i, 2i+1)",
+              spec_t, **dict(ctl, control=spec_u),
+              note=f"1-NN layer identification across seeds: trained {np.mean(nn_t):.2f}, untrained "
+                   f"{np.mean(nn_u):.2f} (chance {1 / L:.2f}); {len(spec_t)} independent pairs from {n_seeds} seeds"),
         claim("PH distances agree with representational similarity (1 − CKA)",
               "PH distance set beside CKA-like measures as a meaningful layer distance",
-              "Spearman r(PH matrix, 1 − CKA matrix) over layer pairs, per seed", r_ph_cka, seed=seed,
-              note="PH distances are not scale-free (CKA is): layers with larger activations sit far from all"),
+              "Spearman r(PH matrix, 1 − CKA matrix) over layer pairs, RMS-normalised clouds",
+              col(T, "r_ph_cka"), **dict(ctl, control=col(U, "r_ph_cka")),
+              note=f"without the rescaling (PH is not scale-free): trained r = {np.mean(col(T, 'r_ph_cka_raw')):.2f}, "
+                   f"untrained {np.mean(col(U, 'r_ph_cka_raw')):.2f}"),
         claim("Mapper purity rises with depth", "mapper graphs organise class knowledge toward the output",
-              "node purity: logits − first conv", purity_gain, seed=seed),
+              "node purity: logits − first conv", col(T, "purity_gain"), **dict(ctl, control=col(U, "purity_gain"))),
+        method_check("PH distance to the original grows as more top PCs are removed (on the cloud)",
+                     "sensitivity test: distance grows with the number of PCs removed",
+                     f"Spearman ρ(k, PH distance) on {mid}, k ∈ {list(cfg['ks'])}", col(T, "sens_rho"),
+                     note="cannot fail: d(0) = 0 anchors it, and any removal moves the cloud (untrained ρ "
+                          f"{np.mean(col(U, 'sens_rho')):.2f})"),
     ]
+    accs = col(T, "acc")
     table = ReproductionTable(
         "Purvine et al. 2022 (topology of activations)", "topology", rows,
         setup={"model": "residual CNN (stem + 3 basic blocks, widths 16/32) — the paper used ResNet-18",
-               "data": data["description"], "layers": list(layers), "cloud": "top-ℓ2 (before BN)",
+               "data": data["description"], "layers": list(layers), "cloud": "top-ℓ2 (before BN), unit RMS radius",
                "PH": "Vietoris–Rips H1, sliced Wasserstein M=50", "n per cloud": n, "seeds": n_seeds,
-               "epochs": cfg["epochs"], "mode": "quick" if quick else "full"},
-        extra={"accuracy": accs, "node_purity": purities, "cross_seed_nn": nn_acc},
+               "control": "the same network untrained (its initialisation, same seed)",
+               "epochs": cfg["epochs"], "config": dict(cfg), "mode": "quick" if quick else "full"},
+        extra={"accuracy": accs, "accuracy_untrained": col(U, "acc"), "node_purity": col(T, "purity"),
+               "node_purity_untrained": col(U, "purity"), "cross_seed_nn": nn_t, "cross_seed_nn_untrained": nn_u,
+               "drop_sensitivity": [r["drop"] for r in T], "drop_sensitivity_untrained": [r["drop"] for r in U]},
         seconds=time.perf_counter() - t0,
-        findings=[f"Held-out accuracy {np.mean(accs):.3f} (min {np.min(accs):.3f}) over {n_seeds} seeds.",
+        findings=[f"Held-out accuracy {np.mean(accs):.3f} (min {np.min(accs):.3f}) over {n_seeds} seeds; untrained "
+                  f"{np.mean(col(U, 'acc')):.3f} (chance {1 / len(data['classes']):.2f}).",
                   "Mean node purity per layer: " + ", ".join(
-                      f"{k} {v:.2f}" for k, v in zip(layers, np.mean(purities, axis=0)))],
+                      f"{k} {v:.2f}" for k, v in zip(layers, np.mean(col(T, "purity"), axis=0)))],
         command=f"repscope topology reproduce{' --quick' if quick else ''} --seeds {n_seeds}")
     return [table]
 

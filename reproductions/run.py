@@ -1,0 +1,47 @@
+"""Run one reproduction and write its JSON artifact (tables, per-seed values, configuration, environment).
+
+    python reproductions/run.py descramble --quick            # → reproductions/quick/descramble.json
+    python reproductions/run.py dynamics --seeds 20           # → reproductions/full/dynamics.json
+
+Then ``python reproductions/render.py`` rewrites the tables in reproductions/README.md from every JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    from repscope.experiments.verdict import REPRODUCTIONS, environment, reproduction_payload, run_reproduction
+    from repscope.results import dumps
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("key", choices=sorted(REPRODUCTIONS))
+    ap.add_argument("--quick", action="store_true", help="the quick design (default: full)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds (default: the design's)")
+    ap.add_argument("--seed", type=int, default=0, help="first seed")
+    ap.add_argument("--out", type=pathlib.Path, default=None,
+                    help="JSON path (default: reproductions/<mode>/<key>.json)")
+    a = ap.parse_args(argv)
+    mode = "quick" if a.quick else "full"
+    env = environment()  # the source tree the run starts from
+    t0 = time.perf_counter()
+    res = run_reproduction(a.key, quick=a.quick, seeds=a.seeds, seed=a.seed, progress=False)
+    payload = reproduction_payload(res, mode=mode, env=env)
+    payload["wall_s"] = time.perf_counter() - t0
+    payload["command"] = f"python reproductions/run.py {a.key}" + (" --quick" if a.quick else "") + (
+        f" --seeds {a.seeds}" if a.seeds else "")
+    out = a.out or HERE / mode / f"{a.key}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dumps(payload) + "\n")
+    print(f"wrote {out} ({payload['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
