@@ -54,7 +54,6 @@ __all__ = [
     "sequence_note",
     "TOKENS",
     "VectorView",
-    "vector_view",
     "as_vectors",
     "may_be_padded",
     "caveats",
@@ -159,10 +158,14 @@ def sequence_mean(store: Any, layer: str, rows: np.ndarray | None = None) -> np.
     A = store.read(layer) if rows is None else store.read(layer, rows=rows)
     if lengths is not None and rows is not None:
         lengths = lengths[rows]
+    return _step_means(A, shape, lengths)
+
+
+def _step_means(A: np.ndarray, shape: tuple[int, ...], lengths: np.ndarray | None) -> np.ndarray:
     return np.stack([x.mean(axis=0) for x in valid_steps(A, shape, lengths)])
 
 
-#: How :func:`vector_view` turns a sequence layer ``(T, D)`` into one row per sample.
+#: How :func:`as_vectors` can turn a sequence layer ``(T, D)`` into one row per sample.
 TOKENS = ("mean", "flatten")
 
 
@@ -212,13 +215,7 @@ class VectorView:
         shape = _shape(self.store, layer)
         for start, block in self.store.iter_rows(layer, block_rows):
             lengths = None if self._lengths is None else self._lengths[start: start + len(block)]
-            yield start, np.stack([x.mean(axis=0) for x in valid_steps(block, shape, lengths)])
-
-
-def vector_view(store: Any, rows: Any = None) -> Any:
-    """``store`` itself when it has no sequence layer and ``rows`` is None, else a :class:`VectorView` of it."""
-    view = VectorView(store, rows)
-    return store if rows is None and not view.sequences else view
+            yield start, _step_means(block, shape, lengths)
 
 
 def as_vectors(source: Any, tokens: str = "mean") -> tuple[Any, str | None]:
