@@ -65,3 +65,36 @@ def test_the_report_sections_are_the_registry_lenses(monkeypatch):
     assert "fake_a_entry read 7 samples" in sections[1].results[0].summary()
     with pytest.raises(InputError, match="capture, beta, alpha"):
         job.analyse_store(store, sections=["similarity"])
+
+
+def test_vector_view_reads_sequence_layers_as_real_step_means(tmp_path):
+    """VectorView (what the similarity lens and layer_matrix read): a sequence layer's row = the mean of its first
+    n_tokens steps, whether read whole, by rows (in the given order) or streamed by iter_rows; vector layers and
+    sample ids pass through; as_vectors leaves mappings alone and refuses an unknown tokens= mode."""
+    import torch
+
+    import repscope as rs
+    from repscope.lenses.protocol import VectorView, as_vectors
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.GRU(3, 4, batch_first=True))
+    X = torch.randn(9, 5, 3)
+    lengths = np.array([5, 1, 3, 2, 5, 4, 1, 2, 3])
+    s = rs.capture(model, X, ["0"], tmp_path / "s.zarr", progress=False, attributes={"n_tokens": lengths},
+                   output_index=0, chunk_rows=4)
+    raw = s.read("0").reshape(9, 5, 4).astype(np.float64)
+    want = np.stack([raw[i, :k].mean(0) for i, k in enumerate(lengths)])
+    v = VectorView(s)
+    assert v.layer_shape("0") == (4,) and v.sequences == ["0"] and "first n_tokens" in v.note
+    np.testing.assert_allclose(v.read("0"), want, rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate([b for _, b in v.iter_rows("0", 4)]), want, rtol=1e-6)
+    rows = np.array([7, 2, 5])
+    sub = VectorView(s, rows)
+    assert sub.n_samples == 3 and not hasattr(sub, "iter_rows")
+    np.testing.assert_array_equal(sub.sample_ids, np.asarray(s.sample_ids)[rows])
+    np.testing.assert_allclose(sub.read("0"), want[rows], rtol=1e-6)
+    np.testing.assert_allclose(sub.read("0", np.array([2, 0])), want[[5, 7]], rtol=1e-6)
+    arrays = {"a": want}
+    assert as_vectors(arrays) == (arrays, None) and as_vectors(v)[0] is v
+    with pytest.raises(InputError, match="tokens='bag'.*'mean'.*'flatten'"):
+        as_vectors(s, "bag")

@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 
 import repscope as rs
+from repscope.errors import InputError
+from repscope.metrics.entry import DEFAULTS as SIM
 from repscope.report.job import analyse_store
+from repscope.results import MatrixResult
 from repscope.topology import PHLayerMatrix
 from repscope.topology.entry import DEFAULTS as TOPO
 from test_cli_hardening import cli  # tests/ is on the path (its conftest.py)
@@ -194,9 +197,159 @@ def test_cli_help_states_the_lenses_own_defaults():
         assert phrase in topo, phrase
     ranges = " ".join(ok(cli("ranges", "analyse", "--help")).stdout.split())
     assert f"default {RANGES.n_permutations}" in ranges and f"default {RANGES.correction}" in ranges
+    compare = " ".join(ok(cli("compare", "--help")).stdout.split())
+    assert f"default {', '.join(SIM.metrics)}, as the report" in compare
+    assert f"default {SIM.max_quadratic_samples}, as the report" in compare
     from repscope.dynamics.entry import DEFAULTS as DYN
 
     dyn = " ".join(ok(cli("dynamics", "analyse", "--help")).stdout.split())
     for phrase in (f"(default {DYN.n_delays}, as the report)", f"(default {DYN.n_components}, as the report)",
                    f"(default {DYN.max_trials}, as the report)"):
         assert phrase in dyn, phrase
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# similarity: `repscope compare STORE` is the report's similarity section (same measures, same numbers)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _report_matrices(store_path, seed: int = 0, **options) -> tuple[dict, list[str]]:
+    secs, _ = analyse_store(rs.open_store(store_path), sections=["similarity"], seed=seed,
+                            options={"similarity": options} if options else None)
+    (sec,) = secs
+    assert sec.status == "ok", sec.reason
+    return {r.metric: r for r in sec.results if isinstance(r, MatrixResult)}, sec.results[0].analysis.notes
+
+
+def _assert_same_matrices(res: dict, mats: dict, metrics: list[str]) -> None:
+    assert [r["metric"] for r in res["results"]] == list(mats) == metrics
+    for r in res["results"]:
+        m = mats[r["metric"]]
+        assert r["rows"] == m.rows and r["cols"] == m.cols and r["n_samples"] == m.n_samples, r["metric"]
+        np.testing.assert_array_equal(np.asarray(r["values"], dtype=float), m.values, err_msg=r["metric"])
+
+
+def test_compare_gives_the_report_similarity_matrices_value_by_value(made):
+    """The one default set of measures (six, SIM.metrics) on the 1100-sample MLP store: every matrix the
+    same to the last bit; with fewer quadratic samples than samples, rsa and mutual_knn use the same seeded
+    subsample on both sides while the linear measures keep every sample."""
+    _, store_path, _ = made
+    layers = ["probe", "hidden", "act", "out"]
+    res = json.loads(ok(cli("compare", store_path, "--json", "--quiet")).stdout)
+    mats, notes = _report_matrices(store_path)
+    assert len(SIM.metrics) == 6 and N <= SIM.max_quadratic_samples
+    _assert_same_matrices(res, mats, list(SIM.metrics))
+    assert all(m.rows == layers and m.n_samples == N for m in mats.values())
+    # a subsample of 300 for the O(n²) measures, another seed: still the same numbers
+    res = json.loads(ok(cli("compare", store_path, "--metric", "linear_cka,rsa,mutual_knn", "--seed", "3",
+                            "--max-quadratic-samples", "300", "--json", "--quiet")).stdout)
+    mats, notes = _report_matrices(store_path, seed=3, metrics=["linear_cka", "rsa", "mutual_knn"],
+                                   max_quadratic_samples=300)
+    _assert_same_matrices(res, mats, ["linear_cka", "rsa", "mutual_knn"])
+    assert [mats[m].n_samples for m in mats] == [N, 300, 300]
+    note = f"rsa, mutual_knn on a seeded subsample of 300 of {N} samples"
+    assert note in res["notes"] and note in notes
+    # another seed draws other rows (the seed is used, not ignored)
+    other = json.loads(ok(cli("compare", store_path, "--metric", "rsa", "--max-quadratic-samples", "300",
+                              "--json", "--quiet")).stdout)
+    assert not np.array_equal(np.asarray(other["results"][0]["values"]), mats["rsa"].values)
+
+
+def test_compare_of_two_stores_keeps_bootstrap_and_permutations(made):
+    """STORE × STORE2 on the same inputs (the MLP store and its label-less twin hold the same activations):
+    the matrices equal the one-store ones — rsa on the same subsample, rows matched by sample id — and
+    --n-boot / --n-perm add intervals and p-values."""
+    _, store_path, nolabels = made
+    args = ["--metric", "linear_cka,rsa", "--max-quadratic-samples", "200", "--json", "--quiet"]
+    one = json.loads(ok(cli("compare", store_path, *args)).stdout)
+    two = json.loads(ok(cli("compare", store_path, nolabels, *args, "--n-boot", "20", "--n-perm", "19")).stdout)
+    for a, b in zip(one["results"], two["results"]):
+        assert a["metric"] == b["metric"] and b["n_samples"] == (N if a["metric"] == "linear_cka" else 200)
+        np.testing.assert_allclose(np.asarray(b["values"], dtype=float), np.asarray(a["values"], dtype=float),
+                                   rtol=1e-9, atol=1e-12)
+        lo, hi = np.asarray(b["ci_low"], dtype=float), np.asarray(b["ci_high"], dtype=float)
+        assert lo.shape == hi.shape == (4, 4) and (lo <= hi + 1e-12).all()
+        p = np.asarray(b["extra"]["p_values"], dtype=float)
+        assert p.shape == (4, 4) and ((p > 0) & (p <= 1)).all()
+
+
+SEQ_PY = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(6, 8, batch_first=True)
+
+        def forward(self, x):
+            return self.gru(x)[0]
+
+    class Net(nn.Module):
+        # (N, T, 3) zero-padded sequences -> inp (T, 6) -> rnn (T, 8) -> head (T, 4)
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.inp = nn.Linear(3, 6)
+            self.rnn = Recurrent()
+            self.head = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.head(self.rnn(torch.tanh(self.inp(x))))
+
+    def build():
+        return Net()
+""")
+NS, TS = 80, 10
+
+
+def _linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """Linear CKA by its definition (Kornblith et al. 2019): ‖YᶜᵀXᶜ‖²_F / (‖XᶜᵀXᶜ‖_F ‖YᶜᵀYᶜ‖_F)."""
+    X, Y = X - X.mean(0), Y - Y.mean(0)
+    return float(np.linalg.norm(Y.T @ X) ** 2 / (np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y)))
+
+
+@pytest.fixture(scope="module")
+def gru_store(tmp_path_factory):
+    """A GRU's padded sequences captured by the CLI with their real lengths (attribute n_tokens)."""
+    d = tmp_path_factory.mktemp("gru")
+    (d / "seq.py").write_text(SEQ_PY)
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(2, TS + 1, NS)
+    X = rng.standard_normal((NS, TS, 3)).astype(np.float32)
+    X[np.arange(TS)[None, :] >= lengths[:, None]] = 0.0  # padding
+    np.save(d / "x.npy", X)
+    np.savez(d / "attrs.npz", n_tokens=lengths)
+    ok(cli("capture", "--model", "seq.py:build", "--data", "x.npy", "--layers", "inp,rnn,head", "--attributes",
+           "attrs.npz", "--out", "g.zarr", "--quiet", cwd=d))
+    return d / "g.zarr", lengths
+
+
+def test_compare_reads_a_gru_store_as_the_report_does_the_mean_over_real_steps(gru_store):
+    store_path, lengths = gru_store
+    res = json.loads(ok(cli("compare", store_path, "--json", "--quiet")).stdout)
+    mats, notes = _report_matrices(store_path)
+    _assert_same_matrices(res, mats, list(SIM.metrics))
+    assert res["notes"][0] in notes and "mean over real time steps / tokens" in res["notes"][0]
+    # the reference: the mean over each sample's first n_tokens steps, by hand from the stored (T, D) values
+    store = rs.open_store(store_path)
+    raw = {lay: store.read(lay).reshape(NS, TS, -1).astype(np.float64) for lay in ("inp", "rnn", "head")}
+    real = np.arange(TS)[None, :] < lengths[:, None]
+    masked = {k: (v * real[..., None]).sum(1) / lengths[:, None] for k, v in raw.items()}
+    cka = np.asarray(res["results"][0]["values"], dtype=float)
+    assert res["results"][0]["metric"] == "linear_cka"
+    want = _linear_cka(masked["inp"], masked["head"])
+    np.testing.assert_allclose(cka[0, 2], want, rtol=1e-9)
+    np.testing.assert_allclose(cka[1, 2], _linear_cka(masked["rnn"], masked["head"]), rtol=1e-9)
+    flat = _linear_cka(raw["inp"].reshape(NS, -1), raw["head"].reshape(NS, -1))
+    padded_mean = _linear_cka(raw["inp"].mean(1), raw["head"].mean(1))
+    assert abs(flat - want) > 0.02 and abs(padded_mean - want) > 0.02  # the test can tell the readings apart
+    # the API's low-level call: the same masked mean by default, saying so; flattened only when asked, warned
+    api = rs.metrics.layer_matrix(store, metric="linear_cka")
+    np.testing.assert_allclose(api.values[0, 2], want, rtol=1e-9)
+    assert "mean over real time steps / tokens" in api.to_dict()["extra"]["tokens"]
+    with pytest.warns(UserWarning, match="padding positions included"):
+        fl = rs.metrics.layer_matrix(store, metric="linear_cka", tokens="flatten")
+    np.testing.assert_allclose(fl.values[0, 2], flat, rtol=1e-9)
+    assert "flattened" in fl.extra["tokens"] and "padding positions included" in fl.extra["tokens"]
+    with pytest.raises(InputError, match="tokens='bag'"):
+        rs.metrics.layer_matrix(store, tokens="bag")

@@ -139,6 +139,35 @@ def test_similarity_cka_uses_the_masked_mean(text_store, reference, tmp_path):
     print(f"\nlinear CKA embeddings vs encoder.layer.1: all {T} positions {before:.3f}, real tokens {want:.3f}")
 
 
+def test_compare_and_layer_matrix_read_real_tokens_or_warn(text_store, reference, tmp_path, run_cli):
+    """`repscope compare` on the padded text store gives the masked-mean numbers (as the report), and so does
+    the API's rs.metrics.layer_matrix; the flattened T·D reading is there only when asked, with a warning; a
+    store without n_tokens warns on both."""
+    m, hs = reference["mask"], reference["hs"]
+    masked = [np.stack([h[i, m[i]].mean(0) for i in range(len(SENTS))]) for h in hs]
+    want = np.array([[_linear_cka(a, b) for b in masked] for a in masked])
+    code, out, err = run_cli("compare", text_store.path, "--metric", "linear_cka", "--json", "--quiet")
+    assert code == 0, err
+    assert "warning" not in err
+    res = json.loads(out)
+    np.testing.assert_allclose(np.asarray(res["results"][0]["values"], dtype=float), want, rtol=1e-4)
+    assert "real time steps / tokens" in res["notes"][0]
+    api = rs.metrics.layer_matrix(text_store, metric="linear_cka")
+    np.testing.assert_allclose(api.values, want, rtol=1e-4)
+    T = m.shape[1]
+    with pytest.warns(UserWarning, match="padding positions included"):
+        flat = rs.metrics.layer_matrix(text_store, metric="linear_cka", tokens="flatten")
+    np.testing.assert_allclose(flat.values[0, 2], _linear_cka(hs[0].reshape(len(SENTS), -1),
+                                                               hs[2].reshape(len(SENTS), -1)), rtol=1e-4)
+    old = _forget_lengths(text_store.path, tmp_path / "old.zarr")
+    code, out, err = run_cli("compare", old.path, "--metric", "linear_cka", "--json", "--quiet")
+    assert code == 0, err
+    assert [x for x in err.splitlines() if x.startswith("repscope: warning:") and "padding" in x]
+    assert f"over all {T} positions" in json.loads(out)["notes"][0]
+    with pytest.warns(UserWarning, match="no per-sample length"):
+        rs.metrics.layer_matrix(old, metric="linear_cka")
+
+
 def test_every_lens_reads_real_tokens_only(text_store, reference):
     from repscope.descramble.core import second_moment_from_store
     from repscope.dynamics.entry import _trials

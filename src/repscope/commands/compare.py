@@ -25,8 +25,9 @@ def register(app: typer.Typer) -> None:
                            "(default: STORE's layers again)."),
         ] = None,
         metric: Annotated[
-            str, typer.Option("--metric", "-m", help="Comma-separated measures (see --list).")
-        ] = "linear_cka,procrustes",
+            str | None, typer.Option("--metric", "-m", help="Comma-separated measures (see --list; default "
+                                     "linear_cka, debiased_cka, procrustes, svcca, rsa, mutual_knn, as the report).")
+        ] = None,
         layers: Annotated[
             str | None, typer.Option("--layers", "-l", help="Comma-separated layer names (default: all).")
         ] = None,
@@ -37,8 +38,14 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print the matrices as JSON to stdout.")
         ] = False,
         seed: Annotated[
-            int, typer.Option("--seed", min=0, help="Random seed of the bootstrap and permutation test.")
+            int, typer.Option("--seed", min=0, help="Random seed of the subsample of rsa and mutual_knn, the "
+                              "bootstrap and the permutation test.")
         ] = 0,
+        max_quadratic: Annotated[
+            int | None, typer.Option("--max-quadratic-samples", min=4, help="rsa and mutual_knn (O(n²)) use a "
+                                     "seeded subsample of this many samples when there are more (default 2000, as "
+                                     "the report).")
+        ] = None,
         n_boot: Annotated[
             int, typer.Option("--n-boot", min=0, help="Bootstrap resamples over samples: CIs per entry (0 = none).")
         ] = 0,
@@ -59,9 +66,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Similarity of every pair of layers (CKA, Procrustes, CCA, RSA, ...), as matrices and heatmaps.
 
-        Rows are STORE's layers, columns STORE2's (or STORE's again when only one store is given).
+        Rows are STORE's layers, columns STORE2's (or STORE's again when only one store is given). The
+        numbers are those of the report's similarity section: sequence layers (tokens, time steps) enter as
+        their mean over the real tokens, and rsa and mutual_knn use the same seeded subsample.
         """
-        from repscope.metrics import describe, layer_matrices
+        from repscope.commands._format import print_caveats
+        from repscope.metrics import describe
+        from repscope.metrics.entry import DEFAULTS, similarity_matrices
         from repscope.results import dumps
         from repscope.store import open_store
 
@@ -72,8 +83,13 @@ def register(app: typer.Typer) -> None:
             return
         a = open_store(store)
         b = None if store2 is None else open_store(store2)
-        results = layer_matrices(a, b, metrics=metric, layers=layers, device=device, progress=not quiet,
-                                 n_boot=n_boot, ci=ci, n_perm=n_perm, seed=seed, formulation=formulation)
+        for s_ in (a, b):
+            if s_ is not None:
+                print_caveats(s_)
+        results, notes, _ = similarity_matrices(
+            a, b, metrics=metric, layers=layers, device=device, progress=not quiet, n_boot=n_boot, ci=ci,
+            n_perm=n_perm, seed=seed, formulation=formulation,
+            max_quadratic_samples=DEFAULTS.max_quadratic_samples if max_quadratic is None else max_quadratic)
         rows_from = str(store)
         cols_from = str(store2 if store2 is not None else store)
         for r in results:
@@ -86,10 +102,12 @@ def register(app: typer.Typer) -> None:
                 r.to_csv(out / f"{r.metric}.csv")
                 r.plot().savefig(out / f"{r.metric}.png", dpi=120)
         if json_out:
-            typer.echo(dumps({"seed": seed, "results": [r.to_dict() for r in results]}))
+            typer.echo(dumps({"seed": seed, "notes": notes, "results": [r.to_dict() for r in results]}))
         elif not quiet:
             if fmt == "table":
                 typer.echo(f"rows: layers of {rows_from}; columns: layers of {cols_from}")
+            for note in notes:  # beside a tsv/json table on stdout, the notes go to stderr
+                typer.echo(f"note: {note}", err=fmt != "table")
             for r in results:
                 header, rows = r.table()
                 header = [f"{rows_from} \\ {cols_from}" if fmt != "table" else "rows \\ cols", *header[1:]]

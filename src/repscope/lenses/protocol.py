@@ -52,6 +52,9 @@ __all__ = [
     "is_preactivation",
     "sequence_mean",
     "sequence_note",
+    "TOKENS",
+    "VectorView",
+    "as_vectors",
     "may_be_padded",
     "caveats",
 ]
@@ -155,7 +158,103 @@ def sequence_mean(store: Any, layer: str, rows: np.ndarray | None = None) -> np.
     A = store.read(layer) if rows is None else store.read(layer, rows=rows)
     if lengths is not None and rows is not None:
         lengths = lengths[rows]
+    return _step_means(A, shape, lengths)
+
+
+def _step_means(A: np.ndarray, shape: tuple[int, ...], lengths: np.ndarray | None) -> np.ndarray:
     return np.stack([x.mean(axis=0) for x in valid_steps(A, shape, lengths)])
+
+
+#: How :func:`as_vectors` can turn a sequence layer ``(T, D)`` into one row per sample.
+TOKENS = ("mean", "flatten")
+
+
+class VectorView:
+    """A store seen as one vector per sample and layer: each sequence layer ``(T, D)`` becomes its mean over the
+    real steps (:func:`sequence_mean`: the first ``n_tokens`` of each sample; all ``T`` without lengths), other
+    layers are read as stored. ``rows`` restricts it to those samples (in that order; ``sample_ids`` follow).
+
+    Duck-types what :func:`repscope.metrics.layer_matrices` reads from a store (``layers``, ``n_samples``,
+    ``sample_ids``, ``layer_shape``, ``read``, and ``iter_rows`` when not restricted). ``note`` says how the
+    sequence layers enter (:func:`sequence_note`; None without sequence layers)."""
+
+    def __init__(self, store: Any, rows: Any = None) -> None:
+        self.store = store
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self.layers = list(store.layers)
+        self.sequences = [lay for lay in self.layers if layer_kind(store, lay) == "sequence"]
+        self._lengths = valid_lengths(store)
+        self.n_samples = int(store.n_samples) if self.rows is None else int(self.rows.size)
+        ids, labels = getattr(store, "sample_ids", None), getattr(store, "labels", None)
+        self.sample_ids = ids if ids is None or self.rows is None else np.asarray(ids)[self.rows]
+        self.labels = labels if labels is None or self.rows is None else np.asarray(labels)[self.rows]
+        self.path = getattr(store, "path", None)
+        self.note = sequence_note(store, self.sequences)
+        if self.rows is None and hasattr(store, "iter_rows"):
+            self.iter_rows = self._iter_rows  # streamed reading only over the whole store
+
+    def layer_info(self, layer: str) -> dict[str, Any]:
+        return _info(self.store, layer)
+
+    def layer_shape(self, layer: str) -> tuple[int, ...]:
+        shape = _shape(self.store, layer)
+        return shape[1:] if layer in self.sequences else shape
+
+    def read(self, layer: str, rows: Any = None) -> np.ndarray:
+        if isinstance(rows, slice):
+            rows = np.arange(self.n_samples)[rows]
+        r = self.rows if rows is None else np.asarray(rows) if self.rows is None else self.rows[np.asarray(rows)]
+        if layer in self.sequences:
+            return sequence_mean(self.store, layer, r)
+        return np.asarray(self.store.read(layer) if r is None else self.store.read(layer, rows=r))
+
+    def _iter_rows(self, layer: str, block_rows: int | None = None) -> Any:
+        if layer not in self.sequences:
+            yield from self.store.iter_rows(layer, block_rows)
+            return
+        shape = _shape(self.store, layer)
+        for start, block in self.store.iter_rows(layer, block_rows):
+            lengths = None if self._lengths is None else self._lengths[start: start + len(block)]
+            yield start, _step_means(block, shape, lengths)
+
+
+def as_vectors(source: Any, tokens: str = "mean") -> tuple[Any, str | None]:
+    """``(source, note)`` for a layer × layer computation: a store's sequence layers ``(T, D)`` as their mean over
+    real steps (``tokens="mean"``, :class:`VectorView`) or as the flattened ``T·D`` values (``"flatten"``:
+    padding positions included). ``note`` says which (None without sequence layers, and for mappings and
+    views, which are used as given). A store whose padding cannot be told from real tokens (no ``n_tokens``
+    on token inputs) or a flattened padded layer also raises a :class:`UserWarning` with the fix."""
+    import warnings
+    from collections.abc import Mapping
+
+    if tokens not in TOKENS:
+        raise InputError(f"tokens={tokens!r}: choose 'mean' (sequence layers as their mean over real tokens) or "
+                         "'flatten' (all T·D values per sample, padding included)")
+    if isinstance(source, VectorView):
+        return source, source.note
+    if not (hasattr(source, "layers") and hasattr(source, "read")) or isinstance(source, Mapping):
+        return source, None
+    seqs = [lay for lay in source.layers if layer_kind(source, lay) == "sequence"]
+    if not seqs:
+        return source, None
+    if tokens == "mean":
+        view = VectorView(source)
+        if view.note and view.note.startswith("warning: "):
+            warnings.warn(view.note.removeprefix("warning: "), UserWarning, stacklevel=3)
+        return view, view.note
+    lengths = valid_lengths(source)
+    T = min(int(_shape(source, lay)[0]) for lay in seqs)
+    padded = (bool(lengths.min() < T) if lengths is not None and lengths.size else False) or (
+        lengths is None and may_be_padded(source))
+    note = (f"sequence layers {', '.join(seqs)} enter flattened (tokens='flatten'): all T·D values of each sample, "
+            "one feature per position and unit")
+    if padded:
+        note = (f"warning: {note}, padding positions included ("
+                + ("the store's n_tokens says some samples are shorter" if lengths is not None else
+                   "the store records no n_tokens and its inputs were tokens")
+                + "); tokens='mean' reads the real tokens only")
+        warnings.warn(note.removeprefix("warning: "), UserWarning, stacklevel=3)
+    return source, note
 
 
 def sequence_note(store: Any, layers: list[str], *, as_: str = "mean") -> str | None:

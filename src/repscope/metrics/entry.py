@@ -14,7 +14,7 @@ labels. Only a layer with tied dissimilarities (one that maps each class to a si
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ from repscope.errors import InputError
 from repscope.lenses import protocol as lens
 from repscope.results import ResultBase, axes_figure, to_jsonable
 
-__all__ = ["DEFAULT_METRICS", "LabelRSA", "MetricsAnalysis", "analyse", "applies", "label_rsa"]
+__all__ = ["DEFAULTS", "DEFAULT_METRICS", "LabelRSA", "MetricsAnalysis", "SimilarityDefaults", "analyse", "applies",
+           "label_rsa", "similarity_matrices"]
 
 #: Measures of the default report, each with a one-sentence reading of what it measures.
 DEFAULT_METRICS: dict[str, str] = {
@@ -36,6 +37,19 @@ DEFAULT_METRICS: dict[str, str] = {
     "mutual_knn": "Mutual k-NN: average share of each sample's 10 nearest neighbours both layers agree on.",
 }
 _QUADRATIC = ("rsa", "mutual_knn")
+
+
+@dataclass(frozen=True)
+class SimilarityDefaults:
+    """The similarity lens's defaults — one set for ``repscope compare``, :func:`analyse` and the report: the
+    measures, and the largest sample count the O(n²) measures (``rsa``, ``mutual_knn``, label RSA) use before
+    they take a seeded subsample. Sequence layers always enter as their mean over real tokens."""
+
+    metrics: tuple[str, ...] = field(default_factory=lambda: tuple(DEFAULT_METRICS))
+    max_quadratic_samples: int = 2000
+
+
+DEFAULTS = SimilarityDefaults()
 
 
 @dataclass
@@ -180,13 +194,97 @@ def applies(store: Any) -> str | None:
 
 
 def _arrays_for(store: Any, layers: list[str], rows: np.ndarray | None) -> dict[str, np.ndarray]:
-    out = {}
-    for lay in layers:
-        if lens.layer_kind(store, lay) == "sequence":
-            out[lay] = lens.sequence_mean(store, lay, rows)
-        else:
-            out[lay] = np.asarray(store.read(lay) if rows is None else store.read(lay, rows=rows))
-    return out
+    view = lens.VectorView(store, rows)
+    return {lay: np.asarray(view.read(lay)) for lay in layers}
+
+
+def _metric_names(metrics: Any) -> list[str]:
+    from repscope.metrics import registry
+
+    names = list(DEFAULTS.metrics) if metrics is None else (
+        [m.strip() for m in metrics.split(",") if m.strip()] if isinstance(metrics, str) else list(metrics))
+    if not names:
+        raise InputError("no measure given; choose from repscope.metrics.available() (repscope compare --list)")
+    for m in names:
+        registry.get(m)  # unknown names raise with the list
+    return names
+
+
+def _subsample(store: Any, other: Any, n_max: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Seeded rows of ``store`` for the O(n²) measures (None = all) and the rows of ``other`` holding the same
+    samples (matched by sample id, as :func:`~repscope.metrics.layer_matrices` matches them)."""
+    n = int(store.n_samples)
+    if n <= n_max:
+        return None, None
+    sub = np.sort(np.random.default_rng(seed).choice(n, n_max, replace=False))
+    if other is None:
+        return sub, None
+    from repscope.metrics.layer_matrix import _match, _Source
+
+    perm = _match(_Source(store, "source_a"), _Source(other, "source_b"))
+    return sub, (sub if perm is None else perm[sub])
+
+
+def similarity_matrices(
+    store: Any,
+    other: Any = None,
+    *,
+    metrics: Any = None,
+    layers: Any = None,
+    seed: int = 0,
+    max_quadratic_samples: int = DEFAULTS.max_quadratic_samples,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    device: Any = None,
+    progress: bool = True,
+    n_boot: int = 0,
+    ci: float = 0.95,
+    n_perm: int = 0,
+    formulation: str = "auto",
+) -> tuple[list[Any], list[str], np.ndarray | None]:
+    """The similarity lens's layer × layer matrices — what :func:`analyse` (the report) and ``repscope compare``
+    both show: ``(matrices, notes, rows)``, ``rows`` being the subsample of the O(n²) measures (None = all).
+
+    ``metrics`` (default ``DEFAULTS.metrics``) over ``layers`` (default all; with ``other``, the same names in
+    both stores), within ``store`` or between ``store`` (rows) and ``other`` (columns, matched by sample id).
+    Sequence layers ``(T, D)`` enter as their mean over real steps (:class:`repscope.lenses.protocol.VectorView`).
+    The linear measures use every sample in one streamed pass; ``rsa`` and ``mutual_knn`` a seeded subsample of
+    ``max_quadratic_samples`` when there are more. ``n_boot``/``ci``/``n_perm`` add bootstrap intervals and
+    permutation p-values (:func:`repscope.metrics.layer_matrices`), seeded by ``seed``; ``formulation`` picks
+    the linear measures' route (:func:`repscope.metrics.layer_matrix`)."""
+    from repscope.metrics.layer_matrix import layer_matrices
+
+    names = _metric_names(metrics)
+    if int(max_quadratic_samples) < 4:
+        raise InputError(f"max_quadratic_samples={max_quadratic_samples}; give at least 4 samples")
+    chosen = lens.select(store, layers, what="similarity")
+    notes: list[str] = []
+    for s in (store, other):
+        seqs = [] if s is None else [lay for lay in lens.select(s, layers) if lens.layer_kind(s, lay) == "sequence"]
+        if seqs:
+            notes.append(lens.sequence_note(s, seqs))
+    sub, sub_other = _subsample(store, other, int(max_quadratic_samples), seed)
+    linear = [m for m in names if m not in _QUADRATIC]
+    quad = [m for m in names if m in _QUADRATIC]
+    common = {"layers": chosen if other is None or layers is not None else None, "scheduler": scheduler,
+              "n_workers": n_workers, "device": device, "progress": progress, "n_boot": n_boot, "ci": ci,
+              "n_perm": n_perm, "seed": seed}
+    results: list[Any] = []
+    if linear:
+        results += layer_matrices(lens.VectorView(store), None if other is None else lens.VectorView(other),
+                                  metrics=linear, formulation=formulation, **common)
+    if quad:
+        if sub is not None:
+            notes.append(f"{', '.join(quad)} on a seeded subsample of {sub.size} of {store.n_samples} samples")
+        results += layer_matrices(lens.VectorView(store, sub),
+                                  None if other is None else lens.VectorView(other, sub_other), metrics=quad,
+                                  **common)
+    order = {m: i for i, m in enumerate(names)}
+    results.sort(key=lambda r: order[r.metric])
+    for r in results:
+        r.description = DEFAULT_METRICS.get(r.metric, r.description)
+        r.value_range = r.value_range or _range_of(r.metric)
+    return results, notes, sub
 
 
 def analyse(
@@ -199,23 +297,21 @@ def analyse(
     device: Any = None,
     progress: bool = True,
     metrics: Any = None,
-    max_quadratic_samples: int = 2000,
+    max_quadratic_samples: int = DEFAULTS.max_quadratic_samples,
     labels_rsa: bool = True,
     formulation: str = "auto",
 ) -> MetricsAnalysis:
-    """Layer × layer matrices of ``metrics`` (default :data:`DEFAULT_METRICS`) over ``layers`` (default all),
+    """Layer × layer matrices of ``metrics`` (default ``DEFAULTS.metrics``: :data:`DEFAULT_METRICS`) over
+    ``layers`` (default all) — :func:`similarity_matrices`, the numbers ``repscope compare STORE`` prints —
     plus :class:`LabelRSA` when the store has labels of ≥ 2 classes.
 
     Sequence layers ``(T, D)`` enter as their mean over real steps (``n_tokens``; without it over all
     positions, with a warning in the notes — :func:`repscope.lenses.protocol.sequence_note`). The O(n²)
     measures (``rsa``, ``mutual_knn``) and the label RSA use a seeded subsample of ``max_quadratic_samples``
-    rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
-    linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
+    rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the
+    streamed linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
     cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
     """
-    from repscope.metrics import registry
-    from repscope.metrics.layer_matrix import layer_matrices
-
     t0 = time.perf_counter()
     reason = applies(store)
     if reason:
@@ -223,35 +319,12 @@ def analyse(
     chosen = lens.select(store, layers, what="similarity")
     if len(chosen) < 2:
         raise InputError(f"layers={chosen}: layer × layer similarity needs at least two layers")
-    names = list(DEFAULT_METRICS) if metrics is None else (
-        [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics))
-    for m in names:
-        registry.get(m)  # unknown names raise with the list
-    notes: list[str] = [n for n in [lens.order_note(store)] if n]
-    seqs = [lay for lay in chosen if lens.layer_kind(store, lay) == "sequence"]
-    if seqs:
-        notes.append(lens.sequence_note(store, seqs))
-    n = int(store.n_samples)
-    rng = np.random.default_rng(seed)
-    sub = None if n <= max_quadratic_samples else np.sort(rng.choice(n, max_quadratic_samples, replace=False))
-    linear = [m for m in names if m not in _QUADRATIC]
-    quad = [m for m in names if m in _QUADRATIC]
-    source: Any = store if not seqs else _arrays_for(store, chosen, None)
-    results: list[Any] = []
-    if linear:
-        results += layer_matrices(source, metrics=linear, layers=chosen, scheduler=scheduler, n_workers=n_workers,
-                                  device=device, progress=progress, formulation=formulation)
-    if quad:
-        qsrc = source if sub is None else _arrays_for(store, chosen, sub)
-        if sub is not None:
-            notes.append(f"{', '.join(quad)} on a seeded subsample of {sub.size} of {n} samples")
-        results += layer_matrices(qsrc, metrics=quad, layers=chosen, scheduler=scheduler, n_workers=n_workers,
-                                  device=device, progress=progress)
-    order = {m: i for i, m in enumerate(names)}
-    results.sort(key=lambda r: order[r.metric])
-    for r in results:
-        r.description = DEFAULT_METRICS.get(r.metric, r.description)
-        r.value_range = r.value_range or _range_of(r.metric)
+    names = _metric_names(metrics)
+    results, mnotes, sub = similarity_matrices(
+        store, metrics=names, layers=chosen, seed=seed, max_quadratic_samples=max_quadratic_samples,
+        scheduler=scheduler, n_workers=n_workers, device=device, progress=progress,
+        formulation=formulation)
+    notes: list[str] = [n for n in [lens.order_note(store)] if n] + mnotes
     y = getattr(store, "labels", None)
     lrsa = None
     if labels_rsa and y is not None:

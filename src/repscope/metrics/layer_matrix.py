@@ -281,6 +281,7 @@ def layer_matrix(
     n_perm: int = 0,
     seed: int | None = 0,
     boot_memory: int = 1 << 30,
+    tokens: str = "mean",
     formulation: str = "auto",
     **kw: Any,
 ) -> LayerMatrix:
@@ -319,6 +320,12 @@ def layer_matrix(
         representations (``p_values_``). ``seed`` seeds every random step. The result is then a
         :class:`~repscope.metrics.uncertainty.LayerMatrixCI`; compare two entries with
         :func:`~repscope.metrics.uncertainty.compare_entries`.
+    tokens:
+        How a store's sequence layers ``(T, D)`` enter: ``"mean"`` (default) — each sample's mean over its real
+        tokens / steps (the first ``n_tokens``; without them over all ``T``, with a warning when the inputs were
+        tokens: :func:`repscope.lenses.protocol.as_vectors`), as the similarity lens and ``repscope compare``
+        read them; ``"flatten"`` — all ``T·D`` values, padding positions included (warned when padded).
+        The result's ``extra["tokens"]`` says which. Mappings are used as given.
     formulation:
         Linear measures only: ``"auto"`` (default) finishes from d×d covariance blocks (streamed, memory
         independent of n) or, when cheaper — few samples, wide layers — from one centred n×n Gram and thin
@@ -348,6 +355,7 @@ def layer_matrix(
         seed=seed,
         boot_memory=boot_memory,
         options={metric: kw},
+        tokens=tokens,
         formulation=formulation,
     )[0]
 
@@ -370,10 +378,15 @@ def layer_matrices(
     seed: int | None = 0,
     boot_memory: int = 1 << 30,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    tokens: str = "mean",
     formulation: str = "auto",
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
     streamed pass over the data. ``options`` maps a metric name to its keyword arguments."""
+    from repscope.lenses.protocol import as_vectors
+
+    (source_a, note_a), (source_b, note_b) = as_vectors(source_a, tokens), as_vectors(source_b, tokens)
+    token_note = " / ".join(n for n in (note_a, note_b) if n)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if not metrics:
@@ -407,7 +420,8 @@ def layer_matrices(
         return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
                            value_range=measures[m].range_for(kw),
                            n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds,
-                           extra={} if form is None else {"formulation": form})
+                           extra={**({} if form is None else {"formulation": form}),
+                                  **({"tokens": token_note} if token_note else {})})
 
     form = _formulation(formulation, [measures[m] for m in linear], A.n, dims, len(la), None if B is None
                         else len(lb), device, precision)
