@@ -30,6 +30,12 @@ from repscope.errors import StoreError
 from repscope.results import ResultBase
 
 LOCK_NAME = ".repscope-writer.lock"
+CREATE_LOCK_NAME = ".repscope-create.lock"
+LOCK_PREFIX = ".repscope-"  # every lock file's name starts with it (never part of the store's data)
+
+
+def shard_lock_name(shard: int) -> str:
+    return f".repscope-writer-shard-{shard:03d}.lock"
 _BLOSC_HEADER = 16
 
 
@@ -247,9 +253,10 @@ class WriterLock:
     taken over and a live one refuses.
     """
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, name: str = LOCK_NAME, what: str = "") -> None:
         self.store = Path(store)
-        self.file = self.store / LOCK_NAME
+        self.file = self.store / name
+        self.what = what  # e.g. " (shard 2/4)": the part of the store this lock guards
         self._fd: int | None = None
         self.took_over: dict[str, Any] | None = None
 
@@ -263,8 +270,8 @@ class WriterLock:
         who = (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, started "
                f"{holder.get('started', '?')}") if holder else "another process"
         return StoreError(
-            f"store '{self.store}' is being written by another capture ({who}); wait for it to finish or stop "
-            f"it, or write to another path — two writers would corrupt the store"
+            f"store '{self.store}'{self.what} is being written by another capture ({who}); wait for it to finish "
+            f"or stop it, or write to another path — two writers would corrupt the store"
         )
 
     def acquire(self) -> WriterLock:
@@ -320,6 +327,44 @@ class WriterLock:
         with contextlib.suppress(OSError):
             os.close(self._fd)
         self._fd = None
+
+
+class CreateLock:
+    """Serialises the creation of a store's arrays among its writers (the processes of a distributed
+    capture, or a single writer): a blocking ``flock`` on ``<store>/.repscope-create.lock``, held from
+    opening the store until its arrays exist. The first writer to take it creates the arrays; every other
+    one waits, then finds them and checks the fingerprint. The kernel drops the lock of a killed creator,
+    and the next writer finds the creation unfinished (no arrays listed in the root metadata) and redoes it.
+    A sharded store's file is never deleted (deleting a flock file races with a waiter); a single writer
+    (``unlink=True``), which holds the store's writer lock as well, removes it. Where the filesystem has no
+    flock, creation is serialised on a best-effort basis only: start one writer first (documented)."""
+
+    def __init__(self, store: Path, *, unlink: bool = False) -> None:
+        self.file = Path(store) / CREATE_LOCK_NAME
+        self.unlink = unlink
+        self._fd: int | None = None
+
+    def acquire(self) -> CreateLock:
+        import fcntl
+
+        try:
+            fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot write to store '{self.file.parent}' ({exc.strerror or exc}); choose a "
+                             f"writable output path") from exc
+        with contextlib.suppress(OSError):  # no flock on this filesystem: best effort
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            if self.unlink:
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # closing the last descriptor drops the flock
+            self._fd = None
 
 
 class GuardedArray:
