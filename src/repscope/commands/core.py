@@ -84,7 +84,8 @@ def register(app: typer.Typer) -> None:
         image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
         normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
         workers: int = typer.Option(0, "--workers", min=0, help="Processes decoding --images (0: in this one)."),
-        out: Path = typer.Option(Path("acts.zarr"), "--out", help="Store directory to write."),
+        out: str = typer.Option("acts.zarr", "--out", help="Store directory to write, or an fsspec URL "
+                                "(file://, s3://, gs://, …; see docs/scale-out.md)."),
         layers: list[str] = typer.Option(None, "--layers", help="Module names, globs ('*' within a dotted "
                                          "segment, '**' across) or re:REGEX (comma list or repeated)."),
         weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command("info")
     def info_cmd(
-        store: pathlib.Path = typer.Argument(..., help="Activation store directory."),
+        store: str = typer.Argument(..., help="Activation store directory or fsspec URL (file://, s3://, …)."),
         json_out: bool = typer.Option(False, "--json", help="Print the description as JSON on stdout."),
     ) -> None:
         """Layers, shapes, samples, provenance and integrity protection (checksums) of a store."""
@@ -48,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify_cmd(
-        store: pathlib.Path = typer.Argument(..., help="Activation store directory."),
+        store: str = typer.Argument(..., help="Activation store directory or fsspec URL (file://, s3://, …)."),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="Only the exit status (0 intact, 2 damaged)."),
     ) -> None:

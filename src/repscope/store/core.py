@@ -26,6 +26,7 @@ from repscope.store.integrity import (
     scan_store,
     shard_lock_name,
 )
+from repscope.store.location import FsPath, as_location
 
 FORMAT_VERSION = 2  # 2: sharded stores (several writer processes); single-writer stores still write 1
 _PROGRESS = "progress.json"
@@ -38,7 +39,12 @@ def _repscope_version() -> str:
     return __version__
 
 
-def _atomic_write_json(path: Path, obj: Any) -> None:
+def _atomic_write_json(path: Path | FsPath, obj: Any) -> None:
+    """Replace a small JSON record atomically: locally via a temporary file, ``fsync`` and ``os.replace``;
+    on an fsspec filesystem as one object written whole (atomic on object stores: a single PUT)."""
+    if isinstance(path, FsPath):
+        path.write_text(json.dumps(obj))
+        return
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as fh:
         json.dump(obj, fh)
@@ -175,7 +181,7 @@ class ActivationStore:
     def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False, check: bool = True) -> None:
         import zarr
 
-        self.path = Path(path)
+        self.path = as_location(path)
         self._meta = _read_root_meta(self.path)
         if self._meta.get("shards"):
             self._progress = _sharded_progress(self.path, self._meta)
@@ -492,7 +498,7 @@ class StoreWriter:
         compression: str = "auto",
         shard: tuple[int, int] | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = as_location(path)
         self.shard = _check_shard(shard, n_total)
         self.shard_range: tuple[int, int] | None = None  # rows [lo, hi) of this shard, once chunk_rows is known
         self.dtype = np.dtype(dtype)
@@ -1047,7 +1053,8 @@ class _DirectChunks:
         from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
 
         codecs = list(arr.metadata.codecs)
-        if (arr.ndim != 2 or tuple(arr.chunks)[1] != arr.shape[1] or len(codecs) not in (2, 3)
+        if (not isinstance(root, Path) or arr.ndim != 2 or tuple(arr.chunks)[1] != arr.shape[1]
+                or len(codecs) not in (2, 3)
                 or not isinstance(codecs[0], BytesCodec) or not isinstance(codecs[-1], Crc32cCodec)
                 or getattr(codecs[0].endian, "value", "little") != "little"):
             return None
@@ -1161,7 +1168,9 @@ def _clear_dir(path: Path) -> None:
     for p in path.iterdir():
         if p.name.startswith(LOCK_PREFIX):
             continue
-        if p.is_dir() and not p.is_symlink():
+        if isinstance(p, FsPath) and p.is_dir():
+            p.rmtree()
+        elif p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         else:
             p.unlink()

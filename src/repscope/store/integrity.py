@@ -85,7 +85,7 @@ class ArrayCheck:
             return f"truncated ({size} bytes)"
         if self.blosc and (deep or not self.checksum):
             try:
-                with open(f, "rb") as fh:
+                with f.open("rb") as fh:
                     head = fh.read(_BLOSC_HEADER)
             except OSError as exc:
                 return f"unreadable ({exc.strerror or exc})"
@@ -253,8 +253,8 @@ class WriterLock:
     taken over and a live one refuses.
     """
 
-    def __init__(self, store: Path, name: str = LOCK_NAME, what: str = "") -> None:
-        self.store = Path(store)
+    def __init__(self, store: Any, name: str = LOCK_NAME, what: str = "") -> None:
+        self.store = store if not isinstance(store, str | os.PathLike) else Path(store)
         self.file = self.store / name
         self.what = what  # e.g. " (shard 2/4)": the part of the store this lock guards
         self._fd: int | None = None
@@ -279,6 +279,8 @@ class WriterLock:
 
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        if not isinstance(self.file, Path):
+            return self._acquire_object(me)
         for _ in range(20):
             try:
                 fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
@@ -319,11 +321,34 @@ class WriterLock:
             return self
         raise StoreError(f"could not lock store '{self.store}' (its lock file keeps changing); retry")
 
+    def _acquire_object(self, me: dict[str, Any]) -> WriterLock:
+        """The lock on an fsspec filesystem (no flock): an object created exclusively; a lock of a dead pid
+        on this host is taken over; one from another host cannot be checked and refuses, naming the object
+        to delete if that writer is gone."""
+        for _ in range(3):
+            if self.file.create_exclusive(json.dumps(me).encode()):
+                self._fd = -1
+                return self
+            holder = self._holder()
+            if (holder.get("host") == me["host"] and isinstance(holder.get("pid"), int)
+                    and not _pid_alive(holder["pid"])):
+                self.took_over = holder
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+                continue
+            err = self._refuse(holder)
+            raise StoreError(f"{err}; if that capture is no longer running, delete the lock object "
+                             f"'{self.file}'") from None
+        raise StoreError(f"could not lock store '{self.store}' (its lock object keeps changing); retry")
+
     def release(self) -> None:
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
             self.file.unlink()
+        if self._fd == -1:  # a lock object: nothing to close
+            self._fd = None
+            return
         with contextlib.suppress(OSError):
             os.close(self._fd)
         self._fd = None
@@ -339,14 +364,16 @@ class CreateLock:
     (``unlink=True``), which holds the store's writer lock as well, removes it. Where the filesystem has no
     flock, creation is serialised on a best-effort basis only: start one writer first (documented)."""
 
-    def __init__(self, store: Path, *, unlink: bool = False) -> None:
-        self.file = Path(store) / CREATE_LOCK_NAME
+    def __init__(self, store: Any, *, unlink: bool = False) -> None:
+        self.file = store / CREATE_LOCK_NAME
         self.unlink = unlink
         self._fd: int | None = None
 
     def acquire(self) -> CreateLock:
         import fcntl
 
+        if not isinstance(self.file, Path):  # an fsspec filesystem: no flock (best effort, documented)
+            return self
         try:
             fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -391,7 +418,9 @@ class GuardedArray:
             except Exception as exc:  # noqa: BLE001
                 raise StoreError(f"store '{self.store}': {self.label} cannot be opened ({exc}); "
                                  f"{damage_fix(self.store)}") from None
-            self._arr = (arr, ArrayCheck.of(Path(self.store), arr, self.label,
+            from repscope.store.location import as_location
+
+            self._arr = (arr, ArrayCheck.of(as_location(self.store), arr, self.label,
                                             chunks_always_written=self._always))
         return self._arr
 
