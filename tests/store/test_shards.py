@@ -210,8 +210,9 @@ def test_cli_shard_option_on_a_file_defined_model(tmp_path, monkeypatch, capsys)
     assert cli("capture", *common, "--out", "ref.zarr", "--quiet")[0] == 0
     code, err = cli("capture", *common, "--out", "s.zarr", "--shard", "1/2")
     assert code == 0 and "waiting for other shards" in err, err
-    code, err = cli("info", "s.zarr")
-    assert code == 0
+    code, text, _ = _cli(capsys, "info", "s.zarr")
+    assert code == 0 and "INCOMPLETE" in text
+    assert "1 of 2 shards not committed — shard 0/2 (rows 0–23: 0 written)" in text
     code, err = cli("capture", *common, "--out", "s.zarr", "--shard", "0/2", "--quiet")
     assert code == 0, err
     assert cli("verify", "s.zarr")[0] == 0

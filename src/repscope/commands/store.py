@@ -30,6 +30,8 @@ def register(app: typer.Typer) -> None:
             return
         state = "complete" if st.complete else "INCOMPLETE (re-run the capture to resume)"
         typer.echo(f"{st.path}: {st.n_samples} samples, {len(st.layers)} layers, {state}")
+        if not st.complete and st.metadata.get("shards"):
+            typer.echo(f"  {st.incomplete_reason}")
         for name, v in d["layers"].items():
             shape = "×".join(map(str, v["shape"]))
             nf = f", {v['nonfinite']} NaN/Inf" if v["nonfinite"] else ""

@@ -232,6 +232,12 @@ class ActivationStore:
         return [(label, *self._open_checked(key, label)) for key, label in keys]
 
     @property
+    def incomplete_reason(self) -> str | None:
+        """Why the store is not complete and how to finish it (for a sharded store: the missing shards and
+        the command that resumes them); None when complete."""
+        return None if self.complete else _incomplete_message(self.path, self._progress, self._meta.get("n_total"))
+
+    @property
     def has_checksums(self) -> bool:
         """True when every array's chunks carry a CRC-32C checksum (stores from this repscope on)."""
         arrays = self._all_checked_arrays()
