@@ -152,6 +152,27 @@ def test_memory_store_written_in_shards_equals_one_process(ref):
     assert verify_store(url).ok
 
 
+def test_memory_creation_lock_object_waits_and_stale_ones_are_taken_over(ref, monkeypatch):
+    from repscope.store import integrity
+
+    X, y, attrs = _data()
+    url = _url()
+    create = as_location(url) / ".repscope-create.lock"
+    create.write_text(json.dumps({"pid": 2**22 + 7, "host": socket.gethostname(), "started": "x"}))
+    rs.capture(_mlp(), X, ["0", "2"], url, labels=y, attributes=attrs, shard=(1, 2), **KW)  # dead pid: taken over
+    assert not create.exists()  # released
+    url2 = _url()
+    create2 = as_location(url2) / ".repscope-create.lock"
+    create2.write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "x"}))
+    monkeypatch.setattr(integrity, "CREATE_WAIT_S", 0.3)
+    with pytest.raises(StoreError, match=r"waited 0 s for another writer \(pid 1 on host elsewhere\) to create "
+                                         r"its arrays; if it is no longer running, delete the lock object"):
+        rs.capture(_mlp(), X, ["0", "2"], url2, shard=(0, 2), **KW)
+    assert not (as_location(url2) / ".repscope-writer-shard-000.lock").exists()  # its own lock released
+    rs.capture(_mlp(), X, ["0", "2"], url, labels=y, attributes=attrs, shard=(0, 2), **KW)
+    _same(rs.open_store(url), ref)
+
+
 def test_file_url_through_the_api_and_the_cli(tmp_path, monkeypatch, capsys, ref):
     from repscope.cli import main
 

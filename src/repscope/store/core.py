@@ -540,8 +540,9 @@ class StoreWriter:
         else:
             i, k = self.shard
             self._lock = WriterLock(self.path, shard_lock_name(i), f" (shard {i}/{k})").acquire()
-        self._create_lock: CreateLock | None = CreateLock(self.path, unlink=self.shard is None).acquire()
+        self._create_lock: CreateLock | None = None
         try:
+            self._create_lock = CreateLock(self.path, unlink=self.shard is None).acquire()
             if self.shard is None:
                 self._open_locked(resume=resume, overwrite=overwrite, provenance=provenance)
             else:

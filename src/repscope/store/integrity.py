@@ -31,6 +31,7 @@ from repscope.results import ResultBase
 
 LOCK_NAME = ".repscope-writer.lock"
 CREATE_LOCK_NAME = ".repscope-create.lock"
+CREATE_WAIT_S = 600.0  # how long a writer on an fsspec filesystem waits for another one creating the arrays
 LOCK_PREFIX = ".repscope-"  # every lock file's name starts with it (never part of the store's data)
 
 
@@ -361,8 +362,12 @@ class CreateLock:
     one waits, then finds them and checks the fingerprint. The kernel drops the lock of a killed creator,
     and the next writer finds the creation unfinished (no arrays listed in the root metadata) and redoes it.
     A sharded store's file is never deleted (deleting a flock file races with a waiter); a single writer
-    (``unlink=True``), which holds the store's writer lock as well, removes it. Where the filesystem has no
-    flock, creation is serialised on a best-effort basis only: start one writer first (documented)."""
+    (``unlink=True``), which holds the store's writer lock as well, removes it.
+
+    On an fsspec filesystem (no flock) it is an object created exclusively (where the backend has no
+    exclusive create, after an existence check: best effort); a waiter polls until it is gone (up to
+    :data:`CREATE_WAIT_S` seconds), takes over one left by a dead pid on this host, and otherwise stops with
+    an error naming the object to delete once its creator is known to be gone."""
 
     def __init__(self, store: Any, *, unlink: bool = False) -> None:
         self.file = store / CREATE_LOCK_NAME
@@ -372,8 +377,8 @@ class CreateLock:
     def acquire(self) -> CreateLock:
         import fcntl
 
-        if not isinstance(self.file, Path):  # an fsspec filesystem: no flock (best effort, documented)
-            return self
+        if not isinstance(self.file, Path):
+            return self._acquire_object()
         try:
             fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -384,13 +389,41 @@ class CreateLock:
         self._fd = fd
         return self
 
+    def _acquire_object(self) -> CreateLock:
+        import time
+
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        deadline = time.monotonic() + CREATE_WAIT_S
+        while not self.file.create_exclusive(json.dumps(me).encode()):
+            try:
+                holder = json.loads(self.file.read_text() or "{}")
+            except (OSError, ValueError):
+                holder = {}
+            if (holder.get("host") == me["host"] and isinstance(holder.get("pid"), int)
+                    and not _pid_alive(holder["pid"])):
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+                continue
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"store '{self.file.parent}': waited {CREATE_WAIT_S:.0f} s for another writer (pid "
+                    f"{holder.get('pid', '?')} on host {holder.get('host', '?')}) to create its arrays; if it is "
+                    f"no longer running, delete the lock object '{self.file}' and re-run"
+                )
+            time.sleep(0.2)
+        self._fd = -1
+        self.unlink = True  # an object lock is always removed (exclusive create is the atomic step)
+        return self
+
     def release(self) -> None:
         if self._fd is not None:
             if self.unlink:
                 with contextlib.suppress(OSError):
                     self.file.unlink()
-            with contextlib.suppress(OSError):
-                os.close(self._fd)  # closing the last descriptor drops the flock
+            if self._fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)  # closing the last descriptor drops the flock
             self._fd = None
 
 

@@ -13,8 +13,8 @@ read still verifies checksums. What changes on object stores (see :mod:`repscope
   else after an existence check (best effort: two writers started at the same instant could both pass);
   a lock left by a killed writer on another host cannot be told from a live one — the error says which
   object to delete;
-* creation of a sharded store's arrays is not serialised (no ``flock``): start one shard first and the
-  others once it has written its first chunk.
+* creation of a sharded store's arrays is serialised by an exclusively created object
+  (``.repscope-create.lock``) that the other writers wait on (same best-effort caveat).
 """
 
 from __future__ import annotations
