@@ -503,11 +503,13 @@ def capture(
         writer.close()
         st = open_store(out, allow_incomplete=shard is not None)
         st.already_complete = True
-        warnings.warn(
-            f"store '{out}' is already complete ({st.n_samples} rows captured with the same model, data and "
-            f"options); returning it as is — pass overwrite=True (--overwrite) to capture again",
-            stacklevel=2,
-        )
+        if shard is None:
+            msg = (f"store '{out}' is already complete ({st.n_samples} rows captured with the same model, data and "
+                   f"options); returning it as is — pass overwrite=True (--overwrite) to capture again")
+        else:
+            msg = (f"shard {shard[0]}/{shard[1]} of store '{out}' is already complete (same model, data and "
+                   f"options); nothing to do")
+        warnings.warn(msg, stacklevel=2)
         return st
     modules = dict(model.named_modules())
     layer_meta = {n: {"pool": pools[n], "point": points[n], "module": type(modules[n]).__name__} for n in names}

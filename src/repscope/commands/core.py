@@ -135,7 +135,10 @@ def register(app: typer.Typer) -> None:
             except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
                 typer.echo(f"repscope: {exc}", err=True)
                 raise typer.Exit(exc.exit_code) from None
-        if store.already_complete and not quiet:
+        if store.already_complete and not quiet and shard:
+            typer.echo(f"shard {shard} of {store.path} is already complete (same model, data and options); "
+                       f"nothing to do", err=True)
+        elif store.already_complete and not quiet:
             typer.echo(f"{store.path} is already complete ({store.n_samples} samples, same model, data and "
                        f"options); nothing to do — pass --overwrite to capture again", err=True)
         if as_json:
