@@ -152,6 +152,35 @@ def test_memory_store_written_in_shards_equals_one_process(ref):
     assert verify_store(url).ok
 
 
+def test_four_concurrent_shard_writers_on_memory_equal_one_process(ref):
+    """Four writer threads start together on one memory:// store: the creation lock object makes one of
+    them the creator while the others poll, then all write their shards at once."""
+    import threading
+
+    X, y, attrs = _data()
+    url = _url()
+    models = [_mlp() for _ in range(4)]  # built here: the seeded construction uses the global RNG
+    barrier, errors = threading.Barrier(4), []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            rs.capture(models[i], X, ["0", "2"], url, labels=y, attributes=attrs, shard=(i, 4), **KW)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    _same(rs.open_store(url), ref)
+    assert verify_store(url).ok
+    fs, root = fsspec.core.url_to_fs(url)
+    assert not [p for p in fs.ls(root, detail=False) if ".repscope-" in p]  # every lock object removed
+
+
 def test_memory_creation_lock_object_waits_and_stale_ones_are_taken_over(ref, monkeypatch):
     from repscope.store import integrity
 
