@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import repscope as rs
-from repscope.errors import InputError, StoreError
+from repscope.errors import CaptureError, InputError, StoreError
 from repscope.store.core import shard_rows
 
 HERE = pathlib.Path(__file__).parent
@@ -143,13 +143,23 @@ def _mlp() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(5, 9), torch.nn.ReLU(), torch.nn.Linear(9, 2))
 
 
-def test_refusals_name_the_problem_and_the_fix(tmp_path):
+def test_refusals_name_the_problem_and_the_fix(tmp_path, monkeypatch):
     X = np.random.default_rng(0).standard_normal((64, 5)).astype(np.float32)
     out = tmp_path / "a.zarr"
     kw = {"batch_size": 8, "chunk_rows": 16, "progress": False}
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/repscope", "capture", "--out", "a b.zarr", "--shard", "3/4"])
     st = rs.capture(_mlp(), X, ["0", "2"], out, shard=(3, 4), **kw)  # any shard may come first
     assert not st.complete and st.n_samples == 0
-    with pytest.raises(StoreError, match=r"shards 0/4.*|3 of 4 shards not committed"):
+    with pytest.raises(StoreError, match="3 of 4 shards not committed — shard 0/4 .* shard 2/4 .* missing shard i "
+                                         "to resume it, or open_store"):
+        rs.open_store(out)  # shards 0-2 never ran: no command recorded for them
+    monkeypatch.setattr(sys, "argv", ["/venv/lib/repscope/__main__.py", "capture", "--out", "a b.zarr",
+                                      "--shard", "0/4"])
+    with pytest.raises(CaptureError, match="boom"):
+        rs.capture(_mlp(), X, ["0", "2"], out, shard=(0, 4), forward=lambda m, x: (_ for _ in ()).throw(
+            RuntimeError("boom")), **kw)
+    with pytest.raises(StoreError, match=r"shard 0/4 \(rows 0–15: 0 written, stopped with: CaptureError: .*boom.*"
+                                         r"\(e\.g\. `repscope capture --out 'a b\.zarr' --shard 0/4`\)"):
         rs.open_store(out)
     with pytest.raises(StoreError, match="overwrite=True .* is refused with shard="):
         rs.capture(_mlp(), X, ["0", "2"], out, shard=(0, 4), overwrite=True, **kw)

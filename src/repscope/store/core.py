@@ -1155,7 +1155,8 @@ def _command_line() -> str | None:
     import sys
 
     argv = list(sys.argv)
-    if argv and Path(argv[0]).name in ("repscope", "__main__.py"):
+    prog = Path(argv[0]) if argv else Path()
+    if prog.name == "repscope" or (prog.parent.name == "repscope" and prog.name in ("__main__.py", "cli.py")):
         return shlex.join(["repscope", *argv[1:]])
     return None
 
