@@ -380,6 +380,7 @@ def capture(
     progress: bool = True,
     dataset: str | None = None,
     chunk_rows: int | None = None,
+    shard: tuple[int, int] | None = None,
 ):
     """Run ``model`` over ``data`` and store the chosen layers' activations on disk.
 
@@ -417,6 +418,14 @@ def capture(
     forward : ``forward(model, x)`` for models not called as ``model(x)``.
     resume : continue an existing store made with the same arguments (kill -9 safe); a complete store
         is returned as is. ``overwrite=True`` replaces an existing store instead.
+    shard : ``(i, k)``: distributed capture — this process writes only shard ``i`` (0 ≤ i < k) of the rows
+        (whole chunks: :func:`repscope.store.core.shard_rows`) into the store that ``k`` processes (one per GPU
+        or node, any order, concurrently) fill with the same arguments; ``--shard i/k`` on the CLI. Each shard
+        has its own lock and commit record; a killed shard resumes alone with the same call. Every batch is
+        formed as in a single-process capture (the boundary batches are computed whole and trimmed), so the
+        finished store holds the same values. Needs data of known length in a fixed order (no shuffling).
+        Returns the store as it stands: ``complete`` once every shard has committed (``open_store`` names
+        the missing shards until then). ``overwrite=True`` is refused (it would delete the other shards).
 
     Returns
     -------
@@ -440,6 +449,9 @@ def capture(
     n_total, n_index = data_plan.n_rows, data_plan.n_index
     if n_total == 0:
         raise InputError("data has no samples")
+    if shard is not None and (data_plan.random_unrecorded or _shuffled(data)):
+        raise InputError(f"shard={shard!r} needs the same sample order in every process, but {data_plan.kind} "
+                         f"shuffles; turn shuffling off (ids keep each sample's identity)")
 
     full_labels = None if labels is None else as_numpy_1d(labels, "labels")
     full_attrs = {str(k): as_numpy_1d(v, f"attribute {k!r}") for k, v in (attributes or {}).items()}
@@ -475,6 +487,7 @@ def capture(
         "ids": _column_digest(full_ids),
         "attributes": {k: _column_digest(v) for k, v in sorted(full_attrs.items())},
         "chunk_rows": chunk_rows,
+        **({} if shard is None else {"shards": int(shard[1])}),
     }
     provenance = {
         "model": {**model_fp, "repr_head": repr(model)[:400]},
@@ -484,19 +497,20 @@ def capture(
     }
     writer = StoreWriter(
         out, fingerprint=fingerprint, provenance=provenance, n_total=n_total, resume=resume,
-        overwrite=overwrite, dtype=dtype, chunk_rows=chunk_rows,
+        overwrite=overwrite, dtype=dtype, chunk_rows=chunk_rows, shard=shard,
     )
     if writer.complete:
         writer.close()
-        st = open_store(out)
+        st = open_store(out, allow_incomplete=shard is not None)
         st.already_complete = True
-        warnings.warn(
-            f"store '{out}' is already complete ({st.n_samples} rows captured with the same model, data and "
-            f"options); returning it as is — pass overwrite=True (--overwrite) to capture again",
-            stacklevel=2,
-        )
+        if shard is None:
+            msg = (f"store '{out}' is already complete ({st.n_samples} rows captured with the same model, data and "
+                   f"options); returning it as is — pass overwrite=True (--overwrite) to capture again")
+        else:
+            msg = (f"shard {shard[0]}/{shard[1]} of store '{out}' is already complete (same model, data and "
+                   f"options); nothing to do")
+        warnings.warn(msg, stacklevel=2)
         return st
-    skip = writer.committed
     modules = dict(model.named_modules())
     layer_meta = {n: {"pool": pools[n], "point": points[n], "module": type(modules[n]).__name__} for n in names}
 
@@ -505,7 +519,18 @@ def capture(
     if dev is not None:
         model.to(dev)
     run_dev = dev if dev is not None else next((p.device for p in model.parameters()), torch.device("cpu"))
-    prog_ctx = _Progress(total=n_total, done=skip, enabled=progress)
+    if writer.shard is not None and writer.chunk_rows is None:  # the creator of a sharded store
+        try:
+            names = _probe_chunk_rows(writer, data_plan, model, names, pools, points, output_index, tdtype,
+                                      selection.optional, int(batch_size), run_dev, forward)
+        except BaseException as exc:
+            writer.abort(f"{type(exc).__name__}: {exc}")
+            model.train(was_training)
+            raise
+    skip = writer.committed
+    stop = writer.shard_range[1] if writer.shard is not None else None
+    lo_row = writer.shard_range[0] if writer.shard is not None else 0
+    prog_ctx = _Progress(total=n_total if stop is None else stop - lo_row, done=skip - lo_row, enabled=progress)
     n_batch = 0
     try:
         with _signals(), _Recorder(model, names, pools, points, output_index, tdtype, selection.optional) as rec, \
@@ -513,6 +538,8 @@ def capture(
             seen_ids: list[np.ndarray] = []
             for bat in data_plan.batches(int(batch_size), skip):
                 offset, x, y_batch, a_batch = bat.offset, bat.x, bat.labels, bat.attributes
+                if stop is not None and offset >= stop:
+                    break  # past this shard's rows
                 b = batch_len(x)
                 rec.n = b
                 rec.mask = x.get("attention_mask") if isinstance(x, Mapping) else None
@@ -532,8 +559,9 @@ def capture(
                     torch.cuda.synchronize(run_dev)
                 acts = rec.collect()
                 lo = max(0, skip - offset)  # rows of this batch already committed by an earlier run
-                sl = slice(lo, b)
-                rows = bat.index[lo:]  # Dataset index (or position) of each new row
+                hi = b if stop is None else min(b, stop - offset)  # rows past this shard's end belong to the next
+                sl = slice(lo, hi)
+                rows = bat.index[lo:hi]  # Dataset index (or position) of each new row
                 if full_ids is not None:
                     bid = _rows_of(full_ids, rows, "ids")
                 elif bat.ids is not None:
@@ -552,7 +580,7 @@ def capture(
                 writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
                               layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n), "exec_index": order[n]}
                                           for n in acts})
-                prog.advance(b - lo)
+                prog.advance(hi - lo)
                 n_batch += 1
             if writer.chunk_rows is None:
                 raise InputError("the data produced no batches")
@@ -582,7 +610,36 @@ def capture(
         raise
     finally:
         model.train(was_training)
-    return open_store(out)
+    return open_store(out, allow_incomplete=shard is not None)
+
+
+def _shuffled(data: Any) -> bool:
+    from repscope.capture.data import _is_random, _sampler_of
+
+    return _is_random(_sampler_of(data))
+
+
+def _probe_chunk_rows(writer: Any, data_plan: Any, model: Any, names: list[str], pools: Any, points: Any,
+                      output_index: Any, tdtype: Any, optional: Any, batch_size: int, run_dev: Any,
+                      forward: Any) -> list[str]:
+    """The first shard writer to open a sharded store must know the chunk size before it knows its rows: run
+    the data's first batch once (hooks on, nothing stored) to learn the layers' widths, fix the chunk size,
+    and return the layers that can be stored (optional ones that cannot are dropped here, with the warning)."""
+    import torch
+
+    first = next(iter(data_plan.batches(batch_size, 0)))
+    with _Recorder(model, names, pools, points, output_index, tdtype, optional) as rec, torch.inference_mode():
+        rec.n = batch_len(first.x)
+        rec.mask = first.x.get("attention_mask") if isinstance(first.x, Mapping) else None
+        try:
+            run_forward(model, first.x, run_dev, forward)
+        except Exception:
+            if rec.error is not None:
+                raise rec.error from None
+            raise
+        acts = rec.collect()
+    writer.set_chunk_rows(writer.plan_chunk_rows(acts))
+    return rec.layers
 
 
 N_TOKENS = "n_tokens"

@@ -60,6 +60,16 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             typer.echo(f"report written to {path.resolve()}", err=True)
 
+    def _shard_opt(text: str | None) -> tuple[int, int] | None:
+        if text is None:
+            return None
+        from repscope.errors import InputError
+
+        parts = text.split("/")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise InputError(f"--shard {text!r}: write I/K, e.g. --shard 0/4 for the first of 4 shards")
+        return int(parts[0]), int(parts[1])
+
     @app.command("capture")
     def capture_cmd(
         model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | minilm | file.py:factory | "
@@ -74,7 +84,8 @@ def register(app: typer.Typer) -> None:
         image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
         normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
         workers: int = typer.Option(0, "--workers", min=0, help="Processes decoding --images (0: in this one)."),
-        out: Path = typer.Option(Path("acts.zarr"), "--out", help="Store directory to write."),
+        out: str = typer.Option("acts.zarr", "--out", help="Store directory to write, or an fsspec URL "
+                                "(file://, s3://, gs://, …; see docs/scale-out.md)."),
         layers: list[str] = typer.Option(None, "--layers", help="Module names, globs ('*' within a dotted "
                                          "segment, '**' across) or re:REGEX (comma list or repeated)."),
         weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
@@ -92,6 +103,8 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option(None, "--device", help="cpu | cuda (default: where the model is)"),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
         no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue an existing store."),
+        shard: str = typer.Option(None, "--shard", help="I/K: distributed capture — write only shard I (0…K-1) "
+                                  "of the rows; run K such processes (same arguments) into one --out."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed for model construction and every random step."),
         as_json: bool = typer.Option(False, "--json", help="Print the store's description as JSON."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
@@ -117,15 +130,22 @@ def register(app: typer.Typer) -> None:
                                 point=_per_layer_opt(point, "post", False), batch_size=batch_size, labels=y,
                                 attributes=attrs or None, ids=sample_ids, output_index=_index(output_index),
                                 dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                                progress=not quiet, dataset=src.description, chunk_rows=chunk_rows)
+                                progress=not quiet, dataset=src.description, chunk_rows=chunk_rows,
+                                shard=_shard_opt(shard))
             except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
                 typer.echo(f"repscope: {exc}", err=True)
                 raise typer.Exit(exc.exit_code) from None
-        if store.already_complete and not quiet:
+        if store.already_complete and not quiet and shard:
+            typer.echo(f"shard {shard} of {store.path} is already complete (same model, data and options); "
+                       f"nothing to do", err=True)
+        elif store.already_complete and not quiet:
             typer.echo(f"{store.path} is already complete ({store.n_samples} samples, same model, data and "
                        f"options); nothing to do — pass --overwrite to capture again", err=True)
         if as_json:
             _print_json(store.to_dict())
+        elif not quiet and not store.complete:  # a shard finished; others still missing
+            typer.echo(f"shard {shard} written; {store.path} is waiting for other shards ({store.n_samples} rows "
+                       f"committed in order so far)", err=True)
         elif not quiet:
             typer.echo(f"{store.n_samples} samples × {len(store.layers)} layers → {store.path}", err=True)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command("info")
     def info_cmd(
-        store: pathlib.Path = typer.Argument(..., help="Activation store directory."),
+        store: str = typer.Argument(..., help="Activation store directory or fsspec URL (file://, s3://, …)."),
         json_out: bool = typer.Option(False, "--json", help="Print the description as JSON on stdout."),
     ) -> None:
         """Layers, shapes, samples, provenance and integrity protection (checksums) of a store."""
@@ -32,6 +30,8 @@ def register(app: typer.Typer) -> None:
             return
         state = "complete" if st.complete else "INCOMPLETE (re-run the capture to resume)"
         typer.echo(f"{st.path}: {st.n_samples} samples, {len(st.layers)} layers, {state}")
+        if not st.complete and st.metadata.get("shards"):
+            typer.echo(f"  {st.incomplete_reason}")
         for name, v in d["layers"].items():
             shape = "×".join(map(str, v["shape"]))
             nf = f", {v['nonfinite']} NaN/Inf" if v["nonfinite"] else ""
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify_cmd(
-        store: pathlib.Path = typer.Argument(..., help="Activation store directory."),
+        store: str = typer.Argument(..., help="Activation store directory or fsspec URL (file://, s3://, …)."),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
         quiet: bool = typer.Option(False, "--quiet", help="Only the exit status (0 intact, 2 damaged)."),
     ) -> None:

@@ -13,6 +13,10 @@ Layout of a store directory::
 Crash safety: rows are written in whole chunks, and only after every array has received them is
 ``progress.json`` atomically replaced (write to a temporary file, ``fsync``, ``os.replace``). Rows past
 the committed count may be half-written and are never read; a resumed capture overwrites them.
+
+A store may live at any fsspec URL (:mod:`repscope.store.location`), and may be written by several
+processes at once, each its own shard of the rows with its own ``progress-shard-NNN.json`` and lock
+(:class:`~repscope.store.core.StoreWriter`, ``docs/scale-out.md``).
 """
 
 from repscope.store.core import FORMAT_VERSION, ActivationStore, StoreWriter, open_store

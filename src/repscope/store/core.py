@@ -16,16 +16,19 @@ import numpy as np
 
 from repscope.errors import InputError, StoreError
 from repscope.store.integrity import (
-    LOCK_NAME,
+    LOCK_PREFIX,
     ArrayCheck,
+    CreateLock,
     GuardedArray,
     WriterLock,
     damage_fix,
     guarded_read,
     scan_store,
+    shard_lock_name,
 )
+from repscope.store.location import FsPath, as_location
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sharded stores (several writer processes); single-writer stores still write 1
 _PROGRESS = "progress.json"
 _TARGET_CHUNK_BYTES = 8 * 2**20  # ~8 MiB per chunk of the widest layer
 
@@ -36,7 +39,12 @@ def _repscope_version() -> str:
     return __version__
 
 
-def _atomic_write_json(path: Path, obj: Any) -> None:
+def _atomic_write_json(path: Path | FsPath, obj: Any) -> None:
+    """Replace a small JSON record atomically: locally via a temporary file, ``fsync`` and ``os.replace``;
+    on an fsspec filesystem as one object written whole (atomic on object stores: a single PUT)."""
+    if isinstance(path, FsPath):
+        path.write_text(json.dumps(obj))
+        return
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as fh:
         json.dump(obj, fh)
@@ -90,6 +98,75 @@ def _read_progress(path: Path) -> dict[str, Any]:
     return prog
 
 
+def shard_rows(n_total: int, chunk_rows: int, shard: int, n_shards: int) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of shard ``shard`` of ``n_shards`` of a store of ``n_total`` rows in chunks of
+    ``chunk_rows``: the chunks are dealt out in contiguous runs as even as possible (shard ``i`` gets chunks
+    ``i·C//k … (i+1)·C//k``), so every boundary is a chunk boundary and no two shards ever write one chunk."""
+    n_chunks = -(-int(n_total) // int(chunk_rows))
+    lo = shard * n_chunks // n_shards * chunk_rows
+    hi = min((shard + 1) * n_chunks // n_shards * chunk_rows, int(n_total))
+    return lo, hi
+
+
+def shard_progress_name(shard: int) -> str:
+    return f"progress-shard-{shard:03d}.json"
+
+
+def _read_json_record(path: Path, what: str) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+        int(rec["committed"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"store '{path.parent}' has a corrupt {what} ({exc}); re-run the capture") from exc
+    return rec
+
+
+def _sharded_progress(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The commit state of a store written by ``n_shards`` processes, from their own progress records: the
+    visible rows are the committed prefix (every row of shards 0…j-1 plus the committed rows of the first
+    incomplete shard j); ``missing`` lists every shard not yet complete, with the command that ran it."""
+    k, n, cr = int(meta["shards"]), meta.get("n_total"), meta.get("chunk_rows")
+    missing: list[dict[str, Any]] = []
+    nonfinite: dict[str, int] = {}
+    prefix, in_prefix, error = 0, True, None
+    for j in range(k):
+        lo, hi = shard_rows(n, cr, j, k) if cr and meta.get("layers") else (0, 0)
+        rec = _read_json_record(path / shard_progress_name(j), f"progress record of shard {j}/{k}") if cr else None
+        rec = rec or {"committed": lo, "complete": False}
+        if in_prefix:
+            prefix = int(rec["committed"])
+            for name, c in rec.get("nonfinite", {}).items():
+                nonfinite[name] = nonfinite.get(name, 0) + int(c)
+        if not rec.get("complete"):
+            in_prefix = False
+            error = error or rec.get("error")
+            missing.append({"shard": j, "rows": [lo, hi], "written": max(0, int(rec["committed"]) - lo),
+                            "error": rec.get("error"), "command": rec.get("command")})
+    return {"committed": prefix, "complete": not missing, "nonfinite": nonfinite, "error": error,
+            "missing": missing, "shards": k}
+
+
+def _incomplete_message(path: Path, prog: Mapping[str, Any], n_total: Any) -> str:
+    if prog.get("shards"):
+        k = prog["shards"]
+        parts = [f"shard {m['shard']}/{k} (rows {m['rows'][0]}–{m['rows'][1] - 1}: {m['written']} written"
+                 + (f", stopped with: {m['error']}" if m["error"] else "") + ")" for m in prog["missing"][:8]]
+        cmd = next((m["command"] for m in prog["missing"] if m.get("command")), None)
+        eg = f" (e.g. `{cmd}`)" if cmd else ""
+        return (f"store '{path}' is incomplete: {len(prog['missing'])} of {k} shards not committed — "
+                f"{'; '.join(parts)}; re-run the same capture with shard=(i, {k}) (--shard i/{k}) for each "
+                f"missing shard i to resume it{eg}, or open_store(path, allow_incomplete=True) to read the "
+                f"complete prefix ({prog['committed']} rows)")
+    total = f" of {n_total}" if n_total else ""
+    err = prog.get("error")
+    why = f" (capture stopped with: {err})" if err else ""
+    return (f"store '{path}' is incomplete: {prog['committed']}{total} rows written{why}; "
+            f"re-run the same capture to resume, or open_store(path, allow_incomplete=True) to read "
+            f"the complete prefix")
+
+
 class ActivationStore:
     """Read access to a repscope activation store.
 
@@ -104,20 +181,15 @@ class ActivationStore:
     def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False, check: bool = True) -> None:
         import zarr
 
-        self.path = Path(path)
+        self.path = as_location(path)
         self._meta = _read_root_meta(self.path)
-        self._progress = _read_progress(self.path)
+        if self._meta.get("shards"):
+            self._progress = _sharded_progress(self.path, self._meta)
+        else:
+            self._progress = _read_progress(self.path)
         self.complete: bool = bool(self._progress.get("complete"))
-        n_total = self._meta.get("n_total")
         if not self.complete and not allow_incomplete:
-            total = f" of {n_total}" if n_total else ""
-            err = self._progress.get("error")
-            why = f" (capture stopped with: {err})" if err else ""
-            raise StoreError(
-                f"store '{self.path}' is incomplete: {self._progress['committed']}{total} rows written{why}; "
-                f"re-run the same capture to resume, or open_store(path, allow_incomplete=True) to read "
-                f"the complete prefix"
-            )
+            raise StoreError(_incomplete_message(self.path, self._progress, self._meta.get("n_total")))
         try:
             self._group = zarr.open_group(str(self.path), mode="r")
         except Exception as exc:
@@ -158,6 +230,12 @@ class ActivationStore:
                 keys.append(("labels", "labels"))
             keys += [(f"attributes/{d['key']}", f"attribute {d['name']!r}") for d in self._meta.get("attributes", [])]
         return [(label, *self._open_checked(key, label)) for key, label in keys]
+
+    @property
+    def incomplete_reason(self) -> str | None:
+        """Why the store is not complete and how to finish it (for a sharded store: the missing shards and
+        the command that resumes them); None when complete."""
+        return None if self.complete else _incomplete_message(self.path, self._progress, self._meta.get("n_total"))
 
     @property
     def has_checksums(self) -> bool:
@@ -406,6 +484,16 @@ class StoreWriter:
     left by a dead writer is taken over) and :meth:`finish`/:meth:`abort`/:meth:`close` release it.
     A store with no committed rows (e.g. killed while being created) is restarted from scratch.
     :meth:`append` may be called from several threads.
+
+    Distributed capture (``shard=(i, k)``): ``k`` writer processes fill one store, writer ``i`` only the rows
+    :func:`shard_rows` gives it (whole chunks, so no two writers ever touch one chunk file). Each has its
+    own lock (``.repscope-writer-shard-i.lock``) and its own commit record (``progress-shard-i.json``, the
+    same atomic replace); the arrays are created once, by whichever writer first takes the store's
+    :class:`~repscope.store.integrity.CreateLock` (the others wait for it, then check the fingerprint), with
+    all ``n_total`` rows, and never resized. The store is complete when every shard's record says so; a
+    killed shard resumes alone from its own committed rows. The row range needs the chunk size, which the
+    creator learns from its first batch: call :meth:`set_chunk_rows` before appending (see
+    :attr:`shard_range`).
     """
 
     def __init__(
@@ -420,8 +508,11 @@ class StoreWriter:
         dtype: str = "float32",
         chunk_rows: int | None = None,
         compression: str = "auto",
+        shard: tuple[int, int] | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = as_location(path)
+        self.shard = _check_shard(shard, n_total)
+        self.shard_range: tuple[int, int] | None = None  # rows [lo, hi) of this shard, once chunk_rows is known
         self.dtype = np.dtype(dtype)
         self._fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
         self._chunk_rows_req = chunk_rows
@@ -450,12 +541,127 @@ class StoreWriter:
         except OSError as exc:
             raise StoreError(f"cannot create store directory '{self.path}' ({exc.strerror or exc}); choose a "
                              f"writable output path") from exc
-        self._lock = WriterLock(self.path).acquire()
+        if self.shard is None:
+            self._lock = WriterLock(self.path).acquire()
+        else:
+            i, k = self.shard
+            self._lock = WriterLock(self.path, shard_lock_name(i), f" (shard {i}/{k})").acquire()
+        self._create_lock: CreateLock | None = None
         try:
-            self._open_locked(resume=resume, overwrite=overwrite, provenance=provenance)
+            self._create_lock = CreateLock(self.path, unlink=self.shard is None).acquire()
+            if self.shard is None:
+                self._open_locked(resume=resume, overwrite=overwrite, provenance=provenance)
+            else:
+                self._open_shard(resume=resume, overwrite=overwrite, provenance=provenance)
         except BaseException:
+            self._release_create()
             self._lock.release()
             raise
+        if self._meta.get("layers"):
+            self._release_create()  # the arrays exist: nothing left to create
+
+    def _release_create(self) -> None:
+        if self._create_lock is not None:
+            self._create_lock.release()
+            self._create_lock = None
+
+    @property
+    def _progress_path(self) -> Path:
+        return self.path / (_PROGRESS if self.shard is None else shard_progress_name(self.shard[0]))
+
+    def _new_meta(self, provenance: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {
+            "format_version": 1 if self.shard is None else FORMAT_VERSION,
+            "repscope_version": _repscope_version(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "n_total": self.n_total,
+            "dtype": self.dtype.name,
+            "fingerprint": self._fingerprint,
+            "layers": [],
+            "attributes": [],
+            "chunk_rows": None,
+            "checksum": "crc32c",
+            "chunks_always_written": True,
+            **({} if self.shard is None else {"shards": self.shard[1]}),
+            **json.loads(json.dumps(dict(provenance or {}), default=str)),
+        }
+
+    def _open_shard(self, *, resume: bool, overwrite: bool, provenance: Mapping[str, Any] | None) -> None:
+        """Open (or, as the first writer, create) a store written by several processes; see the class doc."""
+        import zarr
+
+        i, k = self.shard
+        if overwrite:
+            raise StoreError(
+                f"overwrite=True (--overwrite) is refused with shard=: one shard would delete the rows the others "
+                f"are writing; delete the store '{self.path}' once no capture writes to it, then start every shard"
+            )
+        try:
+            meta = _read_root_meta(self.path)
+        except StoreError:
+            meta = None
+        if meta is not None and not meta.get("shards") and _has_rows(self.path):
+            raise StoreError(
+                f"store '{self.path}' was written by a single capture process, not in shards; write the shards "
+                f"to another path, or delete this store first"
+            )
+        if meta is None or not meta.get("layers"):
+            # We hold the create lock and no arrays exist: we are the creator (an unfinished creation by a
+            # killed writer is redone from scratch; no other writer writes before the arrays exist).
+            if _has_content(self.path):
+                _clear_dir(self.path)
+            self._group = zarr.open_group(str(self.path), mode="a")
+            self._meta = self._new_meta(provenance)
+            self._save_meta()
+            self.complete = False
+            _atomic_write_json(self.path / _PROGRESS, {"committed": 0, "complete": False, "nonfinite": {},
+                                                       "error": None, "shards": k})
+            self.chunk_rows = None
+            return
+        if not resume:
+            raise StoreError(f"store '{self.path}' already exists; pass resume=True to write shard {i}/{k} "
+                             f"into it, or choose another path")
+        old = meta.get("fingerprint", {})
+        if old != self._fingerprint:
+            diff = sorted(x for x in set(old) | set(self._fingerprint) if old.get(x) != self._fingerprint.get(x))
+            raise StoreError(
+                f"store '{self.path}' is being captured with different arguments ({', '.join(diff)} differ: "
+                f"{_describe_diff(diff)}); every shard must run the same capture — fix this shard's "
+                f"arguments, or write to another path"
+            )
+        self._meta = meta
+        try:
+            self._group = zarr.open_group(str(self.path), mode="a")
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"store '{self.path}' cannot be reopened ({exc}); {damage_fix(self.path)}") from None
+        self.set_chunk_rows(int(meta["chunk_rows"]))
+
+    def set_chunk_rows(self, chunk_rows: int) -> None:
+        """Fix the chunk size of a sharded store and so this shard's rows (:attr:`shard_range`); resume from
+        this shard's own commit record, after checking the chunks it committed."""
+        i, k = self.shard
+        self.chunk_rows = self._chunk_rows_req = int(chunk_rows)
+        n_chunks = -(-int(self.n_total) // self.chunk_rows)
+        if k > n_chunks:
+            raise InputError(
+                f"shard={i, k}: the store has only {n_chunks} chunks of {self.chunk_rows} rows, fewer than {k} "
+                f"shards; use at most {n_chunks} shards, or a smaller chunk_rows (--chunk-rows)"
+            )
+        lo, hi = self.shard_range = shard_rows(self.n_total, self.chunk_rows, i, k)
+        rec = _read_json_record(self._progress_path, f"progress record of shard {i}/{k}")
+        if rec is not None and (rec.get("rows") != [lo, hi] or not lo <= int(rec["committed"]) <= hi):
+            raise StoreError(f"store '{self.path}': the progress record of shard {i}/{k} does not match its rows "
+                             f"{lo}–{hi - 1}; {damage_fix(self.path)}")
+        self._committed = self._submitted = int(rec["committed"]) if rec else lo
+        self.resumed_rows = self._committed - lo
+        self.complete = bool(rec and rec.get("complete"))
+        self._nonfinite = dict((rec or {}).get("nonfinite", {}))
+        if self._meta.get("layers") and self._committed > lo:  # refuse to extend damage
+            st = ActivationStore(self.path, allow_incomplete=True, check=False)
+            for _label, _arr, chk in st._all_checked_arrays():
+                chk.check_rows(lo, self._committed, self.n_total, store=self.path)
+        if rec is None:
+            self._commit(lo, complete=False)
 
     def _open_locked(self, *, resume: bool, overwrite: bool, provenance: Mapping[str, Any] | None) -> None:
         import zarr
@@ -465,6 +671,12 @@ class StoreWriter:
             meta = _read_root_meta(self.path)
         except StoreError:
             meta = None
+        if meta is not None and meta.get("shards"):
+            raise StoreError(
+                f"store '{self.path}' is written in {meta['shards']} shards by separate processes; resume it with "
+                f"shard=(i, {meta['shards']}) (--shard i/{meta['shards']}) for each shard, or write to another "
+                f"path (delete this store first to replace it)"
+            )
         restartable = meta is None or prog is None or (int(prog["committed"]) == 0 and not prog.get("complete"))
         if overwrite or (restartable and _has_content(self.path)):
             # Nothing committed (creation was interrupted) or a replacement was asked for: start afresh.
@@ -500,20 +712,7 @@ class StoreWriter:
             self.chunk_rows = int(meta["chunk_rows"]) if meta.get("chunk_rows") else None
         else:
             self._group = zarr.open_group(str(self.path), mode="a")  # keeps the lock file
-            self._meta = {
-                "format_version": FORMAT_VERSION,
-                "repscope_version": _repscope_version(),
-                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "n_total": self.n_total,
-                "dtype": self.dtype.name,
-                "fingerprint": self._fingerprint,
-                "layers": [],
-                "attributes": [],
-                "chunk_rows": None,
-                "checksum": "crc32c",
-                "chunks_always_written": True,
-                **json.loads(json.dumps(dict(provenance or {}), default=str)),
-            }
+            self._meta = self._new_meta(provenance)
             self._save_meta()
             self.complete = False
             self._commit(0, complete=False)
@@ -535,6 +734,7 @@ class StoreWriter:
 
     def close(self) -> None:
         """Release the writer lock (after :meth:`finish` or :meth:`abort`; idempotent)."""
+        self._release_create()
         self._lock.release()
 
     def __enter__(self) -> StoreWriter:
@@ -550,22 +750,25 @@ class StoreWriter:
     def _commit(self, rows: int, *, complete: bool, error: str | None = None) -> None:
         with self._state_lock:
             nonfinite = dict(self._nonfinite)
-        _atomic_write_json(
-            self.path / _PROGRESS,
-            {"committed": int(rows), "complete": bool(complete), "nonfinite": nonfinite, "error": error},
-        )
+        rec = {"committed": int(rows), "complete": bool(complete), "nonfinite": nonfinite, "error": error}
+        if self.shard is not None:
+            rec.update(shard=self.shard[0], of=self.shard[1], rows=list(self.shard_range), command=_command_line())
+        _atomic_write_json(self._progress_path, rec)
+
+    def plan_chunk_rows(self, acts: Mapping[str, np.ndarray]) -> int:
+        """Rows per chunk: the requested ``chunk_rows``, else the largest power of two (16…4096) whose chunk of
+        the widest layer stays within ~8 MiB."""
+        if self._chunk_rows_req:
+            return int(self._chunk_rows_req)
+        widest = max(int(np.prod(a.shape[1:])) for a in acts.values()) * self.dtype.itemsize
+        cr = 1
+        while cr * 2 * widest <= _TARGET_CHUNK_BYTES and cr < 4096:
+            cr *= 2
+        return max(cr, 16)
 
     def _create_arrays(self, acts: Mapping[str, np.ndarray], labels, ids, attrs, layer_meta) -> None:
         """Create every array on the first batch (feature sizes are known only then)."""
-        widest = max(int(np.prod(a.shape[1:])) for a in acts.values()) * self.dtype.itemsize
-        if self._chunk_rows_req:
-            cr = int(self._chunk_rows_req)
-        else:
-            cr = 1
-            while cr * 2 * widest <= _TARGET_CHUNK_BYTES and cr < 4096:
-                cr *= 2
-            cr = max(cr, 16)
-        self.chunk_rows = cr
+        cr = self.chunk_rows = self.plan_chunk_rows(acts)
         shape0 = self.n_total if self.n_total is not None else 0
         lg = self._group.require_group("layers")
         layers = []
@@ -591,6 +794,7 @@ class StoreWriter:
             attributes.append({"name": name, "key": key})
         self._meta.update(layers=layers, attributes=attributes, chunk_rows=cr, has_labels=labels is not None)
         self._save_meta()
+        self._release_create()  # every array exists: other writers (shards) may open the store now
 
     # ------------------------------------------------------------------ writing
     def append(
@@ -775,6 +979,18 @@ class StoreWriter:
                 self._flush(whole_chunks_only=False)
             self._drain()
             committed = self.committed
+            if self.shard is not None:
+                lo, hi = self.shard_range
+                if committed != hi:
+                    raise StoreError(
+                        f"shard {self.shard[0]}/{self.shard[1]} of store '{self.path}' got rows {lo}–{committed - 1}"
+                        f" but owns rows {lo}–{hi - 1}: the data delivered fewer rows than it announced; every "
+                        f"shard must see the same data"
+                    )
+                self.complete = True
+                self._commit(committed, complete=True)
+                self.close()
+                return
             if self.n_total is not None and committed != self.n_total:
                 warnings.warn(
                     f"capture wrote {committed} rows but the data announced {self.n_total}; the store's "
@@ -799,7 +1015,8 @@ class StoreWriter:
         except StoreError:
             pass
         try:
-            self._commit(self.committed, complete=False, error=error[:500])
+            if self.shard is None or self.shard_range is not None:  # a shard without rows yet has no record
+                self._commit(self.committed, complete=False, error=error[:500])
         except OSError:
             pass  # e.g. disk full: the previous progress.json (atomically replaced) still holds
         finally:
@@ -849,7 +1066,8 @@ class _DirectChunks:
         from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
 
         codecs = list(arr.metadata.codecs)
-        if (arr.ndim != 2 or tuple(arr.chunks)[1] != arr.shape[1] or len(codecs) not in (2, 3)
+        if (not isinstance(root, Path) or arr.ndim != 2 or tuple(arr.chunks)[1] != arr.shape[1]
+                or len(codecs) not in (2, 3)
                 or not isinstance(codecs[0], BytesCodec) or not isinstance(codecs[-1], Crc32cCodec)
                 or getattr(codecs[0].endian, "value", "little") != "little"):
             return None
@@ -910,14 +1128,50 @@ def _column_compressors() -> list[Any]:
 
 
 def _has_content(path: Path) -> bool:
-    return path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir())
+    return path.is_dir() and any(not p.name.startswith(LOCK_PREFIX) for p in path.iterdir())
+
+
+def _has_rows(path: Path) -> bool:
+    """A single-writer store with committed rows (one a restart would lose)."""
+    try:
+        prog = _read_progress(path)
+    except StoreError:
+        return True
+    return int(prog["committed"]) > 0 or bool(prog.get("complete"))
+
+
+def _check_shard(shard: Any, n_total: int | None) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    try:
+        i, k = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise InputError(f"shard={shard!r}: pass (i, k), this process's shard i of k (0 ≤ i < k)") from None
+    if not (k >= 1 and 0 <= i < k):
+        raise InputError(f"shard={shard!r}: need 0 ≤ i < k (shards are numbered 0…k-1)")
+    if n_total is None:
+        raise InputError("shard= needs data whose number of samples is known in advance (a tensor, array or "
+                         "DataLoader over a sized Dataset): each shard's rows are computed from it")
+    return i, k
+
+
+def _command_line() -> str | None:
+    """The command that runs this process when it is the repscope CLI (shown to resume a missing shard)."""
+    import shlex
+    import sys
+
+    argv = list(sys.argv)
+    prog = Path(argv[0]) if argv else Path()
+    if prog.name == "repscope" or (prog.parent.name == "repscope" and prog.name in ("__main__.py", "cli.py")):
+        return shlex.join(["repscope", *argv[1:]])
+    return None
 
 
 def _refuse_foreign(path: Path) -> None:
     """Refuse to write into (or delete) anything that is not a repscope store or one being created."""
     if path.exists() and not path.is_dir():
         raise StoreError(f"'{path}' is a file, not a store directory; choose another output path")
-    if not _has_content(path) or (path / LOCK_NAME).exists():
+    if not _has_content(path) or any(p.name.startswith(LOCK_PREFIX) for p in path.iterdir()):
         return  # empty, or a store whose creation/writing was interrupted (its lock file is still there)
     _read_root_meta(path)  # raises "not a repscope store" with the fix for anything foreign
 
@@ -926,9 +1180,11 @@ def _clear_dir(path: Path) -> None:
     import shutil
 
     for p in path.iterdir():
-        if p.name == LOCK_NAME:
+        if p.name.startswith(LOCK_PREFIX):
             continue
-        if p.is_dir() and not p.is_symlink():
+        if isinstance(p, FsPath) and p.is_dir():
+            p.rmtree()
+        elif p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         else:
             p.unlink()

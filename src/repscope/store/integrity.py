@@ -30,6 +30,13 @@ from repscope.errors import StoreError
 from repscope.results import ResultBase
 
 LOCK_NAME = ".repscope-writer.lock"
+CREATE_LOCK_NAME = ".repscope-create.lock"
+CREATE_WAIT_S = 600.0  # how long a writer on an fsspec filesystem waits for another one creating the arrays
+LOCK_PREFIX = ".repscope-"  # every lock file's name starts with it (never part of the store's data)
+
+
+def shard_lock_name(shard: int) -> str:
+    return f".repscope-writer-shard-{shard:03d}.lock"
 _BLOSC_HEADER = 16
 
 
@@ -79,7 +86,7 @@ class ArrayCheck:
             return f"truncated ({size} bytes)"
         if self.blosc and (deep or not self.checksum):
             try:
-                with open(f, "rb") as fh:
+                with f.open("rb") as fh:
                     head = fh.read(_BLOSC_HEADER)
             except OSError as exc:
                 return f"unreadable ({exc.strerror or exc})"
@@ -247,9 +254,10 @@ class WriterLock:
     taken over and a live one refuses.
     """
 
-    def __init__(self, store: Path) -> None:
-        self.store = Path(store)
-        self.file = self.store / LOCK_NAME
+    def __init__(self, store: Any, name: str = LOCK_NAME, what: str = "") -> None:
+        self.store = store if not isinstance(store, str | os.PathLike) else Path(store)
+        self.file = self.store / name
+        self.what = what  # e.g. " (shard 2/4)": the part of the store this lock guards
         self._fd: int | None = None
         self.took_over: dict[str, Any] | None = None
 
@@ -263,8 +271,8 @@ class WriterLock:
         who = (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, started "
                f"{holder.get('started', '?')}") if holder else "another process"
         return StoreError(
-            f"store '{self.store}' is being written by another capture ({who}); wait for it to finish or stop "
-            f"it, or write to another path — two writers would corrupt the store"
+            f"store '{self.store}'{self.what} is being written by another capture ({who}); wait for it to finish "
+            f"or stop it, or write to another path — two writers would corrupt the store"
         )
 
     def acquire(self) -> WriterLock:
@@ -272,6 +280,8 @@ class WriterLock:
 
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        if not isinstance(self.file, Path):
+            return self._acquire_object(me)
         for _ in range(20):
             try:
                 fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
@@ -312,14 +322,109 @@ class WriterLock:
             return self
         raise StoreError(f"could not lock store '{self.store}' (its lock file keeps changing); retry")
 
+    def _acquire_object(self, me: dict[str, Any]) -> WriterLock:
+        """The lock on an fsspec filesystem (no flock): an object created exclusively; a lock of a dead pid
+        on this host is taken over; one from another host cannot be checked and refuses, naming the object
+        to delete if that writer is gone."""
+        for _ in range(3):
+            if self.file.create_exclusive(json.dumps(me).encode()):
+                self._fd = -1
+                return self
+            holder = self._holder()
+            if (holder.get("host") == me["host"] and isinstance(holder.get("pid"), int)
+                    and not _pid_alive(holder["pid"])):
+                self.took_over = holder
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+                continue
+            err = self._refuse(holder)
+            raise StoreError(f"{err}; if that capture is no longer running, delete the lock object "
+                             f"'{self.file}'") from None
+        raise StoreError(f"could not lock store '{self.store}' (its lock object keeps changing); retry")
+
     def release(self) -> None:
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
             self.file.unlink()
+        if self._fd == -1:  # a lock object: nothing to close
+            self._fd = None
+            return
         with contextlib.suppress(OSError):
             os.close(self._fd)
         self._fd = None
+
+
+class CreateLock:
+    """Serialises the creation of a store's arrays among its writers (the processes of a distributed
+    capture, or a single writer): a blocking ``flock`` on ``<store>/.repscope-create.lock``, held from
+    opening the store until its arrays exist. The first writer to take it creates the arrays; every other
+    one waits, then finds them and checks the fingerprint. The kernel drops the lock of a killed creator,
+    and the next writer finds the creation unfinished (no arrays listed in the root metadata) and redoes it.
+    A sharded store's file is never deleted (deleting a flock file races with a waiter); a single writer
+    (``unlink=True``), which holds the store's writer lock as well, removes it.
+
+    On an fsspec filesystem (no flock) it is an object created exclusively (where the backend has no
+    exclusive create, after an existence check: best effort); a waiter polls until it is gone (up to
+    :data:`CREATE_WAIT_S` seconds), takes over one left by a dead pid on this host, and otherwise stops with
+    an error naming the object to delete once its creator is known to be gone."""
+
+    def __init__(self, store: Any, *, unlink: bool = False) -> None:
+        self.file = store / CREATE_LOCK_NAME
+        self.unlink = unlink
+        self._fd: int | None = None
+
+    def acquire(self) -> CreateLock:
+        import fcntl
+
+        if not isinstance(self.file, Path):
+            return self._acquire_object()
+        try:
+            fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot write to store '{self.file.parent}' ({exc.strerror or exc}); choose a "
+                             f"writable output path") from exc
+        with contextlib.suppress(OSError):  # no flock on this filesystem: best effort
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+        return self
+
+    def _acquire_object(self) -> CreateLock:
+        import time
+
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        deadline = time.monotonic() + CREATE_WAIT_S
+        while not self.file.create_exclusive(json.dumps(me).encode()):
+            try:
+                holder = json.loads(self.file.read_text() or "{}")
+            except (OSError, ValueError):
+                holder = {}
+            if (holder.get("host") == me["host"] and isinstance(holder.get("pid"), int)
+                    and not _pid_alive(holder["pid"])):
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+                continue
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"store '{self.file.parent}': waited {CREATE_WAIT_S:.0f} s for another writer (pid "
+                    f"{holder.get('pid', '?')} on host {holder.get('host', '?')}) to create its arrays; if it is "
+                    f"no longer running, delete the lock object '{self.file}' and re-run"
+                )
+            time.sleep(0.2)
+        self._fd = -1
+        self.unlink = True  # an object lock is always removed (exclusive create is the atomic step)
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            if self.unlink:
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+            if self._fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)  # closing the last descriptor drops the flock
+            self._fd = None
 
 
 class GuardedArray:
@@ -346,7 +451,9 @@ class GuardedArray:
             except Exception as exc:  # noqa: BLE001
                 raise StoreError(f"store '{self.store}': {self.label} cannot be opened ({exc}); "
                                  f"{damage_fix(self.store)}") from None
-            self._arr = (arr, ArrayCheck.of(Path(self.store), arr, self.label,
+            from repscope.store.location import as_location
+
+            self._arr = (arr, ArrayCheck.of(as_location(self.store), arr, self.label,
                                             chunks_always_written=self._always))
         return self._arr
 
