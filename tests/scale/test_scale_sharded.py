@@ -170,3 +170,14 @@ def test_errors_name_the_fix():
     bad["h0"][3, 1] = np.nan
     with pytest.raises(InputError, match="NaN"):
         sharded_layer_pairs(bad, A)
+
+
+def test_torch_accumulator_path_equals_numpy():
+    """The device path (torch tensors; device="cuda" on a GPU) run on the CPU: same values to 1e-10."""
+    import torch
+    A = _residual(10, 200, 2, 5, offset=100.0)
+    B = _residual(11, 200, 2, 4)
+    res = sharded_layer_pairs(A, B, device=torch.device("cpu"), n_shards=2)
+    _check(res, A, B)
+    low = sharded_layer_pairs(A, B, device=torch.device("cpu"), precision="float32", metrics=["linear_cka"])
+    np.testing.assert_allclose(low["linear_cka"].values, res["linear_cka"].values, rtol=1e-5)

@@ -215,10 +215,18 @@ class _Accumulator:
             i, j = p
             self._gemm(p, zs[i], zs[j])
             self.suu[p] += float(us[i] @ us[j])
-            self.suz[p] += (us[i] @ zs[j]) if self.dev is None or not self.low else us[i] @ zs[j].double()
+            self.suz[p] += self._uz(us[i], zs[j])
             if i != j:
-                self.szu[p] += (us[j] @ zs[i]) if self.dev is None or not self.low else us[j] @ zs[i].double()
+                self.szu[p] += self._uz(us[j], zs[i])
         self.n += nb
+
+    def _uz(self, u: Any, z: Any) -> Any:
+        """Σ_r u_r z_r (float64 result; in the float32 path the product is float32, without a float64 copy of z)."""
+        if not self.low:
+            return u @ z
+        if self.dev is None:
+            return (u.astype(np.float32) @ z).astype(np.float64)
+        return (u.float() @ z).double()
 
     def _gemm(self, p: tuple[int, int], zi: Any, zj: Any) -> None:
         R = self.R[p]
