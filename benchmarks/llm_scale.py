@@ -150,8 +150,9 @@ def main() -> None:
         print(f"| bytes on disk (both stores) | {disk / 1e9:.2f} GB |")
         print(f"| bytes read by the shards | {sum(s.bytes_read for s in res.shards) / 1e9:.2f} GB |")
         for s in res.shards:
-            print(f"| shard on {s.worker}: peak RSS / model (blocks + buffers) | "
-                  f"{s.peak_rss / 2**20:,.0f} MiB / {s.bytes_model['blocks'] / 2**20:,.0f} + "
+            print(f"| shard on {s.worker}: peak RSS (at start) / model (blocks + buffers) | "
+                  f"{s.peak_rss / 2**20:,.0f} MiB ({s.rss_at_start / 2**20:,.0f} MiB) / "
+                  f"{s.bytes_model['blocks'] / 2**20:,.0f} + "
                   f"{s.bytes_model['buffers'] / 2**20:,.0f} MiB ({len(s.cross_blocks)} cross + "
                   f"{len(s.self_blocks)} self blocks, {s.seconds:.1f} s) |")
         print(f"| one block's product, float64 vs float32 (this process) | {g64:.1f} vs {g32:.1f} GFLOP/s "

@@ -155,6 +155,8 @@ def test_local_n_scheduler_string(stores):
            metrics=["linear_cka"])
     assert len(res.shards) == 3 and len(res.peak_rss_per_worker()) <= 2
     assert "peak RSS" in res.summary() and res.to_dict()["shards"][0]["cross_blocks"]
+    head, rows = res.table()
+    assert len(rows) == 3 and sum(r[2] for r in rows) == 4 * 3
 
 
 def test_errors_name_the_fix():

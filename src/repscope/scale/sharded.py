@@ -465,6 +465,17 @@ class ShardedPairs:
                 "matrices": {k: v.to_dict() for k, v in self.matrices.items()},
                 "shards": [s.to_dict() for s in self.shards]}
 
+    @property
+    def title(self) -> str:
+        return f"Sharded layer pairs ({', '.join(self.matrices)})"
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        """One row per shard: where it ran, blocks held, measured peak RSS and the memory model (MiB)."""
+        head = ["shard", "worker", "cross blocks", "self blocks", "peak RSS (MiB)", "model (MiB)", "seconds"]
+        return head, [[k, s.worker, len(s.cross_blocks), len(s.self_blocks), round(s.peak_rss / 2**20, 1),
+                       round(s.bytes_model["total"] / 2**20, 1), round(s.seconds, 2)]
+                      for k, s in enumerate(self.shards)]
+
     def summary(self) -> str:
         lines = [f"{len(self.matrices)} measure(s) over {self.n} rows in {len(self.shards)} shard(s) "
                  f"({self.scheduler}), {self.seconds:.1f} s"]
