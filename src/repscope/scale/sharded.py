@@ -575,7 +575,9 @@ def sharded_layer_pairs(
     ----------
     store_a, store_b:
         ActivationStores, store paths, or mappings ``{layer: (n, ...) array}``. Two stores are matched by
-        ``sample_ids`` (rows of common samples, in store A's order; contiguous runs are read as slices).
+        ``sample_ids`` (rows of common samples, in store A's order; contiguous runs are read as slices —
+        a store whose samples are shuffled relative to A is read by index, touching many chunks per row
+        block: for LLM sizes write both stores in the same order).
     metrics:
         Any of :func:`repscope.metrics.engine.linear_measures` (default linear CKA, debiased CKA, Procrustes,
         CCA, SVCCA); ``options={"svcca": {"threshold": 0.95}}`` passes finisher options.
