@@ -183,3 +183,41 @@ def test_torch_accumulator_path_equals_numpy():
     _check(res, A, B)
     low = sharded_layer_pairs(A, B, device=torch.device("cpu"), precision="float32", metrics=["linear_cka"])
     np.testing.assert_allclose(low["linear_cka"].values, res["linear_cka"].values, rtol=1e-5)
+
+
+def _residual_mlp(seed):
+    """A file-defined residual MLP (a transformer's residual stream without attention)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mlp = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8))
+
+        def forward(self, h):
+            return h + self.mlp(h)
+
+    class ResidualMLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Linear(5, 8)
+            self.blocks = nn.Sequential(Block(), Block(), Block())
+
+        def forward(self, x):
+            return self.blocks(self.embed(x))
+
+    return ResidualMLP().eval()
+
+
+def test_captured_residual_models_two_stores(tmp_path):
+    import torch
+
+    X = torch.randn(150, 5, generator=torch.Generator().manual_seed(0))
+    layers = ["blocks.0", "blocks.1", "blocks.2"]
+    sa = rs.capture(_residual_mlp(0), X, layers, tmp_path / "a.zarr", batch_size=32, chunk_rows=32, progress=False)
+    sb = rs.capture(_residual_mlp(1), X, layers, tmp_path / "b.zarr", batch_size=32, chunk_rows=32, progress=False)
+    res = sharded_layer_pairs(sa, sb, n_shards=2, block_rows=40)
+    _check(res, {k: sa.read(k).astype(np.float64) for k in layers}, {k: sb.read(k).astype(np.float64) for k in layers})
