@@ -42,7 +42,8 @@ debiased CKA = HSIC₁(i, j)/√(HSIC₁(i, i)·HSIC₁(j, j)) — no n-vector i
 (s_disk = 2 for float16 on disk, s_gemm = 8 or 4). Example: 32 × 32 layers of 4096 on 16 shards (4 × 4
 tiles of 8 × 8 layers): blocks = 8·4096²·(64 + 16) = 10.7 GB per shard, 172 GB in all (vs 137 GB for the
 single stacked matrix, which no one process could hold); each shard reads 16 of the 64 layers. A worker
-running several shards one after another holds one shard at a time. :func:`shard_memory` computes it;
+holds one shard per task thread at a time (start workers with ``--nthreads 1`` for one shard each; more
+shards than workers run one after another). :func:`shard_memory` computes it;
 :class:`ShardReport` records it next to the measured peak RSS of the process that ran the shard.
 
 Cost: flops ≈ 2n·Σ_{tiles}(|R|·|C|·d² + ½(|R| + |C|)·d²) ≈ 2n·L_A·L_B·d² for the cross products (the
