@@ -53,6 +53,14 @@ def test_two_sources_equal_in_memory_measures_serial():
     assert res["linear_cka"].values.shape == (3, 2)
 
 
+def test_measured_memory_covers_the_blocks_held():
+    A = _residual(12, 600, 2, 300)
+    res = sharded_layer_pairs(A, A, metrics=["linear_cka"], n_shards=1)
+    (s,) = res.shards
+    assert s.bytes_blocks == 8 * 300**2 * (4 + 4) == s.bytes_model["blocks"]  # 4 cross + 4 self blocks
+    assert s.peak_rss - s.rss_at_start >= s.bytes_blocks // 2
+
+
 def test_within_one_source_all_pairs_and_diagonal():
     A = _residual(3, 300, 4, 5, offset=-300.0)
     res = sharded_layer_pairs(A, metrics=["linear_cka", "debiased_cka", "procrustes", "pwcca"], n_shards=2)

@@ -328,7 +328,7 @@ def run_shard(spec: Mapping[str, Any]) -> dict[str, Any]:
     from repscope.metrics.engine import check_finite_blocks, finish_pair
 
     t0 = time.perf_counter()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss0 = _reset_peak_rss()
     sh: _Shard = spec["shard"]
     within = spec["within"]
     # Local layer list: ("a", i) for the rows, then the cols not already read.
@@ -355,7 +355,6 @@ def run_shard(spec: Mapping[str, Any]) -> dict[str, Any]:
         acc.update(blocks)
         del blocks
     S, qq = acc.finish()
-    rss_acc = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     vals: dict[str, dict] = {}
     with eig_cache(keep=True):
         for metric in spec["metrics"]:
@@ -379,13 +378,41 @@ def run_shard(spec: Mapping[str, Any]) -> dict[str, Any]:
         "self_blocks": [(("a" if s == "a" else side_b), names[s][i]) for s, i in keys],
         "bytes_blocks": int(sum(8 * a.size for a in S.values())),
         "bytes_read": int(nbytes),
-        "peak_rss": int(max(rss_acc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)),
+        "peak_rss": _peak_rss(),
         "rss_at_start": int(rss0),
         "seconds": time.perf_counter() - t0,
         "rows": int(acc.n),
         "blocks": ({f"{keys[i][0]}{keys[i][1]},{keys[j][0]}{keys[j][1]}": S[i, j] for i, j in pairs}
                    if spec["return_blocks"] else None),
     }
+
+
+def _proc_status(field: str) -> int | None:
+    """A ``/proc/self/status`` memory field in bytes (Linux), else None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> int:
+    """Reset the process's peak RSS (Linux: ``echo 5 > /proc/self/clear_refs`` sets VmHWM to the current RSS)
+    so that the peak measured after a shard is that shard's; returns the RSS now (bytes)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # not Linux, or not allowed: the lifetime peak (ru_maxrss) is reported instead
+        pass
+    return _proc_status("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _peak_rss() -> int:
+    """Peak RSS (bytes) since :func:`_reset_peak_rss` (VmHWM), else the process's lifetime peak."""
+    return _proc_status("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _self_value(metric: str, m: Any, kw: dict, S: Mapping, qq: Mapping, n: int, t: int) -> float:
@@ -415,7 +442,11 @@ def _worker_address() -> str:
 
 @dataclass
 class ShardReport:
-    """What one shard did: where it ran, the blocks it held, bytes (model and measured), time."""
+    """What one shard did: where it ran, the blocks it held, bytes (model and measured), time.
+
+    ``peak_rss``: the peak resident memory of the process that ran it, during the shard (Linux: VmHWM reset
+    at the shard's start; elsewhere the process's lifetime peak); ``rss_at_start``: its RSS when the shard
+    began (the worker's own baseline: Python, numpy, dask), so ``peak_rss − rss_at_start`` is the shard's."""
 
     worker: str
     cross_blocks: list[tuple[str, str]]
