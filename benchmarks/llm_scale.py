@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--dim", type=int, default=1024)
     ap.add_argument("--rows", type=int, default=200_000)
-    ap.add_argument("--chunk-rows", type=int, default=4096)
+    ap.add_argument("--chunk-rows", type=int, default=1024)
     ap.add_argument("--workers", type=int, default=2, help="Dask worker processes (local:N), one shard each")
     ap.add_argument("--precision", default="float64", choices=["float64", "float32"])
     ap.add_argument("--metrics", default="linear_cka,debiased_cka,procrustes,cca,svcca")
@@ -150,10 +150,11 @@ def main() -> None:
         print(f"| bytes on disk (both stores) | {disk / 1e9:.2f} GB |")
         print(f"| bytes read by the shards | {sum(s.bytes_read for s in res.shards) / 1e9:.2f} GB |")
         for s in res.shards:
-            print(f"| shard on {s.worker}: peak RSS (at start) / model (blocks + buffers) | "
-                  f"{s.peak_rss / 2**20:,.0f} MiB ({s.rss_at_start / 2**20:,.0f} MiB) / "
-                  f"{s.bytes_model['blocks'] / 2**20:,.0f} + "
-                  f"{s.bytes_model['buffers'] / 2**20:,.0f} MiB ({len(s.cross_blocks)} cross + "
+            mb = {k: f"{v / 2**20:,.0f}" for k, v in s.bytes_model.items()}
+            print(f"| shard on {s.worker}: peak RSS − RSS at start = own / model (blocks + buffers + finish) | "
+                  f"{s.peak_rss / 2**20:,.0f} − {s.rss_at_start / 2**20:,.0f} = "
+                  f"{(s.peak_rss - s.rss_at_start) / 2**20:,.0f} MiB / {mb['total']} MiB ({mb['blocks']} + "
+                  f"{mb['buffers']} + {mb['finish']}; {len(s.cross_blocks)} cross + "
                   f"{len(s.self_blocks)} self blocks, {s.seconds:.1f} s) |")
         print(f"| one block's product, float64 vs float32 (this process) | {g64:.1f} vs {g32:.1f} GFLOP/s "
               f"(float32 {g32 / g64:.2f}×) |")
@@ -167,6 +168,7 @@ def main() -> None:
         hours = flops_t / (rate * Wt) / 3600
         read_t = nt * dt * 2 * (qt * Lt + pt * Lt)
         mem_t = 8 * dt * dt * ((Lt // pt) * (Lt // qt) + Lt // pt + Lt // qt)
+        fin_t = 8 * dt * dt * (4 * (Lt // pt + Lt // qt) + 6)
         print(f"\nExtrapolation to two stores of 32 layers × 4096-d × 10⁹ tokens on {Wt} workers (4 × 4 tiles), "
               f"at the per-worker rate measured here ({rate / 1e9:.1f} GFLOP/s):\n")
         print(f"- flops = 2·n·(L² + ½(q + p)·L)·d² = {flops_t:.2e} → {hours:,.0f} h wall on {Wt} workers "
@@ -175,7 +177,7 @@ def main() -> None:
         print(f"- disk read = n·d·2 B·(q + p)·L = {read_t / 1e15:.2f} PB (raw data {raw / 1e12:.0f} TB, each layer "
               f"read by 4 shards)")
         print(f"- memory per worker (model) = 8·d²·(8·8 + 16) = {mem_t / 1e9:.1f} GB of float64 blocks + row "
-              f"buffers")
+              f"buffers (+ {fin_t / 1e9:.1f} GB while finishing Procrustes / CCA / SVCCA)")
         print(f"- at H200 float64 GEMM peak (~60 TFLOP/s) one GPU would need {flops_t / 60e12 / 3600:,.0f} h")
     finally:
         if not args.keep:

@@ -38,6 +38,7 @@ debiased CKA = HSIC₁(i, j)/√(HSIC₁(i, i)·HSIC₁(j, j)) — no n-vector i
 
     blocks  = 8·(Σ_{(i,j) ∈ tile} dᵢdⱼ + Σ_{ℓ ∈ R ∪ C} d_ℓ²)          (cross + self blocks)
     buffers = b·Σ_{ℓ ∈ R ∪ C} d_ℓ·(s_disk + s_gemm)  [+ 4·max dᵢdⱼ for the float32 product]
+    finish  ≈ 8·d_max²·(4·|R ∪ C| + 6)   (Procrustes / CCA family: cached eigen-decompositions; 0 for CKA)
 
 (s_disk = 2 for float16 on disk, s_gemm = 8 or 4). Example: 32 × 32 layers of 4096 on 16 shards (4 × 4
 tiles of 8 × 8 layers): blocks = 8·4096²·(64 + 16) = 10.7 GB per shard, 172 GB in all (vs 137 GB for the
@@ -133,9 +134,12 @@ def plan_shards(n_a: int, n_b: int | None, n_shards: int) -> list[_Shard]:
 
 
 def shard_memory(dims_a: Sequence[int], dims_b: Sequence[int] | None, shard: _Shard, block_rows: int, *,
-                 disk_itemsize: int = 2, precision: str = "float64") -> dict[str, int]:
+                 disk_itemsize: int = 2, precision: str = "float64",
+                 metrics: Sequence[str] = ("linear_cka",)) -> dict[str, int]:
     """Bytes a shard holds (see the module's memory model): ``blocks`` (float64 cross + self blocks),
-    ``buffers`` (one row block of its layers on disk and as GEMM input), ``total``."""
+    ``buffers`` (one row block of its layers on disk and as GEMM input), ``finish`` (eigen-decompositions
+    cached per layer and per-pair temporaries of the Procrustes/CCA-family finishers, ≈ 8·d²·(4·layers + 6),
+    an estimate checked against tracemalloc; 0 for the CKAs), ``total``."""
     db = dims_a if dims_b is None else dims_b
     read = [dims_a[i] for i in shard.rows] + [db[j] for j in shard.cols if dims_b is not None or j not in shard.rows]
     blocks = 8 * (sum(dims_a[i] * db[j] for i, j in shard.pairs) + sum(d * d for d in read))
@@ -143,7 +147,11 @@ def shard_memory(dims_a: Sequence[int], dims_b: Sequence[int] | None, shard: _Sh
     buffers = int(block_rows) * sum(read) * (disk_itemsize + s_gemm)
     if precision == "float32":
         buffers += 4 * max((dims_a[i] * db[j] for i, j in shard.pairs), default=0)
-    return {"blocks": int(blocks), "buffers": int(buffers), "total": int(blocks + buffers)}
+    finish = 0
+    if any(m not in ("linear_cka", "debiased_cka") for m in metrics):
+        finish = 8 * max(read) ** 2 * (4 * len(read) + 6)
+    return {"blocks": int(blocks), "buffers": int(buffers), "finish": int(finish),
+            "total": int(blocks + buffers + finish)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,8 +538,9 @@ class ShardedPairs:
 
 
 def _source(src: Any, layers: Sequence[str] | str | None, name: str) -> tuple[Any, list[str], list[int], Any, int,
-                                                                              int]:
-    """(what a shard receives: store path or mapping, layer names, dims, sample ids or None, n, itemsize)."""
+                                                                              int, int]:
+    """(what a shard receives: store path or mapping, layer names, dims, sample ids or None, n, itemsize, rows
+    per zarr chunk)."""
     if isinstance(layers, str):
         layers = [s.strip() for s in layers.split(",") if s.strip()]
     if isinstance(src, str | os.PathLike):
@@ -549,7 +558,7 @@ def _source(src: Any, layers: Sequence[str] | str | None, name: str) -> tuple[An
             raise InputError(f"{name}'s layers have different numbers of rows {sorted(ns)}; they must describe "
                              f"the same samples")
         dims = [int(np.prod(a.shape[1:])) for a in arrs.values()]
-        return arrs, names, dims, None, ns.pop(), max(a.dtype.itemsize for a in arrs.values())
+        return arrs, names, dims, None, ns.pop(), max(a.dtype.itemsize for a in arrs.values()), 1
     if not (hasattr(src, "layers") and hasattr(src, "path")):
         raise InputError(f"{name} is a {type(src).__name__}; pass an ActivationStore, a store path, or a mapping "
                          f"{{layer: array}}")
@@ -563,7 +572,8 @@ def _source(src: Any, layers: Sequence[str] | str | None, name: str) -> tuple[An
                              f"(store.finite_rows(layer)) first")
     dims = [src.n_features(k) for k in names]
     itemsize = max(np.dtype(src.layer_info(k).get("dtype") or "float32").itemsize for k in names)
-    return str(src.path), names, dims, np.asarray(src.sample_ids), int(src.n_samples), itemsize
+    native = max(int(src.dask_array(k).chunks[0][0]) for k in names)  # rows per zarr chunk
+    return str(src.path), names, dims, np.asarray(src.sample_ids), int(src.n_samples), itemsize, native
 
 
 def _match(ids_a: Any, ids_b: Any, n_a: int, n_b: int) -> tuple[np.ndarray | None, np.ndarray | None, int]:
@@ -620,7 +630,8 @@ def sharded_layer_pairs(
     n_shards:
         Default: the number of Dask worker processes (1 in this process). More shards = less memory each.
     block_rows:
-        Rows read per step (default ≈ 64 MiB of float64 across the shard's layers).
+        Rows read per step (default ≈ 64 MiB of float64 across the shard's layers, rounded to whole zarr
+        chunks, at least one).
     precision:
         ``"float64"`` (float64 GEMMs: equals the in-memory float64 result to rounding) or ``"float32"``
         (float32 GEMMs over ≤ 1024 rows, summed in float64: ≈ 2× faster on CPUs, relative error ~1e-6).
@@ -645,14 +656,14 @@ def sharded_layer_pairs(
             check_block_options(registry.get(m), options.get(m, {}))
     if precision not in ("float64", "float32"):
         raise InputError(f"precision={precision!r}; use 'float64' (exact) or 'float32' (float32 GEMMs, float64 sums)")
-    src_a, la, dims_a, ids_a, n_a, isz = _source(store_a, layers_a, "store_a")
+    src_a, la, dims_a, ids_a, n_a, isz, native = _source(store_a, layers_a, "store_a")
     within = store_b is None
     if within:
         src_b, lb, dims_b, idx_a, idx_b, n = None, None, None, None, None, n_a
     else:
-        src_b, lb, dims_b, ids_b, n_b, isz_b = _source(store_b, layers_a if layers_b is None else layers_b,
-                                                        "store_b")
-        isz = max(isz, isz_b)
+        src_b, lb, dims_b, ids_b, n_b, isz_b, native_b = _source(
+            store_b, layers_a if layers_b is None else layers_b, "store_b")
+        isz, native = max(isz, isz_b), max(native, native_b)
         idx_a, idx_b, n = _match(ids_a, ids_b, n_a, n_b)
     if not la or (not within and not lb):
         raise InputError("no layers selected; give at least one layer name per store")
@@ -673,6 +684,8 @@ def sharded_layer_pairs(
         for s, sh in enumerate(plan):
             width = sum(dims_a[i] for i in sh.rows) + sum((dims_a if within else dims_b)[j] for j in sh.cols)
             br = int(block_rows) if block_rows else max(256, min(n, BLOCK_BYTES // (8 * max(1, width))))
+            if not block_rows:  # whole zarr chunks per read (a partial read decodes the whole chunk anyway)
+                br = max(native, (br // native) * native)
             if br < 1:
                 raise InputError(f"block_rows={block_rows}; give a positive number of rows")
             specs.append({"shard": sh, "within": within, "layers_a": la, "layers_b": lb, "dims_a": dims_a,
@@ -689,7 +702,7 @@ def sharded_layer_pairs(
             bytes_blocks=o["bytes_blocks"], bytes_read=o["bytes_read"], peak_rss=o["peak_rss"],
             rss_at_start=o["rss_at_start"], seconds=o["seconds"], rows=o["rows"],
             bytes_model=shard_memory(dims_a, dims_b, spec["shard"], spec["block_rows"], disk_itemsize=isz,
-                                     precision=precision)))
+                                     precision=precision, metrics=metrics)))
         blocks.append(o["blocks"])
     cols = la if within else lb
     matrices = {}
