@@ -44,7 +44,7 @@ fi
 # ------------------------------------------------------------------ which scripts, with which arguments
 # Known scripts in report order; any other benchmarks/*.py is run afterwards with no arguments.
 KNOWN=(capture.py similarity.py wide.py similarity_agreement.py peers_metrics.py estimates.py topology.py dsa.py
-       descramble_bench.py bench_scale.py)
+       descramble_bench.py bench_scale.py llm_scale.py)
 # Not benchmarks: generators of committed test data; ranges_mitigation.py measures accuracy, not speed
 # (its experiment, with confidence intervals, is `repscope ranges reproduce`), run it by hand.
 EXCLUDE=(make_topology_vectors.py make_peer_metric_fixtures.py run_all.py ranges_mitigation.py)
@@ -55,6 +55,7 @@ args_for() {
         topology.py|topology_summaries.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         ranges_mitigation.py) [ "$QUICK" = 1 ] && echo "--fast" ;;
         bench_scale.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
+        llm_scale.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         peers_metrics.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         estimates.py) [ "$QUICK" = 1 ] && echo "--quick" ;;
         similarity.py) [ "$QUICK" = 1 ] && echo "--n 5000 --matrix-n 5000 --stream-n 20000" ;;

@@ -12,6 +12,10 @@
     cp = streamed_cross_products(store, layers=["conv1", "fc1"])   # dask.array over the zarr chunks
     cp.linear_cka("conv1", "fc1"), cp.procrustes("conv1", "fc1")
 
+    from repscope.scale import sharded_layer_pairs      # two LLM-size stores: (i, j) blocks sharded
+    res = sharded_layer_pairs("a.zarr", "b.zarr", scheduler="tcp://head:8786", n_shards=16)
+    res["linear_cka"], res["debiased_cka"], res.peak_rss_per_worker()
+
 See ``docs/scale-out.md`` for multi-node clusters (``dask scheduler`` / ``dask worker``).
 """
 
@@ -29,11 +33,15 @@ except ImportError as exc:
 
 from repscope.parallel.dask import client_for, cluster_info, configure_workers, local_cluster
 from repscope.scale.linear import CrossProducts, streamed_cross_products, streamed_layer_matrix
+from repscope.scale.sharded import ShardedPairs, ShardReport, sharded_layer_pairs
 
 __all__ = [
     "CrossProducts",
     "streamed_cross_products",
     "streamed_layer_matrix",
+    "sharded_layer_pairs",
+    "ShardedPairs",
+    "ShardReport",
     "client_for",
     "cluster_info",
     "configure_workers",
