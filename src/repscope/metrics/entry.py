@@ -5,7 +5,7 @@ layer against the label structure when the store has labels.
 labels is ``d_ij = 1[y_i ≠ y_j]``; each layer's correlation-distance RDM is compared with it by Spearman's
 ρ over the upper triangle (ties averaged). Because the label RDM has only two values, ρ cannot reach 1 for a
 layer whose dissimilarities have no ties: its ceiling is √(3 m₀m₁/(m² − 1)) (m pairs, m₀ of them within a
-class; :func:`repscope.metrics.rsa.categorical_ceiling`) — 0.5186 for 2000 samples of 10 balanced classes.
+class; :func:`repscope.metrics.categorical_ceiling`) — 0.5186 for 2000 samples of 10 balanced classes.
 Values are read against that ceiling (``ceiling``, ``normalised`` = ρ / ceiling): at the ceiling the layer
 ranks every within-class pair as closer than every between-class pair; near 0 its geometry ignores the
 labels. Only a layer with tied dissimilarities (one that maps each class to a single point) can exceed it.
@@ -42,7 +42,7 @@ _QUADRATIC = ("rsa", "mutual_knn")
 class LabelRSA(ResultBase):
     """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal), with
     ``ceiling``: the largest ρ any layer RDM without tied dissimilarities can reach against this label RDM
-    (:func:`repscope.metrics.rsa.categorical_ceiling`; NaN when unknown)."""
+    (:func:`repscope.metrics.categorical_ceiling`; NaN when unknown)."""
 
     layers: list[str]
     rho: np.ndarray
@@ -140,7 +140,7 @@ class LabelRSA(ResultBase):
 
 def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
     """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
-    from repscope.metrics.rsa import categorical_ceiling, compare_rdms, rdm
+    from repscope.metrics._rsa import categorical_ceiling, compare_rdms, rdm
 
     y = np.asarray(labels).reshape(-1)
     classes = np.unique(y)
@@ -214,7 +214,7 @@ def analyse(
     cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
     """
     from repscope.metrics import registry
-    from repscope.metrics.layer_matrix import layer_matrices
+    from repscope.metrics._layer_matrix import layer_matrices
 
     t0 = time.perf_counter()
     reason = applies(store)
