@@ -485,7 +485,7 @@ def _covariance_route(job: _Job, linear: list[str], results: dict[str, LayerMatr
             t1 = time.perf_counter()
             vals = _linear_finish(job.measures[m], acc, q, len(la), len(lb), col_off, B is None, job.kw(m))
             results[m] = job.package(m, vals, t_stream + time.perf_counter() - t1, "covariance")
-    if not boot_lin:
+    if grouped is None:
         return {}
     reps: dict[str, list[np.ndarray]] = {m: [] for m in boot_lin}
     for rep in grouped.replicates(n_boot, job.seeds[1]):
