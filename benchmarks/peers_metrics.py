@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from repscope import metrics as M
-from repscope.metrics.rdm import resampled_compare
-from repscope.metrics.rsa import rsa
+from repscope.metrics._rdm import resampled_compare
+from repscope.metrics._rsa import rsa
 
 GiB = 2**30
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from repscope import metrics as M
 from repscope.metrics import cka
-from repscope.metrics.rsa import rdm as rsa_rdm
+from repscope.metrics._rsa import rdm as rsa_rdm
 
 TOL = 1e-6
 

@@ -38,9 +38,9 @@ def _array_level():
     from repscope.descramble.permutation import permutation_descramble
     from repscope.dynamics.inputdsa import fit_dmdc, input_dsa, input_dsa_matrix
     from repscope.dynamics.sweep import sweep_dmd
+    from repscope.metrics._rdm import model_rdm, noise_ceiling, rdm_of, rsa_bootstrap
     from repscope.metrics.embedding import frechet_mean, network_embedding
     from repscope.metrics.estimators import estimate
-    from repscope.metrics.rdm import model_rdm, noise_ceiling, rdm_of, rsa_bootstrap
     from repscope.metrics.stochastic import stochastic_fit
     from repscope.metrics.uncertainty import compare_entries
     from repscope.topology.layers import compare_matrices, matrix_correlation, pc_removal_sensitivity
@@ -80,7 +80,7 @@ def _constructed(store_results):
     from repscope.descramble.results import ReproductionResult
     from repscope.dynamics.entry import DynamicsAnalysis
     from repscope.dynamics.results import TableResult
-    from repscope.ranges.bands import Bands
+    from repscope.ranges._bands import Bands
     from repscope.ranges.views import band_image_grid
 
     bands = next(r for r in store_results if isinstance(r, Bands))
@@ -230,8 +230,8 @@ def test_every_result_module_is_loaded_by_load_result():
 def test_matrix_rdm_and_bands_as_xarray(every_result):
     """Matrix results: dims (row, col) with the names as coordinates and the measure's settings as attrs;
     an RDM: the square matrix over its conditions; bands: one score per sample with its band."""
-    from repscope.metrics.rdm import RDM
-    from repscope.ranges.bands import Bands
+    from repscope.metrics._rdm import RDM
+    from repscope.ranges._bands import Bands
 
     m = MatrixResult(np.array([[1.0, 0.25], [0.25, 1.0]]), ["conv", EVIL], ["conv", EVIL], "linear_cka",
                      value_range=(0.0, None), sd=np.full((2, 2), 0.1), n_samples=7)

@@ -111,7 +111,7 @@ def test_results_of_the_lenses_follow_the_protocol(small_store):
 
 def test_array_level_results_follow_the_protocol():
     from repscope import dynamics, topology
-    from repscope.metrics.rdm import model_rdm, rdm_of
+    from repscope.metrics._rdm import model_rdm, rdm_of
 
     rng = np.random.default_rng(1)
     t = np.linspace(0, 20, 200)

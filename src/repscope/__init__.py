@@ -10,8 +10,6 @@ One activation store, several lenses from the literature, one report::
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 from repscope._version import __version__
@@ -24,7 +22,10 @@ from repscope.errors import (
     StoreError,
 )
 
+#: ``capture`` is the callable capture package: ``rs.capture(model, data, ...)`` captures,
+#: ``rs.capture.list_layers(...)`` lists (see :mod:`repscope.capture`).
 _SUBMODULES = {
+    "capture": "repscope.capture",
     "metrics": "repscope.metrics",
     "ranges": "repscope.ranges",
     "topology": "repscope.topology",
@@ -38,7 +39,6 @@ _SUBMODULES = {
 
 __all__ = [
     "__version__",
-    "capture",
     "open_store",
     "load_result",
     "RepscopeError",
@@ -70,10 +70,10 @@ def __getattr__(name: str) -> Any:
 _RESULT_MODULES = (
     "repscope.results", "repscope.lenses.protocol", "repscope.store.summary", "repscope.store.integrity",
     "repscope.capture.listing", "repscope.metrics.embedding", "repscope.metrics.entry",
-    "repscope.metrics.estimators", "repscope.metrics.rdm", "repscope.metrics.stochastic",
-    "repscope.metrics.uncertainty", "repscope.ranges.analysis", "repscope.ranges.associations",
-    "repscope.ranges.bands", "repscope.ranges.entry", "repscope.ranges.views", "repscope.topology.entry",
-    "repscope.topology.layers", "repscope.topology.mapper", "repscope.topology.persistence",
+    "repscope.metrics.estimators", "repscope.metrics._rdm", "repscope.metrics.stochastic",
+    "repscope.metrics.uncertainty", "repscope.ranges.analysis", "repscope.ranges._associations",
+    "repscope.ranges._bands", "repscope.ranges.entry", "repscope.ranges.views", "repscope.topology.entry",
+    "repscope.topology.layers", "repscope.topology._mapper", "repscope.topology._persistence",
     "repscope.topology.summaries", "repscope.dynamics.dmd", "repscope.dynamics.entry",
     "repscope.dynamics.inputdsa", "repscope.dynamics.results", "repscope.dynamics.simdist",
     "repscope.dynamics.sweep", "repscope.descramble.entry", "repscope.descramble.results",
@@ -90,21 +90,3 @@ def _load_result(path: Any, section: str | None = None, entry: int | str = 0) ->
     from repscope.results import load_result
 
     return load_result(path, section=section, entry=entry)
-
-
-class _Package(types.ModuleType):
-    """``repscope.capture`` is the function, imported on first use, even after the import system binds the
-    ``repscope.capture`` subpackage onto this module (the setter keeps the function in front)."""
-
-    @property
-    def capture(self) -> Any:
-        from repscope.capture.core import capture
-
-        return capture
-
-    @capture.setter
-    def capture(self, value: Any) -> None:
-        self.__dict__["_capture_package"] = value
-
-
-sys.modules[__name__].__class__ = _Package

@@ -10,11 +10,11 @@ import pathlib
 import numpy as np
 import pytest
 
+from repscope.metrics._rdm import RDM, crossnobis_rdm, model_rdm, noise_ceiling, rdm_of, resampled_compare
+from repscope.metrics._rsa import compare_rdms
 from repscope.metrics.embedding import frechet_mean
 from repscope.metrics.neighbors import cknna, cycle_knn, mutual_knn
 from repscope.metrics.permutation import permutation_distance
-from repscope.metrics.rdm import RDM, crossnobis_rdm, model_rdm, noise_ceiling, rdm_of, resampled_compare
-from repscope.metrics.rsa import compare_rdms
 from repscope.metrics.stochastic import energy_shape_distance, gaussian_moments, gaussian_shape_distance, stochastic_fit
 
 F = json.loads((pathlib.Path(__file__).parent / "data" / "peer_metric_fixtures.json").read_text())

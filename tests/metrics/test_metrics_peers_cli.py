@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from repscope.commands.rsa import register
+from repscope.metrics._rdm import model_rdm, rdm_of
 from repscope.metrics.embedding import network_embedding
-from repscope.metrics.rdm import model_rdm, rdm_of
 
 
 class _Store:
@@ -49,7 +49,7 @@ def test_rsa_command_model_rdm_bootstrap_and_files(app, tmp_path):
     ref = rdm_of(stores["a"].read("l1")).compare(model_rdm(stores["a"].labels, "categorical"), "rho_a")
     assert out["value"] == pytest.approx(ref, abs=1e-12) and out["bootstrap"]["n_boot"] == 50
     assert (tmp_path / "rdm.png").exists() and (tmp_path / "bootstrap.json").exists()
-    from repscope.metrics.rsa import categorical_ceiling
+    from repscope.metrics._rsa import categorical_ceiling
 
     ceiling = categorical_ceiling(stores["a"].labels, "rho_a")  # 3 classes of 10: 3·m₀m₁/(m² − 1)
     assert out["ceiling"] == pytest.approx(ceiling) and out["bootstrap"]["ceiling"] == pytest.approx(ceiling)
@@ -79,7 +79,7 @@ def test_noise_ceiling_command(app):
     res = CliRunner().invoke(a, ["noise-ceiling", "a:l1", "b:l1", "a:l2", "--compare", "pearson", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    from repscope.metrics.rdm import noise_ceiling
+    from repscope.metrics._rdm import noise_ceiling
 
     ref = noise_ceiling([rdm_of(stores[s].read(l)) for s, l in (("a", "l1"), ("b", "l1"), ("a", "l2"))],
                         compare="pearson")

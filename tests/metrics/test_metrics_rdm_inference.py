@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 
 from repscope.errors import InputError
-from repscope.metrics.rdm import (
+from repscope.metrics._rdm import (
     RDM,
     crossnobis_rdm,
     model_rdm,
@@ -17,7 +17,7 @@ from repscope.metrics.rdm import (
     resampled_compare,
     rsa_bootstrap,
 )
-from repscope.metrics.rsa import compare_rdms
+from repscope.metrics._rsa import compare_rdms
 
 
 def test_rdm_result_and_model_rdms():

@@ -11,7 +11,7 @@ import pytest
 
 import repscope as rs
 from repscope.errors import InputError
-from repscope.metrics.rsa import binary_rdm_ceiling, categorical_ceiling, compare_rdms
+from repscope.metrics._rsa import binary_rdm_ceiling, categorical_ceiling, compare_rdms
 
 RANKED = ("spearman", "rho_a", "kendall_tau_a", "kendall_tau_b")
 
@@ -144,7 +144,7 @@ def test_label_rsa_says_when_tied_dissimilarities_exceed_the_ceiling():
 
 @pytest.mark.parametrize("compare", ["spearman", "rho_a", "pearson"])
 def test_bootstrap_against_a_categorical_model_states_the_ceiling(compare):
-    from repscope.metrics.rdm import model_rdm, rsa_bootstrap
+    from repscope.metrics._rdm import model_rdm, rsa_bootstrap
 
     y = np.repeat(["cat", "dog", "car"], 10)
     rng = np.random.default_rng(0)

@@ -12,8 +12,8 @@ from scipy.stats import ortho_group
 
 from repscope.errors import InputError
 from repscope.metrics import jaccard_knn, mutual_knn, rdm, rsa
+from repscope.metrics._rsa import compare_rdms, kendall_tau_a
 from repscope.metrics.neighbors import knn_indices
-from repscope.metrics.rsa import compare_rdms, kendall_tau_a
 
 
 def _pair(n=40, p=6, q=5, seed=0):

@@ -8,7 +8,7 @@ import scipy.stats
 from scipy.spatial.distance import pdist
 
 from repscope.errors import InputError
-from repscope.metrics.rsa import (
+from repscope.metrics._rsa import (
     compare_rdms,
     condensed_rdm,
     doubled_ranks,

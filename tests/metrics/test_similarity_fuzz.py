@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 
 from repscope.errors import ConvergenceWarning, InputError, RepscopeError
 from repscope.metrics import available, similarity
-from repscope.metrics.rdm import crossnobis_rdm, noise_ceiling, rsa_bootstrap
+from repscope.metrics._rdm import crossnobis_rdm, noise_ceiling, rsa_bootstrap
 from repscope.metrics.stochastic import energy_shape_distance, gaussian_shape_distance, stochastic_fit
 
 MEASURES = sorted(available())

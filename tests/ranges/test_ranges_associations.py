@@ -125,7 +125,7 @@ def test_association_bad_inputs():
 
 
 def test_derived_from_labels_reads_functions_of_the_label_from_the_data():
-    from repscope.ranges.associations import derived_from_labels
+    from repscope.ranges._associations import derived_from_labels
 
     rng = np.random.default_rng(0)
     n = 400
@@ -171,7 +171,7 @@ def test_confounder_text_matches_the_figure_and_the_legend_hides_no_point():
 
     from matplotlib.colors import to_rgba
 
-    from repscope.ranges.associations import VERDICT_COLOURS, ConfounderFindings
+    from repscope.ranges._associations import VERDICT_COLOURS, ConfounderFindings
 
     cf = ConfounderFindings(unit="out:1", top_band="top", mid_band="mid", rows=_confounder_rows(), strong=0.2,
                             weak=0.1, min_ratio=2.0, alpha=0.05)
@@ -203,7 +203,7 @@ def test_confounder_text_matches_the_figure_and_the_legend_hides_no_point():
 
 
 def test_confounder_text_without_flags_claims_no_colour():
-    from repscope.ranges.associations import ConfounderFindings
+    from repscope.ranges._associations import ConfounderFindings
 
     rows = [r for r in _confounder_rows() if r["verdict"] in ("neither", "both", "derived from target")]
     cf = ConfounderFindings(unit="u", top_band="top", mid_band="mid", rows=rows, strong=0.2, weak=0.1,

@@ -7,7 +7,7 @@ import pytest
 
 from repscope.errors import InputError
 from repscope.topology import knn_elbow_eps, mapper
-from repscope.topology.mapper import cover_intervals
+from repscope.topology._mapper import cover_intervals
 
 
 def two_classes(n=60, seed=0):

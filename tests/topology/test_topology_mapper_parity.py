@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 
 from repscope.errors import InputError
 from repscope.topology import mapper
-from repscope.topology.mapper import thumbnail_png
+from repscope.topology._mapper import thumbnail_png
 
 FIXTURE = Path(__file__).parent / "data" / "kmapper_graph.json"
 

@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         layer, with an optional bootstrap CI over stimuli (self-pairs of resampled duplicates excluded)."""
         import numpy as np
 
-        from repscope.metrics.rdm import model_rdm, rdm_of, rsa_bootstrap
+        from repscope.metrics._rdm import model_rdm, rdm_of, rsa_bootstrap
         from repscope.results import dumps
         from repscope.store import open_store
 
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
                                    "value": value, "n_conditions": r1.n}
         ceiling = None
         if model is not None and np.unique(r2.vector).size == 2:  # a categorical model caps the comparison
-            from repscope.metrics.rsa import binary_rdm_ceiling
+            from repscope.metrics._rsa import binary_rdm_ceiling
 
             ceiling = binary_rdm_ceiling(r2.vector, compare)
             results["ceiling"] = ceiling
@@ -193,7 +193,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """RSA noise ceiling from repeated measurements of the same stimuli (network seeds, subjects):
         the RDM of each, then leave-one-out lower and all-repeats upper bounds (rsatoolbox-style)."""
-        from repscope.metrics.rdm import noise_ceiling, rdm_of
+        from repscope.metrics._rdm import noise_ceiling, rdm_of
         from repscope.results import dumps
 
         reps = _read_nets(nets, layer)

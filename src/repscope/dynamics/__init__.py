@@ -12,8 +12,8 @@ input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_
 :func:`input_dsa_matrix`). Test cases live in :mod:`repscope.experiments.dynamics.testcases`.
 """
 
+from repscope.dynamics._dsa import dsa, dsa_matrix, fit_systems
 from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
-from repscope.dynamics.dsa import dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
 from repscope.dynamics.entry import DynamicsAnalysis, analyse, applies, sequence_layers
 from repscope.dynamics.inputdsa import (

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.dynamics.dsa import dsa_matrix
+from repscope.dynamics._dsa import dsa_matrix
 from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
 from repscope.lenses import protocol as lens

@@ -19,15 +19,8 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 from repscope.metrics import registry
-from repscope.metrics._result import LayerMatrix
-from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
-from repscope.metrics.embedding import FrechetMean, NetworkEmbedding, classical_mds, frechet_mean, network_embedding
-from repscope.metrics.entry import LabelRSA, MetricsAnalysis, analyse, applies, label_rsa
-from repscope.metrics.estimators import Estimate, estimate
-from repscope.metrics.layer_matrix import layer_matrices, layer_matrix
-from repscope.metrics.neighbors import cknna, cycle_knn, jaccard_knn, mutual_knn
-from repscope.metrics.permutation import permutation_distance
-from repscope.metrics.rdm import (
+from repscope.metrics._layer_matrix import layer_matrices, layer_matrix
+from repscope.metrics._rdm import (
     RDM,
     NoiseCeiling,
     RSABootstrap,
@@ -37,9 +30,16 @@ from repscope.metrics.rdm import (
     rdm_of,
     rsa_bootstrap,
 )
+from repscope.metrics._result import LayerMatrix
+from repscope.metrics._rsa import binary_rdm_ceiling, categorical_ceiling, rdm, rsa
+from repscope.metrics.cka import MinibatchCKA, debiased_cka, linear_cka, minibatch_cka, rbf_cka
+from repscope.metrics.embedding import FrechetMean, NetworkEmbedding, classical_mds, frechet_mean, network_embedding
+from repscope.metrics.entry import LabelRSA, MetricsAnalysis, analyse, applies, label_rsa
+from repscope.metrics.estimators import Estimate, estimate
+from repscope.metrics.neighbors import cknna, cycle_knn, jaccard_knn, mutual_knn
+from repscope.metrics.permutation import permutation_distance
 from repscope.metrics.registry import available, describe, get, register
 from repscope.metrics.regression import linear_regression
-from repscope.metrics.rsa import binary_rdm_ceiling, categorical_ceiling, rdm, rsa
 from repscope.metrics.shape import (
     ShapeMetric,
     canonical_correlations,

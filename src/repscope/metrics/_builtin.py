@@ -140,7 +140,7 @@ register(
 )
 
 from repscope.metrics import neighbors, regression  # noqa: E402
-from repscope.metrics.rsa import rsa, rsa_compare, rsa_prepare  # noqa: E402  (the function shadows the module)
+from repscope.metrics._rsa import rsa, rsa_compare, rsa_prepare  # noqa: E402
 
 register(
     "rsa",

@@ -5,7 +5,7 @@ layer against the label structure when the store has labels.
 labels is ``d_ij = 1[y_i ≠ y_j]``; each layer's correlation-distance RDM is compared with it by Spearman's
 ρ over the upper triangle (ties averaged). Because the label RDM has only two values, ρ cannot reach 1 for a
 layer whose dissimilarities have no ties: its ceiling is √(3 m₀m₁/(m² − 1)) (m pairs, m₀ of them within a
-class; :func:`repscope.metrics.rsa.categorical_ceiling`) — 0.5186 for 2000 samples of 10 balanced classes.
+class; :func:`repscope.metrics.categorical_ceiling`) — 0.5186 for 2000 samples of 10 balanced classes.
 Values are read against that ceiling (``ceiling``, ``normalised`` = ρ / ceiling): at the ceiling the layer
 ranks every within-class pair as closer than every between-class pair; near 0 its geometry ignores the
 labels. Only a layer with tied dissimilarities (one that maps each class to a single point) can exceed it.
@@ -56,7 +56,7 @@ DEFAULTS = SimilarityDefaults()
 class LabelRSA(ResultBase):
     """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal), with
     ``ceiling``: the largest ρ any layer RDM without tied dissimilarities can reach against this label RDM
-    (:func:`repscope.metrics.rsa.categorical_ceiling`; NaN when unknown)."""
+    (:func:`repscope.metrics.categorical_ceiling`; NaN when unknown)."""
 
     layers: list[str]
     rho: np.ndarray
@@ -154,7 +154,7 @@ class LabelRSA(ResultBase):
 
 def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
     """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
-    from repscope.metrics.rsa import categorical_ceiling, compare_rdms, rdm
+    from repscope.metrics._rsa import categorical_ceiling, compare_rdms, rdm
 
     y = np.asarray(labels).reshape(-1)
     classes = np.unique(y)
@@ -219,7 +219,7 @@ def _subsample(store: Any, other: Any, n_max: int, seed: int) -> tuple[np.ndarra
     sub = np.sort(np.random.default_rng(seed).choice(n, n_max, replace=False))
     if other is None:
         return sub, None
-    from repscope.metrics.layer_matrix import _match, _Source
+    from repscope.metrics._layer_matrix import _match, _Source
 
     perm = _match(_Source(store, "source_a"), _Source(other, "source_b"))
     return sub, (sub if perm is None else perm[sub])
@@ -252,7 +252,7 @@ def similarity_matrices(
     ``max_quadratic_samples`` when there are more. ``n_boot``/``ci``/``n_perm`` add bootstrap intervals and
     permutation p-values (:func:`repscope.metrics.layer_matrices`), seeded by ``seed``; ``formulation`` picks
     the linear measures' route (:func:`repscope.metrics.layer_matrix`)."""
-    from repscope.metrics.layer_matrix import layer_matrices
+    from repscope.metrics._layer_matrix import layer_matrices
 
     names = _metric_names(metrics)
     if int(max_quadratic_samples) < 4:
@@ -312,6 +312,7 @@ def analyse(
     streamed linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
     cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
     """
+
     t0 = time.perf_counter()
     reason = applies(store)
     if reason:

@@ -468,7 +468,7 @@ def rsa_estimate(
     """Mean of ``n_reps`` sampled RSA values ± t interval: ``method="pairs"`` compares the dissimilarities
     of ``size`` // ``n_reps`` random pairs per repetition, ``"stimuli"`` the whole RDMs of ``size`` random
     stimuli."""
-    from repscope.metrics.rsa import _rows_prepared, compare_rdms, rsa
+    from repscope.metrics._rsa import _rows_prepared, compare_rdms, rsa
 
     n = A.shape[0]
     rng = np.random.default_rng(seed)
@@ -650,7 +650,7 @@ def _size(value: Any, name: str, lo: int, hi: int | None = None) -> int:
 
 def _exact(metric: str, A: np.ndarray, B: np.ndarray, kw: dict, device: Any) -> float:
     from repscope.metrics import cka, neighbors
-    from repscope.metrics.rsa import rsa
+    from repscope.metrics._rsa import rsa
 
     if metric == "linear_cka":
         return cka.linear_cka(A, B, device=device)
@@ -722,7 +722,7 @@ def estimate(
     kw = {"sigma": _check_sigma(sigma), "debiased": bool(debiased), "rdm": rdm, "compare": compare, "k": k}
     median_pairs = _size(median_pairs, "median_pairs", 100)
     if metric in ("rsa",):
-        from repscope.metrics.rsa import RDM_METHODS, _comparator
+        from repscope.metrics._rsa import RDM_METHODS, _comparator
         from repscope.validation import check_choice
 
         check_choice(rdm, "rdm", RDM_METHODS)

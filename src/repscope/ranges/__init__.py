@@ -15,7 +15,7 @@ retraining, and a mitigation benchmark against ERM, JTT-style up-weighting and D
 
 from __future__ import annotations
 
-from repscope.ranges.associations import (
+from repscope.ranges._associations import (
     BandAssociations,
     ConfounderFindings,
     adjust_pvalues,
@@ -25,7 +25,7 @@ from repscope.ranges.associations import (
     find_confounders,
     mutual_information,
 )
-from repscope.ranges.bands import (
+from repscope.ranges._bands import (
     Bands,
     bands,
     class_mean_direction,

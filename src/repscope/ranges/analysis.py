@@ -12,14 +12,14 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, RepscopeError
 from repscope.lenses import protocol as lens
-from repscope.ranges.associations import (
+from repscope.ranges._associations import (
     BandAssociations,
     ConfounderFindings,
     band_associations,
     derived_from_labels,
     find_confounders,
 )
-from repscope.ranges.bands import (
+from repscope.ranges._bands import (
     Bands,
     bands,
     class_mean_direction,

@@ -25,9 +25,9 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError, RepscopeError
 from repscope.lenses import protocol as lens
+from repscope.ranges._associations import derived_from_labels
+from repscope.ranges._bands import bands, logit_bands, unit_scores
 from repscope.ranges.analysis import DEFAULTS, RangeAnalysis, analyse_bands, analyse_store, read_layer
-from repscope.ranges.associations import derived_from_labels
-from repscope.ranges.bands import bands, logit_bands, unit_scores
 
 __all__ = ["RangesAnalysis", "analyse", "applies", "default_units"]
 

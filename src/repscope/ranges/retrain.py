@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.ranges.bands import _as_1d, normalised_logits
+from repscope.ranges._bands import _as_1d, normalised_logits
 from repscope.validation import as_2d
 
 __all__ = [

@@ -10,8 +10,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.ranges.associations import encode_attribute
-from repscope.ranges.bands import Bands
+from repscope.ranges._associations import encode_attribute
+from repscope.ranges._bands import Bands
 from repscope.results import ResultBase, to_jsonable
 
 __all__ = ["BandHistogram", "band_histogram", "BandImageGrid", "band_image_grid"]

@@ -9,6 +9,8 @@ activations", arXiv 2212.00222. The similarity-registry entries (``ph_sliced_was
 :mod:`repscope.topology.measures`.
 """
 
+from repscope.topology._mapper import MapperGraph, MapperTrend, knn_elbow_eps, mapper, mapper_trend
+from repscope.topology._persistence import Diagrams, persistence
 from repscope.topology.clouds import (
     CLOUD_KINDS,
     Landmarks,
@@ -43,8 +45,6 @@ from repscope.topology.layers import (
     ph_layer_matrix,
     remove_principal_components,
 )
-from repscope.topology.mapper import MapperGraph, MapperTrend, knn_elbow_eps, mapper, mapper_trend
-from repscope.topology.persistence import Diagrams, persistence
 from repscope.topology.summaries import (
     BettiCurve,
     LayerSummaries,

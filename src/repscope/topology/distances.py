@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from repscope.errors import InputError
-from repscope.topology.persistence import as_diagram
+from repscope.topology._persistence import as_diagram
 
 __all__ = [
     "DIAGRAM_METRICS",

@@ -17,10 +17,10 @@ import numpy as np
 
 from repscope.errors import InputError, RepscopeError
 from repscope.lenses import protocol as lens
+from repscope.topology._mapper import mapper, mapper_trend
+from repscope.topology._persistence import persistence
 from repscope.topology.clouds import point_cloud
 from repscope.topology.layers import ph_layer_matrix
-from repscope.topology.mapper import mapper, mapper_trend
-from repscope.topology.persistence import persistence
 
 __all__ = ["DEFAULTS", "TopologyAnalysis", "TopologyDefaults", "analyse", "applies"]
 

@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from repscope.errors import InputError
 from repscope.parallel import all_pairs, map_items, map_pairs
 from repscope.results import MatrixResult, ResultBase, heatmap, to_jsonable
+from repscope.topology._persistence import Diagrams, persistence
 from repscope.topology.clouds import (
     farthest_point_sample,
     normalize_scale,
@@ -31,7 +32,6 @@ from repscope.topology.clouds import (
     sequence_form,
 )
 from repscope.topology.distances import DIAGRAM_METRICS, diagram_distance
-from repscope.topology.persistence import Diagrams, persistence
 from repscope.validation import as_2d
 
 __all__ = [

@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.metrics.registry import register
+from repscope.topology._persistence import Diagrams, persistence
 from repscope.topology.distances import diagram_distance
-from repscope.topology.persistence import Diagrams, persistence
 
 __all__ = ["prepare_diagrams", "compare_diagrams", "ph_distance", "MEASURES"]
 

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.results import ResultBase, to_jsonable
-from repscope.topology.persistence import as_diagram
+from repscope.topology._persistence import as_diagram
 
 _trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009 — numpy < 2 has only trapz
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from repscope.dynamics.dsa import dsa_matrix, fit_systems
+from repscope.dynamics._dsa import dsa_matrix, fit_systems
 from repscope.dynamics.evaluate import (
     geometry_distance,
     group_ratio,

@@ -9,7 +9,7 @@ import pathlib
 import time
 from typing import Any
 
-from repscope.dynamics.dsa import dsa_matrix, fit_systems
+from repscope.dynamics._dsa import dsa_matrix, fit_systems
 from repscope.dynamics.evaluate import geometry_distance, group_ratio, nn_accuracy, pairwise_matrix
 from repscope.dynamics.results import DistanceMatrixResult, TableResult
 from repscope.experiments.dynamics import testcases as tc

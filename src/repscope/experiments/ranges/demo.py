@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from repscope.ranges._bands import logit_bands
 from repscope.ranges.analysis import analyse_bands, analyse_store
-from repscope.ranges.bands import logit_bands
 
 
 def _digit_images(store: Any) -> np.ndarray | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from repscope.metrics._layer_matrix import layer_matrices
 from repscope.metrics._result import LayerMatrix
-from repscope.metrics.layer_matrix import layer_matrices
 
 #: Measures shown in the demo report, in order, with a 1–2 sentence reading of what each measures.
 DEMO_MEASURES: dict[str, str] = {

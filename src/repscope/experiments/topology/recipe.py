@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from repscope.topology._mapper import MapperGraph, MapperTrend, mapper, mapper_trend
 from repscope.topology.clouds import store_cloud
 from repscope.topology.layers import (
     MatrixComparison,
@@ -18,7 +19,6 @@ from repscope.topology.layers import (
     matrix_correlation,
     ph_layer_matrix,
 )
-from repscope.topology.mapper import MapperGraph, MapperTrend, mapper, mapper_trend
 
 __all__ = ["cka_distance_matrix", "first_draw_rows", "mapper_per_layer", "paper_recipe", "ph_vs_cka"]
 

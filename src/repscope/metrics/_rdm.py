@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
 from repscope.metrics._common import check_choice
-from repscope.metrics.rsa import (
+from repscope.metrics._rsa import (
     VECTOR_COMPARATORS,
     _comparator,
     compare_rdms,
@@ -119,7 +119,7 @@ class RDM(ResultBase):
         return out
 
     def compare(self, other: RDM | ArrayLike, method: str = "spearman") -> float:
-        """Compare with another RDM (or vector) by ``method`` (see :func:`repscope.metrics.rsa.compare_rdms`)."""
+        """Compare with another RDM (or vector) by ``method`` (see :func:`repscope.metrics._rsa.compare_rdms`)."""
         v = other.vector if isinstance(other, RDM) else np.asarray(other, dtype=np.float64).ravel()
         if v.size != self.vector.size:
             raise InputError(
@@ -323,7 +323,7 @@ class RSABootstrap(ResultBase):
     seed: int | None
     params: dict[str, Any] = field(default_factory=dict)
     #: the largest value any data RDM without ties can reach when one side is a two-valued (categorical)
-    #: model RDM (:func:`repscope.metrics.rsa.binary_rdm_ceiling`); NaN otherwise
+    #: model RDM (:func:`repscope.metrics.binary_rdm_ceiling`); NaN otherwise
     ceiling: float = float("nan")
 
     title = "RSA bootstrap over stimuli"
@@ -428,7 +428,7 @@ def rsa_bootstrap(
 
 def _two_valued_ceiling(a: np.ndarray, b: np.ndarray, compare: str) -> float:
     """The ceiling of the comparison when one of the RDM vectors is two-valued (a categorical model), else NaN."""
-    from repscope.metrics.rsa import binary_rdm_ceiling
+    from repscope.metrics._rsa import binary_rdm_ceiling
 
     for v in (b, a):
         if np.unique(v[: min(v.size, 3)]).size <= 2 and np.unique(v).size == 2:

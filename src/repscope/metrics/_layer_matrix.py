@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -269,21 +270,7 @@ def layer_matrix(
     source_b: Any = None,
     metric: str = "linear_cka",
     layers: Sequence[str] | str | None = None,
-    *,
-    scheduler: Any = None,
-    n_workers: int | None = None,
-    block_rows: int | None = None,
-    device: Any = None,
-    progress: bool = False,
-    precision: str = "float64",
-    n_boot: int = 0,
-    ci: float = 0.95,
-    n_perm: int = 0,
-    seed: int | None = 0,
-    boot_memory: int = 1 << 30,
-    tokens: str = "mean",
-    formulation: str = "auto",
-    **kw: Any,
+    **kwargs: Any,
 ) -> LayerMatrix:
     """Measure ``metric`` between every pair of layers, within ``source_a`` or between two sources.
 
@@ -308,6 +295,8 @@ def layer_matrix(
         Rows per streamed block for the linear path (default: ~64 MiB of float64 per block).
     device:
         ``None``/``"cpu"`` numpy+BLAS; ``"cuda"``/``"auto"`` accumulate with torch on that device.
+    progress:
+        Show progress bars (the streamed pass, the per-layer and per-pair work).
     precision:
         ``"float64"`` (default) or, for ``linear_cka`` only, ``"float32"``: block products in float32
         (twice the BLAS rate), summed in float64; values within 10⁻⁶ relative of float64 (see
@@ -338,26 +327,8 @@ def layer_matrix(
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
     """
-    return layer_matrices(
-        source_a,
-        source_b,
-        metrics=[metric],
-        layers=layers,
-        scheduler=scheduler,
-        n_workers=n_workers,
-        block_rows=block_rows,
-        device=device,
-        progress=progress,
-        precision=precision,
-        n_boot=n_boot,
-        ci=ci,
-        n_perm=n_perm,
-        seed=seed,
-        boot_memory=boot_memory,
-        options={metric: kw},
-        tokens=tokens,
-        formulation=formulation,
-    )[0]
+    shared = {k: kwargs.pop(k) for k in _SHARED_KEYWORDS if k in kwargs}
+    return layer_matrices(source_a, source_b, [metric], layers, **shared, options={metric: kwargs})[0]
 
 
 def layer_matrices(
@@ -386,7 +357,77 @@ def layer_matrices(
     from repscope.lenses.protocol import as_vectors
 
     (source_a, note_a), (source_b, note_b) = as_vectors(source_a, tokens), as_vectors(source_b, tokens)
-    token_note = " / ".join(n for n in (note_a, note_b) if n)
+    job = _resolve(source_a, source_b, metrics, layers, options, scheduler, precision, n_boot, ci, n_perm, seed)
+    job.token_note = " / ".join(n for n in (note_a, note_b) if n)
+    linear = [m for m in job.metrics if job.measures[m].from_blocks is not None]
+    form = _formulation(formulation, [job.measures[m] for m in linear], job.A.n, job.dims, len(job.la),
+                        None if job.B is None else len(job.lb), device, precision)
+    gram = [m for m in linear if form == "gram" and job.measures[m].from_grams is not None]
+    results = _gram_route(job, gram, progress)
+    boots = _covariance_route(job, [m for m in linear if m not in gram], results, block_rows, device, progress,
+                              precision, n_boot, boot_memory)
+    _generic_route(job, results, device, progress, n_workers)
+    if not (n_boot or n_perm):
+        return [results[m] for m in job.metrics]
+    rng_boot = np.random.default_rng(job.seeds[1])
+    return [_with_uncertainty(job, results[m], boots.get(m), "gram" if m in gram else "covariance", block_rows,
+                              device, n_boot, ci, n_perm, seed, rng_boot) for m in job.metrics]
+
+
+#: The keywords :func:`layer_matrix` forwards to :func:`layer_matrices`; any other keyword is the measure's.
+_SHARED_KEYWORDS = tuple(p for p in inspect.signature(layer_matrices).parameters
+                         if p not in ("source_a", "source_b", "metrics", "layers", "options"))
+
+
+def _layer_matrix_signature() -> inspect.Signature:
+    """:func:`layer_matrix`'s documented signature: :func:`layer_matrices`' with ``metric`` for ``metrics``,
+    no ``options``, and ``**kw`` for the measure — so ``help()``, IDEs and the API reference show every
+    keyword while the code declares them once."""
+    params = []
+    for p in inspect.signature(layer_matrices).parameters.values():
+        if p.name == "metrics":
+            p = p.replace(name="metric", default="linear_cka", annotation="str")
+        if p.name != "options":
+            params.append(p)
+    params.append(inspect.Parameter("kw", inspect.Parameter.VAR_KEYWORD, annotation="Any"))
+    return inspect.Signature(params, return_annotation="LayerMatrix")
+
+
+layer_matrix.__signature__ = _layer_matrix_signature()  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass
+class _Job:
+    """What a :func:`layer_matrices` call works on, resolved and validated once."""
+
+    A: _Source
+    B: _Source | None
+    la: list[str]
+    lb: list[str]
+    perm: np.ndarray | None  # source_b's rows in source_a's sample order (None: same order or no source_b)
+    metrics: list[str]
+    measures: dict[str, Any]
+    options: dict[str, Mapping[str, Any]]
+    scheduler: Any
+    seeds: list[np.random.SeedSequence]  # groups, bootstrap weights, permutations
+    dims: list[int]
+    token_note: str = ""  # how sequence layers entered (tokens=), when any did
+
+    def kw(self, m: str) -> dict[str, Any]:
+        return dict(self.options.get(m, {}))
+
+    def package(self, m: str, vals: np.ndarray, seconds: float, form: str | None = None) -> LayerMatrix:
+        """The :class:`LayerMatrix` of measure ``m`` with values ``vals``."""
+        kw, measure = self.kw(m), self.measures[m]
+        return LayerMatrix(values=vals, rows=list(self.la), cols=list(self.lb), metric=m, kind=measure.kind,
+                           value_range=measure.range_for(kw),
+                           n_samples=self.A.n, description=measure.description, params=kw, seconds=seconds,
+                           extra={**({} if form is None else {"formulation": form}),
+                                  **({"tokens": self.token_note} if self.token_note else {})})
+
+
+def _resolve(source_a, source_b, metrics, layers, options, scheduler, precision, n_boot, ci, n_perm, seed) -> _Job:
+    """Step 1: the measures, sources, layers and row matching; every argument checked before any work."""
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if not metrics:
@@ -411,92 +452,99 @@ def layer_matrices(
             f"rounding would be amplified by the other measures — compute them with the default float64"
         )
     unc.check_uncertainty_args(n_boot, ci, n_perm)
-    seeds = np.random.SeedSequence(seed).spawn(3)  # groups, bootstrap weights, permutations
-    results: dict[str, LayerMatrix] = {}
-    boots: dict[str, np.ndarray] = {}
     dims = [A.dim(layer) for layer in la] + ([] if B is None else [B.dim(layer) for layer in lb])
+    return _Job(A, B, la, lb, perm, list(metrics), measures, options, scheduler,
+                np.random.SeedSequence(seed).spawn(3), dims)
 
-    def result(m: str, vals: np.ndarray, kw: dict, seconds: float, form: str | None = None) -> LayerMatrix:
-        return LayerMatrix(values=vals, rows=list(la), cols=list(lb), metric=m, kind=measures[m].kind,
-                           value_range=measures[m].range_for(kw),
-                           n_samples=A.n, description=measures[m].description, params=kw, seconds=seconds,
-                           extra={**({} if form is None else {"formulation": form}),
-                                  **({"tokens": token_note} if token_note else {})})
 
-    form = _formulation(formulation, [measures[m] for m in linear], A.n, dims, len(la), None if B is None
-                        else len(lb), device, precision)
-    gram = [m for m in linear if form == "gram" and measures[m].from_grams is not None]
-    if gram:
-        t0 = time.perf_counter()
-        factors = _gram_factors(A, B, la, lb, perm, [measures[m] for m in gram], progress)
-        t_read = (time.perf_counter() - t0) / len(gram)
-        for m in gram:
+def _gram_route(job: _Job, gram: list[str], progress: bool) -> dict[str, LayerMatrix]:
+    """Step 2a: linear measures finished from one centred n×n Gram (and thin factor) per layer."""
+    results: dict[str, LayerMatrix] = {}
+    if not gram:
+        return results
+    t0 = time.perf_counter()
+    factors = _gram_factors(job.A, job.B, job.la, job.lb, job.perm, [job.measures[m] for m in gram], progress)
+    t_read = (time.perf_counter() - t0) / len(gram)
+    for m in gram:
+        t1 = time.perf_counter()
+        vals = _gram_finish(job.measures[m], factors, len(job.la), len(job.lb), job.B is None, job.kw(m))
+        results[m] = job.package(m, vals, t_read + time.perf_counter() - t1, "gram")
+    return results
+
+
+def _covariance_route(job: _Job, linear: list[str], results: dict[str, LayerMatrix], block_rows, device, progress,
+                      precision, n_boot, boot_memory) -> dict[str, np.ndarray]:
+    """Step 2b: the other linear measures — accumulate covariance blocks in one streamed pass (with the group
+    moments the bootstrap needs, when asked), finish every measure from them; adds to ``results`` and returns
+    the bootstrap replicates {measure: (n_boot, rows, cols)}."""
+    if not linear:
+        return {}
+    from repscope.metrics._common import eig_cache
+
+    A, B, la, lb = job.A, job.B, job.la, job.lb
+    t0 = time.perf_counter()
+    # bootstrap of linear measures: group moments in the same single pass (not for row-norm measures)
+    boot_lin = [m for m in linear if n_boot]
+    grouped = None
+    if boot_lin:
+        grouped = unc.GroupedMoments(job.dims, A.n, unc.n_groups_for(A.n, sum(job.dims), boot_memory), job.seeds[0])
+    acc, q, col_off = _linear_stream(
+        A, B, la, lb, job.perm, block_rows, device, progress,
+        want_q=any(needs_row_norms(job.measures[m]) for m in linear), precision=precision, acc=grouped,
+    )
+    t_stream = (time.perf_counter() - t0) / len(linear)
+    with eig_cache():  # one eigen-decomposition per layer, shared by all linear measures
+        for m in linear:
             t1 = time.perf_counter()
-            kw = dict(options.get(m, {}))
-            vals = _gram_finish(measures[m], factors, len(la), len(lb), B is None, kw)
-            results[m] = result(m, vals, kw, t_read + time.perf_counter() - t1, "gram")
-        linear = [m for m in linear if m not in gram]
-    if linear:
-        t0 = time.perf_counter()
-        # bootstrap of linear measures: group moments in the same single pass (not for row-norm measures)
-        boot_lin = [m for m in linear if n_boot]
-        grouped = None
-        if boot_lin:
-            grouped = unc.GroupedMoments(dims, A.n, unc.n_groups_for(A.n, sum(dims), boot_memory), seeds[0])
-        acc, q, col_off = _linear_stream(
-            A, B, la, lb, perm, block_rows, device, progress,
-            want_q=any(needs_row_norms(measures[m]) for m in linear), precision=precision, acc=grouped,
-        )
-        t_stream = (time.perf_counter() - t0) / len(linear)
-        from repscope.metrics._common import eig_cache
+            vals = _linear_finish(job.measures[m], acc, q, len(la), len(lb), col_off, B is None, job.kw(m))
+            results[m] = job.package(m, vals, t_stream + time.perf_counter() - t1, "covariance")
+    if grouped is None:
+        return {}
+    reps: dict[str, list[np.ndarray]] = {m: [] for m in boot_lin}
+    for rep in grouped.replicates(n_boot, job.seeds[1]):
+        with eig_cache():  # a fresh cache per replicate (its blocks are new arrays)
+            for m in boot_lin:
+                reps[m].append(_linear_finish(job.measures[m], rep, rep.q, len(la), len(lb), col_off,
+                                              B is None, job.kw(m)))
+    return {m: np.stack(v) for m, v in reps.items()}
 
-        with eig_cache():  # one eigen-decomposition per layer, shared by all linear measures
-            for m in linear:
-                t1 = time.perf_counter()
-                kw = dict(options.get(m, {}))
-                vals = _linear_finish(measures[m], acc, q, len(la), len(lb), col_off, B is None, kw)
-                results[m] = result(m, vals, kw, t_stream + time.perf_counter() - t1, "covariance")
-        if boot_lin:
-            reps = {m: [] for m in boot_lin}
-            for rep in grouped.replicates(n_boot, seeds[1]):
-                with eig_cache():  # a fresh cache per replicate (its blocks are new arrays)
-                    for m in boot_lin:
-                        reps[m].append(_linear_finish(measures[m], rep, rep.q, len(la), len(lb), col_off,
-                                                      B is None, dict(options.get(m, {}))))
-            boots.update({m: np.stack(v) for m, v in reps.items()})
-    for m in metrics:
+
+def _generic_route(job: _Job, results: dict[str, LayerMatrix], device, progress, n_workers) -> None:
+    """Step 2c: every measure not finished yet — ``prepare`` per layer, ``compare`` per pair, on the scheduler."""
+    for m in job.metrics:
         if m in results:
             continue
         t1 = time.perf_counter()
-        kw = dict(options.get(m, {}))
-        vals = _generic_matrix(measures[m], A, B, la, lb, perm, scheduler, device, progress, kw, n_workers)
-        results[m] = result(m, vals, kw, time.perf_counter() - t1)
-    if not (n_boot or n_perm):
-        return [results[m] for m in metrics]
-    rng_boot = np.random.default_rng(seeds[1])
-    out = []
-    for m in metrics:
-        kw = dict(options.get(m, {}))
-        t1 = time.perf_counter()
-        r = results[m]
-        base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
-        extra: dict[str, Any] = {"n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
-        if n_boot:
-            if m not in boots:  # resample rows, recompute through the runner
-                boots[m] = _resampled_matrices(measures[m], A, B, la, lb, perm, scheduler, device, kw,
-                                               [rng_boot.integers(A.n, size=A.n) for _ in range(n_boot)],
-                                               form if m in gram else "covariance")
-            extra["boot_"] = boots[m]
-            base["ci_low"], base["ci_high"] = unc.interval(boots[m], ci)
-            base["ci_level"] = float(ci)
-        if n_perm:
-            null = _permuted_matrices(measures[m], A, B, la, lb, perm, block_rows, scheduler, device, kw,
-                                      n_perm, seeds[2], form if m in gram else "covariance")
-            base["extra"] = {**base["extra"], "p_values": unc.permutation_p(r.values, null, measures[m].kind),
-                             "null_mean": null.mean(axis=0)}
-        base["seconds"] = (r.seconds or 0.0) + time.perf_counter() - t1
-        out.append(unc.LayerMatrixCI(**base, **extra))
-    return out
+        vals = _generic_matrix(job.measures[m], job.A, job.B, job.la, job.lb, job.perm, job.scheduler, device,
+                               progress, job.kw(m), n_workers)
+        results[m] = job.package(m, vals, time.perf_counter() - t1)
+
+
+def _with_uncertainty(job: _Job, r: LayerMatrix, boots: np.ndarray | None, form: str, block_rows, device,
+                      n_boot, ci, n_perm, seed, rng_boot: np.random.Generator) -> LayerMatrix:
+    """Step 3: ``r`` with bootstrap intervals (replicates from the single pass, else rows resampled with
+    ``rng_boot`` — one generator for all measures, in order — through the measure's own path) and permutation
+    p-values, as a :class:`~repscope.metrics.uncertainty.LayerMatrixCI`."""
+    m = r.metric
+    measure, kw = job.measures[m], job.kw(m)
+    t1 = time.perf_counter()
+    base = {f.name: getattr(r, f.name) for f in dataclasses.fields(LayerMatrix)}
+    extra: dict[str, Any] = {"n_boot": int(n_boot), "n_perm": int(n_perm), "seed": seed}
+    if n_boot:
+        if boots is None:  # resample rows, recompute through the runner
+            rows = [rng_boot.integers(job.A.n, size=job.A.n) for _ in range(n_boot)]
+            boots = _resampled_matrices(measure, job.A, job.B, job.la, job.lb, job.perm, job.scheduler, device,
+                                        kw, rows, form)
+        extra["boot_"] = boots
+        base["ci_low"], base["ci_high"] = unc.interval(boots, ci)
+        base["ci_level"] = float(ci)
+    if n_perm:
+        null = _permuted_matrices(measure, job.A, job.B, job.la, job.lb, job.perm, block_rows, job.scheduler,
+                                  device, kw, n_perm, job.seeds[2], form)
+        base["extra"] = {**base["extra"], "p_values": unc.permutation_p(r.values, null, measure.kind),
+                         "null_mean": null.mean(axis=0)}
+    base["seconds"] = (r.seconds or 0.0) + time.perf_counter() - t1
+    return unc.LayerMatrixCI(**base, **extra)
 
 
 def _resampled_matrices(measure, A, B, la, lb, perm, scheduler, device, kw, row_sets, form="covariance"

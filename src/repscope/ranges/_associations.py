@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from repscope.errors import InputError
-from repscope.ranges.bands import Bands, _as_1d
+from repscope.ranges._bands import Bands, _as_1d
 from repscope.results import ResultBase, to_jsonable
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 The idea (O'Mahony, Nikolov & O'Sullivan 2024, arXiv 2411.10019) is to look at *all* activation levels of
 a unit, not only its extremes: samples are split into bands (low / mid / high / top) and each band is
-then described by the labels and attributes of its samples (see :mod:`repscope.ranges.associations`).
+then described by the labels and attributes of its samples (see :mod:`repscope.ranges._associations`).
 
 Two kinds of band:
 
