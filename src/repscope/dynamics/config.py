@@ -116,8 +116,9 @@ class DSAConfig:
                 fix="pass a fraction of variance in (0, 1], or None"))
         given = [n for n in ("rank", "rank_thresh", "rank_explained_variance") if getattr(self, n) is not None]
         if len(given) > 1:
-            raise InputError(f"{' and '.join(given)} are both set; pass only one of rank, rank_thresh, "
-                             f"rank_explained_variance (the others None)")
+            values = " and ".join(f"{n}={getattr(self, n)!r}" for n in given)
+            raise InputError(f"{values} are all set; pass only one of rank, rank_thresh, rank_explained_variance "
+                             f"(the others None)")
         put(self, "ridge", _number(self.ridge, "ridge", low=0.0, low_open=False, fix="pass a finite number ≥ 0"))
         put(self, "reduced_rank", _flag(self.reduced_rank, "reduced_rank"))
         put(self, "center", _flag(self.center, "center"))
