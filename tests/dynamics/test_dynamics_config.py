@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from repscope.dynamics import (
+    DSA,
     DSAConfig,
     dsa,
     dsa_matrix,
@@ -174,3 +175,17 @@ def test_sweep_best_config_feeds_dsa_directly():
         if hasattr(DMDSweepResult, "from_dict"):
             back = DMDSweepResult.from_dict(json.loads(json.dumps(sw2.to_dict())))
             assert back.best_config == sw2.best_config
+
+
+def test_estimator_caches_the_reference_fit_and_equals_dsa():
+    a, b, c = (_rotation_system(th, seed=s) for s, th in ((1, 0.3), (2, 0.5), (3, 0.3)))
+    cfg = DSAConfig(n_delays=2, rank=2, n_random=4, max_random=16)
+    est = DSA(cfg).fit(a)
+    ref = est.dmd_
+    for other in (b, c):
+        assert abs(est.score(other) - dsa(a, other, cfg)) <= 1e-12
+    assert est.dmd_ is ref  # fitted once
+    assert est.score(c) < est.score(b)  # same rotation, another basis, is closer
+    assert DSA(rank=2, metric="euclidean").config == DSAConfig(rank=2, metric="euclidean")
+    with pytest.raises(InputError, match="not fitted"):
+        DSA(cfg).score(b)

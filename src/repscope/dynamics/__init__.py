@@ -15,7 +15,7 @@ input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_
 
 from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
-from repscope.dynamics.dsa import dsa, dsa_matrix, fit_systems
+from repscope.dynamics.dsa import DSA, dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
 from repscope.dynamics.entry import DynamicsAnalysis, analyse, applies, sequence_layers
 from repscope.dynamics.inputdsa import (
@@ -42,6 +42,7 @@ __all__ = [
     "DynamicsAnalysis",
     "sequence_layers",
     "DMDResult",
+    "DSA",
     "DSAConfig",
     "DMDSweepResult",
     "DMDcResult",

@@ -26,7 +26,7 @@ from repscope.errors import InputError, not_converged
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.validation import renamed_parameter
 
-__all__ = ["dsa", "dsa_matrix", "fit_systems"]
+__all__ = ["DSA", "dsa", "dsa_matrix", "fit_systems"]
 
 def _fit(system: Any, **kw: Any) -> DMDResult:
     if isinstance(system, DMDResult):
@@ -221,3 +221,34 @@ def dsa_matrix(
         params={**cfg.to_dict(), "score": score},
         seconds=time.perf_counter() - t0,
     )
+
+
+class DSA:
+    """Estimator form of :func:`dsa` (scikit-learn / netrep style): ``DSA(config).fit(X).score(Y)``.
+
+    ``fit(X)`` fits and caches the reference system's DMD once (``dmd_``); each ``score(Y)`` then fits only
+    ``Y`` (or takes a fitted :class:`DMDResult`) and returns the DSA distance — equal to ``dsa(X, Y, config)``.
+
+    >>> import numpy as np
+    >>> t = np.arange(200) * 0.1
+    >>> a = np.c_[np.cos(t), np.sin(t)]
+    >>> est = DSA(rank=2).fit(a)
+    >>> est.score(a[:, ::-1]) == dsa(a, a[:, ::-1], rank=2)
+    True
+    """
+
+    def __init__(self, config: DSAConfig | None = None, *, device: Any = "cpu", **overrides: Any) -> None:
+        self.config = DSAConfig.resolve(config, **overrides).check_dsa()
+        self.device = device
+        self.dmd_: DMDResult | None = None
+
+    def fit(self, X: ArrayLike | DMDResult) -> DSA:
+        """Fit (or take) the reference system's DMD; returns ``self``."""
+        self.dmd_ = _fit(X, name="X", **self.config.dmd_kwargs())
+        return self
+
+    def score(self, Y: ArrayLike | DMDResult, *, return_info: bool = False) -> float | DSAResult:
+        """The DSA distance from the fitted system to ``Y`` (a :class:`DSAResult` with ``return_info=True``)."""
+        if self.dmd_ is None:
+            raise InputError("this DSA estimator is not fitted; call .fit(X) with the reference system first")
+        return dsa(self.dmd_, Y, self.config, device=self.device, return_info=return_info)
