@@ -27,6 +27,7 @@ NOT_RESULTS = {
     "repscope.capture.listing.LayerInfo": "one row of list_layers' table (the table is the result)",
     "repscope.ranges.analysis.RangeAnalysis": "a holder; .results() lists its result objects",
     "repscope.dynamics.simdist.SimilarityInfo": "an optimisation certificate carried by DSAResult",
+    "repscope.dynamics.config.DSAConfig": "a validated parameter object (results carry its to_dict in params)",
 }
 
 

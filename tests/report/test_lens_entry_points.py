@@ -161,6 +161,21 @@ def test_dynamics_sequence_layers_and_two_models(zoo_stores):
     assert "DSA between the models at the same layer" in b.reading
 
 
+def test_dynamics_lens_takes_a_dsa_config(zoo_stores):
+    s = zoo_stores["gru"]
+    kw = rs.dynamics.analyse(s, n_components=4, n_delays=2, progress=False)
+    cfg = rs.dynamics.DSAConfig(n_delays=2, seed=0)
+    a = rs.dynamics.analyse(s, n_components=4, config=cfg, progress=False)
+    assert np.array_equal(a.results[0].values, kw.results[0].values)  # config ≡ keywords
+    assert a.params["dsa"] == cfg.replace(rank=4).to_dict()  # rank defaults to n_components
+    e = rs.dynamics.analyse(s, n_components=4, config=cfg.replace(metric="euclidean"), progress=False)
+    assert e.results[0].metric == "DSA (euclidean)"
+    # the chordal and angular scores of one certified optimum: ‖Â − CB̂Cᵀ‖ = sqrt(2 − 2 cos θ)
+    np.testing.assert_allclose(e.results[0].values, np.sqrt(2 - 2 * np.cos(a.results[0].values)), atol=1e-8)
+    with pytest.raises(InputError, match="n_delays=0"):
+        rs.dynamics.analyse(s, n_components=4, config=cfg, n_delays=0, progress=False)
+
+
 def test_dynamics_drops_padding_tokens(zoo_stores):
     s = zoo_stores["bert"]
     from repscope.dynamics.entry import _trials

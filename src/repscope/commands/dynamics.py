@@ -158,7 +158,7 @@ def register(app: typer.Typer) -> None:
         check_format(fmt)
         import json
 
-        from repscope.dynamics import dsa, dsa_matrix, sweep_dmd
+        from repscope.dynamics import DSAConfig, dsa, dsa_matrix, sweep_dmd
         from repscope.results import dumps
 
         log = _log(quiet)
@@ -168,24 +168,24 @@ def register(app: typer.Typer) -> None:
         names = [f.stem for f in files]
         results: list = []
         sweep = None
+        cfg = DSAConfig(n_delays=n_delays or 1, delay_interval=delay_interval, rank=rank, metric=score, seed=seed)
         if n_delays is None or rank is None:
             sweep = sweep_dmd(
                 systems,
                 n_delays=None if n_delays is None else [n_delays],
                 ranks=None if rank is None else [rank],
-                delay_interval=delay_interval,
+                config=cfg,
                 names=names,
                 seed=seed,
             )
-            n_delays, rank = sweep.best_n_delays, sweep.best_rank
+            cfg = sweep.best_config
             log(sweep.summary())
             results.append(sweep)
-        kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, metric=score, seed=seed)
         if len(systems) == 2:
-            res = dsa(systems[0], systems[1], return_info=True, **kw)
+            res = dsa(systems[0], systems[1], cfg, return_info=True)
             log(res.summary())
         else:
-            res = dsa_matrix(systems, names=names, progress=not quiet, **kw)
+            res = dsa_matrix(systems, config=cfg, names=names, progress=not quiet)
             if not quiet and not as_json:
                 _print_table(res, fmt)
                 log(res.summary())

@@ -5,15 +5,17 @@ their states: delay embedding → HAVOK DMD → distance between the linear oper
 change of basis (converged, batched Riemannian Newton solver with a certificate) or between their spectra.
 
 Public API: :func:`delay_embed`, :func:`fit_dmd` (:class:`DMDResult`), :func:`similarity_transform_distance`
-(:class:`SimilarityInfo`), :func:`eig_wasserstein`, :func:`dsa`, :func:`dsa_matrix`
+(:class:`SimilarityInfo`), :func:`eig_wasserstein`, :func:`dsa`, :func:`dsa_matrix` (hyper-parameters in one
+validated :class:`DSAConfig`, shared by DSA, InputDSA, the sweep and the lens)
 (:class:`DistanceMatrixResult`); ResDMD residuals on every DMD fit (:meth:`DMDResult.residuals`); the
 ``(n_delays, rank)`` sweep by held-out prediction (:func:`sweep_dmd` → :class:`DMDSweepResult`); InputDSA for
 input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_dsa`,
 :func:`input_dsa_matrix`). Test cases live in :mod:`repscope.experiments.dynamics.testcases`.
 """
 
-from repscope.dynamics._dsa import dsa, dsa_matrix, fit_systems
+from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
+from repscope.dynamics._dsa import DSA, dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
 from repscope.dynamics.entry import DynamicsAnalysis, analyse, applies, sequence_layers
 from repscope.dynamics.inputdsa import (
@@ -40,6 +42,8 @@ __all__ = [
     "DynamicsAnalysis",
     "sequence_layers",
     "DMDResult",
+    "DSA",
+    "DSAConfig",
     "DMDSweepResult",
     "DMDcResult",
     "InputDSAMatrix",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.dmd import DMDResult, fit_dmd
 from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult, DSAResult
 from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
@@ -25,16 +26,7 @@ from repscope.errors import InputError, not_converged
 from repscope.parallel import all_pairs, map_items, map_pairs, resolve_scheduler
 from repscope.validation import renamed_parameter
 
-__all__ = ["dsa", "dsa_matrix", "fit_systems"]
-
-_ALL_SCORES = ("angular", "euclidean", "wasserstein")
-
-
-def _check_score(score: str) -> str:
-    if score not in _ALL_SCORES:
-        raise InputError(f"metric={score!r} is unknown; use one of {_ALL_SCORES}")
-    return score
-
+__all__ = ["DSA", "dsa", "dsa_matrix", "fit_systems"]
 
 def _fit(system: Any, **kw: Any) -> DMDResult:
     if isinstance(system, DMDResult):
@@ -69,44 +61,39 @@ def fit_systems(
 def dsa(
     X: ArrayLike,
     Y: ArrayLike,
-    n_delays: int = 1,
-    delay_interval: int = 1,
-    rank: int | None = None,
-    metric: str = "angular",
+    config: DSAConfig | None = None,
     *,
-    rank_thresh: float | None = None,
-    rank_explained_variance: float | None = None,
-    ridge: float = 1e-8,
-    reduced_rank: bool = False,
-    center: bool = False,
-    n_random: int = 8,
-    max_random: int = 128,
-    seed: int = 0,
     device: Any = "cpu",
     return_info: bool = False,
+    **overrides: Any,
 ) -> float | DSAResult:
     """Dynamical similarity between two systems (Ostrow et al. 2023).
 
     ``X``, ``Y``: trajectories ``(T, N)``, ``(K, T, N)`` or lists of trials (or fitted :class:`DMDResult`).
-    The numbers of observed dimensions may differ; for ``angular``/``euclidean`` both DMD operators must end
-    up with the same rank (pass ``rank=``). DMD options as in :func:`fit_dmd`; optimisation options as in
-    :func:`similarity_transform_distance` (``n_random`` random starts in the first round, at most
-    ``max_random`` in all; an optimum not certified within that budget carries ``converged=False`` in the
-    certificate and raises a :class:`~repscope.errors.ConvergenceWarning`). Returns the distance, or a
-    :class:`DSAResult` with both DMD fits and the optimisation certificate when ``return_info=True``.
+    ``config``: a :class:`~repscope.dynamics.DSAConfig` (default: its defaults); keyword ``overrides``
+    (``n_delays=``, ``rank=``, ``metric=``, ``n_random=`` … — any of its fields; the deprecated ``score=``
+    means ``metric=``) replace its fields. The numbers of observed dimensions may differ; for
+    ``angular``/``euclidean`` both DMD operators must end up with the same rank (pass ``rank=``). DMD options
+    as in :func:`fit_dmd`; optimisation options as in :func:`similarity_transform_distance` (``n_random``
+    random starts in the first round, at most ``max_random`` in all; an optimum not certified within that
+    budget carries ``converged=False`` in the certificate and raises a
+    :class:`~repscope.errors.ConvergenceWarning`). Returns the distance, or a :class:`DSAResult` with both DMD
+    fits and the optimisation certificate when ``return_info=True``.
+
+    >>> import numpy as np
+    >>> from repscope.dynamics import DSAConfig, dsa
+    >>> t = np.arange(200) * 0.1
+    >>> a = np.c_[np.cos(t), np.sin(t)]                       # a rotation …
+    >>> Q = np.array([[0.6, -0.8], [0.8, 0.6]])
+    >>> bool(dsa(a, a @ Q.T, rank=2) < 1e-6)                  # … and the same one in another basis
+    True
+    >>> cfg = DSAConfig(rank=2, metric="euclidean")
+    >>> dsa(a, a @ Q.T, cfg) == dsa(a, a @ Q.T, rank=2, metric="euclidean")
+    True
     """
-    score = metric
-    _check_score(score)
-    kw = dict(
-        n_delays=n_delays,
-        delay_interval=delay_interval,
-        rank=rank,
-        rank_thresh=rank_thresh,
-        rank_explained_variance=rank_explained_variance,
-        ridge=ridge,
-        reduced_rank=reduced_rank,
-        center=center,
-    )
+    cfg = DSAConfig.resolve(config, **overrides).check_dsa()
+    score = cfg.metric
+    kw = cfg.dmd_kwargs()
     dx = _fit(X, name="X", **kw)
     dy = _fit(Y, name="Y", **kw)
     if score == "wasserstein":
@@ -117,19 +104,15 @@ def dsa(
             f"the DMD operators have ranks {dx.rank_} (X) and {dy.rank_} (Y); the {score} score needs equal "
             f"ranks — pass the same fixed rank=… for both, or use metric='wasserstein'"
         )
-    info = similarity_transform_distances(
-        [(dx.A_, dy.A_)], metric=score, n_random=n_random, max_random=max_random, seed=seed, device=device
-    )[0]
+    info = similarity_transform_distances([(dx.A_, dy.A_)], device=device, **cfg.alignment_kwargs())[0]
     return DSAResult(info.distance, score, dx, dy, info) if return_info else info.distance
 
 
-def _pair_distance(a: DMDResult, b: DMDResult, *, score: str, n_random: int, max_random: int, seed: int) -> tuple:
-    if score == "wasserstein":
+def _pair_distance(a: DMDResult, b: DMDResult, *, align: dict[str, Any]) -> tuple:
+    if align["metric"] == "wasserstein":
         return eig_wasserstein(a.eigenvalues_, b.eigenvalues_), float("nan"), -1, True
     # the caller reports uncertified pairs once, in the main process (a worker's warning would be lost)
-    info = similarity_transform_distances(
-        [(a.A_, b.A_)], metric=score, n_random=n_random, max_random=max_random, seed=seed, on_fail="ignore"
-    )[0]
+    info = similarity_transform_distances([(a.A_, b.A_)], on_fail="ignore", **align)[0]
     return info.distance, info.grad_norm, info.n_agree, info.converged
 
 
@@ -137,26 +120,16 @@ def _pair_distance(a: DMDResult, b: DMDResult, *, score: str, n_random: int, max
 def dsa_matrix(
     systems: list[Any],
     others: list[Any] | None = None,
+    config: DSAConfig | None = None,
     *,
-    n_delays: int = 1,
-    delay_interval: int = 1,
-    rank: int | None = None,
-    metric: str = "angular",
-    rank_thresh: float | None = None,
-    rank_explained_variance: float | None = None,
-    ridge: float = 1e-8,
-    reduced_rank: bool = False,
-    center: bool = False,
     names: list[str] | None = None,
     names_other: list[str] | None = None,
     groups: list[str] | None = None,
-    n_random: int = 8,
-    max_random: int = 128,
-    seed: int = 0,
     device: Any = "cpu",
     n_workers: int = 1,
     progress: bool = False,
     scheduler: Any = None,
+    **overrides: Any,
 ) -> DistanceMatrixResult:
     """DSA distances between many systems; each system's DMD is fitted once.
 
@@ -164,7 +137,8 @@ def dsa_matrix(
     - ``dsa_matrix(systems, others)``: bipartite (n×m);
     - ``dsa_matrix([X], others)``: one-to-many (1×m).
 
-    A system is anything :func:`fit_dmd` accepts, or an already fitted :class:`DMDResult`. For ``angular`` and
+    A system is anything :func:`fit_dmd` accepts, or an already fitted :class:`DMDResult`. Hyper-parameters as
+    in :func:`dsa`: a :class:`~repscope.dynamics.DSAConfig` and/or keyword overrides of its fields. For ``angular`` and
     ``euclidean`` all pairs are optimised together in batched float64 torch (single-threaded on CPU, where
     r×r work is fastest), unless ``n_workers > 1`` or a ``scheduler`` other than serial is given (local
     processes or a Dask cluster, see :func:`repscope.parallel.resolve_scheduler`), in which case pairs go
@@ -174,21 +148,12 @@ def dsa_matrix(
     ``converged`` matrix flags pairs that are not, and a :class:`~repscope.errors.ConvergenceWarning` names
     how many.
     """
-    score = metric
-    _check_score(score)
+    cfg = DSAConfig.resolve(config, **overrides).check_dsa()
+    score = cfg.metric
     if not isinstance(systems, list | tuple) or len(systems) == 0:
         raise InputError("systems must be a non-empty list of systems (use dsa_matrix([X], others) for one)")
     t0 = time.perf_counter()
-    kw = dict(
-        n_delays=n_delays,
-        delay_interval=delay_interval,
-        rank=rank,
-        rank_thresh=rank_thresh,
-        rank_explained_variance=rank_explained_variance,
-        ridge=ridge,
-        reduced_rank=reduced_rank,
-        center=center,
-    )
+    kw = cfg.dmd_kwargs()
     names = list(names) if names is not None else [f"s{i}" for i in range(len(systems))]
     if len(names) != len(systems):
         raise InputError(f"names has {len(names)} entries for {len(systems)} systems")
@@ -222,18 +187,13 @@ def dsa_matrix(
     CV = np.ones((n, m), dtype=bool)
     if score != "wasserstein" and sched == "serial":
         infos = similarity_transform_distances(
-            [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs],
-            metric=score,
-            n_random=n_random,
-            max_random=max_random,
-            seed=seed,
-            device=device,
+            [(dm_x[i].A_, dm_y[j].A_) for i, j in pairs], device=device, **cfg.alignment_kwargs()
         )  # warns itself about uncertified pairs
         vals = [(inf.distance, inf.grad_norm, inf.n_agree, inf.converged) for inf in infos]
     else:
         items = dm_x if others is None else [*dm_x, *dm_y]
         pp = pairs if others is None else [(i, n + j) for i, j in pairs]
-        func = functools.partial(_pair_distance, score=score, n_random=n_random, max_random=max_random, seed=seed)
+        func = functools.partial(_pair_distance, align=cfg.alignment_kwargs())
         vals = map_pairs(
             func, items, pp, n_workers=n_workers, progress=progress, desc=f"DSA {score}", scheduler=sched
         )
@@ -241,7 +201,7 @@ def dsa_matrix(
         if n_bad:
             not_converged(
                 f"{n_bad} of {len(vals)} DSA similarity-transform optimisations are not certified (best value "
-                f"not reached by enough independent random starts within max_random={max_random}, or gradient "
+                f"not reached by enough independent random starts within max_random={cfg.max_random}, or gradient "
                 f"above tolerance); raise max_random. Those distances are upper bounds (converged matrix False)"
             )
     for (i, j), (d, g, na, cv) in zip(pairs, vals):
@@ -258,6 +218,37 @@ def dsa_matrix(
         grad_norm=None if score == "wasserstein" else G,
         n_agree=None if score == "wasserstein" else NA,
         converged=None if score == "wasserstein" else CV,
-        params={**kw, "score": score, "n_random": n_random, "max_random": max_random, "seed": seed},
+        params={**cfg.to_dict(), "score": score},
         seconds=time.perf_counter() - t0,
     )
+
+
+class DSA:
+    """Estimator form of :func:`dsa` (scikit-learn / netrep style): ``DSA(config).fit(X).score(Y)``.
+
+    ``fit(X)`` fits and caches the reference system's DMD once (``dmd_``); each ``score(Y)`` then fits only
+    ``Y`` (or takes a fitted :class:`DMDResult`) and returns the DSA distance — equal to ``dsa(X, Y, config)``.
+
+    >>> import numpy as np
+    >>> t = np.arange(200) * 0.1
+    >>> a = np.c_[np.cos(t), np.sin(t)]
+    >>> est = DSA(rank=2).fit(a)
+    >>> est.score(a[:, ::-1]) == dsa(a, a[:, ::-1], rank=2)
+    True
+    """
+
+    def __init__(self, config: DSAConfig | None = None, *, device: Any = "cpu", **overrides: Any) -> None:
+        self.config = DSAConfig.resolve(config, **overrides).check_dsa()
+        self.device = device
+        self.dmd_: DMDResult | None = None
+
+    def fit(self, X: ArrayLike | DMDResult) -> DSA:
+        """Fit (or take) the reference system's DMD; returns ``self``."""
+        self.dmd_ = _fit(X, name="X", **self.config.dmd_kwargs())
+        return self
+
+    def score(self, Y: ArrayLike | DMDResult, *, return_info: bool = False) -> float | DSAResult:
+        """The DSA distance from the fitted system to ``Y`` (a :class:`DSAResult` with ``return_info=True``)."""
+        if self.dmd_ is None:
+            raise InputError("this DSA estimator is not fitted; call .fit(X) with the reference system first")
+        return dsa(self.dmd_, Y, self.config, device=self.device, return_info=return_info)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from repscope.dynamics.config import DSAConfig
 from repscope.dynamics._dsa import dsa_matrix
 from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
@@ -115,8 +116,9 @@ def analyse(
     others: Any = None,
     names: list[str] | None = None,
     n_components: int = DEFAULTS.n_components,
-    n_delays: int = DEFAULTS.n_delays,
+    n_delays: int | None = None,
     rank: int | None = None,
+    config: DSAConfig | None = None,
     max_trials: int = DEFAULTS.max_trials,
     max_states: int = DEFAULTS.max_states,
 ) -> DynamicsAnalysis:
@@ -124,7 +126,9 @@ def analyse(
     ``store``, or between them and the same layers of each store in ``others`` (``names`` labels the
     stores, default ``A``, ``B``, …). ``max_trials`` samples (seeded) are used; the geometry baselines use
     at most ``max_states`` of their (sample, step) states. ``rank`` (default ``n_components``) is the DMD
-    rank shared by every system, so the angular score is defined for all pairs."""
+    rank shared by every system, so the angular score is defined for all pairs. ``config``: a
+    :class:`~repscope.dynamics.DSAConfig` for the DSA matrices (default: the lens's ``n_delays`` = 3, the
+    angular score and ``seed``); ``n_delays``/``rank`` given here override it."""
     t0 = time.perf_counter()
     reason = applies(store)
     if reason:
@@ -145,7 +149,11 @@ def analyse(
     if n > max_trials:
         notes.append(f"{max_trials} of {n} samples (seeded) as trials")
     k = int(n_components)
-    r = int(rank) if rank is not None else k
+    cfg = config if config is not None else DSAConfig(n_delays=DEFAULTS.n_delays, seed=seed)
+    cfg = DSAConfig.resolve(cfg, **({} if n_delays is None else {"n_delays": n_delays}))
+    n_delays = cfg.n_delays
+    r = int(rank) if rank is not None else (cfg.rank if cfg.rank is not None else k)
+    cfg = cfg.replace(rank=r, rank_thresh=None, rank_explained_variance=None)
     if r > k * int(n_delays):
         raise InputError(f"rank={r} exceeds n_components·n_delays = {k * int(n_delays)}; lower rank")
 
@@ -185,8 +193,7 @@ def analyse(
                          "delays (repscope dynamics analyse --components K --n-delays D; API: "
                          "dynamics.analyse(store, n_components=K, n_delays=D))")
     results: list[Any] = []
-    dsa_kw = dict(n_delays=int(n_delays), rank=r, metric="angular", seed=seed, device=device or "cpu",
-                  n_workers=int(n_workers or 1), scheduler=scheduler, progress=progress)
+    dsa_kw = dict(device=device or "cpu", n_workers=int(n_workers or 1), scheduler=scheduler, progress=progress)
     pairs: list[tuple[list[str], list, list, list[str], list, list]] = []
     if not stores:
         pairs.append((na, raw_a, red_a, na, raw_a, red_a))
@@ -201,8 +208,8 @@ def analyse(
             notes.append(f"only one sequence layer ({ra[0]}): no layer × layer comparison; pass others= to "
                          f"compare it with another model on the same inputs")
             continue
-        D = dsa_matrix(reda, None if same else redb, names=ra, names_other=None if same else rb, **dsa_kw)
-        D.label = "DSA (angular) between " + ("layers" if same else "the models' layers")
+        D = dsa_matrix(reda, None if same else redb, cfg, names=ra, names_other=None if same else rb, **dsa_kw)
+        D.label = f"DSA ({cfg.metric}) between " + ("layers" if same else "the models' layers")
         if D.converged is not None and not np.all(D.converged):
             bad = np.asarray(D.converged)[np.triu_indices(len(ra), 1)] if same else np.asarray(D.converged).ravel()
             notes.append(f"DSA: {int(np.sum(~bad))} of {bad.size} layer pairs are not certified optima of the "
@@ -221,7 +228,7 @@ def analyse(
                                                 value_range=DISTANCE_RANGES[metric]))
     out = DynamicsAnalysis(results=results, notes=notes, layers=na,
                            params={"n_components": k, "n_delays": int(n_delays), "rank": r, "seed": seed,
-                                   "n_trials": int(rows.size)})
+                                   "n_trials": int(rows.size), "dsa": cfg.to_dict()})
     out.reading = _reading(results)
     out.seconds = time.perf_counter() - t0
     return out

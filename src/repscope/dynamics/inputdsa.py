@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.dmd import center_trials, resdmd_residuals, select_rank
 from repscope.dynamics.embedding import _check_int, _embed_one, as_trials
 from repscope.errors import InputError
@@ -79,7 +80,6 @@ __all__ = [
 ]
 
 _SCORES = ("angular", "euclidean")
-_METHODS = ("dmdc", "subspace")
 
 
 def _paired(data: Any, inputs: ArrayLike, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -511,18 +511,13 @@ class InputDSAResult(ResultBase):
         )
 
 
-def _fit_any(system: Any, inputs: ArrayLike, method: str, name: str, kw: dict) -> DMDcResult:
+def _fit_any(system: Any, inputs: ArrayLike, cfg: DSAConfig, name: str) -> DMDcResult:
     if isinstance(system, DMDcResult):
         return system
-    if method == "dmdc":
+    kw = cfg.dmdc_kwargs()
+    if cfg.method == "dmdc":
         return fit_dmdc(system, inputs, name=name, **kw)
-    for key in ("delay_interval", "n_input_delays"):
-        if kw.get(key, 1) != 1:
-            raise InputError(
-                f"{key}={kw[key]} does not apply to method='subspace' (its past/future windows are n_delays "
-                f"consecutive steps); leave it at 1 or use method='dmdc'"
-            )
-    kw = {k: v for k, v in kw.items() if k not in ("delay_interval", "n_input_delays")}
+    kw = {k: v for k, v in kw.items() if k not in ("delay_interval", "n_input_delays")}  # checked to be 1
     return fit_subspace_dmdc(system, inputs, name=name, **kw)
 
 
@@ -532,44 +527,25 @@ def input_dsa(
     X_inputs: ArrayLike,
     Y: ArrayLike,
     Y_inputs: ArrayLike,
-    n_delays: int = 1,
-    delay_interval: int = 1,
-    rank: int | None = None,
-    metric: str = "angular",
-    *,
-    method: str = "dmdc",
-    n_input_delays: int = 1,
-    rank_thresh: float | None = None,
-    rank_explained_variance: float | None = None,
-    ridge: float = 1e-8,
-    center: bool = False,
-    n_random: int = 8,
-    seed: int = 0,
+    config: DSAConfig | None = None,
+    **overrides: Any,
 ) -> InputDSAResult:
     """InputDSA between two input-driven systems (Huang, Ostrow et al. 2025; module docstring).
 
     ``X``/``Y``: states (as :func:`fit_dmdc`) or fitted :class:`DMDcResult`; ``X_inputs``/``Y_inputs``: their
-    inputs (ignored for fitted results). ``method``: "dmdc" or "subspace" (:func:`fit_subspace_dmdc`; there
+    inputs (ignored for fitted results). Hyper-parameters: a :class:`~repscope.dynamics.DSAConfig` and/or
+    keyword overrides of its fields (``n_delays=``, ``rank=``, ``metric=`` "angular"/"euclidean", ``method=``,
+    ``n_input_delays=`` …; the deprecated ``score=`` means ``metric=``), as for :func:`~repscope.dynamics.dsa`.
+    ``method``: "dmdc" or "subspace" (:func:`fit_subspace_dmdc`; there
     ``n_delays`` is the past/future horizon, default order rule as there). Both fits need the same rank and
     input width. ``seed``/``n_random`` drive the random starts of the state-distance optimiser (certified as in
     :func:`similarity_transform_distance`; ``info.converged`` is False, with a ConvergenceWarning, where not).
     """
-    score = metric
-    m = input_dsa_matrix(
-        [X, Y], [X_inputs, Y_inputs], n_delays, delay_interval, rank, score, method=method,
-        n_input_delays=n_input_delays, rank_thresh=rank_thresh, rank_explained_variance=rank_explained_variance,
-        ridge=ridge, center=center, names=["X", "Y"], n_random=n_random, seed=seed,
-    )
+    cfg = DSAConfig.resolve(config, **overrides)
+    m = input_dsa_matrix([X, Y], [X_inputs, Y_inputs], cfg, names=["X", "Y"])
     return InputDSAResult(state=float(m.state.distances[0, 1]), input=float(m.input.distances[0, 1]),
-                          joint=float(m.joint.distances[0, 1]), score=score, fit_x=m.fits[0], fit_y=m.fits[1],
+                          joint=float(m.joint.distances[0, 1]), score=cfg.metric, fit_x=m.fits[0], fit_y=m.fits[1],
                           info=m.infos[0], spectral=float(m.spectral.distances[0, 1]))
-
-
-def _check_args(score: str, method: str) -> None:
-    if score not in _SCORES:
-        raise InputError(f"score={score!r} is unknown; use one of {_SCORES}")
-    if method not in _METHODS:
-        raise InputError(f"method={method!r} is unknown; use one of {_METHODS}")
 
 
 def _check_compatible(fits: list[DMDcResult], names: list[str]) -> None:
@@ -672,26 +648,17 @@ def _heat(ax: Any, m: Any, label: str):
 def input_dsa_matrix(
     systems: list[Any],
     inputs: list[Any] | None,
-    n_delays: int = 1,
-    delay_interval: int = 1,
-    rank: int | None = None,
-    metric: str = "angular",
+    config: DSAConfig | None = None,
     *,
-    method: str = "dmdc",
-    n_input_delays: int = 1,
-    rank_thresh: float | None = None,
-    rank_explained_variance: float | None = None,
-    ridge: float = 1e-8,
-    center: bool = False,
     names: list[str] | None = None,
-    n_random: int = 8,
-    seed: int = 0,
+    **overrides: Any,
 ) -> InputDSAMatrix:
     """InputDSA between all pairs of ``systems`` (states) driven by ``inputs`` (one per system; ignored for
     fitted :class:`DMDcResult` items, then pass None). Each system is fitted once; the intrinsic distances of
-    all pairs are optimised in one batch. Options as in :func:`input_dsa`."""
-    score = metric
-    _check_args(score, method)
+    all pairs are optimised in one batch. Hyper-parameters (``config``, keyword overrides) as in
+    :func:`input_dsa`."""
+    cfg = DSAConfig.resolve(config, **overrides).check_input_dsa()
+    score = cfg.metric
     if not isinstance(systems, list | tuple) or len(systems) < 2:
         raise InputError("systems must be a list of at least two systems")
     inputs = list(inputs) if inputs is not None else [None] * len(systems)
@@ -700,25 +667,21 @@ def input_dsa_matrix(
     names = list(names) if names is not None else [f"s{i}" for i in range(len(systems))]
     if len(names) != len(systems):
         raise InputError(f"names has {len(names)} entries for {len(systems)} systems")
-    kw = dict(n_delays=n_delays, delay_interval=delay_interval, rank=rank, rank_thresh=rank_thresh,
-              rank_explained_variance=rank_explained_variance, ridge=ridge, center=center,
-              n_input_delays=n_input_delays)
-    fits = [_fit_any(x, u, method, nm, kw) for x, u, nm in zip(systems, inputs, names)]
+    fits = [_fit_any(x, u, cfg, nm) for x, u, nm in zip(systems, inputs, names)]
     _check_compatible(fits, names)
     from repscope.dynamics.results import DistanceMatrixResult
     from repscope.dynamics.simdist import eig_wasserstein, similarity_transform_distances
 
     n = len(fits)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    infos = similarity_transform_distances([(fits[i].A_, fits[j].A_) for i, j in pairs], metric=score,
-                                           n_random=n_random, seed=seed)
+    infos = similarity_transform_distances([(fits[i].A_, fits[j].A_) for i, j in pairs], **cfg.alignment_kwargs())
     mats = {k: np.zeros((n, n)) for k in ("state", "input", "joint", "spectral")}
     for (i, j), info in zip(pairs, infos):
         d_in, d_joint = _input_joint(fits[i], fits[j], score)
         d_sp = eig_wasserstein(fits[i].eigenvalues_, fits[j].eigenvalues_)
         for k, v in (("state", info.distance), ("input", d_in), ("joint", d_joint), ("spectral", d_sp)):
             mats[k][i, j] = mats[k][j, i] = v
-    params = {**kw, "score": score, "method": method, "seed": seed}
+    params = {**cfg.dmdc_kwargs(), **cfg.alignment_kwargs(), "score": score, "method": cfg.method}
     conv = np.ones((n, n), dtype=bool)
     for (i, j), info in zip(pairs, infos):
         conv[i, j] = conv[j, i] = info.converged

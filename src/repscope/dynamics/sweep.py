@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.dmd import fit_dmd_ranks
 from repscope.dynamics.embedding import _check_int, as_trials
 from repscope.errors import InputError
@@ -158,6 +159,15 @@ class DMDSweepResult(ResultBase):
         with np.errstate(invalid="ignore"):
             return np.mean(self.relative_mse, axis=0)
 
+    @property
+    def best_config(self) -> DSAConfig:
+        """The sweep's DMD settings with the chosen ``n_delays`` and ``rank`` — pass it to
+        :func:`~repscope.dynamics.dsa` / :func:`~repscope.dynamics.input_dsa` as ``config``."""
+        base = DSAConfig.from_dict(self.params["config"]) if "config" in self.params else DSAConfig(
+            **{k: self.params[k] for k in ("delay_interval", "ridge", "center") if k in self.params})
+        return base.replace(n_delays=self.best_n_delays, rank=self.best_rank, rank_thresh=None,
+                            rank_explained_variance=None)
+
     def to_dict(self) -> dict:
         return to_jsonable(
             {
@@ -257,15 +267,14 @@ def sweep_dmd(
     systems: ArrayLike | list,
     n_delays: list[int] | tuple[int, ...] | None = None,
     ranks: list[int] | tuple[int, ...] | None = None,
+    config: DSAConfig | None = None,
     *,
-    delay_interval: int = 1,
     test_frac: float = 0.2,
     n_se: float = 1.0,
-    ridge: float = 1e-8,
-    center: bool = False,
     names: list[str] | None = None,
     inputs: ArrayLike = None,
     seed: int = 0,
+    **overrides: Any,
 ) -> DMDSweepResult:
     """Sweep ``(n_delays, rank)`` by held-out next-step prediction (module docstring).
 
@@ -275,15 +284,29 @@ def sweep_dmd(
     (pairs above an embedding's numerical rank are skipped). ``n_se``: standard errors of slack for preferring
     simpler models (one-standard-error rule). ``inputs``: input trajectories (one per system, shaped like it) —
     then DMD with control (:func:`~repscope.dynamics.fit_dmdc`) is swept instead, for InputDSA. ``seed``: the
-    trial split. Returns a :class:`DMDSweepResult`.
+    trial split. The other DMD settings (``delay_interval``, ``ridge``, ``center``, ``n_input_delays``) come
+    from ``config`` (a :class:`~repscope.dynamics.DSAConfig`) and/or keyword overrides of its fields. Returns a
+    :class:`DMDSweepResult`; its :attr:`~DMDSweepResult.best_config` is that config with the chosen
+    ``n_delays`` and ``rank``, ready for :func:`~repscope.dynamics.dsa` / :func:`~repscope.dynamics.input_dsa`.
+
+    >>> import numpy as np
+    >>> from repscope.dynamics import dsa, sweep_dmd
+    >>> t = np.arange(300) * 0.1
+    >>> x = np.c_[np.cos(t), np.sin(t), np.cos(2 * t)]
+    >>> sw = sweep_dmd(x, n_delays=[1, 2], ranks=[2, 3])
+    >>> (sw.best_config.n_delays, sw.best_config.rank)
+    (1, 3)
+    >>> bool(dsa(x, x[:, ::-1], sw.best_config) < 1e-6)
+    True
     """
+    cfg = DSAConfig.resolve(config, **overrides)
+    delay_interval, ridge, center = cfg.delay_interval, cfg.ridge, cfg.center
     sys_list = list(systems) if names is not None else [systems]
     names = list(names) if names is not None else ["system"]
     if len(sys_list) != len(names) or not sys_list:
         raise InputError(f"names has {len(names)} entries for {len(sys_list)} systems")
     if not np.isfinite(n_se) or n_se < 0:
         raise InputError(f"n_se={n_se} must be a finite number ≥ 0 (1 = the one-standard-error rule)")
-    delay_interval = _check_int(delay_interval, "delay_interval", 1)
     if inputs is not None:
         in_list = list(inputs) if len(sys_list) > 1 else [inputs]
         if len(in_list) != len(sys_list):
@@ -307,8 +330,8 @@ def sweep_dmd(
     stats = {k: np.full(shape, np.nan) for k in ("mse", "mase", "aic", "relative_mse", "se_relative_mse")}
     for s, (train, test, _) in enumerate(splits):
         for i, d in enumerate(n_delays):
-            for j, st in enumerate(_scores(train, test, in_splits[s] if in_splits else None, d, delay_interval,
-                                           ranks, ridge, center, names[s])):
+            for j, st in enumerate(_scores(train, test, in_splits[s] if in_splits else None, d, ranks, cfg,
+                                           names[s])):
                 if st is not None:
                     for k in stats:
                         stats[k][s, i, j] = st[k]
@@ -328,17 +351,18 @@ def sweep_dmd(
         n_delays=list(n_delays), ranks=list(ranks), best_n_delays=int(n_delays[bi]), best_rank=int(ranks[bj]),
         names=names, split=splits[0][2], n_se=float(n_se),
         params={"delay_interval": delay_interval, "test_frac": test_frac, "ridge": ridge, "center": center,
-                "seed": seed, "model": "DMD" if inputs is None else "DMDc"},
+                "seed": seed, "model": "DMD" if inputs is None else "DMDc", "config": cfg.to_dict()},
         **stats,
     )
 
 
-def _scores(train: list, test: list, in_split: tuple | None, d: int, delay_interval: int, ranks: list[int],
-            ridge: float, center: bool, name: str) -> list[dict[str, float] | None]:
+def _scores(train: list, test: list, in_split: tuple | None, d: int, ranks: list[int], cfg: DSAConfig,
+            name: str) -> list[dict[str, float] | None]:
     """Held-out statistics for every rank at one n_delays (None where the pair cannot be fitted or scored)."""
     if in_split is None:
         try:  # one embedding + SVD per (system, n_delays); every rank reuses it
-            fits: list = fit_dmd_ranks(train, d, delay_interval, ranks, ridge=ridge, center=center, name=name)
+            fits: list = fit_dmd_ranks(train, d, cfg.delay_interval, ranks, ridge=cfg.ridge, center=cfg.center,
+                                       name=name)
         except InputError:
             return [None] * len(ranks)  # trials too short for these delays
     else:
@@ -347,8 +371,8 @@ def _scores(train: list, test: list, in_split: tuple | None, d: int, delay_inter
         fits = []
         for r in ranks:
             try:
-                fits.append(fit_dmdc(train, in_split[0], d, delay_interval, rank=r, ridge=ridge, center=center,
-                                     name=name))
+                fits.append(fit_dmdc(train, in_split[0], d, cfg.delay_interval, rank=r, ridge=cfg.ridge,
+                                     center=cfg.center, n_input_delays=cfg.n_input_delays, name=name))
             except InputError as exc:
                 fits.append(exc)
     out: list[dict[str, float] | None] = []
