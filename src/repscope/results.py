@@ -683,6 +683,15 @@ class MatrixResult(ResultBase):
     ``value_range`` is the measure's range ``(lo, hi)``, given by the producer (for a registered measure, the
     registry's: 0–1 for CKA, 0–π/2 for angles; ``hi=None`` when unbounded above, then the data's maximum), so
     0.72 CKA never looks like 0; ``None`` (default) or ``"data"`` = stretch the colours over the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import LayerMatrix
+    >>> m = LayerMatrix(values=np.array([[1.0, 0.5], [0.5, 1.0]]), rows=["l1", "l2"], cols=["l1", "l2"],
+    ...                 metric="linear_cka")
+    >>> m.to_dict()["metric"], m.values.shape
+    ('linear_cka', (2, 2))
     """
 
     values: np.ndarray

@@ -42,7 +42,17 @@ _QUADRATIC = ("rsa", "mutual_knn")
 class LabelRSA(ResultBase):
     """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal), with
     ``ceiling``: the largest ρ any layer RDM without tied dissimilarities can reach against this label RDM
-    (:func:`repscope.metrics.rsa.categorical_ceiling`; NaN when unknown)."""
+    (:func:`repscope.metrics.rsa.categorical_ceiling`; NaN when unknown).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import label_rsa
+    >>> labels = np.repeat([0, 1, 2], 5)
+    >>> res = label_rsa({"onehot": np.eye(3)[labels]}, labels)
+    >>> res.layers, res.n_classes, round(float(res.rho[0]), 6)   # one-hot codes: RDM = label RDM
+    (['onehot'], 3, 1.0)
+    """
 
     layers: list[str]
     rho: np.ndarray
@@ -139,7 +149,19 @@ class LabelRSA(ResultBase):
 
 
 def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
-    """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
+    """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import label_rsa
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 10)
+    >>> res = label_rsa({"class": np.eye(2)[labels] + 0.01 * rng.normal(size=(20, 2)),
+    ...                  "noise": rng.normal(size=(20, 2))}, labels)
+    >>> bool(res.rho[0] > 0.5 > abs(res.rho[1]))        # the class-coding layer matches the label RDM
+    True
+    """
     from repscope.metrics.rsa import categorical_ceiling, compare_rdms, rdm
 
     y = np.asarray(labels).reshape(-1)
