@@ -51,7 +51,16 @@ DEFAULTS = RangesDefaults()
 @register
 @dataclass
 class RangeAnalysis:
-    """Everything computed for one unit; ``results()`` lists the report-ready result objects."""
+    """Everything computed for one unit; ``results()`` lists the report-ready result objects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import analyse_bands, bands
+    >>> ra = analyse_bands(bands(np.arange(60.0)), {"parity": np.arange(60) % 2}, n_permutations=19)
+    >>> [type(r).__name__ for r in ra.results()][:2]
+    ['BandHistogram', 'BandAssociations']
+    """
 
     bands: Bands
     histograms: list[BandHistogram]
@@ -99,7 +108,18 @@ def analyse_bands(
     """Histogram(s), associations, confounder findings (when ``top`` and ``mid`` bands exist) and an image
     grid (when ``images`` are given) for one set of bands. ``derived_from_target``: attributes computed from
     the unit's own target (a logit's ``label``/``predicted``), marked in the tables and never flagged as
-    confounders."""
+    confounders.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import analyse_bands, bands
+    >>> rng = np.random.default_rng(0)
+    >>> b = bands(rng.normal(size=200))
+    >>> ra = analyse_bands(b, {"colour": rng.integers(0, 2, 200)}, n_permutations=49)
+    >>> ra.bands is b, len(ra.histograms), ra.confounders is not None
+    (True, 1, True)
+    """
     colour_by = list(attributes)[:2] if colour_by is None else colour_by
     hists = [band_histogram(b, a, attributes[a]) for a in colour_by if a in attributes]
     assoc = band_associations(
