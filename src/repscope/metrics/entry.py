@@ -181,6 +181,31 @@ def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
 
 
 class MetricsAnalysis(lens.LensAnalysis):
+    """What the similarity lens found on one store (:func:`analyse`): result objects, a reading, notes, layers.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.metrics import MetricsAnalysis, analyse
+    >>> res = analyse(store, metrics=["procrustes"], progress=False)
+    >>> isinstance(res, MetricsAnalysis), [r.metric for r in res.results if hasattr(r, "metric")]
+    (True, ['procrustes'])
+    >>> tmp.cleanup()
+    """
+
     lens = "similarity"
 
     @property
@@ -189,7 +214,29 @@ class MetricsAnalysis(lens.LensAnalysis):
 
 
 def applies(store: Any) -> str | None:
-    """None when layer matrices can be computed, else why not."""
+    """None when layer matrices can be computed, else why not.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.metrics import applies
+    >>> applies(store) is None                   # three layers: layer × layer matrices can be computed
+    True
+    >>> tmp.cleanup()
+    """
     n_layers = len(list(store.layers))
     if n_layers < 2:
         return (f"layer × layer similarity needs at least two layers; the store holds {n_layers} "
@@ -234,6 +281,28 @@ def analyse(
     rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the streamed
     linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
     cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.metrics import analyse
+    >>> res = analyse(store, metrics=["linear_cka"], progress=False, labels_rsa=False)
+    >>> res.layers, res.results[0].values.shape
+    (['fc1', 'relu', 'fc2'], (3, 3))
+    >>> tmp.cleanup()
     """
     from repscope.metrics import registry
     from repscope.metrics.layer_matrix import layer_matrices

@@ -228,6 +228,28 @@ def analyse_store(
     Not confounders (shown, never flagged): for a readout of the labels (a logit, a class-mean or probe
     direction) its ``label`` and ``predicted``; for every unit, attributes that are a function of the labels
     or of which the labels are a function (:func:`derived_from_labels`) — each with a note.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.ranges import analyse_store
+    >>> ra = analyse_store(store, unit="fc2:1", n_permutations=49)
+    >>> ra.bands.unit, ra.bands.kind            # fc2 is as wide as the classes: a logit, normalised bands
+    ('fc2:1', 'normalised')
+    >>> tmp.cleanup()
     """
     if (unit is None) == (direction is None):
         raise InputError("give exactly one of --unit LAYER:INDEX or --direction LAYER:KIND:ARGS")
