@@ -208,6 +208,14 @@ def descramble_weights(P: np.ndarray, W: ArrayLike) -> np.ndarray:
     """Descrambled weights ``P · W`` with ``P`` acting on the first (output-unit) axis of ``W``.
 
     ``W`` is ``(n_units, n_inputs)`` for a linear layer or ``(C_out, C_in, kh, kw)`` for a conv layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import descramble_weights
+    >>> P = np.array([[0.0, 1.0], [1.0, 0.0]])          # swap the two output units
+    >>> descramble_weights(P, np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[3.0, 4.0], [1.0, 2.0]]
     """
     if hasattr(W, "detach"):
         W = W.detach().cpu().numpy()
@@ -355,16 +363,7 @@ class Descrambler:
         return self.fit(S).transform(S)
 
     def descramble_weights(self, W: ArrayLike) -> np.ndarray:
-        """``P_ · W`` over the output-unit axis of the layer's weight (linear or conv).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from repscope.descramble import descramble_weights
-        >>> P = np.array([[0.0, 1.0], [1.0, 0.0]])          # swap the two output units
-        >>> descramble_weights(P, np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
-        [[3.0, 4.0], [1.0, 2.0]]
-        """
+        """``P_ · W`` over the output-unit axis of the layer's weight (linear or conv)."""
         self._check_fitted()
         return descramble_weights(self.P_, W)
 
