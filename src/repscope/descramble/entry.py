@@ -34,25 +34,12 @@ class DescrambleAnalysis(lens.LensAnalysis):
 
     Examples
     --------
-    >>> import tempfile
     >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
-    >>> from repscope.descramble import DescrambleAnalysis, analyse
-    >>> res = analyse(store, layers=["fc1"], progress=False)
-    >>> isinstance(res, DescrambleAnalysis), res.lens
-    (True, 'descrambling')
-    >>> tmp.cleanup()
+    >>> from repscope.descramble import DescrambleAnalysis, descramble
+    >>> r = descramble(np.random.default_rng(0).normal(size=(4, 30)), layer="fc1")
+    >>> res = DescrambleAnalysis(results=[r], reading="cost at the bound", layers=["fc1"])
+    >>> res.lens, res.to_dict()["layers"]
+    ('descrambling', ['fc1'])
     """
 
     lens = "descrambling"

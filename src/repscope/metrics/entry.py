@@ -185,25 +185,12 @@ class MetricsAnalysis(lens.LensAnalysis):
 
     Examples
     --------
-    >>> import tempfile
     >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
-    >>> from repscope.metrics import MetricsAnalysis, analyse
-    >>> res = analyse(store, metrics=["procrustes"], progress=False)
-    >>> isinstance(res, MetricsAnalysis), [r.metric for r in res.results if hasattr(r, "metric")]
-    (True, ['procrustes'])
-    >>> tmp.cleanup()
+    >>> from repscope.metrics import MetricsAnalysis, layer_matrix
+    >>> m = layer_matrix({"a": np.eye(4), "b": 2 * np.eye(4)})
+    >>> res = MetricsAnalysis(results=[m], reading="a and b agree", layers=["a", "b"])
+    >>> res.lens, res.summary(), res.to_dict()["layers"]
+    ('similarity', 'a and b agree', ['a', 'b'])
     """
 
     lens = "similarity"

@@ -38,25 +38,12 @@ class RangesAnalysis(lens.LensAnalysis):
 
     Examples
     --------
-    >>> import tempfile
     >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
-    >>> from repscope.ranges import RangesAnalysis, analyse
-    >>> res = analyse(store, unit="fc1:2", n_permutations=19)
-    >>> isinstance(res, RangesAnalysis), len(res.analyses)
-    (True, 1)
-    >>> tmp.cleanup()
+    >>> from repscope.ranges import RangesAnalysis, analyse_bands, bands
+    >>> ra = analyse_bands(bands(np.arange(60.0)), {"parity": np.arange(60) % 2}, n_permutations=19)
+    >>> res = RangesAnalysis(results=ra.results(), analyses=[ra], layers=["fc"])
+    >>> res.lens, len(res.analyses)
+    ('ranges', 1)
     """
 
     lens = "ranges"

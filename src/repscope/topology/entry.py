@@ -51,25 +51,13 @@ class TopologyAnalysis(lens.LensAnalysis):
 
     Examples
     --------
-    >>> import tempfile
     >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
-    >>> from repscope.topology import TopologyAnalysis, analyse
-    >>> res = analyse(store, layers=["fc1", "fc2"], n_samples=30, progress=False, mapper_graphs=False)
-    >>> isinstance(res, TopologyAnalysis), res.lens
-    (True, 'topology')
-    >>> tmp.cleanup()
+    >>> from repscope.topology import TopologyAnalysis, persistence
+    >>> t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    >>> d = persistence(np.column_stack([np.cos(t), np.sin(t)]), name="circle")
+    >>> res = TopologyAnalysis(results=[d], reading="one loop", layers=["circle"])
+    >>> res.lens, res.to_dict()["layers"]
+    ('topology', ['circle'])
     """
 
     lens = "topology"
