@@ -61,7 +61,17 @@ __all__ = [
 
 @runtime_checkable
 class Result(Protocol):
-    """What every repscope result provides (``title`` is an attribute or property)."""
+    """What every repscope result provides (``title`` is an attribute or property).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import layer_matrix
+    >>> from repscope.results import Result
+    >>> m = layer_matrix({"a": np.eye(4), "b": np.eye(4)[::-1]})
+    >>> isinstance(m, Result), m.to_dict()["rows"], m.summary() != ""
+    (True, ['a', 'b'], True)
+    """
 
     title: str
 
@@ -87,6 +97,21 @@ class ResultBase:
     ``to_dict()`` is tagged with ``result_type``, ``format_version`` and ``result_fields`` (the dataclass
     fields, losslessly) so that :meth:`from_dict` / :func:`load_result` rebuild it. Also ``to_json()``,
     ``save(path)``, a short ``__repr__`` and ``_repr_html_`` (a card for Jupyter).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from repscope.results import ResultBase, load_result
+    >>> @dataclass
+    ... class DocExampleAnswer(ResultBase):      # registered by name on definition
+    ...     value: float
+    ...     def to_dict(self):
+    ...         return {"value": self.value}
+    >>> a = DocExampleAnswer(42.0)
+    >>> a.to_dict()["result_type"], a.table()[1]
+    ('DocExampleAnswer', [['value', 42.0]])
+    >>> DocExampleAnswer.from_dict(a.to_dict()) == a
+    True
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -158,7 +183,15 @@ class ResultBase:
 
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
-    """Like ``pyplot.subplots`` but without pyplot: a standalone ``Figure`` and its axes."""
+    """Like ``pyplot.subplots`` but without pyplot: a standalone ``Figure`` and its axes.
+
+    Examples
+    --------
+    >>> from repscope.results import subplots
+    >>> fig, axes = subplots(1, 2, figsize=(4, 2))
+    >>> type(fig).__name__, len(axes)
+    ('Figure', 2)
+    """
     from matplotlib.figure import Figure
 
     fig_kw = {k: kwargs.pop(k) for k in ("figsize", "dpi", "layout") if k in kwargs}
@@ -168,7 +201,15 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
 
 def subplots_in(ax: Any, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
     """``subplots`` for a ``plot(ax=None)`` method: a new figure when ``ax`` is None; else the panels are
-    laid out inside ``ax``'s area of its own figure (``ax`` itself for a single panel)."""
+    laid out inside ``ax``'s area of its own figure (``ax`` itself for a single panel).
+
+    Examples
+    --------
+    >>> from repscope.results import subplots, subplots_in
+    >>> fig, axes = subplots_in(None, 1, 2)                  # no ax: a new figure with two panels
+    >>> len(axes)
+    2
+    """
     if ax is None:
         return subplots(nrows, ncols, **kwargs)
     fig = ax.figure
@@ -182,7 +223,14 @@ def subplots_in(ax: Any, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple
 
 
 def colormap(name: str) -> Any:
-    """A registered matplotlib colormap by name (``pyplot.get_cmap`` without pyplot)."""
+    """A registered matplotlib colormap by name (``pyplot.get_cmap`` without pyplot).
+
+    Examples
+    --------
+    >>> from repscope.results import colormap
+    >>> colormap("viridis").name
+    'viridis'
+    """
     import matplotlib
 
     return matplotlib.colormaps[name]
@@ -199,6 +247,13 @@ def to_jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays (and nested containers) into plain JSON types.
 
     Non-finite floats become ``None`` so the output is strict JSON.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.results import to_jsonable
+    >>> to_jsonable({"x": np.float32(0.5), "v": np.arange(3), "t": (np.int64(1), 2)})
+    {'x': 0.5, 'v': [0, 1, 2], 't': [1, 2]}
     """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
@@ -214,6 +269,21 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
+    """Indented JSON text of ``obj`` after :func:`to_jsonable` (NaN/Inf refused: not valid JSON).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.results import dumps
+    >>> print(dumps({"cka": np.float64(0.25), "layers": ["a", "b"]}))
+    {
+      "cka": 0.25,
+      "layers": [
+        "a",
+        "b"
+      ]
+    }
+    """
     return json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
 
 
@@ -236,7 +306,20 @@ _BUSY: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("repscope
 def register(cls: type) -> type:
     """Register a dataclass by its class name so that results holding it can be read back (every
     :class:`ResultBase` subclass is registered on definition; use this as a decorator for the records a
-    result holds, e.g. an optimisation certificate). Two classes of one name make the name unreadable."""
+    result holds, e.g. an optimisation certificate). Two classes of one name make the name unreadable.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from repscope.results import register
+    >>> @register
+    ... @dataclass
+    ... class DocExamplePair:                       # a plain dataclass held inside a result
+    ...     a: int
+    ...     b: int
+    >>> DocExamplePair(1, 2)
+    DocExamplePair(a=1, b=2)
+    """
     old = _TYPES.get(cls.__name__, cls)
     same_place = old is not None and (old.__module__, old.__qualname__) == (cls.__module__, cls.__qualname__)
     _TYPES[cls.__name__] = cls if same_place else None
@@ -438,7 +521,17 @@ def _construct(cls: type, values: dict[str, Any]) -> Any:
 
 def same(a: Any, b: Any) -> bool:
     """Exact equality of two result values: same types, arrays equal in dtype, shape and values (NaN equal
-    to NaN), dataclasses field by field."""
+    to NaN), dataclasses field by field.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.results import same
+    >>> same({"v": np.array([1.0, np.nan])}, {"v": np.array([1.0, np.nan])})     # NaN equal to NaN
+    True
+    >>> same(np.array([1, 2]), np.array([1.0, 2.0]))                             # dtypes differ
+    False
+    """
     if type(a) is not type(b):
         return False
     if isinstance(a, np.ndarray):
@@ -465,7 +558,22 @@ def load_result(path: str | pathlib.Path, section: str | None = None, entry: int
     entry of a report's ``results.json`` (``section``: the section key, e.g. ``"similarity"``; ``entry``:
     its index or title). The class is found by name among repscope's registered result classes (use
     ``repscope.load_result``, which loads them all); nothing is imported by a name in the file and nothing
-    is unpickled."""
+    is unpickled.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.metrics import layer_matrix
+    >>> from repscope.results import load_result, same
+    >>> m = layer_matrix({"a": np.eye(4), "b": np.eye(4)[::-1]})
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = m.save(os.path.join(tmp.name, "cka.json"))
+    >>> same(load_result(path), m)                  # read back exactly
+    True
+    >>> tmp.cleanup()
+    """
     from repscope.errors import InputError
 
     path = pathlib.Path(path)
@@ -580,7 +688,14 @@ def _try(fn: Any, default: Any) -> Any:
 
 # ---- xarray outputs ------------------------------------------------------------------------------------
 def xarray_module() -> Any:
-    """``xarray``, imported on first use (an optional dependency: ``pip install 'repscope[xarray]'``)."""
+    """``xarray``, imported on first use (an optional dependency: ``pip install 'repscope[xarray]'``).
+
+    Examples
+    --------
+    >>> from repscope.results import xarray_module
+    >>> xarray_module().__name__
+    'xarray'
+    """
     try:
         import xarray
     except ImportError as exc:
@@ -595,7 +710,16 @@ def matrix_xarray(values: Any, rows: list[Any], cols: list[Any], *, name: str, a
                   dims: tuple[str, str] = ("row", "col"), layers: dict[str, Any] | None = None) -> Any:
     """A 2-D ``xarray.DataArray`` with dims ``dims`` whose coordinates are the row and column names;
     ``layers`` adds same-shaped arrays as coordinates over both dims (e.g. ``sd``, ``ci_low``). Attributes
-    that are None are left out."""
+    that are None are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.results import matrix_xarray
+    >>> da = matrix_xarray(np.eye(2), ["l1", "l2"], ["l1", "l2"], name="cka", attrs={"metric": "linear_cka"})
+    >>> da.dims, da.sel(row="l1", col="l2").item()
+    (('row', 'col'), 0.0)
+    """
     xr = xarray_module()
     coords: dict[str, Any] = {dims[0]: [str(r) for r in rows], dims[1]: [str(c) for c in cols]}
     for key, arr in (layers or {}).items():
@@ -609,7 +733,14 @@ _HALF_PI = float(np.pi / 2)
 
 def fill_range(value_range: tuple[float, float | None], values: Any = None) -> tuple[float, float]:
     """A measure's value range ``(lo, hi)`` as a colour range: an open upper bound (``hi=None``) is filled
-    with the data's maximum."""
+    with the data's maximum.
+
+    Examples
+    --------
+    >>> from repscope.results import fill_range
+    >>> fill_range((0.0, 1.0)), fill_range((0.0, None), [0.5, 3.0])    # open upper bound: the data's max
+    ((0.0, 1.0), (0.0, 3.0))
+    """
     lo, hi = value_range
     if hi is None:
         v = np.asarray(values, dtype=float) if values is not None else np.zeros(0)
@@ -638,6 +769,14 @@ def heatmap(
     Colours: viridis, reversed for distances so that "close" is always bright; ``value_range`` fixes the
     colour scale (e.g. ``(0, 1)`` for CKA) instead of stretching it over the data. Cell values are written
     on matrices of at most 256 cells (``annotate`` forces it on or off; ``cell_text`` replaces them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.results import heatmap
+    >>> fig = heatmap(np.array([[1.0, 0.5], [0.5, 1.0]]), ["l1", "l2"], ["l1", "l2"], title="CKA")
+    >>> type(fig).__name__, len(fig.axes) >= 1
+    ('Figure', True)
     """
     values = np.asarray(values, dtype=float)
     n, m = values.shape
@@ -683,6 +822,15 @@ class MatrixResult(ResultBase):
     ``value_range`` is the measure's range ``(lo, hi)``, given by the producer (for a registered measure, the
     registry's: 0–1 for CKA, 0–π/2 for angles; ``hi=None`` when unbounded above, then the data's maximum), so
     0.72 CKA never looks like 0; ``None`` (default) or ``"data"`` = stretch the colours over the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import LayerMatrix
+    >>> m = LayerMatrix(values=np.array([[1.0, 0.5], [0.5, 1.0]]), rows=["l1", "l2"], cols=["l1", "l2"],
+    ...                 metric="linear_cka")
+    >>> m.to_dict()["metric"], m.values.shape
+    ('linear_cka', (2, 2))
     """
 
     values: np.ndarray

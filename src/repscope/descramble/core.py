@@ -47,7 +47,19 @@ __all__ = [
 
 
 class DescrambleWarning(UserWarning):
-    """Warnings from the descrambling lens (e.g. fewer samples than units: rank-deficient moment)."""
+    """Warnings from the descrambling lens (e.g. fewer samples than units: rank-deficient moment).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from repscope.descramble import DescrambleWarning, Descrambler
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = Descrambler().fit(np.random.default_rng(0).normal(size=(6, 3)))   # 3 samples < 6 units
+    >>> any(issubclass(w.category, DescrambleWarning) for w in caught)
+    True
+    """
 
 
 def preactivations_matrix(S: ArrayLike, layout: str = "units_first", name: str = "S") -> np.ndarray:
@@ -57,6 +69,15 @@ def preactivations_matrix(S: ArrayLike, layout: str = "units_first", name: str =
     ``S`` is 2-D (``units_first``: units × samples as in the paper; ``samples_first``: samples × units),
     or a convolutional capture ``(n_samples, C, *spatial)``, flattened to ``(C, n_samples·prod(spatial))``.
     Raises :class:`InputError` on NaN/Inf, non-numeric or too-small input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import preactivations_matrix
+    >>> preactivations_matrix(np.zeros((4, 10))).shape                     # (units, samples)
+    (4, 10)
+    >>> preactivations_matrix(np.zeros((10, 4)), layout="samples_first").shape
+    (4, 10)
     """
     if hasattr(S, "detach"):
         S = S.detach().cpu().numpy()
@@ -81,7 +102,17 @@ def preactivations_matrix(S: ArrayLike, layout: str = "units_first", name: str =
 
 
 def second_moment(S: np.ndarray, center: bool = False) -> tuple[np.ndarray, int, np.ndarray]:
-    """``A = S Sᵀ / n`` for ``S`` (units × samples); returns ``(A, n_samples, mean)``."""
+    """``A = S Sᵀ / n`` for ``S`` (units × samples); returns ``(A, n_samples, mean)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import second_moment
+    >>> S = np.array([[1.0, -1.0], [2.0, 2.0]])          # 2 units × 2 samples
+    >>> A, n, mean = second_moment(S)
+    >>> A.tolist(), n                                   # S Sᵀ / n
+    ([[1.0, 0.0], [0.0, 4.0]], 2)
+    """
     n = S.shape[1]
     mean = S.mean(axis=1)
     Sc = S - mean[:, None] if center else S
@@ -107,6 +138,29 @@ def second_moment_from_store(
     (:func:`repscope.lenses.protocol.layer_kind`) makes features the units and its real steps the samples
     (the first ``n_tokens`` of each when the store has them). Accumulates in float64.
     Returns ``(A, n_samples_effective, mean)``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.descramble import second_moment, second_moment_from_store
+    >>> A, n, _ = second_moment_from_store(store, "fc1", block_rows=16)     # streamed in blocks
+    >>> A_full, _, _ = second_moment(store.read("fc1").T.astype(float))
+    >>> n, bool(np.allclose(A, A_full))
+    (60, True)
+    >>> tmp.cleanup()
     """
     from repscope.lenses import protocol as lens
 
@@ -154,6 +208,14 @@ def descramble_weights(P: np.ndarray, W: ArrayLike) -> np.ndarray:
     """Descrambled weights ``P · W`` with ``P`` acting on the first (output-unit) axis of ``W``.
 
     ``W`` is ``(n_units, n_inputs)`` for a linear layer or ``(C_out, C_in, kh, kw)`` for a conv layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import descramble_weights
+    >>> P = np.array([[0.0, 1.0], [1.0, 0.0]])          # swap the two output units
+    >>> descramble_weights(P, np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[3.0, 4.0], [1.0, 2.0]]
     """
     if hasattr(W, "detach"):
         W = W.detach().cpu().numpy()
@@ -194,6 +256,20 @@ class Descrambler:
         ``A`` / ``N``. Inside such a group P* is not unique: only the spanned subspace is determined.
     unique_ : ``True`` when neither has ties (P* then unique up to the signs of its rows).
     moment_ : ``A``;  n_units_, n_samples_, rank_ : sizes and numerical rank of ``A``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import Descrambler, random_orthogonal
+    >>> t = np.linspace(0, 1, 12)[:, None]                     # 12 units along a smooth axis
+    >>> rng = np.random.default_rng(0)
+    >>> S = np.sin(2 * np.pi * t * rng.uniform(0.5, 1.5, size=(1, 200)))   # units × samples
+    >>> scrambled = random_orthogonal(12, seed=1) @ S
+    >>> d = Descrambler("first_difference").fit(scrambled)
+    >>> bool(np.isclose(d.cost_, d.bound_))                    # the closed form attains the Brockett bound
+    True
+    >>> d.P_.shape, bool(np.allclose(d.P_ @ d.P_.T, np.eye(12)))
+    ((12, 12), True)
     """
 
     def __init__(
@@ -333,6 +409,16 @@ def descrambler(S: ArrayLike, operator: ArrayLike = "first_difference", **kwargs
     Minimises ``tr(Pᵀ N P A)`` over orthogonal ``P`` with ``A = S Sᵀ / n`` and ``N = Dᵀ D``
     (Sule, Spencer & Czaja 2023, Thm. on Brockett minimisers). ``kwargs`` go to :class:`Descrambler`.
     Returns ``P`` (n_units × n_units).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import brockett_bound, brockett_cost, descrambler, first_difference
+    >>> S = np.random.default_rng(0).normal(size=(6, 50))
+    >>> P = descrambler(S)
+    >>> N = first_difference(6).N
+    >>> bool(np.isclose(brockett_cost(P, S @ S.T / 50, N), brockett_bound(S @ S.T / 50, N)))
+    True
     """
     return Descrambler(operator, **kwargs).fit(S).P_
 
@@ -345,5 +431,16 @@ def descramble(
     layer: str | None = None,
     **kwargs: Any,
 ):
-    """Fit a :class:`Descrambler` on ``S`` and return its report object (with ``weights`` → ``P* W``)."""
+    """Fit a :class:`Descrambler` on ``S`` and return its report object (with ``weights`` → ``P* W``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import descramble
+    >>> rng = np.random.default_rng(0)
+    >>> S = rng.normal(size=(5, 40))
+    >>> r = descramble(S, weights=rng.normal(size=(5, 3)), layer="fc1")
+    >>> r.layer, r.n_units, r.n_samples, bool(r.cost <= r.cost_identity)
+    ('fc1', 5, 40, True)
+    """
     return Descrambler(operator, **kwargs).fit(S).result(weights, layer=layer)

@@ -30,16 +30,72 @@ __all__ = ["DescrambleAnalysis", "analyse", "applies", "preactivation_layers", "
 
 
 class DescrambleAnalysis(lens.LensAnalysis):
+    """What the descrambling lens found on one store (:func:`analyse`): result objects, a reading, notes, layers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import DescrambleAnalysis, descramble
+    >>> r = descramble(np.random.default_rng(0).normal(size=(4, 30)), layer="fc1")
+    >>> res = DescrambleAnalysis(results=[r], reading="cost at the bound", layers=["fc1"])
+    >>> res.lens, res.to_dict()["layers"]
+    ('descrambling', ['fc1'])
+    """
+
     lens = "descrambling"
 
 
 def preactivation_layers(store: Any) -> list[str]:
-    """Stored layers that hold preactivations (see the module docstring)."""
+    """Stored layers that hold preactivations (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.descramble import preactivation_layers
+    >>> preactivation_layers(store)              # Linear outputs; the ReLU output is post-activation
+    ['fc1', 'fc2']
+    >>> tmp.cleanup()
+    """
     return [la for la in store.layers if lens.is_preactivation(store, la)]
 
 
 def applies(store: Any) -> str | None:
-    """None when the store holds at least one preactivation layer with ≥ 2 units, else why not."""
+    """None when the store holds at least one preactivation layer with ≥ 2 units, else why not.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.descramble import applies
+    >>> applies(store) is None
+    True
+    >>> tmp.cleanup()
+    """
     pre = [la for la in preactivation_layers(store) if _units(store, la) >= 2]
     if not pre:
         infos = {la: store.layer_info(la) if hasattr(store, "layer_info") else {} for la in list(store.layers)[:6]}
@@ -67,7 +123,30 @@ def _moment(store: Any, layer: str, progress: bool) -> tuple[np.ndarray, int]:
 
 def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
     """Weights per layer from an array, a mapping or a state_dict file, each checked against the layer's
-    units (axis 0 = output units, torch layout). Raises :class:`InputError` naming the fix."""
+    units (axis 0 = output units, torch layout). Raises :class:`InputError` naming the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.descramble import load_weights
+    >>> W = {"fc1": np.zeros((8, 5))}            # torch layout: (output units, inputs)
+    >>> {k: v.shape for k, v in load_weights(W, None, store, ["fc1"]).items()}
+    {'fc1': (8, 5)}
+    >>> tmp.cleanup()
+    """
     if weights is None:
         return {}
     out: dict[str, Any] = {}
@@ -138,7 +217,32 @@ def analyse(
     """Orthogonal (PCA) descrambler of each preactivation layer (default all), with the weights' descrambled
     image when ``weights`` are given; ``permutation=True`` adds the permutation (QAP) descrambler (seeded).
     ``scheduler``/``n_workers``/``device`` are accepted for the common lens signature (the work is one
-    streamed pass and one eigendecomposition per layer)."""
+    streamed pass and one eigendecomposition per layer).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.descramble import analyse
+    >>> res = analyse(store, progress=False)
+    >>> res.layers                               # the Linear outputs hold preactivations
+    ['fc1', 'fc2']
+    >>> all(abs(r.cost - r.bound) <= 1e-9 * max(1.0, r.bound) for r in res.results if hasattr(r, "bound"))
+    True
+    >>> tmp.cleanup()
+    """
     t0 = time.perf_counter()
     reason = applies(store)
     if reason:

@@ -84,6 +84,15 @@ class SmoothnessOperator:
         The derivative operator itself, when known.
     frequencies : ndarray (n,)
         A frequency label per mode (wavenumber for the named operators; the mode index otherwise).
+
+    Examples
+    --------
+    >>> from repscope.descramble import first_difference
+    >>> op = first_difference(4)
+    >>> op.name, op.n, op.N.shape, op.D.shape
+    ('first_difference', 4, (4, 4), (3, 4))
+    >>> bool(op.eigenvalues[0] < 1e-12)                 # the constant mode is perfectly smooth
+    True
     """
 
     name: str
@@ -148,7 +157,16 @@ def _check_n(n: Any) -> int:
 
 
 def dct2_basis(n: int) -> np.ndarray:
-    """Orthonormal DCT-II modes as columns: ``T[j, k] = c_k cos(π k (j + ½) / n)``."""
+    """Orthonormal DCT-II modes as columns: ``T[j, k] = c_k cos(π k (j + ½) / n)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import dct2_basis
+    >>> T = dct2_basis(5)
+    >>> bool(np.allclose(T.T @ T, np.eye(5))), bool(np.allclose(T[:, 0], 1 / np.sqrt(5)))
+    (True, True)
+    """
     n = _check_n(n)
     j = np.arange(n)[:, None] + 0.5
     k = np.arange(n)[None, :]
@@ -160,7 +178,16 @@ def dct2_basis(n: int) -> np.ndarray:
 
 def real_dft_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal real Fourier modes, ordered by wavenumber: constant, (cos 1, sin 1), (cos 2, sin 2), …
-    plus the alternating Nyquist mode when ``n`` is even. Returns ``(T, wavenumbers)``."""
+    plus the alternating Nyquist mode when ``n`` is even. Returns ``(T, wavenumbers)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import real_dft_basis
+    >>> F, k = real_dft_basis(4)
+    >>> bool(np.allclose(F.T @ F, np.eye(4))), k.tolist()
+    (True, [0.0, 1.0, 1.0, 2.0])
+    """
     n = _check_n(n)
     j = np.arange(n)
     cols, ks = [np.full(n, 1.0 / np.sqrt(n))], [0]
@@ -179,6 +206,16 @@ def first_difference(n: int) -> SmoothnessOperator:
 
     ``N = Dᵀ D`` is the Laplacian of the path graph; its eigenpairs are
     ``(2 − 2cos(πk/n), DCT-II mode k)`` for ``k = 0 … n−1`` (Strang 1999, "The discrete cosine transform").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import first_difference
+    >>> op = first_difference(3)
+    >>> op.D.tolist()
+    [[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0]]
+    >>> np.round(op.eigenvalues, 6).tolist()          # 2 − 2cos(πk/n), k = 0, 1, 2
+    [0.0, 1.0, 3.0]
     """
     n = _check_n(n)
     D = np.zeros((n - 1, n))
@@ -197,6 +234,15 @@ def periodic_second_derivative(n: int) -> SmoothnessOperator:
     Real symmetric circulant; ``N = D² `` has eigenvalues ``k⁴`` on the real DFT pairs (degenerate
     2-D eigenspaces for ``0 < k < n/2``). The Nyquist mode keeps ``−(n/2)²``, as is usual for even-order
     spectral derivatives (Trefethen 2000, "Spectral Methods in MATLAB", ch. 3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import periodic_second_derivative
+    >>> op = periodic_second_derivative(8)
+    >>> x = np.sin(2 * np.pi * np.arange(8) / 8)      # sin of wavenumber 1: D x = −x
+    >>> bool(np.allclose(op.D @ x, -x))
+    True
     """
     n = _check_n(n)
     T, ks = real_dft_basis(n)
@@ -213,6 +259,14 @@ def circular_difference(n: int) -> SmoothnessOperator:
 
     Eigenvalues ``2 − 2cos(2πk/n)`` on the same real DFT pairs as the periodic second derivative, but
     far less stiff (quadratic rather than quartic in k) — better conditioned for permutation search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import circular_difference
+    >>> op = circular_difference(4)
+    >>> op.N.astype(int).tolist()                     # the Laplacian of the 4-cycle
+    [[2, -1, 0, -1], [-1, 2, -1, 0], [0, -1, 2, -1], [-1, 0, -1, 2]]
     """
     n = _check_n(n)
     D = -np.eye(n) + np.roll(np.eye(n), 1, axis=1)
@@ -228,6 +282,14 @@ def operator_from_matrix(D: ArrayLike, n_units: int | None = None, name: str = "
     ``D`` must be 2-D and finite; its number of columns must equal the number of units. The
     eigenbasis is computed numerically (signs fixed deterministically; inside degenerate eigenspaces
     the basis is arbitrary — :meth:`SmoothnessOperator.mode_groups` reports them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import operator_from_matrix
+    >>> op = operator_from_matrix(np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]]), name="my_diff")
+    >>> op.name, op.N.astype(int).tolist()
+    ('my_diff', [[1, -1, 0], [-1, 2, -1], [0, -1, 1]])
     """
     if hasattr(D, "detach"):
         D = D.detach().cpu().numpy()
@@ -253,7 +315,14 @@ def operator_from_matrix(D: ArrayLike, n_units: int | None = None, name: str = "
 
 def make_operator(operator: ArrayLike, n_units: int) -> SmoothnessOperator:
     """Resolve ``operator`` (a name in :data:`OPERATORS`, a matrix ``D``, or a
-    :class:`SmoothnessOperator`) for a layer of ``n_units`` units."""
+    :class:`SmoothnessOperator`) for a layer of ``n_units`` units.
+
+    Examples
+    --------
+    >>> from repscope.descramble import make_operator
+    >>> make_operator("periodic", 6).name, make_operator("first_difference", 6).n
+    ('periodic_second_derivative', 6)
+    """
     n_units = _check_n(n_units)
     if isinstance(operator, SmoothnessOperator):
         if operator.n != n_units:
@@ -293,6 +362,14 @@ def brockett_cost(P: ArrayLike, A: ArrayLike, N: ArrayLike) -> float:
     """Brockett cost ``tr(Pᵀ N P A)`` (= ‖D P S‖²_F when ``N = DᵀD`` and ``A = S Sᵀ``).
 
     ``P``, ``A`` and ``N`` must be square matrices of the same size (Sule et al. 2023, eq. for η(P)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import brockett_cost
+    >>> A, N = np.diag([3.0, 1.0]), np.diag([0.0, 2.0])
+    >>> brockett_cost(np.eye(2), A, N), brockett_cost(np.array([[0.0, 1.0], [1.0, 0.0]]), A, N)
+    (2.0, 6.0)
     """
     P = _square_matrix(P, "P")
     A = _square_matrix(A, "A")
@@ -307,6 +384,13 @@ def brockett_bound(A: ArrayLike, N: ArrayLike) -> float:
     """Minimum of the Brockett cost over O(n): ``Σᵢ λᵢ↓(A) μᵢ↑(N)`` for symmetric ``A``, ``N``.
 
     By the rearrangement inequality for eigenvalues (Brockett 1991; Sule et al. 2023, Thm. 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import brockett_bound
+    >>> brockett_bound(np.diag([3.0, 1.0]), np.diag([0.0, 2.0]))   # largest λ(A) with smallest μ(N): 3·0 + 1·2
+    2.0
     """
     A = _square_matrix(A, "A")
     N = _square_matrix(N, "N")
@@ -321,6 +405,13 @@ def mode_spectrum(M: ArrayLike, operator: SmoothnessOperator | str = "first_diff
     """Energy of ``M`` (n_units × anything) in each operator mode: ``‖T_kᵀ M‖²``, ascending frequency.
 
     For a weight matrix ``W`` (units × inputs) this is the spectrum of its columns along the unit axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import mode_spectrum
+    >>> np.round(mode_spectrum(np.ones((4, 1))), 6).tolist()    # a constant profile is all in mode 0
+    [4.0, 0.0, 0.0, 0.0]
     """
     M = np.asarray(M, dtype=np.float64)
     M = M.reshape(M.shape[0], -1)
@@ -336,6 +427,16 @@ def high_frequency_fraction(
 
     A unit order with no smoothness spreads energy evenly (fraction ≈ 1 − cutoff); a smooth one
     concentrates it in the first modes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import dct2_basis, high_frequency_fraction
+    >>> round(high_frequency_fraction(np.ones((8, 3))), 6)       # smooth: no high-frequency energy
+    0.0
+    >>> alt = dct2_basis(8)[:, -1:]                              # the fastest-oscillating mode
+    >>> round(high_frequency_fraction(alt), 6)
+    1.0
     """
     if not 0.0 < cutoff < 1.0:
         raise InputError(f"cutoff must be in (0, 1), got {cutoff}")

@@ -84,6 +84,18 @@ class PermutationDescrambler:
     Fitted attributes: ``perm_`` (new position i holds original unit ``perm_[i]``; reorder with
     ``S[perm_]`` or ``W[perm_]``), ``P_`` (the permutation matrix, ``P_ @ S == S[perm_]``), ``cost_``,
     ``cost_identity_``, ``bound_`` (orthogonal optimum), ``restart_costs_``, ``moment_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import PermutationDescrambler
+    >>> rng = np.random.default_rng(0)
+    >>> S = np.cumsum(rng.normal(size=(8, 60)), axis=0)          # smooth along the unit axis
+    >>> order = rng.permutation(8)
+    >>> pd = PermutationDescrambler(seed=0).fit(S[order])
+    >>> r = pd.result()
+    >>> bool(r.cost_permutation <= r.cost_identity), sorted(r.perm.tolist()) == list(range(8))
+    (True, True)
     """
 
     def __init__(
@@ -176,5 +188,15 @@ class PermutationDescrambler:
 def permutation_descramble(
     S: ArrayLike, operator: ArrayLike = "first_difference", *, layer: str | None = None, **kwargs: Any
 ) -> PermutationResult:
-    """Fit a :class:`PermutationDescrambler` on preactivations ``S`` and return its result object."""
+    """Fit a :class:`PermutationDescrambler` on preactivations ``S`` and return its result object.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import permutation_descramble
+    >>> S = np.cumsum(np.random.default_rng(0).normal(size=(6, 40)), axis=0)
+    >>> r = permutation_descramble(S[[3, 0, 5, 1, 4, 2]], seed=0)
+    >>> bool(r.bound <= r.cost_permutation <= r.cost_identity)
+    True
+    """
     return PermutationDescrambler(operator, **kwargs).fit(S).result(layer)

@@ -27,7 +27,16 @@ def _rel_gap(cost: float, bound: float) -> float:
 
 @dataclass
 class DescrambleResult(ResultBase):
-    """Orthogonal descrambling of one layer: cost vs the Brockett bound, spectra, descrambled weights."""
+    """Orthogonal descrambling of one layer: cost vs the Brockett bound, spectra, descrambled weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import descramble
+    >>> r = descramble(np.random.default_rng(0).normal(size=(4, 30)))
+    >>> r.operator, bool(np.isclose(r.cost, r.bound)), r.spectrum_raw.shape
+    ('first_difference', True, (4,))
+    """
 
     layer: str | None
     operator: str
@@ -176,7 +185,16 @@ def _times(cost: float, bound: float) -> str:
 
 @dataclass
 class PermutationResult(ResultBase):
-    """Permutation-constrained descrambling (a quadratic assignment problem) vs the orthogonal optimum."""
+    """Permutation-constrained descrambling (a quadratic assignment problem) vs the orthogonal optimum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import permutation_descramble
+    >>> r = permutation_descramble(np.random.default_rng(0).normal(size=(5, 30)), layer="fc", n_init=2)
+    >>> r.layer, r.n_units, r.perm.shape
+    ('fc', 5, (5,))
+    """
 
     layer: str | None
     operator: str
@@ -264,7 +282,16 @@ class PermutationResult(ResultBase):
 
 @dataclass
 class ReproductionResult(ResultBase):
-    """A small numeric reproduction (paper case) with named measurements and an optional figure."""
+    """A small numeric reproduction (paper case) with named measurements and an optional figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import ReproductionResult
+    >>> r = ReproductionResult(name="toy", measurements={"cost / bound": 1.0}, reading="optimum reached")
+    >>> r.to_dict()["measurements"]
+    {'cost / bound': 1.0}
+    """
 
     name: str
     measurements: dict[str, Any]

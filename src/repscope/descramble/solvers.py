@@ -24,7 +24,16 @@ __all__ = ["OrthogonalSolution", "minimize_orthogonal", "brockett_descent", "ran
 
 @dataclass
 class OrthogonalSolution:
-    """Result of :func:`minimize_orthogonal`."""
+    """Result of :func:`minimize_orthogonal`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import brockett_descent
+    >>> sol = brockett_descent(np.diag([2.0, 1.0]), "first_difference", seed=0)
+    >>> sol.P.shape, sol.converged, round(sol.cost, 6)     # bound: 2·0 + 1·2 (eigenvalues of N: 0, 2)
+    ((2, 2), True, 2.0)
+    """
 
     P: np.ndarray
     cost: float
@@ -35,7 +44,16 @@ class OrthogonalSolution:
 
 
 def random_orthogonal(n: int, seed: int | None = 0) -> np.ndarray:
-    """Haar-random orthogonal matrix (QR of a Gaussian matrix with the sign fix of Mezzadri 2007)."""
+    """Haar-random orthogonal matrix (QR of a Gaussian matrix with the sign fix of Mezzadri 2007).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import random_orthogonal
+    >>> Q = random_orthogonal(4, seed=0)
+    >>> bool(np.allclose(Q.T @ Q, np.eye(4))), bool(np.array_equal(Q, random_orthogonal(4, seed=0)))
+    (True, True)
+    """
     rng = np.random.default_rng(seed)
     Q, R = np.linalg.qr(rng.standard_normal((n, n)))
     return Q * np.sign(np.diag(R))
@@ -77,6 +95,16 @@ def minimize_orthogonal(
     Stopping short of the tolerance follows repscope's convergence policy (:func:`repscope.errors.not_converged`):
     ``on_fail="warn"`` returns the solution with ``converged=False`` and a ``ConvergenceWarning``, ``"raise"``
     raises ``ConvergenceError`` (``raise_on_fail=True`` is the older spelling), ``"ignore"`` only sets the flag.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import minimize_orthogonal
+    >>> A, N = np.diag([3.0, 2.0, 1.0]), np.diag([0.0, 1.0, 2.0])
+    >>> sol = minimize_orthogonal(lambda P: float(np.trace(P.T @ N @ P @ A)),
+    ...                           lambda P: 2 * N @ P @ A, n=3, seed=0)
+    >>> sol.converged, round(sol.cost, 6)            # the Brockett minimum 3·0 + 2·1 + 1·2
+    (True, 4.0)
     """
     if retraction not in ("cayley", "qr"):
         raise InputError(f"retraction must be 'cayley' or 'qr', got {retraction!r}")
@@ -152,6 +180,15 @@ def brockett_descent(
     """Minimise the Brockett cost ``tr(Pᵀ N P A)`` iteratively (no eigendecomposition of ``A``).
 
     Euclidean gradient ``2 N P A`` (symmetric ``N``, ``A``). Used to check the closed form.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.descramble import brockett_bound, brockett_descent, first_difference
+    >>> A = np.cov(np.random.default_rng(0).normal(size=(5, 100)))
+    >>> sol = brockett_descent(A, "first_difference", seed=0)
+    >>> bool(np.isclose(sol.cost, brockett_bound(A, first_difference(5).N), atol=1e-6))
+    True
     """
     A = _square_matrix(A, "A")
     A = 0.5 * (A + A.T)

@@ -13,9 +13,9 @@ input-driven systems (:func:`fit_dmdc`, :func:`fit_subspace_dmdc`, :func:`input_
 :func:`input_dsa_matrix`). Test cases live in :mod:`repscope.experiments.dynamics.testcases`.
 """
 
+from repscope.dynamics._dsa import DSA, dsa, dsa_matrix, fit_systems
 from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.dmd import DMDResult, ResDMDResult, fit_dmd, select_rank
-from repscope.dynamics._dsa import DSA, dsa, dsa_matrix, fit_systems
 from repscope.dynamics.embedding import as_trials, delay_embed
 from repscope.dynamics.entry import DynamicsAnalysis, analyse, applies, sequence_layers
 from repscope.dynamics.inputdsa import (

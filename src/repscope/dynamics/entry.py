@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from repscope.dynamics.config import DSAConfig
 from repscope.dynamics._dsa import dsa_matrix
+from repscope.dynamics.config import DSAConfig
 from repscope.dynamics.results import DISTANCE_RANGES, DistanceMatrixResult
 from repscope.errors import InputError
 from repscope.lenses import protocol as lens

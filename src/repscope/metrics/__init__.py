@@ -116,5 +116,15 @@ def similarity(X: ArrayLike, Y: ArrayLike, metric: str = "linear_cka", **kw: Any
 
     Keyword arguments go to the measure (e.g. ``sigma=`` for ``rbf_cka``). Whether higher means closer
     is ``get(metric).kind``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import similarity
+    >>> X = np.random.default_rng(0).normal(size=(50, 8))
+    >>> round(similarity(X, 2 * X, metric="linear_cka"), 6)
+    1.0
+    >>> round(similarity(X, X, metric="procrustes"), 6)
+    0.0
     """
     return float(get(metric).func(X, Y, **kw))

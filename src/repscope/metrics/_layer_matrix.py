@@ -326,6 +326,19 @@ def layer_matrix(
 
     Returns a :class:`LayerMatrix`; ``values[i, j]`` = metric(rows[i], cols[j]). Several measures over
     one streamed pass: :func:`layer_matrices`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import layer_matrix
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.normal(size=(30, 6))
+    >>> acts = {"a": a, "a_scaled": 2 * a, "noise": rng.normal(size=(30, 6))}
+    >>> m = layer_matrix(acts, metric="linear_cka")
+    >>> m.rows
+    ['a', 'a_scaled', 'noise']
+    >>> m.values.round(2)[0, :2].tolist()
+    [1.0, 1.0]
     """
     shared = {k: kwargs.pop(k) for k in _SHARED_KEYWORDS if k in kwargs}
     return layer_matrices(source_a, source_b, [metric], layers, **shared, options={metric: kwargs})[0]
@@ -353,7 +366,17 @@ def layer_matrices(
     formulation: str = "auto",
 ) -> list[LayerMatrix]:
     """Several measures at once (same arguments as :func:`layer_matrix`); all linear measures share one
-    streamed pass over the data. ``options`` maps a metric name to its keyword arguments."""
+    streamed pass over the data. ``options`` maps a metric name to its keyword arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import layer_matrices
+    >>> rng = np.random.default_rng(0)
+    >>> acts = {"l1": rng.normal(size=(30, 4)), "l2": rng.normal(size=(30, 4))}
+    >>> [m.metric for m in layer_matrices(acts, metrics=["linear_cka", "procrustes"])]
+    ['linear_cka', 'procrustes']
+    """
     from repscope.lenses.protocol import as_vectors
 
     (source_a, note_a), (source_b, note_b) = as_vectors(source_a, tokens), as_vectors(source_b, tokens)

@@ -74,7 +74,18 @@ def _n_from_m(m: int) -> int:
 @dataclass
 class RDM(ResultBase):
     """A representational dissimilarity matrix: ``vector`` holds the upper triangle (row-major, scipy
-    ``pdist`` order) of the n×n matrix; ``labels`` name the n conditions."""
+    ``pdist`` order) of the n×n matrix; ``labels`` name the n conditions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rdm_of
+    >>> r = rdm_of(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]), "euclidean", labels=["a", "b", "c"])
+    >>> r.n, r.vector.round(3).tolist()
+    (3, [5.0, 1.0, 4.243])
+    >>> round(r.compare(r, method="spearman"), 6)
+    1.0
+    """
 
     vector: np.ndarray
     n: int
@@ -189,7 +200,15 @@ def rdm_of(
     device: Any = None,
 ) -> RDM:
     """The :class:`RDM` of activations X (n_conditions × d) by ``method`` (correlation, cosine,
-    euclidean, sqeuclidean)."""
+    euclidean, sqeuclidean).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rdm_of
+    >>> rdm_of(np.eye(3), "euclidean").vector.round(4).tolist()
+    [1.4142, 1.4142, 1.4142]
+    """
     v = condensed_rdm(X, method, device=device)
     return RDM(v, _n_from_m(v.size), method, None if labels is None else [str(x) for x in labels], name)
 
@@ -198,7 +217,16 @@ def model_rdm(attributes: ArrayLike, kind: str = "auto", *, name: str = "model")
     """Model RDM from one attribute per condition: ``kind="categorical"`` → 1[aᵢ ≠ aⱼ];
     ``"numeric"`` → |aᵢ − aⱼ| (Euclidean distance for rows of a 2-D attribute array); ``"auto"`` →
     numeric for numbers, categorical for strings and booleans. Integer class labels are numbers: pass
-    ``kind="categorical"`` for them."""
+    ``kind="categorical"`` for them.
+
+    Examples
+    --------
+    >>> from repscope.metrics import model_rdm
+    >>> model_rdm(["cat", "cat", "dog"], kind="categorical").vector.tolist()
+    [0.0, 1.0, 1.0]
+    >>> model_rdm([1.0, 3.0, 6.0], kind="numeric").vector.tolist()     # |aᵢ − aⱼ|
+    [2.0, 5.0, 3.0]
+    """
     from scipy.spatial.distance import pdist
 
     a = np.asarray(attributes)
@@ -311,7 +339,17 @@ def resampled_compare(
 
 @dataclass
 class RSABootstrap(ResultBase):
-    """Bootstrap distribution of an RDM comparison over conditions (stimuli)."""
+    """Bootstrap distribution of an RDM comparison over conditions (stimuli).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rsa_bootstrap
+    >>> X = np.random.default_rng(0).normal(size=(12, 4))
+    >>> b = rsa_bootstrap(X, X, n_boot=50, seed=1)
+    >>> round(b.estimate, 6), b.n_conditions, b.ci
+    (1.0, 12, 0.95)
+    """
 
     estimate: float
     samples: np.ndarray
@@ -400,7 +438,18 @@ def rsa_bootstrap(
     """Bootstrap over conditions of the comparison between two RDMs (each given as activations
     (n, d), an RDM vector, or an :class:`RDM` — e.g. a data RDM and a :func:`model_rdm`). Percentile
     ``ci`` interval; self-pairs of duplicated conditions excluded (module docstring). Comparators:
-    pearson, spearman, rho_a, cosine."""
+    pearson, spearman, rho_a, cosine.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rsa_bootstrap
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(15, 4))
+    >>> b = rsa_bootstrap(X, X + 0.1 * rng.normal(size=(15, 4)), n_boot=200, seed=0)
+    >>> bool(b.low <= b.estimate <= b.high), b.samples.shape
+    (True, (200,))
+    """
     compare = _comparator(compare, BOOT_COMPARATORS)
     if not 0 < ci < 1:
         raise InputError(f"ci={ci}; give a coverage between 0 and 1, e.g. 0.95")
@@ -461,7 +510,17 @@ def _check_pool_scale(s: np.ndarray, what: str) -> None:
 
 @dataclass
 class NoiseCeiling(ResultBase):
-    """Lower/upper bounds of the noise ceiling and the per-repeat values they average."""
+    """Lower/upper bounds of the noise ceiling and the per-repeat values they average.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import noise_ceiling
+    >>> data = np.repeat(np.random.default_rng(0).normal(size=(8, 1, 5)), 3, axis=1)   # identical repeats
+    >>> nc = noise_ceiling(data)
+    >>> round(nc.lower, 6), round(nc.upper, 6), nc.per_repeat_lower.shape
+    (1.0, 1.0, (3,))
+    """
 
     lower: float
     upper: float
@@ -526,7 +585,19 @@ def _repeat_rdms(data: Any, rdm: str) -> np.ndarray:
 def noise_ceiling(data: Any, *, compare: str = "spearman", rdm: str = "correlation") -> NoiseCeiling:
     """Noise ceiling of RSA from repeated measurements (module docstring; rsatoolbox
     ``boot_noise_ceiling`` with leave-one-out). ``data``: responses (n_conditions, n_repeats, d) — one
-    RDM per repeat by ``rdm=`` — or a sequence of RDMs/RDM vectors (subjects, sessions, seeds)."""
+    RDM per repeat by ``rdm=`` — or a sequence of RDMs/RDM vectors (subjects, sessions, seeds).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import noise_ceiling
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.normal(size=(10, 1, 6))                       # 10 conditions
+    >>> data = signal + 0.3 * rng.normal(size=(10, 4, 6))          # 4 noisy repeats
+    >>> nc = noise_ceiling(data)
+    >>> bool(0 < nc.lower <= nc.upper <= 1)
+    True
+    """
     compare = _comparator(compare, VECTOR_COMPARATORS)
     V = _repeat_rdms(np.asarray(data) if isinstance(data, np.ndarray) else data, rdm)
     R = V.shape[0]
@@ -548,7 +619,19 @@ def crossnobis_rdm(
 
     Refused: fewer than 2 partitions (the leave-one-out mean of the other partitions divides by R − 1 = 0:
     there is nothing to cross-validate against). Values can be negative — the estimator is unbiased, so
-    for conditions with equal true patterns it scatters around 0."""
+    for conditions with equal true patterns it scatters around 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import crossnobis_rdm
+    >>> rng = np.random.default_rng(0)
+    >>> means = np.array([[0.0] * 4, [0.0] * 4, [2.0] * 4])       # conditions 0 and 1 do not differ
+    >>> X = means[:, None, :] + 0.1 * rng.normal(size=(3, 6, 4))  # 6 partitions
+    >>> v = crossnobis_rdm(X).vector                              # pairs (0,1), (0,2), (1,2)
+    >>> bool(abs(v[0]) < 0.05), v[1:].round(0).tolist()           # ≈ 0 and ≈ 2² per unit
+    (True, [4.0, 4.0])
+    """
     from repscope.metrics.stochastic import _responses
 
     A = _responses(X, "X")

@@ -164,7 +164,16 @@ def _square_rdm(A: np.ndarray, method: str, device: Any = None) -> np.ndarray:
 
 
 def rdm(X: ArrayLike, method: str = "correlation", *, device: Any = None) -> np.ndarray:
-    """Upper-triangle RDM vector (length n(n−1)/2, row-major order like scipy ``pdist``) of X (n×d)."""
+    """Upper-triangle RDM vector (length n(n−1)/2, row-major order like scipy ``pdist``) of X (n×d).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rdm
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
+    >>> rdm(X, "euclidean").round(6).tolist()        # pairs (0,1), (0,2), (1,2), scipy pdist order
+    [5.0, 1.0, 4.242641]
+    """
     return condensed_rdm(X, method, device=device)
 
 
@@ -444,6 +453,15 @@ def rsa(
     correlation (Kriegeskorte et al. 2008). See the module docstring for all ``rdm=`` and ``compare=``
     choices and for the memory used (≈ 10·n² bytes for a rank comparison). A similarity in [−1, 1].
     Needs n ≥ 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rsa
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 5))
+    >>> round(rsa(X, 2 * X + 1, rdm="euclidean"), 6)    # same distance ranks → Spearman ρ = 1
+    1.0
     """
     A, B = pair(X, Y)
     sa = rsa_prepare(A, rdm=rdm, compare=compare, device=device)
@@ -493,6 +511,15 @@ def binary_rdm_ceiling(model: ArrayLike, compare: str = "spearman", *, data_ties
     close). Source: these are the standard moments of ranks with ties (Kendall & Gibbons 1990, "Rank
     Correlation Methods", ch. 3); Nili et al. (2014, PLoS Comput. Biol.) discuss why categorical
     models cap rank correlations.
+
+    Examples
+    --------
+    >>> from repscope.metrics import binary_rdm_ceiling, model_rdm
+    >>> model = model_rdm([0, 0, 1, 1]).vector          # 0 within, 1 between categories
+    >>> model.tolist()
+    [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    >>> round(binary_rdm_ceiling(model, compare="pearson"), 6)
+    1.0
     """
     compare = _comparator(compare)
     v = np.asarray(model, dtype=np.float64).ravel()
@@ -511,7 +538,16 @@ def binary_rdm_ceiling(model: ArrayLike, compare: str = "spearman", *, data_ties
 def categorical_ceiling(labels: ArrayLike, compare: str = "spearman", *, data_ties: bool = False) -> float:
     """The ceiling of :func:`binary_rdm_ceiling` for the categorical model RDM 1[yᵢ ≠ yⱼ] of ``labels``,
     from the class sizes alone (no m-long vector): m₀ = Σ_k n_k(n_k − 1)/2 same-class pairs,
-    m = n(n − 1)/2. Needs ≥ 2 classes and a class with ≥ 2 samples (else the model RDM is constant)."""
+    m = n(n − 1)/2. Needs ≥ 2 classes and a class with ≥ 2 samples (else the model RDM is constant).
+
+    Examples
+    --------
+    >>> from repscope.metrics import categorical_ceiling
+    >>> round(categorical_ceiling([0, 0, 1, 1, 2, 2], compare="pearson"), 6)   # a data RDM can equal the model
+    1.0
+    >>> categorical_ceiling([0, 0, 1, 1, 2, 2]) < 1          # Spearman: the tied model cannot be matched
+    True
+    """
     compare = _comparator(compare)
     y = np.asarray(labels).reshape(-1)
     _, counts = np.unique(y, return_counts=True)

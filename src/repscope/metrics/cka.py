@@ -251,6 +251,18 @@ def linear_cka(X: ArrayLike, Y: ArrayLike, *, debiased: bool = False, device: An
     ``device``: ``None``/``"cpu"`` uses numpy/BLAS; ``"cuda"``/``"auto"`` runs the products in torch.
     ``formulation``: ``"auto"`` (n×n Grams when n < max(p, q), else the feature-space products),
     ``"gram"`` or ``"covariance"`` to force one (:mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import linear_cka
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 8))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))      # a random rotation
+    >>> round(linear_cka(X, 3 * X @ Q), 6)                # invariant to rotation and isotropic scaling
+    1.0
+    >>> 0 < linear_cka(X, rng.normal(size=(50, 8))) < 1
+    True
     """
     A, B = pair(X, Y, min_samples=4 if debiased else 3)
     Xc, Yc = centre(A), centre(B)
@@ -271,6 +283,17 @@ def debiased_cka(X: ArrayLike, Y: ArrayLike, *, device: Any = None, formulation:
     space: n(n−3)·HSIC₁ = ‖YᵀX‖²_F − n/(n−2)·q_xᵀq_y + (Σq_x)(Σq_y)/((n−1)(n−2)), qᵢ = ‖xᵢ‖² of the
     centred rows. Close to 0 for independent representations even at small n; may be negative.
     Needs n ≥ 4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import debiased_cka
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 5))
+    >>> round(debiased_cka(X, -2 * X), 6)
+    1.0
+    >>> abs(debiased_cka(X, rng.normal(size=(60, 5)))) < 0.1   # ≈ 0 for independent data (biased CKA is not)
+    True
     """
     return linear_cka(X, Y, debiased=True, device=device, formulation=formulation)
 
@@ -283,6 +306,16 @@ def rbf_cka(X: ArrayLike, Y: ArrayLike, sigma: float = 1.0, *, debiased: bool = 
     (``device="cuda"`` computes them with torch); above it the Gram matrices are streamed in row blocks
     of :data:`RBF_BLOCK_BYTES` (:class:`_BlockedRBF`: exact median by a two-pass histogram selection, then
     the HSIC sums block by block), so memory is O(b·n) — n = 50 000 runs in well under 1 GiB.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import rbf_cka
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 6))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    >>> round(rbf_cka(X, X @ Q + 5.0), 6)        # distances (hence the RBF Gram) unchanged
+    1.0
     """
     A, B = pair(X, Y, min_samples=4 if debiased else 3)
     if A.shape[0] > RBF_DENSE_MAX_N:
@@ -456,6 +489,18 @@ class MinibatchCKA:
     with the unbiased HSIC₁ of each minibatch computed in feature space (no B×B Gram), accumulated in
     float64. Call :meth:`update` once per batch (same samples in X and Y, ≥ 4 rows), read :attr:`value`.
     Works for one pair; for many layers keep one accumulator per pair or per-layer sums.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import MinibatchCKA
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 6))
+    >>> acc = MinibatchCKA()
+    >>> for i in range(0, 200, 50):
+    ...     _ = acc.update(X[i:i + 50], 2 * X[i:i + 50])
+    >>> round(acc.value, 6)
+    1.0
     """
 
     def __init__(self) -> None:
@@ -496,6 +541,14 @@ def minibatch_cka(X: ArrayLike, Y: ArrayLike, *, batch_size: int = 256, seed: in
     """Minibatch CKA of X and Y over shuffled batches of ``batch_size`` rows (Nguyen et al. 2021).
 
     ``seed=None`` keeps the sample order. A final batch with fewer than 4 rows is dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import minibatch_cka
+    >>> X = np.random.default_rng(0).normal(size=(200, 6))
+    >>> round(minibatch_cka(X, X, batch_size=50, seed=0), 6)
+    1.0
     """
     A, B = pair(X, Y, min_samples=4)
     if batch_size < 4:

@@ -56,7 +56,17 @@ DEFAULTS = SimilarityDefaults()
 class LabelRSA(ResultBase):
     """Spearman ρ between each layer's RDM and the label RDM (1 where labels differ, 0 where equal), with
     ``ceiling``: the largest ρ any layer RDM without tied dissimilarities can reach against this label RDM
-    (:func:`repscope.metrics.categorical_ceiling`; NaN when unknown)."""
+    (:func:`repscope.metrics.categorical_ceiling`; NaN when unknown).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import label_rsa
+    >>> labels = np.repeat([0, 1, 2], 5)
+    >>> res = label_rsa({"onehot": np.eye(3)[labels]}, labels)
+    >>> res.layers, res.n_classes, round(float(res.rho[0]), 6)   # one-hot codes: RDM = label RDM
+    (['onehot'], 3, 1.0)
+    """
 
     layers: list[str]
     rho: np.ndarray
@@ -153,7 +163,19 @@ class LabelRSA(ResultBase):
 
 
 def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
-    """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples."""
+    """:class:`LabelRSA` of ``{layer: (n, d)}`` against ``labels`` (n,) — at least 2 classes, 3 samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import label_rsa
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 10)
+    >>> res = label_rsa({"class": np.eye(2)[labels] + 0.01 * rng.normal(size=(20, 2)),
+    ...                  "noise": rng.normal(size=(20, 2))}, labels)
+    >>> bool(res.rho[0] > 0.5 > abs(res.rho[1]))        # the class-coding layer matches the label RDM
+    True
+    """
     from repscope.metrics._rsa import categorical_ceiling, compare_rdms, rdm
 
     y = np.asarray(labels).reshape(-1)
@@ -173,6 +195,18 @@ def label_rsa(arrays: dict[str, np.ndarray], labels: ArrayLike) -> LabelRSA:
 
 
 class MetricsAnalysis(lens.LensAnalysis):
+    """What the similarity lens found on one store (:func:`analyse`): result objects, a reading, notes, layers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import MetricsAnalysis, layer_matrix
+    >>> m = layer_matrix({"a": np.eye(4), "b": 2 * np.eye(4)})
+    >>> res = MetricsAnalysis(results=[m], reading="a and b agree", layers=["a", "b"])
+    >>> res.lens, res.summary(), res.to_dict()["layers"]
+    ('similarity', 'a and b agree', ['a', 'b'])
+    """
+
     lens = "similarity"
 
     @property
@@ -181,7 +215,29 @@ class MetricsAnalysis(lens.LensAnalysis):
 
 
 def applies(store: Any) -> str | None:
-    """None when layer matrices can be computed, else why not."""
+    """None when layer matrices can be computed, else why not.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.metrics import applies
+    >>> applies(store) is None                   # three layers: layer × layer matrices can be computed
+    True
+    >>> tmp.cleanup()
+    """
     n_layers = len(list(store.layers))
     if n_layers < 2:
         return (f"layer × layer similarity needs at least two layers; the store holds {n_layers} "
@@ -311,6 +367,28 @@ def analyse(
     rows when the store holds more. ``scheduler``/``n_workers`` go to the generic measures, ``device`` to the
     streamed linear ones; ``formulation`` too (``"auto"``: d×d covariance or n×n Gram route, whichever is
     cheaper — few samples of wide layers take the Gram route; see :mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.metrics import analyse
+    >>> res = analyse(store, metrics=["linear_cka"], progress=False, labels_rsa=False)
+    >>> res.layers, res.results[0].values.shape
+    (['fc1', 'relu', 'fc2'], (3, 3))
+    >>> tmp.cleanup()
     """
 
     t0 = time.perf_counter()

@@ -128,14 +128,32 @@ def knn_compare_jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def mutual_knn(X: ArrayLike, Y: ArrayLike, *, k: int = 10, device: Any = None) -> float:
-    """Mutual k-NN alignment of Huh et al. (2024): mean fraction of shared k nearest neighbours."""
+    """Mutual k-NN alignment of Huh et al. (2024): mean fraction of shared k nearest neighbours.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import mutual_knn
+    >>> X = np.random.default_rng(0).normal(size=(40, 5))
+    >>> mutual_knn(X, 10 * X, k=5)          # identical neighbourhoods
+    1.0
+    """
     A, B = pair(X, Y)
     return knn_compare(knn_indices(A, k, device=device), knn_indices(B, k, device=device))
 
 
 def jaccard_knn(X: ArrayLike, Y: ArrayLike, *, k: int = 10, device: Any = None) -> float:
     """Neighbourhood Jaccard similarity: mean over samples of |N_k^X(i) ∩ N_k^Y(i)| / |N_k^X(i) ∪ N_k^Y(i)|
-    (Klabunde et al. 2023, ReSi "Jaccard")."""
+    (Klabunde et al. 2023, ReSi "Jaccard").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import jaccard_knn
+    >>> X = np.random.default_rng(0).normal(size=(40, 5))
+    >>> jaccard_knn(X, 2 * X, k=5)
+    1.0
+    """
     A, B = pair(X, Y)
     return knn_compare(knn_indices(A, k, device=device), knn_indices(B, k, device=device), jaccard=True)
 
@@ -143,7 +161,16 @@ def jaccard_knn(X: ArrayLike, Y: ArrayLike, *, k: int = 10, device: Any = None) 
 def cycle_knn(X: ArrayLike, Y: ArrayLike, *, k: int = 10, device: Any = None) -> float:
     """Cycle k-NN of Huh et al. (2024) (platonic-rep ``cycle_knn(feats_A=X, feats_B=Y)``): fraction of
     samples i with i ∈ N_k^X(j) for some j ∈ N_k^Y(i) — a Y-neighbour step followed by an X-neighbour
-    step returns to i. In [0, 1]; 1 when X and Y share their neighbourhoods. Not symmetric in X, Y."""
+    step returns to i. In [0, 1]; 1 when X and Y share their neighbourhoods. Not symmetric in X, Y.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import cycle_knn
+    >>> X = np.random.default_rng(0).normal(size=(40, 5))
+    >>> cycle_knn(X, X, k=5)
+    1.0
+    """
     A, B = pair(X, Y)
     return knn_cycle_compare(knn_indices(A, k, device=device), knn_indices(B, k, device=device))
 
@@ -208,7 +235,16 @@ def cknna(
     to mutual k-nearest-neighbour pairs (formula in the module docstring; equals platonic-rep
     ``AlignmentMetrics.cknna(topk=k)`` on L2-normalised rows, without its +1e-6 in the denominator).
     Rows are L2-normalised first (``normalize=False`` to use raw dot products, as the reference does
-    when called on unnormalised features). Needs 2 ≤ k ≤ n−1 and n ≥ 5. Memory O(n·k)."""
+    when called on unnormalised features). Needs 2 ≤ k ≤ n−1 and n ≥ 5. Memory O(n·k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import cknna
+    >>> X = np.random.default_rng(0).normal(size=(40, 5))
+    >>> round(cknna(X, 2 * X, k=5), 6)
+    1.0
+    """
     A, B = pair(X, Y, min_samples=5)
     pa = cknna_prepare(A, k=k, normalize=normalize, device=device)
     return cknna_compare(pa, cknna_prepare(B, k=k, normalize=normalize, device=device))

@@ -81,6 +81,14 @@ def permutation_distance(
     padding): the angle (radians, ``score_method="angular"``) or Euclidean distance left after the best
     relabelling of Y's units (module docstring). 0 iff Y's columns are a permutation of X's (times a
     positive scale for the angle). ``center=False`` skips column centring (netrep ``center_columns``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import permutation_distance
+    >>> X = np.random.default_rng(0).normal(size=(30, 5))
+    >>> round(permutation_distance(X, X[:, [4, 2, 0, 1, 3]]), 6)   # units reordered: distance 0
+    0.0
     """
     check_choice(score_method, "score_method", ("angular", "euclidean"))
     if score_method == "angular":  # scale-free: each side may be rescaled on its own

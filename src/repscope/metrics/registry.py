@@ -123,6 +123,18 @@ def register(
     ``from_blocks``/``from_blocks_batch``/``from_grams``/``identity``/``symmetric``: see the module
     docstring (all optional). Re-registering a name replaces the entry only when it is the same function (re-imports); a
     different function under an existing name raises :class:`InputError` (no silent substitution).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import register, registry, similarity
+    >>> def mean_gap(X, Y):
+    ...     return float(abs(np.mean(X) - np.mean(Y)))
+    >>> m = register("mean_gap_example", mean_gap, kind="distance", value_range=(0.0, None),
+    ...              description="absolute difference of the grand means")
+    >>> similarity(np.zeros((4, 2)), np.ones((4, 3)), metric="mean_gap_example")
+    1.0
+    >>> _ = registry._REGISTRY.pop("mean_gap_example")  # keep the example from leaking into the registry
     """
     if kind not in ("similarity", "distance"):
         raise InputError(f"kind={kind!r} for measure {name!r}; use 'similarity' or 'distance'")
@@ -192,7 +204,14 @@ def _load_providers() -> None:
 
 
 def get(name: str) -> Measure:
-    """Return the registered :class:`Measure` called ``name`` (clear error listing the choices)."""
+    """Return the registered :class:`Measure` called ``name`` (clear error listing the choices).
+
+    Examples
+    --------
+    >>> from repscope.metrics import get
+    >>> get("procrustes").kind
+    'distance'
+    """
     _load_providers()
     try:
         return _REGISTRY[name]
@@ -201,14 +220,28 @@ def get(name: str) -> Measure:
 
 
 def available(kind: Kind | None = None) -> list[str]:
-    """Sorted names of registered measures (optionally only ``kind='similarity'`` or ``'distance'``)."""
+    """Sorted names of registered measures (optionally only ``kind='similarity'`` or ``'distance'``).
+
+    Examples
+    --------
+    >>> from repscope.metrics import available
+    >>> "linear_cka" in available("similarity"), "procrustes" in available("distance")
+    (True, True)
+    """
     _load_providers()
     return sorted(n for n, m in _REGISTRY.items() if kind is None or m.kind == kind)
 
 
 def describe() -> dict[str, dict[str, str]]:
     """``{name: {"kind": ..., "range": ..., "description": ...}}`` for every registered measure (the range
-    under the default options, e.g. ``"[0, 1]"`` or ``"[0, ∞)"``)."""
+    under the default options, e.g. ``"[0, 1]"`` or ``"[0, ∞)"``).
+
+    Examples
+    --------
+    >>> from repscope.metrics import describe
+    >>> describe()["linear_cka"]["kind"]
+    'similarity'
+    """
     _load_providers()
     return {n: {"kind": m.kind, "range": _fmt_range(m.range_for({})), "description": m.description}
             for n, m in sorted(_REGISTRY.items())}

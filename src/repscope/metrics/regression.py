@@ -91,7 +91,17 @@ def linear_regression(
     formulation: str = "auto",
 ) -> float:
     """In-sample R² of the (ridge) least-squares map X→Y, Y→X, or their mean (see module docstring);
-    ``formulation``: d×d blocks or the n×n side, the cheaper by default (:mod:`repscope.metrics.gram`)."""
+    ``formulation``: d×d blocks or the n×n side, the cheaper by default (:mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import linear_regression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> round(linear_regression(X, X @ rng.normal(size=(4, 3)), direction="x_to_y"), 6)   # Y is linear in X
+    1.0
+    """
     route, parts = factors_or_blocks(X, Y, formulation)
     finish = regression_r2_from_grams if route == "gram" else regression_r2_from_cov
     return finish(*parts, ridge=ridge, direction=direction, rtol=rtol)

@@ -156,6 +156,18 @@ def procrustes(X: ArrayLike, Y: ArrayLike, *, formulation: str = "auto") -> floa
     ``formulation``: ``"auto"`` (default) computes the nuclear norm in feature space (SVD of the p×q
     XᵀY) or, when cheaper (few samples, wide layers), from the n×n side (:func:`procrustes_from_grams`);
     ``"covariance"`` / ``"gram"`` force one (:mod:`repscope.metrics.gram`). Values agree to 1e-10 (tested).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import procrustes
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    >>> round(procrustes(X, X @ Q + 1.0), 6)     # a rotated, shifted copy has the same shape
+    0.0
+    >>> 0 < procrustes(X, rng.normal(size=(50, 4))) <= np.pi / 2
+    True
     """
     A, B = pair(X, Y)
     Xc, Yc = centre(A), centre(B)
@@ -263,6 +275,18 @@ def shape_distance(
     differ by up to ~1e-7: the d×d route whitens the rounding noise of the zero eigenvalues of XᵀX (clipped
     to ``eigval_tol``, then amplified by (1−α)/√eigval_tol), the n×n route treats them as exactly zero and
     matches a 40-digit evaluation of the definition (tests/metrics/test_metrics_gram.py).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import shape_distance
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> A = rng.normal(size=(4, 4))                          # an invertible linear map
+    >>> round(shape_distance(X, X @ A, alpha=0.0), 6)       # α = 0 (CCA) is invariant to it
+    0.0
+    >>> shape_distance(X, X @ A, alpha=1.0) > 0.01          # α = 1 (Procrustes) is not
+    True
     """
     opts = {"alpha": alpha, "score_method": score_method, "eigval_tol": eigval_tol}
     centred, e = None, 0
@@ -287,6 +311,16 @@ class ShapeMetric:
     distance between aligned (possibly held-out) data; ``partial_fit(X)`` returns the per-representation
     cache (reuse it across many pairs) and ``finalize_fit(cache_x, cache_y)`` finishes one pair.
     The narrower representation is zero-padded (``zero_pad=True``) as in netrep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import ShapeMetric
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    >>> round(ShapeMetric(alpha=1.0).fit(X, X @ Q).score(X, X @ Q), 6)
+    0.0
     """
 
     def __init__(
@@ -414,6 +448,17 @@ def canonical_correlations(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10, f
     numerical range (eigenvalues below ``rtol`` × the largest are treated as zero) — or, from the sample
     side, the singular values of U_xᵀU_y, U orthonormal bases of the centred column spaces restricted to
     the same range (σ² > ``rtol``·σ²_max); ``formulation`` picks the route (:mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import canonical_correlations
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 3))
+    >>> Y = np.column_stack([X[:, 0], rng.normal(size=(50, 2))])   # shares one direction with X
+    >>> rho = canonical_correlations(X, Y)
+    >>> round(float(rho[0]), 6), bool(rho[1] < 1)
+    (1.0, True)
     """
     route, parts = factors_or_blocks(X, Y, formulation)
     if route == "gram":
@@ -466,6 +511,15 @@ def cca(X: ArrayLike, Y: ArrayLike, *, summary: str = "mean", rtol: float = 1e-1
     (p, q = numerical ranks). Invariant to any invertible linear map of either side. Needs n > p + q
     to be meaningful (otherwise every ρ is 1). ``formulation``: d×d blocks or the n×n side
     (:func:`cca_from_grams`), the cheaper by default (:mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import cca
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> round(cca(X, X @ rng.normal(size=(4, 4))), 6)    # any invertible linear map: all ρ = 1
+    1.0
     """
     route, parts = factors_or_blocks(X, Y, formulation)
     finish = cca_from_grams if route == "gram" else cca_from_cov
@@ -549,6 +603,16 @@ def svcca(
     singular values s², or a fixed ``n_components`` — then the CCA ``summary`` (default mean ρ).
     ``formulation``: d×d blocks or the n×n side (:func:`svcca_from_grams`; same kept directions), the
     cheaper by default (:mod:`repscope.metrics.gram`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import svcca
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 5))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> round(svcca(X, 2 * X @ Q, n_components=3), 6)     # same top-3 subspace up to rotation
+    1.0
     """
     route, parts = factors_or_blocks(X, Y, formulation)
     finish = svcca_from_grams if route == "gram" else svcca_from_cov
@@ -590,6 +654,15 @@ def pwcca(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10, formulation: str =
     ``formulation``: d×d blocks or the n×n side (:func:`pwcca_from_grams`), the cheaper by default. Where
     several ρ are equal (e.g. n < p + q, where many are 1) the canonical variates within that subspace, and
     so the weights, are not unique: both routes are then valid but may differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import pwcca
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> round(pwcca(X, X @ rng.normal(size=(4, 4))), 6)
+    1.0
     """
     route, parts = factors_or_blocks(X, Y, formulation, data=True)
     return (pwcca_from_grams if route == "gram" else pwcca_from_cov)(*parts, rtol=rtol)

@@ -341,7 +341,18 @@ def stochastic_fit(
 ) -> StochasticFit:
     """Fit a stochastic shape distance and return it with its alignment and loss history
     (:class:`StochasticFit`). ``max_iter``/``tol`` default to netrep's for the Gaussian fit (1000/1e-8);
-    the energy fit stops on a relative loss change of 1e-12 unless ``tol`` (netrep: 1e-6) is given."""
+    the energy fit stops on a relative loss change of 1e-12 unless ``tol`` (netrep: 1e-6) is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import stochastic_fit
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(10, 20, 3))
+    >>> fit = stochastic_fit(X, X[..., [2, 0, 1]], group="perm")
+    >>> round(fit.distance, 4), fit.T.shape
+    (0.0, (3, 3))
+    """
     check_choice(metric, "metric", ("gaussian_shape", "energy_shape"))
     if metric == "gaussian_shape":
         return _fit_gaussian(X, Y, alpha, group, max_iter or 1000, 1e-8 if tol is None else tol)
@@ -356,7 +367,18 @@ def gaussian_shape_distance(
     """Gaussian (2-Wasserstein/Bures) shape distance between noisy networks X, Y shaped
     (n_conditions, n_repeats, d) or given as (means, covariances) — see the module docstring
     (Duong et al. 2023; netrep ``GaussianStochasticMetric``). A metric; 0 iff the condition-wise
-    Gaussians coincide after one shared alignment in ``group``."""
+    Gaussians coincide after one shared alignment in ``group``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import gaussian_shape_distance
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(10, 20, 3))          # 10 conditions × 20 noisy repeats × 3 units
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    >>> round(gaussian_shape_distance(X, X @ Q), 4)
+    0.0
+    """
     return _fit_gaussian(X, Y, alpha, group, max_iter, tol).distance
 
 
@@ -373,6 +395,17 @@ def energy_shape_distance(
     docstring (Duong et al. 2023; netrep ``EnergyStochasticMetric``). Distribution-free; ≈ 0 when the
     repeat distributions coincide after one shared alignment. In the data's units to the power ½:
     d_E(cX, cY) = √c·d_E(X, Y) (d_E² is a mean of distances). ``tol=None`` stops the alignment fit on a
-    relative loss change of 1e-12 (scale-free); ``tol=1e-6`` reproduces netrep's absolute rule."""
+    relative loss change of 1e-12 (scale-free); ``tol=1e-6`` reproduces netrep's absolute rule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.metrics import energy_shape_distance
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(8, 10, 3))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    >>> round(energy_shape_distance(X, X @ Q), 3)
+    0.0
+    """
     return float(np.sqrt(_energy_sq(X, Y, group=group, max_iter=max_iter, tol=tol)))
 

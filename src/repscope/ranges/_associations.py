@@ -48,7 +48,15 @@ __all__ = [
 
 
 def contingency(x: ArrayLike, y: ArrayLike, weights: ArrayLike = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Contingency table of two categorical arrays: ``(table, x_values, y_values)``."""
+    """Contingency table of two categorical arrays: ``(table, x_values, y_values)``.
+
+    Examples
+    --------
+    >>> from repscope.ranges import contingency
+    >>> table, xs, ys = contingency(["a", "a", "b"], [0, 1, 1])
+    >>> table.tolist(), xs.tolist(), ys.tolist()
+    ([[1.0, 1.0], [0.0, 1.0]], ['a', 'b'], [0, 1])
+    """
     xa = _as_1d(x, "x")
     ya = _as_1d(y, "y", xa.shape[0])
     if xa.shape[0] == 0:
@@ -94,6 +102,14 @@ def cramers_v(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None, bias_cor
 
     ``bias_correction`` applies Bergsma (2013)'s small-sample correction (unweighted tables only).
     Returns 0 when either variable is constant.
+
+    Examples
+    --------
+    >>> from repscope.ranges import cramers_v
+    >>> cramers_v([0, 0, 1, 1], ["x", "x", "y", "y"])     # one determines the other
+    1.0
+    >>> cramers_v([0, 1, 0, 1], ["x", "x", "y", "y"])     # independent
+    0.0
     """
     T, _, _ = contingency(x, y, weights)
     if not bias_correction:
@@ -116,6 +132,12 @@ def mutual_information(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None,
     """Mutual information ``Σ p(x,y) log p(x,y)/(p(x)p(y))`` between two categorical arrays (bits by default).
 
     Agrees with ``sklearn.metrics.mutual_info_score`` (which uses nats) up to the log base.
+
+    Examples
+    --------
+    >>> from repscope.ranges import mutual_information
+    >>> mutual_information([0, 0, 1, 1], [5, 5, 7, 7])   # one fair bit shared
+    1.0
     """
     T, _, _ = contingency(x, y, weights)
     return float(_mi_from_table(T, base))
@@ -123,7 +145,16 @@ def mutual_information(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None,
 
 def adjust_pvalues(p: Any, method: str = "bh") -> np.ndarray:
     """Multiple-testing correction: ``"bh"`` (Benjamini–Hochberg 1995 FDR, via scipy), ``"holm"``
-    (Holm 1979 step-down FWER) or ``"none"``. NaN entries are left out and stay NaN."""
+    (Holm 1979 step-down FWER) or ``"none"``. NaN entries are left out and stay NaN.
+
+    Examples
+    --------
+    >>> from repscope.ranges import adjust_pvalues
+    >>> adjust_pvalues([0.01, 0.02, 0.04], method="holm").round(6).tolist()   # 3·0.01, max(2·0.02, ·), 1·0.04
+    [0.03, 0.04, 0.04]
+    >>> adjust_pvalues([0.01, 0.02, 0.04], method="bh").round(6).tolist()     # min over k ≥ i of m·p₍ₖ₎/k
+    [0.03, 0.03, 0.04]
+    """
     from scipy.stats import false_discovery_control
 
     pa = np.asarray(p, dtype=np.float64).ravel()
@@ -186,7 +217,17 @@ def _band_tables(in_counts: np.ndarray, totals: np.ndarray, weighting: str) -> n
 @dataclass
 class BandAssociations(ResultBase):
     """Per band × attribute: counts, attribute distribution, Cramér's V, MI (bits), permutation p-values
-    (raw and corrected) and the most over-represented value (with its share in band vs reference)."""
+    (raw and corrected) and the most over-represented value (with its share in band vs reference).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_associations, bands
+    >>> b = bands(np.arange(40.0), kind="value", edges=[0, 20, 40], names=["lo", "hi"])
+    >>> a = band_associations(b, {"half": np.repeat([0, 1], 20)}, n_permutations=49)
+    >>> a.unit, a.band_names, a.levels
+    ('unit', ['lo', 'hi'], {'half': [0, 1]})
+    """
 
     unit: str
     band_names: list[str]
@@ -371,6 +412,16 @@ def band_associations(
     weighting : ``"balanced"`` (default; band and rest weighted equally) or ``"counts"``.
     n_permutations : permutations for the p-values (0: skip p-values).
     correction : ``"bh"``, ``"holm"`` or ``"none"``, applied over all band × attribute tests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_associations, bands
+    >>> marker = np.repeat([0, 1], 50)                     # the unit fires when the marker is present
+    >>> b = bands(marker + np.linspace(0, 0.5, 100), kind="value", edges=[0, 1, 2], names=["off", "on"])
+    >>> a = band_associations(b, {"marker": marker, "noise": np.tile([0, 1], 50)}, n_permutations=99)
+    >>> a.attributes, a.cramers_v.round(2).tolist()        # rows: bands, columns: attributes
+    (['marker', 'noise'], [[1.0, 0.0], [1.0, 0.0]])
     """
     if not isinstance(b, Bands):
         raise InputError("b must be a Bands result (from repscope.ranges.bands or logit_bands)")
@@ -480,6 +531,14 @@ class ConfounderFindings(ResultBase):
     ``"both (different values)"`` (each band over-represents another value), ``"neither"``, or
     ``"derived from target"`` for attributes computed from the unit's own target (e.g. a
     logit's ``label`` and ``predicted``), which are shown but never flagged as confounders.
+
+    Examples
+    --------
+    >>> from repscope.ranges import ConfounderFindings
+    >>> f = ConfounderFindings(unit="fc:3", top_band="top", mid_band="mid", rows=[], strong=0.2, weak=0.1,
+    ...                        min_ratio=2.0, alpha=0.05)
+    >>> f.rows, f.summary() != ""
+    ([], True)
     """
 
     unit: str
@@ -671,6 +730,18 @@ def find_confounders(
     ``exclude``: attributes left out; ``derived``: attributes computed from the unit's own target (default:
     those the associations mark, ``assoc.derived_from_target``) — listed with the verdict
     ``"derived from target"``, never flagged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_associations, bands, find_confounders
+    >>> rng = np.random.default_rng(0)
+    >>> marker = (rng.random(400) < 0.3).astype(int)
+    >>> score = rng.normal(size=400) + 1.2 * marker * (rng.random(400) < 0.5)   # marker pushes some into mid/high
+    >>> a = band_associations(bands(score), {"marker": marker}, n_permutations=99, seed=0)
+    >>> f = find_confounders(a)
+    >>> f.top_band, f.mid_band, [r["attribute"] for r in f.rows]
+    ('top', 'mid', ['marker'])
     """
     if top not in assoc.band_names or mid not in assoc.band_names:
         raise InputError(f"bands {top!r}/{mid!r} not found; the associations have bands {assoc.band_names}")

@@ -67,7 +67,14 @@ def _as_1d(x: ArrayLike, name: str, n: int | None = None) -> np.ndarray:
 
 
 def parse_unit(spec: str) -> tuple[str, int]:
-    """Parse ``"layer:index"`` (e.g. ``"fc2:3"``) into ``("fc2", 3)``."""
+    """Parse ``"layer:index"`` (e.g. ``"fc2:3"``) into ``("fc2", 3)``.
+
+    Examples
+    --------
+    >>> from repscope.ranges import parse_unit
+    >>> parse_unit("fc2:3")
+    ('fc2', 3)
+    """
     if not isinstance(spec, str) or ":" not in spec:
         raise InputError(f"unit {spec!r} is not of the form LAYER:INDEX; write e.g. --unit fc2:3")
     layer, _, idx = spec.rpartition(":")
@@ -92,6 +99,16 @@ def unit_scores(
     Exactly one of ``unit`` (a column: an output logit or a neuron) or ``direction`` (a vector ``w``
     in the layer's space) is given. For a direction the score is the projection ``X·w / ‖w‖``
     (optionally of the centred ``X``), so scores are in activation units along the unit vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import unit_scores
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> unit_scores(X, unit=1).tolist()
+    [2.0, 4.0, 6.0]
+    >>> unit_scores(X, direction=[0.0, 2.0]).tolist()         # projection on the unit vector along it
+    [2.0, 4.0, 6.0]
     """
     A = as_2d(X, "activations", min_samples=1)
     if (unit is None) == (direction is None):
@@ -122,6 +139,14 @@ def class_mean_direction(X: ArrayLike, labels: ArrayLike, positive: Any, negativ
     """Class-mean difference direction ``mean(X | y = positive) − mean(X | y ∈ negative)``.
 
     ``negative=None`` uses every other sample. ``positive``/``negative`` may be a label or a list of labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import class_mean_direction
+    >>> X = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    >>> class_mean_direction(X, [1, 1, 0, 0], positive=1).tolist()     # mean(y = 1) − mean(y = 0)
+    [2.0, -2.0]
     """
     A = as_2d(X, "activations")
     y = _as_1d(labels, "labels", A.shape[0])
@@ -140,6 +165,17 @@ def probe_direction(X: ArrayLike, labels: ArrayLike, positive: Any, *, C: float 
 
     Fitted on standardised features; the returned direction is mapped back to the raw activation space
     (``w_raw = w_std / σ``) so that ``unit_scores(X, direction=w)`` ranks samples like the probe does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import probe_direction
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 30)
+    >>> X = np.column_stack([y + 0.1 * rng.normal(size=60), rng.normal(size=60)])   # class in feature 0
+    >>> w = probe_direction(X, y, positive=1)
+    >>> bool(w[0] > 0 and abs(w[0]) > abs(w[1]))
+    True
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -159,6 +195,14 @@ def normalised_logits(logits: ArrayLike, classes: Any = None, *, pred: Any = Non
 
     ``t_c = (z_c − median(z_c | pred ≠ c)) / (median(z_c | pred = c) − median(z_c | pred ≠ c))``
     with ``pred`` the predicted class (argmax of the logits unless given, e.g. the true labels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import normalised_logits
+    >>> Z = np.array([[2.0, 0.0], [4.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    >>> normalised_logits(Z)[:, 0].tolist()     # t = (z − median off-class) / (median on-class − median off-class)
+    [0.6666666666666666, 1.3333333333333333, 0.0, 0.0]
     """
     Z = as_2d(logits, "logits")
     n, k = Z.shape
@@ -198,6 +242,16 @@ class Bands(ResultBase):
     ``assignment[i]`` is the band index of sample ``i`` (−1: outside every band); ``edges`` has shape
     ``(n_bands + 1,)`` for pooled bands, or ``(n_groups, n_bands + 1)`` with one row per entry of
     ``group_values`` for per-group bands.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import bands
+    >>> b = bands(np.arange(10.0), kind="value", edges=[-np.inf, 5, np.inf], names=["below", "above"], unit="fc:0")
+    >>> b
+    Bands(unit='fc:0', kind='value', counts={'below': 5, 'above': 5})
+    >>> b.assignment.tolist()
+    [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
     """
 
     unit: str
@@ -369,6 +423,16 @@ def bands(
     groups : optional (n,) labels; with percentile bands the edges are computed within each group
         (e.g. per class), so "top" means the top 5 % *of that class*.
     names : band names (default ``band0…`` or low/mid/high/top for the default edges).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import bands
+    >>> b = bands(np.arange(100.0))              # default percentile edges 0/30/70/95/100
+    >>> b.names, b.counts()
+    (['low', 'mid', 'high', 'top'], {'low': 30, 'mid': 40, 'high': 25, 'top': 5})
+    >>> bands([0.1, 0.5, 0.9], kind="value", edges=[0, 0.4, 1], names=["off", "on"]).assignment.tolist()
+    [0, 1, 1]
     """
     if kind not in ("percentile", "value", "normalised"):
         raise InputError(f"kind={kind!r} is not one of 'percentile', 'value', 'normalised'")
@@ -432,6 +496,16 @@ def logit_bands(
     ``edges`` are inner ``t`` cut points (default 0.3, 0.7 → low / mid / high; the outer edges are
     ±inf). With ``top_percentile`` (default 95) the samples at or above that percentile of ``t`` —
     and above the last inner edge — form an extra ``top`` band taken out of ``high``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import logit_bands
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(200, 3)) + 3 * np.eye(3)[rng.integers(0, 3, 200)]
+    >>> b = logit_bands(logits, unit=1)
+    >>> b.names, b.kind
+    (['low', 'mid', 'high', 'top'], 'normalised')
     """
     Z = as_2d(logits, "logits", min_samples=2)
     t = normalised_logits(Z, [unit], pred=pred)[:, 0]

@@ -51,7 +51,16 @@ DEFAULTS = RangesDefaults()
 @register
 @dataclass
 class RangeAnalysis:
-    """Everything computed for one unit; ``results()`` lists the report-ready result objects."""
+    """Everything computed for one unit; ``results()`` lists the report-ready result objects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import analyse_bands, bands
+    >>> ra = analyse_bands(bands(np.arange(60.0)), {"parity": np.arange(60) % 2}, n_permutations=19)
+    >>> [type(r).__name__ for r in ra.results()][:2]
+    ['BandHistogram', 'BandAssociations']
+    """
 
     bands: Bands
     histograms: list[BandHistogram]
@@ -99,7 +108,18 @@ def analyse_bands(
     """Histogram(s), associations, confounder findings (when ``top`` and ``mid`` bands exist) and an image
     grid (when ``images`` are given) for one set of bands. ``derived_from_target``: attributes computed from
     the unit's own target (a logit's ``label``/``predicted``), marked in the tables and never flagged as
-    confounders."""
+    confounders.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import analyse_bands, bands
+    >>> rng = np.random.default_rng(0)
+    >>> b = bands(rng.normal(size=200))
+    >>> ra = analyse_bands(b, {"colour": rng.integers(0, 2, 200)}, n_permutations=49)
+    >>> ra.bands is b, len(ra.histograms), ra.confounders is not None
+    (True, 1, True)
+    """
     colour_by = list(attributes)[:2] if colour_by is None else colour_by
     hists = [band_histogram(b, a, attributes[a]) for a in colour_by if a in attributes]
     assoc = band_associations(
@@ -208,6 +228,28 @@ def analyse_store(
     Not confounders (shown, never flagged): for a readout of the labels (a logit, a class-mean or probe
     direction) its ``label`` and ``predicted``; for every unit, attributes that are a function of the labels
     or of which the labels are a function (:func:`derived_from_labels`) — each with a note.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.ranges import analyse_store
+    >>> ra = analyse_store(store, unit="fc2:1", n_permutations=49)
+    >>> ra.bands.unit, ra.bands.kind            # fc2 is as wide as the classes: a logit, normalised bands
+    ('fc2:1', 'normalised')
+    >>> tmp.cleanup()
     """
     if (unit is None) == (direction is None):
         raise InputError("give exactly one of --unit LAYER:INDEX or --direction LAYER:KIND:ARGS")

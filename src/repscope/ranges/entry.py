@@ -34,7 +34,17 @@ __all__ = ["RangesAnalysis", "analyse", "applies", "default_units"]
 
 @dataclass
 class RangesAnalysis(lens.LensAnalysis):
-    """Bands, histograms, associations and confounder findings per analysed unit (``analyses``)."""
+    """Bands, histograms, associations and confounder findings per analysed unit (``analyses``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import RangesAnalysis, analyse_bands, bands
+    >>> ra = analyse_bands(bands(np.arange(60.0)), {"parity": np.arange(60) % 2}, n_permutations=19)
+    >>> res = RangesAnalysis(results=ra.results(), analyses=[ra], layers=["fc"])
+    >>> res.lens, len(res.analyses)
+    ('ranges', 1)
+    """
 
     lens = "ranges"
     analyses: list[RangeAnalysis] = field(default_factory=list, repr=False)
@@ -47,7 +57,29 @@ UNIT_HINT = ("give one: repscope report --unit LAYER:INDEX (or --direction LAYER
 
 def applies(store: Any, *, unit: str | None = None, direction: Any = None, **_: Any) -> str | None:
     """None when bands can be described by the store's labels or attributes and there is a unit to band (the
-    default units need labels; ``unit=``/``direction=`` name one), else why not."""
+    default units need labels; ``unit=``/``direction=`` name one), else why not.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.ranges import applies
+    >>> applies(store) is None                   # labels describe the bands; 60 ≥ 10 samples
+    True
+    >>> tmp.cleanup()
+    """
     no_labels = getattr(store, "labels", None) is None
     if no_labels and not (getattr(store, "attributes", None) or {}):
         return ("the store has no labels or attributes, so nothing can describe what each activation band "
@@ -137,6 +169,28 @@ def analyse(
     ``target`` picks the class for the default units (default: the class with the most samples in its
     output unit's mid band; without an output layer, the most frequent label). ``scheduler``,
     ``n_workers`` and ``device`` are accepted for the common lens signature (the work is small and serial).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.ranges import analyse
+    >>> res = analyse(store, unit="fc2:0", n_permutations=49)
+    >>> [a.bands.unit for a in res.analyses]
+    ['fc2:0']
+    >>> tmp.cleanup()
     """
     t0 = time.perf_counter()
     reason = applies(store, unit=unit, direction=direction)

@@ -42,7 +42,17 @@ C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)  # DFR's grid
 class LinearHead:
     """A linear classifier on standardised features: ``z = ((F − mean_) / scale_) · coef_ᵀ + intercept_``.
 
-    Binary problems store one row (the logit of ``classes_[1]``)."""
+    Binary problems store one row (the logit of ``classes_[1]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import fit_last_layer
+    >>> y = np.array([0, 0, 0, 1, 1, 1])
+    >>> head = fit_last_layer(np.array([[0.0], [0.1], [0.2], [1.0], [1.1], [1.2]]), y, C=10.0, penalty="l2")
+    >>> head.classes_.tolist(), head.predict(np.array([[0.05], [1.15]])).tolist()
+    ([0, 1], [0, 1])
+    """
 
     mean_: np.ndarray
     scale_: np.ndarray
@@ -67,7 +77,17 @@ class LinearHead:
 
 
 def group_balanced_sampler(groups: ArrayLike) -> Callable[[np.random.Generator], np.ndarray]:
-    """DFR's subset: for every group, draw (without replacement) as many samples as the smallest group has."""
+    """DFR's subset: for every group, draw (without replacement) as many samples as the smallest group has.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import group_balanced_sampler
+    >>> draw = group_balanced_sampler([0, 0, 0, 0, 1, 1])
+    >>> idx = draw(np.random.default_rng(0))
+    >>> sorted(np.bincount(np.array([0, 0, 0, 0, 1, 1])[idx]).tolist())   # 2 from each group
+    [2, 2]
+    """
     g = _as_1d(groups, "groups")
     members = [np.flatnonzero(g == v) for v in np.unique(g)]
     m = min(len(x) for x in members)
@@ -99,6 +119,17 @@ def fit_last_layer(
     (liblinear) — each on ``sampler(rng)`` rows when a sampler is given, e.g. :func:`group_balanced_sampler`
     — with optional ``sample_weight``, and averages coefficients and intercepts. ``max_iter`` caps
     liblinear's iterations (heavily weighted, nearly separable problems converge slowly).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import fit_last_layer
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 40)
+    >>> F = np.column_stack([y + 0.2 * rng.normal(size=80), rng.normal(size=80)])
+    >>> head = fit_last_layer(F, y, C=1.0)
+    >>> float((head.predict(F) == y).mean())
+    1.0
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -156,7 +187,17 @@ def fit_last_layer(
 
 @dataclass
 class Curation:
-    """Samples flagged by mid-range curation and the resulting sample weights (no group labels used)."""
+    """Samples flagged by mid-range curation and the resulting sample weights (no group labels used).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import curate
+    >>> rng = np.random.default_rng(0)
+    >>> c = curate(rng.normal(size=(50, 3)), rng.integers(0, 3, 50))   # "balanced" weights need labels
+    >>> c.edges, c.which, c.upweight, c.weights.shape
+    ((0.3, 0.7), 'any', 'balanced', (50,))
+    """
 
     mask: np.ndarray
     weights: np.ndarray
@@ -192,6 +233,15 @@ def curate(
     pseudo-group (class label × flagged) the same total weight — DFR's group balancing with band
     membership standing in for the unknown groups. ``labels`` (class labels, not group labels) are only
     needed for ``"balanced"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import curate
+    >>> logits = np.array([[3.0, 0.0], [2.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 2.0], [0.0, 1.0]])
+    >>> c = curate(logits, upweight=5.0, which="pred")
+    >>> c.mask.tolist(), c.weights.tolist()     # t of the predicted class in [0.3, 0.7): the weak predictions
+    ([False, False, True, False, False, True], [1.0, 1.0, 5.0, 1.0, 1.0, 5.0])
     """
     Z = _binary_to_two(as_2d(logits, "logits"))
     lo, hi = (float(x) for x in edges)
@@ -236,7 +286,14 @@ def curate(
 
 
 def jtt_weights(pred: Any, labels: ArrayLike, upweight: float) -> np.ndarray:
-    """JTT-style weights (Liu et al. 2021): misclassified samples get ``upweight``, the rest 1."""
+    """JTT-style weights (Liu et al. 2021): misclassified samples get ``upweight``, the rest 1.
+
+    Examples
+    --------
+    >>> from repscope.ranges import jtt_weights
+    >>> jtt_weights([0, 1, 1], [0, 1, 0], upweight=20.0).tolist()    # the error gets weight λ
+    [1.0, 1.0, 20.0]
+    """
     p = _as_1d(pred, "pred")
     y = _as_1d(labels, "labels", p.shape[0])
     if not upweight > 0:
@@ -245,7 +302,15 @@ def jtt_weights(pred: Any, labels: ArrayLike, upweight: float) -> np.ndarray:
 
 
 def group_accuracies(pred: Any, labels: ArrayLike, groups: ArrayLike) -> tuple[float, float, dict[int, float]]:
-    """(worst-group accuracy, mean accuracy, per-group accuracy)."""
+    """(worst-group accuracy, mean accuracy, per-group accuracy).
+
+    Examples
+    --------
+    >>> from repscope.ranges import group_accuracies
+    >>> worst, mean, per_group = group_accuracies([0, 1, 1, 1], [0, 1, 0, 1], groups=[0, 0, 1, 1])
+    >>> worst, mean, per_group
+    (0.5, 0.75, {0: 1.0, 1: 0.5})
+    """
     p = _as_1d(pred, "pred")
     y = _as_1d(labels, "labels", p.shape[0])
     g = _as_1d(groups, "groups", p.shape[0])

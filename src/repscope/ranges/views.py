@@ -19,7 +19,16 @@ __all__ = ["BandHistogram", "band_histogram", "BandImageGrid", "band_image_grid"
 
 @dataclass
 class BandHistogram(ResultBase):
-    """Histogram of a unit's values, stacked by the levels of one attribute, with the band edges marked."""
+    """Histogram of a unit's values, stacked by the levels of one attribute, with the band edges marked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_histogram, bands
+    >>> h = band_histogram(bands(np.arange(10.0)), "label", ["a"] * 5 + ["b"] * 5)
+    >>> h.attribute, h.values.shape
+    ('label', (10,))
+    """
 
     unit: str
     attribute: str
@@ -115,7 +124,17 @@ class BandHistogram(ResultBase):
 
 
 def band_histogram(b: Bands, attribute: str, values: ArrayLike, *, n_bins: int = 50) -> BandHistogram:
-    """Histogram of the band's values coloured by ``attribute`` (pooled band edges are drawn)."""
+    """Histogram of the band's values coloured by ``attribute`` (pooled band edges are drawn).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_histogram, bands
+    >>> b = bands(np.arange(20.0))
+    >>> h = band_histogram(b, "parity", np.arange(20) % 2, n_bins=10)
+    >>> h.levels, h.band_names
+    ([0, 1], ['low', 'mid', 'high', 'top'])
+    """
     codes, levels = encode_attribute(values, attribute, b.n_samples)
     edges = [float(x) for x in b.edges] if b.edges.ndim == 1 else []
     return BandHistogram(
@@ -125,7 +144,16 @@ def band_histogram(b: Bands, attribute: str, values: ArrayLike, *, n_bins: int =
 
 @dataclass
 class BandImageGrid(ResultBase):
-    """Example images per band (rows = bands), with sample ids and optional captions."""
+    """Example images per band (rows = bands), with sample ids and optional captions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_image_grid, bands
+    >>> g = band_image_grid(bands(np.arange(10.0)), np.zeros((10, 3, 3)), n_per_band=1)
+    >>> len(g.images), g.images[0].shape
+    (4, (1, 3, 3))
+    """
 
     unit: str
     band_names: list[str]
@@ -208,6 +236,15 @@ def band_image_grid(
     ``images`` has one image per sample, in the same order as the bands' samples (row ``i`` ↔
     ``b.sample_ids[i]``). ``captions`` (optional, one string-able value per sample) label each image.
     ``within`` (optional boolean mask) restricts the examples to a reference population.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.ranges import band_image_grid, bands
+    >>> b = bands(np.arange(20.0))
+    >>> g = band_image_grid(b, np.zeros((20, 4, 4)), n_per_band=2, seed=0)
+    >>> g.band_names, [len(ids) for ids in g.sample_ids]
+    (['low', 'mid', 'high', 'top'], [2, 2, 2, 1])
     """
     imgs = np.asarray(images)
     if imgs.shape[0] != b.n_samples:

@@ -176,6 +176,23 @@ class ActivationStore:
     Every read checks the chunks it touches: a missing, truncated or checksum-failing chunk inside the
     committed rows raises :class:`StoreError` naming the array, the rows and the fix — never zeros or
     garbage.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import ActivationStore, StoreWriter, open_store
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=6) as w:
+    ...     w.append({"conv": np.zeros((6, 2, 3, 3), dtype="float32")}, ids=np.arange(6),
+    ...              attributes={"colour": np.array([0, 1, 0, 1, 0, 1])})
+    ...     w.finish()
+    >>> s = open_store(f"{tmp.name}/acts.zarr")
+    >>> isinstance(s, ActivationStore), s.layer_shape("conv"), s.read("conv", rows=[0, 2]).shape
+    (True, (2, 3, 3), (2, 18))
+    >>> sorted(s.attributes), s.sample_ids.tolist()
+    (['colour'], [0, 1, 2, 3, 4, 5])
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False, check: bool = True) -> None:
@@ -454,6 +471,20 @@ def open_store(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Ac
     by a newer format, corrupt (a committed chunk file missing or implausibly small, unreadable array
     metadata), or incomplete (unless ``allow_incomplete=True``, which exposes the committed prefix).
     Chunk contents are checksum-verified when read; :func:`verify_store` decodes every chunk.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=5) as w:
+    ...     w.append({"h": np.eye(5, dtype="float32")}, ids=np.arange(5), labels=np.array([0, 1, 0, 1, 0]))
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> store.layer_shape("h"), store.labels.tolist()
+    ((5,), [0, 1, 0, 1, 0])
+    >>> tmp.cleanup()
     """
     return ActivationStore(path, allow_incomplete=allow_incomplete)
 
@@ -494,6 +525,22 @@ class StoreWriter:
     killed shard resumes alone from its own committed rows. The row range needs the chunk size, which the
     creator learns from its first batch: call :meth:`set_chunk_rows` before appending (see
     :attr:`shard_range`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=8) as w:
+    ...     for start in (0, 4):                                     # two batches of 4 samples
+    ...         rows = np.arange(start, start + 4)
+    ...         w.append({"fc1": np.ones((4, 3), dtype="float32") * rows[:, None]}, ids=rows, labels=rows % 2)
+    ...     w.finish()
+    >>> s = open_store(f"{tmp.name}/acts.zarr")
+    >>> s.layers, s.n_samples, s.read("fc1")[:, 0].tolist()
+    (['fc1'], 8, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    >>> tmp.cleanup()
     """
 
     def __init__(

@@ -145,7 +145,16 @@ def guarded_read(check: ArrayCheck, arr: Any, start: int, stop: int, n: int, sto
 
 @dataclass
 class VerifyResult(ResultBase):
-    """Outcome of :func:`repscope.store.verify_store`: every chunk of every array scanned and decoded."""
+    """Outcome of :func:`repscope.store.verify_store`: every chunk of every array scanned and decoded.
+
+    Examples
+    --------
+    >>> from repscope.store import VerifyResult
+    >>> r = VerifyResult(path="acts.zarr", n_samples=10, complete=True, checksums=True, chunks_checked=3,
+    ...                  problems=[{"array": "layers/L000", "rows": "0-9", "error": "missing chunk"}])
+    >>> r.ok
+    False
+    """
 
     path: str
     n_samples: int

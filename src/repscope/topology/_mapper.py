@@ -63,6 +63,14 @@ def knn_elbow_eps(X: ArrayLike, k: int = 5) -> float:
     Elbow = the point of the ascending curve farthest from the straight line joining its first and last
     points, both axes scaled to [0, 1] (the "kneedle" rule). Falls back to the median when the curve is
     flat.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import knn_elbow_eps
+    >>> X = np.random.default_rng(0).normal(size=(60, 2))
+    >>> bool(knn_elbow_eps(X, k=5) > 0)
+    True
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -273,7 +281,17 @@ class MapperGraph(ResultBase):
     Tooltip records (``nodes[i]["tooltips"]``, also in ``to_dict()``): ``{"index": row}`` plus ``"image"`` (a
     ``data:image/png;base64,…`` URI), ``"text"`` (≤ 80 characters, raw — escape when rendering) and/or
     ``"values"`` (the row's first 8 coordinates). In :meth:`plotly` every node marker's ``customdata`` is
-    ``[node id, [image URIs]]`` and its hover text lists the text/value tooltips (escaped)."""
+    ``[node id, [image URIs]]`` and its hover text lists the text/value tooltips (escaped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import mapper
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> g = mapper(X, lens=X[:, 0], n_intervals=3, eps=2.0, min_samples=3)
+    >>> g.lens_name, g.n_points, bool(len(g.nodes) >= 1)
+    ('user lens', 40, True)
+    """
 
     nodes: list[dict[str, Any]]
     edges: list[tuple[int, int, int]]
@@ -700,6 +718,17 @@ def mapper(
     (k = ``min_samples``) of the whole cloud; ``images`` (one image per point) / ``texts`` (one string per
     point): member tooltips, ``n_tooltips`` per node (values of the leading coordinates when neither is
     given; 0 = none); ``seed``: layout. Node members are row indices into ``X`` (:meth:`MapperGraph.members`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import mapper
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 20])   # two far blobs
+    >>> labels = np.repeat([0, 1], 30)
+    >>> g = mapper(X, labels, lens=X[:, 0], n_intervals=4, eps=3.0, min_samples=3)
+    >>> g.n_components(), round(g.node_purity(), 6)      # the blobs never share a node
+    (2, 1.0)
     """
     A = as_2d(X, "X")
     if np.all(A == A[:1]):
@@ -792,7 +821,16 @@ def mapper(
 
 @dataclass
 class MapperTrend(ResultBase):
-    """Purity and shape of one mapper graph per layer, in layer order (is class structure rising?)."""
+    """Purity and shape of one mapper graph per layer, in layer order (is class structure rising?).
+
+    Examples
+    --------
+    >>> from repscope.topology import MapperTrend
+    >>> tr = MapperTrend(layers=["l1"], node_purity=[1.0], class_purity=[1.0], n_nodes=[3], n_components=[1],
+    ...                  coverage=[1.0], merged_classes=[[]])
+    >>> tr.layers, tr.n_nodes
+    (['l1'], [3])
+    """
 
     layers: list[str]
     node_purity: list[float]
@@ -871,7 +909,21 @@ class MapperTrend(ResultBase):
 
 
 def mapper_trend(graphs: list[MapperGraph], layers: list[str] | None = None) -> MapperTrend:
-    """Collect purity, size and class-merging facts of per-layer mapper graphs into a :class:`MapperTrend`."""
+    """Collect purity, size and class-merging facts of per-layer mapper graphs into a :class:`MapperTrend`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import mapper, mapper_trend
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 20)
+    >>> mixed = rng.normal(size=(40, 2))
+    >>> split = mixed + 20 * labels[:, None]
+    >>> graphs = [mapper(Z, labels, lens=Z[:, 0], n_intervals=3, eps=3.0, min_samples=3) for Z in (mixed, split)]
+    >>> tr = mapper_trend(graphs, ["early", "late"])
+    >>> tr.layers, bool(tr.node_purity[1] > tr.node_purity[0])
+    (['early', 'late'], True)
+    """
     names = [g.name or f"layer {i}" for i, g in enumerate(graphs)] if layers is None else list(layers)
     cp = [g.class_purity() for g in graphs]
     return MapperTrend(

@@ -28,6 +28,17 @@ class Diagrams(ResultBase):
 
     ``dgms[q]`` holds H_q; infinite deaths are ``np.inf`` (Rips H0 always has exactly one). Zero-length
     bars are not stored. ``n_points`` is the number of (unique) points the complex was built on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import persistence
+    >>> t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    >>> d = persistence(np.column_stack([np.cos(t), np.sin(t)]), maxdim=1, name="circle")
+    >>> d.maxdim, d.n_points, len(d.dgms)
+    (1, 30, 2)
+    >>> round(d.total_persistence(1), 2) == round(float(d.lifetimes(1).sum()), 2)
+    True
     """
 
     dgms: list[np.ndarray]
@@ -225,6 +236,16 @@ def persistence(
     :func:`repscope.topology.farthest_point_sample` for larger clouds.
 
     Raises :class:`InputError` for fewer than 3 points, NaN/Inf, or a cloud whose points all coincide.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import persistence
+    >>> t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    >>> circle = np.column_stack([np.cos(t), np.sin(t)])
+    >>> d = persistence(circle, maxdim=1)
+    >>> len(d.finite(1)), bool(d.lifetimes(1).max() > 1.0)     # one long H1 bar: the loop
+    (1, True)
     """
     A = as_2d(X, "point cloud", min_samples=3)
     if int(maxdim) < 0 or int(maxdim) > 3:

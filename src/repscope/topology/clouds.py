@@ -70,6 +70,15 @@ def top_l2(A: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
     ``A``: ``(n, C, H, W)`` (or ``(n, C*H*W)`` with ``shape=(C, H, W)``; any number of spatial axes).
     Returns ``(n, C)``. Ties go to the first position in C-order. A 2-D ``(n, C)`` input (a linear layer)
     is returned unchanged (one position per sample).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import top_l2
+    >>> A = np.zeros((3, 2, 2, 2))            # (n, C, H, W)
+    >>> A[:, :, 1, 0] = [3.0, 4.0]            # the position (1, 0) has the largest channel-vector norm
+    >>> top_l2(A)[0].tolist()
+    [3.0, 4.0]
     """
     A3 = _as_spatial(A, shape, "activations")
     norms = np.einsum("ncp,ncp->np", A3, A3)
@@ -78,12 +87,31 @@ def top_l2(A: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
 
 
 def global_avg_pool(A: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Mean over spatial positions: ``(n, C, H, W)`` → ``(n, C)``."""
+    """Mean over spatial positions: ``(n, C, H, W)`` → ``(n, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import global_avg_pool
+    >>> A = np.arange(3 * 3 * 2 * 2, dtype=float).reshape(3, 3, 2, 2)
+    >>> global_avg_pool(A)[0].tolist()          # mean over each channel's 2×2 map
+    [1.5, 5.5, 9.5]
+    """
     return _as_spatial(A, shape, "activations").mean(axis=2)
 
 
 def random_position(A: ArrayLike, shape: tuple[int, ...] | None = None, *, seed: int = 0) -> np.ndarray:
-    """One uniformly random spatial position per sample (seeded): ``(n, C, H, W)`` → ``(n, C)``."""
+    """One uniformly random spatial position per sample (seeded): ``(n, C, H, W)`` → ``(n, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import random_position
+    >>> A = np.random.default_rng(0).normal(size=(5, 3, 4, 4))
+    >>> C = random_position(A, seed=0)
+    >>> C.shape, bool(np.array_equal(C, random_position(A, seed=0)))    # seeded
+    ((5, 3), True)
+    """
     A3 = _as_spatial(A, shape, "activations")
     pos = np.random.default_rng(seed).integers(0, A3.shape[2], size=A3.shape[0])
     return A3[np.arange(A3.shape[0]), :, pos]
@@ -95,6 +123,14 @@ def flatten_project(A: ArrayLike, n_components: int | None = None, *, seed: int 
     The projection ``R ~ N(0, 1/k)`` (k = ``n_components``) preserves pairwise distances up to
     ``1 ± O(sqrt(log n / k))`` with high probability (Johnson–Lindenstrauss), so Rips diagrams change
     little while the distance computation gets cheaper. ``None`` or ``k ≥ d`` keeps the flat data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import flatten_project
+    >>> A = np.random.default_rng(0).normal(size=(6, 4, 3, 3))
+    >>> flatten_project(A).shape, flatten_project(A, n_components=5, seed=0).shape
+    ((6, 36), (6, 5))
     """
     X = as_2d(A, "activations")
     if n_components is None or n_components >= X.shape[1]:
@@ -112,6 +148,14 @@ def remove_duplicates(X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
     Duplicates add only zero-length H0 bars to a Rips diagram, so removing them leaves every diagram
     with positive-length bars unchanged (and makes persistence faster).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import remove_duplicates
+    >>> U, kept = remove_duplicates(np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0]]))
+    >>> U.tolist(), kept.tolist()
+    ([[0.0, 1.0], [2.0, 3.0]], [0, 1])
     """
     A = as_2d(X, "X", min_samples=1)
     _, idx = np.unique(A, axis=0, return_index=True)
@@ -124,6 +168,15 @@ def normalize_scale(X: ArrayLike, method: str | None = "rms") -> np.ndarray:
 
     ``"rms"``: divide by the root-mean-square distance to the centroid; ``"diameter"``: divide by the
     largest distance to the centroid; ``None``: unchanged. A cloud whose points all coincide raises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import normalize_scale
+    >>> X = 7.0 * np.random.default_rng(0).normal(size=(20, 3))
+    >>> Y = normalize_scale(X, "rms")
+    >>> round(float(np.sqrt(np.mean(np.sum((Y - Y.mean(0)) ** 2, axis=1)))), 6)
+    1.0
     """
     A = as_2d(X, "X", min_samples=1)
     if method is None:
@@ -143,7 +196,17 @@ def normalize_scale(X: ArrayLike, method: str | None = "rms") -> np.ndarray:
 @dataclass
 class Landmarks:
     """Farthest-point subsample: ``points`` = ``X[indices]``; ``hausdorff`` = max distance from any point
-    of X to its nearest landmark (the error the subsampling introduces: Rips bottleneck ≤ 2·hausdorff)."""
+    of X to its nearest landmark (the error the subsampling introduces: Rips bottleneck ≤ 2·hausdorff).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import farthest_point_sample
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> lm = farthest_point_sample(X, 10, seed=0)
+    >>> lm.points.shape, bool(np.array_equal(lm.points, X[lm.indices]))
+    ((10, 3), True)
+    """
 
     points: np.ndarray
     indices: np.ndarray
@@ -159,6 +222,15 @@ def farthest_point_sample(
     current landmarks. O(n · m · d) time, O(n) memory. The Hausdorff error returned is that of the
     chosen set (up to rounding): ``max_x min_l ‖x − l‖``; the greedy set is a 2-approximation of the
     optimal m-centre cover.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import farthest_point_sample
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    >>> lm = farthest_point_sample(X, 3, start=0)
+    >>> lm.indices.tolist(), round(lm.hausdorff, 6)   # the far points first; (0.1, 0) is 0.1 from a landmark
+    ([0, 3, 2], 0.1)
     """
     A = as_2d(X, "X", min_samples=1)
     n = A.shape[0]
@@ -233,6 +305,14 @@ def point_cloud(
     positions are then its real steps; ``"flatten"`` keeps every stored value); ``n_components`` the
     random-projection size for ``"flatten"``. Spatial kinds on a layer without spatial axes return the
     activations unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import point_cloud
+    >>> A = np.random.default_rng(0).normal(size=(8, 4, 3, 3))      # (n, C, H, W)
+    >>> point_cloud(A, "top_l2").shape, point_cloud(A, "avg_pool").shape, point_cloud(A, "flatten").shape
+    ((8, 4), (8, 4), (8, 36))
     """
     if isinstance(shape, SequenceForm):
         if kind in ("top_l2", "avg_pool", "random_position"):
@@ -263,6 +343,20 @@ def store_cloud(
     Uses ``store.layer_shape(layer)`` to restore the per-sample ``(C, H, W)`` shape; a store captured with
     pooling has no spatial axes, in which case the spatial kinds return the stored vectors. A sequence layer
     ``(T, D)`` takes its positions from its real steps (:class:`SequenceForm`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> from repscope.topology import store_cloud
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"example": 1}, n_total=6) as w:
+    ...     w.append({"conv": np.ones((6, 2, 3, 3), dtype="float32")}, ids=np.arange(6))
+    ...     w.finish()
+    >>> store_cloud(open_store(f"{tmp.name}/acts.zarr"), "conv", "avg_pool").shape
+    (6, 2)
+    >>> tmp.cleanup()
     """
     if layer not in list(store.layers):
         raise InputError(f"layer {layer!r} is not in the store; available: {', '.join(store.layers)}")

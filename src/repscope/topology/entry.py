@@ -47,11 +47,46 @@ DEFAULTS = TopologyDefaults()
 
 
 class TopologyAnalysis(lens.LensAnalysis):
+    """What the topology lens found on one store (:func:`analyse`): result objects, a reading, notes, layers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import TopologyAnalysis, persistence
+    >>> t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    >>> d = persistence(np.column_stack([np.cos(t), np.sin(t)]), name="circle")
+    >>> res = TopologyAnalysis(results=[d], reading="one loop", layers=["circle"])
+    >>> res.lens, res.to_dict()["layers"]
+    ('topology', ['circle'])
+    """
+
     lens = "topology"
 
 
 def applies(store: Any) -> str | None:
-    """None when point clouds of the layers can be analysed, else why not."""
+    """None when point clouds of the layers can be analysed, else why not.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.topology import applies
+    >>> applies(store) is None
+    True
+    >>> tmp.cleanup()
+    """
     if not list(store.layers):
         return "the store holds no layers"
     if int(store.n_samples) < 10:
@@ -123,7 +158,30 @@ def analyse(
     :func:`repscope.topology.point_cloud`; sequence layers as their mean over real steps) over the first
     draw; ``normalize`` rescales clouds before persistence. ``images``/``texts`` (one per stored sample)
     become mapper tooltips. ``n_workers``/``scheduler`` run the persistence computations in parallel;
-    ``device`` is unused."""
+    ``device`` is unused.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from repscope.store import StoreWriter, open_store
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
+    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
+    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
+    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
+    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
+    ...                          "fc2": {"module": "Linear"}})
+    ...     w.finish()
+    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.topology import analyse
+    >>> res = analyse(store, n_samples=40, progress=False, mapper_graphs=False)
+    >>> res.layers
+    ['fc1', 'relu', 'fc2']
+    >>> tmp.cleanup()
+    """
     t0 = time.perf_counter()
     reason = applies(store)
     if reason:

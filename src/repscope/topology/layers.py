@@ -85,6 +85,16 @@ class PHLayerMatrix(MatrixResult):
     A :class:`~repscope.results.MatrixResult` (``kind="distance"``, rows = cols = layers). Topology-specific
     settings live in ``params`` and read as attributes: ``dim``, ``cloud``, ``resamples``, ``seed``;
     ``samples[b]`` is the matrix of resample b and ``diagrams[layer]`` the diagrams of the first resample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import ph_layer_matrix
+    >>> rng = np.random.default_rng(0)
+    >>> m = ph_layer_matrix({"x": rng.normal(size=(20, 3)), "y": rng.normal(size=(20, 3))}, cloud="flatten",
+    ...                     n_samples=None)
+    >>> m.values.shape, m.metric, m.dim
+    ((2, 2), 'sliced_wasserstein', 1)
     """
 
     def __init__(self, values: np.ndarray, sd: np.ndarray, samples: np.ndarray, layers: list[str], metric: str,
@@ -216,6 +226,17 @@ def ph_layer_matrix(
     ``n_workers`` processes (or on the ``scheduler`` given: a Dask client, address or ``"local:N"``, see
     :func:`repscope.parallel.resolve_scheduler`); ``metric`` (see :func:`diagram_distance`) on H_``dim``
     gives the matrix. Returns :class:`PHLayerMatrix` with mean and sd over draws.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import ph_layer_matrix
+    >>> t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    >>> circle = np.column_stack([np.cos(t), np.sin(t)])
+    >>> m = ph_layer_matrix({"a": circle, "a_again": circle.copy(), "b": 3 * circle}, cloud="flatten",
+    ...                     n_samples=None, metric="bottleneck")
+    >>> m.layers, round(float(m.values[0, 1]), 6), bool(m.values[0, 2] > 0)
+    (['a', 'a_again', 'b'], 0.0, True)
     """
     if metric not in DIAGRAM_METRICS:
         raise InputError(f"metric={metric!r} is unknown; use one of {', '.join(DIAGRAM_METRICS)}")
@@ -313,7 +334,17 @@ def ph_layer_matrix(
 
 @dataclass
 class MatrixCorrelation(ResultBase):
-    """Correlation between the upper triangles of two square matrices with a Mantel permutation p-value."""
+    """Correlation between the upper triangles of two square matrices with a Mantel permutation p-value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import matrix_correlation
+    >>> A = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    >>> mc = matrix_correlation(A, A, names=("PH", "CKA"))
+    >>> mc.n_items, mc.names, bool(0 < mc.p_value <= 1)
+    (3, ('PH', 'CKA'), True)
+    """
 
     r: float
     p_value: float
@@ -397,6 +428,15 @@ def matrix_correlation(
     p = (1 + #{r_π ≥ r}) / (1 + permutations). ``alternative``: "greater", "less" or "two-sided"
     (|r_π| ≥ |r|). Two distance matrices that agree give r > 0; a distance vs a similarity gives r < 0.
     Objects with a ``.values`` attribute (layer-matrix results) are accepted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import matrix_correlation
+    >>> A = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 4.0, 5.0], [2.0, 4.0, 0.0, 6.0], [3.0, 5.0, 6.0, 0.0]])
+    >>> mc = matrix_correlation(A, 2 * A + 1, permutations=99, seed=0)
+    >>> round(mc.r, 6), mc.method
+    (1.0, 'spearman')
     """
     from scipy.stats import rankdata
 
@@ -459,7 +499,18 @@ def matrix_correlation(
 
 
 def remove_principal_components(X: ArrayLike, k: int) -> np.ndarray:
-    """Project the centred data off its top-``k`` principal directions and add the mean back."""
+    """Project the centred data off its top-``k`` principal directions and add the mean back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import remove_principal_components
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 3)) * [10.0, 1.0, 0.1]
+    >>> Y = remove_principal_components(X, 1)
+    >>> int(np.linalg.matrix_rank(Y - Y.mean(0)))        # one direction projected out
+    2
+    """
     A = as_2d(X, "X")
     if k <= 0:
         return A.copy()
@@ -472,7 +523,17 @@ def remove_principal_components(X: ArrayLike, k: int) -> np.ndarray:
 
 @dataclass
 class PCRemovalSensitivity(ResultBase):
-    """Distance between a layer and itself with its top-k principal components removed, per k."""
+    """Distance between a layer and itself with its top-k principal components removed, per k.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import pc_removal_sensitivity
+    >>> X = np.random.default_rng(0).normal(size=(25, 4))
+    >>> s = pc_removal_sensitivity(X, ks=(0, 2))
+    >>> len(s.variance_removed), s.variance_removed[0]
+    (2, 0.0)
+    """
 
     ks: list[int]
     distances: dict[str, list[float]]
@@ -542,6 +603,16 @@ def pc_removal_sensitivity(
     ``f(X, X_k) → distance`` such as ``lambda a, b: 1 - linear_cka(a, b)`` — so one can see which measure
     responds to the removal of high-variance directions. ``variance_removed[k]`` is the fraction of
     total variance in the removed components.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import pc_removal_sensitivity
+    >>> t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    >>> X = np.column_stack([np.cos(t), np.sin(t), 0.01 * np.random.default_rng(0).normal(size=30)])
+    >>> s = pc_removal_sensitivity(X, ks=(0, 1), metric="bottleneck")
+    >>> s.ks, s.distances["PH bottleneck H1"][0]       # k = 0 removes nothing
+    ([0, 1], 0.0)
     """
     A = as_2d(X, "X")
     ks = [int(k) for k in ks]
@@ -572,7 +643,17 @@ def pc_removal_sensitivity(
 
 @dataclass
 class MatrixComparison(ResultBase):
-    """Two layer-by-layer matrices over the same layers and their rank agreement (Mantel test)."""
+    """Two layer-by-layer matrices over the same layers and their rank agreement (Mantel test).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import compare_matrices
+    >>> A = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    >>> c = compare_matrices(A, -A, ["a", "b", "c"], permutations=99)
+    >>> round(c.correlation.r, 6)
+    -1.0
+    """
 
     A: np.ndarray
     B: np.ndarray
@@ -652,7 +733,17 @@ def compare_matrices(
     seed: int = 0,
     note: str = "",
 ) -> MatrixComparison:
-    """Put two layer matrices side by side with their Spearman correlation and Mantel p-value."""
+    """Put two layer matrices side by side with their Spearman correlation and Mantel p-value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import compare_matrices
+    >>> A = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    >>> c = compare_matrices(A, A, ["l1", "l2", "l3"], names=("PH", "PH"))
+    >>> round(c.correlation.r, 6), c.layers
+    (1.0, ['l1', 'l2', 'l3'])
+    """
     corr = matrix_correlation(A, B, permutations=permutations, seed=seed, names=names)
     A_, B_ = _square(A, names[0]), _square(B, names[1])
     return MatrixComparison(

@@ -143,7 +143,16 @@ class _Curves(ResultBase):
 
 @dataclass
 class PersistenceLandscape(_Curves):
-    """Landscape functions ``values[k−1, j] = λ_k(grid[j])`` of one diagram (Bubenik 2015)."""
+    """Landscape functions ``values[k−1, j] = λ_k(grid[j])`` of one diagram (Bubenik 2015).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import persistence_landscape
+    >>> pl = persistence_landscape(np.array([[0.0, 2.0], [0.5, 1.5]]), k=2, grid=[1.0])
+    >>> pl.values[:, 0].tolist()   # λ₁(1) and λ₂(1)
+    [1.0, 0.5]
+    """
 
     _kind = "Persistence landscape"
 
@@ -181,7 +190,16 @@ class PersistenceLandscape(_Curves):
 
 @dataclass
 class BettiCurve(_Curves):
-    """Betti numbers ``values[j] = β(grid[j])`` of one diagram."""
+    """Betti numbers ``values[j] = β(grid[j])`` of one diagram.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import betti_curve
+    >>> bc = betti_curve(np.array([[0.0, 1.0]]), grid=[0.5, 1.5], name="one bar")
+    >>> bc.grid.tolist(), bc.values.tolist(), bc.name
+    ([0.5, 1.5], [1, 0], 'one bar')
+    """
 
     _kind = "Betti curve"
 
@@ -218,7 +236,16 @@ def persistence_landscape(
     name: str = "",
 ) -> PersistenceLandscape:
     """The first ``k`` landscape functions of a diagram (a ``(n, 2)`` array, or :class:`Diagrams` + ``dim``)
-    on ``grid`` (default: ``resolution`` points over ``sample_range``). See the module docstring."""
+    on ``grid`` (default: ``resolution`` points over ``sample_range``). See the module docstring.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import persistence_landscape
+    >>> pl = persistence_landscape(np.array([[0.0, 2.0]]), k=1, grid=[0.0, 1.0, 2.0])
+    >>> pl.values.tolist()         # a tent of height (d − b)/2 = 1 at the bar's midpoint
+    [[0.0, 1.0, 0.0]]
+    """
     if int(k) < 1:
         raise InputError(f"k={k} must be ≥ 1 (the number of landscape functions)")
     D = _bars(dgm, dim, inf_death)
@@ -241,7 +268,18 @@ def landscape_distance(dgm1: Any, dgm2: Any, dim: int | None = None, *, p: float
     Every landscape function is piecewise linear with pieces of slope +1, −1 or 0 taken from the tents, so the
     difference is linear, without sign change, between consecutive knots — every birth b, death d and
     ``(b + d')/2`` over both diagrams (where a +1 piece meets a −1 piece: every breakpoint and crossing). On
-    such a piece ``∫ |f|^p = h (|f₁|^{p+1} − |f₀|^{p+1}) / ((p+1)(|f₁| − |f₀|))``. Evaluated in chunks of 4096 knots."""
+    such a piece ``∫ |f|^p = h (|f₁|^{p+1} − |f₀|^{p+1}) / ((p+1)(|f₁| − |f₀|))``. Evaluated in chunks of 4096 knots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import landscape_distance
+    >>> a = np.array([[0.0, 2.0]])
+    >>> landscape_distance(a, a)
+    0.0
+    >>> landscape_distance(a, np.array([[0.0, 4.0]])) > 0
+    True
+    """
     if not (p == np.inf or (np.isfinite(p) and p >= 1)):
         raise InputError(f"p={p} must be ≥ 1 or numpy.inf")
     A, B = _bars(dgm1, dim, inf_death), _bars(dgm2, dim, inf_death)
@@ -270,7 +308,17 @@ def persistence_entropy(dgm: Any, dim: int | None = None, *, normalized: bool = 
                         inf_death: float | None = None) -> float:
     """Persistence entropy ``−Σ p_i log p_i``, ``p_i = ℓ_i/Σℓ`` over finite bars (module docstring).
 
-    ``normalized=True`` divides by ``log n`` (1 for equal bars); 0 for a single bar; NaN for no bars."""
+    ``normalized=True`` divides by ``log n`` (1 for equal bars); 0 for a single bar; NaN for no bars.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import persistence_entropy
+    >>> round(persistence_entropy(np.array([[0.0, 1.0], [0.0, 1.0]])), 6) == round(float(np.log(2)), 6)
+    True
+    >>> round(float(persistence_entropy(np.array([[0.0, 1.0], [0.0, 1.0]]), normalized=True)), 6)
+    1.0
+    """
     D = _bars(dgm, dim, inf_death)
     life = D[:, 1] - D[:, 0]
     life = life[life > 0]
@@ -292,7 +340,16 @@ def betti_curve(
     sample_range: tuple[float, float] | None = None,
     name: str = "",
 ) -> BettiCurve:
-    """``β(t) = #{i : b_i ≤ t < d_i}`` on ``grid`` (infinite bars included). See the module docstring."""
+    """``β(t) = #{i : b_i ≤ t < d_i}`` on ``grid`` (infinite bars included). See the module docstring.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import betti_curve
+    >>> bc = betti_curve(np.array([[0.0, 2.0], [1.0, 3.0]]), grid=[0.5, 1.5, 2.5, 3.5])
+    >>> bc.values.tolist()         # number of bars alive at each scale
+    [1, 2, 1, 0]
+    """
     D = _bars(dgm, dim, None, keep_inf=True)
     g = _grid([D], grid, resolution, sample_range)
     births, deaths = np.sort(D[:, 0]), np.sort(D[:, 1])
@@ -306,6 +363,14 @@ class LayerSummaries(ResultBase):
 
     ``entropy``/``entropy_normalized``/``total_persistence``/``n_bars``/``landscape_norm`` are per layer;
     ``betti`` is ``(n_layers, len(grid))``; ``landscapes[i]`` is ``(k, len(grid))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import layer_summaries
+    >>> s = layer_summaries([np.array([[0.0, 2.0]]), np.array([[0.0, 1.0]])], dim=1, resolution=10)
+    >>> s.total_persistence.tolist(), s.betti.shape
+    ([2.0, 1.0], (2, 10))
     """
 
     layers: list[str]
@@ -391,6 +456,15 @@ def layer_summaries(
 
     ``diagrams``: ``{layer: Diagrams}`` (e.g. ``PHLayerMatrix.diagrams``) or a list of :class:`Diagrams` /
     ``(n, 2)`` arrays with ``layers`` names. All curves share one grid over the union of the diagrams.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repscope.topology import layer_summaries
+    >>> dgms = {"l1": np.array([[0.0, 1.0]]), "l2": np.array([[0.0, 1.0], [0.0, 1.0]])}
+    >>> s = layer_summaries(dgms, dim=1, resolution=20)
+    >>> s.layers, s.n_bars.tolist()
+    (['l1', 'l2'], [1, 2])
     """
     if isinstance(diagrams, dict):
         names, items = [str(k_) for k_ in diagrams], list(diagrams.values())
