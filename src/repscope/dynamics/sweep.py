@@ -264,7 +264,7 @@ def sweep_dmd(
     ridge: float = 1e-8,
     center: bool = False,
     names: list[str] | None = None,
-    inputs: ArrayLike = None,
+    inputs: ArrayLike | None = None,
     seed: int = 0,
 ) -> DMDSweepResult:
     """Sweep ``(n_delays, rank)`` by held-out next-step prediction (module docstring).
