@@ -31,6 +31,7 @@ browser:
 
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check src tests benchmarks docs examples
+	$(VENV)/bin/mypy  # configured in pyproject.toml [tool.mypy]: src/repscope at the strictness stated there
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 # The documentation site (Sphinx + sphinx-gallery, offline): API reference, pages, executed examples.
@@ -47,4 +48,4 @@ lock: $(STAMP)
 	 $(PIP) freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/') > requirements.lock
 
 clean:
-	rm -rf $(VENV) repscope-demo .pytest_cache docs/_build docs/auto_examples docs/sg_execution_times.rst
+	rm -rf $(VENV) repscope-demo .pytest_cache .mypy_cache docs/_build docs/auto_examples docs/sg_execution_times.rst
