@@ -24,14 +24,22 @@ demo: $(STAMP)
 	$(VENV)/bin/repscope demo --out repscope-demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks docs examples
+	$(VENV)/bin/ruff check src tests benchmarks docs examples reproductions
 
 browser:
 	bash scripts/ensure-chromium.sh
 
 test: $(STAMP) browser
-	$(VENV)/bin/ruff check src tests benchmarks docs examples
-	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	$(VENV)/bin/ruff check src tests benchmarks docs examples reproductions
+	@# mypy (configured in pyproject.toml [tool.mypy]: src/repscope at the strictness stated there) runs on the
+	@# second core while pytest runs; both must pass (mypy's report is printed when it fails; pytest's summary
+	@# stays the last line otherwise).
+	@echo "mypy src/repscope runs in the background; its result is checked after the tests"
+	@$(VENV)/bin/mypy > .mypy.log 2>&1 & mypid=$$!; \
+	$(PY) -m pytest -q tests; rc=$$?; \
+	wait $$mypid; mrc=$$?; \
+	if [ $$mrc -ne 0 ]; then cat .mypy.log; rm -f .mypy.log; echo "mypy found errors: failing"; exit 1; fi; \
+	rm -f .mypy.log; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 # The documentation site (Sphinx + sphinx-gallery, offline): API reference, pages, executed examples.
 # Warnings are errors; a failing example fails the build. Output: docs/_build/html/index.html.
@@ -47,4 +55,4 @@ lock: $(STAMP)
 	 $(PIP) freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/') > requirements.lock
 
 clean:
-	rm -rf $(VENV) repscope-demo .pytest_cache docs/_build docs/auto_examples docs/sg_execution_times.rst
+	rm -rf $(VENV) repscope-demo .pytest_cache .mypy_cache docs/_build docs/auto_examples docs/sg_execution_times.rst

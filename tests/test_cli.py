@@ -130,7 +130,7 @@ def test_the_package_still_exposes_capture_and_open_store_lazily():
     code = ("import repscope\n"
             "from repscope.capture.core import capture\n"
             "from repscope.capture import list_layers\n"
-            "print(repscope.capture is capture, repscope.open_store.__name__)\n")
+            "print(callable(repscope.capture) and repscope.capture.capture is capture, repscope.open_store.__name__)\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert res.stdout.split() == ["True", "open_store"], res.stderr
 

@@ -122,7 +122,7 @@ def _click_exceptions():
     try:
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - older typer on plain click
-        from click import exceptions
+        from click import exceptions  # type: ignore[no-redef]  # same module, click's own copy
     return exceptions
 
 

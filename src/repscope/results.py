@@ -491,7 +491,7 @@ def _type_of(d: Any) -> type:
     return _lookup(d["result_type"])
 
 
-def _construct(cls: type, values: dict[str, Any]) -> Any:
+def _construct(cls: type[Any], values: dict[str, Any]) -> Any:
     """``cls`` from its field values (init fields through ``__init__``, the others set after)."""
     from repscope.errors import InputError
 
@@ -1018,7 +1018,8 @@ class MatrixResult(ResultBase):
         small = self.values.size <= 256
         fig = go.Figure(
             go.Heatmap(
-                z=np.where(np.isfinite(self.values), self.values, None).tolist(),
+                # None marks a gap for plotly; numpy's stubs do not accept None as a fill value
+                z=np.where(np.isfinite(self.values), self.values, None).tolist(),  # type: ignore[call-overload]
                 x=x, y=y, text=text,
                 texttemplate="%{text}" if small else None,
                 colorscale="Viridis",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 # Explicit list: every lens's command module. Order = order in `repscope --help`.
 COMMAND_MODULES = ["core", "store", "compare", "rsa", "estimate", "ranges", "topology", "dynamics", "descramble",

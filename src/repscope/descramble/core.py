@@ -286,7 +286,7 @@ class Descrambler:
         self.tie_rtol = tie_rtol
 
     # ---------------------------------------------------------------- fitting
-    def fit(self, S: ArrayLike, y: ArrayLike = None) -> Descrambler:
+    def fit(self, S: ArrayLike, y: ArrayLike | None = None) -> Descrambler:
         """Fit from preactivations ``S`` (see module docstring for orientation)."""
         Sm = preactivations_matrix(S, self.layout)
         A, n, mean = second_moment(Sm, self.center)
@@ -359,7 +359,7 @@ class Descrambler:
             raise InputError(f"S has {Sm.shape[0]} units but the descrambler was fitted on {self.n_units_}")
         return self.P_ @ Sm
 
-    def fit_transform(self, S: ArrayLike, y: ArrayLike = None) -> np.ndarray:
+    def fit_transform(self, S: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:
         return self.fit(S).transform(S)
 
     def descramble_weights(self, W: ArrayLike) -> np.ndarray:
@@ -367,7 +367,7 @@ class Descrambler:
         self._check_fitted()
         return descramble_weights(self.P_, W)
 
-    def result(self, weights: ArrayLike = None, *, layer: str | None = None, cutoff: float = 0.25):
+    def result(self, weights: ArrayLike | None = None, *, layer: str | None = None, cutoff: float = 0.25):
         """A :class:`~repscope.descramble.results.DescrambleResult` (report/CLI object) for this fit."""
         from repscope.descramble.results import DescrambleResult
 
@@ -427,7 +427,7 @@ def descramble(
     S: ArrayLike,
     operator: ArrayLike = "first_difference",
     *,
-    weights: ArrayLike = None,
+    weights: ArrayLike | None = None,
     layer: str | None = None,
     **kwargs: Any,
 ):

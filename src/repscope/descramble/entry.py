@@ -208,7 +208,7 @@ def analyse(
     n_workers: int | None = None,
     device: Any = None,
     progress: bool = True,
-    weights: ArrayLike = None,
+    weights: ArrayLike | None = None,
     weight_name: Any = None,
     operator: ArrayLike = "first_difference",
     permutation: bool = False,

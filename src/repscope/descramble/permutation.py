@@ -119,7 +119,7 @@ class PermutationDescrambler:
         self.refine = refine
         self.maxiter = maxiter
 
-    def fit(self, S: ArrayLike, y: ArrayLike = None) -> PermutationDescrambler:
+    def fit(self, S: ArrayLike, y: ArrayLike | None = None) -> PermutationDescrambler:
         A, n, _ = second_moment(preactivations_matrix(S, self.layout), self.center)
         return self.fit_moment(A, n)
 

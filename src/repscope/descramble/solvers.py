@@ -71,7 +71,7 @@ def _retract(X: np.ndarray, W: np.ndarray, tau: float, kind: str) -> np.ndarray:
 def minimize_orthogonal(
     cost: Callable[[np.ndarray], float],
     egrad: Callable[[np.ndarray], np.ndarray],
-    P0: ArrayLike = None,
+    P0: ArrayLike | None = None,
     *,
     n: int | None = None,
     seed: int | None = 0,

@@ -146,7 +146,7 @@ class DMDcResult(ResultBase):
             raise InputError("B_embedded_ exists for method='dmdc' only; subspace models are defined up to basis")
         return self.basis_ @ self.B_
 
-    def residuals(self, data: Any = None, inputs: ArrayLike = None, threshold: float = 0.1) -> Any:
+    def residuals(self, data: Any = None, inputs: ArrayLike | None = None, threshold: float = 0.1) -> Any:
         """ResDMD residuals of A's eigenpairs (autonomous part ``z⁺ − B u``) on held-out ``data``/``inputs``
         (DMDc only), or the in-sample values with ``data=None``; a :class:`~repscope.dynamics.ResDMDResult`."""
         from repscope.dynamics.dmd import ResDMDResult

@@ -272,7 +272,7 @@ def sweep_dmd(
     test_frac: float = 0.2,
     n_se: float = 1.0,
     names: list[str] | None = None,
-    inputs: ArrayLike = None,
+    inputs: ArrayLike | None = None,
     seed: int = 0,
     **overrides: Any,
 ) -> DMDSweepResult:

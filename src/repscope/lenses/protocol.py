@@ -294,7 +294,8 @@ def may_be_padded(store: Any) -> bool:
     to a common length unless every sample has the same one."""
     meta = getattr(store, "metadata", None)
     meta = meta if isinstance(meta, dict) else {}
-    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    model = meta.get("model")
+    model = model if isinstance(model, dict) else {}
     if "Embedding(" in str(model.get("repr_head", "")):
         return True
     if any(str(_info(store, lay).get("module", "")).endswith(("Embedding", "Embeddings")) for lay in store.layers):

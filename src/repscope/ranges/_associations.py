@@ -47,7 +47,9 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 
-def contingency(x: ArrayLike, y: ArrayLike, weights: ArrayLike = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def contingency(
+    x: ArrayLike, y: ArrayLike, weights: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Contingency table of two categorical arrays: ``(table, x_values, y_values)``.
 
     Examples
@@ -97,7 +99,7 @@ def _mi_from_table(T: np.ndarray, base: float = 2.0) -> np.ndarray:
     return np.maximum(terms.sum(axis=(-2, -1)), 0.0) / np.log(base)
 
 
-def cramers_v(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None, bias_correction: bool = False) -> float:
+def cramers_v(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike | None = None, bias_correction: bool = False) -> float:
     """Cramér's V between two categorical arrays: ``V = √(χ²/N / (min(r, c) − 1))`` (Cramér 1946).
 
     ``bias_correction`` applies Bergsma (2013)'s small-sample correction (unweighted tables only).
@@ -128,7 +130,7 @@ def cramers_v(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None, bias_cor
     return float(np.sqrt(phi2c / den)) if den > 0 else 0.0
 
 
-def mutual_information(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike = None, base: float = 2.0) -> float:
+def mutual_information(x: ArrayLike, y: ArrayLike, *, weights: ArrayLike | None = None, base: float = 2.0) -> float:
     """Mutual information ``Σ p(x,y) log p(x,y)/(p(x)p(y))`` between two categorical arrays (bits by default).
 
     Agrees with ``sklearn.metrics.mutual_info_score`` (which uses nats) up to the log base.
@@ -390,7 +392,7 @@ def band_associations(
     b: Bands,
     attributes: dict[str, Any],
     *,
-    reference: ArrayLike = None,
+    reference: ArrayLike | None = None,
     reference_name: str | None = None,
     weighting: str = "balanced",
     n_permutations: int = 999,

@@ -91,7 +91,7 @@ def unit_scores(
     X: ArrayLike,
     *,
     unit: int | None = None,
-    direction: ArrayLike = None,
+    direction: ArrayLike | None = None,
     center: bool = False,
 ) -> np.ndarray:
     """Scalar score per sample for one unit of a layer's activations ``X`` (n, d).
@@ -409,7 +409,7 @@ def bands(
     kind: str = "percentile",
     edges: Any = None,
     names: Any = None,
-    groups: ArrayLike = None,
+    groups: ArrayLike | None = None,
     unit: str = "unit",
     sample_ids: Any = None,
 ) -> Bands:

@@ -157,7 +157,7 @@ def analyse(
     device: Any = None,
     progress: bool = True,
     unit: str | None = None,
-    direction: ArrayLike = None,
+    direction: ArrayLike | None = None,
     target: int | None = None,
     n_permutations: int = DEFAULTS.n_permutations,
     correction: str = DEFAULTS.correction,

@@ -105,7 +105,7 @@ def fit_last_layer(
     y: ArrayLike,
     *,
     C: float = 1.0,
-    sample_weight: ArrayLike = None,
+    sample_weight: ArrayLike | None = None,
     sampler: Callable[[np.random.Generator], np.ndarray] | None = None,
     n_retrains: int = 1,
     penalty: str = "l1",
@@ -217,7 +217,7 @@ def _binary_to_two(z: np.ndarray) -> np.ndarray:
 
 def curate(
     logits: ArrayLike,
-    labels: ArrayLike = None,
+    labels: ArrayLike | None = None,
     *,
     edges: tuple[float, float] = (0.3, 0.7),
     which: str = "any",

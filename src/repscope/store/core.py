@@ -524,7 +524,7 @@ class StoreWriter:
     all ``n_total`` rows, and never resized. The store is complete when every shard's record says so; a
     killed shard resumes alone from its own committed rows. The row range needs the chunk size, which the
     creator learns from its first batch: call :meth:`set_chunk_rows` before appending (see
-    :attr:`shard_range`).
+    ``shard_range``).
 
     Examples
     --------
@@ -684,7 +684,7 @@ class StoreWriter:
         self.set_chunk_rows(int(meta["chunk_rows"]))
 
     def set_chunk_rows(self, chunk_rows: int) -> None:
-        """Fix the chunk size of a sharded store and so this shard's rows (:attr:`shard_range`); resume from
+        """Fix the chunk size of a sharded store and so this shard's rows (``shard_range``); resume from
         this shard's own commit record, after checking the chunks it committed."""
         i, k = self.shard
         self.chunk_rows = self._chunk_rows_req = int(chunk_rows)

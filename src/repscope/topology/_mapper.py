@@ -694,7 +694,7 @@ class MapperGraph(ResultBase):
 
 def mapper(
     X: ArrayLike,
-    labels: ArrayLike = None,
+    labels: ArrayLike | None = None,
     *,
     lens: ArrayLike = "l2norm",
     n_intervals: int = 10,
