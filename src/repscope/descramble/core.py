@@ -141,20 +141,9 @@ def second_moment_from_store(
 
     Examples
     --------
-    >>> import tempfile
     >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.descramble import second_moment, second_moment_from_store
     >>> A, n, _ = second_moment_from_store(store, "fc1", block_rows=16)     # streamed in blocks
     >>> A_full, _, _ = second_moment(store.read("fc1").T.astype(float))

@@ -50,20 +50,8 @@ def preactivation_layers(store: Any) -> list[str]:
 
     Examples
     --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.descramble import preactivation_layers
     >>> preactivation_layers(store)              # Linear outputs; the ReLU output is post-activation
     ['fc1', 'fc2']
@@ -77,20 +65,8 @@ def applies(store: Any) -> str | None:
 
     Examples
     --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.descramble import applies
     >>> applies(store) is None
     True
@@ -127,20 +103,9 @@ def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[
 
     Examples
     --------
-    >>> import tempfile
     >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.descramble import load_weights
     >>> W = {"fc1": np.zeros((8, 5))}            # torch layout: (output units, inputs)
     >>> {k: v.shape for k, v in load_weights(W, None, store, ["fc1"]).items()}
@@ -221,20 +186,8 @@ def analyse(
 
     Examples
     --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.descramble import analyse
     >>> res = analyse(store, progress=False)
     >>> res.layers                               # the Linear outputs hold preactivations

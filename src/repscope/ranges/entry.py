@@ -61,20 +61,8 @@ def applies(store: Any, *, unit: str | None = None, direction: Any = None, **_: 
 
     Examples
     --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.ranges import applies
     >>> applies(store) is None                   # labels describe the bands; 60 ≥ 10 samples
     True
@@ -172,20 +160,8 @@ def analyse(
 
     Examples
     --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from repscope.store import StoreWriter, open_store
-    >>> rng = np.random.default_rng(0)
-    >>> labels = np.repeat([0, 1, 2], 20)                    # 60 samples, 3 classes
-    >>> hidden = np.eye(3)[labels] @ rng.normal(size=(3, 8)) + 0.3 * rng.normal(size=(60, 8))
-    >>> acts = {"fc1": hidden, "relu": np.maximum(hidden, 0), "fc2": hidden @ rng.normal(size=(8, 3))}
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> with StoreWriter(f"{tmp.name}/acts.zarr", fingerprint={"model": "toy"}, n_total=60) as w:
-    ...     w.append({k: v.astype("float32") for k, v in acts.items()}, ids=np.arange(60), labels=labels,
-    ...              layer_meta={"fc1": {"module": "Linear"}, "relu": {"module": "ReLU"},
-    ...                          "fc2": {"module": "Linear"}})
-    ...     w.finish()
-    >>> store = open_store(f"{tmp.name}/acts.zarr")
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> store, tmp = toy_store()              # 60 samples, 3 classes: fc1 (Linear), relu, fc2 (Linear)
     >>> from repscope.ranges import analyse
     >>> res = analyse(store, unit="fc2:0", n_permutations=49)
     >>> [a.bands.unit for a in res.analyses]

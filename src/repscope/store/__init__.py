@@ -19,8 +19,10 @@ processes at once, each its own shard of the rows with its own ``progress-shard-
 (:class:`~repscope.store.core.StoreWriter`, ``docs/scale-out.md``).
 """
 
+from repscope.store.arrays import write_arrays
 from repscope.store.core import FORMAT_VERSION, ActivationStore, StoreWriter, open_store
 from repscope.store.integrity import VerifyResult
 from repscope.store.verify import verify_store
 
-__all__ = ["ActivationStore", "StoreWriter", "open_store", "verify_store", "VerifyResult", "FORMAT_VERSION"]
+__all__ = ["ActivationStore", "StoreWriter", "open_store", "write_arrays", "verify_store", "VerifyResult",
+           "FORMAT_VERSION"]

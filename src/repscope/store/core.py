@@ -668,14 +668,9 @@ class StoreWriter:
         if not resume:
             raise StoreError(f"store '{self.path}' already exists; pass resume=True to write shard {i}/{k} "
                              f"into it, or choose another path")
-        old = meta.get("fingerprint", {})
-        if old != self._fingerprint:
-            diff = sorted(x for x in set(old) | set(self._fingerprint) if old.get(x) != self._fingerprint.get(x))
-            raise StoreError(
-                f"store '{self.path}' is being captured with different arguments ({', '.join(diff)} differ: "
-                f"{_describe_diff(diff)}); every shard must run the same capture — fix this shard's "
-                f"arguments, or write to another path"
-            )
+        _refuse_other_capture(self.path, meta.get("fingerprint", {}), self._fingerprint, "is being captured",
+                              "every shard must run the same capture — fix this shard's arguments, or write to "
+                              "another path")
         self._meta = meta
         try:
             self._group = zarr.open_group(str(self.path), mode="a")
@@ -735,14 +730,9 @@ class StoreWriter:
                     f"store '{self.path}' already exists; pass resume=True to continue it, overwrite=True "
                     f"(--overwrite) to replace it, or choose another path"
                 )
-            old = meta.get("fingerprint", {})
-            if old != self._fingerprint:
-                diff = sorted(k for k in set(old) | set(self._fingerprint) if old.get(k) != self._fingerprint.get(k))
-                raise StoreError(
-                    f"store '{self.path}' was captured with different arguments ({', '.join(diff)} differ: "
-                    f"{_describe_diff(diff)}); its rows would mix two captures — use overwrite=True "
-                    f"(--overwrite) to replace it or choose another path"
-                )
+            _refuse_other_capture(self.path, meta.get("fingerprint", {}), self._fingerprint, "was captured",
+                                  "its rows would mix two captures — use overwrite=True (--overwrite) to replace "
+                                  "it or choose another path")
             self._meta = meta
             self._committed = int(prog["committed"])
             self.resumed_rows = self._committed
@@ -1235,6 +1225,15 @@ def _clear_dir(path: Path) -> None:
             shutil.rmtree(p)
         else:
             p.unlink()
+
+
+def _refuse_other_capture(path: Any, old: Mapping[str, Any], new: Mapping[str, Any], what: str, fix: str) -> None:
+    """A :class:`StoreError` naming the differing fingerprint keys when a store ``what`` (was captured / is
+    being captured) with other arguments than this writer's; ``fix`` says what to do."""
+    if old != new:
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise StoreError(f"store '{path}' {what} with different arguments ({', '.join(diff)} differ: "
+                         f"{_describe_diff(diff)}); {fix}")
 
 
 def _describe_diff(keys: list[str]) -> str:
