@@ -273,3 +273,13 @@ def tiny_bert_model():
     torch.manual_seed(0)
     return BertModel(BertConfig(vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                 intermediate_size=20, max_position_embeddings=16)).eval()
+
+
+def test_streamed_dask_job_refuses_padded_sequences(text_store):
+    """The Dask-streamed linear job reads stored values as they are: on padded token sequences it refuses and
+    names the in-process call that reads real tokens (never a number with padding counted as data)."""
+    from repscope.errors import InputError
+    from repscope.scale import streamed_layer_matrix
+
+    with pytest.raises(InputError, match=r"padded token sequences.*layer_matrix"):
+        streamed_layer_matrix(text_store, metric="linear_cka")

@@ -205,6 +205,25 @@ def _open(source: Any, name: str) -> Any:
     return source
 
 
+def _refuse_padded_sequences(store: Any, names: list[str], name: str) -> None:
+    """The streamed job reads a sequence layer ``(T, D)`` as all ``T·D`` stored values: with padded samples that
+    would count padding as data, so such layers are refused with the call that reads real tokens."""
+    from repscope.lenses.protocol import layer_kind, may_be_padded, valid_lengths
+
+    seqs = [k for k in names if layer_kind(store, k) == "sequence"]
+    if not seqs:
+        return
+    lengths = valid_lengths(store)
+    T = min(int(store.layer_shape(k)[0]) for k in seqs)
+    padded = bool(lengths.min() < T) if lengths is not None and lengths.size else may_be_padded(store)
+    if padded:
+        raise InputError(
+            f"{name} layer(s) {', '.join(seqs)} hold padded token sequences; the streamed job would read every "
+            "position, padding included — use repscope.metrics.layer_matrix(store) (each sample's mean over its "
+            "real tokens), or pass {layer: array} of the vectors you mean"
+        )
+
+
 def _dask_layers(source: Any, layers: Sequence[str] | str | None, name: str) -> tuple[list[str], list[Any], Any]:
     """(layer names, 2-D dask arrays, sample ids or None) of a store or a mapping of arrays."""
     import dask.array as da
@@ -233,6 +252,7 @@ def _dask_layers(source: Any, layers: Sequence[str] | str | None, name: str) -> 
     missing = [k for k in names if k not in source.layers]
     if missing:
         raise InputError(f"{name} has no layer(s) {missing}; available: {source.layers}")
+    _refuse_padded_sequences(source, names, name)
     arrs = []
     n = int(source.n_samples)
     for k in names:
