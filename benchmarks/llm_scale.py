@@ -38,28 +38,36 @@ def _du(path: Path) -> int:
     return int(out.split()[0])
 
 
-def generate(root: Path, n_layers: int, d: int, n: int, chunk: int, seed: int = 0) -> tuple[Path, Path]:
+def generate(root: Path, n_layers: int, d: int, n: int, chunk: int, seed: int = 0,
+             device: str = "cpu") -> tuple[Path, Path]:
     """Two float16 stores of ``n_layers`` layers of width ``d``: A (residual stream) and B (A's units signed
-    and permuted, plus noise) — correlated across layers and across stores."""
+    and permuted, plus noise) — correlated across layers and across stores. Generated with torch (seeded;
+    on the GPU when ``device="cuda"``: numpy's single-threaded normals would dominate the benchmark)."""
+    import torch
+
     from repscope.store import StoreWriter
 
-    rng = np.random.default_rng(seed)
+    g = torch.Generator(device=device).manual_seed(seed)
     r = 16
-    U = [rng.standard_normal((d, r)).astype(np.float32) / np.sqrt(d) for _ in range(n_layers)]
-    V = [rng.standard_normal((r, d)).astype(np.float32) for _ in range(n_layers)]
-    perm, sign = rng.permutation(d), rng.choice([-1.0, 1.0], d).astype(np.float32)
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, device=device)
+
+    U = [randn(d, r) / np.sqrt(d) for _ in range(n_layers)]
+    V = [randn(r, d) for _ in range(n_layers)]
+    perm = torch.randperm(d, generator=g, device=device)
+    sign = torch.where(torch.rand(d, generator=g, device=device) < 0.5, -1.0, 1.0)
     paths = root / "a.zarr", root / "b.zarr"
     wa, wb = (StoreWriter(p, fingerprint={"bench": "llm_scale", "store": p.name, "seed": seed}, n_total=n,
                           dtype="float16", chunk_rows=chunk, compression="none") for p in paths)
     for s in range(0, n, chunk):
         b = min(chunk, n - s)
-        h = rng.standard_normal((b, d), dtype=np.float32) + 3.0  # a mean offset, as in real residual streams
+        h = randn(b, d) + 3.0  # a mean offset, as in real residual streams
         acts_a, acts_b = {}, {}
         for layer in range(n_layers):
-            h = h + np.tanh(h @ U[layer]) @ V[layer] * 0.3 + 0.5 * rng.standard_normal((b, d), dtype=np.float32)
-            acts_a[f"layer{layer}"] = h.astype(np.float16)
-            acts_b[f"layer{layer}"] = (h[:, perm] * sign + rng.standard_normal((b, d), dtype=np.float32)
-                                       ).astype(np.float16)
+            h = h + torch.tanh(h @ U[layer]) @ V[layer] * 0.3 + 0.5 * randn(b, d)
+            acts_a[f"layer{layer}"] = h.half().cpu().numpy()
+            acts_b[f"layer{layer}"] = (h[:, perm] * sign + randn(b, d)).half().cpu().numpy()
         ids = np.arange(s, s + b)
         wa.append(acts_a, ids=ids)
         wb.append(acts_b, ids=ids)
@@ -101,12 +109,16 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=1024)
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--chunk-rows", type=int, default=1024)
+    ap.add_argument("--block-rows", type=int, default=None,
+                    help="rows per GEMM step (default: the library's ≈ 64 MiB of float64 per shard; larger on a GPU)")
     ap.add_argument("--workers", type=int, default=2, help="Dask worker processes (local:N), one shard each")
     ap.add_argument("--precision", default="float64", choices=["float64", "float32"])
     ap.add_argument("--metrics", default="linear_cka,debiased_cka,procrustes,cca,svcca")
     ap.add_argument("--dir", default=None, help="where to write the stores (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated stores")
     ap.add_argument("--quick", action="store_true", help="2 layers × 256-d × 20 000 rows")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                    help="where the GEMMs run (auto: cuda when torch sees a GPU); the workers share one GPU")
     args = ap.parse_args()
     if args.quick:
         args.layers, args.dim, args.rows, args.chunk_rows = 2, 256, 20_000, 2048
@@ -114,23 +126,30 @@ def main() -> None:
     import repscope  # noqa: F401  (fail early when src/ is not on the path)
     from repscope.scale.sharded import plan_shards, sharded_layer_pairs
 
-    try:
-        import torch
+    device = args.device
+    if device == "auto":
+        try:
+            import torch
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        device = "cpu"
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:
+            device = "cpu"
     L, d, n, W = args.layers, args.dim, args.rows, args.workers
     root = Path(args.dir or tempfile.mkdtemp(prefix="repscope-llm-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
+        free = shutil.disk_usage(root).free
+        need = 2 * L * d * n * 2
+        if need > 0.9 * free:
+            sys.exit(f"the two stores need {need / 1e9:.1f} GB; {root} has {free / 1e9:.1f} GB free: lower --rows")
         t0 = time.perf_counter()
-        pa, pb = generate(root, L, d, n, args.chunk_rows)
+        pa, pb = generate(root, L, d, n, args.chunk_rows, device=device)
         t_gen = time.perf_counter() - t0
         disk = _du(pa) + _du(pb)
         g64, g32 = gemm_rates(d, 4096, device)
         res = sharded_layer_pairs(pa, pb, metrics=args.metrics.split(","), scheduler=f"local:{W}",
-                                  precision=args.precision, device=None if device == "cpu" else device)
+                                  precision=args.precision, device=None if device == "cpu" else device,
+                                  block_rows=args.block_rows)
         wall = res.seconds  # includes starting the local cluster
         stream = max(s.seconds for s in res.shards)  # the slowest shard: read + accumulate + finish
         plan = plan_shards(L, L, W)
@@ -166,13 +185,20 @@ def main() -> None:
         flops_t = 2 * nt * (Lt * Lt + 0.5 * (qt * Lt + pt * Lt)) * dt * dt
         rate = flops / stream / W  # per worker
         hours = flops_t / (rate * Wt) / 3600
+        gpu_rate = flops / stream  # on cuda: the W workers share one GPU — this is the GPU's rate
         read_t = nt * dt * 2 * (qt * Lt + pt * Lt)
         mem_t = 8 * dt * dt * ((Lt // pt) * (Lt // qt) + Lt // pt + Lt // qt)
         fin_t = 8 * dt * dt * (4 * (Lt // pt + Lt // qt) + 6)
-        print(f"\nExtrapolation to two stores of 32 layers × 4096-d × 10⁹ tokens on {Wt} workers (4 × 4 tiles), "
-              f"at the per-worker rate measured here ({rate / 1e9:.1f} GFLOP/s):\n")
-        print(f"- flops = 2·n·(L² + ½(q + p)·L)·d² = {flops_t:.2e} → {hours:,.0f} h wall on {Wt} workers "
-              f"({hours * Wt:,.0f} worker-hours; scales as n·(L·d)²)")
+        if device == "cuda":
+            print(f"\nExtrapolation to two stores of 32 layers × 4096-d × 10⁹ tokens, at the rate one GPU "
+                  f"reached here ({gpu_rate / 1e12:.2f} TFLOP/s with {W} workers sharing it):\n")
+            print(f"- flops = 2·n·(L² + ½(q + p)·L)·d² = {flops_t:.2e} → {flops_t / gpu_rate / 3600:,.0f} GPU-hours "
+                  f"({flops_t / gpu_rate / 3600 / Wt:,.1f} h wall on {Wt} such GPUs, 4 × 4 tiles; scales as n·(L·d)²)")
+        else:
+            print(f"\nExtrapolation to two stores of 32 layers × 4096-d × 10⁹ tokens on {Wt} workers (4 × 4 tiles), "
+                  f"at the per-worker rate measured here ({rate / 1e9:.1f} GFLOP/s):\n")
+            print(f"- flops = 2·n·(L² + ½(q + p)·L)·d² = {flops_t:.2e} → {hours:,.0f} h wall on {Wt} workers "
+                  f"({hours * Wt:,.0f} worker-hours; scales as n·(L·d)²)")
         raw = nt * dt * 2 * 2 * Lt
         print(f"- disk read = n·d·2 B·(q + p)·L = {read_t / 1e15:.2f} PB (raw data {raw / 1e12:.0f} TB, each layer "
               f"read by 4 shards)")
