@@ -231,3 +231,29 @@ def test_cli_shard_option_on_a_file_defined_model(tmp_path, monkeypatch, capsys)
     a, b = rs.open_store("s.zarr"), rs.open_store("ref.zarr")
     for layer in b.layers:
         np.testing.assert_array_equal(a.read(layer), b.read(layer))
+
+
+def test_a_sharded_writer_used_directly_must_fix_its_rows_before_appending(tmp_path):
+    """StoreWriter(shard=(i, k)) knows its rows only once set_chunk_rows has fixed the chunk size: an append
+    before that is refused naming the call to make (it used to fail in the writer thread with "'NoneType'
+    object is not iterable"); set_chunk_rows on a single writer is refused too. Then the shard writes exactly
+    its rows."""
+    from repscope.store import StoreWriter
+
+    h = np.arange(32 * 3, dtype=np.float32).reshape(32, 3)
+    w = StoreWriter(tmp_path / "s.zarr", fingerprint={"model": "toy"}, n_total=32, shard=(0, 2))
+    with pytest.raises(InputError, match=r"set_chunk_rows\(writer.plan_chunk_rows"):
+        w.append({"h": h[:8]}, ids=np.arange(8))
+    w.set_chunk_rows(8)
+    assert w.shard_range == (0, 16)  # shard 0 of 2 over 4 chunks of 8 rows
+    for s in (0, 8):
+        w.append({"h": h[s : s + 8]}, ids=np.arange(s, s + 8))
+    w.finish()
+    st = rs.open_store(tmp_path / "s.zarr", allow_incomplete=True)
+    assert st.n_samples == 16 and "shard 1/2" in st.incomplete_reason
+    np.testing.assert_array_equal(st.read("h"), h[:16])
+
+    single = StoreWriter(tmp_path / "t.zarr", fingerprint={"model": "toy"}, n_total=32)
+    with pytest.raises(InputError, match="sharded writer"):
+        single.set_chunk_rows(8)
+    single.close()

@@ -62,7 +62,8 @@ def homogeneous(dist: Any) -> Any:
 
     @functools.wraps(dist)
     def wrapped(X: ArrayLike, Y: ArrayLike, *args: Any, **kw: Any) -> float:
-        if not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in (X, Y)):
+        if not (isinstance(X, np.ndarray) and X.dtype.kind in "fiu" and isinstance(Y, np.ndarray)
+                and Y.dtype.kind in "fiu"):
             return dist(X, Y, *args, **kw)
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
             return dist(X, Y, *args, **kw)  # the measure's own validation names the problem

@@ -81,7 +81,8 @@ class _Source:
         if isinstance(obj, Mapping):
             if not obj:
                 raise InputError(f"{name} is an empty mapping; pass {{layer name: (n, d) array}}")
-            self.arrays = {str(k): as_2d(v, f"{name}[{k!r}]", dtype=None) for k, v in obj.items()}
+            self.arrays: dict[str, np.ndarray] | None = {
+                str(k): as_2d(v, f"{name}[{k!r}]", dtype=None) for k, v in obj.items()}
             ns = {k: a.shape[0] for k, a in self.arrays.items()}
             if len(set(ns.values())) != 1:
                 raise InputError(
@@ -90,7 +91,7 @@ class _Source:
             self.layers = list(self.arrays)
             self.n = next(iter(ns.values()))
             self.sample_ids = None
-            self.store = None
+            self.store: Any = None  # the store-like object (duck-typed: layers, n_samples, read, ...) otherwise
         elif hasattr(obj, "layers") and hasattr(obj, "read"):
             self.store = obj
             self.arrays = None
@@ -116,7 +117,7 @@ class _Source:
             raise InputError("layers= is empty; give at least one layer name")
         return list(layers)
 
-    def read(self, layer: str, rows: np.ndarray | None = None, *, check: bool = True) -> np.ndarray:
+    def read(self, layer: str, rows: np.ndarray | slice | None = None, *, check: bool = True) -> np.ndarray:
         if self.arrays is not None:
             a = self.arrays[layer]
             return a if rows is None else a[rows]

@@ -292,6 +292,8 @@ class StackedAccumulator:
         return B
 
     def means(self) -> list[np.ndarray]:
+        if self.shift is None:
+            raise InputError("no rows were accumulated: the layers' means need at least one block of rows")
         mu = self.shift + self.colsum / self.n
         return [mu[self.off[k] : self.off[k + 1]] for k in range(len(self.dims))]
 

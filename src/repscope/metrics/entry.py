@@ -305,8 +305,9 @@ def similarity_matrices(
     notes: list[str] = []
     for s in (store, other):
         seqs = [] if s is None else [lay for lay in lens.select(s, layers) if lens.layer_kind(s, lay) == "sequence"]
-        if seqs:
-            notes.append(lens.sequence_note(s, seqs))
+        note = lens.sequence_note(s, seqs) if seqs else None
+        if note is not None:
+            notes.append(note)
     sub, sub_other = _subsample(store, other, int(max_quadratic_samples), seed)
     linear = [m for m in names if m not in _QUADRATIC]
     quad = [m for m in names if m in _QUADRATIC]

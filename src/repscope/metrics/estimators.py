@@ -736,7 +736,8 @@ def estimate(
     A, B = pair(X, Y, min_samples=5 if metric == "cknna" else 4)
     n, p = A.shape
     qd = B.shape[1]
-    kw = {"sigma": _check_sigma(sigma), "debiased": bool(debiased), "rdm": rdm, "compare": compare, "k": k}
+    sigma, debiased = _check_sigma(sigma), bool(debiased)
+    kw = {"sigma": sigma, "debiased": debiased, "rdm": rdm, "compare": compare, "k": k}
     median_pairs = _size(median_pairs, "median_pairs", 100)
     if metric in ("rsa",):
         from repscope.metrics._rsa import RDM_METHODS, _comparator
@@ -759,7 +760,7 @@ def estimate(
         return Estimate(metric, v, v, v, level, "exact", n, n, 0.0, np.zeros(0), seed, params)
     if method == "auto":  # debiased RBF CKA: minibatches give a narrower interval than RFF at a tenth of the
         # time (benchmarks/estimates.py, n = 10⁶: width 0.014 in 6 s vs 0.038 in 105 s)
-        method = "minibatch" if metric == "rbf_cka" and kw["debiased"] else str(ESTIMABLE[metric])
+        method = "minibatch" if metric == "rbf_cka" and debiased else str(ESTIMABLE[metric])
     budget = int(budget)
     if method == "minibatch":
         bsz = _size(batch_size if batch_size is not None else min(1000, n // 10), "batch_size", 4, n)
@@ -769,13 +770,13 @@ def estimate(
         nb = n_batches if n_batches is not None else min(n // bsz, max(10, budget // (bsz * bsz)))
         nb = _size(nb, "n_batches", 2, n // bsz)
         res = minibatch_estimate(A, B, kernel="rbf" if metric == "rbf_cka" else "linear", batch_size=bsz,
-                                 n_batches=nb, sigma=kw["sigma"], median_pairs=median_pairs, level=level, seed=seed)
+                                 n_batches=nb, sigma=sigma, median_pairs=median_pairs, level=level, seed=seed)
         used = bsz * nb
     elif method == "rff":
         reps = _size(n_reps if n_reps is not None else 10, "n_reps", 2)
         m = n_features if n_features is not None else int(np.clip(budget // (reps * n), 64, 1024))
-        res = rff_estimate(A, B, n_features=_size(m, "n_features", 2), n_reps=reps, sigma=kw["sigma"],
-                           debiased=kw["debiased"], median_pairs=median_pairs, level=level, seed=seed)
+        res = rff_estimate(A, B, n_features=_size(m, "n_features", 2), n_reps=reps, sigma=sigma,
+                           debiased=debiased, median_pairs=median_pairs, level=level, seed=seed)
         used = n
     elif method == "pairs":
         reps = _size(n_reps if n_reps is not None else 20, "n_reps", 2)

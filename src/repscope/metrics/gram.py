@@ -138,9 +138,7 @@ class GramFactor:
         return self._spectrum()[1]
 
     def _spectrum(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._spec is None:
-            self._decompose(self.data())
-        return self._spec
+        return self._spec if self._spec is not None else self._decompose(self.data())
 
     def data(self) -> np.ndarray:
         """The centred data (n×d)."""
@@ -148,13 +146,18 @@ class GramFactor:
             raise InputError("this Gram factor was built without its data; rebuild it with data=")
         return self._data() if callable(self._data) else self._data
 
-    def _decompose(self, Xc: np.ndarray) -> None:
+    def _decompose(self, Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Compute, keep and return the thin factor (s, U) (and which method gave it)."""
+        spec, self.method = self._factor(Xc)
+        self._spec = spec
+        return spec
+
+    def _factor(self, Xc: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], str]:
         import scipy.linalg
 
         n = self.n
         if self.trace <= 0 or n == 0:
-            self._spec, self.method = (np.zeros(0), np.zeros((n, 0))), "eigh"
-            return
+            return (np.zeros(0), np.zeros((n, 0))), "eigh"
         lam, V = scipy.linalg.eigh(self.K, driver="evd", check_finite=False)
         lam, V = lam[::-1], V[:, ::-1]
         top = max(float(lam[0]), 0.0)
@@ -166,8 +169,7 @@ class GramFactor:
         err = float(np.sum(delta / (2.0 * s))) if s.size else 0.0
         err += max(0, n_small) * np.sqrt(delta)
         if err <= EIG_ACCEPT * np.sqrt(self.trace):
-            self._spec, self.method = (s, np.ascontiguousarray(V[:, keep])), "eigh"
-            return
+            return (s, np.ascontiguousarray(V[:, keep])), "eigh"
         # QR of Xᵀ (d×n) then the SVD of the small triangular factor: X = Rᵀ Qᵀ, Rᵀ = U Σ Wᵀ
         try:
             R = scipy.linalg.qr(np.asarray(Xc).T, mode="r", check_finite=False)[0]
@@ -176,7 +178,7 @@ class GramFactor:
             U, s, _ = scipy.linalg.svd(np.asarray(Xc), full_matrices=False, lapack_driver="gesvd",
                                        check_finite=False)
         pos = s > 0
-        self._spec, self.method = (s[pos], np.ascontiguousarray(U[:, pos])), "svd"
+        return (s[pos], np.ascontiguousarray(U[:, pos])), "svd"
 
     # ---- products every finisher uses --------------------------------------------------------------------
     def cross(self, other: GramFactor) -> np.ndarray:

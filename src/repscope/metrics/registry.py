@@ -160,11 +160,10 @@ def register(
 
 def check_range(value_range: Any, name: str) -> Range:
     """``value_range`` as ``(lo, hi)`` floats (``hi`` may be None), or :class:`InputError` saying how to give it."""
-    ok = isinstance(value_range, tuple | list) and len(value_range) == 2
-    lo, hi = value_range if ok else (None, None)
-    ok = ok and isinstance(lo, int | float) and math.isfinite(lo) and (
-        hi is None or (isinstance(hi, int | float) and hi > lo))
-    if not ok:
+    pair = isinstance(value_range, tuple | list) and len(value_range) == 2
+    lo, hi = value_range if pair else (None, None)
+    if not (isinstance(lo, int | float) and math.isfinite(lo) and (
+            hi is None or (isinstance(hi, int | float) and hi > lo))):
         raise InputError(f"measure {name!r}: value_range={value_range!r}; give (lo, hi) with finite lo < hi, or "
                          f"(lo, None) for a measure unbounded above, e.g. (0.0, 1.0)")
     return (float(lo), None if hi is None else float(hi))

@@ -288,7 +288,6 @@ def shape_distance(
     >>> shape_distance(X, X @ A, alpha=1.0) > 0.01          # α = 1 (Procrustes) is not
     True
     """
-    opts = {"alpha": alpha, "score_method": score_method, "eigval_tol": eigval_tol}
     centred, e = None, 0
     if score_method == "euclidean":
         # A distance in the data's units: bring both inputs into range by ONE common power of two (exact) and
@@ -299,7 +298,10 @@ def shape_distance(
         e = scale_exponent(A, B)
         centred = centre(np.ldexp(A, -e)), centre(np.ldexp(B, -e))
     route, parts = factors_or_blocks(X, Y, formulation, centred=centred)
-    d = shape_distance_from_grams(*parts, **opts) if route == "gram" else shape_distance_from_cov(*parts, **opts)
+    if route == "gram":
+        d = shape_distance_from_grams(*parts, alpha=alpha, score_method=score_method, eigval_tol=eigval_tol)
+    else:
+        d = shape_distance_from_cov(*parts, alpha=alpha, score_method=score_method, eigval_tol=eigval_tol)
     return float(np.ldexp(d, e))
 
 
@@ -392,7 +394,7 @@ class ShapeMetric:
         XW, YW = self.transform(X, Y)
         if self.score_method == "euclidean":
             return float(np.linalg.norm(XW - YW))
-        den = np.linalg.norm(XW) * np.linalg.norm(YW)
+        den = float(np.linalg.norm(XW) * np.linalg.norm(YW))
         if den <= 0:
             raise InputError("a transformed representation is all zeros; the angular distance is undefined")
         return float(np.arccos(clip_unit(float(np.vdot(XW, YW)) / den)))
@@ -462,8 +464,10 @@ def canonical_correlations(X: ArrayLike, Y: ArrayLike, *, rtol: float = 1e-10, f
     """
     route, parts = factors_or_blocks(X, Y, formulation)
     if route == "gram":
-        return _canonical_grams(*parts, rtol)[0]
-    return _canonical(*parts, rtol)[0]
+        fx, fy = parts
+        return _canonical_grams(fx, fy, rtol)[0]
+    Sxx, Syy, Sxy = parts
+    return _canonical(Sxx, Syy, Sxy, rtol)[0]
 
 
 def cca_from_cov(Sxx, Syy, Sxy, *, summary: str = "mean", rtol: float = 1e-10) -> float:
@@ -531,7 +535,7 @@ def _pca_keep(lam_desc: np.ndarray, threshold: float) -> int:
     if total <= 0:
         raise InputError("a representation has zero variance after centring; SVCCA is undefined")
     frac = np.cumsum(lam_desc) / total
-    return int(min(lam_desc.size, np.searchsorted(frac, threshold - 1e-12) + 1))
+    return min(lam_desc.size, int(np.searchsorted(frac, threshold - 1e-12)) + 1)
 
 
 def svcca_from_cov(
@@ -557,7 +561,7 @@ def _svcca_counts(lx: np.ndarray, ly: np.ndarray, threshold: float, n_components
     """Components kept on each side from the descending eigenvalues λ = σ² (both routes share this)."""
     if n_components is None:
         return _pca_keep(lx, threshold), _pca_keep(ly, threshold)
-    kx, ky = (n_components, n_components) if np.isscalar(n_components) else n_components
+    kx, ky = (n_components, n_components) if np.ndim(n_components) == 0 else n_components  # one count or (kx, ky)
     return min(int(kx), lx.size), min(int(ky), ly.size)
 
 
@@ -813,25 +817,23 @@ def svcca_from_blocks_batch(
     correlations of all pairs from batched eigenvalues."""
     _check_threshold(threshold)
 
+    def exact(i, j):
+        return svcca_from_cov(block(i, i), block(j, j), block(i, j), threshold=threshold,
+                              n_components=n_components, summary=summary, rtol=rtol)
+
+    if n_components is not None and np.ndim(n_components) != 0:
+        return [exact(i, j) for i, j in pairs]  # per-side component counts: per pair
+
     def whiten(i):
         lam, V = sym_eigh(block(i, i))
         lam, V = lam[::-1].clip(0), V[:, ::-1]
-        if n_components is None:
-            k = _pca_keep(lam, threshold)
-        else:
-            k = min(int(n_components), lam.size)
+        k = _svcca_counts(lam, lam, threshold, n_components)[0]  # one count for every layer, or by threshold
         lam, V = lam[:k], V[:, :k]
         if lam.size == 0 or lam.max() <= 0:
             raise InputError("a representation has zero variance after centring; CCA is undefined")
         keep = lam > rtol * lam.max()
         return V[:, keep] / np.sqrt(lam[keep])[None, :]
 
-    def exact(i, j):
-        return svcca_from_cov(block(i, i), block(j, j), block(i, j), threshold=threshold,
-                              n_components=n_components, summary=summary, rtol=rtol)
-
-    if n_components is not None and not np.isscalar(n_components):
-        return [exact(i, j) for i, j in pairs]  # per-side component counts: per pair
     return _cca_batch(block, pairs, whiten, summary, exact)
 
 

@@ -257,12 +257,12 @@ class LayerMatrixCI(LayerMatrix):
 
     def summary(self) -> str:
         text = super().summary()
-        if self.n_boot:
+        if self.n_boot and self.ci_low is not None and self.ci_high is not None and self.ci_level is not None:
             w = np.nanmax(self.ci_high - self.ci_low)
             text += (f"\n{int(round(100 * self.ci_level))}% bootstrap intervals from {self.n_boot} resamples "
                      f"(widest: {w:.3f}).")
-        if self.n_perm:
-            p = self.p_values_
+        p = self.p_values_
+        if self.n_perm and p is not None:
             text += (f"\nPermutation test ({self.n_perm} permutations): "
                      f"{int(np.sum(p <= 0.05))} of {p.size} entries with p ≤ 0.05.")
         return text
@@ -328,8 +328,8 @@ def compare_entries(result: LayerMatrixCI, a: tuple[Any, Any], b: tuple[Any, Any
     names): Δ_b = value_b[a] − value_b[b] over the *same* resamples, so the correlation of the two
     entries is accounted for. Interval: percentile of Δ; p-value: two-sided, 2·min(P(Δ ≤ 0), P(Δ ≥ 0))
     over the resamples (with the +1 correction)."""
-    boot = getattr(result, "boot_", None)
-    if boot is None:
+    boot, ci = getattr(result, "boot_", None), result.ci_level
+    if boot is None or ci is None:
         raise InputError("this layer matrix has no bootstrap; compute it with layer_matrix(..., n_boot=200)")
 
     def index(entry, names_r, names_c):
@@ -350,12 +350,12 @@ def compare_entries(result: LayerMatrixCI, a: tuple[Any, Any], b: tuple[Any, Any
     ia, ib = index(a, result.rows, result.cols), index(b, result.rows, result.cols)
     d = boot[:, ia[0], ia[1]] - boot[:, ib[0], ib[1]]
     obs = float(result.values[ia] - result.values[ib])
-    alpha = 1.0 - result.ci_level
+    alpha = 1.0 - ci
     lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
     B = d.size
     p = min(1.0, 2.0 * min((1 + np.sum(d <= 0)) / (B + 1), (1 + np.sum(d >= 0)) / (B + 1)))
     name = (result.rows[ia[0]], result.cols[ia[1]]), (result.rows[ib[0]], result.cols[ib[1]])
-    return EntryComparison(metric=result.metric, a=name[0], b=name[1], difference=obs, ci=result.ci_level,
+    return EntryComparison(metric=result.metric, a=name[0], b=name[1], difference=obs, ci=ci,
                            ci_low=float(lo), ci_high=float(hi), p_value=float(p), n_boot=B)
 
 

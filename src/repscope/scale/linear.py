@@ -29,11 +29,14 @@ import pathlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from repscope.errors import InputError
+
+if TYPE_CHECKING:
+    from dask.diagnostics import ProgressBar
 
 __all__ = ["CrossProducts", "streamed_cross_products", "streamed_layer_matrix"]
 
@@ -134,9 +137,11 @@ class CrossProducts:
         """In-memory reference: load every layer, centre in float64, one GEMM per block (O(n·D) memory)."""
         t0 = time.perf_counter()
         la = list(arrays_a)
-        lb = None if arrays_b is None else list(arrays_b)
-        mats = [_as_rows(arrays_a[k], k) for k in la] + ([] if arrays_b is None else
-                                                        [_as_rows(arrays_b[k], k) for k in lb])
+        mats = [_as_rows(arrays_a[k], k) for k in la]
+        lb: list[str] | None = None
+        if arrays_b is not None:
+            lb = list(arrays_b)
+            mats += [_as_rows(arrays_b[k], k) for k in lb]
         if len({m.shape[0] for m in mats}) != 1:
             raise InputError("layers have different numbers of rows; they must describe the same samples")
         means = [m.mean(axis=0) for m in mats]
@@ -407,14 +412,15 @@ class _local_progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._bar = None
+        self._bar: ProgressBar | None = None
 
     def __enter__(self) -> _local_progress:
         if self.enabled:
             from dask.diagnostics import ProgressBar
 
-            self._bar = ProgressBar()
-            self._bar.__enter__()
+            bar = ProgressBar()
+            bar.__enter__()
+            self._bar = bar
         return self
 
     def __exit__(self, *exc: Any) -> None:

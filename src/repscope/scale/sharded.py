@@ -665,26 +665,28 @@ def sharded_layer_pairs(
 
     t0 = time.perf_counter()
     metrics = list(metrics)
-    options = {k: dict(v) for k, v in (options or {}).items()}
+    opts = {k: dict(v) for k, v in (options or {}).items()}
     lin = linear_measures()
     bad = [m for m in metrics if m not in lin]
     if bad or not metrics:
         raise InputError(f"metric(s) {bad or metrics} cannot be streamed from cross products; choose from {lin}")
     for m in metrics:
         if m != "debiased_cka":
-            check_block_options(registry.get(m), options.get(m, {}))
+            check_block_options(registry.get(m), opts.get(m, {}))
     if precision not in ("float64", "float32"):
         raise InputError(f"precision={precision!r}; use 'float64' (exact) or 'float32' (float32 GEMMs, float64 sums)")
     src_a, la, dims_a, ids_a, n_a, isz, native = _source(store_a, layers_a, "store_a")
     within = store_b is None
     if within:
         src_b, lb, dims_b, idx_a, idx_b, n = None, None, None, None, None, n_a
+        cols, dims_cols = la, dims_a  # the layers (and their widths) of the matrix's columns
     else:
         src_b, lb, dims_b, ids_b, n_b, isz_b, native_b = _source(
             store_b, layers_a if layers_b is None else layers_b, "store_b")
+        cols, dims_cols = lb, dims_b
         isz, native = max(isz, isz_b), max(native, native_b)
         idx_a, idx_b, n = _match(ids_a, ids_b, n_a, n_b)
-    if not la or (not within and not lb):
+    if not la or not cols:
         raise InputError("no layers selected; give at least one layer name per store")
     if n < (4 if "debiased_cka" in metrics else 2):
         raise InputError(f"only {n} common sample(s); {metrics} need at least {4 if 'debiased_cka' in metrics else 2}")
@@ -698,10 +700,10 @@ def sharded_layer_pairs(
     with contextlib.nullcontext() if local else client_for(sched) as client:
         workers = [None] if client is None else sorted(client.scheduler_info()["workers"])
         k = len(workers) if n_shards is None else int(n_shards)
-        plan = plan_shards(len(la), None if within else len(lb), k)
+        plan = plan_shards(len(la), None if within else len(cols), k)
         specs = []
         for s, sh in enumerate(plan):
-            width = sum(dims_a[i] for i in sh.rows) + sum((dims_a if within else dims_b)[j] for j in sh.cols)
+            width = sum(dims_a[i] for i in sh.rows) + sum(dims_cols[j] for j in sh.cols)
             br = int(block_rows) if block_rows else max(256, min(n, BLOCK_BYTES // (8 * max(1, width))))
             if not block_rows:  # whole zarr chunks per read (a partial read decodes the whole chunk anyway)
                 br = max(native, (br // native) * native)
@@ -710,7 +712,7 @@ def sharded_layer_pairs(
             specs.append({"shard": sh, "within": within, "layers_a": la, "layers_b": lb, "dims_a": dims_a,
                           "dims_b": dims_b, "src_a": src_a, "src_b": src_b, "idx_a": idx_a, "idx_b": idx_b,
                           "n": n, "block_rows": br, "precision": precision, "device": device,
-                          "metrics": metrics, "options": options, "return_blocks": return_blocks,
+                          "metrics": metrics, "options": opts, "return_blocks": return_blocks,
                           "diag": _diag_owner(plan, s, len(la)) if within else [],
                           "worker": None if client is None else workers[s % len(workers)]})
         outs = _execute(specs, client)
@@ -723,7 +725,6 @@ def sharded_layer_pairs(
             bytes_model=shard_memory(dims_a, dims_b, spec["shard"], spec["block_rows"], disk_itemsize=isz,
                                      precision=precision, metrics=metrics)))
         blocks.append(o["blocks"])
-    cols = la if within else lb
     matrices = {}
     for metric in metrics:
         vals = np.full((len(la), len(cols)), np.nan)
@@ -731,7 +732,7 @@ def sharded_layer_pairs(
             for (i, j), v in o["values"][metric].items():
                 vals[i, j] = v
         m = registry.get(metric)
-        kw = options.get(metric, {})
+        kw = opts.get(metric, {})
         if within and m.symmetric_for(kw):
             lower = np.tril_indices(len(la), -1)
             vals[lower] = vals.T[lower]

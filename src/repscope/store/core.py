@@ -10,7 +10,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,10 @@ from repscope.store.integrity import (
     shard_lock_name,
 )
 from repscope.store.location import FsPath, as_location
+
+if TYPE_CHECKING:
+    import zarr
+    from zarr.core.array_spec import ArrayConfigParams
 
 FORMAT_VERSION = 2  # 2: sharded stores (several writer processes); single-writer stores still write 1
 _PROGRESS = "progress.json"
@@ -53,7 +57,7 @@ def _atomic_write_json(path: Path | FsPath, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _read_root_meta(path: Path) -> dict[str, Any]:
+def _read_root_meta(path: Path | FsPath) -> dict[str, Any]:
     """Read and check the root metadata of a store directory; raise StoreError with the fix."""
     if not path.exists():
         raise StoreError(f"no activation store at '{path}'; run `repscope capture` (or rs.capture) to create one")
@@ -84,7 +88,7 @@ def _read_root_meta(path: Path) -> dict[str, Any]:
     return rs
 
 
-def _read_progress(path: Path) -> dict[str, Any]:
+def _read_progress(path: Path | FsPath) -> dict[str, Any]:
     p = path / _PROGRESS
     if not p.exists():
         return {"committed": 0, "complete": False, "nonfinite": {}, "error": None}
@@ -112,7 +116,7 @@ def shard_progress_name(shard: int) -> str:
     return f"progress-shard-{shard:03d}.json"
 
 
-def _read_json_record(path: Path, what: str) -> dict[str, Any] | None:
+def _read_json_record(path: Path | FsPath, what: str) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
@@ -123,16 +127,16 @@ def _read_json_record(path: Path, what: str) -> dict[str, Any] | None:
     return rec
 
 
-def _sharded_progress(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
+def _sharded_progress(path: Path | FsPath, meta: Mapping[str, Any]) -> dict[str, Any]:
     """The commit state of a store written by ``n_shards`` processes, from their own progress records: the
     visible rows are the committed prefix (every row of shards 0…j-1 plus the committed rows of the first
     incomplete shard j); ``missing`` lists every shard not yet complete, with the command that ran it."""
-    k, n, cr = int(meta["shards"]), meta.get("n_total"), meta.get("chunk_rows")
+    k, cr = int(meta["shards"]), meta.get("chunk_rows")
     missing: list[dict[str, Any]] = []
     nonfinite: dict[str, int] = {}
     prefix, in_prefix, error = 0, True, None
     for j in range(k):
-        lo, hi = shard_rows(n, cr, j, k) if cr and meta.get("layers") else (0, 0)
+        lo, hi = shard_rows(meta["n_total"], cr, j, k) if cr and meta.get("layers") else (0, 0)
         rec = _read_json_record(path / shard_progress_name(j), f"progress record of shard {j}/{k}") if cr else None
         rec = rec or {"committed": lo, "complete": False}
         if in_prefix:
@@ -148,7 +152,7 @@ def _sharded_progress(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
             "missing": missing, "shards": k}
 
 
-def _incomplete_message(path: Path, prog: Mapping[str, Any], n_total: Any) -> str:
+def _incomplete_message(path: Path | FsPath, prog: Mapping[str, Any], n_total: Any) -> str:
     if prog.get("shards"):
         k = prog["shards"]
         parts = [f"shard {m['shard']}/{k} (rows {m['rows'][0]}–{m['rows'][1] - 1}: {m['written']} written"
@@ -195,7 +199,8 @@ class ActivationStore:
     >>> tmp.cleanup()
     """
 
-    def __init__(self, path: str | os.PathLike, *, allow_incomplete: bool = False, check: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike | FsPath, *, allow_incomplete: bool = False,
+                 check: bool = True) -> None:
         import zarr
 
         self.path = as_location(path)
@@ -222,8 +227,12 @@ class ActivationStore:
     def _open_checked(self, key: str, label: str) -> tuple[Any, ArrayCheck]:
         """(zarr array, its chunk checker) for a path inside the store; torn metadata → StoreError."""
         if key not in self._checked:
+            import zarr
+
             try:
                 arr = self._group[key]
+                if not isinstance(arr, zarr.Array):
+                    raise TypeError(f"{key} is a group, not an array")
                 chk = ArrayCheck.of(self.path, arr, label,
                                     chunks_always_written=bool(self._meta.get("chunks_always_written")))
             except Exception as exc:  # noqa: BLE001 - missing or unparsable array metadata
@@ -560,6 +569,7 @@ class StoreWriter:
         self.path = as_location(path)
         self.shard = _check_shard(shard, n_total)
         self.shard_range: tuple[int, int] | None = None  # rows [lo, hi) of this shard, once chunk_rows is known
+        self.chunk_rows: int | None = None  # rows per chunk, once the arrays exist (first batch, or a resumed store)
         self.dtype = np.dtype(dtype)
         self._fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
         self._chunk_rows_req = chunk_rows
@@ -599,7 +609,7 @@ class StoreWriter:
             if self.shard is None:
                 self._open_locked(resume=resume, overwrite=overwrite, provenance=provenance)
             else:
-                self._open_shard(resume=resume, overwrite=overwrite, provenance=provenance)
+                self._open_shard(self.shard, resume=resume, overwrite=overwrite, provenance=provenance)
         except BaseException:
             self._release_create()
             self._lock.release()
@@ -613,7 +623,7 @@ class StoreWriter:
             self._create_lock = None
 
     @property
-    def _progress_path(self) -> Path:
+    def _progress_path(self) -> Path | FsPath:
         return self.path / (_PROGRESS if self.shard is None else shard_progress_name(self.shard[0]))
 
     def _new_meta(self, provenance: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -633,11 +643,12 @@ class StoreWriter:
             **json.loads(json.dumps(dict(provenance or {}), default=str)),
         }
 
-    def _open_shard(self, *, resume: bool, overwrite: bool, provenance: Mapping[str, Any] | None) -> None:
+    def _open_shard(self, shard: tuple[int, int], *, resume: bool, overwrite: bool,
+                    provenance: Mapping[str, Any] | None) -> None:
         """Open (or, as the first writer, create) a store written by several processes; see the class doc."""
         import zarr
 
-        i, k = self.shard
+        i, k = shard
         if overwrite:
             raise StoreError(
                 f"overwrite=True (--overwrite) is refused with shard=: one shard would delete the rows the others "
@@ -681,15 +692,20 @@ class StoreWriter:
     def set_chunk_rows(self, chunk_rows: int) -> None:
         """Fix the chunk size of a sharded store and so this shard's rows (``shard_range``); resume from
         this shard's own commit record, after checking the chunks it committed."""
+        if self.shard is None:
+            raise InputError("set_chunk_rows is for a sharded writer (StoreWriter(..., shard=(i, k))); a single "
+                             "writer fixes its chunk size from its first batch — just append")
         i, k = self.shard
-        self.chunk_rows = self._chunk_rows_req = int(chunk_rows)
-        n_chunks = -(-int(self.n_total) // self.chunk_rows)
+        n_total = self.n_total
+        assert n_total is not None  # _check_shard refuses shard= without n_total
+        cr = self.chunk_rows = self._chunk_rows_req = int(chunk_rows)
+        n_chunks = -(-int(n_total) // cr)
         if k > n_chunks:
             raise InputError(
-                f"shard={i, k}: the store has only {n_chunks} chunks of {self.chunk_rows} rows, fewer than {k} "
+                f"shard={i, k}: the store has only {n_chunks} chunks of {cr} rows, fewer than {k} "
                 f"shards; use at most {n_chunks} shards, or a smaller chunk_rows (--chunk-rows)"
             )
-        lo, hi = self.shard_range = shard_rows(self.n_total, self.chunk_rows, i, k)
+        lo, hi = self.shard_range = shard_rows(n_total, cr, i, k)
         rec = _read_json_record(self._progress_path, f"progress record of shard {i}/{k}")
         if rec is not None and (rec.get("rows") != [lo, hi] or not lo <= int(rec["committed"]) <= hi):
             raise StoreError(f"store '{self.path}': the progress record of shard {i}/{k} does not match its rows "
@@ -701,7 +717,7 @@ class StoreWriter:
         if self._meta.get("layers") and self._committed > lo:  # refuse to extend damage
             st = ActivationStore(self.path, allow_incomplete=True, check=False)
             for _label, _arr, chk in st._all_checked_arrays():
-                chk.check_rows(lo, self._committed, self.n_total, store=self.path)
+                chk.check_rows(lo, self._committed, n_total, store=self.path)
         if rec is None:
             self._commit(lo, complete=False)
 
@@ -724,7 +740,7 @@ class StoreWriter:
             # Nothing committed (creation was interrupted) or a replacement was asked for: start afresh.
             _clear_dir(self.path)
             meta = None
-        if meta is not None:
+        if meta is not None and prog is not None:  # (no progress record: restartable, so cleared just above)
             if not resume:
                 raise StoreError(
                     f"store '{self.path}' already exists; pass resume=True to continue it, overwrite=True "
@@ -789,8 +805,15 @@ class StoreWriter:
             nonfinite = dict(self._nonfinite)
         rec = {"committed": int(rows), "complete": bool(complete), "nonfinite": nonfinite, "error": error}
         if self.shard is not None:
-            rec.update(shard=self.shard[0], of=self.shard[1], rows=list(self.shard_range), command=_command_line())
+            rec.update(shard=self.shard[0], of=self.shard[1], rows=list(self._own_rows()), command=_command_line())
         _atomic_write_json(self._progress_path, rec)
+
+    def _own_rows(self) -> tuple[int, int]:
+        """This shard's rows ``[lo, hi)``; known once :meth:`set_chunk_rows` has fixed the chunk size."""
+        if self.shard_range is None:
+            raise InputError("a sharded StoreWriter knows its rows only once its chunk size is fixed: call "
+                             "writer.set_chunk_rows(writer.plan_chunk_rows(acts)) before the first append")
+        return self.shard_range
 
     def plan_chunk_rows(self, acts: Mapping[str, np.ndarray]) -> int:
         """Rows per chunk: the requested ``chunk_rows``, else the largest power of two (16…4096) whose chunk of
@@ -852,8 +875,14 @@ class StoreWriter:
 
     def _append(self, acts, *, ids, labels, attributes, layer_meta) -> None:
         self._raise_worker_error()
+        if self.shard is not None:
+            self._own_rows()  # a shard must know its rows before its first batch
         if not self._meta["layers"]:
             self._create_arrays(acts, labels, ids, attributes, layer_meta)
+        cr = self.chunk_rows
+        if cr is None:
+            raise StoreError(f"store '{self.path}' has arrays but no chunk_rows in its metadata; "
+                             f"{damage_fix(self.path)}")
         names = [d["name"] for d in self._meta["layers"]]
         if list(acts) != names:
             raise StoreError(f"batch layers {list(acts)} do not match the store's layers {names}")
@@ -877,8 +906,8 @@ class StoreWriter:
         for name, v in (attributes or {}).items():
             self._buf_attrs.setdefault(name, []).append(np.asarray(v))
         self._buffered += b
-        if self._buffered >= self.chunk_rows:
-            self._flush(whole_chunks_only=True)
+        if self._buffered >= cr:
+            self._flush(cr)
 
     def _take(self, lst: list[np.ndarray], n: int) -> np.ndarray:
         cat = np.concatenate(lst) if len(lst) > 1 else lst[0]
@@ -887,8 +916,9 @@ class StoreWriter:
             lst.append(cat[n:])
         return cat[:n]
 
-    def _flush(self, *, whole_chunks_only: bool) -> None:
-        n = (self._buffered // self.chunk_rows) * self.chunk_rows if whole_chunks_only else self._buffered
+    def _flush(self, chunk_rows: int | None) -> None:
+        """Hand the buffered rows to the writer thread: whole chunks of ``chunk_rows`` rows, or all (None)."""
+        n = (self._buffered // chunk_rows) * chunk_rows if chunk_rows is not None else self._buffered
         if n == 0:
             return
         # ``_submitted`` is only touched by appending threads (under _append_lock), never by the writer
@@ -936,15 +966,15 @@ class StoreWriter:
             finally:
                 self._queue.task_done()
 
-    def _handles(self) -> dict[str, Any]:
+    def _handles(self) -> dict[tuple[str, str], zarr.Array]:
         """Array handles opened once (opening re-reads metadata from disk)."""
         if getattr(self, "_arrays", None) is None:
             g = self._group
-            h = {("L", d["name"]): g["layers"][d["key"]] for d in self._meta["layers"]}
-            h[("ids", "")] = g["sample_ids"]
+            h = {("L", d["name"]): _array_in(g, f"layers/{d['key']}") for d in self._meta["layers"]}
+            h[("ids", "")] = _array_in(g, "sample_ids")
             if "labels" in g:
-                h[("labels", "")] = g["labels"]
-            h.update({("A", d["name"]): g["attributes"][d["key"]] for d in self._meta["attributes"]})
+                h[("labels", "")] = _array_in(g, "labels")
+            h.update({("A", d["name"]): _array_in(g, f"attributes/{d['key']}") for d in self._meta["attributes"]})
             # write_empty_chunks is a property of the handle, not of the stored array: set it on every one
             self._arrays = {k: a.with_config(_ALWAYS_WRITE) for k, a in h.items()}
         return self._arrays
@@ -1013,11 +1043,11 @@ class StoreWriter:
         """Write the last (partial) chunk, wait for the writer, mark the store complete, release the lock."""
         with self._append_lock:
             if self.chunk_rows is not None:
-                self._flush(whole_chunks_only=False)
+                self._flush(None)
             self._drain()
             committed = self.committed
             if self.shard is not None:
-                lo, hi = self.shard_range
+                lo, hi = self._own_rows()
                 if committed != hi:
                     raise StoreError(
                         f"shard {self.shard[0]}/{self.shard[1]} of store '{self.path}' got rows {lo}–{committed - 1}"
@@ -1065,7 +1095,18 @@ class StoreWriter:
         return list(self._handles().values())
 
 
-_ALWAYS_WRITE = {"write_empty_chunks": True}  # a missing chunk file is then always damage, never zeros
+# a missing chunk file is then always damage, never zeros
+_ALWAYS_WRITE: ArrayConfigParams = {"write_empty_chunks": True}
+
+
+def _array_in(group: zarr.Group, key: str) -> zarr.Array:
+    """The array at ``key`` (a path such as ``"layers/L000"``) inside a store's group."""
+    import zarr
+
+    arr = group[key]
+    if not isinstance(arr, zarr.Array):
+        raise StoreError(f"'{key}' is a group, not an array: the store is damaged")
+    return arr
 
 
 def _n_nonfinite(block: np.ndarray) -> int:
@@ -1099,7 +1140,7 @@ class _DirectChunks:
         self.blosc = blosc
 
     @classmethod
-    def of(cls, root: Path, arr: Any) -> _DirectChunks | None:
+    def of(cls, root: Path | FsPath, arr: Any) -> _DirectChunks | None:
         from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec
 
         codecs = list(arr.metadata.codecs)
@@ -1135,7 +1176,7 @@ class _DirectChunks:
         raw = np.ascontiguousarray(block, dtype=self.dtype)
         data = np.frombuffer(self.blosc.encode(raw), np.uint8) if self.blosc is not None else raw.view(np.uint8)
         crc = int(google_crc32c.value(data)).to_bytes(4, "little")
-        payload = memoryview(data).cast("B")
+        payload = data.data.cast("B")  # ndarray.data: the array's buffer as a memoryview
         path = self.dir / self.encode_key((row // self.chunk_rows, 0))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
@@ -1164,11 +1205,11 @@ def _column_compressors() -> list[Any]:
     return [ZstdCodec(level=0), Crc32cCodec()]
 
 
-def _has_content(path: Path) -> bool:
+def _has_content(path: Path | FsPath) -> bool:
     return path.is_dir() and any(not p.name.startswith(LOCK_PREFIX) for p in path.iterdir())
 
 
-def _has_rows(path: Path) -> bool:
+def _has_rows(path: Path | FsPath) -> bool:
     """A single-writer store with committed rows (one a restart would lose)."""
     try:
         prog = _read_progress(path)
@@ -1204,7 +1245,7 @@ def _command_line() -> str | None:
     return None
 
 
-def _refuse_foreign(path: Path) -> None:
+def _refuse_foreign(path: Path | FsPath) -> None:
     """Refuse to write into (or delete) anything that is not a repscope store or one being created."""
     if path.exists() and not path.is_dir():
         raise StoreError(f"'{path}' is a file, not a store directory; choose another output path")
@@ -1213,14 +1254,17 @@ def _refuse_foreign(path: Path) -> None:
     _read_root_meta(path)  # raises "not a repscope store" with the fix for anything foreign
 
 
-def _clear_dir(path: Path) -> None:
+def _clear_dir(path: Path | FsPath) -> None:
     import shutil
 
     for p in path.iterdir():
         if p.name.startswith(LOCK_PREFIX):
             continue
-        if isinstance(p, FsPath) and p.is_dir():
-            p.rmtree()
+        if isinstance(p, FsPath):
+            if p.is_dir():
+                p.rmtree()
+            else:
+                p.unlink()
         elif p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         else:

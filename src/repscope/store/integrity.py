@@ -28,6 +28,7 @@ import numpy as np
 
 from repscope.errors import StoreError
 from repscope.results import ResultBase
+from repscope.store.location import FsPath
 
 LOCK_NAME = ".repscope-writer.lock"
 CREATE_LOCK_NAME = ".repscope-create.lock"
@@ -40,7 +41,7 @@ def shard_lock_name(shard: int) -> str:
 _BLOSC_HEADER = 16
 
 
-def damage_fix(path: Path | str) -> str:
+def damage_fix(path: Path | FsPath | str) -> str:
     return (f"the store is damaged; re-run the capture with --overwrite (overwrite=True) to rebuild it "
             f"(`repscope verify {path}` lists every damaged chunk)")
 
@@ -50,7 +51,7 @@ class ArrayCheck:
     """What is needed to check one array's chunks on disk (computed once per array and cached)."""
 
     label: str  # human name: "layer 'fc'", "sample_ids", "labels", "attribute 'colour'"
-    dir: Path  # the array's directory inside the store
+    dir: Path | FsPath  # the array's directory inside the store
     chunk_rows: int
     encode: Any  # chunk coords -> relative key ("c/3/0")
     ndim: int
@@ -59,13 +60,13 @@ class ArrayCheck:
     strict_missing: bool  # a missing chunk is damage (chunks always written, or no zero fill possible)
 
     @classmethod
-    def of(cls, store_path: Path, arr: Any, label: str, *, chunks_always_written: bool) -> ArrayCheck:
+    def of(cls, store_path: Path | FsPath, arr: Any, label: str, *, chunks_always_written: bool) -> ArrayCheck:
         names = [c.to_dict().get("name") for c in arr.metadata.codecs]
         return cls(label=label, dir=store_path / arr.path, chunk_rows=int(arr.chunks[0]),
                    encode=arr.metadata.encode_chunk_key, ndim=arr.ndim, checksum="crc32c" in names,
                    blosc="blosc" in names, strict_missing=chunks_always_written or label == "sample_ids")
 
-    def chunk_file(self, i: int) -> Path:
+    def chunk_file(self, i: int) -> Path | FsPath:
         return self.dir / self.encode((i,) + (0,) * (self.ndim - 1))
 
     def rows_of(self, i: int, n: int) -> str:
@@ -97,7 +98,7 @@ class ArrayCheck:
                 return f"truncated or corrupt ({size} bytes on disk, header says {cbytes + tail})"
         return None
 
-    def check_rows(self, start: int, stop: int, n: int, *, store: Path | str) -> None:
+    def check_rows(self, start: int, stop: int, n: int, *, store: Path | FsPath | str) -> None:
         """Raise StoreError if any chunk overlapping rows [start, stop) is missing or truncated."""
         if stop <= start:
             return
@@ -125,7 +126,8 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}"[:200]
 
 
-def guarded_read(check: ArrayCheck, arr: Any, start: int, stop: int, n: int, store: Path | str, read: Any) -> Any:
+def guarded_read(check: ArrayCheck, arr: Any, start: int, stop: int, n: int, store: Path | FsPath | str,
+                 read: Any) -> Any:
     """Run ``read()`` (a zarr read of rows within [start, stop)) after the file checks; any decode
     failure becomes a StoreError naming the array, the chunk's rows and the fix."""
     check.check_rows(start, stop, n, store=store)
@@ -264,7 +266,7 @@ class WriterLock:
     """
 
     def __init__(self, store: Any, name: str = LOCK_NAME, what: str = "") -> None:
-        self.store = store if not isinstance(store, str | os.PathLike) else Path(store)
+        self.store: Path | FsPath = store if not isinstance(store, str | os.PathLike) else Path(store)
         self.file = self.store / name
         self.what = what  # e.g. " (shard 2/4)": the part of the store this lock guards
         self._fd: int | None = None
@@ -290,7 +292,7 @@ class WriterLock:
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
         if not isinstance(self.file, Path):
-            return self._acquire_object(me)
+            return self._acquire_object(self.file, me)
         for _ in range(20):
             try:
                 fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
@@ -331,12 +333,12 @@ class WriterLock:
             return self
         raise StoreError(f"could not lock store '{self.store}' (its lock file keeps changing); retry")
 
-    def _acquire_object(self, me: dict[str, Any]) -> WriterLock:
+    def _acquire_object(self, file: FsPath, me: dict[str, Any]) -> WriterLock:
         """The lock on an fsspec filesystem (no flock): an object created exclusively; a lock of a dead pid
         on this host is taken over; one from another host cannot be checked and refuses, naming the object
         to delete if that writer is gone."""
         for _ in range(3):
-            if self.file.create_exclusive(json.dumps(me).encode()):
+            if file.create_exclusive(json.dumps(me).encode()):
                 self._fd = -1
                 return self
             holder = self._holder()
@@ -344,11 +346,11 @@ class WriterLock:
                     and not _pid_alive(holder["pid"])):
                 self.took_over = holder
                 with contextlib.suppress(OSError):
-                    self.file.unlink()
+                    file.unlink()
                 continue
             err = self._refuse(holder)
             raise StoreError(f"{err}; if that capture is no longer running, delete the lock object "
-                             f"'{self.file}'") from None
+                             f"'{file}'") from None
         raise StoreError(f"could not lock store '{self.store}' (its lock object keeps changing); retry")
 
     def release(self) -> None:
