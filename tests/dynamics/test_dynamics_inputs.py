@@ -87,6 +87,10 @@ def test_testcases_shapes_and_determinism():
     assert len(mo) == 3 and mo.systems[0].shape[-1] == 6
     lp = tc.learning_proxy(n_checkpoints=4, n_trials=3, n_steps=20)
     assert lp.accuracy.tolist() == [0, 1 / 3, 2 / 3, 1] and lp.reference.shape == (3, 20, 6)
+    acc, ref = lp.learning()  # the learning case's accuracies and reference, as stored
+    assert acc is lp.accuracy and ref is lp.reference
+    with pytest.raises(InputError, match="no learning case"):
+        a.learning()  # a grouping case has neither
 
 
 def test_learning_proxy_dsa_tracks_learning_despite_geometry():

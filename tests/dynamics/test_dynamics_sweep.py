@@ -89,6 +89,10 @@ def test_split_and_common_choice_for_several_systems():
         sweep_dmd(Y, test_frac=1.5)
     with pytest.raises(InputError, match="no \\(n_delays, rank\\)"):
         sweep_dmd(Y[:, :5], n_delays=[8], ranks=[2])
+    with pytest.raises(InputError, match="no list of systems"):
+        sweep_dmd(1.0, names=["a"])  # names= wants one system per name
+    with pytest.raises(InputError, match="one input array that is no list"):
+        sweep_dmd([Y, Y], names=["a", "b"], inputs=1.0)
 
 
 def test_default_grid_runs_on_a_single_trial():

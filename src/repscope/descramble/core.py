@@ -263,7 +263,7 @@ class Descrambler:
 
     def __init__(
         self,
-        operator: ArrayLike = "first_difference",
+        operator: SmoothnessOperator | ArrayLike = "first_difference",
         *,
         center: bool = False,
         layout: str = "units_first",

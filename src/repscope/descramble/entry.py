@@ -97,7 +97,7 @@ def _moment(store: Any, layer: str, progress: bool) -> tuple[np.ndarray, int]:
     return A, n
 
 
-def load_weights(weights: ArrayLike, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
+def load_weights(weights: ArrayLike | None, weight_name: Any, store: Any, layers: list[str]) -> dict[str, np.ndarray]:
     """Weights per layer from an array, a mapping or a state_dict file, each checked against the layer's
     units (axis 0 = output units, torch layout). Raises :class:`InputError` naming the fix.
 
@@ -219,8 +219,8 @@ def analyse(
     if not keep:
         raise InputError("no layer to descramble; " + "; ".join(notes))
     seq_keep = [la for la in keep if lens.layer_kind(store, la) == "sequence"]
-    if seq_keep:
-        notes.append(lens.sequence_note(store, seq_keep, as_="steps"))
+    if note := lens.sequence_note(store, seq_keep, as_="steps"):  # None when no layer is a sequence
+        notes.append(note)
     W = load_weights(weights, weight_name, store, keep)  # checked before any work
     results: list[Any] = []
     for la in keep:

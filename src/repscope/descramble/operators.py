@@ -313,7 +313,7 @@ def operator_from_matrix(D: ArrayLike, n_units: int | None = None, name: str = "
     return op
 
 
-def make_operator(operator: ArrayLike, n_units: int) -> SmoothnessOperator:
+def make_operator(operator: SmoothnessOperator | ArrayLike, n_units: int) -> SmoothnessOperator:
     """Resolve ``operator`` (a name in :data:`OPERATORS`, a matrix ``D``, or a
     :class:`SmoothnessOperator`) for a layer of ``n_units`` units.
 

@@ -143,7 +143,7 @@ class DescrambleResult(ResultBase):
         has_w = self.weights is not None
         fig, axes = subplots_in(ax, 1, 4 if has_w else 2, figsize=(15 if has_w else 9, 3.6))
         ax = list(np.atleast_1d(axes))
-        if has_w:
+        if self.weights is not None and self.weights_descrambled is not None:  # set together, with their spectra
             W = self.weights.reshape(self.weights.shape[0], -1)
             Wd = self.weights_descrambled.reshape(W.shape[0], -1)
             v = float(np.percentile(np.abs(np.concatenate([W.ravel(), Wd.ravel()])), 99)) or 1.0
@@ -154,8 +154,9 @@ class DescrambleResult(ResultBase):
                 a.set_xlabel("input feature")
                 a.set_ylabel("unit (row)")
             ax = ax[2:]
-        spec_r = self.weight_spectrum_raw if has_w else self.spectrum_raw
-        spec_d = self.weight_spectrum_descrambled if has_w else self.spectrum_descrambled
+        spec_r = self.weight_spectrum_raw if self.weight_spectrum_raw is not None else self.spectrum_raw
+        spec_d = (self.weight_spectrum_descrambled if self.weight_spectrum_descrambled is not None
+                  else self.spectrum_descrambled)
         k = np.arange(spec_r.size)
         ax[0].semilogy(k, np.maximum(spec_r / spec_r.sum(), 1e-16), label="raw order")
         ax[0].semilogy(k, np.maximum(spec_d / spec_d.sum(), 1e-16), label="descrambled")
@@ -254,11 +255,11 @@ class PermutationResult(ResultBase):
     def plot(self, ax: Any = None):
         from repscope.results import subplots_in
 
-        has_m = self.moment is not None
+        M = self.moment
+        has_m = M is not None
         fig, axes = subplots_in(ax, 1, 3 if has_m else 1, figsize=(12 if has_m else 4.5, 3.6))
         ax = list(np.atleast_1d(axes))
-        if has_m:
-            M = self.moment
+        if M is not None:
             d = np.sqrt(np.maximum(np.diag(M), np.finfo(float).tiny))
             C = M / np.outer(d, d)
             p = self.perm

@@ -96,7 +96,7 @@ def select_rank(
         if not 0 < q <= 1:
             raise InputError(f"rank_explained_variance={q} must be in (0, 1]")
         cum = np.cumsum(s**2) / np.sum(s**2)
-        return int(min(np.searchsorted(cum, q - 1e-12) + 1, len(s)))
+        return min(int(np.searchsorted(cum, q - 1e-12)) + 1, len(s))
     return max(numerical, 1)
 
 
@@ -402,7 +402,7 @@ def fit_dmd(
     r = select_rank(sf, rank, rank_thresh, rank_explained_variance)
     W = Wh[:r].T  # (m, r)
     A = W.T @ B_ols.T @ W
-    resid = np.linalg.norm(Vp - fitted @ W @ W.T) / max(np.linalg.norm(Vp), 1e-300)
+    resid = float(np.linalg.norm(Vp - fitted @ W @ W.T)) / max(float(np.linalg.norm(Vp)), 1e-300)
     return _result(fit, A, fit.U[:, :m], resid, {"rrr_singular_values": sf, "W": W}, Vm @ W, Vp @ W, True)
 
 
@@ -456,7 +456,7 @@ def _pcr(fit: _SVDFit, r: int) -> DMDResult:
     Vm, Vp = fit.Vfull[fit.idx_minus, :r], fit.Vfull[fit.idx_minus + 1, :r]
     G = Vm.T @ Vm + fit.ridge * np.eye(r)
     A = np.linalg.solve(G, Vm.T @ Vp).T
-    resid = np.linalg.norm(Vp - Vm @ A.T) / max(np.linalg.norm(Vp), 1e-300)
+    resid = float(np.linalg.norm(Vp - Vm @ A.T)) / max(float(np.linalg.norm(Vp)), 1e-300)
     return _result(fit, A, fit.U[:, :r], resid, {}, Vm, Vp, False)
 
 

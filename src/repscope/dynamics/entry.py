@@ -139,7 +139,8 @@ def analyse(
     not_seq = [la for la in chosen if la not in seq]
     if not_seq:
         raise InputError(f"layer(s) {not_seq} have no time axis; sequence layers of this store: {', '.join(seq)}")
-    notes.append(lens.sequence_note(store, chosen, as_="trajectory"))
+    if note := lens.sequence_note(store, chosen, as_="trajectory"):
+        notes.append(note)
     skipped = [la for la in list(store.layers) if la not in seq]
     if layers is None and skipped:
         notes.append(f"skipped layers without a time axis: {', '.join(skipped)}")

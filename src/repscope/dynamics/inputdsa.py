@@ -82,7 +82,7 @@ __all__ = [
 _SCORES = ("angular", "euclidean")
 
 
-def _paired(data: Any, inputs: ArrayLike, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _paired(data: Any, inputs: ArrayLike | None, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Validate states and inputs: same number of trials, same length per trial."""
     trials = as_trials(data, name)
     if inputs is None:
@@ -264,17 +264,24 @@ def dmdc_predict(fit: DMDcResult, data: ArrayLike | list, inputs: ArrayLike | li
     """One-step predictions of a DMDc fit on held-out trials: ``(predicted x_{t+1}, observed x_{t+1}, x_t)``,
     rows stacked over trials (``ĥ_{t+1} = U_r (Ã U_rᵀ h_t + B̃ u_t)``, current-state block)."""
     H, Hn, Uc = _held_out_rows(fit, data, inputs, name)
-    N = fit.basis_.shape[0] // fit.n_delays
-    pred = ((H @ fit.basis_) @ fit.A_.T + Uc @ fit.B_.T) @ fit.basis_.T
+    Ur = _dmdc_basis(fit)
+    N = Ur.shape[0] // fit.n_delays
+    pred = ((H @ Ur) @ fit.A_.T + Uc @ fit.B_.T) @ Ur.T
     return pred[:, :N], Hn[:, :N], H[:, :N]
 
 
-def _held_out_rows(fit: DMDcResult, data: Any, inputs: ArrayLike, name: str) -> tuple[np.ndarray, ...]:
-    """Embedding rows h_t, h_{t+1} and inputs u_t of held-out trials, aligned as in :func:`fit_dmdc`."""
-    if fit.method != "dmdc":
+def _dmdc_basis(fit: DMDcResult) -> np.ndarray:
+    """``U_r`` of a DMDc fit; an error for a subspace fit (no basis: its states are latent)."""
+    if fit.method != "dmdc" or fit.basis_ is None:
         raise InputError("held-out rows need observed states: use method='dmdc' (subspace states are latent)")
+    return fit.basis_
+
+
+def _held_out_rows(fit: DMDcResult, data: Any, inputs: ArrayLike | None, name: str) -> tuple[np.ndarray, ...]:
+    """Embedding rows h_t, h_{t+1} and inputs u_t of held-out trials, aligned as in :func:`fit_dmdc`."""
+    Ur = _dmdc_basis(fit)
     trials, us = _paired(data, inputs, name)
-    N = fit.basis_.shape[0] // fit.n_delays
+    N = Ur.shape[0] // fit.n_delays
     if trials[0].shape[1] != N:
         raise InputError(f"{name} has {trials[0].shape[1]} dimensions but the model was fitted on {N}")
     if fit.mean_ is not None:
@@ -329,7 +336,7 @@ def fit_dmdc(
         )
     AB = _ridge(np.vstack([Zm, Um]), Zp, ridge)
     A, B = AB[:, :r], AB[:, r:]
-    resid = np.linalg.norm(Zp - A @ Zm - B @ Um) / max(np.linalg.norm(Zp), 1e-300)
+    resid = np.linalg.norm(Zp - A @ Zm - B @ Um) / max(float(np.linalg.norm(Zp)), 1e-300)
     eig = np.linalg.eigvals(A)
     return DMDcResult(
         A_=A, B_=B, eigenvalues_=eig, singular_values_=s, rank_=int(r), method="dmdc",
@@ -403,7 +410,7 @@ def fit_subspace_dmdc(
     Xm, Xn = Xh[:, cur], Xh[:, cur + 1]
     AB = _ridge(np.vstack([Xm, Umid]), Xn, ridge)
     A, B = AB[:, :n], AB[:, n:]
-    resid = np.linalg.norm(Xn - A @ Xm - B @ Umid) / max(np.linalg.norm(Xn), 1e-300)
+    resid = np.linalg.norm(Xn - A @ Xm - B @ Umid) / max(float(np.linalg.norm(Xn)), 1e-300)
     eig = np.linalg.eigvals(A)
     return DMDcResult(
         A_=A, B_=B, eigenvalues_=eig, singular_values_=s, rank_=int(n), method="subspace",

@@ -328,11 +328,11 @@ def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_g
                 break
         n_iter[idx] += 1
         a = idx.numel()
+        mua = mu[idx]  # damping of the active starts (a copy; Newton path only)
         if newton:
             X = (Ma.unsqueeze(1) @ E - E @ Ma.unsqueeze(1)).reshape(a, p, n * n)
             H = -(X @ YB[idx].transpose(1, 2))
             H = 0.5 * (H + H.transpose(1, 2))
-            mua = mu[idx]
             K = -H + mua[:, None, None] * eye_p
             L, info = torch.linalg.cholesky_ex(K)
             ok = info == 0
@@ -352,7 +352,6 @@ def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_g
         else:
             w = alpha[idx, None] * g
             pred = (g * w).sum(1)
-            mua = None
         # cap step length (the exponential map is 2π-periodic in rotation angles)
         wn = torch.linalg.vector_norm(w, dim=1)
         scale = torch.clamp(1.0 / torch.clamp(wn, min=1e-300), max=1.0)

@@ -30,6 +30,7 @@ held-out values (divided like the criterion). ``n_se=0`` picks the minimum.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -301,14 +302,24 @@ def sweep_dmd(
     """
     cfg = DSAConfig.resolve(config, **overrides)
     delay_interval, ridge, center = cfg.delay_interval, cfg.ridge, cfg.center
-    sys_list = list(systems) if names is not None else [systems]
+    if names is None:
+        sys_list = [systems]
+    elif isinstance(systems, Iterable):
+        sys_list = list(systems)
+    else:
+        raise InputError(f"names has {len(names)} entries but systems is no list of systems; give one per name")
     names = list(names) if names is not None else ["system"]
     if len(sys_list) != len(names) or not sys_list:
         raise InputError(f"names has {len(names)} entries for {len(sys_list)} systems")
     if not np.isfinite(n_se) or n_se < 0:
         raise InputError(f"n_se={n_se} must be a finite number ≥ 0 (1 = the one-standard-error rule)")
     if inputs is not None:
-        in_list = list(inputs) if len(sys_list) > 1 else [inputs]
+        if len(sys_list) == 1:
+            in_list = [inputs]
+        elif isinstance(inputs, Iterable):
+            in_list = list(inputs)
+        else:
+            raise InputError(f"{len(sys_list)} systems but one input array that is no list; give one per system")
         if len(in_list) != len(sys_list):
             raise InputError(f"{len(sys_list)} systems but {len(in_list)} input trajectories; give one per system")
     splits, in_splits = [], []

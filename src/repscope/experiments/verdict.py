@@ -47,7 +47,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -415,6 +415,13 @@ def _row(claim_text: str, paper: str, quantity: str, values: ArrayLike, control:
                     p, float("nan"), trained, ctrl, control_label, kind)
 
 
+class ControlKw(TypedDict):
+    """:func:`claim` keywords that the rows of one table share: what the control is, and the seed."""
+
+    control_label: str
+    seed: int
+
+
 def claim(claim: str, paper: str, quantity: str, values: ArrayLike, *, control: ArrayLike | None = None,
           baseline: ArrayLike | None = None, control_label: str = "", direction: int = 1, threshold: float = 0.0,
           note: str = "", seed: int = 0) -> ClaimRow:
@@ -585,7 +592,7 @@ def environment() -> dict[str, Any]:
     git commit of the source tree when it is a git checkout (``None`` otherwise)."""
     import importlib.metadata as md
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("repscope", "numpy", "scipy", "scikit-learn", "torch", "gudhi", "zarr"):
         try:
             versions[pkg] = md.version(pkg)

@@ -111,15 +111,15 @@ def unit_scores(
     [2.0, 4.0, 6.0]
     """
     A = as_2d(X, "activations", min_samples=1)
-    if (unit is None) == (direction is None):
-        raise InputError("give exactly one of unit= (a column index) or direction= (a vector)")
-    if unit is not None:
+    if unit is not None and direction is None:
         if not (-A.shape[1] <= int(unit) < A.shape[1]):
             raise InputError(
                 f"unit {unit} is out of range for a layer with {A.shape[1]} units; use 0..{A.shape[1] - 1}"
             )
         s = A[:, int(unit)]
         return s - s.mean() if center else s.copy()
+    if unit is not None or direction is None:
+        raise InputError("give exactly one of unit= (a column index) or direction= (a vector)")
     w = _as_1d(direction, "direction").astype(np.float64)
     if w.shape[0] != A.shape[1]:
         raise InputError(

@@ -143,7 +143,7 @@ def analyse_bands(
     return RangeAnalysis(b, hists, assoc, conf, grid)
 
 
-def direction_from_spec(spec: str, X: np.ndarray, labels: ArrayLike, *, seed: int = 0) -> tuple[np.ndarray, str]:
+def direction_from_spec(spec: str, X: np.ndarray, labels: ArrayLike | None, *, seed: int = 0) -> tuple[np.ndarray, str]:
     """Build a direction from ``KIND:ARGS`` (the part after ``LAYER:``):
 
     - ``class-mean:A`` — mean of class A minus mean of the rest; ``class-mean:A-B`` — A minus B;

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -53,6 +53,14 @@ class RangesAnalysis(lens.LensAnalysis):
 #: How to name a unit or a direction, in the CLI (``repscope report`` and ``repscope ranges analyse``) and the API.
 UNIT_HINT = ("give one: repscope report --unit LAYER:INDEX (or --direction LAYER:file:PATH.npy; API: "
              "options={'ranges': {'unit': 'LAYER:INDEX'}}, or ranges.analyse(store, unit='LAYER:INDEX'))")
+
+
+class _TestSettings(TypedDict):
+    """The permutation-test settings every analysis of one :func:`analyse` call shares."""
+
+    n_permutations: int
+    correction: str
+    seed: int
 
 
 def applies(store: Any, *, unit: str | None = None, direction: Any = None, **_: Any) -> str | None:
@@ -175,7 +183,7 @@ def analyse(
     if unit is not None and direction is not None:
         raise InputError("give at most one of unit= and direction=")
     attrs = _attrs(store)
-    kw = dict(n_permutations=n_permutations, correction=correction, seed=seed)
+    kw: _TestSettings = {"n_permutations": n_permutations, "correction": correction, "seed": seed}
     notes: list[str] = []
     analyses: list[RangeAnalysis] = []
     if unit is not None:
@@ -193,16 +201,18 @@ def analyse(
     else:
         specs, notes = default_units(store, layers, target)
         for spec in specs:
-            key = "direction" if ":class-mean:" in spec else "unit"
-            analyses.append(analyse_store(store, **{key: spec}, **kw))
+            if ":class-mean:" in spec:
+                analyses.append(analyse_store(store, direction=spec, **kw))
+            else:
+                analyses.append(analyse_store(store, unit=spec, **kw))
     results: list[Any] = []
     for a in analyses:
         results += [a.bands, *a.results()]
         notes += [n for n in a.notes if n not in notes]
     read = {a.bands.unit.split(":")[0] for a in analyses}
     seq_read = [la for la in store.layers if la in read and lens.layer_kind(store, la) == "sequence"]
-    if seq_read:
-        notes.append(lens.sequence_note(store, seq_read))
+    if note := lens.sequence_note(store, seq_read):  # None when no layer read is a sequence
+        notes.append(note)
     out = RangesAnalysis(results=results, notes=notes, layers=sorted(read),
                          params={"n_permutations": n_permutations, "correction": correction, "seed": seed},
                          analyses=analyses)
@@ -212,7 +222,7 @@ def analyse(
 
 
 def _array_direction(store: Any, layer: str, X: np.ndarray, w: np.ndarray, attrs: dict[str, np.ndarray],
-                     kw: dict[str, Any]) -> RangeAnalysis:
+                     kw: _TestSettings) -> RangeAnalysis:
     """A given direction vector: percentile bands, every attribute tested (it is no readout of the labels)
     except those the labels determine or that determine them (with notes)."""
     b = bands(unit_scores(X, direction=w), kind="percentile", sample_ids=getattr(store, "sample_ids", None),

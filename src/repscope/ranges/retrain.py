@@ -264,6 +264,8 @@ def curate(
     elif which == "nonpred":
         mask = (inb & ~is_pred).any(axis=1)
     elif which == "label":
+        if labels is None:
+            raise InputError("which='label' needs the class labels (labels=...)")
         yl = _as_1d(labels, "labels", n).astype(np.int64)
         if yl.min() < 0 or yl.max() >= k:
             raise InputError(f"which='label' needs labels that index the {k} logits (0..{k - 1})")
@@ -282,7 +284,7 @@ def curate(
         if not lam > 0:
             raise InputError(f"upweight={upweight} must be positive or 'balanced'")
         w = np.where(mask, lam, 1.0)
-    return Curation(mask, w.astype(np.float64), t, (lo, hi), which, upweight)
+    return Curation(np.asarray(mask), w.astype(np.float64), t, (lo, hi), which, upweight)
 
 
 def jtt_weights(pred: Any, labels: ArrayLike, upweight: float) -> np.ndarray:

@@ -182,9 +182,9 @@ def build_report(
     call, e.g. ``{"capture": 3.1}``), each lens, each extra section (its ``seconds``), writing the report, and
     "other" (the rest), so that the parts add up to the total."""
     t0 = time.perf_counter() if started is None else float(started)
-    secs, timings = analyse_store(store, out_dir, sections, **kwargs)
+    lens_secs, timings = analyse_store(store, out_dir, sections, **kwargs)
     extra = list(extra_sections or [])
-    secs = [*secs, *extra]
+    secs: list[Section] = [*lens_secs, *extra]
     parts = {**(phases or {}), **timings}
     for s in extra:
         sec = float(getattr(s, "seconds", float("nan")))

@@ -452,7 +452,7 @@ class MapperGraph(ResultBase):
         )
         if self.labels is not None and self.nodes:
             cp = self.class_purity()
-            worst = min(cp, key=cp.get) if cp else None
+            worst = min(cp, key=lambda c: cp[c]) if cp else None
             s += f" Node-wise purity {self.node_purity():.2f}"
             if worst is not None:
                 s += f"; lowest class-wise purity: class {worst} ({cp[worst]:.2f})"

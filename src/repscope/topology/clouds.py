@@ -294,7 +294,7 @@ def point_cloud(
     A: ArrayLike,
     kind: str = "top_l2",
     *,
-    shape: tuple[int, ...] | None = None,
+    shape: tuple[int, ...] | SequenceForm | None = None,
     n_components: int | None = None,
     seed: int = 0,
 ) -> np.ndarray:

@@ -182,8 +182,10 @@ def analyse(
     kinds = {src.kinds[lay] for lay in clouds}
     if "map" in kinds and cloud == "top_l2":
         notes.append("channel-first maps enter as the channel vector at their top-ℓ2 position (Purvine et al.)")
-    if "sequence" in kinds:
-        notes.append(lens.sequence_note(store, [la for la in clouds if lens.layer_kind(store, la) == "sequence"]))
+    if "sequence" in kinds and (
+        note := lens.sequence_note(store, [la for la in clouds if lens.layer_kind(store, la) == "sequence"])
+    ):
+        notes.append(note)
     results: list[Any] = []
     names = list(clouds)
     ph = None

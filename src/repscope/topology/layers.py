@@ -130,7 +130,7 @@ class PHLayerMatrix(MatrixResult):
 
     def _cell(self, i: int, j: int, digits: int = 3) -> str:
         v = self.values[i, j]
-        if self.resamples > 1 and i != j:
+        if self.resamples > 1 and i != j and self.sd is not None:
             return f"{v:.{digits}g} ± {self.sd[i, j]:.2g}"
         return f"{v:.{digits}g}"
 
@@ -148,7 +148,7 @@ class PHLayerMatrix(MatrixResult):
             f"Largest: {self.layers[iu[0][k]]} vs {self.layers[iu[1][k]]} = {v[k]:.3g}; "
             f"mean adjacent-layer distance {np.mean(adj):.3g} vs mean over all pairs {v.mean():.3g}."
         )
-        if self.resamples > 1:
+        if self.resamples > 1 and self.sd is not None:
             s += f" Median resampling sd / mean: {np.median(self.sd[iu] / np.maximum(v, 1e-300)):.2f}."
         return s
 
@@ -249,18 +249,19 @@ def ph_layer_matrix(
     if len(names) < 2:
         raise InputError("at least two layers are needed for a layer-distance matrix")
     rng = np.random.default_rng(seed)
-    full = n_samples is None or int(n_samples) >= n
+    m = n if n_samples is None else min(int(n_samples), n)  # points per resample
+    full = m == n
     if full and resamples > 1:
         raise InputError(
             f"resamples={resamples} needs n_samples smaller than the {n} available samples (draws are "
             f"without replacement); lower n_samples or use resamples=1"
         )
-    if not full and int(n_samples) < 3:
+    if not full and m < 3:
         raise InputError(f"n_samples={n_samples} is too small; at least 3 points are needed")
     t0 = time.perf_counter()
     clouds, keys, haus = [], [], {}
     for b in range(int(resamples)):
-        rows = None if full else np.sort(rng.choice(n, size=int(n_samples), replace=False))
+        rows = None if full else np.sort(rng.choice(n, size=m, replace=False))
         for nm in names:
             A, shape = read(nm, rows)
             as_2d(A, f"layer {nm!r}", dtype=None)  # NaN/Inf or too few rows: an error naming the layer
@@ -312,7 +313,7 @@ def ph_layer_matrix(
         metric=metric,
         dim=int(dim),
         cloud=cloud,
-        n_samples=n if full else int(n_samples),
+        n_samples=m,
         resamples=int(resamples),
         seed=int(seed),
         diagrams={str(nm): d for (b, nm), d in zip(keys, dgms) if b == 0},
@@ -489,7 +490,7 @@ def matrix_correlation(
         n_permutations=len(nulls),
         exact=bool(exact),
         n_items=n,
-        names=tuple(names),
+        names=(names[0], names[1]),
     )
 
 
@@ -747,5 +748,5 @@ def compare_matrices(
     corr = matrix_correlation(A, B, permutations=permutations, seed=seed, names=names)
     A_, B_ = _square(A, names[0]), _square(B, names[1])
     return MatrixComparison(
-        A=A_, B=B_, layers=[str(x) for x in layers], names=tuple(names), correlation=corr, note=note
+        A=A_, B=B_, layers=[str(x) for x in layers], names=(names[0], names[1]), correlation=corr, note=note
     )

@@ -221,7 +221,7 @@ def run_benchmark(
             runs = []
             for s in range(n_seeds + 1):
                 ss = tc.learning_proxy(seed=seed + s)
-                runs.append((ss.systems, ss.accuracy, ss.reference))
+                runs.append((ss.systems, *ss.learning()))
             rows += _learning_rows("learning proxy", runs, dict(n_delays=2, rank=8), seed, details)
         for arch in ("rnn", "gru", "ssm"):
             if arch not in cases:

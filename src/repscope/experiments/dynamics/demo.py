@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pathlib
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 from repscope.dynamics._dsa import dsa_matrix, fit_systems
 from repscope.dynamics.evaluate import geometry_distance, group_ratio, nn_accuracy, pairwise_matrix
@@ -15,6 +15,11 @@ from repscope.dynamics.results import DistanceMatrixResult, TableResult
 from repscope.experiments.dynamics import testcases as tc
 
 __all__ = ["demo_results"]
+
+
+class _DMDSize(TypedDict):
+    n_delays: int
+    rank: int
 
 
 def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: bool = False) -> list:
@@ -26,14 +31,15 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
 
     t0 = time.perf_counter()
     ss = tc.attractors(n_per_kind=3, seed=seed)
-    kw = dict(n_delays=10, rank=4)
+    kw: _DMDSize = {"n_delays": 10, "rank": 4}
     lp = tc.learning_proxy(n_checkpoints=8, seed=seed)
-    kw_lp = dict(n_delays=2, rank=8)
+    lp_accuracy, lp_reference = lp.learning()
+    kw_lp: _DMDSize = {"n_delays": 2, "rank": 8}
     rows, mats = [], []
     with torch_threads(1):
         dm = fit_systems(ss.systems, **kw)
         dm_lp = fit_systems(lp.systems, **kw_lp)
-        dm_ref = fit_systems([lp.reference], **kw_lp)
+        dm_ref = fit_systems([lp_reference], **kw_lp)
         for metric in ("dsa_angular", "dsa_wasserstein", "procrustes", "cka"):
             t1 = time.perf_counter()
             if metric.startswith("dsa_"):
@@ -42,14 +48,14 @@ def demo_results(store: Any, *, out_dir: pathlib.Path, seed: int = 0, progress: 
                 d_lp = dsa_matrix(dm_lp, dm_ref, metric=metric[4:], seed=seed, **kw_lp).distances[:, 0]
             else:
                 D, G, NA, CV = pairwise_matrix(geometry_distance(metric), ss.systems), None, None, None
-                d_lp = pairwise_matrix(geometry_distance(metric), lp.systems, [lp.reference])[:, 0]
+                d_lp = pairwise_matrix(geometry_distance(metric), lp.systems, [lp_reference])[:, 0]
             secs = time.perf_counter() - t1
             rows.append(
                 [
                     metric,
                     group_ratio(D, ss.groups),
                     nn_accuracy(D, ss.groups),
-                    learning_correlation(d_lp, lp.accuracy),
+                    learning_correlation(d_lp, lp_accuracy),
                     secs,
                 ]
             )

@@ -47,7 +47,7 @@ import functools
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -83,8 +83,16 @@ TASK = "dm_anti_delay"
 N_PCS = 20
 
 
+class DMDHyper(TypedDict):
+    """DMD hyper-parameters (one point of :func:`select_by_prediction`'s grid, or :func:`fit_delays`)."""
+
+    n_delays: int
+    delay_interval: int
+    rank: int
+
+
 def fit_delays(n_steps: int, n_delays: int = 33, delay_interval: int = 6, rank: int = 50,
-               n_features: int = N_PCS) -> tuple[dict[str, int], str]:
+               n_features: int = N_PCS) -> tuple[DMDHyper, str]:
     """The paper's delay embedding if it spans at most half the trajectory, else a reduced one.
 
     Reduction rule: shrink ``delay_interval`` to fit ``(n_delays − 1)·τ ≤ T/2``; if τ = 1 still does not
@@ -132,7 +140,7 @@ def transposed_layout(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.swapaxes(np.asarray(X), 0, 1))
 
 
-def heldout_prediction_error(X: np.ndarray, hp: dict[str, int], *, seed: int = 0) -> float:
+def heldout_prediction_error(X: np.ndarray, hp: DMDHyper, *, seed: int = 0) -> float:
     """Relative one-step prediction error of DMD (in delay coordinates) on held-out trials.
 
     DMD is fitted on a random half of the trials; on the other half, ``‖H⁺ − H⁻ Âᵀ‖ / ‖H⁺‖`` with
@@ -156,14 +164,15 @@ def heldout_prediction_error(X: np.ndarray, hp: dict[str, int], *, seed: int = 0
     return float(np.sqrt(num / max(den, 1e-300)))
 
 
-def select_by_prediction(systems: list[np.ndarray], n_steps: int, *, seed: int = 0) -> tuple[dict, list]:
+def select_by_prediction(systems: list[np.ndarray], n_steps: int, *, seed: int = 0
+                         ) -> tuple[DMDHyper, list[dict[str, Any]]]:
     """Pick (n_delays, delay_interval, rank) minimising the mean held-out prediction error over ``systems``.
 
     Grid: n_delays ∈ {2, 5, 10, 20, 33}, delay_interval ∈ {1, 3, 6}, rank ∈ {10, 20, 50}, keeping only
     embeddings spanning at most half the trajectory and ranks the training half's transitions determine.
     Returns the choice and every grid point's error.
     """
-    grid = []
+    grid: list[tuple[DMDHyper, float]] = []
     for nd in (2, 5, 10, 20, 33):
         for tau in (1, 3, 6):
             if (nd - 1) * tau > n_steps // 2:
@@ -172,7 +181,7 @@ def select_by_prediction(systems: list[np.ndarray], n_steps: int, *, seed: int =
             for r in (10, 20, 50):
                 if r > nd * systems[0].shape[-1] or r > n_trans:
                     continue
-                hp = {"n_delays": nd, "delay_interval": tau, "rank": r}
+                hp: DMDHyper = {"n_delays": nd, "delay_interval": tau, "rank": r}
                 err = float(np.mean([heldout_prediction_error(S, hp, seed=seed) for S in systems]))
                 grid.append((hp, err))
     if not grid:
@@ -238,7 +247,7 @@ def _train_groups(arch: str, seed: int, cfg: dict[str, Any]) -> dict[str, Any]:
         loss.backward()
         opt.step()
     ev = M._batch(TASK, cfg["eval_trials"], 12345, ep)
-    out = {"master": master, "untrained": untrained}
+    out: dict[str, Any] = {"master": master, "untrained": untrained}
     for name, frozen in (("unfrozen", False), ("frozen", True)):
         net = copy.deepcopy(model)
         rec = {id(p) for p in net.recurrent_parameters()}
@@ -347,7 +356,7 @@ class _DSABatch:
         self.jobs: dict[tuple, list] = {}
         self.out: dict[tuple, np.ndarray] = {}
 
-    def add(self, pairs: list[tuple[np.ndarray, np.ndarray]], hp: dict) -> tuple:
+    def add(self, pairs: list[tuple[np.ndarray, np.ndarray]], hp: DMDHyper) -> tuple:
         key = tuple(sorted(hp.items()))
         lst = self.jobs.setdefault(key, [])
         start = len(lst)
@@ -439,7 +448,7 @@ def guilhot_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
             extra[f"dsa_selected_{arch}"] = hp_sel
             extra[f"prediction_grid_{arch}"] = grid
             n = len(runs)
-            pairs = {g: [] for g in groups}
+            pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {g: [] for g in groups}
             for a, b in disjoint_pairs(n):  # independent pairs (2i, 2i+1), never cyclic
                 pairs["master_spread"].append(joint_pca_k(fin(runs[b], "master"), fin(runs[a], "master")))
             for r in runs:
@@ -640,8 +649,9 @@ def attractor_reproduction(*, quick: bool = True, seeds: int | None = None, seed
     if n_seeds < 2:
         raise InputError(f"seeds={n_seeds} is too few for a confidence interval; use ≥ 2 (≥ {MIN_SEEDS} for a verdict)")
     authors = sorted(AUTHORS_PERTURBATIONS)  # 0.001, 0.002, 0.004
-    cfg = {"noise": [0.0, authors[1], 0.02, 0.1, 0.3] if quick else [0.0, *authors, 0.01, 0.03, 0.1, 0.3],
-           "n_per": 3, "n_trials": 50 if quick else 200, "n_steps": 200}
+    cfg: dict[str, Any] = {
+        "noise": [0.0, authors[1], 0.02, 0.1, 0.3] if quick else [0.0, *authors, 0.01, 0.03, 0.1, 0.3],
+        "n_per": 3, "n_trials": 50 if quick else 200, "n_steps": 200}
     cfg.update(config or {})
     noise, n_per = [float(v) for v in cfg["noise"]], int(cfg["n_per"])
     if not noise or noise[0] != 0.0:

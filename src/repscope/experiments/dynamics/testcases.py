@@ -64,6 +64,12 @@ class SystemSet:
     def __len__(self) -> int:
         return len(self.systems)
 
+    def learning(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(accuracy, reference)`` of a learning case (e.g. :func:`learning_proxy`); an error otherwise."""
+        if self.accuracy is None or self.reference is None:
+            raise InputError(f"{self.name!r} is no learning case (it has no accuracies and reference system)")
+        return self.accuracy, self.reference
+
 
 def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """Haar-random orthogonal n×n matrix (either determinant)."""

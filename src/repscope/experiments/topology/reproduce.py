@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -47,9 +47,16 @@ __all__ = [
 DATASETS = ("dsprites_lite", "digits")
 
 # Per-dataset defaults: (channel widths, strides) of the five convolutions and training sizes.
-_ARCH = {
+class _Arch(TypedDict):
+    widths: tuple[int, ...]
+    strides: tuple[int, ...]
+    n_train: NotRequired[int]  # digits: none, the model trains on all 1797 digits
+    epochs: int
+
+
+_ARCH: dict[str, _Arch] = {
     "dsprites_lite": {"widths": (8, 16, 16, 32, 32), "strides": (1, 2, 1, 2, 1), "n_train": 4000, "epochs": 8},
-    "digits": {"widths": (16, 16, 32, 32, 32), "strides": (1, 1, 2, 1, 1), "n_train": None, "epochs": 20},
+    "digits": {"widths": (16, 16, 32, 32, 32), "strides": (1, 1, 2, 1, 1), "epochs": 20},
 }
 
 
@@ -311,14 +318,14 @@ class ReproductionReading:
     def plot(self):
         import matplotlib.pyplot as plt
 
-        ex = self.examples
-        k = 0 if ex is None else min(8, len(ex))
+        shown = [] if self.examples is None else list(self.examples[:8])
+        k = len(shown)
         fig = plt.figure(figsize=(10, 3.2))
         gs = fig.add_gridspec(2, max(k, 1) // 2 + 4 if k else 4)
         ncol = k // 2 if k else 0
-        for i in range(k):
+        for i, im in enumerate(shown):
             ax = fig.add_subplot(gs[i % 2, i // 2])
-            ax.imshow(ex[i, 0], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(im[0], cmap="gray", vmin=0, vmax=1)
             ax.set_title(self.example_labels[i] if i < len(self.example_labels) else "", fontsize=7)
             ax.axis("off")
         ax = fig.add_subplot(gs[:, ncol:])
@@ -743,7 +750,7 @@ def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
     random directions; the monotonicity in k is a method check: distance 0 at k = 0 anchors it); mapper node
     purity per layer. Across seeds: cross-seed specificity over disjoint seed pairs (2i, 2i+1).
     """
-    from repscope.experiments.verdict import MIN_SEEDS, ReproductionTable, claim, method_check
+    from repscope.experiments.verdict import MIN_SEEDS, ControlKw, ReproductionTable, claim, method_check
     from repscope.parallel import map_items, n_cores
 
     cfg = dict(purvine_config(quick), **(config or {}))
@@ -764,40 +771,40 @@ def purvine_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
                      desc="Purvine reproduction")
     T, U = [o["trained"] for o in outs], [o["untrained"] for o in outs]
 
-    def col(rows: list[dict[str, Any]], key: str) -> list[float]:
+    def col(rows: list[dict[str, Any]], key: str) -> list[Any]:
         return [r[key] for r in rows]
 
     spec_t, nn_t = _specificity(col(T, "diagrams"))
     spec_u, nn_u = _specificity(col(U, "diagrams"))
     drop_t = [r["drop"]["rho"] for r in T]
     drop_u = [r["drop"]["rho"] for r in U]
-    ctl = {"control": None, "control_label": "untrained network", "seed": seed}
+    ctl: ControlKw = {"control_label": "untrained network", "seed": seed}
     rows = [
         claim("PH distance tracks the accuracy lost when principal components are removed",
               "sensitivity test: removing PCs changes the topology in step with the accuracy drop",
               f"Spearman ρ(PH distance to the original, accuracy drop) over removing the top-k PCs and k random "
               f"directions of {mid}'s activations, k ∈ {list(cfg['drop_ks'])}",
-              drop_t, **dict(ctl, control=drop_u),
+              drop_t, control=drop_u, **ctl,
               note=f"accuracy drop at the largest k: trained {np.mean([r['drop']['drop'][-2] for r in T]):.2f}, "
                    f"untrained {np.mean([r['drop']['drop'][-2] for r in U]):.2f}"),
         claim("PH distance responds to removing top PCs more than to removing as many random directions",
               "high-variance directions carry the cloud's topology",
               f"PH distance on {mid}'s cloud: top-{k_cmp} PCs removed − {k_cmp} random directions removed",
-              col(T, "sens_gap"), **dict(ctl, control=col(U, "sens_gap"))),
+              col(T, "sens_gap"), control=col(U, "sens_gap"), **ctl),
         claim("Cross-seed specificity: a layer is closest to the same layer of another seed",
               "specificity over 100 trained copies",
               "mean PH distance to other layers − to the same layer, disjoint seed pairs (2i, 2i+1)",
-              spec_t, **dict(ctl, control=spec_u),
+              spec_t, control=spec_u, **ctl,
               note=f"1-NN layer identification across seeds: trained {np.mean(nn_t):.2f}, untrained "
                    f"{np.mean(nn_u):.2f} (chance {1 / L:.2f}); {len(spec_t)} independent pairs from {n_seeds} seeds"),
         claim("PH distances agree with representational similarity (1 − CKA)",
               "PH distance set beside CKA-like measures as a meaningful layer distance",
               "Spearman r(PH matrix, 1 − CKA matrix) over layer pairs, RMS-normalised clouds",
-              col(T, "r_ph_cka"), **dict(ctl, control=col(U, "r_ph_cka")),
+              col(T, "r_ph_cka"), control=col(U, "r_ph_cka"), **ctl,
               note=f"without the rescaling (PH is not scale-free): trained r = {np.mean(col(T, 'r_ph_cka_raw')):.2f}, "
                    f"untrained {np.mean(col(U, 'r_ph_cka_raw')):.2f}"),
         claim("Mapper purity rises with depth", "mapper graphs organise class knowledge toward the output",
-              "node purity: logits − first conv", col(T, "purity_gain"), **dict(ctl, control=col(U, "purity_gain"))),
+              "node purity: logits − first conv", col(T, "purity_gain"), control=col(U, "purity_gain"), **ctl),
         method_check("PH distance to the original grows as more top PCs are removed (on the cloud)",
                      "sensitivity test: distance grows with the number of PCs removed",
                      f"Spearman ρ(k, PH distance) on {mid}, k ∈ {list(cfg['ks'])}", col(T, "sens_rho"),
