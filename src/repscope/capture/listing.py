@@ -1,5 +1,5 @@
 """What a model's modules are and what they output: :func:`list_layers` and its :class:`LayerTable`
-(``repscope list-layers``). Above :mod:`.select` (the names), :mod:`.core` (picking a module's output
+(``repscope list-layers``). Above :mod:`.select` (the names), :mod:`.hooks` (picking a module's output
 tensor) and :mod:`.pooling` (what ``pool="mean"`` gives), which import nothing from here."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from repscope.capture.core import _select_output
 from repscope.capture.data import batch_len, run_forward, split_batch
+from repscope.capture.hooks import _select_output
 from repscope.capture.pooling import layouts, mean_gives
 from repscope.capture.select import _all_names, _preview
 from repscope.errors import CaptureError, InputError, RepscopeError
@@ -114,10 +114,9 @@ class LayerTable(ResultBase):
         from repscope.results import axes_figure
 
         fig, ax = axes_figure(ax, (6, max(2.0, 0.22 * len(self.rows))))
-        rows = [r for r in self.rows if r.shape is not None]
-        sizes = [int(_prod(r.shape)) for r in rows]
-        ax.barh(range(len(rows)), sizes)
-        ax.set_yticks(range(len(rows)), [r.name for r in rows], fontsize=6)
+        sizes = {r.name: _prod(r.shape) for r in self.rows if r.shape is not None}
+        ax.barh(range(len(sizes)), list(sizes.values()))
+        ax.set_yticks(range(len(sizes)), list(sizes), fontsize=6)
         ax.invert_yaxis()
         ax.set_xlabel("features per sample")
         return fig
@@ -125,8 +124,8 @@ class LayerTable(ResultBase):
     def plotly(self) -> Any:
         import plotly.graph_objects as go
 
-        rows = [r for r in self.rows if r.shape is not None]
-        return go.Figure(go.Bar(x=[int(_prod(r.shape)) for r in rows], y=[r.name for r in rows], orientation="h"))
+        sizes = {r.name: _prod(r.shape) for r in self.rows if r.shape is not None}
+        return go.Figure(go.Bar(x=list(sizes.values()), y=list(sizes), orientation="h"))
 
 
 def _prod(shape: tuple[int, ...]) -> int:
