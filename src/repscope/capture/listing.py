@@ -128,6 +128,65 @@ class LayerTable(ResultBase):
         return go.Figure(go.Bar(x=list(sizes.values()), y=list(sizes), orientation="h"))
 
 
+def _shape_hook(r: LayerInfo, output_index: int | str | Callable[[Any], Any], n_batch: int
+                ) -> Callable[[Any, Any, Any], None]:
+    """A forward hook that counts the calls of row ``r``'s module and records its first output's per-sample
+    shape (or a note saying why there is none)."""
+    import torch
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        r.calls = (r.calls or 0) + 1
+        if r.calls > 1:
+            return
+        try:
+            t = _select_output(output, output_index, r.name)
+        except InputError:
+            r.note = f"not a tensor: {type(output).__name__}"
+            return
+        r.shape = tuple(int(s) for s in t.shape[1:])
+        if t.ndim == 0 or t.shape[0] != n_batch:
+            r.shape = tuple(int(s) for s in t.shape)
+            r.note = f"no batch axis (batch of {n_batch}); full shape shown"
+            return
+        if isinstance(output, tuple | list):
+            r.note = f"{type(output).__name__} of {len(output)}; element {output_index} shown"
+        elif not isinstance(output, torch.Tensor):
+            r.note = f"{type(output).__name__}; element {output_index} shown"
+
+    return hook
+
+
+def _dry_forward(model: Any, hooks: dict[str, Callable[[Any, Any, Any], None]], x: Any,
+                 forward: Callable[[Any, Any], Any] | None) -> None:
+    """One forward pass of ``x`` in ``eval()`` mode under ``torch.inference_mode()`` with ``hooks`` (module name
+    → forward hook) registered; hooks removed and the model's mode restored afterwards. A model that raises
+    gives a CaptureError naming the fix."""
+    import torch
+
+    modules = dict(model.named_modules())
+    handles = []
+    was_training = model.training
+    try:
+        for n, hook in hooks.items():
+            handles.append(modules[n].register_forward_hook(hook))
+        model.eval()
+        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.inference_mode():
+            try:
+                run_forward(model, x, dev, forward)
+            except RepscopeError:
+                raise
+            except Exception as exc:
+                raise CaptureError(
+                    f"the model raised on the example input: {type(exc).__name__}: {exc}; pass a batch the "
+                    f"model accepts (shape (batch, ...), or a dict of keyword inputs)"
+                ) from exc
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+
 def _prod(shape: tuple[int, ...]) -> int:
     out = 1
     for s in shape:
@@ -162,58 +221,12 @@ def list_layers(
     rows = [LayerInfo(n, type(modules[n]).__name__, sum(p.numel() for p in modules[n].parameters())) for n in names]
     if example_input is None:
         return LayerTable(rows)
-    import torch
-
-    by_name = {r.name: r for r in rows}
-    for r in rows:
-        r.calls = 0
-    handles = []
     x = split_batch(example_input)[0]
     n_batch = batch_len(x)
-
-    def make_hook(name: str):
-        def hook(module, inputs, output):
-            r = by_name[name]
-            r.calls = (r.calls or 0) + 1
-            if r.calls > 1:
-                return
-            try:
-                t = _select_output(output, output_index, name)
-            except InputError:
-                r.note = f"not a tensor: {type(output).__name__}"
-                return
-            r.shape = tuple(int(s) for s in t.shape[1:])
-            if t.ndim == 0 or t.shape[0] != n_batch:
-                r.shape = tuple(int(s) for s in t.shape)
-                r.note = f"no batch axis (batch of {n_batch}); full shape shown"
-                return
-            if isinstance(output, tuple | list):
-                r.note = f"{type(output).__name__} of {len(output)}; element {output_index} shown"
-            elif not isinstance(output, torch.Tensor):
-                r.note = f"{type(output).__name__}; element {output_index} shown"
-
-        return hook
-
-    was_training = model.training
-    try:
-        for n in names:
-            handles.append(modules[n].register_forward_hook(make_hook(n)))
-        model.eval()
-        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with torch.inference_mode():
-            try:
-                run_forward(model, x, dev, forward)
-            except RepscopeError:
-                raise
-            except Exception as exc:
-                raise CaptureError(
-                    f"the model raised on the example input: {type(exc).__name__}: {exc}; pass a batch the "
-                    f"model accepts (shape (batch, ...), or a dict of keyword inputs)"
-                ) from exc
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    for r in rows:
+        r.calls = 0
+    hooks = {r.name: _shape_hook(r, output_index, n_batch) for r in rows}
+    _dry_forward(model, hooks, x, forward)
     for r in rows:
         if r.calls and r.calls > 1:
             r.note = (r.note + "; " if r.note else "") + f"ran {r.calls}× (capture needs one call per input)"
