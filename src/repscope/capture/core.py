@@ -1,27 +1,44 @@
-"""Forward-hook capture into a resumable, chunked zarr store."""
+"""Forward-hook capture into a resumable, chunked zarr store, in four named steps.
+
+:func:`capture` is their composition; each step can be called (and tested) on its own:
+
+1. :func:`plan_capture` checks every argument, resolves the layers, pools and hook points, and computes the
+   resume fingerprint: a :class:`CapturePlan`. Nothing is written.
+2. :func:`open_capture` opens the :class:`~repscope.store.StoreWriter`: a new store, or the resume of one
+   made with the same plan (one made with another model, data or options is refused, naming what changed).
+3. :func:`run_capture` runs the batch loop: hooks on, one forward pass per batch, rows appended (committed
+   chunk by chunk, so a killed capture resumes); Ctrl-C/SIGTERM stop it cleanly (:class:`CaptureInterrupted`).
+4. :func:`commit_capture` records completion atomically and returns the
+   :class:`~repscope.store.ActivationStore`.
+
+The hooks live in :mod:`repscope.capture.hooks`, the fingerprint digests in :mod:`repscope.capture.fingerprint`,
+the data forms in :mod:`repscope.capture.data`.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from repscope.capture.data import (
-    as_ids,
-    as_numpy_1d,
-    batch_len,
-    plan,
-    run_forward,
-)
-from repscope.capture.pooling import layouts, normalise_mode, per_layer, reduce, stored_axes
+from repscope.capture.data import Batch, DataPlan, as_ids, as_numpy_1d, batch_len, plan, run_forward
+from repscope.capture.fingerprint import column_digest, data_fingerprint, model_fingerprint
+from repscope.capture.hooks import OutputIndex, _Recorder
+from repscope.capture.pooling import normalise_mode, per_layer
 from repscope.capture.select import LayerSpec, resolve_layers
 from repscope.errors import CaptureError, InputError, RepscopeError
+
+if TYPE_CHECKING:
+    import torch
+
+    from repscope.store import ActivationStore, StoreWriter
 
 POINTS = ("post", "pre")
 
@@ -29,331 +46,7 @@ POINTS = ("post", "pre")
 def _point(value: Any, where: str) -> str:
     if value not in POINTS:
         raise InputError(f"point={value!r}{where} is not one of {', '.join(POINTS)}")
-    return value
-
-
-def _select_output(out: Any, output_index: int | str | Callable[[Any], Any], layer: str) -> Any:
-    import torch
-
-    if callable(output_index):
-        out = output_index(out)
-    elif isinstance(out, Mapping):
-        keys = list(out)
-        if isinstance(output_index, str) and output_index not in out:
-            raise InputError(f"layer {layer!r} returns a mapping without key {output_index!r}; keys: {keys}")
-        if not isinstance(output_index, str) and not -len(keys) <= output_index < len(keys):
-            raise InputError(f"layer {layer!r} returns a mapping of {len(keys)}; output_index={output_index} is "
-                             f"out of range (keys: {keys})")
-        out = out[output_index] if isinstance(output_index, str) else out[keys[output_index]]
-    elif isinstance(out, tuple | list):
-        if isinstance(output_index, str):
-            raise InputError(f"layer {layer!r} returns a tuple; output_index must be an integer")
-        if not -len(out) <= output_index < len(out):
-            raise InputError(f"layer {layer!r} returns a {type(out).__name__} of {len(out)}; output_index="
-                             f"{output_index} is out of range")
-        out = out[output_index]
-    if not isinstance(out, torch.Tensor):
-        raise InputError(
-            f"layer {layer!r} produced {type(out).__name__}, not a tensor; pass output_index= (an index, key "
-            f"or callable) to pick the tensor to store"
-        )
-    return out
-
-
-def _private_copy(t: Any, out: Any, dtype: Any) -> Any:
-    """``t`` (the reduced output) in the store dtype, contiguous, on the CPU, in memory the model will not
-    touch again: a later in-place module (``ReLU(inplace=True)``, ``x += …``) would otherwise overwrite
-    the stored rows of a layer kept without pooling (or of a ``cls``/``pos:K`` view) before they are
-    written. One copy at most: a conversion or a reduction already made new memory."""
-    import torch
-
-    if t.device.type != "cpu":
-        # converted on the device (fewer bytes to move), then copied to host; the copy is queued on the
-        # stream before any later in-place kernel, so it sees the values as they were here
-        return t.to(dtype).to("cpu", non_blocking=True)
-    shares = t.untyped_storage().data_ptr() == out.untyped_storage().data_ptr()
-    if t.dtype == dtype and not shares:
-        return t.contiguous()
-    return t.to(dtype=dtype, memory_format=torch.contiguous_format, copy=shares and t.dtype == dtype)
-
-
-class _Skip(Exception):
-    """A layer chosen by a pattern cannot be stored (did not run, ran twice, no batch axis, not a tensor)."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason  # a few words for the one warning
-
-
-class _Recorder:
-    """Registers hooks, collects one reduced tensor per layer per forward pass, always removes hooks.
-
-    Layers in ``optional`` (chosen by a pattern, predicate or the default) that cannot be stored are dropped
-    after the first batch with one warning; the same problem on an exactly named layer raises.
-    """
-
-    def __init__(self, model, layers, pools, points, output_index, dtype, optional=()):
-        self.model, self.layers, self.pools, self.points = model, list(layers), pools, points
-        self.output_index, self.dtype = output_index, dtype
-        self.optional = set(optional)
-        self.layouts = layouts(model, self.layers)
-        self.handles: dict[str, Any] = {}
-        self.batch: dict[str, Any] = {}
-        self.skipped: dict[str, str] = {}  # optional layer → why it is dropped (first batch only)
-        self.axes: dict[str, str] = {}  # layer → names of the stored per-sample axes
-        self.first = True
-        self.n = 0  # size of the current batch
-        self.error: BaseException | None = None
-        self.mask: Any = None  # attention mask of the current batch, if any
-        self.order: list[str] = []  # layers in the order their hooks first stored something (first batch)
-
-    def __enter__(self) -> _Recorder:
-        modules = dict(self.model.named_modules())
-        try:
-            for name in self.layers:
-                mod = modules[name]
-                if self.points[name] == "pre":
-                    h = mod.register_forward_pre_hook(self._make_hook(name, pre=True), with_kwargs=True)
-                else:
-                    h = mod.register_forward_hook(self._make_hook(name, pre=False))
-                self.handles[name] = h
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        for h in self.handles.values():
-            h.remove()
-        self.handles.clear()
-
-    def _make_hook(self, name: str, *, pre: bool):
-        store_dtype = self.dtype
-
-        def hook(module, inputs, output=None):
-            # pre-hooks (with_kwargs=True) get (module, args, kwargs): the input is the first positional
-            # argument, else the first keyword argument (Hugging Face blocks take hidden_states=...)
-            try:
-                if name in self.skipped:
-                    return None
-                if name in self.batch:
-                    del self.batch[name]
-                    raise _Skip(
-                        f"module {name!r} ran more than once in one forward pass (shared or recurrent module); "
-                        f"capture a module that runs once per input, e.g. the enclosing RNN",
-                        "ran more than once per forward pass",
-                    )
-                val = (inputs or tuple(output.values())) if pre else output
-                try:
-                    t = _select_output(val, 0 if pre else self.output_index, name)
-                except InputError as exc:
-                    raise _Skip(str(exc), f"output is a {type(val).__name__}, not a tensor") from None
-                if t.ndim == 0 or t.shape[0] != self.n:
-                    raise _Skip(
-                        f"layer {name!r} produced shape {tuple(t.shape)}, whose first axis is not the batch of "
-                        f"{self.n} samples (an RNN without batch_first=True puts time first; position tables "
-                        f"have no batch axis); use batch_first=True, output_index=, or another layer",
-                        f"no batch axis: shape {tuple(t.shape)}",
-                    )
-                if name not in self.axes:
-                    self.axes[name] = stored_axes(t.ndim, self.pools[name], self.layouts[name])
-                out = t.detach()
-                t = reduce(out, self.pools[name], name, self.layouts[name], self.mask)
-                self.batch[name] = _private_copy(t, out, store_dtype)
-                if self.first:
-                    self.order.append(name)
-            except _Skip as exc:
-                if self.first and name in self.optional:
-                    self.skipped[name] = exc.reason
-                    return None
-                self._fail(InputError(str(exc)))
-            except BaseException as exc:  # re-raised after forward, with context
-                self._fail(exc)
-            return None
-
-        return hook
-
-    def _fail(self, exc: BaseException) -> None:
-        if self.error is None:
-            self.error = exc
-        raise exc
-
-    def collect(self) -> dict[str, np.ndarray]:
-        missing = [n for n in self.layers if n not in self.batch and n not in self.skipped]
-        if self.first:
-            for n in [m for m in missing if m in self.optional]:
-                self.skipped[n] = "did not run"
-            missing = [m for m in missing if m not in self.optional]
-        if missing:
-            raise InputError(
-                f"layers {missing} did not run during the forward pass; choose modules on the forward path "
-                f"(repscope.capture.list_layers(model, example_input) shows which run)"
-            )
-        if self.first:
-            self.first = False
-            if self.skipped:
-                self._drop()
-            self.order = [n for n in self.order if n in self.layers]
-        out = {n: self.batch[n].numpy() for n in self.layers}
-        self.batch = {}
-        return out
-
-    def execution_index(self) -> dict[str, int]:
-        """Each stored layer's position in execution order: the order in which the hooks first fired in the
-        first forward pass (a container's output comes after its children's; a ``point="pre"`` hook fires
-        before its module runs). Module registration order (``named_modules``) can differ from it."""
-        return {n: i for i, n in enumerate(self.order)}
-
-    def _drop(self) -> None:
-        import warnings
-
-        for n in self.skipped:
-            self.handles.pop(n).remove()
-        self.layers = [n for n in self.layers if n not in self.skipped]
-        why = "; ".join(f"{n} ({r})" for n, r in self.skipped.items())
-        if not self.layers:
-            raise InputError(
-                f"none of the selected layers can be stored: {why}. Pick modules on the forward path "
-                f"(repscope.capture.list_layers(model, example_input) shows which run and their shapes)"
-            )
-        warnings.warn(
-            f"skipped {len(self.skipped)} layer(s) matched by a pattern that produce nothing to store: {why}. "
-            f"Name a layer exactly to get an error instead",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
-# --------------------------------------------------------------------------------------------- data
-
-
-def _model_fingerprint(model: Any) -> dict[str, Any]:
-    """Class, parameter count, shapes digest (provenance) and a digest of every parameter's and buffer's
-    *values* (so a resume with other weights is refused)."""
-    import torch
-
-    h = hashlib.sha1()
-    values = hashlib.blake2b(digest_size=16)
-    n = 0
-    for name, p in model.named_parameters():
-        h.update(f"{name}:{tuple(p.shape)}".encode())
-        n += p.numel()
-    for name, t in model.state_dict().items():
-        if not isinstance(t, torch.Tensor):
-            continue
-        values.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        values.update(_tensor_bytes(t))
-    return {"class": type(model).__name__, "n_params": int(n), "param_shapes_sha1": h.hexdigest()[:16],
-            "values_blake2b": values.hexdigest()}
-
-
-def _tensor_bytes(t: Any) -> bytes:
-    import torch
-
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        t = t.view(torch.int16)
-    return t.contiguous().cpu().numpy().tobytes()
-
-
-def _digest_value(h: Any, v: Any) -> None:
-    """Feed one sample (tensor, array, number, string, tuple/list/dict of those) into hash ``h``."""
-    if hasattr(v, "detach"):
-        h.update(f"T{tuple(v.shape)}{v.dtype}".encode())
-        h.update(_tensor_bytes(v))
-    elif isinstance(v, np.ndarray):
-        h.update(f"A{v.shape}{v.dtype}".encode())
-        h.update(v.tobytes() if v.dtype != object else repr(v.tolist()).encode())
-    elif isinstance(v, Mapping):
-        for k in sorted(v, key=str):
-            h.update(f"K{k}".encode())
-            _digest_value(h, v[k])
-    elif isinstance(v, tuple | list):
-        h.update(f"L{len(v)}".encode())
-        for x in v:
-            _digest_value(h, x)
-    else:
-        h.update(repr(v).encode())
-
-
-_DATA_SAMPLE_ROWS = 32
-
-
-def _data_fingerprint(data: Any, n_total: int | None) -> dict[str, Any]:
-    """Size plus a digest of up to 32 evenly spaced samples (tensors/arrays and map-style datasets);
-    iterables without random access contribute their type and size only."""
-    import torch
-
-    h = hashlib.blake2b(digest_size=16)
-    src = data
-    if not isinstance(data, torch.Tensor | np.ndarray):
-        src = getattr(data, "dataset", None)
-    fp: dict[str, Any] = {"type": type(data).__name__, "n": n_total}
-    if src is None or n_total is None or not hasattr(src, "__getitem__"):
-        fp["sampled"] = "not available (no random access)"
-        return fp
-    idx = np.unique(np.linspace(0, n_total - 1, min(n_total, _DATA_SAMPLE_ROWS)).round().astype(int))
-    try:
-        for i in idx:
-            _digest_value(h, src[int(i)])
-    except Exception:  # noqa: BLE001 - exotic datasets: fall back to size only
-        fp["sampled"] = "not available (indexing failed)"
-        return fp
-    if isinstance(data, torch.Tensor | np.ndarray):
-        fp["shape"] = list(data.shape)
-        fp["dtype"] = str(data.dtype)
-    fp["sampled"] = f"{len(idx)} rows"
-    fp["digest"] = h.hexdigest()
-    return fp
-
-
-def _column_digest(v: np.ndarray | None) -> str | None:
-    if v is None:
-        return None
-    h = hashlib.blake2b(digest_size=16)
-    _digest_value(h, np.asarray(v) if v.dtype.kind != "U" else np.asarray(v.astype(object)))
-    return h.hexdigest()
-
-
-class CaptureInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during a capture: the committed rows are safe, re-running resumes.
-
-    A ``KeyboardInterrupt`` subclass (so it stops a script as Ctrl-C does); ``exit_code`` is 130 for
-    SIGINT and 143 for SIGTERM, and ``str()`` says where it stopped."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class _Terminated(KeyboardInterrupt):
-    """Raised by the SIGTERM handler installed for the duration of a capture."""
-
-
-class _signals:
-    """Turn SIGTERM into an exception in the main thread for the duration of a capture (so the writer
-    aborts cleanly and the user is told how to resume); restore the previous handler afterwards."""
-
-    def __enter__(self) -> _signals:
-        import signal
-        import threading
-
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
-            def _raise(signum, frame):
-                raise _Terminated()
-
-            self._old = signal.signal(signal.SIGTERM, _raise)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal
-
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+    return str(value)
 
 
 # ------------------------------------------------------------------------------------------ capture
@@ -381,7 +74,7 @@ def capture(
     dataset: str | None = None,
     chunk_rows: int | None = None,
     shard: tuple[int, int] | None = None,
-):
+) -> ActivationStore:
     """Run ``model`` over ``data`` and store the chosen layers' activations on disk.
 
     Parameters
@@ -430,10 +123,95 @@ def capture(
     Returns
     -------
     ActivationStore
-    """
-    import torch
 
-    from repscope.store import StoreWriter, open_store
+    Notes
+    -----
+    Four steps, each callable alone: :func:`plan_capture` (checks; nothing written) → :func:`open_capture`
+    (new store or resume) → :func:`run_capture` (the batch loop) → :func:`commit_capture` (atomic completion).
+    """
+    plan = plan_capture(
+        model, data, layers, out, pool=pool, point=point, batch_size=batch_size, labels=labels,
+        attributes=attributes, ids=ids, device=device, dtype=dtype, output_index=output_index, forward=forward,
+        dataset=dataset, chunk_rows=chunk_rows, shard=shard,
+    )
+    writer = open_capture(plan, resume=resume, overwrite=overwrite)
+    if not writer.complete:
+        run_capture(plan, writer, progress=progress)
+    return commit_capture(plan, writer)
+
+
+# ------------------------------------------------------------------------------------- 1. plan
+
+
+@dataclass(frozen=True)
+class CapturePlan:
+    """A checked capture: what :func:`plan_capture` returns and the other steps read.
+
+    ``fingerprint`` is what a resumed capture must match (the store writer compares it), ``provenance`` what
+    the store records about how it was made. ``labels``, ``ids`` and ``attributes`` are the full-length
+    per-sample arrays given to :func:`capture` (None / empty when the batches carry them)."""
+
+    model: torch.nn.Module
+    data: DataPlan
+    out: str | os.PathLike
+    layers: tuple[str, ...]  # modules to hook, in module order
+    optional: frozenset[str]  # chosen by a pattern, predicate or the default: dropped when they store nothing
+    pools: dict[str, str]
+    points: dict[str, str]
+    batch_size: int
+    dtype: str  # storage: "float32" or "float16"
+    output_index: OutputIndex
+    forward: Callable[[Any, Any], Any] | None
+    device: torch.device | None  # where to run the model (None: where it is)
+    labels: np.ndarray | None
+    ids: np.ndarray | None
+    attributes: dict[str, np.ndarray]
+    chunk_rows: int | None
+    shard: tuple[int, int] | None
+    fingerprint: dict[str, Any]
+    provenance: dict[str, Any]
+
+    @property
+    def n_total(self) -> int | None:
+        """Rows the data will deliver (None: unknown until the end)."""
+        return self.data.n_rows
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The storage dtype as a torch dtype (what the hooks convert to)."""
+        import torch
+
+        return torch.float32 if self.dtype == "float32" else torch.float16
+
+
+def plan_capture(
+    model: Any,
+    data: Any,
+    layers: LayerSpec | Iterable[LayerSpec] | None = None,
+    out: str | os.PathLike = "acts.zarr",
+    *,
+    pool: str | int | Mapping[str, str | int] = "none",
+    point: str | Mapping[str, str] = "post",
+    batch_size: int = 256,
+    labels: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+    ids: Any = None,
+    device: Any = None,
+    dtype: str = "float32",
+    output_index: OutputIndex = 0,
+    forward: Callable[[Any, Any], Any] | None = None,
+    dataset: str | None = None,
+    chunk_rows: int | None = None,
+    shard: tuple[int, int] | None = None,
+) -> CapturePlan:
+    """Step 1 of :func:`capture` (same arguments): check them and plan the capture, writing nothing.
+
+    Resolves the layers, their pools and hook points, how the data is walked (:func:`repscope.capture.data.plan`),
+    checks the per-sample arrays against the data's length, picks the device, and computes the resume
+    fingerprint (digests of the weights, a sample of the data, the columns) and the provenance. Raises
+    :class:`~repscope.errors.InputError` naming the bad argument and the fix. The shard numbers and the
+    output location are checked when the store is opened (:func:`open_capture`)."""
+    import torch
 
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -446,18 +224,52 @@ def capture(
     pools = per_layer(pool, names, "pool", normalise_mode)
     points = per_layer(point, names, "point", _point)
     data_plan = plan(data)
-    n_total, n_index = data_plan.n_rows, data_plan.n_index
-    if n_total == 0:
+    if data_plan.n_rows == 0:
         raise InputError("data has no samples")
-    if shard is not None and (data_plan.random_unrecorded or _shuffled(data)):
+    if shard is not None and data_plan.shuffles:
         raise InputError(f"shard={shard!r} needs the same sample order in every process, but {data_plan.kind} "
                          f"shuffles; turn shuffling off (ids keep each sample's identity)")
+    full_labels, full_ids, full_attrs = _columns(data_plan, labels, ids, attributes)
+    from repscope.parallel import resolve_device  # the one place devices are chosen ("auto", REPSCOPE_DEVICE...)
 
+    dev = None if device is None else resolve_device(device)
+    model_fp = model_fingerprint(model)
+    fingerprint = {
+        "layers": names, "pool": pools, "point": points, "dtype": dtype, "n_total": data_plan.n_rows,
+        "output_index": output_index if isinstance(output_index, int | str) else "callable",
+        "model": model_fp,
+        "data": data_fingerprint(data, data_plan.n_index if data_plan.indexed else data_plan.n_rows),
+        "order": data_plan.order_digest(),
+        "labels": column_digest(full_labels),
+        "ids": column_digest(full_ids),
+        "attributes": {k: column_digest(v) for k, v in sorted(full_attrs.items())},
+        "chunk_rows": chunk_rows,
+        **({} if shard is None else {"shards": int(shard[1])}),
+    }
+    provenance = {
+        "model": {**model_fp, "repr_head": repr(model)[:400]},
+        "dataset": dataset or type(data).__name__,
+        "torch_version": torch.__version__,
+        "capture": {"pool": pools, "point": points, "batch_size": int(batch_size), "device": str(dev or "model's")},
+    }
+    return CapturePlan(
+        model=model, data=data_plan, out=out, layers=tuple(names), optional=frozenset(selection.optional),
+        pools=pools, points=points, batch_size=int(batch_size), dtype=dtype, output_index=output_index,
+        forward=forward, device=dev, labels=full_labels, ids=full_ids, attributes=full_attrs,
+        chunk_rows=chunk_rows, shard=shard, fingerprint=fingerprint, provenance=provenance,
+    )
+
+
+def _columns(data_plan: DataPlan, labels: Any, ids: Any, attributes: Mapping[str, Any] | None
+             ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, np.ndarray]]:
+    """The full-length ``labels``, ``ids`` and ``attributes`` as 1-D arrays, checked against the data: one
+    entry per sample (per Dataset item for an indexed loader), unique ids, and an order capture can record."""
     full_labels = None if labels is None else as_numpy_1d(labels, "labels")
     full_attrs = {str(k): as_numpy_1d(v, f"attribute {k!r}") for k, v in (attributes or {}).items()}
     full_ids = None if ids is None else as_ids(ids, "ids")
     checks = [("labels", full_labels), ("ids", full_ids), *[(f"attribute {k!r}", v) for k, v in full_attrs.items()]]
     per_what = "Dataset item (they are looked up by Dataset index)" if data_plan.indexed else "sample"
+    n_index = data_plan.n_index
     for what, arr in checks:
         if arr is not None and data_plan.random_unrecorded:
             raise InputError(
@@ -470,133 +282,227 @@ def capture(
             )
     if full_ids is not None and len(np.unique(full_ids)) != len(full_ids):
         raise InputError("ids must be unique (one id per sample)")
+    return full_labels, full_ids, full_attrs
 
-    tdtype = torch.float32 if dtype == "float32" else torch.float16
-    from repscope.parallel import resolve_device  # the one place devices are chosen ("auto", REPSCOPE_DEVICE...)
 
-    dev = None if device is None else resolve_device(device)
+# --------------------------------------------------------------------------------- 2. open
 
-    model_fp = _model_fingerprint(model)
-    fingerprint = {
-        "layers": names, "pool": pools, "point": points, "dtype": dtype, "n_total": n_total,
-        "output_index": output_index if isinstance(output_index, int | str) else "callable",
-        "model": model_fp,
-        "data": _data_fingerprint(data, n_index if data_plan.indexed else n_total),
-        "order": data_plan.order_digest(),
-        "labels": _column_digest(full_labels),
-        "ids": _column_digest(full_ids),
-        "attributes": {k: _column_digest(v) for k, v in sorted(full_attrs.items())},
-        "chunk_rows": chunk_rows,
-        **({} if shard is None else {"shards": int(shard[1])}),
-    }
-    provenance = {
-        "model": {**model_fp, "repr_head": repr(model)[:400]},
-        "dataset": dataset or type(data).__name__,
-        "torch_version": torch.__version__,
-        "capture": {"pool": pools, "point": points, "batch_size": int(batch_size), "device": str(dev or "model's")},
-    }
-    writer = StoreWriter(
-        out, fingerprint=fingerprint, provenance=provenance, n_total=n_total, resume=resume,
-        overwrite=overwrite, dtype=dtype, chunk_rows=chunk_rows, shard=shard,
+
+def open_capture(plan: CapturePlan, *, resume: bool = True, overwrite: bool = False) -> StoreWriter:
+    """Step 2 of :func:`capture`: open the store writer for ``plan`` at ``plan.out``.
+
+    A new store is created; an existing one made with the same fingerprint is resumed (its committed rows
+    are kept, ``writer.committed`` says how many; kill -9 safe). One made with another model, data, labels
+    or options raises :class:`~repscope.errors.StoreError` naming what differs and the fix
+    (``overwrite=True``, which replaces it, or another ``out``); ``resume=False`` refuses any existing store.
+    A writer whose store is already complete has ``complete`` set: :func:`commit_capture` returns that
+    store as is. The writer holds the store's lock until it is finished, aborted or closed."""
+    from repscope.store import StoreWriter
+
+    return StoreWriter(
+        plan.out, fingerprint=plan.fingerprint, provenance=plan.provenance, n_total=plan.n_total, resume=resume,
+        overwrite=overwrite, dtype=plan.dtype, chunk_rows=plan.chunk_rows, shard=plan.shard,
     )
-    if writer.complete:
-        writer.close()
-        st = open_store(out, allow_incomplete=shard is not None)
-        st.already_complete = True
-        if shard is None:
-            msg = (f"store '{out}' is already complete ({st.n_samples} rows captured with the same model, data and "
-                   f"options); returning it as is — pass overwrite=True (--overwrite) to capture again")
-        else:
-            msg = (f"shard {shard[0]}/{shard[1]} of store '{out}' is already complete (same model, data and "
-                   f"options); nothing to do")
-        warnings.warn(msg, stacklevel=2)
-        return st
-    modules = dict(model.named_modules())
-    layer_meta = {n: {"pool": pools[n], "point": points[n], "module": type(modules[n]).__name__} for n in names}
 
+
+# ---------------------------------------------------------------------------------- 3. run
+
+
+@dataclass(frozen=True)
+class CaptureRun:
+    """What :func:`run_capture` did."""
+
+    resumed_from: int  # rows an earlier run had committed (not computed again)
+    rows: int  # rows this run appended
+    batches: int  # forward passes made (a resumed run recomputes the batch holding its first row)
+    layers: tuple[str, ...]  # layers stored (optional ones that store nothing are dropped, with a warning)
+
+
+def run_capture(plan: CapturePlan, writer: StoreWriter, *, progress: bool = True) -> CaptureRun:
+    """Step 3 of :func:`capture`: run the model over the data's batches (from the writer's first uncommitted
+    row, to the end of its shard) and append each layer's rows to ``writer``; nothing is marked complete.
+
+    The model is in ``eval()`` mode under ``torch.inference_mode()`` with hooks on, and gets its mode back
+    afterwards; hooks are always removed. The batches are formed as in an uninterrupted run, so a resumed
+    capture stores the same values. Any error aborts the writer (the committed rows stay, a re-run resumes)
+    and is re-raised — a model that raises as :class:`~repscope.errors.CaptureError`, Ctrl-C or SIGTERM as
+    :class:`CaptureInterrupted`. ``progress``: a bar on stderr when it is a terminal."""
+    import torch
+
+    model = plan.model
     was_training = model.training
     model.eval()
-    if dev is not None:
-        model.to(dev)
-    run_dev = dev if dev is not None else next((p.device for p in model.parameters()), torch.device("cpu"))
-    if writer.shard is not None and writer.chunk_rows is None:  # the creator of a sharded store
-        try:
-            names = _probe_chunk_rows(writer, data_plan, model, names, pools, points, output_index, tdtype,
-                                      selection.optional, int(batch_size), run_dev, forward)
-        except BaseException as exc:
-            writer.abort(f"{type(exc).__name__}: {exc}")
-            model.train(was_training)
-            raise
-    skip = writer.committed
-    stop = writer.shard_range[1] if writer.shard is not None else None
-    lo_row = writer.shard_range[0] if writer.shard is not None else 0
-    prog_ctx = _Progress(total=n_total if stop is None else stop - lo_row, done=skip - lo_row, enabled=progress)
-    n_batch = 0
     try:
-        with _signals(), _Recorder(model, names, pools, points, output_index, tdtype, selection.optional) as rec, \
-                prog_ctx as prog, torch.inference_mode():
-            seen_ids: list[np.ndarray] = []
-            for bat in data_plan.batches(int(batch_size), skip):
-                offset, x, y_batch, a_batch = bat.offset, bat.x, bat.labels, bat.attributes
-                if stop is not None and offset >= stop:
-                    break  # past this shard's rows
-                b = batch_len(x)
-                rec.n = b
-                rec.mask = x.get("attention_mask") if isinstance(x, Mapping) else None
-                try:
-                    run_forward(model, x, run_dev, forward)
-                except RepscopeError:
-                    raise
-                except Exception as exc:
-                    if rec.error is not None and isinstance(rec.error, RepscopeError):
-                        raise rec.error from None
-                    raise CaptureError(
-                        f"the model raised during its forward pass on batch {n_batch} (samples {offset}–"
-                        f"{offset + b - 1}): {type(exc).__name__}: {exc}. Hooks were removed; the store keeps "
-                        f"{writer.committed} complete rows — fix the model or data and re-run to resume"
-                    ) from exc
-                if run_dev.type == "cuda":
-                    torch.cuda.synchronize(run_dev)
-                acts = rec.collect()
-                lo = max(0, skip - offset)  # rows of this batch already committed by an earlier run
-                hi = b if stop is None else min(b, stop - offset)  # rows past this shard's end belong to the next
-                sl = slice(lo, hi)
-                rows = bat.index[lo:hi]  # Dataset index (or position) of each new row
-                if full_ids is not None:
-                    bid = _rows_of(full_ids, rows, "ids")
-                elif bat.ids is not None:
-                    if len(bat.ids) != b:
-                        raise InputError(f"a batch of {b} samples carries {len(bat.ids)} ids; give one per sample")
-                    bid = bat.ids[sl]
-                else:
-                    bid = rows
-                seen_ids.append(bid)
-                lab = _labels_for(full_labels, y_batch, rows, sl)
-                attrs = {k: _rows_of(v, rows, f"attribute {k!r}") for k, v in full_attrs.items()}
-                for k, v in (a_batch or {}).items():
-                    attrs.setdefault(str(k), as_numpy_1d(v, f"attribute {k!r}")[sl])
-                _add_n_tokens(attrs, rec, acts, b, sl, n_batch, writer.attribute_names)
-                order = rec.execution_index()
-                writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
-                              layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n), "exec_index": order[n]}
-                                          for n in acts})
-                prog.advance(hi - lo)
-                n_batch += 1
-            if writer.chunk_rows is None:
-                raise InputError("the data produced no batches")
-            n_seen = skip + prog._n
-            all_ids = np.concatenate(seen_ids) if seen_ids else np.zeros(0, np.int64)
-            if len(np.unique(all_ids)) != len(all_ids):
-                raise InputError(
-                    "some sample ids occur more than once (a sampler drawing with replacement, or repeated ids "
-                    "in the batches); each sample must be captured once, with a unique id"
-                )
-            if full_labels is not None and n_total is None and n_seen != len(full_labels):
-                raise InputError(
-                    f"labels has {len(full_labels)} entries but the data had {n_seen} samples; "
-                    f"pass one label per sample"
-                )
-            writer.finish()
+        with _writing(writer, plan.n_total):
+            if plan.device is not None:
+                model.to(plan.device)
+            run_dev = plan.device if plan.device is not None else next(
+                (p.device for p in model.parameters()), torch.device("cpu"))
+            layers = list(plan.layers)
+            if writer.shard is not None and writer.chunk_rows is None:  # the creator of a sharded store
+                layers = _probe_chunk_rows(plan, writer, run_dev)
+            return _run_batches(plan, writer, layers, run_dev, progress)
+    finally:
+        model.train(was_training)
+
+
+def _run_batches(plan: CapturePlan, writer: StoreWriter, layers: list[str], run_dev: torch.device,
+                 progress: bool) -> CaptureRun:
+    """The batch loop of :func:`run_capture`: forward, pick this run's rows and their columns, append."""
+    import torch
+
+    skip = writer.committed
+    lo_row, stop = writer.shard_range if writer.shard_range is not None else (0, None)
+    total = plan.n_total if stop is None else stop - lo_row
+    modules = dict(plan.model.named_modules())
+    layer_meta = {n: {"pool": plan.pools[n], "point": plan.points[n], "module": type(modules[n]).__name__}
+                  for n in layers}
+    rows = n_batch = 0
+    seen_ids: list[np.ndarray] = []
+    with _Recorder(plan.model, layers, plan.pools, plan.points, plan.output_index, plan.torch_dtype,
+                   plan.optional) as rec, _Progress(total, skip - lo_row, progress) as prog, torch.inference_mode():
+        for bat in plan.data.batches(plan.batch_size, skip):
+            if stop is not None and bat.offset >= stop:
+                break  # past this shard's rows
+            acts = _forward(plan, rec, bat, run_dev, n_batch, writer)
+            b = rec.n
+            lo = max(0, skip - bat.offset)  # rows of this batch already committed by an earlier run
+            hi = b if stop is None else min(b, stop - bat.offset)  # rows past this shard's end belong to the next
+            sl = slice(lo, hi)
+            bid, lab, attrs = _batch_columns(plan, bat, b, sl)
+            _add_n_tokens(attrs, rec, acts, b, sl, n_batch, writer.attribute_names)
+            seen_ids.append(bid)
+            order = rec.execution_index()
+            writer.append({k: v[sl] for k, v in acts.items()}, ids=bid, labels=lab, attributes=attrs,
+                          layer_meta={n: {**layer_meta[n], "axes": rec.axes.get(n), "exec_index": order[n]}
+                                      for n in acts})
+            prog.advance(hi - lo)
+            rows += hi - lo
+            n_batch += 1
+        if writer.chunk_rows is None:
+            raise InputError("the data produced no batches")
+        _check_seen(plan, seen_ids, skip + rows)
+        return CaptureRun(resumed_from=skip, rows=rows, batches=n_batch, layers=tuple(rec.layers))
+
+
+def _forward(plan: CapturePlan, rec: _Recorder, bat: Batch, run_dev: torch.device, n_batch: int,
+             writer: StoreWriter) -> dict[str, np.ndarray]:
+    """One forward pass over batch ``bat`` with ``rec``'s hooks on: each layer's reduced rows. An exception
+    of the model becomes a CaptureError naming the batch (one a hook raised comes out as itself)."""
+    import torch
+
+    b = batch_len(bat.x)
+    rec.n = b
+    rec.mask = bat.x.get("attention_mask") if isinstance(bat.x, Mapping) else None
+    try:
+        run_forward(plan.model, bat.x, run_dev, plan.forward)
+    except RepscopeError:
+        raise
+    except Exception as exc:
+        if isinstance(rec.error, RepscopeError):
+            raise rec.error from None
+        raise CaptureError(
+            f"the model raised during its forward pass on batch {n_batch} (samples {bat.offset}–"
+            f"{bat.offset + b - 1}): {type(exc).__name__}: {exc}. Hooks were removed; the store keeps "
+            f"{writer.committed} complete rows — fix the model or data and re-run to resume"
+        ) from exc
+    if run_dev.type == "cuda":
+        torch.cuda.synchronize(run_dev)
+    return rec.collect()
+
+
+def _batch_columns(plan: CapturePlan, bat: Batch, b: int, sl: slice
+                   ) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+    """Sample ids, labels and attributes of rows ``sl`` of a batch of ``b``: looked up in the full-length
+    arrays by each row's Dataset index (or position), else taken from the batch; ids default to that index."""
+    rows = bat.index[sl]  # Dataset index (or position) of each row
+    if plan.ids is not None:
+        bid = _rows_of(plan.ids, rows, "ids")
+    elif bat.ids is not None:
+        if len(bat.ids) != b:
+            raise InputError(f"a batch of {b} samples carries {len(bat.ids)} ids; give one per sample")
+        bid = bat.ids[sl]
+    else:
+        bid = rows
+    lab = _labels_for(plan.labels, bat.labels, rows, sl)
+    attrs = {k: _rows_of(v, rows, f"attribute {k!r}") for k, v in plan.attributes.items()}
+    for k, v in (bat.attributes or {}).items():
+        attrs.setdefault(str(k), as_numpy_1d(v, f"attribute {k!r}")[sl])
+    return bid, lab, attrs
+
+
+def _check_seen(plan: CapturePlan, seen_ids: list[np.ndarray], n_seen: int) -> None:
+    """After the last batch: every id once, and as many labels as samples when the length was unknown."""
+    all_ids = np.concatenate(seen_ids) if seen_ids else np.zeros(0, np.int64)
+    if len(np.unique(all_ids)) != len(all_ids):
+        raise InputError(
+            "some sample ids occur more than once (a sampler drawing with replacement, or repeated ids "
+            "in the batches); each sample must be captured once, with a unique id"
+        )
+    if plan.labels is not None and plan.n_total is None and n_seen != len(plan.labels):
+        raise InputError(
+            f"labels has {len(plan.labels)} entries but the data had {n_seen} samples; "
+            f"pass one label per sample"
+        )
+
+
+def _probe_chunk_rows(plan: CapturePlan, writer: StoreWriter, run_dev: torch.device) -> list[str]:
+    """The first shard writer to open a sharded store must know the chunk size before it knows its rows: run
+    the data's first batch once (hooks on, nothing stored) to learn the layers' widths, fix the chunk size,
+    and return the layers that can be stored (optional ones that cannot are dropped here, with the warning)."""
+    import torch
+
+    first = next(iter(plan.data.batches(plan.batch_size, 0)))
+    with _Recorder(plan.model, plan.layers, plan.pools, plan.points, plan.output_index, plan.torch_dtype,
+                   plan.optional) as rec, torch.inference_mode():
+        acts = _forward(plan, rec, first, run_dev, 0, writer)
+    writer.set_chunk_rows(writer.plan_chunk_rows(acts))
+    return rec.layers
+
+
+# ------------------------------------------------------------------------------- 4. commit
+
+
+def commit_capture(plan: CapturePlan, writer: StoreWriter) -> ActivationStore:
+    """Step 4 of :func:`capture`: write the last partial chunk, record completion atomically (``progress.json``
+    is replaced in one step, after every array has its rows) and release the lock; return the store.
+
+    A sharded capture returns the store as it stands (complete once every shard has committed). A writer
+    that found its store already complete (:func:`open_capture`) is closed and the store returned as is,
+    with a warning saying so (``already_complete`` is set on it). An error aborts the writer (the committed
+    rows stay; re-running resumes)."""
+    from repscope.store import open_store
+
+    if writer.complete:
+        return _as_is(plan, writer)
+    with _writing(writer, plan.n_total):
+        writer.finish()
+    return open_store(plan.out, allow_incomplete=plan.shard is not None)
+
+
+def _as_is(plan: CapturePlan, writer: StoreWriter) -> ActivationStore:
+    from repscope.store import open_store
+
+    writer.close()
+    st = open_store(plan.out, allow_incomplete=plan.shard is not None)
+    st.already_complete = True
+    if plan.shard is None:
+        msg = (f"store '{plan.out}' is already complete ({st.n_samples} rows captured with the same model, data "
+               f"and options); returning it as is — pass overwrite=True (--overwrite) to capture again")
+    else:
+        msg = (f"shard {plan.shard[0]}/{plan.shard[1]} of store '{plan.out}' is already complete (same model, "
+               f"data and options); nothing to do")
+    warnings.warn(msg, stacklevel=4)  # the caller of capture()
+    return st
+
+
+@contextmanager
+def _writing(writer: StoreWriter, n_total: int | None) -> Iterator[None]:
+    """Around a step that writes: SIGTERM raises (:class:`_signals`); any exception aborts the writer (its
+    commit record says why) and is re-raised, Ctrl-C and SIGTERM as :class:`CaptureInterrupted`."""
+    try:
+        with _signals():
+            yield
     except KeyboardInterrupt as exc:
         term = isinstance(exc, _Terminated)
         writer.abort("interrupted (SIGTERM)" if term else "interrupted (Ctrl-C)")
@@ -608,38 +514,47 @@ def capture(
     except BaseException as exc:
         writer.abort(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         raise
-    finally:
-        model.train(was_training)
-    return open_store(out, allow_incomplete=shard is not None)
 
 
-def _shuffled(data: Any) -> bool:
-    from repscope.capture.data import _is_random, _sampler_of
-
-    return _is_random(_sampler_of(data))
+# ------------------------------------------------------------------------------------------ helpers
 
 
-def _probe_chunk_rows(writer: Any, data_plan: Any, model: Any, names: list[str], pools: Any, points: Any,
-                      output_index: Any, tdtype: Any, optional: Any, batch_size: int, run_dev: Any,
-                      forward: Any) -> list[str]:
-    """The first shard writer to open a sharded store must know the chunk size before it knows its rows: run
-    the data's first batch once (hooks on, nothing stored) to learn the layers' widths, fix the chunk size,
-    and return the layers that can be stored (optional ones that cannot are dropped here, with the warning)."""
-    import torch
+class CaptureInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a capture: the committed rows are safe, re-running resumes.
 
-    first = next(iter(data_plan.batches(batch_size, 0)))
-    with _Recorder(model, names, pools, points, output_index, tdtype, optional) as rec, torch.inference_mode():
-        rec.n = batch_len(first.x)
-        rec.mask = first.x.get("attention_mask") if isinstance(first.x, Mapping) else None
-        try:
-            run_forward(model, first.x, run_dev, forward)
-        except Exception:
-            if rec.error is not None:
-                raise rec.error from None
-            raise
-        acts = rec.collect()
-    writer.set_chunk_rows(writer.plan_chunk_rows(acts))
-    return rec.layers
+    A ``KeyboardInterrupt`` subclass (so it stops a script as Ctrl-C does); ``exit_code`` is 130 for
+    SIGINT and 143 for SIGTERM, and ``str()`` says where it stopped."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM handler installed for the duration of a capture."""
+
+
+class _signals:
+    """Turn SIGTERM into an exception in the main thread for the duration of a capture (so the writer
+    aborts cleanly and the user is told how to resume); restore the previous handler afterwards."""
+
+    def __enter__(self) -> _signals:
+        import signal
+        import threading
+
+        self._old: Any = None
+        if threading.current_thread() is threading.main_thread():
+            def _raise(signum: int, frame: object) -> None:
+                raise _Terminated()
+
+            self._old = signal.signal(signal.SIGTERM, _raise)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 N_TOKENS = "n_tokens"
@@ -723,6 +638,6 @@ class _Progress:
             rate = self._n / max(time.perf_counter() - self._t0, 1e-9)
             self._p.update(self._task, advance=k, rate=f"{rate:,.0f} samples/s")
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.enabled:
             self._p.__exit__(*exc)

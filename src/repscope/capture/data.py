@@ -40,7 +40,7 @@ class Batch:
     labels: Any
     attributes: Mapping[str, Any]
     ids: np.ndarray | None  # ids carried by the batch itself
-    index: np.ndarray | None  # Dataset index (or position) of each row, for looking up full-length arrays
+    index: np.ndarray  # Dataset index (or position) of each row, for looking up full-length arrays
 
 
 def split_batch(batch: Any) -> tuple[Any, Any, dict[str, Any], Any]:
@@ -154,11 +154,17 @@ class DataPlan:
     random_unrecorded: bool  # shuffled (or delivered out of order) in a way capture cannot record
     kind: str
 
+    @property
+    def shuffles(self) -> bool:
+        """Whether the data visits its samples in a random order (recorded or not): then the order differs
+        between processes and runs."""
+        return self.random_unrecorded or _is_random(_sampler_of(self.data))
+
     def order_digest(self) -> str | None:
         """Digest of the Dataset indices a non-shuffled indexed loader visits (part of the resume fingerprint:
         the same dataset through another sampler gives other rows); None otherwise."""
         bs = getattr(self.data, "batch_sampler", None)
-        if not self.indexed or _is_random(bs) or iter(bs) is bs:  # random, or a one-shot iterator
+        if bs is None or not self.indexed or _is_random(bs) or iter(bs) is bs:  # random, or a one-shot iterator
             return None
         import hashlib
 

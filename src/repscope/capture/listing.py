@@ -1,5 +1,5 @@
 """What a model's modules are and what they output: :func:`list_layers` and its :class:`LayerTable`
-(``repscope list-layers``). Above :mod:`.select` (the names), :mod:`.core` (picking a module's output
+(``repscope list-layers``). Above :mod:`.select` (the names), :mod:`.hooks` (picking a module's output
 tensor) and :mod:`.pooling` (what ``pool="mean"`` gives), which import nothing from here."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from repscope.capture.core import _select_output
 from repscope.capture.data import batch_len, run_forward, split_batch
+from repscope.capture.hooks import _select_output
 from repscope.capture.pooling import layouts, mean_gives
 from repscope.capture.select import _all_names, _preview
 from repscope.errors import CaptureError, InputError, RepscopeError
@@ -114,10 +114,9 @@ class LayerTable(ResultBase):
         from repscope.results import axes_figure
 
         fig, ax = axes_figure(ax, (6, max(2.0, 0.22 * len(self.rows))))
-        rows = [r for r in self.rows if r.shape is not None]
-        sizes = [int(_prod(r.shape)) for r in rows]
-        ax.barh(range(len(rows)), sizes)
-        ax.set_yticks(range(len(rows)), [r.name for r in rows], fontsize=6)
+        sizes = {r.name: _prod(r.shape) for r in self.rows if r.shape is not None}
+        ax.barh(range(len(sizes)), list(sizes.values()))
+        ax.set_yticks(range(len(sizes)), list(sizes), fontsize=6)
         ax.invert_yaxis()
         ax.set_xlabel("features per sample")
         return fig
@@ -125,8 +124,67 @@ class LayerTable(ResultBase):
     def plotly(self) -> Any:
         import plotly.graph_objects as go
 
-        rows = [r for r in self.rows if r.shape is not None]
-        return go.Figure(go.Bar(x=[int(_prod(r.shape)) for r in rows], y=[r.name for r in rows], orientation="h"))
+        sizes = {r.name: _prod(r.shape) for r in self.rows if r.shape is not None}
+        return go.Figure(go.Bar(x=list(sizes.values()), y=list(sizes), orientation="h"))
+
+
+def _shape_hook(r: LayerInfo, output_index: int | str | Callable[[Any], Any], n_batch: int
+                ) -> Callable[[Any, Any, Any], None]:
+    """A forward hook that counts the calls of row ``r``'s module and records its first output's per-sample
+    shape (or a note saying why there is none)."""
+    import torch
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        r.calls = (r.calls or 0) + 1
+        if r.calls > 1:
+            return
+        try:
+            t = _select_output(output, output_index, r.name)
+        except InputError:
+            r.note = f"not a tensor: {type(output).__name__}"
+            return
+        r.shape = tuple(int(s) for s in t.shape[1:])
+        if t.ndim == 0 or t.shape[0] != n_batch:
+            r.shape = tuple(int(s) for s in t.shape)
+            r.note = f"no batch axis (batch of {n_batch}); full shape shown"
+            return
+        if isinstance(output, tuple | list):
+            r.note = f"{type(output).__name__} of {len(output)}; element {output_index} shown"
+        elif not isinstance(output, torch.Tensor):
+            r.note = f"{type(output).__name__}; element {output_index} shown"
+
+    return hook
+
+
+def _dry_forward(model: Any, hooks: dict[str, Callable[[Any, Any, Any], None]], x: Any,
+                 forward: Callable[[Any, Any], Any] | None) -> None:
+    """One forward pass of ``x`` in ``eval()`` mode under ``torch.inference_mode()`` with ``hooks`` (module name
+    → forward hook) registered; hooks removed and the model's mode restored afterwards. A model that raises
+    gives a CaptureError naming the fix."""
+    import torch
+
+    modules = dict(model.named_modules())
+    handles = []
+    was_training = model.training
+    try:
+        for n, hook in hooks.items():
+            handles.append(modules[n].register_forward_hook(hook))
+        model.eval()
+        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.inference_mode():
+            try:
+                run_forward(model, x, dev, forward)
+            except RepscopeError:
+                raise
+            except Exception as exc:
+                raise CaptureError(
+                    f"the model raised on the example input: {type(exc).__name__}: {exc}; pass a batch the "
+                    f"model accepts (shape (batch, ...), or a dict of keyword inputs)"
+                ) from exc
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
 
 
 def _prod(shape: tuple[int, ...]) -> int:
@@ -163,58 +221,12 @@ def list_layers(
     rows = [LayerInfo(n, type(modules[n]).__name__, sum(p.numel() for p in modules[n].parameters())) for n in names]
     if example_input is None:
         return LayerTable(rows)
-    import torch
-
-    by_name = {r.name: r for r in rows}
-    for r in rows:
-        r.calls = 0
-    handles = []
     x = split_batch(example_input)[0]
     n_batch = batch_len(x)
-
-    def make_hook(name: str):
-        def hook(module, inputs, output):
-            r = by_name[name]
-            r.calls = (r.calls or 0) + 1
-            if r.calls > 1:
-                return
-            try:
-                t = _select_output(output, output_index, name)
-            except InputError:
-                r.note = f"not a tensor: {type(output).__name__}"
-                return
-            r.shape = tuple(int(s) for s in t.shape[1:])
-            if t.ndim == 0 or t.shape[0] != n_batch:
-                r.shape = tuple(int(s) for s in t.shape)
-                r.note = f"no batch axis (batch of {n_batch}); full shape shown"
-                return
-            if isinstance(output, tuple | list):
-                r.note = f"{type(output).__name__} of {len(output)}; element {output_index} shown"
-            elif not isinstance(output, torch.Tensor):
-                r.note = f"{type(output).__name__}; element {output_index} shown"
-
-        return hook
-
-    was_training = model.training
-    try:
-        for n in names:
-            handles.append(modules[n].register_forward_hook(make_hook(n)))
-        model.eval()
-        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with torch.inference_mode():
-            try:
-                run_forward(model, x, dev, forward)
-            except RepscopeError:
-                raise
-            except Exception as exc:
-                raise CaptureError(
-                    f"the model raised on the example input: {type(exc).__name__}: {exc}; pass a batch the "
-                    f"model accepts (shape (batch, ...), or a dict of keyword inputs)"
-                ) from exc
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    for r in rows:
+        r.calls = 0
+    hooks = {r.name: _shape_hook(r, output_index, n_batch) for r in rows}
+    _dry_forward(model, hooks, x, forward)
     for r in rows:
         if r.calls and r.calls > 1:
             r.note = (r.note + "; " if r.note else "") + f"ran {r.calls}× (capture needs one call per input)"

@@ -181,11 +181,14 @@ def _import_user_module(name: str) -> Any:
             raise InputError(f"model file '{name}' does not exist")
         key = f"repscope_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
         spec = importlib.util.spec_from_file_location(key, path)
+        if spec is None or spec.loader is None:
+            raise InputError(f"'{name}' cannot be loaded as a Python module; give a .py file")
+        loader = spec.loader
         mod = importlib.util.module_from_spec(spec)
         with _on_path(path.parent):
             sys.modules[key] = mod
             try:
-                spec.loader.exec_module(mod)
+                loader.exec_module(mod)
             except Exception as exc:
                 sys.modules.pop(key, None)
                 raise InputError(f"running '{name}' failed: {type(exc).__name__}: {exc}") from exc
