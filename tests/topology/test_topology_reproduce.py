@@ -121,7 +121,8 @@ def test_cli_reproduce_writes_report_and_json(results, monkeypatch, tmp_path):
 
     out = tmp_path / "rep"
     r = CliRunner().invoke(
-        app, ["topology", "reproduce", "--deeper-cnn", "--dataset", "digits", "--n-samples", "300", "--out", str(out), "--json"]
+        app, ["topology", "reproduce", "--deeper-cnn", "--dataset", "digits", "--n-samples", "300", "--out", str(out),
+              "--json"]
     )
     assert r.exit_code == 0, r.output
     assert seen["dataset"] == "digits" and seen["n_samples"] == 300 and seen["resamples"] == 3
