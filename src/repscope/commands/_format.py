@@ -104,13 +104,13 @@ def save_figure(fig: Any, path: Path, dpi: int = 120) -> None:
     plt.close(fig)
 
 
-def write_result(out: Path, stem: str, result: Any, dpi: int = 120, **plot_kw: Any) -> None:
+def write_result(out: Path, stem: str, result: Any, *, dpi: int = 120, **plot_kw: Any) -> None:
     """``<stem>.json`` (the result's ``to_dict()``) and ``<stem>.png`` (its plot) in ``out``."""
     from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(dumps(result.to_dict()))
-    save_figure(result.plot(**plot_kw), out / f"{stem}.png", dpi)
+    save_figure(result.plot(**plot_kw), out / f"{stem}.png", dpi=dpi)
 
 
 def store_label(store: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 
@@ -331,7 +331,8 @@ def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str
         if len(size) not in (1, 2) or min(size) < 1:
             raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels")
         ds = ImageFolder(images, (size[0], size[-1]), mode=image_mode, normalize=normalize)
-        loader = DataLoader(ds, batch_size=batch_size, num_workers=workers)  # in order: ids = Dataset indices
+        # in order (ids = Dataset indices); ImageFolder is map-style (__len__, __getitem__), not a torch Dataset
+        loader: DataLoader[Any] = DataLoader(cast(Any, ds), batch_size=batch_size, num_workers=workers)
         return _Source(loader, attributes=ds.attributes(), description=str(images))
     if data is None or data == "digits":
         if data is None and model not in ("digits-cnn", "digits-mlp"):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
 from repscope.commands import _options as opt
 from repscope.commands._format import print_caveats, print_json
 from repscope.errors import InputError
+
+if TYPE_CHECKING:  # numpy stays out of `repscope --help`
+    import numpy as np
+    from numpy.typing import ArrayLike
 
 
 def descramble_cmd(
@@ -42,7 +47,7 @@ def descramble_cmd(
         return
     if layer is None:
         raise InputError("--layer is required with a STORE; name the layer to descramble (e.g. --layer fc1)")
-    op: object = operator
+    op: ArrayLike = operator
     if operator.endswith(".npy"):
         if not Path(operator).exists():
             raise InputError(f"operator file {operator} does not exist; pass a name or an existing D.npy")
@@ -55,7 +60,7 @@ def descramble_cmd(
     print_caveats(st)
     results = [d.result(W, layer=layer)]
     if permutation:
-        p = PermutationDescrambler(d.operator_, n_init=n_init, seed=seed)
+        p = PermutationDescrambler(cast(Any, d.operator_), n_init=n_init, seed=seed)  # an operator object
         p.fit_moment(d.moment_, d.n_samples_)
         results.append(p.result(layer))
     if out is not None:
@@ -67,7 +72,7 @@ def descramble_cmd(
             typer.echo(r.summary())
 
 
-def _write(out: Path, layer: str, P: object, results: list) -> None:
+def _write(out: Path, layer: str, P: np.ndarray, results: list[Any]) -> None:
     """P.npy (+ the descrambled weights, the permutation), results.json and one PNG per result in ``out``."""
     import numpy as np
 

@@ -158,7 +158,8 @@ def compare(
     else:
         res = dsa_matrix(systems, config=cfg, names=names, progress=not quiet)
         if not quiet and not as_json:
-            print_table(*res.table(), fmt)
+            header, rows = res.table()
+            print_table(header, rows, fmt)
             log(res.summary())
     results.append(res)
     if len(systems) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)

@@ -4,7 +4,7 @@ space). Glue only: parse → call :mod:`repscope.metrics` → print/write."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 
@@ -95,14 +95,15 @@ def rsa_cmd(
         ceiling = results["ceiling"] = binary_rdm_ceiling(r2.vector, compare)
     boot = None
     if bootstrap:
-        boot = rsa_bootstrap(r1, r2, compare=compare, n_boot=bootstrap, ci=ci, seed=seed)
+        # RDM objects are documented inputs of rsa_bootstrap (its annotation says ArrayLike only)
+        boot = rsa_bootstrap(cast(Any, r1), cast(Any, r2), compare=compare, n_boot=bootstrap, ci=ci, seed=seed)
         results["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "samples"}
     if out is not None:
         order = None if a.labels is None else np.argsort(np.asarray(a.labels), kind="stable")  # class blocks
-        for stem, res, kw in (("rdm", r1, {"order": order}), ("rdm_other", r2, {"order": order}),
-                              ("bootstrap", boot, {})):
-            if res is not None:
-                write_result(out, stem, res, **kw)
+        write_result(out, "rdm", r1, order=order)
+        write_result(out, "rdm_other", r2, order=order)
+        if boot is not None:
+            write_result(out, "bootstrap", boot)
     if json_out:
         print_json(results)
     elif not quiet:
