@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,16 @@ def print_json(obj: Any, *, compact: bool = False) -> None:
     typer.echo(json.dumps(to_jsonable(obj), indent=None if compact else 2, allow_nan=False))
 
 
+def print_result(payload: Any, as_json: bool, quiet: bool, *lines: str, compact: bool = False) -> None:
+    """The usual ending of a command: ``payload`` as JSON with ``--json``, else its summary ``lines`` on stdout
+    (nothing with ``--quiet``)."""
+    if as_json:
+        print_json(payload, compact=compact)
+    elif not quiet:
+        for line in lines:
+            typer.echo(line)
+
+
 def stderr_log(quiet: bool) -> Callable[[str], None]:
     """A progress logger: lines on stderr (stdout stays pure for --json), nothing with ``--quiet``."""
     return (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
@@ -106,11 +116,27 @@ def save_figure(fig: Any, path: Path, dpi: int = 120) -> None:
 
 def write_result(out: Path, stem: str, result: Any, *, dpi: int = 120, **plot_kw: Any) -> None:
     """``<stem>.json`` (the result's ``to_dict()``) and ``<stem>.png`` (its plot) in ``out``."""
+    write_outputs(out, f"{stem}.json", result.to_dict(), [])
+    save_figure(result.plot(**plot_kw), _inside(out, f"{stem}.png"), dpi=dpi)
+
+
+def write_outputs(out: Path, json_name: str, payload: Any, figures: Iterable[tuple[Any, str]], *,
+                  dpi: int = 120) -> None:
+    """``json_name`` holding ``payload``, and ``<stem>.png`` for each (result, stem) of ``figures`` whose result
+    is not None, in ``out`` (created; nothing is written outside it)."""
     from repscope.results import dumps
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(dumps(result.to_dict()))
-    save_figure(result.plot(**plot_kw), out / f"{stem}.png", dpi=dpi)
+    _inside(out, json_name).write_text(dumps(payload))
+    for result, stem in figures:
+        if result is not None:
+            save_figure(result.plot(), _inside(out, f"{stem}.png"), dpi=dpi)
+
+
+def _inside(out: Path, name: str) -> Path:
+    from repscope._paths import inside
+
+    return inside(out, name)
 
 
 def store_label(store: str) -> str:

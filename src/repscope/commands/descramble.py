@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json
+from repscope.commands._format import print_caveats, print_result, write_outputs
 from repscope.errors import InputError
 
 if TYPE_CHECKING:  # numpy stays out of `repscope --help`
@@ -65,30 +65,22 @@ def descramble_cmd(
         results.append(p.result(layer))
     if out is not None:
         _write(out, layer, d.P_, results)
-    if json_out:
-        print_json([r.to_dict() for r in results])
-    elif not quiet:
-        for r in results:
-            typer.echo(r.summary())
+    print_result([r.to_dict() for r in results], json_out, quiet, *(r.summary() for r in results))
 
 
 def _write(out: Path, layer: str, P: np.ndarray, results: list[Any]) -> None:
     """P.npy (+ the descrambled weights, the permutation), results.json and one PNG per result in ``out``."""
     import numpy as np
 
-    from repscope._paths import inside, safe_name
-    from repscope.commands._format import save_figure
-    from repscope.results import dumps
+    from repscope._paths import safe_name
 
-    out.mkdir(parents=True, exist_ok=True)
+    figures = [(r, f"descramble_{safe_name(layer)}_{i}") for i, r in enumerate(results)]
+    write_outputs(out, "results.json", [r.to_dict() for r in results], figures, dpi=110)
     np.save(out / "P.npy", P)
     if results[0].weights_descrambled is not None:
         np.save(out / "weights_descrambled.npy", results[0].weights_descrambled)
     if len(results) > 1:
         np.save(out / "perm.npy", results[1].perm)
-    (out / "results.json").write_text(dumps([r.to_dict() for r in results]))
-    for i, r in enumerate(results):
-        save_figure(r.plot(), inside(out, f"descramble_{safe_name(layer)}_{i}.png"), dpi=110)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,21 +9,16 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import check_format, print_caveats, print_json, print_table, save_figure
+from repscope.commands._format import check_format, print_caveats, print_json, print_table, write_outputs
 from repscope.errors import InputError
 
 _PRINT = "print the result as JSON"
 
 
 def _save(results: list[Any], out: Path | None, payload: dict[str, Any]) -> None:
-    if out is None:
-        return
-    from repscope.results import dumps
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(dumps(payload))
-    for i, r in enumerate(results):
-        save_figure(r.plot(), out / f"ranges_{i:02d}_{type(r).__name__}.png", dpi=110)
+    if out is not None:
+        figures = [(r, f"ranges_{i:02d}_{type(r).__name__}") for i, r in enumerate(results)]
+        write_outputs(out, "results.json", payload, figures, dpi=110)
 
 
 def _parse_edges(edges: str | None) -> list[float] | None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_json, store_label, write_result
+from repscope.commands._format import print_result, store_label, write_result
 from repscope.errors import InputError
 
 _DETERMINISTIC = "Accepted for uniformity (everything is deterministic)."
@@ -104,14 +104,11 @@ def rsa_cmd(
         write_result(out, "rdm_other", r2, order=order)
         if boot is not None:
             write_result(out, "bootstrap", boot)
-    if json_out:
-        print_json(results)
-    elif not quiet:
-        cap = ("" if ceiling is None else f" (ceiling {ceiling:.4f} for this two-valued model without tied "
-               f"dissimilarities: {value / ceiling:.0%} of it)")
-        typer.echo(f"RSA ({rdm} RDM, {compare}) {layer} vs {r2.name}: {value:.4f} over {r1.n} stimuli{cap}")
-        if boot is not None:
-            typer.echo(boot.summary())
+    cap = ("" if ceiling is None else f" (ceiling {ceiling:.4f} for this two-valued model without tied "
+           f"dissimilarities: {value / ceiling:.0%} of it)")
+    print_result(results, json_out, quiet,
+                 f"RSA ({rdm} RDM, {compare}) {layer} vs {r2.name}: {value:.4f} over {r1.n} stimuli{cap}",
+                 *([] if boot is None else [boot.summary()]))
 
 
 def embed_cmd(
@@ -138,16 +135,10 @@ def embed_cmd(
         write_result(out, f"embedding_{metric}", emb)
         if fm is not None:
             write_result(out, "frechet_mean", fm)
-    if json_out:
-        print_json(payload)
-    elif not quiet:
-        header, rows = emb.table()
-        w = max(len(c) for c in [*header, *(c for r in rows for c in r)]) + 2
-        for line in [header, *rows]:
-            typer.echo("".join(c.rjust(w) for c in line))
-        typer.echo(emb.summary())
-        if fm is not None:
-            typer.echo(fm.summary())
+    header, rows = emb.table()
+    w = max(len(c) for c in [*header, *(c for r in rows for c in r)]) + 2
+    lines = ["".join(c.rjust(w) for c in line) for line in [header, *rows]]
+    print_result(payload, json_out, quiet, *lines, emb.summary(), *([] if fm is None else [fm.summary()]))
 
 
 def noise_ceiling_cmd(
@@ -168,10 +159,7 @@ def noise_ceiling_cmd(
     nc = noise_ceiling([rdm_of(x, rdm, name=k) for k, x in reps.items()], compare=compare)
     if out is not None:
         write_result(out, "noise_ceiling", nc)
-    if json_out:
-        print_json(nc.to_dict())
-    elif not quiet:
-        typer.echo(nc.summary())
+    print_result(nc.to_dict(), json_out, quiet, nc.summary())
 
 
 def register(app: typer.Typer) -> None:

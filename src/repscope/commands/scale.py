@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_json, write_result
+from repscope.commands._format import print_json, print_result, write_outputs, write_result
 
 _UNUSED = "Unused (common option)."
 
@@ -25,22 +25,16 @@ def info_cmd(
 ) -> None:
     """Workers, task threads, pinned BLAS threads and versions seen by each worker."""
     from repscope.parallel import check_scheduler
-    from repscope.results import dumps
     from repscope.scale import client_for, cluster_info
 
     check_scheduler(scheduler)
     with client_for(scheduler) as client:
         info = cluster_info(client)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "cluster.json").write_text(dumps(info))
-    if json_out:
-        print_json(info)
-    elif not quiet:
-        typer.echo(f"scheduler {info['scheduler']}: {info['n_workers']} worker(s)")
-        for w in info["workers"]:
-            typer.echo(f"  {w['address']}  host={w['host']}  threads={w['nthreads']}  blas={w.get('blas_threads')}  "
-                       f"cores={w.get('cores')}  repscope={w.get('repscope')}  dask={w.get('dask')}")
+        write_outputs(out, "cluster.json", info, [])
+    workers = [f"  {w['address']}  host={w['host']}  threads={w['nthreads']}  blas={w.get('blas_threads')}  "
+               f"cores={w.get('cores')}  repscope={w.get('repscope')}  dask={w.get('dask')}" for w in info["workers"]]
+    print_result(info, json_out, quiet, f"scheduler {info['scheduler']}: {info['n_workers']} worker(s)", *workers)
 
 
 def local_cmd(
@@ -96,10 +90,7 @@ def layer_matrix_cmd(
     if out is not None:
         write_result(out, f"layer_matrix_{metric}", lm, dpi=110)
         lm.to_csv(out / f"layer_matrix_{metric}.csv")
-    if json_out:
-        print_json(lm.to_dict())
-    elif not quiet:
-        typer.echo(lm.summary())
+    print_result(lm.to_dict(), json_out, quiet, lm.summary())
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, save_figure
+from repscope.commands._format import print_caveats, print_result, write_outputs
 from repscope.errors import InputError
 
 
@@ -47,12 +47,8 @@ def _deeper_cnn(
             meta={"dataset": dataset, "seed": seed, "n_samples": reading.n_samples, "resamples": reading.resamples,
                   "total time (s)": round(reading.seconds["total"], 2)},
         )
-    if as_json:
-        print_json(payload["reading"], compact=True)
-    elif not quiet:
-        typer.echo(reading.summary())
-        if out is not None:
-            typer.echo(f"wrote {out / 'report.html'}")
+    print_result(payload["reading"], as_json, quiet, reading.summary(),
+                 *([] if out is None else [f"wrote {out / 'report.html'}"]), compact=True)
 
 
 def _tooltip_sources(images_path: Path | None, texts_path: Path | None, n: int) -> tuple[Any, Any]:
@@ -176,28 +172,15 @@ def topology(
         result["mapper"] = {g.name: g.to_dict() for g in graphs}
     if trend is not None:
         result["mapper_trend"] = trend.to_dict()
-    from repscope._paths import safe_name
-
-    figures = [(ph, "ph_layer_matrix"), (summaries, "layer_summaries"),
-               *((g, f"mapper_{safe_name(g.name)}") for g in graphs), (trend, "mapper_trend")]
     if out is not None:
-        from repscope.results import dumps
+        from repscope._paths import safe_name
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "topology.json").write_text(dumps(result))
-        for r, stem in figures:
-            if r is not None:
-                save_figure(r.plot(), out / f"{stem}.png")
-    if as_json:
-        print_json(result, compact=True)
-    elif not quiet:
-        for r in (ph, summaries, trend):
-            if r is not None:
-                typer.echo(r.summary())
-        for note in analysis.notes:
-            typer.echo(f"note: {note}")
-        if out is not None:
-            typer.echo(f"wrote {out}")
+        figures = [(ph, "ph_layer_matrix"), (summaries, "layer_summaries"),
+                   *((g, f"mapper_{safe_name(g.name)}") for g in graphs), (trend, "mapper_trend")]
+        write_outputs(out, "topology.json", result, figures)
+    print_result(result, as_json, quiet, *(r.summary() for r in (ph, summaries, trend) if r is not None),
+                 *(f"note: {note}" for note in analysis.notes), *([] if out is None else [f"wrote {out}"]),
+                 compact=True)
 
 
 def register(app: typer.Typer) -> None:
