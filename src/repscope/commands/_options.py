@@ -42,7 +42,10 @@ def seed(help: str = "Seed for every random step.") -> Any:
 
 
 def table_format() -> Any:
-    return typer.Option("table", "--format", help=FORMAT_HELP, metavar="table|tsv|json")
+    """``--format``, checked as it is parsed (an unknown format: a one-line InputError, exit 2)."""
+    from repscope.commands._format import check_format
+
+    return typer.Option("table", "--format", help=FORMAT_HELP, metavar="table|tsv|json", callback=check_format)
 
 
 def scheduler(default: str | None, help: str = SCHEDULER_HELP) -> Any:

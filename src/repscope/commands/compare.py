@@ -9,15 +9,7 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import (
-    check_format,
-    print_caveats,
-    print_json,
-    print_table,
-    render_table,
-    store_label,
-    write_result,
-)
+from repscope.commands._format import print_caveats, print_json, print_table, render_table, store_label, write_result
 
 
 def compare(
@@ -57,7 +49,6 @@ def compare(
     from repscope.metrics.entry import DEFAULTS, similarity_matrices
     from repscope.store import open_store
 
-    check_format(fmt)
     if list_:
         rows = [[name, d["kind"], d["description"]] for name, d in describe().items()]
         print_table(["measure", "kind", "description"], rows, fmt)

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import check_format, print_caveats, print_json, print_table, stderr_log, store_label
+from repscope.commands._format import print_caveats, print_json, print_table, stderr_log, store_label
 from repscope.errors import InputError
 
 
@@ -61,7 +61,6 @@ def benchmark(
     """DSA (angular, Wasserstein) vs Procrustes vs CKA on attractor, Lorenz, motif, RNN cases."""
     from repscope.experiments.dynamics.benchmark import run_benchmark
 
-    check_format(fmt)
     log = stderr_log(quiet)
     sel = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
     res = run_benchmark(quick=not full, seed=seed, cases=sel, log=lambda m: log(f"[dynamics] {m}"))
@@ -137,7 +136,6 @@ def compare(
     error (MSE, MASE, AIC; one common choice for all files); the sweep's curve is part of the output."""
     from repscope.dynamics import DSAConfig, dsa, dsa_matrix, sweep_dmd
 
-    check_format(fmt)
     log = stderr_log(quiet)
     if len(files) < 2:
         raise InputError("pass at least two .npy trajectory files to compare")

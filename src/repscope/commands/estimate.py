@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import check_format, print_json, print_table, write_result
+from repscope.commands._format import print_json, print_table, write_result
 
 
 def estimate_cmd(
@@ -38,7 +38,6 @@ def estimate_cmd(
     from repscope.errors import InputError
     from repscope.metrics.estimators import estimate
 
-    check_format(fmt)
     reps = read_nets(nets, layer)
     if len(reps) != 2:
         raise InputError(f"give exactly two representations (STORE:LAYER), got {len(reps)}")

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import check_format, print_caveats, print_json, print_table, write_outputs
+from repscope.commands._format import print_caveats, print_json, print_table, write_outputs
 from repscope.errors import InputError
 
 _PRINT = "print the result as JSON"
@@ -60,7 +60,6 @@ def analyse(
     from repscope.ranges.analysis import DEFAULTS, analyse_store
     from repscope.store import open_store
 
-    check_format(fmt)
     st = open_store(store)
     res = analyse_store(
         st, unit=unit, direction=direction, kind=kind, edges=_parse_edges(edges),
