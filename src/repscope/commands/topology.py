@@ -146,7 +146,6 @@ def topology(
     if store is None:
         raise InputError("no STORE given; pass an activation store directory, or `reproduce`")
     from repscope.store import open_store
-    from repscope.topology import MapperGraph, MapperTrend, PHLayerMatrix, layer_summaries
     from repscope.topology.entry import DEFAULTS, analyse
 
     st = open_store(store)
@@ -158,13 +157,30 @@ def topology(
     images, texts = _tooltip_sources(mapper_images, mapper_texts, int(st.n_samples))
     analysis = analyse(st, layers=names, seed=seed, n_workers=workers, progress=not quiet and not as_json,
                        normalize=normalize, mapper_graphs=mapper_graphs, images=images, texts=texts, **opts)
+    print_caveats(st)
+    result, figures = _payload(analysis, opts["dim"])
+    if out is not None:
+        write_outputs(out, "topology.json", result, figures)
+    summaries = [r.summary() for r, stem in figures if r is not None and stem in _SUMMARISED]
+    print_result(result, as_json, quiet, *summaries, *(f"note: {note}" for note in analysis.notes),
+                 *([] if out is None else [f"wrote {out}"]), compact=True)
+
+
+_SUMMARISED = ("ph_layer_matrix", "layer_summaries", "mapper_trend")  # printed without --json (not each graph)
+
+
+def _payload(analysis: Any, dim: int) -> tuple[dict[str, Any], list[tuple[Any, str]]]:
+    """topology.json's content and the figures (result, file stem): the PH layer matrix, the per-layer
+    persistence summaries, each layer's mapper graph and the mapper trend (those the analysis made)."""
+    from repscope._paths import safe_name
+    from repscope.topology import MapperGraph, MapperTrend, PHLayerMatrix, layer_summaries
+
     ph = next((r for r in analysis.results if isinstance(r, PHLayerMatrix)), None)
     graphs = [r for r in analysis.results if isinstance(r, MapperGraph)]
     trend = next((r for r in analysis.results if isinstance(r, MapperTrend)), None)
-    print_caveats(st)
     result: dict[str, Any] = {"reading": analysis.reading, "notes": list(analysis.notes), "params": analysis.params,
                               "ph_layer_matrix": None if ph is None else ph.to_dict()}
-    summaries = (layer_summaries(ph.diagrams, dim=opts["dim"], layers=list(ph.diagrams))
+    summaries = (layer_summaries(ph.diagrams, dim=dim, layers=list(ph.diagrams))
                  if ph is not None and ph.diagrams else None)
     if summaries is not None:
         result["layer_summaries"] = summaries.to_dict()
@@ -172,15 +188,9 @@ def topology(
         result["mapper"] = {g.name: g.to_dict() for g in graphs}
     if trend is not None:
         result["mapper_trend"] = trend.to_dict()
-    if out is not None:
-        from repscope._paths import safe_name
-
-        figures = [(ph, "ph_layer_matrix"), (summaries, "layer_summaries"),
-                   *((g, f"mapper_{safe_name(g.name)}") for g in graphs), (trend, "mapper_trend")]
-        write_outputs(out, "topology.json", result, figures)
-    print_result(result, as_json, quiet, *(r.summary() for r in (ph, summaries, trend) if r is not None),
-                 *(f"note: {note}" for note in analysis.notes), *([] if out is None else [f"wrote {out}"]),
-                 compact=True)
+    figures = [(ph, "ph_layer_matrix"), (summaries, "layer_summaries"),
+               *((g, f"mapper_{safe_name(g.name)}") for g in graphs), (trend, "mapper_trend")]
+    return result, figures
 
 
 def register(app: typer.Typer) -> None:
