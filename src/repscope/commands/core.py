@@ -36,14 +36,10 @@ def _tokenizer_opt() -> Any:
                         "read offline.")
 
 
-def _image_opts() -> tuple[Any, Any, Any]:
-    """``--image-size``, ``--image-mode``, ``--normalize`` of capture and layers."""
-    return (typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
-            typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
-            typer.Option("none", "--normalize", help="imagenet | none for --images."))
-
-
-_SIZE, _MODE, _NORM = _image_opts()
+# the image options of capture and layers (typer reads an option's declaration, never changes it)
+_SIZE = typer.Option("224", "--image-size", help="H or H,W the model expects (--images).")
+_MODE = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images.")
+_NORM = typer.Option("none", "--normalize", help="imagenet | none for --images.")
 _REPORT_OUT = "Output directory for the report."
 _PRINT_RESULTS = "Print results.json to stdout."
 
@@ -52,7 +48,7 @@ def demo(
     out: Path = opt.out(_REPORT_OUT, Path("repscope-demo")),
     model: str = typer.Option("cnn", "--model", help="cnn | mlp (digits, trained on the fly) | minilm."),
     seed: int = opt.seed("Seed for training and every random step."),
-    quick: bool = typer.Option(False, "--quick", help="Fewer samples and smaller settings (tests, CI)."),
+    quick: bool = opt.quick("Fewer samples and smaller settings (tests, CI)."),
     sections: list[str] = typer.Option(None, "--sections", metavar="LIST", help=SECTIONS_HELP),
     as_json: bool = opt.json(_PRINT_RESULTS),
     quiet: bool = opt.quiet(),
@@ -166,7 +162,7 @@ def report_cmd(
     sections: list[str] = typer.Option(None, "--sections", metavar="LIST", help=f"Only these sections, "
                                        f"comma-separated, from: {', '.join(SECTIONS)} (default: all)."),
     seed: int = opt.seed(),
-    quick: bool = typer.Option(False, "--quick", help="Smaller settings (fewer permutations and points)."),
+    quick: bool = opt.quick("Smaller settings (fewer permutations and points)."),
     weights: Path = opt.weights("state_dict file for descrambling (keys '<layer>.weight')."),
     weight_name: str = typer.Option(None, "--weight-name", help="Key of the weight in --weights (one layer)."),
     layers: list[str] = opt.layers("Layers every lens reads (comma list)."),
