@@ -6,9 +6,7 @@ unless ``--debug`` is given (anywhere on the command line).
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 import typer
 
@@ -30,20 +28,6 @@ def _root() -> None:
 
     Add --debug anywhere to see tracebacks.
     """
-
-
-def emit(obj: Any, *, as_json: bool) -> None:
-    """Print a result: JSON on stdout with --json, else nothing (commands print their own summary)."""
-    if as_json:
-        from repscope.results import dumps
-
-        typer.echo(dumps(obj))
-
-
-def echo(msg: str, *, quiet: bool = False, as_json: bool = False) -> None:
-    """Human-readable progress lines go to stderr so --json output stays parseable."""
-    if not quiet:
-        typer.echo(msg, err=True)
 
 
 def _register() -> None:
@@ -144,10 +128,6 @@ def _exit_with(rv: object) -> None:
 
 def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split())
-
-
-def dumps_json(obj: Any) -> str:  # pragma: no cover - convenience
-    return json.dumps(obj)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -118,3 +118,13 @@ def test_cli_mapper_tooltips_from_images_and_texts(app, tmp_path):
     (tmp_path / "short.txt").write_text("a\nb\n")
     bad = CliRunner().invoke(app, [*args, "--mapper-texts", str(tmp_path / "short.txt")])
     assert isinstance(bad.exception, InputError) and "one line per sample" in str(bad.exception)
+
+
+def test_cli_prints_the_summaries_of_what_its_json_holds(app):
+    from repscope.results import ResultBase
+
+    args = ["topology", "fake.zarr", "--n-samples", "100", "--seed", "1"]
+    res = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    text = CliRunner().invoke(app, args).stdout.splitlines()
+    want = [ResultBase.from_dict(res[k]).summary() for k in ("ph_layer_matrix", "layer_summaries", "mapper_trend")]
+    assert text[:3] == want and all(line.startswith("note: ") for line in text[3:])

@@ -121,7 +121,8 @@ def test_cli_reproduce_writes_report_and_json(results, monkeypatch, tmp_path):
 
     out = tmp_path / "rep"
     r = CliRunner().invoke(
-        app, ["topology", "--reproduce", "--dataset", "digits", "--n-samples", "300", "--out", str(out), "--json"]
+        app, ["topology", "reproduce", "--deeper-cnn", "--dataset", "digits", "--n-samples", "300", "--out", str(out),
+              "--json"]
     )
     assert r.exit_code == 0, r.output
     assert seen["dataset"] == "digits" and seen["n_samples"] == 300 and seen["resamples"] == 3
@@ -130,7 +131,7 @@ def test_cli_reproduce_writes_report_and_json(results, monkeypatch, tmp_path):
     assert saved["reading"]["kind"] == "deeper_cnn_reproduction" and len(saved["results"]) == len(results)
     html = (out / "report.html").read_text()
     assert "Deeper CNN reproduction" in html
-    r = CliRunner().invoke(app, ["topology", "store.zarr", "--reproduce"])
+    r = CliRunner().invoke(app, ["topology", "store.zarr", "--deeper-cnn"])
     assert isinstance(r.exception, InputError)
     r = CliRunner().invoke(app, ["topology"])
     assert isinstance(r.exception, InputError) and "STORE" in str(r.exception)

@@ -1,4 +1,5 @@
-"""How commands print tables: ``--format table`` (aligned; rich boxes only on a terminal), ``tsv`` or ``json``.
+"""How commands print and write: tables (``--format table`` — aligned; rich boxes only on a terminal — ``tsv``
+or ``json``), ``--json`` documents, progress lines on stderr, and result files in ``--out``.
 
 Tables go to stdout in full — never cut to the terminal width when stdout is a pipe or a file — so that
 ``repscope compare … > out.txt`` and ``… | grep`` see every column.
@@ -8,21 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import typer
 
 FORMATS = ("table", "tsv", "json")
-
-FORMAT_HELP = "How tables are printed: table (aligned), tsv (tab-separated) or json (one object per row)."
-
-
-def format_option(annotated: bool = False) -> Any:
-    """The shared ``--format`` option: a default value in a command's signature, or (``annotated``) the
-    metadata of an ``Annotated[str, ...] = "table"`` parameter."""
-    if annotated:
-        return typer.Option("--format", help=FORMAT_HELP, metavar="table|tsv|json")
-    return typer.Option("table", "--format", help=FORMAT_HELP, metavar="table|tsv|json")
 
 
 def check_format(fmt: str) -> str:
@@ -85,3 +78,67 @@ def print_caveats(store: Any) -> None:
 
     for note in caveats(store):
         typer.echo(f"repscope: warning: {note}", err=True)
+
+
+def print_json(obj: Any, *, compact: bool = False) -> None:
+    """``obj`` as JSON on stdout (:func:`repscope.results.to_jsonable`; NaN refused): indented, or on one line."""
+    from repscope.results import to_jsonable
+
+    typer.echo(json.dumps(to_jsonable(obj), indent=None if compact else 2, allow_nan=False))
+
+
+def print_result(payload: Any, as_json: bool, quiet: bool, *lines: str, compact: bool = False) -> None:
+    """The usual ending of a command: ``payload`` as JSON with ``--json``, else its summary ``lines`` on stdout
+    (nothing with ``--quiet``)."""
+    if as_json:
+        print_json(payload, compact=compact)
+    elif not quiet:
+        for line in lines:
+            typer.echo(line)
+
+
+def stderr_log(quiet: bool) -> Callable[[str], None]:
+    """A progress logger: lines on stderr (stdout stays pure for --json), nothing with ``--quiet``."""
+    return (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 120) -> None:
+    """Write a matplotlib figure and close it (plots are plain Figures, no pyplot state kept)."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")  # no GUI backend for a CLI
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def write_result(out: Path, stem: str, result: Any, *, dpi: int = 120, **plot_kw: Any) -> None:
+    """``<stem>.json`` (the result's ``to_dict()``) and ``<stem>.png`` (its plot) in ``out``."""
+    write_outputs(out, f"{stem}.json", result.to_dict(), [])
+    save_figure(result.plot(**plot_kw), _inside(out, f"{stem}.png"), dpi=dpi)
+
+
+def write_outputs(out: Path, json_name: str, payload: Any, figures: Iterable[tuple[Any, str]], *,
+                  dpi: int = 120) -> None:
+    """``json_name`` holding ``payload``, and ``<stem>.png`` for each (result, stem) of ``figures`` whose result
+    is not None, in ``out`` (created; nothing is written outside it)."""
+    from repscope.results import dumps
+
+    out.mkdir(parents=True, exist_ok=True)
+    _inside(out, json_name).write_text(dumps(payload))
+    for result, stem in figures:
+        if result is not None:
+            save_figure(result.plot(), _inside(out, f"{stem}.png"), dpi=dpi)
+
+
+def _inside(out: Path, name: str) -> Path:
+    from repscope._paths import inside
+
+    return inside(out, name)
+
+
+def store_label(store: str) -> str:
+    """The last part of a store's path or URL (``runs/a.zarr``, ``file:///x/a.zarr`` → ``a.zarr``)."""
+    return store.rstrip("/").rsplit("/", 1)[-1]

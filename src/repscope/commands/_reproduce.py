@@ -3,12 +3,13 @@ tables (``reproduction.md``, ``reproduction.json``) and ``report.html`` to ``--o
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
 import typer
 
+from repscope.commands import _options as opt
+from repscope.commands._format import print_json
 from repscope.errors import InputError
 
 
@@ -16,7 +17,6 @@ def run_reproduce(key: str, *, quick: bool, seeds: int | None, seed: int, out: p
                   as_json: bool, quiet: bool) -> None:
     """Run reproduction ``key`` (see :data:`repscope.experiments.verdict.REPRODUCTIONS`) and report it."""
     from repscope.experiments.verdict import ReproductionTable, run_reproduction, write_reproduction
-    from repscope.results import dumps
 
     if seeds is not None and seeds < 2:
         raise InputError(f"--seeds {seeds} is too few for a confidence interval; use at least 2 "
@@ -31,7 +31,7 @@ def run_reproduce(key: str, *, quick: bool, seeds: int | None, seed: int, out: p
     if out is not None:
         write_reproduction(res, out, title=f"repscope — {key} reproduction{' (quick)' if quick else ''}")
     if as_json:
-        typer.echo(json.dumps(json.loads(dumps({"reproductions": [t.to_dict() for t in tables], "wall_s": wall}))))
+        print_json({"reproductions": [t.to_dict() for t in tables], "wall_s": wall}, compact=True)
     elif not quiet:
         for t in tables:
             typer.echo(f"## {t.paper} — overall: {t.verdict}")
@@ -44,17 +44,13 @@ def add_reproduce_command(sub: typer.Typer, key: str, doc: str) -> None:
     """Register ``repscope <lens> reproduce`` (the same options for every lens) on the lens's sub-app."""
 
     def reproduce(
-        quick: bool = typer.Option(
-            False, "--quick", help="The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."
-        ),
-        seeds: int = typer.Option(
-            None, "--seeds", min=2,
-            help="Seeds (≥ 2; default: the paper design's, 10 or more — 20 where a claim uses seed pairs; "
-                 "fewer than 10 give no verdict)."),
-        out: pathlib.Path = typer.Option(None, "--out", help="Directory for report.html, reproduction.md and .json."),
-        seed: int = typer.Option(0, "--seed", min=0, help="First seed."),
-        as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON on stdout."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress or tables on the terminal."),
+        quick: bool = opt.quick("The ≤ 3-minute version (default: full, ≤ 30 min on 2 cores)."),
+        seeds: int = opt.seeds("Seeds (≥ 2; default: the paper design's, 10 or more — 20 where a claim uses seed "
+                               "pairs; fewer than 10 give no verdict)."),
+        out: pathlib.Path = opt.out("Directory for report.html, reproduction.md and .json."),
+        seed: int = opt.seed("First seed."),
+        as_json: bool = opt.json("Print the tables as JSON on stdout."),
+        quiet: bool = opt.quiet("No progress or tables on the terminal."),
     ) -> None:
         run_reproduce(key, quick=quick, seeds=seeds, seed=seed, out=out, as_json=as_json, quiet=quiet)
 

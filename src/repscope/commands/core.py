@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 
-from repscope.commands._format import print_caveats
+from repscope.commands import _options as opt
+from repscope.commands._format import print_caveats, print_json, stderr_log
 from repscope.errors import InputError
 from repscope.lenses import keys as lens_keys
 
@@ -30,248 +31,262 @@ SECTIONS_HELP = (f"Only these sections, comma-separated, from: {', '.join(SECTIO
                  f"{', '.join(EXPERIMENT_SECTIONS)} (default: all).")
 
 
-def _print_json(obj) -> None:
-    from repscope.results import dumps
+def _tokenizer_opt() -> Any:
+    return typer.Option(None, "--tokenizer", help="Tokenizer dir/name for --text (default: the model's directory); "
+                        "read offline.")
 
-    typer.echo(dumps(obj))
+
+# the image options of capture and layers (typer reads an option's declaration, never changes it)
+_SIZE = typer.Option("224", "--image-size", help="H or H,W the model expects (--images).")
+_MODE = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images.")
+_NORM = typer.Option("none", "--normalize", help="imagenet | none for --images.")
+_REPORT_OUT = "Output directory for the report."
+_PRINT_RESULTS = "Print results.json to stdout."
+
+
+def demo(
+    out: Path = opt.out(_REPORT_OUT, Path("repscope-demo")),
+    model: str = typer.Option("cnn", "--model", help="cnn | mlp (digits, trained on the fly) | minilm."),
+    seed: int = opt.seed("Seed for training and every random step."),
+    quick: bool = opt.quick("Fewer samples and smaller settings (tests, CI)."),
+    sections: list[str] = typer.Option(None, "--sections", metavar="LIST", help=SECTIONS_HELP),
+    as_json: bool = opt.json(_PRINT_RESULTS),
+    quiet: bool = opt.quiet(),
+) -> None:
+    """Train the embedded default model, capture its activations, analyse them, write the report."""
+    from repscope.experiments.pipeline import run_demo
+
+    if model not in ("cnn", "mlp", "minilm"):
+        raise InputError(f"--model {model!r}: choose cnn, mlp or minilm")
+    path = run_demo(out, model=model, seed=seed, quick=quick, sections=_split(sections), progress=not quiet,
+                    log=stderr_log(quiet))
+    _print_report(path, as_json, quiet)
+
+
+def _print_report(path: Path, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        typer.echo((path.parent / "results.json").read_text())
+    elif not quiet:
+        typer.echo(f"report written to {path.resolve()}", err=True)
+
+
+def _shard_opt(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise InputError(f"--shard {text!r}: write I/K, e.g. --shard 0/4 for the first of 4 shards")
+    return int(parts[0]), int(parts[1])
+
+
+def capture_cmd(
+    model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | minilm | file.py:factory | "
+                              "module:factory (from the current directory) | hf:MODEL_DIR"),
+    data: str = typer.Option(None, "--data", help="'digits' (default) or a .npy/.pt array of inputs."),
+    text: Path = typer.Option(None, "--text", help="Text file, one input per line (Hugging Face models)."),
+    tokenizer: str = _tokenizer_opt(),
+    max_length: int = typer.Option(128, "--max-length", min=1, help="Truncate --text inputs to this many tokens."),
+    images: Path = typer.Option(None, "--images", help="Folder of images (subfolders = classes)."),
+    image_size: str = _SIZE,
+    image_mode: str = _MODE,
+    normalize: str = _NORM,
+    workers: int = opt.workers(0, "Processes decoding --images (0: in this one).", min=0),
+    out: str = opt.out("Store directory to write, or an fsspec URL (file://, s3://, gs://, …; see "
+                       "docs/scale-out.md).", "acts.zarr"),
+    layers: list[str] = opt.layers("Module names, globs ('*' within a dotted segment, '**' across) or re:REGEX "
+                                   "(comma list or repeated)."),
+    weights: Path = opt.weights(),
+    labels: Path = typer.Option(None, "--labels", help="One label per sample (.npy/.pt/.txt/.csv)."),
+    attributes: Path = typer.Option(None, "--attributes", help="Per-sample attributes (.npz or .csv)."),
+    ids: Path = typer.Option(None, "--ids", help="One integer sample id per sample (.npy/.pt/.txt/.csv)."),
+    pool: list[str] = typer.Option(None, "--pool", help="MODE or LAYER=MODE (repeatable): none | mean | max | "
+                                   "spatial_mean | spatial_max | token_mean | cls | last | pos:K"),
+    point: list[str] = typer.Option(None, "--point", help="post | pre, or LAYER=post|pre (repeatable)."),
+    output_index: str = typer.Option("0", "--output-index", help="Element of a tuple/dict output to keep (index or "
+                                     "key)."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Samples per forward pass."),
+    chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per stored chunk (default: ~8 MiB)."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 storage"),
+    device: str = typer.Option(None, "--device", help="cpu | cuda (default: where the model is)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue an existing store."),
+    shard: str = typer.Option(None, "--shard", help="I/K: distributed capture — write only shard I (0…K-1) of the "
+                              "rows; run K such processes (same arguments) into one --out."),
+    seed: int = opt.seed("Seed for model construction and every random step."),
+    as_json: bool = opt.json("Print the store's description as JSON."),
+    quiet: bool = opt.quiet(),
+) -> None:
+    """Capture activations of a model into a resumable zarr store."""
+    import warnings
+
+    from repscope.capture import capture
+    from repscope.capture.core import CaptureInterrupted
+    from repscope.capture.loading import load_column, load_model_spec, load_table
+
+    net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
+    src = _data_source(model, data, text, tokenizer, max_length, images, image_size, image_mode, normalize,
+                       batch_size, workers)
+    y = load_column(labels, "labels") if labels is not None else src.labels
+    attrs = {**src.attributes, **(load_table(attributes) if attributes is not None else {})}
+    sample_ids = load_column(ids, "ids") if ids is not None else None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*already complete.*")
+        try:
+            store = capture(net, src.data, _layer_specs(layers), out, pool=_per_layer_opt(pool, "none", True),
+                            point=_per_layer_opt(point, "post", False), batch_size=batch_size, labels=y,
+                            attributes=attrs or None, ids=sample_ids, output_index=_index(output_index),
+                            dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
+                            progress=not quiet, dataset=src.description, chunk_rows=chunk_rows,
+                            shard=_shard_opt(shard))
+        except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
+            typer.echo(f"repscope: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+    log = stderr_log(quiet)
+    if store.already_complete and shard:
+        log(f"shard {shard} of {store.path} is already complete (same model, data and options); nothing to do")
+    elif store.already_complete:
+        log(f"{store.path} is already complete ({store.n_samples} samples, same model, data and options); "
+            f"nothing to do — pass --overwrite to capture again")
+    if as_json:
+        print_json(store.to_dict())
+    elif not store.complete:  # a shard finished; others still missing
+        log(f"shard {shard} written; {store.path} is waiting for other shards ({store.n_samples} rows committed in "
+            f"order so far)")
+    else:
+        log(f"{store.n_samples} samples × {len(store.layers)} layers → {store.path}")
+
+
+def report_cmd(
+    store_path: str = opt.store("Activation store directory or fsspec URL (file://, …)."),
+    out: Path = opt.out(_REPORT_OUT, Path("repscope-report")),
+    sections: list[str] = typer.Option(None, "--sections", metavar="LIST", help=f"Only these sections, "
+                                       f"comma-separated, from: {', '.join(SECTIONS)} (default: all)."),
+    seed: int = opt.seed(),
+    quick: bool = opt.quick("Smaller settings (fewer permutations and points)."),
+    weights: Path = opt.weights("state_dict file for descrambling (keys '<layer>.weight')."),
+    weight_name: str = typer.Option(None, "--weight-name", help="Key of the weight in --weights (one layer)."),
+    layers: list[str] = opt.layers("Layers every lens reads (comma list)."),
+    unit: str = typer.Option(None, "--unit", metavar="LAYER:INDEX",
+                             help="Ranges: band this unit (e.g. fc2:3) instead of the default units."),
+    direction: str = typer.Option(None, "--direction", metavar="SPEC", help="Ranges: band this direction instead: "
+                                  "LAYER:class-mean:A[-B] | LAYER:probe:A | LAYER:file:PATH.npy."),
+    workers: int = opt.workers(None, "Worker processes for the parallel parts."),
+    experiments: bool = typer.Option(False, "--experiments",
+                                     help="Append the built-in experiments (papers' controlled cases)."),
+    as_json: bool = opt.json(_PRINT_RESULTS),
+    quiet: bool = opt.quiet(),
+) -> None:
+    """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
+    from repscope.report.job import build_report
+    from repscope.store import open_store
+
+    store = open_store(store_path)
+    log = stderr_log(quiet)
+    options = _report_options(quick, weights, weight_name, unit, direction, _split(layers))
+    extra = []
+    started = time.perf_counter()  # the run card's total time counts the experiments too
+    if experiments:
+        from repscope.experiments.pipeline import experiment_sections
+
+        extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
+    path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
+                        options=options, log=log, extra_sections=extra, started=started)
+    print_caveats(store)
+    _print_report(path, as_json, quiet)
+
+
+def _report_options(quick: bool, weights: Path | None, weight_name: str | None, unit: str | None,
+                    direction: str | None, layers: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Per-lens options of ``repscope report`` from its flags."""
+    options: dict[str, dict[str, Any]] = {}
+    if quick:
+        options = {"ranges": {"n_permutations": 199}, "topology": {"n_samples": 300}}
+    if weights is not None or weight_name is not None:
+        if weights is None:
+            raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
+        options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
+    if unit is not None and direction is not None:
+        raise InputError("give at most one of --unit and --direction")
+    if unit is not None or direction is not None:
+        options.setdefault("ranges", {}).update(unit=unit, direction=direction)
+    for key in ("similarity", "ranges", "topology", "dynamics", "descrambling") if layers else ():
+        options.setdefault(key, {})["layers"] = layers
+    return options
+
+
+def layers_cmd(
+    model_arg: str = typer.Argument(None, metavar="MODEL", help="Same forms as capture's --model."),
+    model: str = typer.Option(None, "--model", help="The model, as an option (same as MODEL)."),
+    leaves: bool = typer.Option(False, "--leaves", help="Only modules without children."),
+    shapes: bool = typer.Option(False, "--shapes", help="Run one example batch through the model and show each "
+                                "module's type and output shape per sample."),
+    data: str = typer.Option(None, "--data", help="Example input: first rows of a .npy/.pt array ('digits' for the "
+                             "built-ins)."),
+    input_shape: str = typer.Option(None, "--input-shape", help="Example input of this per-sample shape, e.g. "
+                                    "1,28,28 (random normal, seeded)."),
+    text: Path = typer.Option(None, "--text", help="Example input: a text file (with --tokenizer)."),
+    tokenizer: str = _tokenizer_opt(),
+    images: Path = typer.Option(None, "--images", help="Example input: a folder of images."),
+    image_size: str = _SIZE,
+    image_mode: str = _MODE,
+    normalize: str = _NORM,
+    weights: Path = opt.weights(),
+    seed: int = opt.seed("Seed for the random example input."),
+    as_json: bool = opt.json("Print the table (or the names) as JSON."),
+) -> None:
+    """List a model's modules (what --layers accepts); with --shapes also their types and output shapes."""
+    import sys
+
+    from repscope.capture import list_layers
+    from repscope.capture.loading import load_model_spec
+
+    spec = model_arg or model
+    if spec is None:
+        raise InputError("give the model: repscope layers MODEL (or --model MODEL)")
+    net = load_model_spec(spec, weights, seed=seed, builtins=builtin_models())
+    example = None
+    if input_shape:
+        example = _random_input(input_shape, seed)
+    elif shapes or data or text or images:
+        if data is None and text is None and images is None and spec not in ("digits-cnn", "digits-mlp"):
+            raise InputError("--shapes needs an example input: --input-shape 1,28,28, --data FILE, --text FILE or "
+                             "--images DIR")
+        src = _data_source(spec, data, text, tokenizer, 128, images, image_size, image_mode, normalize, 8)
+        example = _first_batch(src.data)
+    table = list_layers(net, example, leaves_only=leaves)
+    if as_json:
+        print_json(table.to_dict() if table.with_shapes else table.names)
+    elif not table.with_shapes:
+        typer.echo("\n".join(table.names))
+    elif sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        header, rows = table.table()
+        t = Table(*header, title=f"{spec}: {table.summary()}")
+        for row in rows:
+            t.add_row(*["" if v is None else str(v) for v in row])
+        Console().print(t)
+    else:
+        typer.echo(table.tsv())
+
+
+def _random_input(input_shape: str, seed: int) -> Any:
+    """Two seeded standard-normal samples of the per-sample shape ``input_shape`` (``1,28,28``)."""
+    import torch
+
+    try:
+        dims = [int(v) for v in input_shape.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--input-shape {input_shape!r}: give integers like 1,28,28") from None
+    return torch.randn(2, *dims, generator=torch.Generator().manual_seed(seed))
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
-    def demo(
-        out: Path = typer.Option(Path("repscope-demo"), "--out", help="Output directory for the report."),
-        model: str = typer.Option("cnn", "--model", help="cnn | mlp (digits, trained on the fly) | minilm."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Seed for training and every random step."),
-        quick: bool = typer.Option(False, "--quick", help="Fewer samples and smaller settings (tests, CI)."),
-        sections: list[str] = typer.Option(None, "--sections", metavar="LIST", help=SECTIONS_HELP),
-        as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
-    ) -> None:
-        """Train the embedded default model, capture its activations, analyse them, write the report."""
-        from repscope.experiments.pipeline import run_demo
-
-        if model not in ("cnn", "mlp", "minilm"):
-            raise InputError(f"--model {model!r}: choose cnn, mlp or minilm")
-        log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
-        path = run_demo(out, model=model, seed=seed, quick=quick, sections=_split(sections),
-                        progress=not quiet, log=log)
-        if as_json:
-            typer.echo((path.parent / "results.json").read_text())
-        if not quiet:
-            typer.echo(f"report written to {path.resolve()}", err=True)
-
-    def _shard_opt(text: str | None) -> tuple[int, int] | None:
-        if text is None:
-            return None
-        from repscope.errors import InputError
-
-        parts = text.split("/")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise InputError(f"--shard {text!r}: write I/K, e.g. --shard 0/4 for the first of 4 shards")
-        return int(parts[0]), int(parts[1])
-
-    @app.command("capture")
-    def capture_cmd(
-        model: str = typer.Option(..., "--model", help="digits-cnn | digits-mlp | minilm | file.py:factory | "
-                                  "module:factory (from the current directory) | hf:MODEL_DIR"),
-        data: str = typer.Option(None, "--data", help="'digits' (default) or a .npy/.pt array of inputs."),
-        text: Path = typer.Option(None, "--text", help="Text file, one input per line (Hugging Face models)."),
-        tokenizer: str = typer.Option(None, "--tokenizer", help="Tokenizer dir/name for --text (default: the "
-                                      "model's directory); read offline."),
-        max_length: int = typer.Option(128, "--max-length", min=1, help="Truncate --text inputs to this many tokens."),
-        images: Path = typer.Option(None, "--images", help="Folder of images (subfolders = classes)."),
-        image_size: str = typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
-        image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
-        normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
-        workers: int = typer.Option(0, "--workers", min=0, help="Processes decoding --images (0: in this one)."),
-        out: str = typer.Option("acts.zarr", "--out", help="Store directory to write, or an fsspec URL "
-                                "(file://, s3://, gs://, …; see docs/scale-out.md)."),
-        layers: list[str] = typer.Option(None, "--layers", help="Module names, globs ('*' within a dotted "
-                                         "segment, '**' across) or re:REGEX (comma list or repeated)."),
-        weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
-        labels: Path = typer.Option(None, "--labels", help="One label per sample (.npy/.pt/.txt/.csv)."),
-        attributes: Path = typer.Option(None, "--attributes", help="Per-sample attributes (.npz or .csv)."),
-        ids: Path = typer.Option(None, "--ids", help="One integer sample id per sample (.npy/.pt/.txt/.csv)."),
-        pool: list[str] = typer.Option(None, "--pool", help="MODE or LAYER=MODE (repeatable): none | mean | max "
-                                       "| spatial_mean | spatial_max | token_mean | cls | last | pos:K"),
-        point: list[str] = typer.Option(None, "--point", help="post | pre, or LAYER=post|pre (repeatable)."),
-        output_index: str = typer.Option("0", "--output-index", help="Element of a tuple/dict output to "
-                                         "keep (index or key)."),
-        batch_size: int = typer.Option(256, "--batch-size", min=1, help="Samples per forward pass."),
-        chunk_rows: int = typer.Option(None, "--chunk-rows", min=1, help="Rows per stored chunk (default: ~8 MiB)."),
-        dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 storage"),
-        device: str = typer.Option(None, "--device", help="cpu | cuda (default: where the model is)"),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
-        no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue an existing store."),
-        shard: str = typer.Option(None, "--shard", help="I/K: distributed capture — write only shard I (0…K-1) "
-                                  "of the rows; run K such processes (same arguments) into one --out."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Seed for model construction and every random step."),
-        as_json: bool = typer.Option(False, "--json", help="Print the store's description as JSON."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
-    ) -> None:
-        """Capture activations of a model into a resumable zarr store."""
-        from repscope.capture import capture
-        from repscope.capture.loading import load_column, load_model_spec, load_table
-
-        net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
-        src = _data_source(model, data, text, tokenizer, max_length, images, image_size, image_mode, normalize,
-                           batch_size, workers)
-        y = load_column(labels, "labels") if labels is not None else src.labels
-        attrs = {**src.attributes, **(load_table(attributes) if attributes is not None else {})}
-        sample_ids = load_column(ids, "ids") if ids is not None else None
-        import warnings
-
-        from repscope.capture.core import CaptureInterrupted
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*already complete.*")
-            try:
-                store = capture(net, src.data, _layer_specs(layers), out, pool=_per_layer_opt(pool, "none", True),
-                                point=_per_layer_opt(point, "post", False), batch_size=batch_size, labels=y,
-                                attributes=attrs or None, ids=sample_ids, output_index=_index(output_index),
-                                dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                                progress=not quiet, dataset=src.description, chunk_rows=chunk_rows,
-                                shard=_shard_opt(shard))
-            except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
-                typer.echo(f"repscope: {exc}", err=True)
-                raise typer.Exit(exc.exit_code) from None
-        if store.already_complete and not quiet and shard:
-            typer.echo(f"shard {shard} of {store.path} is already complete (same model, data and options); "
-                       f"nothing to do", err=True)
-        elif store.already_complete and not quiet:
-            typer.echo(f"{store.path} is already complete ({store.n_samples} samples, same model, data and "
-                       f"options); nothing to do — pass --overwrite to capture again", err=True)
-        if as_json:
-            _print_json(store.to_dict())
-        elif not quiet and not store.complete:  # a shard finished; others still missing
-            typer.echo(f"shard {shard} written; {store.path} is waiting for other shards ({store.n_samples} rows "
-                       f"committed in order so far)", err=True)
-        elif not quiet:
-            typer.echo(f"{store.n_samples} samples × {len(store.layers)} layers → {store.path}", err=True)
-
-    @app.command("report")
-    def report_cmd(
-        store_path: Path = typer.Argument(..., metavar="STORE", help="Activation store directory."),
-        out: Path = typer.Option(Path("repscope-report"), "--out", help="Output directory for the report."),
-        sections: list[str] = typer.Option(
-            None, "--sections", metavar="LIST",
-            help=f"Only these sections, comma-separated, from: {', '.join(SECTIONS)} (default: all)."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Seed for every random step."),
-        quick: bool = typer.Option(False, "--quick", help="Smaller settings (fewer permutations and points)."),
-        weights: Path = typer.Option(None, "--weights",
-                                     help="state_dict file for descrambling (keys '<layer>.weight')."),
-        weight_name: str = typer.Option(None, "--weight-name", help="Key of the weight in --weights (one layer)."),
-        layers: list[str] = typer.Option(None, "--layers", help="Layers every lens reads (comma list)."),
-        unit: str = typer.Option(None, "--unit", metavar="LAYER:INDEX",
-                                 help="Ranges: band this unit (e.g. fc2:3) instead of the default units."),
-        direction: str = typer.Option(None, "--direction", metavar="SPEC",
-                                      help="Ranges: band this direction instead: LAYER:class-mean:A[-B] | "
-                                      "LAYER:probe:A | LAYER:file:PATH.npy."),
-        workers: int = typer.Option(None, "--workers", min=1, help="Worker processes for the parallel parts."),
-        experiments: bool = typer.Option(False, "--experiments",
-                                         help="Append the built-in experiments (papers' controlled cases)."),
-        as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
-    ) -> None:
-        """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
-        from repscope.report.job import build_report
-        from repscope.store import open_store
-
-        store = open_store(store_path)
-        log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
-        options: dict[str, dict[str, Any]] = {}
-        if quick:
-            options = {"ranges": {"n_permutations": 199}, "topology": {"n_samples": 300}}
-        if weights is not None or weight_name is not None:
-            if weights is None:
-                raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
-            options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
-        if unit is not None and direction is not None:
-            raise InputError("give at most one of --unit and --direction")
-        if unit is not None or direction is not None:
-            options.setdefault("ranges", {}).update(unit=unit, direction=direction)
-        lay = _split(layers)
-        if lay:
-            for key in ("similarity", "ranges", "topology", "dynamics", "descrambling"):
-                options.setdefault(key, {})["layers"] = lay
-        extra = []
-        started = time.perf_counter()  # the run card's total time counts the experiments too
-        if experiments:
-            from repscope.experiments.pipeline import experiment_sections
-
-            extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
-        path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
-                            options=options, log=log, extra_sections=extra, started=started)
-        print_caveats(store)
-        if as_json:
-            typer.echo((path.parent / "results.json").read_text())
-        elif not quiet:
-            typer.echo(f"report written to {path.resolve()}", err=True)
-
-    @app.command("layers")
-    def layers_cmd(
-        model_arg: str = typer.Argument(None, metavar="MODEL", help="Same forms as capture's --model."),
-        model: str = typer.Option(None, "--model", help="The model, as an option (same as MODEL)."),
-        leaves: bool = typer.Option(False, "--leaves", help="Only modules without children."),
-        shapes: bool = typer.Option(False, "--shapes", help="Run one example batch through the model and show "
-                                    "each module's type and output shape per sample."),
-        data: str = typer.Option(None, "--data", help="Example input: first rows of a .npy/.pt array ('digits' "
-                                 "for the built-ins)."),
-        input_shape: str = typer.Option(None, "--input-shape", help="Example input of this per-sample shape, "
-                                        "e.g. 1,28,28 (random normal, seeded)."),
-        text: Path = typer.Option(None, "--text", help="Example input: a text file (with --tokenizer)."),
-        tokenizer: str = typer.Option(None, "--tokenizer", help="Tokenizer dir/name for --text (default: the "
-                                      "model's directory); read offline."),
-        images: Path = typer.Option(None, "--images", help="Example input: a folder of images."),
-        image_size: str = typer.Option("224", "--image-size", help="H or H,W the model expects (--images)."),
-        image_mode: str = typer.Option("RGB", "--image-mode", help="RGB | L (grey) for --images."),
-        normalize: str = typer.Option("none", "--normalize", help="imagenet | none for --images."),
-        weights: Path = typer.Option(None, "--weights", help="state_dict file (loaded weights_only)."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Seed for the random example input."),
-        as_json: bool = typer.Option(False, "--json", help="Print the table (or the names) as JSON."),
-    ) -> None:
-        """List a model's modules (what --layers accepts); with --shapes also their types and output shapes."""
-        import sys
-
-        from repscope.capture import list_layers
-        from repscope.capture.loading import load_model_spec
-
-        spec = model_arg or model
-        if spec is None:
-            raise InputError("give the model: repscope layers MODEL (or --model MODEL)")
-        net = load_model_spec(spec, weights, seed=seed, builtins=builtin_models())
-        example = None
-        if shapes or input_shape or data or text or images:
-            if input_shape:
-                import torch
-
-                try:
-                    dims = [int(v) for v in input_shape.split(",") if v.strip()]
-                except ValueError:
-                    raise InputError(f"--input-shape {input_shape!r}: give integers like 1,28,28") from None
-                example = torch.randn(2, *dims, generator=torch.Generator().manual_seed(seed))
-            else:
-                if data is None and text is None and images is None and spec not in ("digits-cnn", "digits-mlp"):
-                    raise InputError("--shapes needs an example input: --input-shape 1,28,28, --data FILE, "
-                                     "--text FILE or --images DIR")
-                src = _data_source(spec, data, text, tokenizer, 128, images, image_size, image_mode, normalize, 8)
-                example = _first_batch(src.data)
-        table = list_layers(net, example, leaves_only=leaves)
-        if as_json:
-            _print_json(table.to_dict() if table.with_shapes else table.names)
-        elif not table.with_shapes:
-            typer.echo("\n".join(table.names))
-        elif sys.stdout.isatty():
-            from rich.console import Console
-            from rich.table import Table
-
-            header, rows = table.table()
-            t = Table(*header, title=f"{spec}: {table.summary()}")
-            for row in rows:
-                t.add_row(*["" if v is None else str(v) for v in row])
-            Console().print(t)
-        else:
-            typer.echo(table.tsv())
+    app.command("demo")(demo)
+    app.command("capture")(capture_cmd)
+    app.command("report")(report_cmd)
+    app.command("layers")(layers_cmd)
 
 
 class _Source:
@@ -312,7 +327,8 @@ def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str
         if len(size) not in (1, 2) or min(size) < 1:
             raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels")
         ds = ImageFolder(images, (size[0], size[-1]), mode=image_mode, normalize=normalize)
-        loader = DataLoader(ds, batch_size=batch_size, num_workers=workers)  # in order: ids = Dataset indices
+        # in order (ids = Dataset indices); ImageFolder is map-style (__len__, __getitem__), not a torch Dataset
+        loader: DataLoader[Any] = DataLoader(cast(Any, ds), batch_size=batch_size, num_workers=workers)
         return _Source(loader, attributes=ds.attributes(), description=str(images))
     if data is None or data == "digits":
         if data is None and model not in ("digits-cnn", "digits-mlp"):

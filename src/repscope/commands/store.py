@@ -4,62 +4,66 @@ from __future__ import annotations
 
 import typer
 
+from repscope.commands import _options as opt
+from repscope.commands._format import print_json
+
+
+def info_cmd(
+    store: str = opt.store(opt.STORE_URL_HELP, metavar=None),
+    json_out: bool = opt.json("Print the description as JSON on stdout."),
+) -> None:
+    """Layers, shapes, samples, provenance and integrity protection (checksums) of a store."""
+    from repscope.errors import StoreError
+    from repscope.store import ActivationStore
+
+    st = ActivationStore(store, allow_incomplete=True, check=False)
+    d = st.to_dict()
+    try:
+        st.check_structure()
+        d["damage"] = None
+    except StoreError as exc:
+        d["damage"] = str(exc)
+    if json_out:
+        print_json(d)
+        if d["damage"]:
+            raise typer.Exit(2)
+        return
+    state = "complete" if st.complete else "INCOMPLETE (re-run the capture to resume)"
+    typer.echo(f"{st.path}: {st.n_samples} samples, {len(st.layers)} layers, {state}")
+    if not st.complete and st.metadata.get("shards"):
+        typer.echo(f"  {st.incomplete_reason}")
+    for name, v in d["layers"].items():
+        shape = "×".join(map(str, v["shape"]))
+        nf = f", {v['nonfinite']} NaN/Inf" if v["nonfinite"] else ""
+        typer.echo(f"  {name}: {shape} ({v['dtype']}, pool={v['pool']}{nf})")
+    typer.echo(f"  labels: {'yes' if d['has_labels'] else 'no'}; attributes: {', '.join(d['attributes']) or '-'}")
+    if st.has_checksums:
+        typer.echo("  integrity: every chunk carries a CRC-32C checksum (verified on read; `repscope verify` scans "
+                   "all)")
+    else:
+        typer.echo("  integrity: NO chunk checksums (written by an older repscope): corrupted bytes cannot be "
+                   "detected; re-capture with --overwrite to add them")
+    if d["damage"]:
+        raise StoreError(d["damage"])
+
+
+def verify_cmd(
+    store: str = opt.store(opt.STORE_URL_HELP, metavar=None),
+    json_out: bool = opt.json("Print the report as JSON on stdout."),
+    quiet: bool = opt.quiet("Only the exit status (0 intact, 2 damaged)."),
+) -> None:
+    """Decode every chunk of every array; list missing, truncated or corrupted chunks (exit 2 if any)."""
+    from repscope.store import verify_store
+
+    res = verify_store(store)
+    if json_out:
+        print_json(res.to_dict())
+    elif not quiet:
+        typer.echo(res.summary(), err=not res.ok)
+    if not res.ok:
+        raise typer.Exit(2)
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("info")
-    def info_cmd(
-        store: str = typer.Argument(..., help="Activation store directory or fsspec URL (file://, s3://, …)."),
-        json_out: bool = typer.Option(False, "--json", help="Print the description as JSON on stdout."),
-    ) -> None:
-        """Layers, shapes, samples, provenance and integrity protection (checksums) of a store."""
-        from repscope.errors import StoreError
-        from repscope.results import dumps
-        from repscope.store import ActivationStore
-
-        st = ActivationStore(store, allow_incomplete=True, check=False)
-        d = st.to_dict()
-        try:
-            st.check_structure()
-            d["damage"] = None
-        except StoreError as exc:
-            d["damage"] = str(exc)
-        if json_out:
-            typer.echo(dumps(d))
-            if d["damage"]:
-                raise typer.Exit(2)
-            return
-        state = "complete" if st.complete else "INCOMPLETE (re-run the capture to resume)"
-        typer.echo(f"{st.path}: {st.n_samples} samples, {len(st.layers)} layers, {state}")
-        if not st.complete and st.metadata.get("shards"):
-            typer.echo(f"  {st.incomplete_reason}")
-        for name, v in d["layers"].items():
-            shape = "×".join(map(str, v["shape"]))
-            nf = f", {v['nonfinite']} NaN/Inf" if v["nonfinite"] else ""
-            typer.echo(f"  {name}: {shape} ({v['dtype']}, pool={v['pool']}{nf})")
-        typer.echo(f"  labels: {'yes' if d['has_labels'] else 'no'}; attributes: {', '.join(d['attributes']) or '-'}")
-        if st.has_checksums:
-            typer.echo("  integrity: every chunk carries a CRC-32C checksum (verified on read; "
-                       "`repscope verify` scans all)")
-        else:
-            typer.echo("  integrity: NO chunk checksums (written by an older repscope): corrupted bytes cannot "
-                       "be detected; re-capture with --overwrite to add them")
-        if d["damage"]:
-            raise StoreError(d["damage"])
-
-    @app.command("verify")
-    def verify_cmd(
-        store: str = typer.Argument(..., help="Activation store directory or fsspec URL (file://, s3://, …)."),
-        json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-        quiet: bool = typer.Option(False, "--quiet", help="Only the exit status (0 intact, 2 damaged)."),
-    ) -> None:
-        """Decode every chunk of every array; list missing, truncated or corrupted chunks (exit 2 if any)."""
-        from repscope.results import dumps
-        from repscope.store import verify_store
-
-        res = verify_store(store)
-        if json_out:
-            typer.echo(dumps(res.to_dict()))
-        elif not quiet:
-            typer.echo(res.summary(), err=not res.ok)
-        if not res.ok:
-            raise typer.Exit(2)
+    app.command("info")(info_cmd)
+    app.command("verify")(verify_cmd)

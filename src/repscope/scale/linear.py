@@ -25,7 +25,6 @@ cheap side) — use the in-process function when n is small and the layers are w
 from __future__ import annotations
 
 import os
-import pathlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,7 +205,7 @@ def _open(source: Any, name: str) -> Any:
     if isinstance(source, str | os.PathLike):
         from repscope.store import open_store
 
-        return open_store(pathlib.Path(source))
+        return open_store(source)
     return source
 
 
