@@ -28,9 +28,7 @@ LAYERS: list[set[str]] = [
     {"commands", "cli"},
 ]
 #: (importer, imported) pairs allowed despite the layers, each with its reason.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("ranges", "experiments"): "deprecated alias repscope.ranges.run_benchmark → repscope.experiments",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 #: Names the package root re-exports, by the part that defines them.
 ROOT_NAMES = {"open_store": "store", "capture": "capture", "RepscopeError": "errors", "InputError": "errors",
               "StoreError": "errors", "CaptureError": "errors", "ConvergenceError": "errors", "__version__": "_version"}

@@ -24,8 +24,6 @@ PACKAGES = [
     "repscope.store",
     "repscope.results",
 ]
-# deprecated aliases kept for old code (they warn and point at repscope.experiments)
-DEPRECATED = {"repscope.ranges": {"run_benchmark", "MitigationTable", "BenchmarkConfig"}}
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -35,8 +33,6 @@ def public_callables() -> list[tuple[str, str, object]]:
     for pkg in PACKAGES:
         mod = importlib.import_module(pkg)
         for name in mod.__all__:
-            if name in DEPRECATED.get(pkg, set()):
-                continue
             obj = getattr(mod, name)
             if callable(obj) and not inspect.ismodule(obj):
                 out.append((pkg, name, obj))

@@ -85,9 +85,6 @@ __all__ = [
     "analyse_store",
     "analyse_bands",
     "RangeAnalysis",
-    "run_benchmark",
-    "MitigationTable",
-    "BenchmarkConfig",
 ]
 
 
@@ -101,12 +98,4 @@ def __getattr__(name: str):
         from repscope.ranges import analysis
 
         return getattr(analysis, name)
-    if name in ("run_benchmark", "MitigationTable", "BenchmarkConfig"):
-        import warnings
-
-        from repscope.experiments.ranges import benchmark
-
-        warnings.warn(f"repscope.ranges.{name} moved to repscope.experiments.ranges.benchmark.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(benchmark, name)
     raise AttributeError(f"module 'repscope.ranges' has no attribute {name!r}")
