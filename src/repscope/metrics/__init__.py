@@ -80,7 +80,7 @@ __all__ = [
     "layer_matrix",
     "layer_matrices",
     "LayerMatrix",
-    # peers' measures (issue 15)
+    # the peers' measures (netrep, rsatoolbox, …)
     "permutation_distance",
     "gaussian_shape_distance",
     "energy_shape_distance",
@@ -105,7 +105,7 @@ __all__ = [
     "MetricsAnalysis",
     "LabelRSA",
     "label_rsa",
-    # large-n estimates with intervals (issue 23)
+    # large-n estimates with intervals
     "estimate",
     "Estimate",
 ]

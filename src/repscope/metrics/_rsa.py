@@ -28,7 +28,7 @@ RDM comparators (RDM vectors a, b of length m = n(n−1)/2):
   method needs cross-validated distances from repeated measurements, which single activation matrices
   do not have.
 
-Cost and memory (issue 17): the condensed RDM (m = n(n−1)/2 entries) is built in row blocks of ≤ 64 MiB
+Cost and memory: the condensed RDM (m = n(n−1)/2 entries) is built in row blocks of ≤ 64 MiB
 straight into one float64 vector — never the n×n matrix — from one half-GEMM (O(n²·d/2) flops). Rank
 comparators keep only the *doubled average ranks* of each RDM (int32 while 2m < 2³¹, i.e. n ≤ 46 340),
 found with one packed-key integer sort (see :func:`doubled_ranks`; ~5× faster than ``np.argsort``).

@@ -2,7 +2,8 @@
 
 Every linear measure (linear / debiased CKA, Procrustes and the shape metrics, the CCA family, linear
 regression) depends on the data only through the centred second-moment blocks
-S_ij = Σ_rows (x_i − μ_i)(x_j − μ_j)ᵀ of the stacked layer features (see ``METRICS.md``), plus — for
+S_ij = Σ_rows (x_i − μ_i)(x_j − μ_j)ᵀ of the stacked layer features (each measure's ``from_blocks`` finisher
+in :mod:`repscope.metrics.registry` says how it is read off them), plus — for
 debiased CKA — the squared norms q of the centred rows. This module holds, once:
 
 * **the block rule** — :func:`auto_block_rows` (≈ :data:`BLOCK_BYTES` of float64 per row block across all

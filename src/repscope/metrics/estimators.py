@@ -1,4 +1,4 @@
-"""Similarity at scale: estimates with confidence intervals for the n×n measures (issue 23).
+"""Similarity at scale: estimates with confidence intervals for the n×n measures.
 
 RBF CKA, debiased (Gram-form) CKA, RSA, mutual k-NN and CKNNA look at every pair of samples: O(n²) time,
 and at n = 10⁵–10⁶ that is out of reach. :func:`estimate` returns the exact value when the n² work fits

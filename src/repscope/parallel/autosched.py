@@ -16,7 +16,7 @@ more workers. Workers pay for themselves when
 with start-up :data:`PROCESS_START_S` per process pool or :data:`DASK_START_S` per local cluster, and
 shipping = bytes of the items / :data:`SHIP_BYTES_PER_S` per worker (items travel once per worker).
 Otherwise the remaining tasks run serially in this process (``REPSCOPE_AUTO_SERIAL=0`` turns the rule off).
-Measured on 2 cores (issue 17): Dask ``local:2`` was 4.7× slower than serial on RBF CKA of 8 layers at
+Measured on 2 cores: Dask ``local:2`` was 4.7× slower than serial on RBF CKA of 8 layers at
 n = 1500 and 10× slower on a 6-layer n = 1200 job — both are run serially by this rule.
 """
 

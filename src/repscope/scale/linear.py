@@ -2,7 +2,7 @@
 
 Every linear similarity measure (linear CKA, Procrustes, CCA family, linear regression) depends on the
 data only through the centred second-moment blocks S_ij = Σ_rows (x_i − μ_i)(x_j − μ_j)ᵀ of the stacked
-layer features (see ``METRICS.md``). :func:`streamed_cross_products` computes them with ``dask.array``
+layer features (:mod:`repscope.metrics.engine`). :func:`streamed_cross_products` computes them with ``dask.array``
 over the row chunks of the activation store, in **one read pass**: each row block yields its count, its
 means and its own centred products, and blocks are merged exactly in a tree (Chan, Golub & LeVeque
 1979: S ← S_a + S_b + n_a n_b/(n_a + n_b) · δ_i δ_jᵀ with δ = μ_b − μ_a). No n×n matrix is formed,

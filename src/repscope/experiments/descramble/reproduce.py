@@ -19,7 +19,7 @@ fitted on the first layer's pre-activations over the training signals) and exami
    subspace overlap versus as many raw units' weight rows and versus a random subspace (k / n_t).
 
 Both are measured on the trained network and on the same network at its initialisation (same seed, no
-training): the control. Descrambling smooths an untrained layer too (issue 22: 0.28 vs 0.69), so the
+training): the control. Descrambling smooths an untrained layer too (0.28 vs 0.69 in an earlier full run), so the
 verdict is on trained − untrained, paired by seed. The paper's other cases run per seed beside it
 (:mod:`repscope.experiments.descramble.reproductions`): a two-layer linear network trained on a smooth
 kernel (claim, with its untrained control), and two method checks that cannot fail when the code is
