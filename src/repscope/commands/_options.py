@@ -21,6 +21,12 @@ NETS_LAYER_HELP = "Layer for STOREs given without one."
 STORE_URL_HELP = "Activation store directory or fsspec URL (file://, s3://, …)."
 
 
+def or_defaults(defaults: Any, **given: Any) -> dict[str, Any]:
+    """The options a command leaves at None (``--help``: "default …, as the report") filled in from the lens's
+    ``DEFAULTS``: ``or_defaults(DEFAULTS, n_samples=None, dim=2)`` → ``{"n_samples": 1000, "dim": 2}``."""
+    return {k: getattr(defaults, k) if v is None else v for k, v in given.items()}
+
+
 def _flags(name: str, short: str, use_short: bool) -> tuple[str, ...]:
     return (name, short) if use_short else (name,)
 

@@ -13,6 +13,11 @@ from repscope.commands._format import print_json
 from repscope.errors import InputError
 
 
+def is_reproduce(store: str | None) -> bool:
+    """Whether a command's STORE argument is the word ``reproduce`` (and no store of that name exists)."""
+    return store == "reproduce" and not pathlib.Path(store).exists()
+
+
 def run_reproduce(key: str, *, quick: bool, seeds: int | None, seed: int, out: pathlib.Path | None,
                   as_json: bool, quiet: bool) -> None:
     """Run reproduction ``key`` (see :data:`repscope.experiments.verdict.REPRODUCTIONS`) and report it."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -24,28 +23,6 @@ def _save(results: list, out: Path | None, log: Callable[[str], None], title: st
     out.mkdir(parents=True, exist_ok=True)
     path = write_report([Section(title, list(results), key="dynamics")], out, title=f"repscope — {title}")
     log(f"wrote {path.resolve()}, results.json and {len(results)} figure(s)")
-
-
-def _load_npy(files: list[Path], what: str) -> list:
-    import numpy as np
-
-    arrays = []
-    for f in files:
-        if not f.exists():
-            raise InputError(f"{f} does not exist; pass paths to .npy files of shape (T, N) or (K, T, N) ({what})")
-        try:
-            arrays.append(np.load(f, allow_pickle=False))
-        except Exception as exc:
-            raise InputError(f"{f} could not be read as a .npy array ({exc}); save with numpy.save") from exc
-    return arrays
-
-
-def _print_with_sweep(res: Any, sweep: Any) -> None:
-    """The result's JSON on one line, with the (n_delays, rank) sweep that chose its settings, if any."""
-    payload = res.to_dict()
-    if sweep is not None:
-        payload["sweep"] = sweep.to_dict()
-    print_json(payload, compact=True)
 
 
 def benchmark(
@@ -103,12 +80,9 @@ def analyse(
         names = [store_label(p) for p in [store, *other]]
         if len(set(names)) < len(names):  # the same file name twice: label by position
             names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
-    res = analyse_dynamics(
-        st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
-        n_components=DEFAULTS.n_components if components is None else components,
-        n_delays=DEFAULTS.n_delays if n_delays is None else n_delays, rank=rank,
-        max_trials=DEFAULTS.max_trials if max_trials is None else max_trials,
-    )
+    res = analyse_dynamics(st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
+                           rank=rank, **opt.or_defaults(DEFAULTS, n_components=components, n_delays=n_delays,
+                                                        max_trials=max_trials))
     for s_ in [st, *others]:
         print_caveats(s_)
     log(res.summary())
@@ -134,41 +108,24 @@ def compare(
 
     Without --n-delays/--rank, the missing ones are chosen by a sweep of held-out next-step prediction
     error (MSE, MASE, AIC; one common choice for all files); the sweep's curve is part of the output."""
-    from repscope.dynamics import DSAConfig, dsa, dsa_matrix, sweep_dmd
+    from repscope.dynamics import compare_trajectories, load_trajectories
 
     log = stderr_log(quiet)
-    if len(files) < 2:
-        raise InputError("pass at least two .npy trajectory files to compare")
-    systems = _load_npy(files, "trajectories")
     names = [f.stem for f in files]
-    results: list = []
-    sweep = None
-    cfg = DSAConfig(n_delays=n_delays or 1, delay_interval=delay_interval, rank=rank, metric=score, seed=seed)
-    if n_delays is None or rank is None:
-        sweep = sweep_dmd(systems, n_delays=None if n_delays is None else [n_delays],
-                          ranks=None if rank is None else [rank], config=cfg, names=names, seed=seed)
-        cfg = sweep.best_config
-        log(sweep.summary())
-        results.append(sweep)
-    if len(systems) == 2:
-        res: Any = dsa(systems[0], systems[1], cfg, return_info=True)
+    cmp = compare_trajectories(load_trajectories(files, "trajectories"), names, n_delays=n_delays,
+                               delay_interval=delay_interval, rank=rank, metric=score, seed=seed,
+                               progress=not quiet, log=log)
+    res = cmp.result
+    if len(files) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)
         log(res.summary())
-    else:
-        res = dsa_matrix(systems, config=cfg, names=names, progress=not quiet)
-        if not quiet and not as_json:
-            header, rows = res.table()
-            print_table(header, rows, fmt)
-            log(res.summary())
-    results.append(res)
-    if len(systems) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)
         for dm, nm in zip((res.dmd_x, res.dmd_y), names):
             log(f"{nm}: {dm.summary()}")
-            rd = dm.residuals()
-            rd.name = nm
-            results.append(rd)
-    _save(results, out, log, "Dynamical similarity analysis")
+    elif not quiet and not as_json:
+        print_table(*res.table(), fmt)
+        log(res.summary())
+    _save(cmp.results, out, log, "Dynamical similarity analysis")
     if as_json:
-        _print_with_sweep(res, sweep)
+        print_json(cmp.to_dict(), compact=True)
 
 
 def inputdsa(
@@ -187,34 +144,19 @@ def inputdsa(
 ) -> None:
     """InputDSA: intrinsic dynamics (A) vs input coupling (B) of input-driven systems (two files: one
     comparison with both fits; more: all pairs)."""
-    from repscope.dynamics import input_dsa, input_dsa_matrix, sweep_dmd
+    from repscope.dynamics import compare_input_driven, load_trajectories
 
-    log = stderr_log(quiet)
-    if len(files) < 2:
-        raise InputError(f"inputdsa compares two or more systems; got {len(files)} state file(s)")
     ufiles = [Path(p.strip()) for p in inputs.split(",") if p.strip()]
-    if len(ufiles) != len(files):
+    if len(files) >= 2 and len(ufiles) != len(files):  # before reading any file
         raise InputError(f"--inputs needs one .npy file per state file ({len(files)}), got {len(ufiles)}")
-    states, us = _load_npy(files, "states"), _load_npy(ufiles, "inputs")
-    names = [f.stem for f in files]
-    sweep = None
-    if method == "dmdc" and (n_delays is None or rank is None):
-        sweep = sweep_dmd(states, n_delays=None if n_delays is None else [n_delays],
-                          ranks=None if rank is None else [rank], names=names, inputs=us, seed=seed)
-        n_delays, rank = sweep.best_n_delays, sweep.best_rank
-        log(sweep.summary())
-    kw: dict[str, Any] = dict(n_delays=2 if n_delays is None else n_delays, rank=rank, metric=score, method=method,
-                              seed=seed)
-    if len(files) == 2:
-        res: Any = input_dsa(states[0], us[0], states[1], us[1], **kw)
-        results = [res, res.fit_x, res.fit_y]
-    else:
-        res = input_dsa_matrix(states, us, names=names, **kw)
-        results = [res]
-    log(res.summary())
-    _save(([sweep] if sweep is not None else []) + results, out, log, "InputDSA")
+    log = stderr_log(quiet)
+    cmp = compare_input_driven(load_trajectories(files, "states"), load_trajectories(ufiles, "inputs"),
+                               [f.stem for f in files], method=method, n_delays=n_delays, rank=rank, metric=score,
+                               seed=seed, log=log)
+    log(cmp.result.summary())
+    _save(cmp.results, out, log, "InputDSA")
     if as_json:
-        _print_with_sweep(res, sweep)
+        print_json(cmp.to_dict(), compact=True)
 
 
 def register(app: typer.Typer) -> None:
