@@ -137,8 +137,3 @@ def _inside(out: Path, name: str) -> Path:
     from repscope._paths import inside
 
     return inside(out, name)
-
-
-def store_label(store: str) -> str:
-    """The last part of a store's path or URL (``runs/a.zarr``, ``file:///x/a.zarr`` → ``a.zarr``)."""
-    return store.rstrip("/").rsplit("/", 1)[-1]

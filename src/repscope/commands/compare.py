@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, print_table, render_table, store_label, write_result
+from repscope.commands._format import print_caveats, print_json, print_table, render_table, write_result
 
 
 def compare(
@@ -45,6 +45,7 @@ def compare(
     numbers are those of the report's similarity section: sequence layers (tokens, time steps) enter as
     their mean over the real tokens, and rsa and mutual_knn use the same seeded subsample.
     """
+    from repscope._paths import store_label
     from repscope.metrics import describe
     from repscope.metrics.entry import DEFAULTS, similarity_matrices
     from repscope.store import open_store

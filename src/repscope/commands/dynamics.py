@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, print_table, stderr_log, store_label
+from repscope.commands._format import print_caveats, print_json, print_table, stderr_log
 from repscope.errors import InputError
 
 
@@ -68,6 +68,7 @@ def analyse(
 ) -> None:
     """DSA beside Procrustes and CKA between a store's sequence layers (tokens or time steps as time),
     or between them and the same layers of other stores (two models on the same inputs)."""
+    from repscope._paths import store_labels
     from repscope.dynamics import analyse as analyse_dynamics
     from repscope.dynamics.entry import DEFAULTS
     from repscope.store import open_store
@@ -75,11 +76,7 @@ def analyse(
     log = stderr_log(quiet)
     st = open_store(store)
     others = [open_store(o) for o in (other or [])]
-    names = None
-    if others:
-        names = [store_label(p) for p in [store, *other]]
-        if len(set(names)) < len(names):  # the same file name twice: label by position
-            names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
+    names = store_labels([store, *other]) if others else None
     res = analyse_dynamics(st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
                            rank=rank, **opt.or_defaults(DEFAULTS, n_components=components, n_delays=n_delays,
                                                         max_trials=max_trials))
@@ -121,7 +118,8 @@ def compare(
         for dm, nm in zip((res.dmd_x, res.dmd_y), names):
             log(f"{nm}: {dm.summary()}")
     elif not quiet and not as_json:
-        print_table(*res.table(), fmt)
+        header, rows = res.table()
+        print_table(header, rows, fmt)
         log(res.summary())
     _save(cmp.results, out, log, "Dynamical similarity analysis")
     if as_json:
