@@ -70,14 +70,16 @@ def print_table(header: list[Any], rows: list[list[Any]], fmt: str = "table", *,
     typer.echo(render_table(header, rows, fmt, title=title))
 
 
-def print_caveats(store: Any) -> None:
-    """Print what a user should know before reading a lens on ``store`` (sequence layers without per-sample
-    lengths, a layer order that is not the execution order: :func:`repscope.lenses.protocol.caveats`) as
-    ``repscope: warning: …`` lines on stderr — shown with ``--quiet`` too, since they are not progress."""
+def print_caveats(*stores: Any) -> None:
+    """Print what a user should know before reading a lens on each store given (None: skipped; sequence layers
+    without per-sample lengths, a layer order that is not the execution order:
+    :func:`repscope.lenses.protocol.caveats`) as ``repscope: warning: …`` lines on stderr — shown with
+    ``--quiet`` too, since they are not progress."""
     from repscope.lenses.protocol import caveats
 
-    for note in caveats(store):
-        typer.echo(f"repscope: warning: {note}", err=True)
+    for store in stores:
+        for note in caveats(store) if store is not None else ():
+            typer.echo(f"repscope: warning: {note}", err=True)
 
 
 def print_json(obj: Any, *, compact: bool = False) -> None:

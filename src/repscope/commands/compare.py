@@ -56,13 +56,11 @@ def compare(
         return
     a = open_store(store)
     b = None if store2 is None else open_store(store2)
-    for s_ in (a, b):
-        if s_ is not None:
-            print_caveats(s_)
+    print_caveats(a, b)
     results, notes, _ = similarity_matrices(
         a, b, metrics=metric, layers=layers, device=device, progress=not quiet, n_boot=n_boot, ci=ci,
         n_perm=n_perm, seed=seed, formulation=formulation,
-        max_quadratic_samples=DEFAULTS.max_quadratic_samples if max_quadratic is None else max_quadratic)
+        **opt.or_defaults(DEFAULTS, max_quadratic_samples=max_quadratic))
     rows_from, cols_from = store, store if store2 is None else store2
     for r in results:
         r.row_axis, r.col_axis = f"layer of {store_label(rows_from)}", f"layer of {store_label(cols_from)}"

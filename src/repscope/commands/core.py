@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, stderr_log
+from repscope.commands._format import print_caveats, print_json, print_table, stderr_log
 from repscope.errors import InputError
 from repscope.lenses import keys as lens_keys
 
@@ -166,20 +165,14 @@ def report_cmd(
     quiet: bool = opt.quiet(),
 ) -> None:
     """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
-    from repscope.report.job import build_report, report_options
+    from repscope.experiments.pipeline import store_report
+    from repscope.report.job import report_options
     from repscope.store import open_store
 
     store = open_store(store_path)
-    log = stderr_log(quiet)
-    options = report_options(quick, weights, weight_name, unit, direction, _split(layers))
-    extra = []
-    started = time.perf_counter()  # the run card's total time counts the experiments too
-    if experiments:
-        from repscope.experiments.pipeline import experiment_sections
-
-        extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
-    path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
-                        options=options, log=log, extra_sections=extra, started=started)
+    path = store_report(store, out, _split(sections), experiments=experiments, seed=seed, quick=quick,
+                        progress=not quiet, log=stderr_log(quiet), n_workers=workers,
+                        options=report_options(quick, weights, weight_name, unit, direction, _split(layers)))
     print_caveats(store)
     _print_report(path, as_json, quiet)
 
@@ -223,14 +216,8 @@ def layers_cmd(
     elif not table.with_shapes:
         typer.echo("\n".join(table.names))
     elif sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
         header, rows = table.table()
-        t = Table(*header, title=f"{spec}: {table.summary()}")
-        for row in rows:
-            t.add_row(*["" if v is None else str(v) for v in row])
-        Console().print(t)
+        print_table(header, [["" if v is None else v for v in row] for row in rows], title=f"{spec}: {table.summary()}")
     else:
         typer.echo(table.tsv())
 

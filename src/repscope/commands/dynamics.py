@@ -80,8 +80,7 @@ def analyse(
     res = analyse_dynamics(st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
                            rank=rank, **opt.or_defaults(DEFAULTS, n_components=components, n_delays=n_delays,
                                                         max_trials=max_trials))
-    for s_ in [st, *others]:
-        print_caveats(s_)
+    print_caveats(st, *others)
     log(res.summary())
     _save([res], out, log, "Dynamics of the store's sequence layers")
     if as_json:
