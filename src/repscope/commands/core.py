@@ -12,14 +12,6 @@ from repscope.commands._format import print_caveats, print_json, print_table, st
 from repscope.errors import InputError
 from repscope.lenses import keys as lens_keys
 
-
-def _split(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    return out or None
-
-
 #: The report's sections (what was captured, then the lens registry's lenses — a light import) and the demo's
 #: built-in experiments, for --help (kept equal to experiments.pipeline by tests/test_cli.py; not imported, so
 #: that --help stays light).
@@ -57,7 +49,7 @@ def demo(
 
     if model not in ("cnn", "mlp", "minilm"):
         raise InputError(f"--model {model!r}: choose cnn, mlp or minilm")
-    path = run_demo(out, model=model, seed=seed, quick=quick, sections=_split(sections), progress=not quiet,
+    path = run_demo(out, model=model, seed=seed, quick=quick, sections=opt.split(sections), progress=not quiet,
                     log=stderr_log(quiet))
     _print_report(path, as_json, quiet)
 
@@ -170,9 +162,9 @@ def report_cmd(
     from repscope.store import open_store
 
     store = open_store(store_path)
-    path = store_report(store, out, _split(sections), experiments=experiments, seed=seed, quick=quick,
+    path = store_report(store, out, opt.split(sections), experiments=experiments, seed=seed, quick=quick,
                         progress=not quiet, log=stderr_log(quiet), n_workers=workers,
-                        options=report_options(quick, weights, weight_name, unit, direction, _split(layers)))
+                        options=report_options(quick, weights, weight_name, unit, direction, opt.split(layers)))
     print_caveats(store)
     _print_report(path, as_json, quiet)
 

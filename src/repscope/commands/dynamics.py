@@ -39,8 +39,7 @@ def benchmark(
     from repscope.experiments.dynamics.benchmark import run_benchmark
 
     log = stderr_log(quiet)
-    sel = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
-    res = run_benchmark(quick=not full, seed=seed, cases=sel, log=lambda m: log(f"[dynamics] {m}"))
+    res = run_benchmark(quick=not full, seed=seed, cases=opt.split(cases), log=lambda m: log(f"[dynamics] {m}"))
     if not quiet and not as_json:
         print_table(*res.table.table(), fmt)
         log(res.table.note)
@@ -143,7 +142,7 @@ def inputdsa(
     comparison with both fits; more: all pairs)."""
     from repscope.dynamics import compare_input_driven, load_trajectories
 
-    ufiles = [Path(p.strip()) for p in inputs.split(",") if p.strip()]
+    ufiles = [Path(p) for p in opt.split(inputs) or []]
     if len(files) >= 2 and len(ufiles) != len(files):  # before reading any file
         raise InputError(f"--inputs needs one .npy file per state file ({len(files)}), got {len(ufiles)}")
     log = stderr_log(quiet)

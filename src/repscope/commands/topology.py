@@ -84,12 +84,11 @@ def topology(
     from repscope.topology.entry import DEFAULTS, analyse, load_tooltips
 
     st = open_store(store)
-    names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
     options = opt.or_defaults(DEFAULTS, n_samples=n_samples, cloud=cloud, metric=metric, dim=dim, resamples=resamples,
                               n_intervals=n_intervals, overlap=overlap, min_samples=min_samples,
                               mapper_lens=mapper_lens, mapper_clusterer=mapper_clusterer)
     images, texts = load_tooltips(mapper_images, mapper_texts, int(st.n_samples))
-    analysis = analyse(st, layers=names, seed=seed, n_workers=workers, progress=not quiet and not as_json,
+    analysis = analyse(st, layers=opt.split(layers), seed=seed, n_workers=workers, progress=not quiet and not as_json,
                        normalize=normalize, mapper_graphs=mapper_graphs, images=images, texts=texts, **options)
     print_caveats(st)
     result, figures = analysis.outputs(options["dim"])
