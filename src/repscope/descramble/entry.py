@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -262,8 +262,6 @@ def descramble_layer(store: Any, layer: str, operator: ArrayLike | str = "first_
     [(8, 8)]
     >>> tmp.cleanup()
     """
-    from typing import cast
-
     from repscope.capture.loading import load_array
     from repscope.descramble.permutation import PermutationDescrambler
 
