@@ -56,8 +56,8 @@ def test_capture_and_layers_commands_json(tmp_path):
 
 def test_weights_are_loaded_only_weights_only(tmp_path):
     from repscope.capture.loading import load_model_spec, load_weights
-    from repscope.commands.core import builtin_models
     from repscope.errors import InputError
+    from repscope.experiments.inputs import builtin_models
     from repscope.experiments.models.digits import make_model
 
     m = make_model("mlp")

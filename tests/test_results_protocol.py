@@ -26,6 +26,8 @@ NOT_RESULTS = {
     "repscope.store.core.ActivationStore": "the store (its report card is store.summary.CaptureSummary)",
     "repscope.capture.listing.LayerInfo": "one row of list_layers' table (the table is the result)",
     "repscope.ranges.analysis.RangeAnalysis": "a holder; .results() lists its result objects",
+    "repscope.dynamics.trajectories.TrajectoryComparison": "a holder; .results lists its result objects",
+    "repscope.metrics.stored.LayerRSA": "a holder of RDM and RSABootstrap results (repscope rsa writes those)",
     "repscope.dynamics.simdist.SimilarityInfo": "an optimisation certificate carried by DSAResult",
     "repscope.dynamics.config.DSAConfig": "a validated parameter object (results carry its to_dict in params)",
 }

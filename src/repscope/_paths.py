@@ -30,3 +30,16 @@ def inside(out: Path, file_name: str) -> Path:
     if path.parent != base:
         raise ValueError(f"refusing to write {file_name!r} outside {base}")
     return path
+
+
+def store_label(store: str) -> str:
+    """The last part of a store's path or URL (``runs/a.zarr``, ``file:///x/a.zarr`` → ``a.zarr``)."""
+    return store.rstrip("/").rsplit("/", 1)[-1]
+
+
+def store_labels(stores: list[str]) -> list[str]:
+    """:func:`store_label` of each store, prefixed ``A:``, ``B:``, … by position when two would be the same."""
+    names = [store_label(s) for s in stores]
+    if len(set(names)) < len(names):  # the same file name twice: label by position
+        names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
+    return names

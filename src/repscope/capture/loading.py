@@ -433,3 +433,78 @@ def load_array(path: str | Path, what: str = "data") -> np.ndarray:
             raise InputError(f"'{p}' holds a {type(t).__name__}, not a tensor")
         return t.numpy()
     raise InputError(f"{what} file '{p}' must be .npy or .pt")
+
+
+def parse_layers(values: list[str] | None) -> list[str] | None:
+    """``--layers`` values → layer specs: comma lists, except that a ``re:`` expression is taken whole (it may
+    hold commas); None when none is given.
+
+    >>> parse_layers(["fc1,fc2", "re:conv[12]{1,2}"])
+    ['fc1', 'fc2', 're:conv[12]{1,2}']
+    """
+    if not values:
+        return None
+    out: list[str] = []
+    for item in values:
+        out += [item.strip()] if item.strip().startswith("re:") else [v.strip() for v in item.split(",") if v.strip()]
+    return out or None
+
+
+def parse_per_layer(values: list[str] | None, default: str, *, integers: bool = False) -> Any:
+    """``MODE`` and ``LAYER=MODE`` values (``--pool``, ``--point``) → one mode, or ``{"*": default, layer: mode}``
+    when some name a layer; with ``integers`` a numeric mode is an int (a pooled position).
+
+    >>> parse_per_layer(["mean", "fc2=max"], "none")
+    {'*': 'mean', 'fc2': 'max'}
+    >>> parse_per_layer(["pre"], "post")
+    'pre'
+    """
+    if not values:
+        return default
+    mapping: dict[str, Any] = {}
+    for v in values:
+        layer, eq, mode = v.rpartition("=")
+        mode = mode.strip()
+        value: Any = int(mode) if integers and mode.lstrip("-").isdigit() else mode
+        if eq and not layer.strip():
+            raise InputError(f"{v!r}: give LAYER=MODE or MODE")
+        mapping[layer.strip() if eq else "*"] = value
+    return mapping["*"] if list(mapping) == ["*"] else mapping
+
+
+def parse_output_index(value: str) -> int | str:
+    """``--output-index``: an integer index into a tuple output, else a key of a dict output.
+
+    >>> parse_output_index("-1"), parse_output_index("logits")
+    (-1, 'logits')
+    """
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``--shard I/K`` → ``(I, K)``; None when not given.
+
+    >>> parse_shard("0/4")
+    (0, 4)
+    """
+    if text is None:
+        return None
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise InputError(f"--shard {text!r}: write I/K, e.g. --shard 0/4 for the first of 4 shards")
+    return int(parts[0]), int(parts[1])
+
+
+def random_input(input_shape: str, seed: int) -> Any:
+    """Two seeded standard-normal samples of the per-sample shape ``input_shape`` (``"1,28,28"``), a tensor.
+
+    >>> tuple(random_input("1,28,28", seed=0).shape)
+    (2, 1, 28, 28)
+    """
+    import torch
+
+    try:
+        dims = [int(v) for v in input_shape.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--input-shape {input_shape!r}: give integers like 1,28,28") from None
+    return torch.randn(2, *dims, generator=torch.Generator().manual_seed(seed))

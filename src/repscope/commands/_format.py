@@ -70,14 +70,16 @@ def print_table(header: list[Any], rows: list[list[Any]], fmt: str = "table", *,
     typer.echo(render_table(header, rows, fmt, title=title))
 
 
-def print_caveats(store: Any) -> None:
-    """Print what a user should know before reading a lens on ``store`` (sequence layers without per-sample
-    lengths, a layer order that is not the execution order: :func:`repscope.lenses.protocol.caveats`) as
-    ``repscope: warning: …`` lines on stderr — shown with ``--quiet`` too, since they are not progress."""
+def print_caveats(*stores: Any) -> None:
+    """Print what a user should know before reading a lens on each store given (None: skipped; sequence layers
+    without per-sample lengths, a layer order that is not the execution order:
+    :func:`repscope.lenses.protocol.caveats`) as ``repscope: warning: …`` lines on stderr — shown with
+    ``--quiet`` too, since they are not progress."""
     from repscope.lenses.protocol import caveats
 
-    for note in caveats(store):
-        typer.echo(f"repscope: warning: {note}", err=True)
+    for store in stores:
+        for note in caveats(store) if store is not None else ():
+            typer.echo(f"repscope: warning: {note}", err=True)
 
 
 def print_json(obj: Any, *, compact: bool = False) -> None:
@@ -137,8 +139,3 @@ def _inside(out: Path, name: str) -> Path:
     from repscope._paths import inside
 
     return inside(out, name)
-
-
-def store_label(store: str) -> str:
-    """The last part of a store's path or URL (``runs/a.zarr``, ``file:///x/a.zarr`` → ``a.zarr``)."""
-    return store.rstrip("/").rsplit("/", 1)[-1]

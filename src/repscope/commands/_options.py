@@ -21,6 +21,19 @@ NETS_LAYER_HELP = "Layer for STOREs given without one."
 STORE_URL_HELP = "Activation store directory or fsspec URL (file://, s3://, …)."
 
 
+def split(values: str | list[str] | None) -> list[str] | None:
+    """Comma-separated values (one string, or a repeated option's strings) → their stripped items; None when
+    none is given."""
+    items = [v.strip() for item in ([values] if isinstance(values, str) else values or []) for v in item.split(",")]
+    return [v for v in items if v] or None
+
+
+def or_defaults(defaults: Any, **given: Any) -> dict[str, Any]:
+    """The options a command leaves at None (``--help``: "default …, as the report") filled in from the lens's
+    ``DEFAULTS``: ``or_defaults(DEFAULTS, n_samples=None, dim=2)`` → ``{"n_samples": 1000, "dim": 2}``."""
+    return {k: getattr(defaults, k) if v is None else v for k, v in given.items()}
+
+
 def _flags(name: str, short: str, use_short: bool) -> tuple[str, ...]:
     return (name, short) if use_short else (name,)
 

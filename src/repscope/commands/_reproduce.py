@@ -4,32 +4,24 @@ tables (``reproduction.md``, ``reproduction.json``) and ``report.html`` to ``--o
 from __future__ import annotations
 
 import pathlib
-import time
 
 import typer
 
 from repscope.commands import _options as opt
 from repscope.commands._format import print_json
-from repscope.errors import InputError
+
+
+def is_reproduce(store: str | None) -> bool:
+    """Whether a command's STORE argument is the word ``reproduce`` (and no store of that name exists)."""
+    return store == "reproduce" and not pathlib.Path(store).exists()
 
 
 def run_reproduce(key: str, *, quick: bool, seeds: int | None, seed: int, out: pathlib.Path | None,
                   as_json: bool, quiet: bool) -> None:
     """Run reproduction ``key`` (see :data:`repscope.experiments.verdict.REPRODUCTIONS`) and report it."""
-    from repscope.experiments.verdict import ReproductionTable, run_reproduction, write_reproduction
+    from repscope.experiments.verdict import reproduce
 
-    if seeds is not None and seeds < 2:
-        raise InputError(f"--seeds {seeds} is too few for a confidence interval; use at least 2 "
-                         "(a verdict needs 10 or more)")
-    t0 = time.perf_counter()
-    res = run_reproduction(key, quick=quick, seeds=seeds, seed=seed, progress=not quiet and not as_json)
-    wall = time.perf_counter() - t0
-    tables = [r for r in res if isinstance(r, ReproductionTable)]
-    cmd = f"repscope {key} reproduce" + (" --quick" if quick else "") + (f" --seeds {seeds}" if seeds else "")
-    for t in tables:
-        t.command = cmd
-    if out is not None:
-        write_reproduction(res, out, title=f"repscope — {key} reproduction{' (quick)' if quick else ''}")
+    tables, wall = reproduce(key, quick=quick, seeds=seeds, seed=seed, out=out, progress=not quiet and not as_json)
     if as_json:
         print_json({"reproductions": [t.to_dict() for t in tables], "wall_s": wall}, compact=True)
     elif not quiet:

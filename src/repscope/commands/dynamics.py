@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from repscope.commands import _options as opt
-from repscope.commands._format import print_caveats, print_json, print_table, stderr_log, store_label
+from repscope.commands._format import print_caveats, print_json, print_table, stderr_log
 from repscope.errors import InputError
 
 
@@ -24,28 +23,6 @@ def _save(results: list, out: Path | None, log: Callable[[str], None], title: st
     out.mkdir(parents=True, exist_ok=True)
     path = write_report([Section(title, list(results), key="dynamics")], out, title=f"repscope — {title}")
     log(f"wrote {path.resolve()}, results.json and {len(results)} figure(s)")
-
-
-def _load_npy(files: list[Path], what: str) -> list:
-    import numpy as np
-
-    arrays = []
-    for f in files:
-        if not f.exists():
-            raise InputError(f"{f} does not exist; pass paths to .npy files of shape (T, N) or (K, T, N) ({what})")
-        try:
-            arrays.append(np.load(f, allow_pickle=False))
-        except Exception as exc:
-            raise InputError(f"{f} could not be read as a .npy array ({exc}); save with numpy.save") from exc
-    return arrays
-
-
-def _print_with_sweep(res: Any, sweep: Any) -> None:
-    """The result's JSON on one line, with the (n_delays, rank) sweep that chose its settings, if any."""
-    payload = res.to_dict()
-    if sweep is not None:
-        payload["sweep"] = sweep.to_dict()
-    print_json(payload, compact=True)
 
 
 def benchmark(
@@ -62,8 +39,7 @@ def benchmark(
     from repscope.experiments.dynamics.benchmark import run_benchmark
 
     log = stderr_log(quiet)
-    sel = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
-    res = run_benchmark(quick=not full, seed=seed, cases=sel, log=lambda m: log(f"[dynamics] {m}"))
+    res = run_benchmark(quick=not full, seed=seed, cases=opt.split(cases), log=lambda m: log(f"[dynamics] {m}"))
     if not quiet and not as_json:
         print_table(*res.table.table(), fmt)
         log(res.table.note)
@@ -91,6 +67,7 @@ def analyse(
 ) -> None:
     """DSA beside Procrustes and CKA between a store's sequence layers (tokens or time steps as time),
     or between them and the same layers of other stores (two models on the same inputs)."""
+    from repscope._paths import store_labels
     from repscope.dynamics import analyse as analyse_dynamics
     from repscope.dynamics.entry import DEFAULTS
     from repscope.store import open_store
@@ -98,19 +75,11 @@ def analyse(
     log = stderr_log(quiet)
     st = open_store(store)
     others = [open_store(o) for o in (other or [])]
-    names = None
-    if others:
-        names = [store_label(p) for p in [store, *other]]
-        if len(set(names)) < len(names):  # the same file name twice: label by position
-            names = [f"{chr(65 + i)}:{n}" for i, n in enumerate(names)]
-    res = analyse_dynamics(
-        st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
-        n_components=DEFAULTS.n_components if components is None else components,
-        n_delays=DEFAULTS.n_delays if n_delays is None else n_delays, rank=rank,
-        max_trials=DEFAULTS.max_trials if max_trials is None else max_trials,
-    )
-    for s_ in [st, *others]:
-        print_caveats(s_)
+    names = store_labels([store, *other]) if others else None
+    res = analyse_dynamics(st, layers=layers, seed=seed, progress=not quiet, others=others or None, names=names,
+                           rank=rank, **opt.or_defaults(DEFAULTS, n_components=components, n_delays=n_delays,
+                                                        max_trials=max_trials))
+    print_caveats(st, *others)
     log(res.summary())
     _save([res], out, log, "Dynamics of the store's sequence layers")
     if as_json:
@@ -134,41 +103,25 @@ def compare(
 
     Without --n-delays/--rank, the missing ones are chosen by a sweep of held-out next-step prediction
     error (MSE, MASE, AIC; one common choice for all files); the sweep's curve is part of the output."""
-    from repscope.dynamics import DSAConfig, dsa, dsa_matrix, sweep_dmd
+    from repscope.dynamics import compare_trajectories, load_trajectories
 
     log = stderr_log(quiet)
-    if len(files) < 2:
-        raise InputError("pass at least two .npy trajectory files to compare")
-    systems = _load_npy(files, "trajectories")
     names = [f.stem for f in files]
-    results: list = []
-    sweep = None
-    cfg = DSAConfig(n_delays=n_delays or 1, delay_interval=delay_interval, rank=rank, metric=score, seed=seed)
-    if n_delays is None or rank is None:
-        sweep = sweep_dmd(systems, n_delays=None if n_delays is None else [n_delays],
-                          ranks=None if rank is None else [rank], config=cfg, names=names, seed=seed)
-        cfg = sweep.best_config
-        log(sweep.summary())
-        results.append(sweep)
-    if len(systems) == 2:
-        res: Any = dsa(systems[0], systems[1], cfg, return_info=True)
+    cmp = compare_trajectories(load_trajectories(files, "trajectories"), names, n_delays=n_delays,
+                               delay_interval=delay_interval, rank=rank, metric=score, seed=seed,
+                               progress=not quiet, log=log)
+    res = cmp.result
+    if len(files) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)
         log(res.summary())
-    else:
-        res = dsa_matrix(systems, config=cfg, names=names, progress=not quiet)
-        if not quiet and not as_json:
-            header, rows = res.table()
-            print_table(header, rows, fmt)
-            log(res.summary())
-    results.append(res)
-    if len(systems) == 2:  # both DMD fits, with their ResDMD residuals (spurious eigenvalues flagged)
         for dm, nm in zip((res.dmd_x, res.dmd_y), names):
             log(f"{nm}: {dm.summary()}")
-            rd = dm.residuals()
-            rd.name = nm
-            results.append(rd)
-    _save(results, out, log, "Dynamical similarity analysis")
+    elif not quiet and not as_json:
+        header, rows = res.table()
+        print_table(header, rows, fmt)
+        log(res.summary())
+    _save(cmp.results, out, log, "Dynamical similarity analysis")
     if as_json:
-        _print_with_sweep(res, sweep)
+        print_json(cmp.to_dict(), compact=True)
 
 
 def inputdsa(
@@ -187,34 +140,19 @@ def inputdsa(
 ) -> None:
     """InputDSA: intrinsic dynamics (A) vs input coupling (B) of input-driven systems (two files: one
     comparison with both fits; more: all pairs)."""
-    from repscope.dynamics import input_dsa, input_dsa_matrix, sweep_dmd
+    from repscope.dynamics import compare_input_driven, load_trajectories
 
-    log = stderr_log(quiet)
-    if len(files) < 2:
-        raise InputError(f"inputdsa compares two or more systems; got {len(files)} state file(s)")
-    ufiles = [Path(p.strip()) for p in inputs.split(",") if p.strip()]
-    if len(ufiles) != len(files):
+    ufiles = [Path(p) for p in opt.split(inputs) or []]
+    if len(files) >= 2 and len(ufiles) != len(files):  # before reading any file
         raise InputError(f"--inputs needs one .npy file per state file ({len(files)}), got {len(ufiles)}")
-    states, us = _load_npy(files, "states"), _load_npy(ufiles, "inputs")
-    names = [f.stem for f in files]
-    sweep = None
-    if method == "dmdc" and (n_delays is None or rank is None):
-        sweep = sweep_dmd(states, n_delays=None if n_delays is None else [n_delays],
-                          ranks=None if rank is None else [rank], names=names, inputs=us, seed=seed)
-        n_delays, rank = sweep.best_n_delays, sweep.best_rank
-        log(sweep.summary())
-    kw: dict[str, Any] = dict(n_delays=2 if n_delays is None else n_delays, rank=rank, metric=score, method=method,
-                              seed=seed)
-    if len(files) == 2:
-        res: Any = input_dsa(states[0], us[0], states[1], us[1], **kw)
-        results = [res, res.fit_x, res.fit_y]
-    else:
-        res = input_dsa_matrix(states, us, names=names, **kw)
-        results = [res]
-    log(res.summary())
-    _save(([sweep] if sweep is not None else []) + results, out, log, "InputDSA")
+    log = stderr_log(quiet)
+    cmp = compare_input_driven(load_trajectories(files, "states"), load_trajectories(ufiles, "inputs"),
+                               [f.stem for f in files], method=method, n_delays=n_delays, rank=rank, metric=score,
+                               seed=seed, log=log)
+    log(cmp.result.summary())
+    _save(cmp.results, out, log, "InputDSA")
     if as_json:
-        _print_with_sweep(res, sweep)
+        print_json(cmp.to_dict(), compact=True)
 
 
 def register(app: typer.Typer) -> None:

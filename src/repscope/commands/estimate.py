@@ -34,11 +34,11 @@ def estimate_cmd(
     """Similarity at scale: RBF CKA, RSA, mutual k-NN … of two layers at 10⁵–10⁶ samples, exact when the
     n² work fits --budget, else estimated (random features, minibatches, random pairs or query samples)
     with a --level confidence interval for the exact value."""
-    from repscope.commands.rsa import read_nets
     from repscope.errors import InputError
+    from repscope.metrics import read_layers
     from repscope.metrics.estimators import estimate
 
-    reps = read_nets(nets, layer)
+    reps = read_layers(nets, layer)
     if len(reps) != 2:
         raise InputError(f"give exactly two representations (STORE:LAYER), got {len(reps)}")
     (na, X), (nb, Y) = reps.items()

@@ -61,12 +61,9 @@ def analyse(
     from repscope.store import open_store
 
     st = open_store(store)
-    res = analyse_store(
-        st, unit=unit, direction=direction, kind=kind, edges=_parse_edges(edges),
-        attributes=list(attribute) or None, within_class=within_class,
-        n_permutations=DEFAULTS.n_permutations if permutations is None else permutations,
-        correction=DEFAULTS.correction if correction is None else correction, seed=seed,
-    )
+    res = analyse_store(st, unit=unit, direction=direction, kind=kind, edges=_parse_edges(edges),
+                        attributes=list(attribute) or None, within_class=within_class, seed=seed,
+                        **opt.or_defaults(DEFAULTS, n_permutations=permutations, correction=correction))
     print_caveats(st)
     payload = res.to_dict()
     _save([res.bands, *res.results()], out, payload)
@@ -96,18 +93,9 @@ def benchmark(
     quiet: bool = opt.quiet(),
 ) -> None:
     """Worst-group / mean accuracy of ERM, JTT-style, random subset, mid-range curation and DFR."""
-    from repscope.experiments.ranges.benchmark import BenchmarkConfig, fast_config, run_benchmark
+    from repscope.experiments.ranges.benchmark import benchmark_config, run_benchmark
 
-    if seeds < 1:
-        raise InputError("--seeds must be at least 1")
-    cfg = fast_config() if fast else BenchmarkConfig()
-    cfg.seeds = tuple(seed + s for s in cfg.seeds) if fast else tuple(range(seed, seed + seeds))
-    if dataset:
-        cfg.datasets = tuple(dataset)
-        full = BenchmarkConfig().biases
-        for d in dataset:  # --fast with dsprites_lite: one middle bias strength
-            if d in full and d not in cfg.biases:
-                cfg.biases[d] = full[d][1:2]
+    cfg = benchmark_config(fast, seeds, seed, tuple(dataset))
     res = run_benchmark(cfg, n_workers=workers, progress=not quiet and not json_out)
     payload = res.to_dict()
     _save([res], out, payload)

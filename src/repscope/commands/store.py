@@ -14,35 +14,15 @@ def info_cmd(
 ) -> None:
     """Layers, shapes, samples, provenance and integrity protection (checksums) of a store."""
     from repscope.errors import StoreError
-    from repscope.store import ActivationStore
+    from repscope.store import describe_store
 
-    st = ActivationStore(store, allow_incomplete=True, check=False)
-    d = st.to_dict()
-    try:
-        st.check_structure()
-        d["damage"] = None
-    except StoreError as exc:
-        d["damage"] = str(exc)
+    d, text = describe_store(store)
     if json_out:
         print_json(d)
         if d["damage"]:
             raise typer.Exit(2)
         return
-    state = "complete" if st.complete else "INCOMPLETE (re-run the capture to resume)"
-    typer.echo(f"{st.path}: {st.n_samples} samples, {len(st.layers)} layers, {state}")
-    if not st.complete and st.metadata.get("shards"):
-        typer.echo(f"  {st.incomplete_reason}")
-    for name, v in d["layers"].items():
-        shape = "×".join(map(str, v["shape"]))
-        nf = f", {v['nonfinite']} NaN/Inf" if v["nonfinite"] else ""
-        typer.echo(f"  {name}: {shape} ({v['dtype']}, pool={v['pool']}{nf})")
-    typer.echo(f"  labels: {'yes' if d['has_labels'] else 'no'}; attributes: {', '.join(d['attributes']) or '-'}")
-    if st.has_checksums:
-        typer.echo("  integrity: every chunk carries a CRC-32C checksum (verified on read; `repscope verify` scans "
-                   "all)")
-    else:
-        typer.echo("  integrity: NO chunk checksums (written by an older repscope): corrupted bytes cannot be "
-                   "detected; re-capture with --overwrite to add them")
+    typer.echo(text)
     if d["damage"]:
         raise StoreError(d["damage"])
 

@@ -3,82 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from repscope.commands import _options as opt
 from repscope.commands._format import print_caveats, print_result, write_outputs
 from repscope.errors import InputError
-
-
-def _deeper_cnn(
-    dataset: str, n_samples: int, resamples: int, seed: int, out: Path | None, as_json: bool, quiet: bool
-) -> None:
-    """``reproduce --deeper-cnn``: deeper-CNN reproduction → report.html (one section) + reproduction.json in
-    ``out``."""
-    from repscope.experiments.topology.reproduce import DATASETS, deeper_cnn_reproduction
-    from repscope.results import dumps
-
-    if dataset not in DATASETS:
-        raise InputError(f"--dataset {dataset!r} is unknown; use one of {', '.join(DATASETS)}")
-    res = deeper_cnn_reproduction(
-        seed=seed, n_samples=n_samples, progress=not quiet and not as_json, dataset=dataset, resamples=resamples
-    )
-    reading = res[-1]
-    payload = {"reading": reading.to_dict(), "results": [{"title": r.title, "result": r.to_dict()} for r in res]}
-    if out is not None:
-        from repscope.report import Section, write_report
-
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "reproduction.json").write_text(dumps(payload))
-        write_report(
-            [
-                Section(
-                    "Topology — deeper CNN reproduction",
-                    list(res),
-                    intro="Purvine et al. (2022) on a deeper CNN: PH (H1, sliced Wasserstein) layer distances "
-                    "next to 1 − linear CKA, their rank correlation, and mapper purity per layer.",
-                    key="topology-reproduce",
-                )
-            ],
-            out,
-            title=f"repscope — topology reproduction ({dataset})",
-            meta={"dataset": dataset, "seed": seed, "n_samples": reading.n_samples, "resamples": reading.resamples,
-                  "total time (s)": round(reading.seconds["total"], 2)},
-        )
-    print_result(payload["reading"], as_json, quiet, reading.summary(),
-                 *([] if out is None else [f"wrote {out / 'report.html'}"]), compact=True)
-
-
-def _tooltip_sources(images_path: Path | None, texts_path: Path | None, n: int) -> tuple[Any, Any]:
-    """Images (.npy, memory-mapped) and texts (one line per sample) for mapper tooltips, one per stored sample
-    (the analysis keeps those of the inputs it draws)."""
-    import numpy as np
-
-    images = texts = None
-    if images_path is not None:
-        if not images_path.exists():
-            raise InputError(f"--mapper-images {images_path} does not exist; pass a .npy with one image per sample")
-        try:
-            images = np.load(images_path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:
-            raise InputError(f"--mapper-images {images_path} could not be read as .npy ({exc})") from exc
-        if images.shape[0] != n:
-            raise InputError(
-                f"--mapper-images has {images.shape[0]} images but the store has {n} samples; give one per sample"
-            )
-
-    if texts_path is not None:
-        if not texts_path.exists():
-            raise InputError(f"--mapper-texts {texts_path} does not exist; pass a text file, one line per sample")
-        lines = texts_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        if len(lines) != n:
-            raise InputError(
-                f"--mapper-texts has {len(lines)} lines but the store has {n} samples; give one line per sample"
-            )
-        texts = lines
-    return images, texts
 
 
 def topology(
@@ -131,13 +61,18 @@ def topology(
 
     repscope topology reproduce --deeper-cnn --out DIR runs the deeper-CNN reproduction instead of the paper's tests.
     """
-    if store == "reproduce" and not Path(store).exists():
-        if deeper_cnn:
-            _deeper_cnn(dataset, 1000 if n_samples is None else n_samples, 3 if resamples is None else resamples,
-                        seed, out, as_json, quiet)
-            return
-        from repscope.commands._reproduce import run_reproduce
+    from repscope.commands._reproduce import is_reproduce, run_reproduce
 
+    if is_reproduce(store) and deeper_cnn:
+        from repscope.experiments.topology.reproduce import deeper_cnn_report
+
+        reading, payload = deeper_cnn_report(out, dataset=dataset, n_samples=1000 if n_samples is None else n_samples,
+                                             resamples=3 if resamples is None else resamples, seed=seed,
+                                             progress=not quiet and not as_json)
+        print_result(payload["reading"], as_json, quiet, reading.summary(),
+                     *([] if out is None else [f"wrote {out / 'report.html'}"]), compact=True)
+        return
+    if is_reproduce(store):
         run_reproduce("topology", quick=quick, seeds=seeds, seed=seed, out=out, as_json=as_json, quiet=quiet)
         return
     if deeper_cnn:
@@ -146,51 +81,22 @@ def topology(
     if store is None:
         raise InputError("no STORE given; pass an activation store directory, or `reproduce`")
     from repscope.store import open_store
-    from repscope.topology.entry import DEFAULTS, analyse
+    from repscope.topology.entry import DEFAULTS, analyse, load_tooltips
 
     st = open_store(store)
-    names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
-    given = dict(n_samples=n_samples, cloud=cloud, metric=metric, dim=dim, resamples=resamples,
-                 n_intervals=n_intervals, overlap=overlap, min_samples=min_samples, mapper_lens=mapper_lens,
-                 mapper_clusterer=mapper_clusterer)
-    opts: dict[str, Any] = {k: getattr(DEFAULTS, k) if v is None else v for k, v in given.items()}
-    images, texts = _tooltip_sources(mapper_images, mapper_texts, int(st.n_samples))
-    analysis = analyse(st, layers=names, seed=seed, n_workers=workers, progress=not quiet and not as_json,
-                       normalize=normalize, mapper_graphs=mapper_graphs, images=images, texts=texts, **opts)
+    options = opt.or_defaults(DEFAULTS, n_samples=n_samples, cloud=cloud, metric=metric, dim=dim, resamples=resamples,
+                              n_intervals=n_intervals, overlap=overlap, min_samples=min_samples,
+                              mapper_lens=mapper_lens, mapper_clusterer=mapper_clusterer)
+    images, texts = load_tooltips(mapper_images, mapper_texts, int(st.n_samples))
+    analysis = analyse(st, layers=opt.split(layers), seed=seed, n_workers=workers, progress=not quiet and not as_json,
+                       normalize=normalize, mapper_graphs=mapper_graphs, images=images, texts=texts, **options)
     print_caveats(st)
-    result, figures = _payload(analysis, opts["dim"])
+    result, figures = analysis.outputs(options["dim"])
     if out is not None:
         write_outputs(out, "topology.json", result, figures)
-    summaries = [r.summary() for r, stem in figures if r is not None and stem in _SUMMARISED]
+    summaries = [r.summary() for r, stem in figures if r is not None and stem in analysis.SUMMARISED]
     print_result(result, as_json, quiet, *summaries, *(f"note: {note}" for note in analysis.notes),
                  *([] if out is None else [f"wrote {out}"]), compact=True)
-
-
-_SUMMARISED = ("ph_layer_matrix", "layer_summaries", "mapper_trend")  # printed without --json (not each graph)
-
-
-def _payload(analysis: Any, dim: int) -> tuple[dict[str, Any], list[tuple[Any, str]]]:
-    """topology.json's content and the figures (result, file stem): the PH layer matrix, the per-layer
-    persistence summaries, each layer's mapper graph and the mapper trend (those the analysis made)."""
-    from repscope._paths import safe_name
-    from repscope.topology import MapperGraph, MapperTrend, PHLayerMatrix, layer_summaries
-
-    ph = next((r for r in analysis.results if isinstance(r, PHLayerMatrix)), None)
-    graphs = [r for r in analysis.results if isinstance(r, MapperGraph)]
-    trend = next((r for r in analysis.results if isinstance(r, MapperTrend)), None)
-    result: dict[str, Any] = {"reading": analysis.reading, "notes": list(analysis.notes), "params": analysis.params,
-                              "ph_layer_matrix": None if ph is None else ph.to_dict()}
-    summaries = (layer_summaries(ph.diagrams, dim=dim, layers=list(ph.diagrams))
-                 if ph is not None and ph.diagrams else None)
-    if summaries is not None:
-        result["layer_summaries"] = summaries.to_dict()
-    if graphs:
-        result["mapper"] = {g.name: g.to_dict() for g in graphs}
-    if trend is not None:
-        result["mapper_trend"] = trend.to_dict()
-    figures = [(ph, "ph_layer_matrix"), (summaries, "layer_summaries"),
-               *((g, f"mapper_{safe_name(g.name)}") for g in graphs), (trend, "mapper_trend")]
-    return result, figures
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,14 @@ from repscope.descramble.core import (
     second_moment,
     second_moment_from_store,
 )
-from repscope.descramble.entry import DescrambleAnalysis, analyse, applies, load_weights, preactivation_layers
+from repscope.descramble.entry import (
+    DescrambleAnalysis,
+    analyse,
+    applies,
+    descramble_layer,
+    load_weights,
+    preactivation_layers,
+)
 from repscope.descramble.operators import (
     OPERATORS,
     SmoothnessOperator,
@@ -50,6 +57,7 @@ __all__ = [
     "analyse",
     "applies",
     "DescrambleAnalysis",
+    "descramble_layer",
     "load_weights",
     "preactivation_layers",
     "OPERATORS",

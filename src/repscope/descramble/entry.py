@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -26,7 +26,7 @@ from repscope.descramble.core import Descrambler, DescrambleWarning
 from repscope.errors import InputError
 from repscope.lenses import protocol as lens
 
-__all__ = ["DescrambleAnalysis", "analyse", "applies", "preactivation_layers", "load_weights"]
+__all__ = ["DescrambleAnalysis", "analyse", "applies", "descramble_layer", "preactivation_layers", "load_weights"]
 
 
 class DescrambleAnalysis(lens.LensAnalysis):
@@ -242,6 +242,44 @@ def analyse(
     out.reading = _reading([r for r in results if type(r).__name__ == "DescrambleResult"])
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def descramble_layer(store: Any, layer: str, operator: ArrayLike | str = "first_difference",
+                     weights: ArrayLike | str | Path | None = None, *, permutation: bool = False, n_init: int = 8,
+                     center: bool = False, block_rows: int = 2048, seed: int = 0, progress: bool = False) -> list[Any]:
+    """What ``repscope descramble STORE --layer L`` runs: the orthogonal descrambler of ``layer`` (second moment
+    streamed in ``block_rows`` row blocks; ``center`` subtracts the mean first) for the smoothness ``operator``
+    (a name, a matrix D, or the path of a ``D.npy``), and with ``permutation`` also the unit-reordering QAP
+    (``n_init`` seeded FAQ restarts). ``weights`` (the layer's weight, output units on axis 0, or a .npy
+    file) gives P*·W. Returns ``[DescrambleResult]`` (+ the ``PermutationResult``); the first holds P.
+
+    Examples
+    --------
+    >>> from repscope.experiments.datasets.toy import toy_store
+    >>> from repscope.descramble import descramble_layer
+    >>> store, tmp = toy_store()
+    >>> [r.P.shape for r in descramble_layer(store, "fc1")]
+    [(8, 8)]
+    >>> tmp.cleanup()
+    """
+    from repscope.capture.loading import load_array
+    from repscope.descramble.permutation import PermutationDescrambler
+
+    if isinstance(operator, str) and operator.endswith(".npy"):
+        if not Path(operator).exists():
+            raise InputError(f"operator file {operator} does not exist; pass a name or an existing D.npy")
+        operator = load_array(Path(operator), "operator")
+    if isinstance(weights, (str, Path)):
+        if not Path(weights).exists():
+            raise InputError(f"weights file {weights} does not exist; save the weight with np.save")
+        weights = load_array(Path(weights), "weights")
+    d = Descrambler(operator, center=center).fit_store(store, layer, block_rows=block_rows, progress=progress)
+    results: list[Any] = [d.result(weights, layer=layer)]
+    if permutation:
+        p = PermutationDescrambler(cast(Any, d.operator_), n_init=n_init, seed=seed)  # an operator object
+        p.fit_moment(d.moment_, d.n_samples_)
+        results.append(p.result(layer))
+    return results
 
 
 def _reading(results: list[Any]) -> str:

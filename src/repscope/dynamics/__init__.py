@@ -35,6 +35,12 @@ from repscope.dynamics.simdist import (
     similarity_transform_distances,
 )
 from repscope.dynamics.sweep import DMDSweepResult, sweep_dmd
+from repscope.dynamics.trajectories import (
+    TrajectoryComparison,
+    compare_input_driven,
+    compare_trajectories,
+    load_trajectories,
+)
 
 __all__ = [
     "analyse",
@@ -54,6 +60,10 @@ __all__ = [
     "input_dsa",
     "input_dsa_matrix",
     "sweep_dmd",
+    "TrajectoryComparison",
+    "compare_input_driven",
+    "compare_trajectories",
+    "load_trajectories",
     "DSAResult",
     "DistanceMatrixResult",
     "SimilarityInfo",

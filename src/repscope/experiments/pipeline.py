@@ -88,6 +88,19 @@ def experiment_sections(
     return out
 
 
+def store_report(store: Any, out_dir: str | Path, sections: list[str] | None = None, *, experiments: bool = False,
+                 seed: int = 0, quick: bool = False, progress: bool = False, log: Any = None, **kwargs: Any) -> Path:
+    """``repscope report``: :func:`repscope.report.job.build_report` of ``store`` (keyword arguments go there),
+    with the built-in experiments appended when ``experiments`` (the run card's total time counts them too).
+    Returns the path of ``report.html``."""
+    from repscope.report.job import build_report
+
+    started = time.perf_counter()
+    extra = experiment_sections(out_dir, seed=seed, quick=quick, progress=progress, log=log) if experiments else []
+    return build_report(store, out_dir, sections, seed=seed, progress=progress, log=log, extra_sections=extra,
+                        started=started, **kwargs)
+
+
 def _experiment(key: str, out_dir: Path, *, seed: int, quick: bool, progress: bool) -> list[Any]:
     if key == "spurious-digits":
         from repscope.experiments.ranges.demo import spurious_results

@@ -78,6 +78,7 @@ __all__ = [
     "claim",
     "method_check",
     "ReproductionTable",
+    "reproduce",
     "environment",
     "reproduction_payload",
     "write_reproduction",
@@ -674,6 +675,27 @@ def run_reproduction(key: str, **kw: Any) -> list[Any]:
         if isinstance(r, ReproductionTable) and not np.isfinite(r.seconds):
             r.seconds = time.perf_counter() - t0
     return res
+
+
+def reproduce(key: str, *, quick: bool = False, seeds: int | None = None, seed: int = 0,
+              out: str | pathlib.Path | None = None, progress: bool = False) -> tuple[list[ReproductionTable], float]:
+    """What ``repscope <key> reproduce`` runs: reproduction ``key`` (:data:`REPRODUCTIONS`) over ``seeds``
+    seeds (at least 2; default: the paper design's) from ``seed``, its tables written to ``out`` (if given;
+    :func:`write_reproduction`), each table's ``command`` set to the command line that reruns it. Returns the
+    tables and the wall time in seconds."""
+    if seeds is not None and seeds < 2:
+        raise InputError(f"--seeds {seeds} is too few for a confidence interval; use at least 2 "
+                         "(a verdict needs 10 or more)")
+    t0 = time.perf_counter()
+    res = run_reproduction(key, quick=quick, seeds=seeds, seed=seed, progress=progress)
+    wall = time.perf_counter() - t0
+    tables = [r for r in res if isinstance(r, ReproductionTable)]
+    cmd = f"repscope {key} reproduce" + (" --quick" if quick else "") + (f" --seeds {seeds}" if seeds else "")
+    for t in tables:
+        t.command = cmd
+    if out is not None:
+        write_reproduction(res, out, title=f"repscope — {key} reproduction{' (quick)' if quick else ''}")
+    return tables, wall
 
 
 def reproduction_sections(quick: bool = True, *, keys: Sequence[str] | None = None, seed: int = 0,

@@ -50,6 +50,7 @@ from repscope.metrics.shape import (
     svcca,
 )
 from repscope.metrics.stochastic import energy_shape_distance, gaussian_shape_distance, stochastic_fit
+from repscope.metrics.stored import LayerRSA, layer_rsa, read_layers
 
 __all__ = [
     "registry",
@@ -105,6 +106,9 @@ __all__ = [
     "MetricsAnalysis",
     "LabelRSA",
     "label_rsa",
+    "LayerRSA",
+    "layer_rsa",
+    "read_layers",
     # large-n estimates with intervals
     "estimate",
     "Estimate",

@@ -18,7 +18,7 @@ import repscope.lenses as lenses
 from repscope.errors import InputError, RepscopeError, StoreError
 from repscope.report.html import Section, write_report
 
-__all__ = ["LensSection", "SECTION_KEYS", "analyse_store", "build_report", "run_lens"]
+__all__ = ["LensSection", "SECTION_KEYS", "analyse_store", "build_report", "report_options", "run_lens"]
 
 #: The report's sections: what was captured, then one per lens of the registry (repscope.lenses), in its order.
 SECTION_KEYS = ["capture", *lenses.keys()]
@@ -207,6 +207,32 @@ def build_report(
     path.write_text(html, encoding="utf-8")
     _add_status(path.parent / "results.json", secs, done)
     return path
+
+
+def report_options(quick: bool = False, weights: str | Path | None = None, weight_name: str | None = None,
+                   unit: str | None = None, direction: str | None = None,
+                   layers: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The per-lens ``options`` of :func:`build_report` for ``repscope report``'s flags: ``quick`` (fewer
+    permutations and points), the descrambling lens's ``weights`` file (and the key of one layer's weight in
+    it), the ranges lens's ``unit`` or ``direction``, and the ``layers`` every lens reads.
+
+    >>> report_options(quick=True, unit="fc2:3")
+    {'ranges': {'n_permutations': 199, 'unit': 'fc2:3', 'direction': None}, 'topology': {'n_samples': 300}}
+    """
+    options: dict[str, dict[str, Any]] = {}
+    if quick:
+        options = {"ranges": {"n_permutations": 199}, "topology": {"n_samples": 300}}
+    if weights is not None or weight_name is not None:
+        if weights is None:
+            raise InputError("--weight-name needs --weights FILE (a state_dict saved with torch.save)")
+        options.setdefault("descrambling", {}).update(weights=str(weights), weight_name=weight_name)
+    if unit is not None and direction is not None:
+        raise InputError("give at most one of --unit and --direction")
+    if unit is not None or direction is not None:
+        options.setdefault("ranges", {}).update(unit=unit, direction=direction)
+    for key in ("similarity", "ranges", "topology", "dynamics", "descrambling") if layers else ():
+        options.setdefault(key, {})["layers"] = layers
+    return options
 
 
 def _add_status(path: Path, secs: list[Any], times: dict[str, float] | None = None) -> None:

@@ -21,8 +21,9 @@ processes at once, each its own shard of the rows with its own ``progress-shard-
 
 from repscope.store.arrays import write_arrays
 from repscope.store.core import FORMAT_VERSION, ActivationStore, StoreWriter, open_store
+from repscope.store.describe import describe_store
 from repscope.store.integrity import VerifyResult
 from repscope.store.verify import verify_store
 
-__all__ = ["ActivationStore", "StoreWriter", "open_store", "write_arrays", "verify_store", "VerifyResult",
-           "FORMAT_VERSION"]
+__all__ = ["ActivationStore", "StoreWriter", "open_store", "describe_store", "write_arrays", "verify_store",
+           "VerifyResult", "FORMAT_VERSION"]

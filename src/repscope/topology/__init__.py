@@ -33,7 +33,7 @@ from repscope.topology.distances import (
     sliced_wasserstein,
     wasserstein,
 )
-from repscope.topology.entry import TopologyAnalysis, analyse, applies
+from repscope.topology.entry import TopologyAnalysis, analyse, applies, load_tooltips
 from repscope.topology.layers import (
     MatrixComparison,
     MatrixCorrelation,
@@ -67,6 +67,7 @@ __all__ = [
     "persistence_landscape",
     "analyse",
     "applies",
+    "load_tooltips",
     "TopologyAnalysis",
     "CLOUD_KINDS",
     "DIAGRAM_METRICS",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from repscope.topology._persistence import persistence
 from repscope.topology.clouds import point_cloud
 from repscope.topology.layers import ph_layer_matrix
 
-__all__ = ["DEFAULTS", "TopologyAnalysis", "TopologyDefaults", "analyse", "applies"]
+__all__ = ["DEFAULTS", "TopologyAnalysis", "TopologyDefaults", "analyse", "applies", "load_tooltips"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,77 @@ class TopologyAnalysis(lens.LensAnalysis):
     """
 
     lens = "topology"
+
+    #: the parts of :meth:`outputs` whose summaries ``repscope topology`` prints (not each mapper graph)
+    SUMMARISED = ("ph_layer_matrix", "layer_summaries", "mapper_trend")
+
+    def outputs(self, dim: int = DEFAULTS.dim) -> tuple[dict[str, Any], list[tuple[Any, str]]]:
+        """topology.json's content and the figures (result, file stem): the PH layer matrix, the per-layer
+        persistence summaries of the H_``dim`` diagrams, each layer's mapper graph and the mapper trend (those
+        the analysis made; a part it did not make is a None result)."""
+        from repscope._paths import safe_name
+        from repscope.topology._mapper import MapperGraph, MapperTrend
+        from repscope.topology.layers import PHLayerMatrix
+        from repscope.topology.summaries import layer_summaries
+
+        ph = next((r for r in self.results if isinstance(r, PHLayerMatrix)), None)
+        graphs = [r for r in self.results if isinstance(r, MapperGraph)]
+        trend = next((r for r in self.results if isinstance(r, MapperTrend)), None)
+        result: dict[str, Any] = {"reading": self.reading, "notes": list(self.notes), "params": self.params,
+                                  "ph_layer_matrix": None if ph is None else ph.to_dict()}
+        summaries = (layer_summaries(ph.diagrams, dim=dim, layers=list(ph.diagrams))
+                     if ph is not None and ph.diagrams else None)
+        if summaries is not None:
+            result["layer_summaries"] = summaries.to_dict()
+        if graphs:
+            result["mapper"] = {g.name: g.to_dict() for g in graphs}
+        if trend is not None:
+            result["mapper_trend"] = trend.to_dict()
+        figures = [(ph, "ph_layer_matrix"), (summaries, "layer_summaries"),
+                   *((g, f"mapper_{safe_name(g.name)}") for g in graphs), (trend, "mapper_trend")]
+        return result, figures
+
+
+def load_tooltips(images_path: str | Path | None, texts_path: str | Path | None,
+                  n: int) -> tuple[np.ndarray | None, list[str] | None]:
+    """The mapper tooltips' sources for :func:`analyse`'s ``images``/``texts``, one per stored sample of ``n``
+    (the analysis keeps those of the inputs it draws): images from a .npy file (memory-mapped; ``(n, H, W[, C])``
+    or ``(n, C, H, W)``) and texts from a text file, one line per sample; None for a path not given.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from repscope.topology.entry import load_tooltips
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "texts.txt"
+    >>> _ = path.write_text("a cat\\na dog\\n")
+    >>> load_tooltips(None, path, 2)
+    (None, ['a cat', 'a dog'])
+    >>> tmp.cleanup()
+    """
+    images = texts = None
+    if images_path is not None:
+        images_path = Path(images_path)
+        if not images_path.exists():
+            raise InputError(f"--mapper-images {images_path} does not exist; pass a .npy with one image per sample")
+        try:
+            images = np.load(images_path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:
+            raise InputError(f"--mapper-images {images_path} could not be read as .npy ({exc})") from exc
+        if images.shape[0] != n:
+            raise InputError(
+                f"--mapper-images has {images.shape[0]} images but the store has {n} samples; give one per sample"
+            )
+    if texts_path is not None:
+        texts_path = Path(texts_path)
+        if not texts_path.exists():
+            raise InputError(f"--mapper-texts {texts_path} does not exist; pass a text file, one line per sample")
+        texts = texts_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(texts) != n:
+            raise InputError(
+                f"--mapper-texts has {len(texts)} lines but the store has {n} samples; give one line per sample"
+            )
+    return images, texts
 
 
 def applies(store: Any) -> str | None:

@@ -157,7 +157,7 @@ def run_benchmark(
     *,
     quick: bool = True,
     seed: int = 0,
-    cases: tuple[str, ...] | None = None,
+    cases: tuple[str, ...] | list[str] | None = None,
     progress: bool = False,
     log=None,
 ) -> BenchmarkOutput:

@@ -38,7 +38,8 @@ from repscope.ranges.retrain import (
 )
 from repscope.results import to_jsonable
 
-__all__ = ["BenchmarkConfig", "MitigationTable", "run_benchmark", "run_one", "METHODS", "fast_config"]
+__all__ = ["BenchmarkConfig", "MitigationTable", "run_benchmark", "run_one", "METHODS", "benchmark_config",
+           "fast_config"]
 
 METHODS = ("ERM", "LL retrain", "random subset", "JTT-style", "mid-range", "DFR oracle")
 DATASETS = ("spurious_digits", "dsprites_lite")
@@ -85,6 +86,24 @@ def fast_config() -> BenchmarkConfig:
         upweights=("balanced", 20.0),
         jtt_upweights=(5.0, 20.0),
     )
+
+
+def benchmark_config(fast: bool = False, n_seeds: int = 5, first_seed: int = 0,
+                     datasets: tuple[str, ...] = ()) -> BenchmarkConfig:
+    """``repscope ranges benchmark``'s configuration: :func:`fast_config` (its seeds shifted by ``first_seed``)
+    or the full one over ``n_seeds`` seeds from ``first_seed``, on ``datasets`` (default: the configuration's).
+    A data set the fast configuration lacks gets the full configuration's middle bias strength."""
+    if n_seeds < 1:
+        raise InputError("--seeds must be at least 1")
+    cfg = fast_config() if fast else BenchmarkConfig()
+    cfg.seeds = tuple(first_seed + s for s in cfg.seeds) if fast else tuple(range(first_seed, first_seed + n_seeds))
+    if datasets:
+        cfg.datasets = tuple(datasets)
+        full = BenchmarkConfig().biases
+        for d in datasets:  # --fast with dsprites_lite: one middle bias strength
+            if d in full and d not in cfg.biases:
+                cfg.biases[d] = full[d][1:2]
+    return cfg
 
 
 def _make_data(name: str, bias: float, seed: int, cfg: BenchmarkConfig):

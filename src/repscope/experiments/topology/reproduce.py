@@ -39,6 +39,7 @@ __all__ = [
     "ReproductionReading",
     "build_deep_cnn",
     "deeper_cnn_reproduction",
+    "deeper_cnn_report",
     "reproduction_data",
     "train_deep_cnn",
 ]
@@ -836,3 +837,31 @@ def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, pr
     """Entry point of ``repscope topology reproduce`` (see :func:`purvine_reproduction`)."""
     return purvine_reproduction(quick=quick, seeds=seeds, seed=seed, config=config, progress=progress,
                                 n_workers=n_workers)
+
+
+def deeper_cnn_report(out: str | pathlib.Path | None = None, *, dataset: str = "dsprites_lite", n_samples: int = 1000,
+                      resamples: int = 3, seed: int = 0,
+                      progress: bool = False) -> tuple[ReproductionReading, dict[str, Any]]:
+    """``repscope topology reproduce --deeper-cnn``: :func:`deeper_cnn_reproduction`, written to ``out`` (if
+    given) as report.html (one section) and reproduction.json. Returns the reading and that JSON's content
+    (the reading's and every result's ``to_dict()``)."""
+    from repscope.report import Section, write_report
+    from repscope.results import dumps
+
+    if dataset not in DATASETS:
+        raise InputError(f"--dataset {dataset!r} is unknown; use one of {', '.join(DATASETS)}")
+    res = deeper_cnn_reproduction(seed=seed, n_samples=n_samples, progress=progress, dataset=dataset,
+                                  resamples=resamples)
+    reading = res[-1]
+    payload = {"reading": reading.to_dict(), "results": [{"title": r.title, "result": r.to_dict()} for r in res]}
+    if out is not None:
+        out = pathlib.Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "reproduction.json").write_text(dumps(payload))
+        intro = ("Purvine et al. (2022) on a deeper CNN: PH (H1, sliced Wasserstein) layer distances next to "
+                 "1 − linear CKA, their rank correlation, and mapper purity per layer.")
+        meta = {"dataset": dataset, "seed": seed, "n_samples": reading.n_samples, "resamples": reading.resamples,
+                "total time (s)": round(reading.seconds["total"], 2)}
+        write_report([Section("Topology — deeper CNN reproduction", list(res), intro=intro, key="topology-reproduce")],
+                     out, title=f"repscope — topology reproduction ({dataset})", meta=meta)
+    return reading, payload
