@@ -25,17 +25,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="the quick design (default: full)")
     ap.add_argument("--seeds", type=int, default=None, help="seeds (default: the design's)")
     ap.add_argument("--seed", type=int, default=0, help="first seed")
+    ap.add_argument("--part", action="append", default=None, metavar="PART",
+                    help="dynamics only: run only this part (guilhot, attractors; repeatable)")
     ap.add_argument("--out", type=pathlib.Path, default=None,
                     help="JSON path (default: reproductions/<mode>/<key>.json)")
     a = ap.parse_args(argv)
     mode = "quick" if a.quick else "full"
     env = environment()  # the source tree the run starts from
     t0 = time.perf_counter()
-    res = run_reproduction(a.key, quick=a.quick, seeds=a.seeds, seed=a.seed, progress=False)
+    if a.part and a.key != "dynamics":
+        ap.error("--part applies to the dynamics reproduction only")
+    res = run_reproduction(a.key, quick=a.quick, seeds=a.seeds, seed=a.seed, progress=False,
+                           **({"parts": tuple(a.part)} if a.part else {}))
     payload = reproduction_payload(res, mode=mode, env=env)
     payload["wall_s"] = time.perf_counter() - t0
     payload["command"] = f"python reproductions/run.py {a.key}" + (" --quick" if a.quick else "") + (
-        f" --seeds {a.seeds}" if a.seeds else "")
+        f" --seeds {a.seeds}" if a.seeds else "") + "".join(f" --part {p}" for p in a.part or ())
     out = a.out or HERE / mode / f"{a.key}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dumps(payload) + "\n")

@@ -134,3 +134,16 @@ def test_authors_lorenz_follows_their_simulation_and_perturbation_model():
 
     with pytest.raises(InputError, match="start at 0"):
         attractor_reproduction(seeds=2, config={"noise": [0.1, 0.2]})
+
+
+def test_parts_run_alone_and_unknown_parts_are_refused():
+    from repscope.experiments.dynamics.reproduce import reproduce
+
+    with pytest.raises(InputError, match="choose among guilhot, attractors"):
+        reproduce(parts=("lorenz",))
+    with pytest.raises(InputError, match="choose among"):
+        reproduce(parts=())
+    out = reproduce(quick=True, seeds=2, parts=("attractors",),
+                    attractor_config={"noise": [0.0], "n_per": 2, "n_trials": 8, "n_steps": 80})
+    keys = [getattr(r, "key", None) for r in out]
+    assert keys[0] == "attractors" and "dynamics" not in keys
