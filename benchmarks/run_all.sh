@@ -46,8 +46,9 @@ fi
 KNOWN=(capture.py similarity.py wide.py similarity_agreement.py peers_metrics.py estimates.py topology.py dsa.py
        descramble_bench.py bench_scale.py llm_scale.py)
 # Not benchmarks: generators of committed test data; ranges_mitigation.py measures accuracy, not speed
-# (its experiment, with confidence intervals, is `repscope ranges reproduce`), run it by hand.
-EXCLUDE=(make_topology_vectors.py make_peer_metric_fixtures.py run_all.py ranges_mitigation.py)
+# (its experiment, with confidence intervals, is `repscope ranges reproduce`), run it by hand. gpu_check.py needs
+# a CUDA device: run it by hand on one (its last output is in benchmarks/RESULTS-gpu.md).
+EXCLUDE=(make_topology_vectors.py make_peer_metric_fixtures.py run_all.py ranges_mitigation.py gpu_check.py)
 
 args_for() {
     case "$1" in
