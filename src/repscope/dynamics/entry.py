@@ -104,6 +104,106 @@ def _match_rows(a: Any, b: Any, rows: np.ndarray) -> np.ndarray:
     return np.array([pos[int(v)] for v in ida[rows]])
 
 
+def _chosen_layers(store: Any, layers: Any, notes: list[str]) -> list[str]:
+    """The sequence layers to analyse (refusing non-sequence ones); appends the padding and skipped notes."""
+    reason = applies(store)
+    if reason:
+        raise InputError(reason)
+    seq = sequence_layers(store)
+    chosen = lens.select(store, layers, seq, what="dynamics")
+    not_seq = [la for la in chosen if la not in seq]
+    if not_seq:
+        raise InputError(f"layer(s) {not_seq} have no time axis; sequence layers of this store: {', '.join(seq)}")
+    if note := lens.sequence_note(store, chosen, as_="trajectory"):
+        notes.append(note)
+    skipped = [la for la in list(store.layers) if la not in seq]
+    if layers is None and skipped:
+        notes.append(f"skipped layers without a time axis: {', '.join(skipped)}")
+    return chosen
+
+
+def _dsa_config(config: DSAConfig | None, n_delays: int | None, rank: int | None, k: int,
+                seed: int) -> tuple[DSAConfig, int]:
+    """The DSA configuration (``config`` or the lens default, ``n_delays``/``rank`` applied) and its rank."""
+    cfg = config if config is not None else DSAConfig(n_delays=DEFAULTS.n_delays, seed=seed)
+    cfg = DSAConfig.resolve(cfg, **({} if n_delays is None else {"n_delays": n_delays}))
+    n_delays = cfg.n_delays
+    r = int(rank) if rank is not None else (cfg.rank if cfg.rank is not None else k)
+    cfg = cfg.replace(rank=r, rank_thresh=None, rank_explained_variance=None)
+    if r > k * int(n_delays):
+        raise InputError(f"rank={r} exceeds n_components·n_delays = {k * int(n_delays)}; lower rank")
+    return cfg, r
+
+
+def _systems_of(st: Any, tag: str, st_rows: np.ndarray, chosen: list[str], n_delays: int, k: int, seed: int,
+                notes: list[str]) -> tuple[list[str], list[list[np.ndarray]], list]:
+    """Names, raw trials and projected trials of the ``chosen`` layers of store ``st`` that can be analysed."""
+    out_names, raw, reduced = [], [], []
+    for la in chosen:
+        if la not in list(st.layers) or la not in sequence_layers(st):
+            notes.append(f"skipped layer {la} of store {tag}: not a sequence layer there")
+            continue
+        tr = _trials(st, la, st_rows)
+        keep = [t for t in tr if t.shape[0] >= int(n_delays) + 1]
+        if len(keep) < len(tr):
+            notes.append(f"{la} ({tag}): dropped {len(tr) - len(keep)} trial(s) shorter than n_delays + 1 steps")
+        if not keep:
+            continue
+        width = keep[0].shape[1]
+        if width < k:
+            notes.append(f"skipped layer {la} ({tag}): {width} features < n_components = {k}")
+            continue
+        out_names.append(la if tag == "" else f"{tag}:{la}")
+        raw.append(tr)
+        reduced.append(_project(keep, k, seed))
+    return out_names, raw, reduced
+
+
+def _other_stores(others: Any, names: list[str] | None, chosen: list[str],
+                  notes: list[str]) -> tuple[list[Any], list[str]]:
+    """The stores of ``others`` and the tags of all stores; notes the others' missing per-sample lengths."""
+    stores = [] if others is None else (list(others) if isinstance(others, list | tuple) else [others])
+    tags = list(names) if names is not None else [chr(ord("A") + i) for i in range(len(stores) + 1)]
+    if len(tags) != len(stores) + 1:
+        raise InputError(f"names has {len(tags)} entries for {len(stores) + 1} stores")
+    for tag, st in zip(tags[1:], stores):
+        if lens.valid_lengths(st) is None:
+            seq_st = [la for la in chosen if la in sequence_layers(st)]
+            if seq_st:
+                notes.append(f"store {tag}: {lens.sequence_note(st, seq_st, as_='trajectory')}")
+    return stores, tags
+
+
+def _compare(pair: tuple, cfg: DSAConfig, dsa_kw: dict, rng: np.random.Generator, max_states: int,
+             notes: list[str]) -> list[Any]:
+    """DSA, Procrustes and 1 − CKA matrices for one (layers × layers) pair of system sets; [] for one layer."""
+    ra, rawa, reda, rb, rawb, redb = pair
+    same = ra is rb
+    if same and len(ra) < 2:
+        notes.append(f"only one sequence layer ({ra[0]}): no layer × layer comparison; pass others= to "
+                     f"compare it with another model on the same inputs")
+        return []
+    D = dsa_matrix(reda, None if same else redb, cfg, names=ra, names_other=None if same else rb, **dsa_kw)
+    D.label = f"DSA ({cfg.metric}) between " + ("layers" if same else "the models' layers")
+    if D.converged is not None and not np.all(D.converged):
+        bad = np.asarray(D.converged)[np.triu_indices(len(ra), 1)] if same else np.asarray(D.converged).ravel()
+        notes.append(f"DSA: {int(np.sum(~bad))} of {bad.size} layer pairs are not certified optima of the "
+                     f"orthogonal alignment (too few random starts agree within the budget): those distances "
+                     f"are upper bounds — rerun dsa_matrix with a larger max_random")
+    results: list[Any] = [D]
+    total = sum(t.shape[0] for t in rawa[0])
+    idx = np.arange(total) if total <= max_states else np.sort(rng.choice(total, max_states, replace=False))
+    for metric, label in (("procrustes", "Procrustes angle"), ("cka", "1 − linear CKA")):
+        M = np.array([[0.0 if (same and i == j) else _geometry(metric, rawa[i], rawb[j], idx)
+                       for j in range(len(rb))] for i in range(len(ra))])
+        if np.isnan(M).any():
+            notes.append(f"{label}: NaN where two layers have different numbers of steps per sample")
+        results.append(DistanceMatrixResult(M, ra, rb, metric=label, label=f"{label} between states",
+                                            params={"n_states": int(idx.size)},
+                                            value_range=DISTANCE_RANGES[metric]))
+    return results
+
+
 def analyse(
     store: Any,
     *,
@@ -130,65 +230,18 @@ def analyse(
     :class:`~repscope.dynamics.DSAConfig` for the DSA matrices (default: the lens's ``n_delays`` = 3, the
     angular score and ``seed``); ``n_delays``/``rank`` given here override it."""
     t0 = time.perf_counter()
-    reason = applies(store)
-    if reason:
-        raise InputError(reason)
-    seq = sequence_layers(store)
-    chosen = lens.select(store, layers, seq, what="dynamics")
     notes: list[str] = []
-    not_seq = [la for la in chosen if la not in seq]
-    if not_seq:
-        raise InputError(f"layer(s) {not_seq} have no time axis; sequence layers of this store: {', '.join(seq)}")
-    if note := lens.sequence_note(store, chosen, as_="trajectory"):
-        notes.append(note)
-    skipped = [la for la in list(store.layers) if la not in seq]
-    if layers is None and skipped:
-        notes.append(f"skipped layers without a time axis: {', '.join(skipped)}")
+    chosen = _chosen_layers(store, layers, notes)
     n = int(store.n_samples)
     rng = np.random.default_rng(seed)
     rows = np.arange(n) if n <= max_trials else np.sort(rng.choice(n, max_trials, replace=False))
     if n > max_trials:
         notes.append(f"{max_trials} of {n} samples (seeded) as trials")
     k = int(n_components)
-    cfg = config if config is not None else DSAConfig(n_delays=DEFAULTS.n_delays, seed=seed)
-    cfg = DSAConfig.resolve(cfg, **({} if n_delays is None else {"n_delays": n_delays}))
-    n_delays = cfg.n_delays
-    r = int(rank) if rank is not None else (cfg.rank if cfg.rank is not None else k)
-    cfg = cfg.replace(rank=r, rank_thresh=None, rank_explained_variance=None)
-    if r > k * int(n_delays):
-        raise InputError(f"rank={r} exceeds n_components·n_delays = {k * int(n_delays)}; lower rank")
-
-    def systems_of(st: Any, tag: str, st_rows: np.ndarray) -> tuple[list[str], list[list[np.ndarray]], list]:
-        out_names, raw, reduced = [], [], []
-        for la in chosen:
-            if la not in list(st.layers) or la not in sequence_layers(st):
-                notes.append(f"skipped layer {la} of store {tag}: not a sequence layer there")
-                continue
-            tr = _trials(st, la, st_rows)
-            keep = [t for t in tr if t.shape[0] >= int(n_delays) + 1]
-            if len(keep) < len(tr):
-                notes.append(f"{la} ({tag}): dropped {len(tr) - len(keep)} trial(s) shorter than n_delays + 1 steps")
-            if not keep:
-                continue
-            width = keep[0].shape[1]
-            if width < k:
-                notes.append(f"skipped layer {la} ({tag}): {width} features < n_components = {k}")
-                continue
-            out_names.append(la if tag == "" else f"{tag}:{la}")
-            raw.append(tr)
-            reduced.append(_project(keep, k, seed))
-        return out_names, raw, reduced
-
-    stores = [] if others is None else (list(others) if isinstance(others, list | tuple) else [others])
-    tags = list(names) if names is not None else [chr(ord("A") + i) for i in range(len(stores) + 1)]
-    if len(tags) != len(stores) + 1:
-        raise InputError(f"names has {len(tags)} entries for {len(stores) + 1} stores")
-    for tag, st in zip(tags[1:], stores):
-        if lens.valid_lengths(st) is None:
-            seq_st = [la for la in chosen if la in sequence_layers(st)]
-            if seq_st:
-                notes.append(f"store {tag}: {lens.sequence_note(st, seq_st, as_='trajectory')}")
-    na, raw_a, red_a = systems_of(store, "" if not stores else tags[0], rows)
+    cfg, r = _dsa_config(config, n_delays, rank, k, seed)
+    n_delays = int(cfg.n_delays)
+    stores, tags = _other_stores(others, names, chosen, notes)
+    na, raw_a, red_a = _systems_of(store, "" if not stores else tags[0], rows, chosen, n_delays, k, seed, notes)
     if not na:
         raise InputError("no sequence layer can be analysed (" + "; ".join(notes) + ") — lower the components or "
                          "delays (repscope dynamics analyse --components K --n-delays D; API: "
@@ -200,35 +253,13 @@ def analyse(
         pairs.append((na, raw_a, red_a, na, raw_a, red_a))
     for st, tag in zip(stores, tags[1:]):
         rows_b = _match_rows(store, st, rows)
-        nb, raw_b, red_b = systems_of(st, tag, rows_b)
+        nb, raw_b, red_b = _systems_of(st, tag, rows_b, chosen, n_delays, k, seed, notes)
         if nb:
             pairs.append((na, raw_a, red_a, nb, raw_b, red_b))
-    for ra, rawa, reda, rb, rawb, redb in pairs:
-        same = ra is rb
-        if same and len(ra) < 2:
-            notes.append(f"only one sequence layer ({ra[0]}): no layer × layer comparison; pass others= to "
-                         f"compare it with another model on the same inputs")
-            continue
-        D = dsa_matrix(reda, None if same else redb, cfg, names=ra, names_other=None if same else rb, **dsa_kw)
-        D.label = f"DSA ({cfg.metric}) between " + ("layers" if same else "the models' layers")
-        if D.converged is not None and not np.all(D.converged):
-            bad = np.asarray(D.converged)[np.triu_indices(len(ra), 1)] if same else np.asarray(D.converged).ravel()
-            notes.append(f"DSA: {int(np.sum(~bad))} of {bad.size} layer pairs are not certified optima of the "
-                         f"orthogonal alignment (too few random starts agree within the budget): those distances "
-                         f"are upper bounds — rerun dsa_matrix with a larger max_random")
-        results.append(D)
-        total = sum(t.shape[0] for t in rawa[0])
-        idx = np.arange(total) if total <= max_states else np.sort(rng.choice(total, max_states, replace=False))
-        for metric, label in (("procrustes", "Procrustes angle"), ("cka", "1 − linear CKA")):
-            M = np.array([[0.0 if (same and i == j) else _geometry(metric, rawa[i], rawb[j], idx)
-                           for j in range(len(rb))] for i in range(len(ra))])
-            if np.isnan(M).any():
-                notes.append(f"{label}: NaN where two layers have different numbers of steps per sample")
-            results.append(DistanceMatrixResult(M, ra, rb, metric=label, label=f"{label} between states",
-                                                params={"n_states": int(idx.size)},
-                                                value_range=DISTANCE_RANGES[metric]))
+    for pair in pairs:
+        results.extend(_compare(pair, cfg, dsa_kw, rng, max_states, notes))
     out = DynamicsAnalysis(results=results, notes=notes, layers=na,
-                           params={"n_components": k, "n_delays": int(n_delays), "rank": r, "seed": seed,
+                           params={"n_components": k, "n_delays": n_delays, "rank": r, "seed": seed,
                                    "n_trials": int(rows.size), "dsa": cfg.to_dict()})
     out.reading = _reading(results)
     out.seconds = time.perf_counter() - t0

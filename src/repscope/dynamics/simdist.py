@@ -273,6 +273,99 @@ def _skew_basis(n: int, torch, dtype, device):
     return E, iu
 
 
+def _skew_grad(M, B):
+    """Lie-algebra gradient ``skew(MᵀB − BMᵀ)`` of f at each start of the batch (as n×n skew matrices)."""
+    G = M.transpose(1, 2) @ B - B @ M.transpose(1, 2)
+    return 0.5 * (G - G.transpose(1, 2))
+
+
+def _newton_direction(Ma, g, E, YBa, mua, eye_p):
+    """Damped Newton step ``(−H + μI)⁻¹ g`` (μ raised until Cholesky succeeds); returns w, predicted gain, H."""
+    import torch
+
+    a, n = Ma.shape[0], Ma.shape[1]
+    p = E.shape[0]
+    X = (Ma.unsqueeze(1) @ E - E @ Ma.unsqueeze(1)).reshape(a, p, n * n)
+    H = -(X @ YBa.transpose(1, 2))
+    H = 0.5 * (H + H.transpose(1, 2))
+    K = -H + mua[:, None, None] * eye_p
+    L, info = torch.linalg.cholesky_ex(K)
+    ok = info == 0
+    # shift until positive definite (few rounds)
+    for _ in range(8):
+        if bool(ok.all()):
+            break
+        bad = ~ok
+        lam_min = torch.linalg.eigvalsh(-H[bad])[:, 0]
+        mua[bad] = torch.maximum(mua[bad] * 10, -lam_min + 1e-8 + mua[bad])
+        L2, info2 = torch.linalg.cholesky_ex(-H[bad] + mua[bad][:, None, None] * eye_p)
+        L[bad] = L2
+        ok[bad] = info2 == 0
+    w = torch.cholesky_solve(g.unsqueeze(2), L).squeeze(2)
+    w = torch.where(ok[:, None], w, g * 1e-3)
+    pred = (g * w).sum(1) + 0.5 * (w.unsqueeze(1) @ H @ w.unsqueeze(2)).reshape(a)
+    return w, pred, H
+
+
+def _capped_retraction(Ci, w, pred, iu):
+    """Cap the step at norm 1 (exp is 2π-periodic in rotation angles) and retract: ``C e^Ω``; returns Cn, pred."""
+    import torch
+
+    a, n = Ci.shape[0], Ci.shape[1]
+    wn = torch.linalg.vector_norm(w, dim=1)
+    scale = torch.clamp(1.0 / torch.clamp(wn, min=1e-300), max=1.0)
+    w = w * scale[:, None]
+    pred = torch.where(scale < 1, pred * scale, pred)
+    Om = torch.zeros(a, n, n, dtype=Ci.dtype, device=Ci.device)
+    Om[:, iu[0], iu[1]] = w / math.sqrt(2.0)
+    Om = Om - Om.transpose(1, 2)
+    return Ci @ torch.linalg.matrix_exp(Om), pred
+
+
+def _accept_step(gain, pred, rho, idx, mua, mu, alpha, active, newton: bool):
+    """Accept or reject each step, adapt μ (Newton) or the BB step α in place, and retire stuck starts."""
+    import torch
+
+    if newton:
+        accept = (gain > 0) | ((gain >= -1e-15) & (pred <= 1e-14))
+        new_mu = torch.where(rho > 0.75, mua / 4, torch.where(rho < 0.25, mua * 4, mua))
+        new_mu = torch.where(accept, new_mu, mua * 8)
+        mu[idx] = torch.clamp(new_mu, min=1e-14, max=1e8)
+        # stuck: no progress possible at float precision
+        stuck = (~accept) & (mua * 8 >= 1e8)
+    else:
+        accept = gain >= 1e-4 * pred
+        al = alpha[idx]
+        alpha[idx] = torch.where(accept, al * 1.5, al * 0.3).clamp(1e-8, 1e3)
+        stuck = (~accept) & (al * 0.3 <= 1e-8)
+    if stuck.any():
+        active[idx[stuck]] = False
+    return accept
+
+
+def _drop_dominated(f, idx, accept, rho, pred, H, mua, eye_p, group, n_groups, best0, cap, active, dropped):
+    """Retire (in place) the starts whose trusted Newton model ends below their pair's best, or whose pair is capped."""
+    import torch
+
+    best = torch.full((n_groups,), -float("inf"), dtype=f.dtype, device=f.device) if best0 is None else best0.clone()
+    best = best.scatter_reduce(0, group, f, reduce="amax")
+    # trust the quadratic model only where it is accurate and f is strictly concave with the damping
+    # negligible in every direction (−H − 10μI positive definite): then pred ≈ the gain left to the
+    # local maximum. Near saddles or on flat landscapes (e.g. near-scalar operators) a damped step
+    # predicts far less than the gain still to come, and such a start may be heading for the optimum.
+    trust = accept & (rho > 0.5) & (rho < 2.0)
+    if trust.any():
+        ti = trust.nonzero().squeeze(1)
+        _, info_c = torch.linalg.cholesky_ex(-H[ti] - 10 * mua[ti][:, None, None] * eye_p)
+        trust[ti] = info_c == 0
+    dom = trust & (f[idx] + 4 * pred < best[group[idx]] - 1e-7)
+    if cap is not None:  # the pair's optimum is certified by the bound: nothing left to find
+        dom = dom | ((best[group[idx]] >= cap[group[idx]]) & (f[idx] < best[group[idx]]))
+    if dom.any():
+        active[idx[dom]] = False
+        dropped[idx[dom]] = True
+
+
 def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_groups: int = 1, best0=None,
            cap=None):
     """Maximise f(C) = <CᵀAC, B> for a batch of (A, B, C0). Returns C, f, grad_norm, n_iter, dropped.
@@ -311,9 +404,7 @@ def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_g
         if idx.numel() == 0:
             break
         Ma, Ba, fa = M[idx], B[idx], f[idx]
-        P = Ma.transpose(1, 2) @ Ba
-        G = P - Ba @ Ma.transpose(1, 2)
-        G = 0.5 * (G - G.transpose(1, 2))
+        G = _skew_grad(Ma, Ba)
         g = sq2 * G[:, iu[0], iu[1]]
         gn = torch.linalg.vector_norm(g, dim=1)
         gnorm[idx] = gn
@@ -327,86 +418,26 @@ def _solve(A, B, C, *, max_iter: int, gtol: float, newton: bool, group=None, n_g
             if idx.numel() == 0:
                 break
         n_iter[idx] += 1
-        a = idx.numel()
         mua = mu[idx]  # damping of the active starts (a copy; Newton path only)
         if newton:
-            X = (Ma.unsqueeze(1) @ E - E @ Ma.unsqueeze(1)).reshape(a, p, n * n)
-            H = -(X @ YB[idx].transpose(1, 2))
-            H = 0.5 * (H + H.transpose(1, 2))
-            K = -H + mua[:, None, None] * eye_p
-            L, info = torch.linalg.cholesky_ex(K)
-            ok = info == 0
-            # shift until positive definite (few rounds)
-            for _ in range(8):
-                if bool(ok.all()):
-                    break
-                bad = ~ok
-                lam_min = torch.linalg.eigvalsh(-H[bad])[:, 0]
-                mua[bad] = torch.maximum(mua[bad] * 10, -lam_min + 1e-8 + mua[bad])
-                L2, info2 = torch.linalg.cholesky_ex(-H[bad] + mua[bad][:, None, None] * eye_p)
-                L[bad] = L2
-                ok[bad] = info2 == 0
-            w = torch.cholesky_solve(g.unsqueeze(2), L).squeeze(2)
-            w = torch.where(ok[:, None], w, g * 1e-3)
-            pred = (g * w).sum(1) + 0.5 * (w.unsqueeze(1) @ H @ w.unsqueeze(2)).reshape(a)
+            w, pred, H = _newton_direction(Ma, g, E, YB[idx], mua, eye_p)
         else:
             w = alpha[idx, None] * g
             pred = (g * w).sum(1)
-        # cap step length (the exponential map is 2π-periodic in rotation angles)
-        wn = torch.linalg.vector_norm(w, dim=1)
-        scale = torch.clamp(1.0 / torch.clamp(wn, min=1e-300), max=1.0)
-        w = w * scale[:, None]
-        pred = torch.where(scale < 1, pred * scale, pred)
-        Om = torch.zeros(a, n, n, dtype=dt, device=dev)
-        Om[:, iu[0], iu[1]] = w / sq2
-        Om = Om - Om.transpose(1, 2)
-        Cn = C[idx] @ torch.linalg.matrix_exp(Om)
+        Cn, pred = _capped_retraction(C[idx], w, pred, iu)
         Mn = Cn.transpose(1, 2) @ A[idx] @ Cn
         fn = (Mn * B[idx]).sum((1, 2))
         gain = fn - fa
         rho = gain / torch.clamp(pred, min=1e-300)
-        if newton:
-            accept = (gain > 0) | ((gain >= -1e-15) & (pred <= 1e-14))
-            new_mu = torch.where(rho > 0.75, mua / 4, torch.where(rho < 0.25, mua * 4, mua))
-            new_mu = torch.where(accept, new_mu, mua * 8)
-            mu[idx] = torch.clamp(new_mu, min=1e-14, max=1e8)
-            # stuck: no progress possible at float precision
-            stuck = (~accept) & (mua * 8 >= 1e8)
-            if stuck.any():
-                active[idx[stuck]] = False
-        else:
-            accept = gain >= 1e-4 * pred
-            al = alpha[idx]
-            alpha[idx] = torch.where(accept, al * 1.5, al * 0.3).clamp(1e-8, 1e3)
-            stuck = (~accept) & (al * 0.3 <= 1e-8)
-            if stuck.any():
-                active[idx[stuck]] = False
+        accept = _accept_step(gain, pred, rho, idx, mua, mu, alpha, active, newton)
         acc = idx[accept]
         C[acc] = Cn[accept]
         M[acc] = Mn[accept]
         f[acc] = fn[accept]
         if newton and n_groups > 0:
-            best = torch.full((n_groups,), -float("inf"), dtype=dt, device=dev) if best0 is None else best0.clone()
-            best = best.scatter_reduce(0, group, f, reduce="amax")
-            # trust the quadratic model only where it is accurate and f is strictly concave with the damping
-            # negligible in every direction (−H − 10μI positive definite): then pred ≈ the gain left to the
-            # local maximum. Near saddles or on flat landscapes (e.g. near-scalar operators) a damped step
-            # predicts far less than the gain still to come, and such a start may be heading for the optimum.
-            trust = accept & (rho > 0.5) & (rho < 2.0)
-            if trust.any():
-                ti = trust.nonzero().squeeze(1)
-                _, info_c = torch.linalg.cholesky_ex(-H[ti] - 10 * mua[ti][:, None, None] * eye_p)
-                trust[ti] = info_c == 0
-            dom = trust & (f[idx] + 4 * pred < best[group[idx]] - 1e-7)
-            if cap is not None:  # the pair's optimum is certified by the bound: nothing left to find
-                dom = dom | ((best[group[idx]] >= cap[group[idx]]) & (f[idx] < best[group[idx]]))
-            if dom.any():
-                active[idx[dom]] = False
-                dropped[idx[dom]] = True
+            _drop_dominated(f, idx, accept, rho, pred, H, mua, eye_p, group, n_groups, best0, cap, active, dropped)
     # final gradient for all
-    P = M.transpose(1, 2) @ B
-    G = P - B @ M.transpose(1, 2)
-    G = 0.5 * (G - G.transpose(1, 2))
+    G = _skew_grad(M, B)
     gnorm = sq2 * torch.linalg.vector_norm(G[:, iu[0], iu[1]], dim=1)
     return C, f, gnorm, n_iter, dropped
 
@@ -466,6 +497,86 @@ def _batch_solve(prepped, ks, starts, best0, cap, *, dev, newton, max_iter, gtol
     return [np.concatenate(x, axis=0) for x in zip(*outs)]
 
 
+def _prepare_pairs(pairs, score: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[bool]]:
+    """Validate each pair, scale both operators to unit norm and put them in canonical (swap-free) order."""
+    prepped = []
+    swaps: list[bool] = []
+    for k, (A, B) in enumerate(pairs):
+        A = _as_operator(A, f"A (pair {k})")
+        B = _as_operator(B, f"B (pair {k})")
+        if A.shape != B.shape:
+            raise InputError(
+                f"operators of pair {k} have shapes {A.shape} and {B.shape}; the {score} "
+                f"similarity-transform distance needs equal sizes — fit both systems with the same "
+                f"rank, or use score='wasserstein'"
+            )
+        An, Bn = A / np.linalg.norm(A), B / np.linalg.norm(B)
+        # canonical order so that d(A, B) and d(B, A) run the identical optimisation (exact symmetry)
+        swapped = An.tobytes() > Bn.tobytes()
+        prepped.append((Bn, An) if swapped else (An, Bn))
+        swaps.append(swapped)
+    return prepped, swaps
+
+
+def _solve_size(prepped, ks, n, ub, *, newton, n_random, max_random, min_agree, seed, agree_tol, solve_kw):
+    """Start rounds for the pairs ``ks`` of size ``n``: best (C, f, grad, iters), random-start values, n_det."""
+    # round 0: the deterministic starts and the first n_random random ones
+    det = [np.stack(_spectral_starts(*prepped[k]) + _schur_starts(*prepped[k])) for k in ks]
+    n_det = det[0].shape[0]
+    n_rand = min(n_random, max_random)
+    # the same Haar starts for every pair of this size in a round: a pair's result does not depend on
+    # which other pairs share the batch (dsa(X, Y) equals its dsa_matrix entry)
+    R = _random_orthogonal(np.random.default_rng([seed, n, 0]), n, n_rand)
+    st = [np.concatenate([d, R]) for d in det]
+    Cs, fs, gs, its = _batch_solve(
+        prepped, ks, st, np.full(len(ks), -np.inf), ub - agree_tol, newton=newton, **solve_kw
+    )
+    best = np.argmax(fs, axis=1)
+    ar = np.arange(len(ks))
+    bC, bf, bg, bit = Cs[ar, best], fs[ar, best], gs[ar, best], its[ar, best]
+    rand_f: list[list[np.ndarray]] = [[fs[j, n_det:]] for j in range(len(ks))]
+    rnd = 1
+
+    def certified(j: int, bf=bf, ub=ub, rand_f=rand_f) -> str:
+        return _certificate(bf[j], ub[j], rand_f[j], agree_tol, min_agree)
+
+    while n_rand < max_random:
+        todo = [j for j in range(len(ks)) if not certified(j)]
+        if not todo:
+            break
+        new = min(max(n_rand, 1), max_random - n_rand)  # doubling the random starts each round
+        R = _random_orthogonal(np.random.default_rng([seed, n, rnd]), n, new, first=n_rand)
+        Cs, fs, gs, its = _batch_solve(
+            prepped, [ks[j] for j in todo], [R] * len(todo), bf[todo], ub[todo] - agree_tol, newton=newton,
+            **solve_kw,
+        )
+        for t, j in enumerate(todo):
+            rand_f[j].append(fs[t])
+            i = int(np.argmax(fs[t]))
+            if fs[t, i] > bf[j]:
+                bC[j], bf[j], bg[j], bit[j] = Cs[t, i], fs[t, i], gs[t, i], its[t, i]
+        n_rand += new
+        rnd += 1
+    return (bC, bf, bg, bit), rand_f, n_det
+
+
+def _warn_uncertified(out: list[SimilarityInfo | None], *, gtol: float, min_agree: int, max_random: int,
+                      on_fail: str) -> None:
+    """One ConvergenceWarning (or error, per ``on_fail``) naming how many optimisations are not certified."""
+    bad = [o for o in out if o is not None and not o.converged]
+    if bad:
+        n_grad = sum(o.grad_norm > gtol * 10 for o in bad)
+        n_cert = sum(o.certificate == "none" for o in bad)
+        not_converged(
+            f"{len(bad)} of {len(out)} similarity-transform optimisations are not certified: {n_cert} with the "
+            f"best value reached by fewer than min_agree={min_agree} of up to max_random={max_random} random "
+            f"starts, {n_grad} with a final gradient norm above 10·gtol (largest "
+            f"{max(o.grad_norm for o in bad):.2e}); raise max_random (or max_iter). Their distances are upper "
+            f"bounds on the true minimum and carry converged=False",
+            on_fail,
+        )
+
+
 @renamed_parameter("score", "metric")
 def similarity_transform_distances(
     pairs: list[tuple[np.ndarray, np.ndarray]],
@@ -498,22 +609,7 @@ def similarity_transform_distances(
         if int(v) != v or v < 0:
             raise InputError(f"{nm}={v!r} must be a non-negative integer")
     dev = resolve_device(device)
-    prepped = []
-    swaps: list[bool] = []
-    for k, (A, B) in enumerate(pairs):
-        A = _as_operator(A, f"A (pair {k})")
-        B = _as_operator(B, f"B (pair {k})")
-        if A.shape != B.shape:
-            raise InputError(
-                f"operators of pair {k} have shapes {A.shape} and {B.shape}; the {score} "
-                f"similarity-transform distance needs equal sizes — fit both systems with the same "
-                f"rank, or use score='wasserstein'"
-            )
-        An, Bn = A / np.linalg.norm(A), B / np.linalg.norm(B)
-        # canonical order so that d(A, B) and d(B, A) run the identical optimisation (exact symmetry)
-        swapped = An.tobytes() > Bn.tobytes()
-        prepped.append((Bn, An) if swapped else (An, Bn))
-        swaps.append(swapped)
+    prepped, swaps = _prepare_pairs(pairs, score)
     out: list[SimilarityInfo | None] = [None] * len(prepped)
     by_n: dict[int, list[int]] = {}
     for k, (A, _) in enumerate(prepped):
@@ -521,51 +617,17 @@ def similarity_transform_distances(
     solve_kw = dict(dev=dev, max_iter=max_iter, gtol=gtol, chunk_elems=chunk_elems)
     with torch_threads(threads if dev.type == "cpu" else None):
         for n, ks in by_n.items():
-            newton = n <= newton_max_dim
             ub = np.array([_upper_bound(*prepped[k]) for k in ks])
-            # round 0: the deterministic starts and the first n_random random ones
-            det = [np.stack(_spectral_starts(*prepped[k]) + _schur_starts(*prepped[k])) for k in ks]
-            n_det = det[0].shape[0]
-            n_rand = min(n_random, max_random)
-            # the same Haar starts for every pair of this size in a round: a pair's result does not depend on
-            # which other pairs share the batch (dsa(X, Y) equals its dsa_matrix entry)
-            R = _random_orthogonal(np.random.default_rng([seed, n, 0]), n, n_rand)
-            st = [np.concatenate([d, R]) for d in det]
-            Cs, fs, gs, its = _batch_solve(
-                prepped, ks, st, np.full(len(ks), -np.inf), ub - agree_tol, newton=newton, **solve_kw
+            (bC, bf, bg, bit), rand_f, n_det = _solve_size(
+                prepped, ks, n, ub, newton=n <= newton_max_dim, n_random=n_random, max_random=max_random,
+                min_agree=min_agree, seed=seed, agree_tol=agree_tol, solve_kw=solve_kw,
             )
-            best = np.argmax(fs, axis=1)
-            ar = np.arange(len(ks))
-            bC, bf, bg, bit = Cs[ar, best], fs[ar, best], gs[ar, best], its[ar, best]
-            rand_f: list[list[np.ndarray]] = [[fs[j, n_det:]] for j in range(len(ks))]
-            rnd = 1
-
-            def certified(j: int, bf=bf, ub=ub, rand_f=rand_f) -> str:
-                return _certificate(bf[j], ub[j], rand_f[j], agree_tol, min_agree)
-
-            while n_rand < max_random:
-                todo = [j for j in range(len(ks)) if not certified(j)]
-                if not todo:
-                    break
-                new = min(max(n_rand, 1), max_random - n_rand)  # doubling the random starts each round
-                R = _random_orthogonal(np.random.default_rng([seed, n, rnd]), n, new, first=n_rand)
-                Cs, fs, gs, its = _batch_solve(
-                    prepped, [ks[j] for j in todo], [R] * len(todo), bf[todo], ub[todo] - agree_tol, newton=newton,
-                    **solve_kw,
-                )
-                for t, j in enumerate(todo):
-                    rand_f[j].append(fs[t])
-                    i = int(np.argmax(fs[t]))
-                    if fs[t, i] > bf[j]:
-                        bC[j], bf[j], bg[j], bit[j] = Cs[t, i], fs[t, i], gs[t, i], its[t, i]
-                n_rand += new
-                rnd += 1
             for j, k in enumerate(ks):
                 A, B = prepped[k]
                 Cbest = bC[j]
                 resid = float(np.linalg.norm(A - Cbest @ B @ Cbest.T))
                 d_a = float(2.0 * np.arcsin(min(resid / 2.0, 1.0)))
-                cert = certified(j)
+                cert = _certificate(bf[j], ub[j], rand_f[j], agree_tol, min_agree)
                 rf = np.concatenate(rand_f[j]) if rand_f[j] else np.zeros(0)
                 out[k] = SimilarityInfo(
                     distance=d_a if score == "angular" else resid,
@@ -582,18 +644,7 @@ def similarity_transform_distances(
                     certificate=cert or "none",
                     upper_bound=float(ub[j]),
                 )
-    bad = [o for o in out if o is not None and not o.converged]
-    if bad:
-        n_grad = sum(o.grad_norm > gtol * 10 for o in bad)
-        n_cert = sum(o.certificate == "none" for o in bad)
-        not_converged(
-            f"{len(bad)} of {len(out)} similarity-transform optimisations are not certified: {n_cert} with the "
-            f"best value reached by fewer than min_agree={min_agree} of up to max_random={max_random} random "
-            f"starts, {n_grad} with a final gradient norm above 10·gtol (largest "
-            f"{max(o.grad_norm for o in bad):.2e}); raise max_random (or max_iter). Their distances are upper "
-            f"bounds on the true minimum and carry converged=False",
-            on_fail,
-        )
+    _warn_uncertified(out, gtol=gtol, min_agree=min_agree, max_random=max_random, on_fail=on_fail)
     return out  # type: ignore[return-value]
 
 

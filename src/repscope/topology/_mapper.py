@@ -584,6 +584,54 @@ class MapperGraph(ResultBase):
                     m[key] = str(m[key])
         return {"node": str(nd["id"]), "size": int(mem.size), "members": members}
 
+    def _colour_modes(self, n: int) -> tuple[bool, list[tuple[str, Any, Any]]]:
+        """Whether nodes are coloured by class, and the colour modes (label, colours, colourscale or None)."""
+        lensv = np.array([nd["lens"] for nd in self.nodes])
+        purity = self.node_purities()
+        has_cls = self.labels is not None and n > 0
+        if has_cls:
+            C = self._counts()
+            major = [int(np.argmax(C[i])) for i in range(n)]
+            cls_color = [_PALETTE[k % len(_PALETTE)] for k in major]
+        else:
+            cls_color = ["#1f77b4"] * n
+        lens_name = html.escape(self.lens_name)
+        modes: list[tuple[str, Any, Any]] = [("class (majority)", cls_color, None)] if has_cls else []
+        modes.append((lens_name, lensv.tolist(), "Viridis"))
+        if has_cls:
+            modes.append(("purity", np.nan_to_num(purity).tolist(), "RdYlGn"))
+        return has_cls, modes
+
+    def _edge_lines(self, xs: np.ndarray, ys: np.ndarray, keep: np.ndarray) -> tuple[list, list]:
+        """Line coordinates (None-separated) of the edges between kept nodes."""
+        ex: list = []
+        ey: list = []
+        for i, j, _ in self.edges:
+            if keep[i] and keep[j]:
+                ex += [float(xs[i]), float(xs[j]), None]
+                ey += [float(ys[i]), float(ys[j]), None]
+        return ex, ey
+
+    def _size_steps(self, xs: np.ndarray, ys: np.ndarray, sizes: np.ndarray, msize: np.ndarray) -> list[dict]:
+        """The minimum-node-size slider's steps: each hides the smaller nodes and their edges."""
+        n = len(self.nodes)
+        thresholds = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if n and t <= sizes.max()] or [1]
+        steps = []
+        for t in thresholds:
+            keep = sizes >= t
+            ex, ey = self._edge_lines(xs, ys, keep)
+            steps.append({
+                "label": str(t),
+                "method": "restyle",
+                "args": [{
+                    "x": [ex, xs.tolist()],
+                    "y": [ey, ys.tolist()],
+                    "marker.size": [None, np.where(keep, msize, 0).tolist()],
+                    "hoverinfo": ["skip", ["text" if k2 else "skip" for k2 in keep]],
+                }, [0, 1]],
+            })
+        return steps
+
     def plotly(self):
         """Interactive view: one node per marker (size ∝ √members), colour by majority class (with a legend),
         by the lens or by purity (dropdown, with a colourbar), minimum node size (slider); hover a node for its
@@ -598,34 +646,9 @@ class MapperGraph(ResultBase):
         msize = 8 + 26 * np.sqrt(sizes / sizes.max()) if n else sizes
         hover = [self._hover(i) for i in range(n)]
         custom = [self._members_view(i) for i in range(n)]
-        lensv = np.array([nd["lens"] for nd in self.nodes])
-        purity = self.node_purities()
-        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                   "#bcbd22", "#17becf"]
-        has_cls = self.labels is not None and n > 0
-        if has_cls:
-            C = self._counts()
-            major = [int(np.argmax(C[i])) for i in range(n)]
-            cls_color = [palette[k % len(palette)] for k in major]
-        else:
-            cls_color = ["#1f77b4"] * n
-        lens_name = html.escape(self.lens_name)
-        modes: list[tuple[str, Any, Any]] = [("class (majority)", cls_color, None)] if has_cls else []
-        modes.append((lens_name, lensv.tolist(), "Viridis"))
-        if has_cls:
-            modes.append(("purity", np.nan_to_num(purity).tolist(), "RdYlGn"))
-
-        def edges_of(keep: np.ndarray) -> tuple[list, list]:
-            ex: list = []
-            ey: list = []
-            for i, j, _ in self.edges:
-                if keep[i] and keep[j]:
-                    ex += [float(xs[i]), float(xs[j]), None]
-                    ey += [float(ys[i]), float(ys[j]), None]
-            return ex, ey
-
+        has_cls, modes = self._colour_modes(n)
         fig = go.Figure()
-        ex, ey = edges_of(np.ones(n, bool))
+        ex, ey = self._edge_lines(xs, ys, np.ones(n, bool))
         fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#b0b0b0", "width": 1}, hoverinfo="skip",
                         showlegend=False, name="edges")
         label0, col0, scale0 = modes[0]
@@ -638,38 +661,8 @@ class MapperGraph(ResultBase):
         classes = [str(c) for c in self.classes] if has_cls else []
         for k, c in enumerate(classes):  # legend entries for the class colouring
             fig.add_scatter(x=[None], y=[None], mode="markers", name=html.escape(c), legendgroup="class",
-                            marker={"size": 10, "color": palette[k % len(palette)]}, showlegend=True,
+                            marker={"size": 10, "color": _PALETTE[k % len(_PALETTE)]}, showlegend=True,
                             hoverinfo="skip")
-        n_leg = len(classes)
-        buttons = []
-        for label, col, scale in modes:
-            is_cls = scale is None
-            buttons.append({
-                "label": f"colour: {label}",
-                "method": "restyle",
-                "args": [{
-                    "marker.color": [col, *[palette[k % len(palette)] for k in range(n_leg)]],
-                    "marker.colorscale": [scale or "Viridis", *(["Viridis"] * n_leg)],
-                    "marker.showscale": [not is_cls, *([False] * n_leg)],
-                    "marker.colorbar.title.text": [label, *([""] * n_leg)],
-                    "visible": [True, *([is_cls] * n_leg)],
-                }, list(range(1, 2 + n_leg))],
-            })
-        thresholds = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if n and t <= sizes.max()] or [1]
-        steps = []
-        for t in thresholds:
-            keep = sizes >= t
-            ex, ey = edges_of(keep)
-            steps.append({
-                "label": str(t),
-                "method": "restyle",
-                "args": [{
-                    "x": [ex, xs.tolist()],
-                    "y": [ey, ys.tolist()],
-                    "marker.size": [None, np.where(keep, msize, 0).tolist()],
-                    "hoverinfo": ["skip", ["text" if k2 else "skip" for k2 in keep]],
-                }, [0, 1]],
-            })
         pad = 0.08
         xr = [float(xs.min()) - pad, float(xs.max()) + pad] if n else [-1, 1]
         yr = [float(ys.min()) - pad, float(ys.max()) + pad] if n else [-1, 1]
@@ -684,12 +677,36 @@ class MapperGraph(ResultBase):
             height=560,
             margin={"l": 10, "r": 10, "t": 90, "b": 70},
             legend={"title": {"text": "majority class"}, "itemclick": False, "itemdoubleclick": False},
-            updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "y": 1.1, "xanchor": "right",
-                          "yanchor": "bottom"}],
-            sliders=[{"active": 0, "currentvalue": {"prefix": "min node size: "}, "steps": steps,
+            updatemenus=[{"buttons": _colour_buttons(modes, len(classes)), "direction": "down", "x": 1.0,
+                          "y": 1.1, "xanchor": "right", "yanchor": "bottom"}],
+            sliders=[{"active": 0, "currentvalue": {"prefix": "min node size: "},
+                      "steps": self._size_steps(xs, ys, sizes, msize),
                       "pad": {"t": 10}, "len": 0.6, "x": 0.0, "y": 0.0, "yanchor": "top"}],
         )
         return fig
+
+
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf"]
+
+
+def _colour_buttons(modes: list[tuple[str, Any, Any]], n_leg: int) -> list[dict]:
+    """The colour dropdown's buttons: restyle the nodes (trace 1) and show the class legend only for classes."""
+    buttons = []
+    for label, col, scale in modes:
+        is_cls = scale is None
+        buttons.append({
+            "label": f"colour: {label}",
+            "method": "restyle",
+            "args": [{
+                "marker.color": [col, *[_PALETTE[k % len(_PALETTE)] for k in range(n_leg)]],
+                "marker.colorscale": [scale or "Viridis", *(["Viridis"] * n_leg)],
+                "marker.showscale": [not is_cls, *([False] * n_leg)],
+                "marker.colorbar.title.text": [label, *([""] * n_leg)],
+                "visible": [True, *([is_cls] * n_leg)],
+            }, list(range(1, 2 + n_leg))],
+        })
+    return buttons
 
 
 def mapper(

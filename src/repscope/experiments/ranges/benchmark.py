@@ -188,33 +188,95 @@ def prepare(name: str, bias: float, seed: int, cfg: BenchmarkConfig | None = Non
     )
 
 
+def _score(head: Any, F: np.ndarray, S: Any) -> tuple[float, float]:
+    """(worst-group, mean) accuracy of ``head`` on features ``F`` of split ``S``."""
+    wg, mean, _ = group_accuracies(head.predict(F), S.y, S.groups)
+    return wg, mean
+
+
+def _tune(grid: list[tuple[dict, dict]], pr: _Prepared, cfg: BenchmarkConfig, seed: int, scaler: Any):
+    """grid: (description, fit kwargs) → best head (fit on A over ``cfg.C_grid``, chosen on B), description."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    cands = []
+    for desc, kw in grid:
+        for C in cfg.C_grid:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                h = fit_last_layer(pr.FA, pr.A.y, C=C, scaler=scaler, seed=seed, max_iter=cfg.max_iter, **kw)
+            cands.append((_score(h, pr.FB, pr.B), (h, {**desc, "C": C})))
+    return _select(cands)
+
+
+def _mid_range_grid(ZA: np.ndarray, y: np.ndarray, cfg: BenchmarkConfig) -> list[tuple[dict, dict]]:
+    """The mid-range curations (band edges × which × up-weight) that select at least one sample."""
+    mid_grid = []
+    for e in cfg.mid_edges:
+        for which in cfg.mid_which:
+            for up in cfg.upweights:
+                try:
+                    cur = curate(ZA, y, edges=e, which=which, upweight=up)
+                except InputError:  # normalised logits undefined (e.g. a near-chance network): no such band
+                    continue
+                if cur.n_selected == 0:
+                    continue
+                d = {"edges": list(e), "which": which, "upweight": up, "n_selected": cur.n_selected}
+                mid_grid.append((d, {"sample_weight": cur.weights}))
+    return mid_grid
+
+
+def _random_subset_grid(A: Any, m_sel: int, cfg: BenchmarkConfig,
+                        rng: np.random.Generator) -> list[tuple[dict, dict]]:
+    """A random subset of ``m_sel`` samples weighted like the mid-range curations (same up-weights)."""
+    rmask = np.zeros(A.n, bool)
+    rmask[rng.choice(A.n, m_sel, replace=False)] = True
+    rgrid = []
+    for up in cfg.upweights:
+        if up == "balanced":
+            pg = np.unique(np.c_[A.y, rmask], axis=0, return_inverse=True)[1].ravel()
+            cnt = np.bincount(pg)
+            w = A.n / (cnt.size * cnt[pg])
+        else:
+            w = np.where(rmask, float(up), 1.0)
+        rgrid.append(({"upweight": up, "n_selected": m_sel}, {"sample_weight": w}))
+    return rgrid
+
+
+def _band_diagnostics(pr: _Prepared) -> dict[str, Any]:
+    """Minority shares overall, in the mid band and in the top 5 % of the own-class logit (retraining half)."""
+    A, ZA = pr.A, pr.ZA
+    minority = A.attributes["agrees"] == 0
+    try:
+        cur = curate(ZA, A.y, edges=(0.3, 0.7), which="label", upweight=1.0)
+    except InputError:  # normalised logits undefined: no band diagnostics for this network
+        cur = None
+    top = np.zeros(A.n, bool)
+    if cur is not None:
+        t_own = cur.t[np.arange(A.n), A.y.astype(int)]
+        for c in np.unique(A.y):
+            m = A.y == c
+            top[m] = t_own[m] >= np.percentile(t_own[m], 95)
+    nan = float("nan")
+    return {
+        "minority_overall": float(minority.mean()),
+        "minority_mid": float(minority[cur.mask].mean()) if cur is not None and cur.mask.any() else nan,
+        "minority_top": float(minority[top].mean()) if top.any() else nan,
+        "n_mid": int(cur.mask.sum()) if cur is not None else 0,
+        "n_retrain": int(A.n),
+        "erm_train_accuracy": pr.train_accuracy,
+    }
+
+
 def run_one(
     name: str, bias: float, seed: int, cfg: BenchmarkConfig | None = None, prepared: _Prepared | None = None
 ) -> dict[str, Any]:
     """One (dataset, bias, seed) cell: returns per-method test accuracies and band diagnostics."""
-    from sklearn.exceptions import ConvergenceWarning
-
     cfg = cfg or BenchmarkConfig()
     t0 = time.perf_counter()
     pr = prepared or prepare(name, bias, seed, cfg)
-    A, B, T, FA, FB, FT, ZA = pr.A, pr.B, pr.T, pr.FA, pr.FB, pr.FT, pr.ZA
+    A, T, FA, ZA = pr.A, pr.T, pr.FA, pr.ZA
     rng = np.random.default_rng(seed + 2000)
-    scaler = (FA.mean(axis=0), FA.std(axis=0))
-
-    def score(head, F, S):
-        wg, mean, _ = group_accuracies(head.predict(F), S.y, S.groups)
-        return wg, mean
-
-    def tune(grid: list[tuple[dict, dict]]):
-        """grid: (description, fit kwargs) → best head (chosen on B) and its description."""
-        cands = []
-        for desc, kw in grid:
-            for C in cfg.C_grid:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    h = fit_last_layer(FA, A.y, C=C, scaler=scaler, seed=seed, max_iter=cfg.max_iter, **kw)
-                cands.append((score(h, FB, B), (h, {**desc, "C": C})))
-        return _select(cands)
+    tune = partial(_tune, pr=pr, cfg=cfg, seed=seed, scaler=(FA.mean(axis=0), FA.std(axis=0)))
 
     res: dict[str, Any] = {}
     erm_pred_T = pr.ZT.argmax(1)
@@ -222,25 +284,13 @@ def run_one(
     res["ERM"] = {"worst": wg, "mean": mean, "params": {}}
 
     def record(method, head, params):
-        w, m = score(head, FT, T)
+        w, m = _score(head, pr.FT, T)
         res[method] = {"worst": w, "mean": m, "params": params}
 
     record("LL retrain", *tune([({}, {})]))
 
     # mid-range (no group labels for selection)
-    mid_grid, curations = [], {}
-    for e in cfg.mid_edges:
-        for which in cfg.mid_which:
-            for up in cfg.upweights:
-                try:
-                    cur = curate(ZA, A.y, edges=e, which=which, upweight=up)
-                except InputError:  # normalised logits undefined (e.g. a near-chance network): no such band
-                    continue
-                if cur.n_selected == 0:
-                    continue
-                d = {"edges": list(e), "which": which, "upweight": up, "n_selected": cur.n_selected}
-                curations[(tuple(e), which, up)] = cur
-                mid_grid.append((d, {"sample_weight": cur.weights}))
+    mid_grid = _mid_range_grid(ZA, A.y, cfg)
     if mid_grid:
         h, p = tune(mid_grid)
         record("mid-range", h, p)
@@ -251,18 +301,7 @@ def run_one(
 
     # random subset of the same size, same weighting procedure
     if m_sel > 0:
-        rmask = np.zeros(A.n, bool)
-        rmask[rng.choice(A.n, m_sel, replace=False)] = True
-        rgrid = []
-        for up in cfg.upweights:
-            if up == "balanced":
-                pg = np.unique(np.c_[A.y, rmask], axis=0, return_inverse=True)[1].ravel()
-                cnt = np.bincount(pg)
-                w = A.n / (cnt.size * cnt[pg])
-            else:
-                w = np.where(rmask, float(up), 1.0)
-            rgrid.append(({"upweight": up, "n_selected": m_sel}, {"sample_weight": w}))
-        record("random subset", *tune(rgrid))
+        record("random subset", *tune(_random_subset_grid(A, m_sel, cfg, rng)))
     else:
         res["random subset"] = dict(res["LL retrain"], params={"note": "empty mid band"})
 
@@ -284,32 +323,12 @@ def run_one(
     # band diagnostics on the retraining half (group labels used for reporting only): for each class c,
     # among samples labelled c, the minority share in the mid band (t_c ∈ [0.3, 0.7)) and in the top 5 %
     # of logit c, pooled over classes
-    minority = A.attributes["agrees"] == 0
-    try:
-        cur = curate(ZA, A.y, edges=(0.3, 0.7), which="label", upweight=1.0)
-    except InputError:  # normalised logits undefined: no band diagnostics for this network
-        cur = None
-    top = np.zeros(A.n, bool)
-    if cur is not None:
-        t_own = cur.t[np.arange(A.n), A.y.astype(int)]
-        for c in np.unique(A.y):
-            m = A.y == c
-            top[m] = t_own[m] >= np.percentile(t_own[m], 95)
-    nan = float("nan")
-    diag = {
-        "minority_overall": float(minority.mean()),
-        "minority_mid": float(minority[cur.mask].mean()) if cur is not None and cur.mask.any() else nan,
-        "minority_top": float(minority[top].mean()) if top.any() else nan,
-        "n_mid": int(cur.mask.sum()) if cur is not None else 0,
-        "n_retrain": int(A.n),
-        "erm_train_accuracy": pr.train_accuracy,
-    }
     return {
         "dataset": name,
         "bias": float(bias),
         "seed": int(seed),
         "methods": res,
-        "diagnostics": diag,
+        "diagnostics": _band_diagnostics(pr),
         "seconds": time.perf_counter() - t0 + (pr.seconds if prepared is None else 0.0),
     }
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, TypedDict
 
@@ -286,6 +287,80 @@ class BiasSweep:
         return fig
 
 
+def _band_claims(col: Callable[[float, str], np.ndarray], bias: float, null: ControlKw) -> list[Any]:
+    """The three band claims (top band shows the class, mid band the confounder), each against bias 0."""
+    return [
+        claim("Top band shows the class concept, not the confounder",
+              "maximal activations label the logit by its class (shape); the confounder is not evident there",
+              "top band: share at the logit's confounding position, biased network − bias-0 network (paper: "
+              "below 0.05)", col(bias, "top_pos"), control=col(0.0, "top_pos"), direction=-1, threshold=0.05,
+              note=f"own-shape share in the top band: biased {_nanmean(col(bias, 'top_shape')):.2f}, bias 0 "
+                   f"{_nanmean(col(0.0, 'top_shape')):.2f}; the sign of this depends on network scale (bias "
+                   "sweep)", **null),
+        claim("Mid band reveals the confounder",
+              "mid-range logits are associated with the confounding position",
+              "mid band, other shapes: share at the logit's position, biased − bias-0 network",
+              col(bias, "mid_off"), control=col(0.0, "mid_off"), **null),
+        claim("The confounder is more visible in the mid band than in the top band",
+              "mid-range reveals what maximal activations hide",
+              "share of the band at the logit's position (all samples, unconditional): mid − top, biased − bias-0 "
+              "network", col(bias, "visibility_gap"), control=col(0.0, "visibility_gap"),
+              note=f"conditional on other shapes (the old statistic): top {_nanmean(col(bias, 'top_off')):.2f}, "
+                   f"mid {_nanmean(col(bias, 'mid_off')):.2f}", **null),
+    ]
+
+
+def _mitigation_claims(worst: dict[str, np.ndarray], worst0: dict[str, np.ndarray], meanacc: dict[str, np.ndarray],
+                       seed: int, null: ControlKw) -> list[Any]:
+    """Mid-range curation against ERM, plain retraining, a random subset, the bias-0 null and the group methods."""
+    rows = []
+    degenerate = bool(np.all(worst["ERM"] == 0) and np.all(worst["mid-range"] == 0))
+    why_deg = ("worst group 0 for ERM and mid-range at every seed: the ERM network relies on position "
+               f"completely (mean accuracy {meanacc['ERM'].mean():.2f}), so this comparison is degenerate at "
+               "this scale" if degenerate else "")
+    for base, why in (("ERM", ""), ("LL retrain", "the control for curation: the same refit without it"),
+                      ("random subset", "")):
+        rows.append(claim(f"Mid-range curation beats {base} (worst-group accuracy)",
+                          "curating mid-range samples for retraining mitigates the spurious correlation",
+                          f"worst-group acc: mid-range − {base} (paired by seed)", worst["mid-range"],
+                          baseline=worst[base], control_label=base, seed=seed,
+                          note="; ".join(x for x in (why, why_deg) if x)))
+    rows.append(claim("Mid-range curation's gain comes from the confounder (null: bias 0)",
+                      "curation targets the spurious correlation",
+                      "worst-group gain mid-range − ERM: at the bias − at bias 0 (paired by seed)",
+                      worst["mid-range"] - worst["ERM"], control=worst0["mid-range"] - worst0["ERM"],
+                      note=f"at bias 0: mid-range − ERM {np.mean(worst0['mid-range'] - worst0['ERM']):+.3f}", **null))
+    for base in ("JTT-style", "DFR oracle", "Group DRO"):
+        rows.append(claim(f"Mid-range curation is competitive with {base} (within 2 points)",
+                          "DFR-paper numbers: Waterbirds worst group JTT 86.7, Group DRO 91.4, DFR 92.9; "
+                          "the paper reports its method competitive without group labels",
+                          f"worst-group acc: mid-range − {base} (paired by seed)", worst["mid-range"],
+                          baseline=worst[base], control_label=base, threshold=-0.02, seed=seed,
+                          note="DFR and Group DRO use group labels; mid-range and JTT do not"))
+    return rows
+
+
+def _findings(methods: tuple[str, ...], worst: dict[str, np.ndarray], meanacc: dict[str, np.ndarray],
+              budget: dict, diag: dict[str, np.ndarray], col: Callable[[float, str], np.ndarray],
+              levels: tuple[float, ...]) -> list[str]:
+    """The table's findings: accuracies, wins and losses, tuning budgets, minority shares, the bias sweep."""
+    wins = [m for m in methods if m != "mid-range" and np.mean(worst["mid-range"] - worst[m]) > 0]
+    loses = [m for m in methods if m != "mid-range" and np.mean(worst["mid-range"] - worst[m]) < 0]
+    return [
+        "Worst-group / mean test accuracy (mean over seeds): " + "; ".join(
+            f"{m} {worst[m].mean():.3f}/{meanacc[m].mean():.3f}" for m in methods),
+        f"Mid-range wins against: {', '.join(wins) or 'none'}; loses against: {', '.join(loses) or 'none'} "
+        "(point estimates; the table's tests say which differences are resolved).",
+        "Tuning candidates per method (equal budgets): " + ", ".join(f"{m} {k}" for m, k in budget.items()) + ".",
+        f"[diagnostic, not the paper's analysis] minority share on the biased retraining half: mid band "
+        f"{_nanmean(diag['minority_mid']):.3f}, top 5% of the own-class logit "
+        f"{_nanmean(diag['minority_top']):.3f}.",
+        "Bias sweep (mean over seeds): " + "; ".join(
+            f"bias {b:g}: top_pos {_nanmean(col(b, 'top_pos')):.2f}, mid_off {_nanmean(col(b, 'mid_off')):.2f}, "
+            f"visibility gap {_nanmean(col(b, 'visibility_gap')):+.2f}" for b in levels),
+    ]
+
+
 def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, progress: bool = False,
               config: Any = None, n_workers: int | None = None, sweep: tuple[float, ...] | None = None) -> list[Any]:
     """Run the reproduction; returns ``[ReproductionTable, BandShares, BiasSweep]``. Seeds run in ``n_workers``
@@ -325,64 +400,10 @@ def reproduce(*, quick: bool = True, seeds: int | None = None, seed: int = 0, pr
     worst0 = {m: np.array([r["methods"][m]["worst"] for r in nulls]) for m in methods}
     diag = {d: np.array([r["diagnostics"][d] for r in recs]) for d in ("minority_mid", "minority_top")}
     null: ControlKw = {"control_label": "bias-0 network", "seed": seed}
-    rows = [
-        claim("Top band shows the class concept, not the confounder",
-              "maximal activations label the logit by its class (shape); the confounder is not evident there",
-              "top band: share at the logit's confounding position, biased network − bias-0 network (paper: "
-              "below 0.05)", col(bias, "top_pos"), control=col(0.0, "top_pos"), direction=-1, threshold=0.05,
-              note=f"own-shape share in the top band: biased {_nanmean(col(bias, 'top_shape')):.2f}, bias 0 "
-                   f"{_nanmean(col(0.0, 'top_shape')):.2f}; the sign of this depends on network scale (bias "
-                   "sweep)", **null),
-        claim("Mid band reveals the confounder",
-              "mid-range logits are associated with the confounding position",
-              "mid band, other shapes: share at the logit's position, biased − bias-0 network",
-              col(bias, "mid_off"), control=col(0.0, "mid_off"), **null),
-        claim("The confounder is more visible in the mid band than in the top band",
-              "mid-range reveals what maximal activations hide",
-              "share of the band at the logit's position (all samples, unconditional): mid − top, biased − bias-0 "
-              "network", col(bias, "visibility_gap"), control=col(0.0, "visibility_gap"),
-              note=f"conditional on other shapes (the old statistic): top {_nanmean(col(bias, 'top_off')):.2f}, "
-                   f"mid {_nanmean(col(bias, 'mid_off')):.2f}", **null),
-    ]
+    rows = _band_claims(col, bias, null)
     budget = tuning_budget(cfg)
-    degenerate = bool(np.all(worst["ERM"] == 0) and np.all(worst["mid-range"] == 0))
-    why_deg = ("worst group 0 for ERM and mid-range at every seed: the ERM network relies on position "
-               f"completely (mean accuracy {meanacc['ERM'].mean():.2f}), so this comparison is degenerate at "
-               "this scale" if degenerate else "")
-    for base, why in (("ERM", ""), ("LL retrain", "the control for curation: the same refit without it"),
-                      ("random subset", "")):
-        rows.append(claim(f"Mid-range curation beats {base} (worst-group accuracy)",
-                          "curating mid-range samples for retraining mitigates the spurious correlation",
-                          f"worst-group acc: mid-range − {base} (paired by seed)", worst["mid-range"],
-                          baseline=worst[base], control_label=base, seed=seed,
-                          note="; ".join(x for x in (why, why_deg) if x)))
-    rows.append(claim("Mid-range curation's gain comes from the confounder (null: bias 0)",
-                      "curation targets the spurious correlation",
-                      "worst-group gain mid-range − ERM: at the bias − at bias 0 (paired by seed)",
-                      worst["mid-range"] - worst["ERM"], control=worst0["mid-range"] - worst0["ERM"],
-                      note=f"at bias 0: mid-range − ERM {np.mean(worst0['mid-range'] - worst0['ERM']):+.3f}", **null))
-    for base in ("JTT-style", "DFR oracle", "Group DRO"):
-        rows.append(claim(f"Mid-range curation is competitive with {base} (within 2 points)",
-                          "DFR-paper numbers: Waterbirds worst group JTT 86.7, Group DRO 91.4, DFR 92.9; "
-                          "the paper reports its method competitive without group labels",
-                          f"worst-group acc: mid-range − {base} (paired by seed)", worst["mid-range"],
-                          baseline=worst[base], control_label=base, threshold=-0.02, seed=seed,
-                          note="DFR and Group DRO use group labels; mid-range and JTT do not"))
-    wins = [m for m in methods if m != "mid-range" and np.mean(worst["mid-range"] - worst[m]) > 0]
-    loses = [m for m in methods if m != "mid-range" and np.mean(worst["mid-range"] - worst[m]) < 0]
-    findings = [
-        "Worst-group / mean test accuracy (mean over seeds): " + "; ".join(
-            f"{m} {worst[m].mean():.3f}/{meanacc[m].mean():.3f}" for m in methods),
-        f"Mid-range wins against: {', '.join(wins) or 'none'}; loses against: {', '.join(loses) or 'none'} "
-        "(point estimates; the table's tests say which differences are resolved).",
-        "Tuning candidates per method (equal budgets): " + ", ".join(f"{m} {k}" for m, k in budget.items()) + ".",
-        f"[diagnostic, not the paper's analysis] minority share on the biased retraining half: mid band "
-        f"{_nanmean(diag['minority_mid']):.3f}, top 5% of the own-class logit "
-        f"{_nanmean(diag['minority_top']):.3f}.",
-        "Bias sweep (mean over seeds): " + "; ".join(
-            f"bias {b:g}: top_pos {_nanmean(col(b, 'top_pos')):.2f}, mid_off {_nanmean(col(b, 'mid_off')):.2f}, "
-            f"visibility gap {_nanmean(col(b, 'visibility_gap')):+.2f}" for b in levels),
-    ]
+    rows += _mitigation_claims(worst, worst0, meanacc, seed, null)
+    findings = _findings(methods, worst, meanacc, budget, diag, col, levels)
     figs = [BandShares(SS, PP, list(SHAPES)),
             BiasSweep(list(levels), {k: [list(col(b, k)) for b in levels]
                                      for k in ("top_pos", "top_shape", "mid_off", "visibility_gap")})]

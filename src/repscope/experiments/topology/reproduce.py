@@ -360,40 +360,8 @@ def _arch_string(model: Any) -> str:
     return "CNN " + ", ".join(parts)
 
 
-def deeper_cnn_reproduction(
-    seed: int = 0,
-    n_samples: int = 1000,
-    progress: bool = False,
-    dataset: str = "dsprites_lite",
-    *,
-    resamples: int = 3,
-    n_capture: int | None = None,
-    n_train: int | None = None,
-    epochs: int | None = None,
-    rms_check: bool = True,
-    workdir: str | pathlib.Path | None = None,
-) -> list:
-    """Train the deeper CNN, capture all conv/linear layers, and compare PH, CKA and mapper across layers.
-
-    Parameters
-    ----------
-    seed : seeds the data, the network's initialisation and training order, the draws and the layouts.
-    n_samples : inputs per PH draw and for CKA and mapper (paper: 1000).
-    dataset : ``"dsprites_lite"`` (bias-free, task = shape) or ``"digits"``.
-    resamples : PH draws of ``n_samples`` inputs (mean ± sd); needs ``n_capture > n_samples`` when > 1.
-    n_capture : inputs captured (default ``n_samples + 500``, at most 1797 for digits).
-    n_train, epochs : training size and length (defaults: dsprites 4000 images × 8 epochs, digits all
-        1797 × 20 epochs; ≈ 9 s and 4 s on one core; held-out / training accuracy ≥ 0.99 at seeds 0–2).
-    rms_check : also correlate PH distances of RMS-normalised clouds with 1 − CKA (one more PH pass).
-    workdir : where the activation store is written (default: a temporary directory, removed after).
-
-    Returns ``[PHLayerMatrix, MatrixComparison (PH vs 1 − CKA), LayerMatrix (linear CKA), MapperTrend,
-    MapperGraph per layer …, ReproductionReading]``.
-    """
-    from torch import nn
-
-    from repscope.capture import capture
-
+def _capture_sizes(dataset: str, n_samples: int, resamples: int, n_capture: int | None) -> tuple[int, int]:
+    """Checked ``(n_samples, n_capture)`` of :func:`deeper_cnn_reproduction` (default n_capture filled in)."""
     if dataset not in DATASETS:
         raise InputError(f"dataset={dataset!r} is unknown; use one of {', '.join(DATASETS)}")
     if int(n_samples) < 10:
@@ -413,19 +381,15 @@ def deeper_cnn_reproduction(
             f"resamples={resamples} needs n_capture > n_samples={n_samples} (draws without replacement); "
             "raise n_capture or use resamples=1"
         )
-    arch = _ARCH[dataset]
-    t0 = time.perf_counter()
-    data = reproduction_data(dataset, n_train=n_train, n_capture=n_capture, seed=seed)
-    t_data = time.perf_counter()
-    model = build_deep_cnn(
-        data["X"].shape[1:], len(data["classes"]), widths=arch["widths"], strides=arch["strides"], seed=seed
-    )
-    train_acc = train_deep_cnn(
-        model, data["X_train"], data["y_train"], epochs=arch["epochs"] if epochs is None else int(epochs), seed=seed
-    )
-    acc = _accuracy(model, data["X"], data["y"]) if data["held_out"] else train_acc
-    t_train = time.perf_counter()
-    layers = [nm for nm, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    return n_samples, n_capture
+
+
+def _capture_and_compare(model: Any, data: dict, layers: list[str], workdir: Any, n_samples: int, resamples: int,
+                         seed: int, progress: bool, rms_check: bool) -> tuple[tuple, list[float]]:
+    """Capture ``layers`` into a store under ``workdir`` (default a temporary one), run PH, CKA and mapper.
+
+    Returns ``(n_use, ph, cka, comp, ph_rms, graphs, trend)`` and the times after capture, PH/CKA and mapper."""
+    from repscope.capture import capture
 
     tmp = None
     if workdir is None:
@@ -459,7 +423,58 @@ def deeper_cnn_reproduction(
     finally:
         if tmp is not None:
             tmp.cleanup()
+    return (n_use, ph, cka, comp, ph_rms, graphs, trend), [t_cap, t_cka, t_map]
 
+
+def deeper_cnn_reproduction(
+    seed: int = 0,
+    n_samples: int = 1000,
+    progress: bool = False,
+    dataset: str = "dsprites_lite",
+    *,
+    resamples: int = 3,
+    n_capture: int | None = None,
+    n_train: int | None = None,
+    epochs: int | None = None,
+    rms_check: bool = True,
+    workdir: str | pathlib.Path | None = None,
+) -> list:
+    """Train the deeper CNN, capture all conv/linear layers, and compare PH, CKA and mapper across layers.
+
+    Parameters
+    ----------
+    seed : seeds the data, the network's initialisation and training order, the draws and the layouts.
+    n_samples : inputs per PH draw and for CKA and mapper (paper: 1000).
+    dataset : ``"dsprites_lite"`` (bias-free, task = shape) or ``"digits"``.
+    resamples : PH draws of ``n_samples`` inputs (mean ± sd); needs ``n_capture > n_samples`` when > 1.
+    n_capture : inputs captured (default ``n_samples + 500``, at most 1797 for digits).
+    n_train, epochs : training size and length (defaults: dsprites 4000 images × 8 epochs, digits all
+        1797 × 20 epochs; ≈ 9 s and 4 s on one core; held-out / training accuracy ≥ 0.99 at seeds 0–2).
+    rms_check : also correlate PH distances of RMS-normalised clouds with 1 − CKA (one more PH pass).
+    workdir : where the activation store is written (default: a temporary directory, removed after).
+
+    Returns ``[PHLayerMatrix, MatrixComparison (PH vs 1 − CKA), LayerMatrix (linear CKA), MapperTrend,
+    MapperGraph per layer …, ReproductionReading]``.
+    """
+    from torch import nn
+
+    n_samples, n_capture = _capture_sizes(dataset, n_samples, resamples, n_capture)
+    arch = _ARCH[dataset]
+    t0 = time.perf_counter()
+    data = reproduction_data(dataset, n_train=n_train, n_capture=n_capture, seed=seed)
+    t_data = time.perf_counter()
+    model = build_deep_cnn(
+        data["X"].shape[1:], len(data["classes"]), widths=arch["widths"], strides=arch["strides"], seed=seed
+    )
+    train_acc = train_deep_cnn(
+        model, data["X_train"], data["y_train"], epochs=arch["epochs"] if epochs is None else int(epochs), seed=seed
+    )
+    acc = _accuracy(model, data["X"], data["y"]) if data["held_out"] else train_acc
+    t_train = time.perf_counter()
+    layers = [nm for nm, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    (n_use, ph, cka, comp, ph_rms, graphs, trend), (t_cap, t_cka, t_map) = _capture_and_compare(
+        model, data, layers, workdir, n_samples, resamples, seed, progress, rms_check
+    )
     seconds = {
         "data": t_data - t0,
         "train": t_train - t_data,
