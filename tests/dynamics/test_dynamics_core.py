@@ -14,6 +14,7 @@ from repscope.dynamics import (
     similarity_transform_distance,
     similarity_transform_distances,
 )
+from repscope.errors import InputError
 from repscope.experiments.dynamics import testcases as tc
 
 
@@ -108,6 +109,25 @@ def test_dmd_rank_options():
     # reduced-rank regression at full rank equals ordinary least squares
     full = fit_dmd(X, n_delays=2, reduced_rank=True)
     np.testing.assert_allclose(np.sort_complex(full.eigenvalues_), np.sort_complex(d.eigenvalues_), atol=1e-8)
+
+
+def test_dmd_gram_solver_equals_svd():
+    """solver="gram" (eigendecomposition of HᵀH) fits the same operator as the thin SVD: equal up to the sign of
+    each SVD coordinate (a diagonal ±1 similarity), so equal eigenvalues, residual and DSA distance."""
+    _, X = _linear_system(noise=0.1, K=40, T=80)
+    a = fit_dmd(X, n_delays=4, delay_interval=2, rank=6)
+    b = fit_dmd(X, n_delays=4, delay_interval=2, rank=6, solver="gram")
+    np.testing.assert_allclose(np.sort_complex(b.eigenvalues_), np.sort_complex(a.eigenvalues_), atol=1e-9)
+    assert b.residual_ == pytest.approx(a.residual_, rel=1e-9)
+    S = np.diag(np.sign(np.sum(a.modes_ * b.modes_, axis=0)))  # the coordinates' sign flips
+    np.testing.assert_allclose(S @ b.A_ @ S, a.A_, atol=1e-9)
+    np.testing.assert_allclose(b.singular_values_[:6], a.singular_values_[:6], rtol=1e-10)
+    # not tall enough to gain, no fixed rank, or reduced-rank regression: the SVD itself
+    short = X[:2, :8]
+    assert np.array_equal(fit_dmd(short, n_delays=3, rank=2, solver="gram").A_, fit_dmd(short, n_delays=3, rank=2).A_)
+    assert np.array_equal(fit_dmd(X, n_delays=2, solver="gram").A_, fit_dmd(X, n_delays=2).A_)
+    with pytest.raises(InputError, match="solver"):
+        fit_dmd(X, rank=2, solver="qr")
 
 
 def test_dmd_ridge_shrinks():

@@ -97,6 +97,97 @@ def make_task(
     return {"inputs": u, "target": target, "resp_mask": mask}
 
 
+class _LeakyScan(torch.autograd.Function):
+    """The leaky-RNN recurrence ``h_t = (1−α)h_{t−1} + α·tanh(W h_{t−1} + drive_t)`` with a hand-written
+    backward pass through time (one ``addmm`` per step each way, no autograd graph of 404 × 5 nodes).
+
+    Measured on one CPU thread (batch 32, 404 steps, 128 units, forward + backward): 0.045 s against 0.21 s
+    for the same loop under autograd; gradients equal autograd's (``torch.autograd.gradcheck`` in float64,
+    tests/experiments/test_repro_dynamics.py)."""
+
+    @staticmethod
+    def forward(ctx: Any, drive: torch.Tensor, W: torch.Tensor, alpha: float) -> torch.Tensor:
+        B, T, N = drive.shape
+        Hs = drive.new_empty(T + 1, B, N)  # time-major: every slice below is contiguous
+        Hs[0] = 0
+        A = drive.new_empty(T, B, N)
+        dT = drive.transpose(0, 1).contiguous()
+        Wt = W.t()
+        for t in range(T):
+            a = torch.tanh(torch.addmm(dT[t], Hs[t], Wt), out=A[t])
+            torch.add(Hs[t] * (1 - alpha), a, alpha=alpha, out=Hs[t + 1])
+        ctx.save_for_backward(W, Hs, A)
+        ctx.alpha = alpha
+        return Hs[1:].transpose(0, 1)
+
+    @staticmethod
+    def backward(ctx: Any, gH: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        W, Hs, A = ctx.saved_tensors
+        al = ctx.alpha
+        T, B, N = A.shape
+        D = (1 - A * A) * al  # ∂h_t/∂pre_t
+        gT = gH.transpose(0, 1).contiguous()
+        G = torch.empty_like(A)  # ∂loss/∂pre_t = ∂loss/∂drive_t
+        g = gH.new_zeros(B, N)
+        for t in range(T - 1, -1, -1):
+            g = g + gT[t]
+            gp = torch.mul(g, D[t], out=G[t])
+            g = torch.addmm(g, gp, W, beta=1 - al)
+        gW = G.reshape(T * B, N).t() @ Hs[:-1].reshape(T * B, N)
+        return G.transpose(0, 1), gW, None
+
+
+class _GRUScan(torch.autograd.Function):
+    """A GRU (``torch.nn.GRU``'s equations and gate order r, z, n) with noise ``ξ_t`` added to the state
+    after every step, with a hand-written backward pass through time. ``gi``: the input projections
+    ``x W_ihᵀ + b_ih`` of every step (B, T, 3H), computed outside; ``W``, ``b``: ``weight_hh``, ``bias_hh``.
+
+    Replaces a loop of one-step ``nn.GRU`` calls (0.23–0.33 s → 0.19–0.21 s forward + backward at batch 32,
+    404 steps, 128 units, one thread — the step's matrix products dominate); equal to it to float rounding,
+    gradients checked with ``torch.autograd.gradcheck``."""
+
+    @staticmethod
+    def forward(ctx: Any, gi: torch.Tensor, W: torch.Tensor, b: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        B, T, H3 = gi.shape
+        N = H3 // 3
+        giT, nT = gi.transpose(0, 1).contiguous(), noise.transpose(0, 1).contiguous()
+        Hs = gi.new_empty(T + 1, B, N)
+        Hs[0] = 0
+        RZ, Nn, GHn = gi.new_empty(T, B, 2 * N), gi.new_empty(T, B, N), gi.new_empty(T, B, N)
+        Wt = W.t()
+        for t in range(T):
+            h = Hs[t]
+            gh = torch.addmm(b, h, Wt)
+            rz = torch.sigmoid(torch.add(giT[t, :, : 2 * N], gh[:, : 2 * N]), out=RZ[t])
+            GHn[t] = gh[:, 2 * N :]
+            n = torch.tanh(torch.addcmul(giT[t, :, 2 * N :], rz[:, :N], gh[:, 2 * N :]), out=Nn[t])
+            torch.add(torch.addcmul(n, rz[:, N:], h - n), nT[t], out=Hs[t + 1])
+        ctx.save_for_backward(W, Hs, RZ, Nn, GHn)
+        return Hs[1:].transpose(0, 1)
+
+    @staticmethod
+    def backward(ctx: Any, gH: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None]:
+        W, Hs, RZ, Nn, GHn = ctx.saved_tensors
+        T, B, N = Nn.shape
+        Hp = Hs[:-1]
+        r, z = RZ[..., :N], RZ[..., N:].contiguous()
+        f_n = (1 - z) * (1 - Nn * Nn)  # ∂h/∂(n's pre-activation)
+        f_z = (Hp - Nn) * z * (1 - z)  # ∂h/∂(z's pre-activation)
+        f_r = f_n * GHn * r * (1 - r)  # ∂h/∂(r's pre-activation)
+        F = torch.stack([f_r, f_z, f_n], 2)  # (T, B, 3, N): ∂loss/∂gi_t = g_t · F_t
+        Rm = torch.stack([torch.ones_like(f_r), torch.ones_like(f_z), r], 2)  # ∂gh_t = ∂gi_t · Rm_t
+        gT = gH.transpose(0, 1).contiguous()
+        Gi, Gh = gH.new_empty(T, B, 3, N), gH.new_empty(T, B, 3, N)
+        g = gH.new_zeros(B, N)
+        for t in range(T - 1, -1, -1):
+            g = g + gT[t]
+            dgi = torch.mul(F[t], g[:, None, :], out=Gi[t])
+            dgh = torch.mul(dgi, Rm[t], out=Gh[t])
+            g = torch.addmm(g * z[t], dgh.view(B, 3 * N), W)
+        Gh2 = Gh.view(T * B, 3 * N)
+        return Gi.view(T, B, 3 * N).transpose(0, 1), Gh2.t() @ Hp.reshape(T * B, N), Gh2.sum(0), None
+
+
 class LeakyRNN(torch.nn.Module):
     """Leaky (continuous-time, Euler-discretised) tanh RNN with a linear readout."""
 
@@ -113,16 +204,10 @@ class LeakyRNN(torch.nn.Module):
         return list(self.rec.parameters())
 
     def forward(self, u):
-        B, T, _ = u.shape
-        h = u.new_zeros(B, self.rec.weight.shape[0])
         drive = self.inp(u)
         if self.noise > 0:
             drive = drive + self.noise * (2.0 / self.alpha) ** 0.5 * torch.randn_like(drive)
-        hs = []
-        for t in range(T):
-            h = (1 - self.alpha) * h + self.alpha * torch.tanh(self.rec(h) + drive[:, t])
-            hs.append(h)
-        H = torch.stack(hs, 1)
+        H = _LeakyScan.apply(drive, self.rec.weight, self.alpha)
         return self.out(H), H
 
 
@@ -142,13 +227,10 @@ class GRUNet(torch.nn.Module):
         if self.noise <= 0:
             H, _ = self.gru(u)
             return self.out(H), H
-        h = u.new_zeros(1, u.shape[0], self.gru.hidden_size)
-        hs = []
-        for t in range(u.shape[1]):
-            _, h = self.gru(u[:, t : t + 1], h)
-            h = h + self.noise * torch.randn_like(h)
-            hs.append(h[0])
-        H = torch.stack(hs, 1)
+        g = self.gru
+        gi = torch.nn.functional.linear(u, g.weight_ih_l0, g.bias_ih_l0)
+        xi = self.noise * torch.randn(u.shape[0], u.shape[1], g.hidden_size, dtype=u.dtype)
+        H = _GRUScan.apply(gi, g.weight_hh_l0, g.bias_hh_l0, xi)
         return self.out(H), H
 
 
@@ -184,15 +266,19 @@ class SelectiveSSM(torch.nn.Module):
         Bt, Ct = self.B_proj(x), self.C_proj(x)  # (B, T, S)
         A = -torch.exp(self.A_log)  # (D, S)
         Bsz, T, Dm = x.shape
+        # everything but the scan itself is computed for all steps at once; the scan is one fused
+        # ``h ← inc_t + dA_t ⊙ h`` per step over unbound views (indexing [:, t] would make autograd allocate a
+        # full-size gradient per step): 0.10–0.15 s against 0.43–0.61 s forward + backward at batch 32, 404 steps
+        dA = torch.exp(dt[..., None] * A)  # (B, T, D, S)
+        inc = (dt * x)[..., None] * Bt[:, :, None, :]
         h = x.new_zeros(Bsz, Dm, A.shape[1])
-        ys, hs = [], []
-        for t in range(T):
-            dA = torch.exp(dt[:, t, :, None] * A)
-            h = dA * h + (dt[:, t] * x[:, t])[:, :, None] * Bt[:, t, None, :]
-            ys.append((h * Ct[:, t, None, :]).sum(-1) + self.D * x[:, t])
-            hs.append(h.reshape(Bsz, -1))
-        y = torch.stack(ys, 1) * F.silu(z)
-        return self.out(y), torch.stack(hs, 1)
+        hs = []
+        for i_t, a_t in zip(inc.unbind(1), dA.unbind(1)):
+            h = torch.addcmul(i_t, a_t, h)
+            hs.append(h)
+        Hs = torch.stack(hs, 1)
+        y = ((Hs * Ct[:, :, None, :]).sum(-1) + self.D * x) * F.silu(z)
+        return self.out(y), Hs.reshape(Bsz, T, -1)
 
 
 def build_model(arch: str, hidden: int = 32, seed: int = 0, noise: float = 0.0):
