@@ -284,6 +284,11 @@ def _train_job(seed: int, *, arch: str, cfg: dict[str, Any]) -> dict[str, Any]:
         out = _train_groups(arch, seed, cfg)
     out["master"].model = None
     out["untrained"].model = None
+    # float32, as the networks computed them (``.double()`` of float32 is exact): half the memory, same numbers
+    for g in ("master", "untrained"):
+        out[g].hidden = [h.astype(np.float32) for h in out[g].hidden]
+    for g in ("unfrozen", "frozen"):
+        out[g]["hidden"] = out[g]["hidden"].astype(np.float32)
     return out
 
 
@@ -338,6 +343,8 @@ class LearningCurves:
 #: DSA pairs per worker task; fixed (not derived from the worker count) so that the random starts — seeded
 #: per chunk — and therefore the distances do not depend on how many processes run them.
 DSA_CHUNK = 16
+#: chunks per process-pool call (memory: each worker receives the trajectories of a whole wave)
+DSA_WAVE = 16
 
 
 def _dsa_chunk(job: tuple[int, dict, list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]
@@ -347,6 +354,9 @@ def _dsa_chunk(job: tuple[int, dict, list[tuple[np.ndarray, np.ndarray]], dict[s
     from repscope.dynamics import fit_dmd, similarity_transform_distances
 
     seed, hp, pairs, opts = job
+    hp = dict(hp)
+    if hp.pop("transpose", False):
+        pairs = [(transposed_layout(X), transposed_layout(Y)) for X, Y in pairs]
     solver = opts.get("solver", "svd")
     ops = [(fit_dmd(X, **hp, solver=solver).A_, fit_dmd(Y, **hp, solver=solver).A_) for X, Y in pairs]
     with warnings.catch_warnings():  # reported in the table's findings instead
@@ -366,8 +376,10 @@ class _DSABatch:
         self.jobs: dict[tuple, list] = {}
         self.out: dict[tuple, np.ndarray] = {}
 
-    def add(self, pairs: list[tuple[np.ndarray, np.ndarray]], hp: DMDHyper) -> tuple:
-        key = tuple(sorted(hp.items()))
+    def add(self, pairs: list[tuple[np.ndarray, np.ndarray]], hp: DMDHyper, transpose: bool = False) -> tuple:
+        """Queue ``pairs`` for DSA at ``hp``; ``transpose``: in the authors' (time, batch, PC) layout
+        (:func:`transposed_layout`, applied in the worker). Returns the handle :meth:`get` takes."""
+        key = (*sorted(hp.items()), ("transpose", bool(transpose)))
         lst = self.jobs.setdefault(key, [])
         start = len(lst)
         lst.extend(pairs)
@@ -379,7 +391,12 @@ class _DSABatch:
         chunks = [(key, k0) for key, lst in self.jobs.items() for k0 in range(0, len(lst), DSA_CHUNK)]
         items = [(self.seed + 7919 * c, dict(key), self.jobs[key][k0 : k0 + DSA_CHUNK], self.opts)
                  for c, (key, k0) in enumerate(chunks)]
-        res = map_items(_dsa_chunk, items, n_workers=self.n_workers, progress=progress, desc="DSA fits")
+        # in waves: the process pool ships every item of a call to each worker, and the full design's pairs
+        # (≈ 4 GB of float64 trajectories per architecture) must not be copied to every worker at once
+        res: list[Any] = []
+        for w0 in range(0, len(items), DSA_WAVE):
+            res += map_items(_dsa_chunk, items[w0 : w0 + DSA_WAVE], n_workers=self.n_workers, progress=progress,
+                             desc=f"DSA fits ({w0 // DSA_WAVE + 1}/{-(-len(items) // DSA_WAVE)})")
         flat: dict[tuple, list] = {key: [] for key in self.jobs}
         for (key, _), r in zip(chunks, res):
             flat[key].extend(r)
@@ -402,6 +419,7 @@ def _train_ssm(seed: int, *, cfg: dict[str, Any]) -> Any:
         r = M.train_run("ssm", TASK, "direct", hidden=cfg["hidden"], steps=cfg["steps"], batch_size=cfg["batch_size"],
                         lr=cfg["lr"], n_checkpoints=2, eval_trials=cfg["eval_trials"], epochs=cfg["epochs"], seed=seed)
     r.model = None
+    r.hidden = [h.astype(np.float32) for h in r.hidden]  # exact: the SSM computed them in float32
     return r
 
 
@@ -441,21 +459,20 @@ def _plan_arch(arch: str, runs: list[Any], cfg: dict[str, Any], seed: int, n_pcs
     P: dict[str, Any] = {"runs": runs, "pairs": pairs, "hp_sel": hp_sel, "hp_use": hp_use, "hp_other": hp_other}
     P["dsa_paper"] = {g: batch.add(pairs[g], hp_use) for g in groups}
     P["dsa_sel"] = {g: batch.add(pairs[g], hp_other) for g in groups}
-    tp = {g: [(transposed_layout(a), transposed_layout(b)) for a, b in pairs[g]]
-          for g in ("master_spread", "untrained")}
-    P["hp_t"], _ = fit_delays(tp["untrained"][0][0].shape[1], **dict(PAPER_DSA, rank=hp_paper["rank"]),
+    # the authors' layout: the same pairs, transposed in the worker (no second copy held here)
+    P["hp_t"], _ = fit_delays(pairs["untrained"][0][0].shape[0], **dict(PAPER_DSA, rank=hp_paper["rank"]),
                               n_features=n_pcs)
-    P["dsa_t"] = {g: batch.add(tp[g], P["hp_t"]) for g in tp}
+    P["dsa_t"] = {g: batch.add(pairs[g], P["hp_t"], transpose=True) for g in ("master_spread", "untrained")}
     P["curve_pairs"] = {g: [[joint_pca_k(fin(r, g), _stim(Hk, ep)) for Hk in r["master"].hidden] for r in runs]
                         for g in ("unfrozen", "frozen", "untrained")}
     P["curve_dsa"] = {g: [batch.add(pp, hp_use) for pp in P["curve_pairs"][g]] for g in P["curve_pairs"]}
     # the authors' layout beside ours on every DSA row: the learning-curve rows need the curves transposed too
-    P["curve_dsa_t"] = {g: [batch.add([(transposed_layout(a), transposed_layout(b)) for a, b in pp], P["hp_t"])
-                            for pp in P["curve_pairs"][g]] for g in ("unfrozen", "untrained")}
+    P["curve_dsa_t"] = {g: [batch.add(pp, P["hp_t"], transpose=True) for pp in P["curve_pairs"][g]]
+                        for g in ("unfrozen", "untrained")}
     if arch == "rnn":
         change = [joint_pca_k(_stim(r["master"].hidden[0], ep), _stim(r["master"].final_hidden, ep)) for r in runs]
         P["change"] = batch.add(change, hp_use)
-        P["change_t"] = batch.add([(transposed_layout(a), transposed_layout(b)) for a, b in change], P["hp_t"])
+        P["change_t"] = batch.add(change, P["hp_t"], transpose=True)
     return P
 
 
@@ -644,14 +661,18 @@ def guilhot_reproduction(*, quick: bool = True, seeds: int | None = None, seed: 
                              n_workers=int(cfg.get("n_workers", n_workers)), progress=progress,
                              desc=f"Guilhot {arch}: training")
             plan[arch] = _plan_arch(arch, runs, cfg, seed, n_pcs, hp_paper, batch, extra)
+            for r in runs:  # the queued pairs hold what the rest needs; drop the trajectories (memory)
+                r["master"].hidden, r["untrained"].hidden = [], []
+                r["unfrozen"]["hidden"] = r["frozen"]["hidden"] = None
         if cfg.get("ssm") and "rnn" in plan:
             ssm_runs = map_items(functools.partial(_train_ssm, cfg=cfg), seed_list,
                                  n_workers=int(cfg.get("n_workers", n_workers)), progress=progress,
                                  desc="Guilhot ssm: training")
             ssm_pairs = [joint_pca(_stim(r.hidden[0], ep), _stim(r.final_hidden, ep), n_pcs) for r in ssm_runs]
             ssm_handle = batch.add(ssm_pairs, plan["rnn"]["hp_use"])
-            ssm_handle_t = batch.add([(transposed_layout(a), transposed_layout(b)) for a, b in ssm_pairs],
-                                     plan["rnn"]["hp_t"])
+            ssm_handle_t = batch.add(ssm_pairs, plan["rnn"]["hp_t"], transpose=True)
+            for r in ssm_runs:  # the pairs hold what the DSA needs; the trajectories are dropped (memory)
+                r.hidden = []
     # ---- phase 2: all DSA optimisations, batched ------------------------------------------------
     batch.run(progress=progress)
     # ---- phase 3: claims ------------------------------------------------------------------------
