@@ -76,6 +76,13 @@ def test_reproduction_tables_properties():
         assert len(per_group["master_spread"]) == 1 and len(per_group["untrained"]) == 2
         assert all(np.all(np.asarray(v) >= -1e-9) for v in per_group.values())
     assert any("(time, batch, PC)" in f for f in g.findings)  # the authors' layout is checked and reported
+    # ... and run beside ours on every row: the same test on the transposed arrays, in the note and the extra
+    layout = {c: v for arch in g.extra["transposed_layout"].values() for c, v in arch.get("rows", {}).items()}
+    for r in g.rows:
+        assert "authors' (time, batch, PC) layout beside ours" in r.note and r.claim in layout
+        assert np.isfinite(layout[r.claim]["estimate"]) or layout[r.claim]["n"] == 0
+    # the transposed rows really are computed on the transposed arrays: ours and theirs differ
+    assert any(layout[r.claim]["values"] != r.values for r in g.rows)
     curves = res[2]
     assert len(curves.master_accuracy) == len(next(iter(curves.curves["Procrustes"].values())))
     assert len(curves.plot().axes) == 3  # one panel per measure

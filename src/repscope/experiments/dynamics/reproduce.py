@@ -199,9 +199,10 @@ def _geometry(pairs: list[tuple[np.ndarray, np.ndarray]], metric: str) -> np.nda
 
 
 def guilhot_config(quick: bool, seeds: int | None = None) -> dict[str, Any]:
-    """Sizes of the compositional-RNN reproduction (``quick``: ≤ 3 min on 2 cores, reduced delay embedding,
+    """Sizes of the compositional-RNN reproduction (``quick``: ≈ 7 min on 2 cores, reduced delay embedding,
     too few seeds for verdicts; full: the paper's delay embedding on a 384-step stimulus epoch, 20 seeds —
-    hours on 2 cores). ``dsa_hp`` ("paper" or "held-out") fixes, before any distance is computed, which
+    on 2 cores ≈ 40 min for the leaky RNN and the SSM, ≈ 80 min with the GRU as well; peak memory ≈ 10 GB per
+    architecture). ``dsa_hp`` ("paper" or "held-out") fixes, before any distance is computed, which
     hyper-parameters every DSA row uses."""
     if quick:
         cfg = dict(archs=("rnn",), hidden=64, epochs={"fix": 4, "stim": 24, "delay": 6, "resp": 4},
