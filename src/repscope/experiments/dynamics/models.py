@@ -24,7 +24,7 @@ composite task and its accuracy. Training takes seconds on a CPU.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -228,7 +228,8 @@ class GRUNet(torch.nn.Module):
             H, _ = self.gru(u)
             return self.out(H), H
         g = self.gru
-        gi = torch.nn.functional.linear(u, g.weight_ih_l0, g.bias_ih_l0)
+        w_ih, b_ih = cast(torch.Tensor, g.weight_ih_l0), cast(torch.Tensor, g.bias_ih_l0)
+        gi = torch.nn.functional.linear(u, w_ih, b_ih)
         xi = self.noise * torch.randn(u.shape[0], u.shape[1], g.hidden_size, dtype=u.dtype)
         H = _GRUScan.apply(gi, g.weight_hh_l0, g.bias_hh_l0, xi)
         return self.out(H), H
