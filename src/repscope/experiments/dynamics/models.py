@@ -230,7 +230,7 @@ class GRUNet(torch.nn.Module):
         g = self.gru
         w_ih, b_ih = cast(torch.Tensor, g.weight_ih_l0), cast(torch.Tensor, g.bias_ih_l0)
         gi = torch.nn.functional.linear(u, w_ih, b_ih)
-        xi = self.noise * torch.randn(u.shape[0], u.shape[1], g.hidden_size, dtype=u.dtype)
+        xi = self.noise * torch.randn(u.shape[0], u.shape[1], g.hidden_size, dtype=u.dtype, device=u.device)
         H = _GRUScan.apply(gi, g.weight_hh_l0, g.bias_hh_l0, xi)
         return self.out(H), H
 

@@ -477,10 +477,17 @@ def _plan_arch(arch: str, runs: list[Any], cfg: dict[str, Any], seed: int, n_pcs
     return P
 
 
-def _learning_curves(P: dict[str, Any], batch: _DSABatch) -> tuple[dict, dict]:
-    """Mean distance to each master checkpoint per measure and group, and Spearman ρ with accuracy per seed."""
+def _rho(d: np.ndarray, acc: np.ndarray) -> float:
+    """Spearman ρ of the distances to the master checkpoints with the master's accuracy there (NaN when
+    either is flat: ρ undefined)."""
     from scipy.stats import spearmanr
 
+    return float(spearmanr(d, acc).statistic) if np.ptp(acc) > 0 and np.ptp(d) > 0 else float("nan")
+
+
+def _learning_curves(P: dict[str, Any], batch: _DSABatch) -> tuple[dict, dict]:
+    """Mean distance to each master checkpoint per measure and group, and Spearman ρ with accuracy per seed
+    (for DSA also on the authors' layout)."""
     runs = P["runs"]
     curves: dict[str, dict[str, list[float]]] = {}
     rho: dict[str, dict[str, list[float]]] = {}
@@ -495,17 +502,11 @@ def _learning_curves(P: dict[str, Any], batch: _DSABatch) -> tuple[dict, dict]:
                 else:
                     d = _geometry(P["curve_pairs"][g][k], "procrustes" if mname == "Procrustes" else "cka")
                 per_seed.append(d)
-                acc = np.asarray(r["master"].accuracy)
-                rho[mname].setdefault(g, []).append(
-                    float(spearmanr(d, acc).statistic) if np.ptp(acc) > 0 and np.ptp(d) > 0 else float("nan"))
+                rho[mname].setdefault(g, []).append(_rho(d, np.asarray(r["master"].accuracy)))
             curves[mname][g] = list(np.mean(per_seed, axis=0))
-    rho["DSA (authors' layout)"] = {}
-    for g, handles in P["curve_dsa_t"].items():
-        out = []
-        for h, r in zip(handles, runs):
-            d, acc = batch.get(h), np.asarray(r["master"].accuracy)
-            out.append(float(spearmanr(d, acc).statistic) if np.ptp(acc) > 0 and np.ptp(d) > 0 else float("nan"))
-        rho["DSA (authors' layout)"][g] = out
+    rho["DSA (authors' layout)"] = {
+        g: [_rho(batch.get(h), np.asarray(r["master"].accuracy)) for h, r in zip(handles, runs)]
+        for g, handles in P["curve_dsa_t"].items()}
     return curves, rho
 
 
